@@ -1,0 +1,36 @@
+# Motcua application image: the API (`motcua serve`), the workers (`motcua worker`) and the init job
+# (`motcua init`) all run from it; see docker-compose.yml.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+WORKDIR /app
+
+# Only the project's own sources (no .venv, var/ or tests in the image).
+COPY pyproject.toml README.md ./
+COPY motcua ./motcua
+COPY dossiers ./dossiers
+COPY workflows ./workflows
+COPY workers ./workers
+COPY signing ./signing
+COPY storage ./storage
+COPY api ./api
+
+# psycopg is the PostgreSQL driver named by MOTCUA_DATABASE_URL=postgresql+psycopg://… in production.
+RUN pip install . "psycopg[binary]>=3.1"
+
+RUN useradd --system --uid 10001 --home-dir /var/lib/motcua --create-home motcua \
+    && chown motcua /var/lib/motcua
+
+USER motcua
+
+ENV MOTCUA_HOST=0.0.0.0 \
+    MOTCUA_PORT=8000 \
+    MOTCUA_VAR_DIR=/var/lib/motcua
+
+EXPOSE 8000
+
+CMD ["motcua", "serve"]

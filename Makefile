@@ -1,0 +1,52 @@
+# Motcua — developer entry points. `make run` and `make test` work on a fresh machine with Python 3.11.
+#
+#   make run          create .venv, install, `motcua init` (idempotent: ./var), `motcua serve` on :8000
+#   make test         create .venv, install, run pytest (extra options: make test PYTEST_ARGS="-k lint -x")
+#   make lint         ruff check + ruff format --check + mypy (domain core) + import-linter + BPMN lint
+#   make bench        embedded-engine benchmark (bench/engine.py)
+#   make clean-state  delete ./var (database, object store, keys of the local set-up)
+#
+# The project is (re)installed only when pyproject.toml is newer than .venv/.installed; pip keeps its
+# download cache in its default place (~/.cache/pip), so a re-install is quick.
+
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench clean-state
+
+install: $(STAMP)
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "python3 (3.11 or newer) is needed" >&2; exit 1; }
+	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "$(PYTHON) is older than Python 3.11" >&2; exit 1; }
+	"$(PYTHON)" -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+run: install
+	$(BIN)/motcua init
+	$(BIN)/motcua serve
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy dossiers
+	$(BIN)/lint-imports
+	$(BIN)/python -m workflows.lint workflows
+
+bench: install
+	$(BIN)/python bench/engine.py
+
+clean-state:
+	rm -rf var

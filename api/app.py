@@ -1,0 +1,368 @@
+"""The HTTP application: JSON API for officials, citizens, auditors and admins."""
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from api.limits import BodySizeLimit
+from api.problems import install as install_problems
+from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
+from motcua.app import Runtime
+from motcua.clock import SimulatedClock
+from motcua.services import Applicant
+from motcua.uploads import Upload
+
+log = structlog.get_logger(__name__)
+REQUESTS = Counter("motcua_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("motcua_http_request_seconds", "HTTP request latency", ["route"])
+PAPER_FIELD_PREFIX = "paper."
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: dt.datetime
+    username: str
+    role: str
+
+
+class CompleteRequest(BaseModel):
+    decision: str | None = Field(None, max_length=40, description="One of the task's `decisions` values.")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class AdvanceClock(BaseModel):
+    hours: float = Field(0, ge=0, le=24 * 400)
+    days: int = Field(0, ge=0, le=400)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="Motcua — Một cửa điện tử",
+        version="0.1.0",
+        description="Electronic one-stop shop for Vietnamese communes and provinces. "
+        "Errors are `application/problem+json` with a Vietnamese `title` and an English `detail`.",
+    )
+    app.state.runtime = runtime
+    install_problems(app)
+    shop = runtime.shop
+    bearer = HTTPBearer(auto_error=False)
+
+    @app.middleware("http")
+    async def _context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        route = request.url.path
+        with LATENCY.labels(route=_route_label(route)).time():
+            response = await call_next(request)
+        REQUESTS.labels(request.method, _route_label(route), str(response.status_code)).inc()
+        response.headers["x-request-id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        return response
+
+    def current_person(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Person:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized(
+                "Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token)."
+            )
+        return runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
+
+    CurrentPerson = Annotated[Person, Depends(current_person)]  # noqa: N806 - a type alias
+
+    def require(person: Person, *roles: Role) -> None:
+        if person.role not in roles:
+            raise Forbidden(
+                "Vai trò của bạn không được phép thực hiện thao tác này.",
+                f"Role {person.role} may not do this (needs {', '.join(r.value for r in roles)}).",
+            )
+
+    # ------------------------------------------------------------------ auth
+
+    @app.post("/api/auth/token", response_model=TokenResponse, tags=["auth"])
+    def login(body: LoginRequest) -> TokenResponse:
+        person = runtime.accounts.authenticate(body.username, body.password)
+        now = runtime.clock.now()
+        token, expires = runtime.accounts.issue_token(
+            person.username, now, dt.timedelta(hours=runtime.settings.token_ttl_hours)
+        )
+        shop.record("user.login", person.username, role=person.role.value)
+        return TokenResponse(access_token=token, expires_at=expires, username=person.username, role=person.role)
+
+    @app.get("/api/me", tags=["auth"])
+    def me(person: CurrentPerson) -> dict[str, Any]:
+        return {
+            "username": person.username,
+            "full_name": person.full_name,
+            "role": person.role.value,
+            "agency_code": person.agency_code,
+            "department_code": person.department_code,
+        }
+
+    # ------------------------------------------------------------------ catalogue and agencies
+
+    @app.get("/api/procedures", tags=["catalogue"])
+    def procedures() -> list[dict[str, Any]]:
+        return [
+            {
+                "code": p.code,
+                "name": p.name,
+                "time_limit_days": p.time_limit_days,
+                "working_days": p.working_days,
+                "levels": [lvl.value for lvl in p.levels],
+                "fee_vnd": p.fee_vnd,
+                "legal_source": p.legal_source,
+                "papers": [{"key": x.key, "name": x.name, "mandatory": x.mandatory} for x in p.papers],
+            }
+            for p in shop.procedures()
+        ]
+
+    @app.get("/api/agencies", tags=["catalogue"])
+    def agencies(on: dt.date | None = None) -> dict[str, Any]:
+        from dossiers.model import structure_in_force
+
+        day = on or runtime.clock.now().date()
+        try:
+            structure = structure_in_force(shop.structures, day)
+        except LookupError:
+            raise NotFound("Không có cơ cấu tổ chức cho ngày này.", f"No agency structure on {day}.") from None
+        return {
+            "version": structure.version,
+            "tiers": structure.tiers,
+            "valid_from": structure.valid_from.isoformat(),
+            "valid_to": structure.valid_to.isoformat() if structure.valid_to else None,
+            "agencies": [
+                {
+                    "code": a.code,
+                    "name": a.name,
+                    "level": a.level.value,
+                    "parent_code": a.parent_code,
+                    "departments": [{"code": d.code, "name": d.name} for d in a.departments],
+                    "role_departments": {k: list(v) for k, v in a.role_departments.items()},
+                }
+                for a in structure.agencies
+            ],
+        }
+
+    # ------------------------------------------------------------------ dossiers
+
+    @app.post("/api/dossiers", status_code=201, tags=["dossiers"])
+    async def create_dossier(request: Request, person: CurrentPerson) -> dict[str, Any]:
+        """Multipart form: `procedure_code`, `applicant_name`, `applicant_id_number`, optional
+        `applicant_phone`, `agency_code`, `channel`; one file field per paper named `paper.<paper key>`."""
+        fields, uploads = await _read_form(request)
+        try:
+            return await run_in_threadpool(
+                shop.intake,
+                person,
+                _required(fields, "procedure_code"),
+                Applicant(
+                    fields.get("applicant_name", ""),
+                    fields.get("applicant_id_number", ""),
+                    fields.get("applicant_phone"),
+                ),
+                uploads,
+                fields.get("agency_code") or None,
+                fields.get("channel") or ("online" if person.role == Role.CITIZEN else "counter"),
+            )
+        finally:
+            _close(uploads)
+
+    @app.get("/api/dossiers/{code}", tags=["dossiers"])
+    def get_dossier(code: str, person: CurrentPerson) -> dict[str, Any]:
+        view = shop.read_dossier(person, code)
+        view["status_label"] = STATUS_LABELS_VI[DossierStatus(view["status"])]
+        return view
+
+    @app.get("/api/dossiers/{code}/history", tags=["dossiers"])
+    def dossier_history(code: str, person: CurrentPerson) -> list[dict[str, Any]]:
+        return shop.history(person, code)
+
+    @app.get("/api/dossiers/{code}/documents/{document_id}", tags=["dossiers"])
+    def download(code: str, document_id: str, person: CurrentPerson) -> StreamingResponse:
+        row, stream = shop.open_document(person, code, document_id)
+        return StreamingResponse(
+            _chunks(stream),
+            media_type=row.content_type,
+            headers={
+                "content-disposition": f"attachment; filename*=UTF-8''{_quote(row.filename)}",
+                "x-content-sha256": row.sha256,
+                "content-length": str(row.size),
+            },
+        )
+
+    @app.post("/api/dossiers/{code}/supplement", tags=["dossiers"])
+    async def supplement(code: str, request: Request, person: CurrentPerson) -> dict[str, Any]:
+        """Multipart form with one file field per supplied paper, named `paper.<paper key>`."""
+        _, uploads = await _read_form(request)
+        try:
+            return await run_in_threadpool(shop.supplement, person, code, uploads)
+        finally:
+            _close(uploads)
+
+    @app.get("/api/public/tracking", tags=["citizens"])
+    def tracking(code: str, id_number: str) -> dict[str, Any]:
+        """Track a dossier by its code and the applicant's ID number (no account needed)."""
+        view = shop.dossier_view(code) if _exists(code) else None
+        if view is None or view["applicant"]["id_number"] != id_number.strip():
+            raise NotFound(
+                "Không tìm thấy hồ sơ với mã và số định danh đã nhập.",
+                "No dossier with this code and ID number.",
+            )
+        shop.record("dossier.tracked", "public", code)
+        return {
+            "code": view["code"],
+            "procedure_code": view["procedure_code"],
+            "status": view["status"],
+            "status_label": STATUS_LABELS_VI[DossierStatus(view["status"])],
+            "received_at": view["received_at"],
+            "due_at": view["due_at"],
+            "finished_at": view["finished_at"],
+        }
+
+    def _exists(code: str) -> bool:
+        try:
+            shop.dossier_view(code)
+        except NotFound:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ tasks
+
+    @app.get("/api/tasks", tags=["tasks"])
+    def tasks(person: CurrentPerson) -> list[dict[str, Any]]:
+        return shop.tasks_for(person)
+
+    @app.post("/api/tasks/{task_id}/claim", tags=["tasks"])
+    def claim(task_id: str, person: CurrentPerson) -> dict[str, Any]:
+        return shop.claim(person, task_id)
+
+    @app.post("/api/tasks/{task_id}/unclaim", tags=["tasks"])
+    def unclaim(task_id: str, person: CurrentPerson) -> dict[str, Any]:
+        return shop.unclaim(person, task_id)
+
+    @app.post("/api/tasks/{task_id}/complete", tags=["tasks"])
+    def complete(task_id: str, body: CompleteRequest, person: CurrentPerson) -> dict[str, Any]:
+        return shop.complete(person, task_id, body.decision, body.comment)
+
+    # ------------------------------------------------------------------ operations
+
+    @app.get("/api/incidents", tags=["operations"])
+    def incidents(person: CurrentPerson) -> list[dict[str, Any]]:
+        require(person, Role.ADMIN, Role.AUDITOR)
+        return [
+            {
+                "id": i.id,
+                "dossier_code": i.business_key,
+                "activity_id": i.activity_id,
+                "message": i.message,
+                "created_at": i.created_at.isoformat(),
+            }
+            for i in runtime.engine.incidents()
+        ]
+
+    @app.post("/api/admin/clock/advance", tags=["operations"])
+    def advance_clock(body: AdvanceClock, person: CurrentPerson) -> dict[str, Any]:
+        """Move the simulated clock (demo and test deployments only) and fire the timers that fell due."""
+        require(person, Role.ADMIN)
+        if not isinstance(runtime.clock, SimulatedClock):
+            raise Forbidden("Đồng hồ hệ thống là đồng hồ thật.", "This deployment runs on the real clock.")
+        now = runtime.clock.advance(dt.timedelta(days=body.days, hours=body.hours))
+        fired = runtime.engine.fire_due_timers(now)
+        shop.record("clock.advanced", person.username, now=now.isoformat(), timers_fired=fired)
+        return {"now": now.isoformat(), "timers_fired": fired}
+
+    @app.get("/api/health", tags=["operations"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "engine": runtime.settings.engine, "now": runtime.clock.now().isoformat()}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> dict[str, Any]:
+        return {"name": "Motcua — Một cửa điện tử", "api": "/docs", "health": "/api/health"}
+
+    limited = BodySizeLimit(app, runtime.settings.max_upload_bytes + 1024 * 1024)
+    app.state.asgi = limited
+    return app
+
+
+def asgi(runtime: Runtime) -> Any:
+    """The ASGI callable with the streaming body limit in front of the FastAPI app."""
+    app = create_app(runtime)
+    return app.state.asgi
+
+
+async def _read_form(request: Request) -> tuple[dict[str, str], list[Upload]]:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise InvalidInput("Hồ sơ phải gửi dạng multipart/form-data.", "Send the dossier as multipart/form-data.")
+    form = await request.form(max_files=50, max_fields=50)
+    fields: dict[str, str] = {}
+    uploads: list[Upload] = []
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if not key.startswith(PAPER_FIELD_PREFIX):
+                raise InvalidInput(
+                    f"Trường tệp '{key}' phải có dạng paper.<mã giấy tờ>.",
+                    f"File field '{key}' must be named paper.<paper key>.",
+                )
+            uploads.append(
+                Upload(
+                    paper_key=key[len(PAPER_FIELD_PREFIX) :],
+                    filename=value.filename or "upload",
+                    content_type=value.content_type or "application/octet-stream",
+                    stream=value.file,
+                )
+            )
+        else:
+            fields[key] = str(value)
+    return fields, uploads
+
+
+def _required(fields: dict[str, str], name: str) -> str:
+    value = fields.get(name, "").strip()
+    if not value:
+        raise InvalidInput(f"Thiếu trường bắt buộc '{name}'.", f"Missing required field '{name}'.")
+    return value
+
+
+def _close(uploads: list[Upload]) -> None:
+    for upload in uploads:
+        upload.stream.close()
+
+
+def _chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
+    yield from stream
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+def _route_label(path: str) -> str:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] == "api" and parts[1] in ("dossiers", "tasks"):
+        return f"/api/{parts[1]}/{{id}}" + ("/" + "/".join(parts[3:4]) if len(parts) > 3 else "")
+    return "/" + "/".join(parts[:3])

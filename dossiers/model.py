@@ -1,0 +1,145 @@
+"""Domain records: agencies and their structure versions, procedures, dossiers, statuses, roles.
+
+Frozen dataclasses only; the database adapter maps them to rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """Roles name BPMN candidate groups; an agency maps each role to its own departments."""
+
+    RECEPTION = "reception"
+    SPECIALIST = "specialist"
+    LEADER = "leader"
+    CLERK = "clerk"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    CITIZEN = "citizen"
+
+
+OFFICIAL_ROLES = frozenset({Role.RECEPTION, Role.SPECIALIST, Role.LEADER, Role.CLERK})
+
+
+class AgencyLevel(StrEnum):
+    PROVINCE = "province"
+    DISTRICT = "district"  # only in structures before 1 July 2025
+    COMMUNE = "commune"
+
+
+class DossierStatus(StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    RESULT_READY = "result_ready"
+    RETURNED = "returned"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+STATUS_LABELS_VI: Mapping[DossierStatus, str] = {
+    DossierStatus.RECEIVED: "Đã tiếp nhận",
+    DossierStatus.IN_PROGRESS: "Đang giải quyết",
+    DossierStatus.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
+    DossierStatus.RESULT_READY: "Có kết quả",
+    DossierStatus.RETURNED: "Đã trả kết quả",
+    DossierStatus.REFUSED: "Từ chối",
+    DossierStatus.WITHDRAWN: "Rút hồ sơ",
+}
+
+FINAL_STATUSES = frozenset({DossierStatus.RETURNED, DossierStatus.REFUSED, DossierStatus.WITHDRAWN})
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Agency:
+    """An agency with a one-stop desk: a province, a commune/ward, or (before 2025) a district."""
+
+    code: str  # unit code per QCVN 102:2016, first part of every dossier code
+    name: str
+    level: AgencyLevel
+    parent_code: str | None
+    departments: tuple[Department, ...] = ()
+    # role -> department codes whose people act in that role for this agency
+    role_departments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def department(self, code: str) -> Department | None:
+        return next((d for d in self.departments if d.code == code), None)
+
+    def departments_for_role(self, role: str) -> tuple[str, ...]:
+        return self.role_departments.get(role, ())
+
+
+@dataclass(frozen=True)
+class AgencyStructure:
+    """One dated version of local government: which agencies exist between two dates."""
+
+    version: str
+    valid_from: dt.date
+    valid_to: dt.date | None  # exclusive; None = still in force
+    tiers: int
+    agencies: tuple[Agency, ...]
+
+    def in_force_on(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+    def agency(self, code: str) -> Agency | None:
+        return next((a for a in self.agencies if a.code == code), None)
+
+
+def structure_in_force(structures: tuple[AgencyStructure, ...], day: dt.date) -> AgencyStructure:
+    """The structure a dossier received on ``day`` is handled under."""
+    for s in structures:
+        if s.in_force_on(day):
+            return s
+    raise LookupError(f"no agency structure in force on {day.isoformat()}")
+
+
+@dataclass(frozen=True)
+class RequiredPaper:
+    key: str
+    name: str
+    mandatory: bool = True
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """A catalogue entry (thủ tục hành chính)."""
+
+    code: str
+    name: str
+    process_key: str
+    time_limit_days: int
+    working_days: bool
+    levels: tuple[AgencyLevel, ...]
+    papers: tuple[RequiredPaper, ...]
+    legal_source: str = ""
+    fee_vnd: int = 0
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    full_name: str
+    role: Role
+    agency_code: str | None
+    department_code: str | None
+
+
+def can_act_on_task(person: Person, agency: Agency, candidate_groups: tuple[str, ...]) -> bool:
+    """An official may see/claim a task when their role is a candidate group and their department
+    is one the agency maps to that role (an agency that maps no department lets every department act)."""
+    if person.agency_code != agency.code or person.role.value not in candidate_groups:
+        return False
+    allowed = agency.departments_for_role(person.role.value)
+    return not allowed or person.department_code in allowed

@@ -1,0 +1,168 @@
+"""Ports: what the domain and the application need from the outside world.
+
+Adapters live in the card's folders (``workflows/``, ``storage/``, ``signing/``, ``motcua/``); each port
+also has a fast in-memory adapter for unit tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol
+
+JsonValue = Any  # values that survive json.dumps: process variables, audit details
+
+
+class Clock(Protocol):
+    """All time comes from here; tests and the demo use a simulated clock."""
+
+    def now(self) -> dt.datetime:  # timezone-aware
+        ...
+
+
+# ---------------------------------------------------------------- engine
+
+
+@dataclass(frozen=True)
+class ExternalTask:
+    """A service task waiting for a worker (Camunda's *external task*)."""
+
+    id: str
+    topic: str
+    activity_id: str
+    instance_id: str
+    business_key: str
+    variables: Mapping[str, JsonValue]
+    retries: int | None
+    worker_id: str | None = None
+    lock_expires_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class UserTask:
+    id: str
+    instance_id: str
+    business_key: str
+    activity_id: str
+    name: str
+    candidate_groups: tuple[str, ...]
+    assignee: str | None
+    created_at: dt.datetime
+    due_at: dt.datetime | None
+    variables: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    instance_id: str
+    business_key: str
+    activity_id: str
+    message: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ProcessInstance:
+    id: str
+    process_key: str
+    business_key: str
+    state: str  # running | completed | failed
+    variables: Mapping[str, JsonValue]
+
+
+class Engine(Protocol):
+    """One BPMN file, two engines: embedded SpiffWorkflow and Operaton implement this."""
+
+    def deploy(self) -> list[str]: ...
+
+    def start(self, process_key: str, business_key: str, variables: Mapping[str, JsonValue]) -> str:
+        """Start an instance; starting again with the same business key returns the existing one."""
+        ...
+
+    def instance(self, business_key: str) -> ProcessInstance | None: ...
+
+    def fetch_and_lock(
+        self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float
+    ) -> list[ExternalTask]: ...
+
+    def complete_external_task(self, task_id: str, worker_id: str, variables: Mapping[str, JsonValue]) -> None: ...
+
+    def fail_external_task(
+        self, task_id: str, worker_id: str, message: str, retries: int, retry_seconds: float
+    ) -> None: ...
+
+    def user_tasks(
+        self,
+        *,
+        candidate_groups: Sequence[str] | None = None,
+        business_key: str | None = None,
+        assignee: str | None = None,
+    ) -> list[UserTask]: ...
+
+    def user_task(self, task_id: str) -> UserTask | None: ...
+
+    def claim(self, task_id: str, user: str) -> None: ...
+
+    def unclaim(self, task_id: str) -> None: ...
+
+    def complete_user_task(self, task_id: str, variables: Mapping[str, JsonValue]) -> None: ...
+
+    def correlate_message(self, name: str, business_key: str, variables: Mapping[str, JsonValue]) -> None: ...
+
+    def fire_due_timers(self, now: dt.datetime) -> int: ...
+
+    def incidents(self) -> list[Incident]: ...
+
+
+# ---------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    sha256: str
+    size: int
+    content_type: str
+    version_id: str | None = None
+
+
+class DocumentStore(Protocol):
+    def put(self, key_prefix: str, stream: BinaryIO, content_type: str) -> StoredObject:
+        """Hash first, then store under ``<key_prefix>/<sha256>``; never overwrite."""
+        ...
+
+    def open(self, obj: StoredObject) -> Iterator[bytes]:
+        """Stream the bytes, checking the SHA-256 at the end (raises on mismatch)."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+
+# ---------------------------------------------------------------- audit
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """What happened, who did it, to which dossier; ``details`` is canonical JSON."""
+
+    kind: str
+    actor: str
+    at: dt.datetime
+    dossier_code: str | None = None
+    details: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    event: AuditEvent
+    prev_hash: str
+    entry_hash: str
+
+
+class AuditLog(Protocol):
+    def append(self, event: AuditEvent) -> AuditEntry: ...
+
+    def for_dossier(self, dossier_code: str) -> list[AuditEntry]: ...

@@ -1,0 +1,270 @@
+"""Composition root: settings → database, clock, engine, document store, audit log, services, workers.
+
+Also the idempotent ``init``: migrate, seed agencies, procedures, calendar overrides and demo people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import insert, select
+
+from dossiers.agencies import parse_demo_people, parse_structures
+from dossiers.calendar import CalendarOverrides, WorkingCalendar
+from dossiers.model import AgencyStructure
+from dossiers.ports import Clock, DocumentStore, Engine
+from motcua.audit import SqlAuditLog
+from motcua.clock import SimulatedClock, SystemClock
+from motcua.db import (
+    agency,
+    agency_structure,
+    calendar_override,
+    department,
+    make_engine,
+    procedure,
+    transaction,
+)
+from motcua.migrate import upgrade
+from motcua.security import Accounts
+from motcua.services import OneStopShop
+from motcua.settings import Settings
+from storage.local import LocalDocumentStore
+from workers.dossier_handlers import handlers_for
+from workers.runtime import Worker, start_in_threads
+from workflows import BPMN_DIR
+
+log = structlog.get_logger(__name__)
+DEMO_PASSWORD = "motcua-demo"  # development only: `motcua init` refuses it in production
+DEMO_CLOCK_START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+
+
+def load_data(name: str) -> Any:
+    return json.loads(resources.files("motcua").joinpath("data", name).read_text(encoding="utf-8"))
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: SqlEngine
+    clock: Clock
+    engine: Engine
+    store: DocumentStore
+    audit: SqlAuditLog
+    accounts: Accounts
+    shop: OneStopShop
+    worker: Worker
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start_background(self, workers: int = 2, timer_seconds: float = 1.0) -> None:
+        """In-process workers and the timer scheduler (``motcua serve``)."""
+        extra = [
+            Worker(
+                self.engine,
+                self.worker.handlers,
+                f"{self.worker.worker_id}-{i}",
+                lock_seconds=self.settings.worker_lock_seconds,
+                default_retries=self.settings.worker_retries,
+            )
+            for i in range(workers)
+        ]
+        self.threads += start_in_threads(extra, self.stop)
+        thread = threading.Thread(target=self._timers, args=(timer_seconds,), name="timers", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _timers(self, every: float) -> None:
+        while not self.stop.is_set():
+            try:
+                self.engine.fire_due_timers(self.clock.now())
+            except Exception:  # noqa: BLE001 - keep the scheduler alive; the next tick retries
+                log.exception("timers.error")
+            self.stop.wait(every)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self.db.dispose()
+
+
+def load_structures(db: SqlEngine) -> tuple[AgencyStructure, ...]:
+    """Agency structures from the database, in the JSON shape the domain parser validates."""
+    with transaction(db) as conn:
+        structures = conn.execute(select(agency_structure)).all()
+        agencies = conn.execute(select(agency)).all()
+        departments = conn.execute(select(department)).all()
+    data: dict[str, Any] = {"structures": []}
+    for s in structures:
+        data["structures"].append(
+            {
+                "version": s.version,
+                "valid_from": s.valid_from.isoformat(),
+                "valid_to": s.valid_to.isoformat() if s.valid_to else None,
+                "tiers": s.tiers,
+                "agencies": [
+                    {
+                        "code": a.code,
+                        "name": a.name,
+                        "level": a.level,
+                        "parent_code": a.parent_code,
+                        "role_departments": a.role_departments,
+                        "departments": [
+                            {"code": d.code, "name": d.name}
+                            for d in departments
+                            if d.structure_version == s.version and d.agency_code == a.code
+                        ],
+                    }
+                    for a in agencies
+                    if a.structure_version == s.version
+                ],
+            }
+        )
+    return parse_structures(data) if data["structures"] else ()
+
+
+def load_calendar(db: SqlEngine) -> WorkingCalendar:
+    with transaction(db) as conn:
+        rows = conn.execute(select(calendar_override)).all()
+    overrides = CalendarOverrides(
+        extra_holidays={r.day: r.reason for r in rows if r.kind == "holiday"},
+        extra_working_days={r.day: r.reason for r in rows if r.kind == "working_day"},
+    )
+    return WorkingCalendar.vietnam(overrides=overrides)
+
+
+def make_clock(settings: Settings) -> Clock:
+    return SimulatedClock(DEMO_CLOCK_START) if settings.demo_clock else SystemClock()
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None, store: DocumentStore | None = None) -> Runtime:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    db = make_engine(settings.resolved_database_url)
+    clock = clock or make_clock(settings)
+    if settings.engine == "operaton":
+        raise NotImplementedError("the Operaton engine adapter arrives with the Operaton issue")
+    from workflows.embedded import EmbeddedEngine
+
+    engine = EmbeddedEngine(db, clock, [BPMN_DIR])
+    store = store or LocalDocumentStore(settings.objects_dir, max_bytes=settings.max_upload_bytes)
+    audit = SqlAuditLog(db)
+    accounts = Accounts(db)
+    shop = OneStopShop(db, engine, store, audit, clock, load_calendar(db), load_structures(db), BPMN_DIR)
+    worker = Worker(
+        engine,
+        handlers_for(shop),
+        "inproc",
+        lock_seconds=settings.worker_lock_seconds,
+        default_retries=settings.worker_retries,
+    )
+    return Runtime(settings, db, clock, engine, store, audit, accounts, shop, worker)
+
+
+def init_state(settings: Settings, demo: bool = True) -> dict[str, Any]:
+    """Idempotent set-up: migrate, seed reference data, deploy BPMN, create demo people once."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.objects_dir.mkdir(parents=True, exist_ok=True)
+    db = make_engine(settings.resolved_database_url)
+    try:
+        upgrade(db)
+        report = _seed_reference_data(db)
+    finally:
+        db.dispose()
+    runtime = build_runtime(settings)
+    try:
+        report["deployed"] = runtime.engine.deploy()
+        report["demo_users"] = _seed_demo_people(runtime, settings) if demo else []
+    finally:
+        runtime.close()
+    return report
+
+
+def _seed_reference_data(db: SqlEngine) -> dict[str, Any]:
+    agencies_data = load_data("agencies.json")
+    structures = parse_structures(agencies_data)  # validate before writing anything
+    added: dict[str, Any] = {"structures": [], "procedures": [], "calendar_days": 0}
+    with transaction(db) as conn:
+        have = {r.version for r in conn.execute(select(agency_structure.c.version))}
+        for s in structures:
+            if s.version in have:
+                continue
+            conn.execute(
+                insert(agency_structure).values(
+                    version=s.version,
+                    valid_from=s.valid_from,
+                    valid_to=s.valid_to,
+                    tiers=s.tiers,
+                    description="",
+                )
+            )
+            for a in s.agencies:
+                conn.execute(
+                    insert(agency).values(
+                        structure_version=s.version,
+                        code=a.code,
+                        name=a.name,
+                        level=a.level.value,
+                        parent_code=a.parent_code,
+                        role_departments={k: list(v) for k, v in a.role_departments.items()},
+                    )
+                )
+                for d in a.departments:
+                    conn.execute(
+                        insert(department).values(
+                            structure_version=s.version, agency_code=a.code, code=d.code, name=d.name
+                        )
+                    )
+            added["structures"].append(s.version)
+        have_procedures = {r.code for r in conn.execute(select(procedure.c.code))}
+        for p in load_data("procedures.json")["procedures"]:
+            if p["code"] in have_procedures:
+                continue
+            conn.execute(
+                insert(procedure).values(
+                    code=p["code"],
+                    name=p["name"],
+                    process_key=p["process_key"],
+                    time_limit_days=p["time_limit_days"],
+                    working_days=p["working_days"],
+                    data=p,
+                )
+            )
+            added["procedures"].append(p["code"])
+        overrides = CalendarOverrides.from_data(load_data("calendar_overrides.json"))
+        have_days = {r.day for r in conn.execute(select(calendar_override.c.day))}
+        for kind, table in (
+            ("holiday", overrides.extra_holidays),
+            ("working_day", overrides.extra_working_days),
+        ):
+            for day, reason in table.items():
+                if day not in have_days:
+                    conn.execute(insert(calendar_override).values(day=day, kind=kind, reason=reason))
+                    added["calendar_days"] += 1
+    return added
+
+
+def _seed_demo_people(runtime: Runtime, settings: Settings) -> list[str]:
+    if settings.environment == "production":
+        return []
+    created = []
+    for person in parse_demo_people(load_data("agencies.json")):
+        if runtime.accounts.get(person.username) is not None:
+            continue
+        runtime.accounts.add(
+            person.username,
+            DEMO_PASSWORD,
+            person.full_name,
+            person.role,
+            person.agency_code,
+            person.department_code,
+            runtime.clock.now(),
+        )
+        created.append(person.username)
+    return created

@@ -1,0 +1,206 @@
+"""The ``motcua`` command: init, serve, worker, users."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import structlog
+import typer
+
+from dossiers.errors import MotcuaError
+from dossiers.model import Role
+from motcua.settings import Settings
+
+app = typer.Typer(
+    help="Motcua — một cửa điện tử (electronic one-stop shop).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Local accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _configure_logging(json_logs: bool) -> None:
+    processors: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    processors.append(structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer())
+    structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+
+
+def _fail(exc: MotcuaError) -> typer.Exit:
+    typer.echo(f"lỗi / error: {exc.message_vi} — {exc.message_en}", err=True)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def init(
+    demo: Annotated[bool, typer.Option(help="Create the demo people (development only).")] = True,
+) -> None:
+    """Idempotent set-up: database migrations, reference data, BPMN deployment, demo people."""
+    from motcua.app import DEMO_PASSWORD, init_state
+
+    _configure_logging(False)
+    settings = Settings()
+    report = init_state(settings, demo=demo)
+    typer.echo(f"database: {settings.resolved_database_url}")
+    typer.echo(f"objects:  {settings.objects_dir.resolve()}")
+    for key in ("structures", "procedures", "deployed"):
+        typer.echo(f"{key}: {', '.join(report[key]) or 'unchanged'}")
+    if report["demo_users"]:
+        typer.echo(f"demo users (password '{DEMO_PASSWORD}'): {', '.join(report['demo_users'])}")
+
+
+@app.command()
+def serve(
+    workers: Annotated[int, typer.Option(help="In-process worker threads.")] = 2,
+    json_logs: Annotated[bool, typer.Option("--json-logs/--console-logs")] = False,
+) -> None:
+    """Serve the API with in-process workers and the timer scheduler."""
+    import uvicorn
+
+    from api.app import asgi
+    from motcua.app import build_runtime
+
+    _configure_logging(json_logs)
+    settings = Settings()
+    runtime = build_runtime(settings)
+    runtime.engine.deploy()
+    if settings.workers_in_process and workers > 0:
+        runtime.start_background(workers=workers)
+    typer.echo(f"Motcua đang chạy tại http://{settings.host}:{settings.port} (API: /docs)")
+    try:
+        uvicorn.run(asgi(runtime), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        runtime.close()
+
+
+@app.command()
+def worker(
+    threads: Annotated[int, typer.Option(help="Worker threads in this process.")] = 1,
+    engine: Annotated[str | None, typer.Option(help="embedded | operaton (default: MOTCUA_ENGINE).")] = None,
+) -> None:
+    """A standalone worker process against the configured engine (stops on SIGTERM/SIGINT)."""
+    from motcua.app import build_runtime
+    from workers.runtime import Worker, start_in_threads
+
+    _configure_logging(True)
+    if engine:
+        os.environ["MOTCUA_ENGINE"] = engine
+    settings = Settings()
+    runtime = build_runtime(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    pool = [
+        Worker(
+            runtime.engine,
+            runtime.worker.handlers,
+            f"worker-{os.getpid()}-{i}",
+            lock_seconds=settings.worker_lock_seconds,
+            default_retries=settings.worker_retries,
+        )
+        for i in range(threads)
+    ]
+    started = start_in_threads(pool, stop)
+    typer.echo(f"worker {os.getpid()}: {threads} thread(s), topics: {', '.join(sorted(runtime.worker.handlers))}")
+    stop.wait()
+    for thread in started:
+        thread.join(timeout=30)
+    runtime.close()
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="reception, specialist, leader, clerk, auditor, admin, citizen")],
+    full_name: Annotated[str, typer.Option("--name", help="Full name with diacritics.")],
+    agency: Annotated[str | None, typer.Option(help="Agency code (officials).")] = None,
+    department: Annotated[str | None, typer.Option(help="Department code (officials).")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Password (prompted when absent; MOTCUA_NEW_PASSWORD also works).")
+    ] = None,
+    update: Annotated[bool, typer.Option("--update", help="Change an existing account.")] = False,
+) -> None:
+    """Create (or with --update change) a local account with an argon2 password hash."""
+    from motcua.app import build_runtime
+
+    _configure_logging(False)
+    settings = Settings()
+    runtime = build_runtime(settings)
+    try:
+        if role in (Role.RECEPTION, Role.SPECIALIST, Role.LEADER, Role.CLERK):
+            if not agency or not department:
+                typer.echo("lỗi / error: cán bộ cần --agency và --department (officials need both)", err=True)
+                raise typer.Exit(code=2)
+            found = runtime.shop.agency(agency)
+            if found.department(department) is None:
+                typer.echo(f"lỗi / error: {agency} has no department {department}", err=True)
+                raise typer.Exit(code=2)
+        secret = password or os.environ.get("MOTCUA_NEW_PASSWORD")
+        if secret is None:
+            secret = getpass.getpass("Mật khẩu / password: ")
+        person = runtime.accounts.add(
+            username, secret, full_name, role, agency, department, runtime.clock.now(), update_existing=update
+        )
+        runtime.shop.record("admin.user_saved", "cli", username=person.username, role=person.role.value)
+        typer.echo(f"{person.username}: {person.role.value} {person.agency_code or ''} {person.department_code or ''}")
+    except MotcuaError as exc:
+        raise _fail(exc) from None
+    finally:
+        runtime.close()
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List local accounts."""
+    from motcua.app import build_runtime
+
+    _configure_logging(False)
+    runtime = build_runtime(Settings())
+    try:
+        people = runtime.accounts.list()
+    finally:
+        runtime.close()
+    if as_json:
+        typer.echo(json.dumps([p.__dict__ | {"role": p.role.value} for p in people], ensure_ascii=False, indent=2))
+        return
+    for p in people:
+        typer.echo(
+            f"{p.username:20} {p.role.value:11} {p.agency_code or '-':16} {p.department_code or '-':24} {p.full_name}"
+        )
+
+
+@app.command("audit-verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 naming the first broken entry."""
+    from motcua.app import build_runtime
+
+    runtime = build_runtime(Settings())
+    try:
+        broken = runtime.audit.verify()
+        count = len(runtime.audit.all())
+    finally:
+        runtime.close()
+    if broken is None:
+        typer.echo(f"audit chain intact: {count} entries")
+        return
+    typer.echo(f"audit chain BROKEN at entry {broken}", err=True)
+    raise typer.Exit(code=1)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except MotcuaError as exc:
+        typer.echo(f"lỗi / error: {exc.message_vi} — {exc.message_en}", err=True)
+        sys.exit(2)

@@ -1,0 +1,349 @@
+"""Relational state: one SQLAlchemy metadata for the application and the embedded engine.
+
+SQLite (default) serializes writers with ``BEGIN IMMEDIATE``; PostgreSQL uses row locks
+(``SELECT … FOR UPDATE [SKIP LOCKED]``). Datetimes are stored as naive UTC and come back aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out, naive UTC in the column."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+# ------------------------------------------------------------------ agencies and people
+
+agency_structure = Table(
+    "agency_structure",
+    metadata,
+    Column("version", String(40), primary_key=True),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Column("tiers", Integer, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+)
+
+agency = Table(
+    "agency",
+    metadata,
+    Column("structure_version", String(40), ForeignKey("agency_structure.version"), primary_key=True),
+    Column("code", String(40), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("level", String(20), nullable=False),
+    Column("parent_code", String(40)),
+    Column("role_departments", JSON, nullable=False, default=dict),
+)
+
+department = Table(
+    "department",
+    metadata,
+    Column("structure_version", String(40), primary_key=True),
+    Column("agency_code", String(40), primary_key=True),
+    Column("code", String(40), primary_key=True),
+    Column("name", String(255), nullable=False),
+)
+
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("username", String(80), primary_key=True),
+    Column("full_name", String(255), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("agency_code", String(40)),
+    Column("department_code", String(40)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(80), ForeignKey("app_user.username"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+calendar_override = Table(
+    "calendar_override",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("kind", String(20), nullable=False),  # holiday | working_day
+    Column("reason", Text, nullable=False),
+)
+
+# ------------------------------------------------------------------ procedures and dossiers
+
+procedure = Table(
+    "procedure",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("process_key", String(120), nullable=False),
+    Column("time_limit_days", Integer, nullable=False),
+    Column("working_days", Boolean, nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+dossier = Table(
+    "dossier",
+    metadata,
+    Column("code", String(60), primary_key=True),
+    Column("procedure_code", String(40), ForeignKey("procedure.code"), nullable=False),
+    Column("agency_code", String(40), nullable=False),
+    Column("structure_version", String(40), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("applicant_name", String(255), nullable=False),
+    Column("applicant_id_number", String(20), nullable=False),
+    Column("applicant_phone", String(20)),
+    Column("channel", String(20), nullable=False, default="counter"),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("clock_start", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("paused_at", UTCDateTime),
+    Column("paused_seconds", Integer, nullable=False, default=0),
+    Column("finished_at", UTCDateTime),
+    Column("decision", String(30)),
+    Column("received_by", String(80), nullable=False),
+    Column("process_instance_id", String(64)),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_dossier_agency_status", "agency_code", "status"),
+)
+
+dossier_counter = Table(
+    "dossier_counter",
+    metadata,
+    Column("unit_code", String(40), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("last_serial", Integer, nullable=False),
+)
+
+document = Table(
+    "document",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("dossier_code", String(60), ForeignKey("dossier.code"), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),  # upload | receipt | result | …
+    Column("paper_key", String(80)),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(500), nullable=False),
+    Column("version_id", String(200)),
+    Column("idempotency_key", String(200), unique=True),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(60), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("dossier_code", String(60), index=True),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False, unique=True),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+)
+
+side_effect = Table(
+    "side_effect",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("result", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# ------------------------------------------------------------------ embedded engine
+
+wf_definition = Table(
+    "wf_definition",
+    metadata,
+    Column("id", String(160), primary_key=True),  # key:version
+    Column("process_key", String(120), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source_name", String(255), nullable=False),
+    Column("bpmn_xml", Text, nullable=False),
+    Column("deployed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("process_key", "version"),
+)
+
+wf_instance = Table(
+    "wf_instance",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("definition_id", String(160), ForeignKey("wf_definition.id"), nullable=False),
+    Column("process_key", String(120), nullable=False),
+    Column("business_key", String(120), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),  # running | completed | failed
+    Column("state", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+wf_external_task = Table(
+    "wf_external_task",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("instance_id", String(36), nullable=False, index=True),
+    Column("business_key", String(120), nullable=False),
+    Column("topic", String(120), nullable=False),
+    Column("activity_id", String(120), nullable=False),
+    Column("variables", JSON, nullable=False),
+    Column("retries", Integer),
+    Column("worker_id", String(120)),
+    Column("lock_expires_at", UTCDateTime),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("error_message", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_wf_external_task_fetch", "topic", "available_at"),
+)
+
+wf_user_task = Table(
+    "wf_user_task",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("instance_id", String(36), nullable=False, index=True),
+    Column("business_key", String(120), nullable=False, index=True),
+    Column("activity_id", String(120), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("candidate_groups", String(255), nullable=False),
+    Column("variables", JSON, nullable=False),
+    Column("assignee", String(80)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime),
+)
+
+wf_timer = Table(
+    "wf_timer",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("instance_id", String(36), nullable=False, index=True),
+    Column("activity_id", String(120), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False, index=True),
+)
+
+wf_incident = Table(
+    "wf_incident",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("instance_id", String(36), nullable=False, index=True),
+    Column("business_key", String(120), nullable=False),
+    Column("activity_id", String(120), nullable=False),
+    Column("external_task_id", String(36)),
+    Column("message", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+)
+
+
+_current: ContextVar[Connection | None] = ContextVar("motcua_current_connection", default=None)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One unit of work: nested calls (engine step, audit append, dossier update) share the outer
+    transaction, so they commit or roll back together."""
+    outer = _current.get()
+    if outer is not None:
+        yield outer
+        return
+    with engine.begin() as conn:
+        token = _current.set(conn)
+        try:
+            yield conn
+        finally:
+            _current.reset(token)
+
+
+def make_engine(url: str) -> Engine:
+    """Create the SQLAlchemy engine; on SQLite every transaction is ``BEGIN IMMEDIATE`` (one writer)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=10, max_overflow=20
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

@@ -1,0 +1,128 @@
+"""Local accounts (argon2id password hashes) and API bearer tokens (only their SHA-256 is stored)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, insert, select, update
+
+from dossiers.errors import Conflict, InvalidInput, Unauthorized
+from dossiers.model import Person, Role
+from motcua.db import api_token, app_user, transaction
+
+_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _person(row: Any) -> Person:
+    return Person(
+        username=row.username,
+        full_name=row.full_name,
+        role=Role(row.role),
+        agency_code=row.agency_code,
+        department_code=row.department_code,
+    )
+
+
+class Accounts:
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+
+    def add(
+        self,
+        username: str,
+        password: str,
+        full_name: str,
+        role: Role,
+        agency_code: str | None,
+        department_code: str | None,
+        now: dt.datetime,
+        *,
+        update_existing: bool = False,
+    ) -> Person:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise InvalidInput(
+                f"Mật khẩu phải có ít nhất {MIN_PASSWORD_LENGTH} ký tự.",
+                f"Password must have at least {MIN_PASSWORD_LENGTH} characters.",
+            )
+        values = {
+            "full_name": full_name,
+            "password_hash": hash_password(password),
+            "role": role.value,
+            "agency_code": agency_code,
+            "department_code": department_code,
+            "active": True,
+        }
+        with transaction(self.db) as conn:
+            exists = conn.execute(select(app_user.c.username).where(app_user.c.username == username)).first()
+            if exists and not update_existing:
+                raise Conflict(f"Tài khoản {username} đã tồn tại.", f"User {username} already exists.")
+            if exists:
+                conn.execute(update(app_user).where(app_user.c.username == username).values(**values))
+            else:
+                conn.execute(insert(app_user).values(username=username, created_at=now, **values))
+        return Person(username, full_name, role, agency_code, department_code)
+
+    def list(self) -> list[Person]:
+        with transaction(self.db) as conn:
+            rows = conn.execute(select(app_user).order_by(app_user.c.username)).all()
+        return [_person(r) for r in rows]
+
+    def get(self, username: str) -> Person | None:
+        with transaction(self.db) as conn:
+            row = conn.execute(select(app_user).where(app_user.c.username == username)).first()
+        return None if row is None else _person(row)
+
+    def authenticate(self, username: str, password: str) -> Person:
+        with transaction(self.db) as conn:
+            row = conn.execute(select(app_user).where(app_user.c.username == username)).first()
+        bad = Unauthorized("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password.")
+        if row is None or not row.active:
+            _hasher.hash(password)  # same work either way: no user enumeration by timing
+            raise bad
+        try:
+            _hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            raise bad from None
+        return _person(row)
+
+    def issue_token(self, username: str, now: dt.datetime, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
+        token = secrets.token_urlsafe(32)
+        expires = now + ttl
+        with transaction(self.db) as conn:
+            conn.execute(
+                insert(api_token).values(
+                    token_hash=_token_digest(token), username=username, created_at=now, expires_at=expires
+                )
+            )
+        return token, expires
+
+    def revoke(self, token: str) -> None:
+        with transaction(self.db) as conn:
+            conn.execute(update(api_token).where(api_token.c.token_hash == _token_digest(token)).values(revoked=True))
+
+    def person_for_token(self, token: str, now: dt.datetime) -> Person:
+        with transaction(self.db) as conn:
+            row = conn.execute(
+                select(api_token, app_user)
+                .join(app_user, app_user.c.username == api_token.c.username)
+                .where(api_token.c.token_hash == _token_digest(token))
+            ).first()
+        if row is None or row.revoked or not row.active:
+            raise Unauthorized("Mã truy cập không hợp lệ.", "Invalid bearer token.")
+        if row.expires_at <= now:
+            raise Unauthorized("Mã truy cập đã hết hạn, hãy đăng nhập lại.", "Bearer token has expired.")
+        return _person(row)

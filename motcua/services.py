@@ -1,0 +1,604 @@
+"""Use cases of the one-stop shop: intake, task lists, decisions, supplements, documents, history.
+
+Every operation that changes state runs in one unit of work: dossier rows, document rows, audit entries
+and — on the embedded engine — the engine step commit or roll back together. Bytes go to the document
+store *before* that transaction (content-addressed, so a failed transaction leaves at most an orphan
+object that ``storage check --orphans`` finds, never a row pointing at nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import insert, select, update
+
+from dossiers.calendar import WorkingCalendar
+from dossiers.codes import MAX_SERIAL_PER_DAY, format_dossier_code
+from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dossiers.lifecycle import check_transition, due_at, shifted_due, warning_at
+from dossiers.model import (
+    OFFICIAL_ROLES,
+    Agency,
+    AgencyLevel,
+    AgencyStructure,
+    DossierStatus,
+    Person,
+    Procedure,
+    RequiredPaper,
+    Role,
+    can_act_on_task,
+    structure_in_force,
+)
+from dossiers.ports import AuditEvent, AuditLog, Clock, DocumentStore, Engine, StoredObject, UserTask
+from motcua.db import document, dossier, dossier_counter, is_sqlite, procedure, side_effect, transaction
+from motcua.uploads import Upload, check_upload
+from workflows.introspect import bpmn_file_for, decision_options
+
+log = structlog.get_logger(__name__)
+
+SUPPLEMENT_MESSAGE = "supplement_received"
+
+
+@dataclass(frozen=True)
+class Applicant:
+    name: str
+    id_number: str
+    phone: str | None = None
+
+
+def procedure_from_row(row: Any) -> Procedure:
+    data = row.data
+    return Procedure(
+        code=row.code,
+        name=row.name,
+        process_key=row.process_key,
+        time_limit_days=row.time_limit_days,
+        working_days=row.working_days,
+        levels=tuple(AgencyLevel(v) for v in data.get("levels", [])),
+        papers=tuple(
+            RequiredPaper(p["key"], p["name"], bool(p.get("mandatory", True))) for p in data.get("papers", [])
+        ),
+        legal_source=data.get("legal_source", ""),
+        fee_vnd=int(data.get("fee_vnd", 0)),
+    )
+
+
+class OneStopShop:
+    """The application facade the API, the CLI and the workers call."""
+
+    def __init__(
+        self,
+        db: SqlEngine,
+        engine: Engine,
+        store: DocumentStore,
+        audit: AuditLog,
+        clock: Clock,
+        calendar: WorkingCalendar,
+        structures: tuple[AgencyStructure, ...],
+        bpmn_dir: Path,
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.store = store
+        self.audit = audit
+        self.clock = clock
+        self.calendar = calendar
+        self.structures = structures
+        self.bpmn_dir = bpmn_dir
+        self._sqlite = is_sqlite(db)
+        self.engine_shares_db = type(engine).__name__ == "EmbeddedEngine"
+
+    # ------------------------------------------------------------------ look-ups
+
+    def structure_now(self) -> AgencyStructure:
+        return structure_in_force(self.structures, self.clock.now().astimezone(dt.UTC).date())
+
+    def agency(self, code: str, on: dt.date | None = None) -> Agency:
+        structure = structure_in_force(self.structures, on) if on is not None else self.structure_now()
+        found = structure.agency(code)
+        if found is None:
+            raise NotFound(
+                f"Không có cơ quan mã '{code}' trong cơ cấu {structure.version}.",
+                f"No agency '{code}' in structure {structure.version}.",
+            )
+        return found
+
+    def procedures(self) -> list[Procedure]:
+        with transaction(self.db) as conn:
+            rows = conn.execute(select(procedure).order_by(procedure.c.code)).all()
+        return [procedure_from_row(r) for r in rows]
+
+    def procedure(self, code: str) -> Procedure:
+        with transaction(self.db) as conn:
+            row = conn.execute(select(procedure).where(procedure.c.code == code)).first()
+        if row is None:
+            raise InvalidInput(
+                f"Không có thủ tục hành chính mã '{code}'.",
+                f"Unknown procedure '{code}'.",
+                procedure_code=code,
+            )
+        return procedure_from_row(row)
+
+    def record(self, event_kind: str, actor: str, dossier_code: str | None = None, **details: Any) -> None:
+        self.audit.append(AuditEvent(event_kind, actor, self.clock.now(), dossier_code, details))
+
+    # ------------------------------------------------------------------ intake
+
+    def intake(
+        self,
+        actor: Person,
+        procedure_code: str,
+        applicant: Applicant,
+        uploads: Sequence[Upload],
+        agency_code: str | None = None,
+        channel: str = "counter",
+    ) -> dict[str, Any]:
+        """Register a dossier: check papers, store files, allocate the code, start the process."""
+        if actor.role not in (Role.RECEPTION, Role.CITIZEN):
+            raise Forbidden(
+                "Chỉ cán bộ tiếp nhận hoặc công dân được nộp hồ sơ.",
+                "Only reception officers and citizens may submit dossiers.",
+            )
+        proc = self.procedure(procedure_code)
+        code_of_agency = agency_code or actor.agency_code
+        if not code_of_agency:
+            raise InvalidInput("Cần chọn cơ quan tiếp nhận.", "agency_code is required.")
+        if actor.role == Role.RECEPTION and code_of_agency != actor.agency_code:
+            raise Forbidden(
+                "Cán bộ chỉ tiếp nhận hồ sơ cho cơ quan của mình.",
+                "A reception officer registers dossiers for their own agency only.",
+            )
+        structure = self.structure_now()
+        agency = self.agency(code_of_agency)
+        if proc.levels and agency.level not in proc.levels:
+            raise InvalidInput(
+                f"Thủ tục '{proc.name}' không thực hiện tại cấp {agency.level}.",
+                f"Procedure {proc.code} is not handled at {agency.level} level.",
+            )
+        applicant_checked = _check_applicant(applicant)
+        self._check_papers(proc, uploads)
+        for upload in uploads:
+            check_upload(upload)
+
+        now = self.clock.now()
+        staged: list[tuple[Upload, StoredObject]] = []
+        for upload in uploads:
+            prefix = f"{agency.code}/incoming/{now:%Y%m%d}"
+            staged.append((upload, self.store.put(prefix, upload.stream, upload.content_type)))
+
+        received_at = now
+        clock_start = self.calendar.clock_start(received_at)
+        due = due_at(proc, self.calendar, received_at)
+        warn = warning_at(self.calendar, received_at, due)
+        with transaction(self.db) as conn:
+            code = self._next_code(conn, agency.code, received_at.astimezone(self.calendar_tz()).date())
+            conn.execute(
+                insert(dossier).values(
+                    code=code,
+                    procedure_code=proc.code,
+                    agency_code=agency.code,
+                    structure_version=structure.version,
+                    status=DossierStatus.RECEIVED.value,
+                    applicant_name=applicant_checked.name,
+                    applicant_id_number=applicant_checked.id_number,
+                    applicant_phone=applicant_checked.phone,
+                    channel=channel,
+                    received_at=received_at,
+                    clock_start=clock_start,
+                    due_at=due,
+                    paused_seconds=0,
+                    received_by=actor.username,
+                    updated_at=now,
+                )
+            )
+            self.record(
+                "dossier.received",
+                actor.username,
+                code,
+                procedure=proc.code,
+                agency=agency.code,
+                structure=structure.version,
+                channel=channel,
+                due_at=due.isoformat(),
+            )
+            for upload, obj in staged:
+                self._insert_document(conn, code, "upload", upload.paper_key, upload.filename, obj, actor.username)
+            variables = {
+                "dossier_code": code,
+                "procedure_code": proc.code,
+                "agency_code": agency.code,
+                "due_at": due.isoformat(),
+                "warn_at": warn.isoformat(),
+            }
+            if self.engine_shares_db:
+                instance_id = self.engine.start(proc.process_key, code, variables)
+                conn.execute(update(dossier).where(dossier.c.code == code).values(process_instance_id=instance_id))
+        if not self.engine_shares_db:
+            instance_id = self.engine.start(proc.process_key, code, variables)
+            with transaction(self.db) as conn:
+                conn.execute(update(dossier).where(dossier.c.code == code).values(process_instance_id=instance_id))
+        log.info("dossier.received", dossier=code, procedure=proc.code)
+        return self.dossier_view(code)
+
+    @staticmethod
+    def calendar_tz() -> dt.tzinfo:
+        from dossiers.calendar import VN_TZ
+
+        return VN_TZ
+
+    def _check_papers(self, proc: Procedure, uploads: Sequence[Upload]) -> None:
+        known = {p.key for p in proc.papers}
+        given = {u.paper_key for u in uploads}
+        unknown = sorted(given - known)
+        if unknown:
+            raise InvalidInput(
+                f"Giấy tờ không thuộc thủ tục này: {', '.join(unknown)}.",
+                f"Papers not part of procedure {proc.code}: {', '.join(unknown)}.",
+                unknown=unknown,
+            )
+        missing = [p for p in proc.papers if p.mandatory and p.key not in given]
+        if missing:
+            raise InvalidInput(
+                "Hồ sơ còn thiếu giấy tờ bắt buộc: " + "; ".join(p.name for p in missing) + ".",
+                "Missing required papers: " + ", ".join(p.key for p in missing) + ".",
+                missing=[p.key for p in missing],
+            )
+
+    def _next_code(self, conn: Any, unit_code: str, day: dt.date) -> str:
+        """Gap-free serial per unit and day: the counter row is incremented in the dossier's transaction,
+        so a rolled-back intake gives its number back and concurrent intakes queue on the row lock."""
+        if self._sqlite:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
+        stmt = upsert(dossier_counter).values(unit_code=unit_code, day=day, last_serial=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["unit_code", "day"], set_={"last_serial": dossier_counter.c.last_serial + 1}
+        ).returning(dossier_counter.c.last_serial)
+        serial = conn.execute(stmt).scalar_one()
+        if serial > MAX_SERIAL_PER_DAY:
+            raise Conflict("Đã hết số hồ sơ trong ngày của cơ quan.", "No dossier serial numbers left for today.")
+        return format_dossier_code(unit_code, day, serial)
+
+    def _insert_document(
+        self,
+        conn: Any,
+        code: str,
+        kind: str,
+        paper_key: str | None,
+        filename: str,
+        obj: StoredObject,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> str:
+        doc_id = str(uuid.uuid4())
+        conn.execute(
+            insert(document).values(
+                id=doc_id,
+                dossier_code=code,
+                kind=kind,
+                paper_key=paper_key,
+                filename=filename,
+                content_type=obj.content_type,
+                size=obj.size,
+                sha256=obj.sha256,
+                storage_key=obj.key,
+                version_id=obj.version_id,
+                idempotency_key=idempotency_key,
+                created_by=actor,
+                created_at=self.clock.now(),
+            )
+        )
+        self.record(
+            "document.stored",
+            actor,
+            code,
+            document_id=doc_id,
+            kind=kind,
+            paper=paper_key,
+            sha256=obj.sha256,
+            size=obj.size,
+        )
+        return doc_id
+
+    # ------------------------------------------------------------------ reading
+
+    def _dossier_row(self, code: str) -> Any:
+        with transaction(self.db) as conn:
+            row = conn.execute(select(dossier).where(dossier.c.code == code)).first()
+        if row is None:
+            raise NotFound(f"Không tìm thấy hồ sơ {code}.", f"Dossier {code} not found.", dossier_code=code)
+        return row
+
+    def authorize_dossier(self, person: Person, code: str) -> Any:
+        row = self._dossier_row(code)
+        if person.role in (Role.ADMIN, Role.AUDITOR):
+            return row
+        if person.role == Role.CITIZEN:
+            if row.received_by != person.username:
+                raise Forbidden("Bạn không có quyền xem hồ sơ này.", "You may not see this dossier.")
+            return row
+        if person.agency_code != row.agency_code:
+            raise Forbidden("Hồ sơ thuộc cơ quan khác.", "This dossier belongs to another agency.", dossier_code=code)
+        return row
+
+    def dossier_view(self, code: str) -> dict[str, Any]:
+        row = self._dossier_row(code)
+        with transaction(self.db) as conn:
+            docs = conn.execute(
+                select(document).where(document.c.dossier_code == code).order_by(document.c.created_at)
+            ).all()
+        return {
+            "code": row.code,
+            "procedure_code": row.procedure_code,
+            "agency_code": row.agency_code,
+            "structure_version": row.structure_version,
+            "status": row.status,
+            "applicant": {"name": row.applicant_name, "id_number": row.applicant_id_number},
+            "channel": row.channel,
+            "received_at": row.received_at.isoformat(),
+            "clock_start": row.clock_start.isoformat(),
+            "due_at": row.due_at.isoformat(),
+            "paused_seconds": row.paused_seconds,
+            "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+            "decision": row.decision,
+            "documents": [
+                {
+                    "id": d.id,
+                    "kind": d.kind,
+                    "paper_key": d.paper_key,
+                    "filename": d.filename,
+                    "content_type": d.content_type,
+                    "size": d.size,
+                    "sha256": d.sha256,
+                }
+                for d in docs
+            ],
+        }
+
+    def read_dossier(self, person: Person, code: str) -> dict[str, Any]:
+        self.authorize_dossier(person, code)
+        self.record("dossier.read", person.username, code)  # Decree 13/2023: reads of personal data
+        return self.dossier_view(code)
+
+    def history(self, person: Person, code: str) -> list[dict[str, Any]]:
+        self.authorize_dossier(person, code)
+        return [
+            {
+                "seq": e.seq,
+                "kind": e.event.kind,
+                "actor": e.event.actor,
+                "at": e.event.at.isoformat(),
+                "details": dict(e.event.details),
+                "entry_hash": e.entry_hash,
+            }
+            for e in self.audit.for_dossier(code)
+        ]
+
+    def open_document(self, person: Person, code: str, doc_id: str) -> tuple[Any, Iterator[bytes]]:
+        self.authorize_dossier(person, code)
+        with transaction(self.db) as conn:
+            row = conn.execute(select(document).where(document.c.id == doc_id, document.c.dossier_code == code)).first()
+        if row is None:
+            raise NotFound("Không tìm thấy tài liệu.", "Document not found.", document_id=doc_id)
+        obj = StoredObject(row.storage_key, row.sha256, row.size, row.content_type, row.version_id)
+        stream = self.store.open(obj)
+        self.record("document.read", person.username, code, document_id=doc_id)
+        return row, stream
+
+    # ------------------------------------------------------------------ tasks
+
+    def _task_agency(self, task: UserTask) -> Agency:
+        row = self._dossier_row(task.business_key)
+        return self.agency(row.agency_code, on=row.received_at.date())
+
+    def tasks_for(self, person: Person) -> list[dict[str, Any]]:
+        if person.role not in OFFICIAL_ROLES:
+            raise Forbidden("Chỉ cán bộ mới có danh sách nhiệm vụ.", "Only officials have task lists.")
+        tasks = self.engine.user_tasks(candidate_groups=[person.role.value])
+        visible = []
+        for task in tasks:
+            row = self._dossier_row(task.business_key)
+            agency = self.agency(row.agency_code, on=row.received_at.date())
+            if can_act_on_task(person, agency, task.candidate_groups):
+                visible.append(self._task_view(task, row))
+        return visible
+
+    def _task_view(self, task: UserTask, row: Any) -> dict[str, Any]:
+        proc = self.procedure(row.procedure_code)
+        return {
+            "id": task.id,
+            "name": task.name,
+            "activity_id": task.activity_id,
+            "dossier_code": task.business_key,
+            "procedure_code": row.procedure_code,
+            "candidate_groups": list(task.candidate_groups),
+            "assignee": task.assignee,
+            "created_at": task.created_at.isoformat(),
+            "due_at": task.due_at.isoformat() if task.due_at else None,
+            "dossier_status": row.status,
+            "decisions": self.decision_choices(proc.process_key, task.activity_id),
+        }
+
+    def decision_choices(self, process_key: str, activity_id: str) -> dict[str, list[str]]:
+        path = bpmn_file_for(process_key, self.bpmn_dir)
+        if path is None:
+            return {}
+        return {k: list(v) for k, v in decision_options(path.read_bytes(), activity_id).items()}
+
+    def _authorized_task(self, person: Person, task_id: str) -> UserTask:
+        task = self.engine.user_task(task_id)
+        if task is None:
+            raise NotFound(
+                "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
+                "Task not found or already completed.",
+                task_id=task_id,
+            )
+        if not can_act_on_task(person, self._task_agency(task), task.candidate_groups):
+            raise Forbidden(
+                "Nhiệm vụ thuộc bộ phận hoặc vai trò khác.",
+                "This task belongs to another department or role.",
+                task_id=task_id,
+            )
+        return task
+
+    def claim(self, person: Person, task_id: str) -> dict[str, Any]:
+        task = self._authorized_task(person, task_id)
+        with transaction(self.db):
+            self.engine.claim(task_id, person.username)
+            self.record("task.claimed", person.username, task.business_key, task=task.activity_id)
+        return {"id": task_id, "assignee": person.username}
+
+    def unclaim(self, person: Person, task_id: str) -> dict[str, Any]:
+        task = self._authorized_task(person, task_id)
+        if task.assignee not in (None, person.username) and person.role != Role.ADMIN:
+            raise Forbidden("Nhiệm vụ do người khác nhận.", f"Task is claimed by {task.assignee}.")
+        with transaction(self.db):
+            self.engine.unclaim(task_id)
+            self.record("task.unclaimed", person.username, task.business_key, task=task.activity_id)
+        return {"id": task_id, "assignee": None}
+
+    def complete(self, person: Person, task_id: str, decision: str | None, comment: str | None) -> dict[str, Any]:
+        task = self._authorized_task(person, task_id)
+        if task.assignee is not None and task.assignee != person.username:
+            raise Conflict(f"Nhiệm vụ đang do {task.assignee} xử lý.", f"Task is claimed by {task.assignee}.")
+        row = self._dossier_row(task.business_key)
+        choices = self.decision_choices(self.procedure(row.procedure_code).process_key, task.activity_id)
+        variables: dict[str, Any] = {"last_actor": person.username}
+        allowed = choices.get("decision")
+        if allowed:
+            if decision not in allowed:
+                raise InvalidInput(
+                    f"Quyết định '{decision}' không hợp lệ; chọn một trong: {', '.join(allowed)}.",
+                    f"Decision '{decision}' is not known by the process; expected one of {', '.join(allowed)}.",
+                    allowed=allowed,
+                )
+            variables["decision"] = decision
+        elif decision is not None:
+            raise InvalidInput(
+                "Bước này không cần quyết định.", "This step takes no decision.", activity=task.activity_id
+            )
+        if comment:
+            variables["comment"] = comment[:2000]
+        with transaction(self.db) as conn:
+            if task.assignee is None:
+                self.engine.claim(task_id, person.username)
+            self.engine.complete_user_task(task_id, variables)
+            self.record(
+                "task.completed",
+                person.username,
+                task.business_key,
+                task=task.activity_id,
+                decision=decision,
+                comment=comment,
+            )
+            if decision is not None:
+                conn.execute(
+                    update(dossier)
+                    .where(dossier.c.code == task.business_key)
+                    .values(decision=decision, updated_at=self.clock.now())
+                )
+        return {"id": task_id, "completed": True, "decision": decision}
+
+    # ------------------------------------------------------------------ supplements
+
+    def supplement(self, person: Person, code: str, uploads: Sequence[Upload]) -> dict[str, Any]:
+        row = self.authorize_dossier(person, code)
+        if person.role not in (Role.RECEPTION, Role.CITIZEN):
+            raise Forbidden("Chỉ bộ phận tiếp nhận nhận hồ sơ bổ sung.", "Only reception accepts supplements.")
+        if row.status != DossierStatus.SUPPLEMENT_REQUESTED.value:
+            raise Conflict(
+                "Hồ sơ không ở trạng thái chờ bổ sung.",
+                f"Dossier {code} is not waiting for a supplement (status {row.status}).",
+            )
+        if not uploads:
+            raise InvalidInput("Cần ít nhất một giấy tờ bổ sung.", "At least one supplementary file is required.")
+        proc = self.procedure(row.procedure_code)
+        self._check_known_papers(proc, uploads)
+        for upload in uploads:
+            check_upload(upload)
+        staged = [
+            (
+                u,
+                self.store.put(f"{row.agency_code}/incoming/{self.clock.now():%Y%m%d}", u.stream, u.content_type),
+            )
+            for u in uploads
+        ]
+        with transaction(self.db) as conn:
+            for upload, obj in staged:
+                self._insert_document(conn, code, "supplement", upload.paper_key, upload.filename, obj, person.username)
+            self.record("dossier.supplemented", person.username, code, files=len(staged))
+            self.engine.correlate_message(SUPPLEMENT_MESSAGE, code, {"supplemented_by": person.username})
+        return self.dossier_view(code)
+
+    def _check_known_papers(self, proc: Procedure, uploads: Sequence[Upload]) -> None:
+        known = {p.key for p in proc.papers}
+        unknown = sorted({u.paper_key for u in uploads} - known)
+        if unknown:
+            raise InvalidInput(
+                f"Giấy tờ không thuộc thủ tục này: {', '.join(unknown)}.",
+                f"Papers not part of procedure {proc.code}: {', '.join(unknown)}.",
+            )
+
+    # ------------------------------------------------------------------ status changes (workers)
+
+    def change_status(self, code: str, target: DossierStatus, actor: str, **details: Any) -> tuple[bool, Any]:
+        """Move a dossier to ``target``; idempotent for a redelivered task (returns changed=False)."""
+        with transaction(self.db) as conn:
+            query = select(dossier).where(dossier.c.code == code)
+            if not self._sqlite:
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            if row is None:
+                raise NotFound(f"Không tìm thấy hồ sơ {code}.", f"Dossier {code} not found.")
+            changed = check_transition(DossierStatus(row.status), target)
+            if not changed:
+                return False, row
+            now = self.clock.now()
+            values: dict[str, Any] = {"status": target.value, "updated_at": now}
+            if target == DossierStatus.SUPPLEMENT_REQUESTED:
+                values["paused_at"] = now
+            if target == DossierStatus.IN_PROGRESS and row.paused_at is not None:
+                new_due, paused = shifted_due(self.calendar, row.due_at, row.paused_at, now)
+                values.update(paused_at=None, due_at=new_due, paused_seconds=row.paused_seconds + paused)
+                details.update(paused_seconds=paused, due_at=new_due.isoformat())
+            if target in (DossierStatus.RETURNED, DossierStatus.REFUSED, DossierStatus.WITHDRAWN):
+                values["finished_at"] = now
+            if target == DossierStatus.RESULT_READY:
+                values["finished_at"] = now
+            conn.execute(update(dossier).where(dossier.c.code == code).values(**values))
+            self.record("dossier.status_changed", actor, code, status=target.value, previous=row.status, **details)
+            fresh = conn.execute(select(dossier).where(dossier.c.code == code)).one()
+        return True, fresh
+
+    def once(self, key: str, result: Mapping[str, Any]) -> bool:
+        """Record a side effect under an idempotency key; False when it was already recorded."""
+        with transaction(self.db) as conn:
+            exists = conn.execute(select(side_effect.c.key).where(side_effect.c.key == key)).first()
+            if exists:
+                return False
+            conn.execute(insert(side_effect).values(key=key, result=dict(result), created_at=self.clock.now()))
+        return True
+
+
+def _check_applicant(applicant: Applicant) -> Applicant:
+    name = (applicant.name or "").strip()
+    number = (applicant.id_number or "").strip()
+    if not name:
+        raise InvalidInput("Thiếu họ tên người nộp hồ sơ.", "Applicant name is required.")
+    if not (number.isdigit() and len(number) in (9, 12)):
+        raise InvalidInput(
+            "Số định danh cá nhân/CCCD phải gồm 12 chữ số (hoặc CMND 9 chữ số).",
+            "The personal ID number must have 12 digits (or 9 for an old ID card).",
+        )
+    phone = (applicant.phone or "").strip() or None
+    if phone is not None and not (phone.lstrip("+").isdigit() and 9 <= len(phone.lstrip("+")) <= 12):
+        raise InvalidInput("Số điện thoại không hợp lệ.", "Invalid phone number.")
+    return Applicant(name, number, phone)

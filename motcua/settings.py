@@ -1,0 +1,64 @@
+"""Settings from the environment (prefix ``MOTCUA_``); the embedded default needs none of them."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "motcua-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="`production` refuses development defaults such as the secret key."
+    )
+    var_dir: Path = Field(Path("var"), description="Where the embedded default keeps its state.")
+    host: str = Field("127.0.0.1", description="Address `motcua serve` listens on.")
+    port: int = Field(8000, description="Port `motcua serve` listens on.")
+    engine: Literal["embedded", "operaton"] = Field("embedded", description="Workflow engine.")
+    operaton_url: str | None = Field(None, description="Operaton REST base URL (`…/engine-rest`).")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in `var/`.")
+    storage_url: str | None = Field(None, description="`file:///path` or `s3://…`; default `var/objects`.")
+    secret_key: str = Field(DEV_SECRET, description="Signs nothing yet; required outside development.")
+    token_ttl_hours: int = Field(12, description="Lifetime of an API bearer token.")
+    max_upload_mb: int = Field(50, description="Largest accepted upload, checked while streaming.")
+    demo_clock: bool = Field(False, description="Run on a simulated clock that the demo moves across working days.")
+    workers_in_process: bool = Field(True, description="`serve` runs the topic workers in-process.")
+    worker_lock_seconds: float = Field(60.0, description="External-task lock duration.")
+    worker_retries: int = Field(3, description="Retries before an external task becomes an incident.")
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("MOTCUA_SECRET_KEY must be set in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.var_dir / 'motcua.sqlite3').resolve()}"
+
+    @property
+    def objects_dir(self) -> Path:
+        if self.storage_url and self.storage_url.startswith("file://"):
+            return Path(self.storage_url.removeprefix("file://"))
+        return self.var_dir / "objects"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,127 @@
+"""In-memory adapter of the ``DocumentStore`` port, for unit tests.
+
+Behaves like :class:`storage.local.LocalDocumentStore`: same key rules, content addressing, size limit,
+write-once refusals and verified reads; keys are treated as paths, so an object cannot sit where
+another key needs a "directory". :meth:`MemoryDocumentStore.corrupt` damages an object for tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from dossiers.ports import StoredObject
+from storage.errors import IntegrityError, ObjectExists, ObjectMissing
+from storage.local import (
+    CHUNK_SIZE,
+    VerifiedStream,
+    object_key,
+    spool,
+    validate_content_type,
+    validate_key,
+    validate_key_prefix,
+    validate_record,
+)
+
+
+class MemoryDocumentStore:
+    def __init__(self, max_bytes: int | None = None, chunk_size: int = CHUNK_SIZE) -> None:
+        if max_bytes is not None and max_bytes < 0:
+            raise ValueError("max_bytes must be >= 0")
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be > 0")
+        self.max_bytes = max_bytes
+        self.chunk_size = chunk_size
+        self._objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    # -- port
+
+    def put(self, key_prefix: str, stream: BinaryIO, content_type: str) -> StoredObject:
+        """See :meth:`storage.local.LocalDocumentStore.put`."""
+        prefix = validate_key_prefix(key_prefix)
+        content_type = validate_content_type(content_type)
+        buffer = bytearray()
+        sha256, size = spool(stream, buffer.extend, max_bytes=self.max_bytes, chunk_size=self.chunk_size)
+        obj = StoredObject(key=object_key(prefix, sha256), sha256=sha256, size=size, content_type=content_type)
+        with self._lock:
+            existing = self._objects.get(obj.key)
+            if existing is not None:
+                if len(existing) != size or hashlib.sha256(existing).hexdigest() != sha256:
+                    raise IntegrityError(
+                        obj.key,
+                        "an existing object with this key is corrupted; it is not overwritten",
+                        expected_sha256=sha256,
+                        expected_size=size,
+                    )
+                return obj
+            self._check_path_free(obj.key)
+            self._objects[obj.key] = bytes(buffer)
+        return obj
+
+    def open(self, obj: StoredObject) -> VerifiedStream:
+        """See :meth:`storage.local.LocalDocumentStore.open`."""
+        validate_record(obj)
+        with self._lock:
+            data = self._objects.get(obj.key)
+        if data is None:
+            raise ObjectMissing(obj.key)
+        if len(data) != obj.size:
+            raise IntegrityError(
+                obj.key,
+                "stored size differs from the record",
+                expected_size=obj.size,
+                actual_size=len(data),
+            )
+        step = self.chunk_size
+        return VerifiedStream(obj, (data[i : i + step] for i in range(0, len(data), step)))
+
+    def exists(self, key: str) -> bool:
+        validate_key(key)
+        with self._lock:
+            return key in self._objects
+
+    # -- conveniences
+
+    def put_bytes(self, key_prefix: str, data: bytes, content_type: str) -> StoredObject:
+        return self.put(key_prefix, io.BytesIO(data), content_type)
+
+    def iter_keys(self) -> Iterator[str]:
+        with self._lock:
+            keys = sorted(self._objects)
+        yield from keys
+
+    # -- test helpers
+
+    def corrupt(self, key: str, *, offset: int = 0, truncate: bool = False) -> None:
+        """Damage an object in place: flip the byte at ``offset`` (same size), or drop the last byte.
+
+        An empty object gains a byte instead (there is nothing to flip or drop).
+        """
+        with self._lock:
+            if key not in self._objects:
+                raise ObjectMissing(key)
+            data = bytearray(self._objects[key])
+            if not data:
+                data.append(0)
+            elif truncate:
+                del data[-1]
+            else:
+                data[offset] ^= 0xFF
+            self._objects[key] = bytes(data)
+
+    # -- internals
+
+    def _check_path_free(self, key: str) -> None:
+        """Mirror the filesystem: no object may be a "directory" of another key, or vice versa."""
+        segments = key.split("/")
+        for i in range(1, len(segments)):
+            ancestor = "/".join(segments[:i])
+            if ancestor in self._objects:
+                raise ObjectExists(ancestor)
+        below = key + "/"
+        if any(k.startswith(below) for k in self._objects):
+            raise ObjectExists(key)

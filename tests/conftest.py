@@ -1,0 +1,134 @@
+"""Shared fixtures: a fresh Motcua state per test on a simulated clock, and sample files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dossiers.calendar import VN_TZ
+from motcua.app import DEMO_PASSWORD, Runtime, build_runtime, init_state
+from motcua.clock import SimulatedClock
+from motcua.settings import Settings
+
+COMMUNE = "000.00.31.H99"
+OTHER_COMMUNE = "000.00.32.H99"
+HOUSEHOLD_BUSINESS = "2.000575"
+# Monday 2 March 2026, 08:00 in Vietnam: an ordinary working morning.
+MONDAY_MORNING = dt.datetime(2026, 3, 2, 8, 0, tzinfo=VN_TZ)
+
+
+def minimal_pdf(text: str = "Motcua test") -> bytes:
+    """A small valid one-page PDF with a correct xref table."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(var_dir=tmp_path / "var", max_upload_mb=2, demo_clock=True)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    init_state(settings)
+    rt = build_runtime(settings, clock=SimulatedClock(MONDAY_MORNING))
+    rt.engine.deploy()
+    yield rt
+    rt.close()
+
+
+class Api:
+    """A thin HTTP client that logs in as demo people and drives workers and the clock."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        from api.app import asgi
+
+        self.runtime = runtime
+        self.client = TestClient(asgi(runtime))
+        self._tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        if username not in self._tokens:
+            r = self.client.post("/api/auth/token", json={"username": username, "password": DEMO_PASSWORD})
+            assert r.status_code == 200, r.text
+            self._tokens[username] = r.json()["access_token"]
+        return self._tokens[username]
+
+    def auth(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(username)}"}
+
+    def get(self, path: str, as_user: str, **kw: Any) -> Any:
+        return self.client.get(path, headers=self.auth(as_user), **kw)
+
+    def post(self, path: str, as_user: str, **kw: Any) -> Any:
+        return self.client.post(path, headers=self.auth(as_user), **kw)
+
+    def work(self) -> int:
+        """Run the workers until no external task is left."""
+        return self.runtime.worker.drain()
+
+    def advance(self, **delta: float) -> None:
+        clock = self.runtime.clock
+        assert isinstance(clock, SimulatedClock)
+        now = clock.advance(dt.timedelta(**delta))
+        self._tokens.clear()  # tokens expire on the simulated clock too: log in again
+        self.runtime.engine.fire_due_timers(now)
+        self.work()
+
+    def submit(
+        self,
+        as_user: str = "tiepnhan.xa1",
+        procedure: str = HOUSEHOLD_BUSINESS,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+        **fields: str,
+    ) -> Any:
+        data = {
+            "procedure_code": procedure,
+            "applicant_name": "Nguyễn Văn An",
+            "applicant_id_number": "001090012345",
+        } | fields
+        if files is None:
+            files = {
+                "paper.giay_de_nghi": ("giay-de-nghi.pdf", minimal_pdf("de nghi"), "application/pdf"),
+                "paper.giay_to_phap_ly": ("cccd.pdf", minimal_pdf("cccd"), "application/pdf"),
+            }
+        return self.post("/api/dossiers", as_user, data=data, files=files)
+
+    def task_for(self, username: str, code: str) -> dict[str, Any]:
+        tasks = [t for t in self.get("/api/tasks", username).json() if t["dossier_code"] == code]
+        assert len(tasks) == 1, tasks
+        return tasks[0]
+
+    def decide(self, username: str, code: str, decision: str | None, comment: str | None = None) -> Any:
+        task = self.task_for(username, code)
+        return self.post(f"/api/tasks/{task['id']}/complete", username, json={"decision": decision, "comment": comment})
+
+
+@pytest.fixture
+def api(runtime: Runtime) -> Api:
+    return Api(runtime)

@@ -1,0 +1,1 @@
+"""Task handlers by topic, engine-agnostic and idempotent, and the loop that runs them."""

@@ -1,0 +1,146 @@
+"""Fetch-and-lock worker loop over the ``Engine`` port.
+
+A handler receives a :class:`TaskContext` and returns :class:`Complete` or :class:`Failure`; an exception
+becomes a failure with retries (never a silent lock expiry). A task can be delivered twice (lock expiry,
+crash after a side effect), so handlers deduplicate side effects by an idempotency key; the engine
+guarantees the completion itself happens once.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from dossiers.errors import Conflict, MotcuaError, NotFound
+from dossiers.ports import Engine, ExternalTask
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    task_id: str
+    topic: str
+    activity_id: str
+    instance_id: str
+    business_key: str
+    variables: Mapping[str, Any]
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across redeliveries of this task: one side effect per task."""
+        return f"{self.business_key}/{self.activity_id}/{self.task_id}"
+
+
+@dataclass(frozen=True)
+class Complete:
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    message: str
+    retry_seconds: float = 30.0
+    retries: int | None = None  # None: one fewer than before
+
+
+Outcome = Complete | Failure
+Handler = Callable[[TaskContext], Outcome]
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        handlers: Mapping[str, Handler],
+        worker_id: str,
+        *,
+        lock_seconds: float = 60.0,
+        default_retries: int = 3,
+        max_tasks: int = 10,
+    ) -> None:
+        self.engine = engine
+        self.handlers = dict(handlers)
+        self.worker_id = worker_id
+        self.lock_seconds = lock_seconds
+        self.default_retries = default_retries
+        self.max_tasks = max_tasks
+
+    def run_once(self) -> int:
+        """Fetch one batch and handle it; returns how many tasks were handled."""
+        tasks = self.engine.fetch_and_lock(self.worker_id, list(self.handlers), self.max_tasks, self.lock_seconds)
+        for task in tasks:
+            self.execute(task)
+        return len(tasks)
+
+    def drain(self, max_rounds: int = 1000) -> int:
+        """Handle tasks until none is available (tests and the demo drive the system with this)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = self.run_once()
+            if handled == 0:
+                break
+            total += handled
+        return total
+
+    def execute(self, task: ExternalTask) -> None:
+        ctx = TaskContext(
+            task_id=task.id,
+            topic=task.topic,
+            activity_id=task.activity_id,
+            instance_id=task.instance_id,
+            business_key=task.business_key,
+            variables=dict(task.variables),
+        )
+        bound = log.bind(topic=task.topic, business_key=task.business_key, task_id=task.id)
+        handler = self.handlers[task.topic]
+        try:
+            outcome = handler(ctx)
+        except MotcuaError as exc:
+            outcome = Failure(f"{type(exc).__name__}: {exc.message_en}")
+        except Exception as exc:  # noqa: BLE001 - every handler error must become a reported failure
+            outcome = Failure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        if isinstance(outcome, Complete):
+            try:
+                self.engine.complete_external_task(task.id, self.worker_id, outcome.variables)
+                bound.info("task.completed")
+                return
+            except (NotFound, Conflict) as exc:
+                # Another delivery completed it, or our lock was taken over: nothing to do, nothing doubled.
+                bound.warning("task.completion_refused", reason=exc.message_en)
+                return
+            except MotcuaError as exc:
+                outcome = Failure(f"the engine refused the completion: {exc.message_en}")
+        retries = outcome.retries
+        if retries is None:
+            current = task.retries if task.retries is not None else self.default_retries
+            retries = current - 1
+        bound.warning("task.failed", error=outcome.message.splitlines()[0], retries_left=retries)
+        try:
+            self.engine.fail_external_task(task.id, self.worker_id, outcome.message, retries, outcome.retry_seconds)
+        except (NotFound, Conflict) as exc:
+            bound.warning("task.failure_not_recorded", reason=exc.message_en)
+
+    def run_forever(self, stop: threading.Event, idle_seconds: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:  # noqa: BLE001 - a DB hiccup must not kill the worker thread
+                log.exception("worker.loop_error", worker=self.worker_id)
+                handled = 0
+            if handled == 0:
+                stop.wait(idle_seconds)
+
+
+def start_in_threads(workers: list[Worker], stop: threading.Event) -> list[threading.Thread]:
+    threads = []
+    for worker in workers:
+        thread = threading.Thread(target=worker.run_forever, args=(stop,), name=worker.worker_id, daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads

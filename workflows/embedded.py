@@ -1,0 +1,630 @@
+"""The embedded engine: SpiffWorkflow persisted in the application database (DESIGN §4).
+
+One *engine step* = lock the instance row → restore its state (the parsed spec is cached per definition)
+→ apply one command → run until the process waits → save the state and, in the same transaction, mirror
+its waiting tasks into ``wf_external_task``, ``wf_user_task`` and ``wf_timer`` rows. Workers fetch and lock
+external-task rows outside the instance lock and come back with a new engine step. Because a completion
+deletes the row in the same transaction that advances the instance, each external task completes once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Engine as SqlEngine
+
+from dossiers.errors import Conflict, InvalidInput, NotFound
+from dossiers.ports import Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
+from motcua.db import (
+    is_sqlite,
+    transaction,
+    wf_definition,
+    wf_external_task,
+    wf_incident,
+    wf_instance,
+    wf_timer,
+    wf_user_task,
+)
+from workflows.spiff_support import (
+    ClockScriptEngine,
+    ExternalServiceTask,
+    ParsedDefinition,
+    dump_instance,
+    load_instance,
+    new_instance,
+    parse_definition,
+    process_ids,
+    sha256_hex,
+)
+
+log = structlog.get_logger(__name__)
+FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+class ProcessError(InvalidInput):
+    """The process could not advance with the given input (e.g. no gateway path matches)."""
+
+    code = "motcua.process_error"
+
+
+def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(data), default=str))  # type: ignore[no-any-return]
+
+
+class EmbeddedEngine:
+    """The ``Engine`` port on SpiffWorkflow and SQLAlchemy (SQLite by default, PostgreSQL too)."""
+
+    def __init__(self, db: SqlEngine, clock: Clock, bpmn_dirs: Iterable[Path]) -> None:
+        self.db = db
+        self.clock = clock
+        self.bpmn_dirs = list(bpmn_dirs)
+        self._definitions: dict[str, ParsedDefinition] = {}
+        self._sqlite = is_sqlite(db)
+
+    # ------------------------------------------------------------------ deployment
+
+    def deploy(self) -> list[str]:
+        """Register every BPMN file; a changed file becomes a new version, an unchanged one is skipped."""
+        deployed: list[str] = []
+        files = sorted(p for d in self.bpmn_dirs for p in d.glob("*.bpmn"))
+        with transaction(self.db) as conn:
+            for path in files:
+                xml = path.read_bytes()
+                digest = sha256_hex(xml)
+                for key in process_ids(xml):
+                    latest = conn.execute(
+                        select(wf_definition.c.version, wf_definition.c.sha256)
+                        .where(wf_definition.c.process_key == key)
+                        .order_by(wf_definition.c.version.desc())
+                        .limit(1)
+                    ).first()
+                    if latest is not None and latest.sha256 == digest:
+                        continue
+                    parse_definition(xml, key, path.name)  # refuse to deploy what does not parse
+                    version = 1 if latest is None else latest.version + 1
+                    conn.execute(
+                        insert(wf_definition).values(
+                            id=f"{key}:{version}",
+                            process_key=key,
+                            version=version,
+                            sha256=digest,
+                            source_name=path.name,
+                            bpmn_xml=xml.decode("utf-8"),
+                            deployed_at=self.clock.now(),
+                        )
+                    )
+                    deployed.append(f"{key}:{version}")
+        return deployed
+
+    def _definition(self, conn: Connection, definition_id: str) -> ParsedDefinition:
+        cached = self._definitions.get(definition_id)
+        if cached is None:
+            row = conn.execute(select(wf_definition).where(wf_definition.c.id == definition_id)).one()
+            cached = parse_definition(row.bpmn_xml.encode("utf-8"), row.process_key, row.source_name)
+            self._definitions[definition_id] = cached
+        return cached
+
+    def _script_engine(self, now: dt.datetime | None = None) -> ClockScriptEngine:
+        fixed = now
+        return ClockScriptEngine(lambda: fixed if fixed is not None else self.clock.now())
+
+    # ------------------------------------------------------------------ instances
+
+    def start(self, process_key: str, business_key: str, variables: Mapping[str, JsonValue]) -> str:
+        with transaction(self.db) as conn:
+            existing = conn.execute(select(wf_instance.c.id).where(wf_instance.c.business_key == business_key)).first()
+            if existing is not None:
+                return str(existing.id)
+            definition_row = conn.execute(
+                select(wf_definition.c.id)
+                .where(wf_definition.c.process_key == process_key)
+                .order_by(wf_definition.c.version.desc())
+                .limit(1)
+            ).first()
+            if definition_row is None:
+                raise NotFound(
+                    f"Không có quy trình BPMN '{process_key}'.",
+                    f"No deployed BPMN process '{process_key}'.",
+                    process_key=process_key,
+                )
+            definition = self._definition(conn, definition_row.id)
+            instance_id = str(uuid.uuid4())
+            workflow = new_instance(definition, self._script_engine())
+            workflow.task_tree.data.update(_jsonable(variables))
+            self._run(workflow)
+            now = self.clock.now()
+            conn.execute(
+                insert(wf_instance).values(
+                    id=instance_id,
+                    definition_id=definition_row.id,
+                    process_key=process_key,
+                    business_key=business_key,
+                    status="running",
+                    state="{}",
+                    revision=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            self._save(conn, instance_id, business_key, definition, workflow, revision=0)
+            log.info("process.started", process_key=process_key, business_key=business_key)
+            return instance_id
+
+    def instance(self, business_key: str) -> ProcessInstance | None:
+        with transaction(self.db) as conn:
+            row = conn.execute(select(wf_instance).where(wf_instance.c.business_key == business_key)).first()
+            if row is None:
+                return None
+            definition = self._definition(conn, row.definition_id)
+            workflow = load_instance(row.state, definition, self._script_engine())
+            return ProcessInstance(
+                id=row.id,
+                process_key=row.process_key,
+                business_key=row.business_key,
+                state=row.status,
+                variables=_jsonable(self._variables(workflow)),
+            )
+
+    @staticmethod
+    def _variables(workflow: Any) -> dict[str, Any]:
+        if workflow.is_completed():
+            return dict(workflow.data or (workflow.last_task.data if workflow.last_task else {}))
+        merged: dict[str, Any] = {}
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+            merged.update(task.data)
+        if not merged and workflow.last_task is not None:
+            merged.update(workflow.last_task.data)
+        return merged
+
+    @staticmethod
+    def _run(workflow: Any) -> None:
+        try:
+            workflow.do_engine_steps()
+        except (SpiffWorkflowException, KeyError, ValueError) as exc:
+            raise ProcessError(
+                f"Quy trình không thể tiếp tục: {exc}",
+                f"The process cannot continue: {exc}",
+            ) from exc
+
+    def _step(
+        self,
+        conn: Connection,
+        instance_id: str,
+        command: Callable[[Any], None],
+        now: dt.datetime | None = None,
+    ) -> None:
+        query = select(wf_instance).where(wf_instance.c.id == instance_id)
+        if not self._sqlite:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound("Không tìm thấy quy trình.", "Process instance not found.", instance_id=instance_id)
+        if row.status != "running":
+            raise Conflict("Quy trình đã kết thúc.", "The process instance has already ended.", instance_id=instance_id)
+        definition = self._definition(conn, row.definition_id)
+        workflow = load_instance(row.state, definition, self._script_engine(now))
+        command(workflow)
+        self._run(workflow)
+        self._save(conn, instance_id, row.business_key, definition, workflow, revision=row.revision + 1)
+
+    def _save(
+        self,
+        conn: Connection,
+        instance_id: str,
+        business_key: str,
+        definition: ParsedDefinition,
+        workflow: Any,
+        revision: int,
+    ) -> None:
+        now = self.clock.now()
+        completed = workflow.is_completed()
+        conn.execute(
+            update(wf_instance)
+            .where(wf_instance.c.id == instance_id)
+            .values(
+                state=dump_instance(workflow),
+                status="completed" if completed else "running",
+                revision=revision,
+                updated_at=now,
+            )
+        )
+        externals: dict[str, dict[str, Any]] = {}
+        users: dict[str, dict[str, Any]] = {}
+        timers: dict[str, dict[str, Any]] = {}
+        if not completed:
+            for task in workflow.get_tasks(state=TaskState.READY):
+                spec = task.task_spec
+                attrs = definition.activities.get(spec.bpmn_id)
+                if isinstance(spec, ExternalServiceTask):
+                    if attrs is None or not attrs.topic:
+                        raise ProcessError(
+                            f"Tác vụ dịch vụ {spec.bpmn_id} không có topic.",
+                            f"Service task {spec.bpmn_id} has no camunda:topic.",
+                        )
+                    externals[str(task.id)] = {
+                        "topic": attrs.topic,
+                        "activity_id": spec.bpmn_id,
+                        "variables": _jsonable(task.data),
+                    }
+                elif spec.manual:
+                    groups = attrs.candidate_groups if attrs else ()
+                    users[str(task.id)] = {
+                        "activity_id": spec.bpmn_id,
+                        "name": attrs.name if attrs else spec.bpmn_id,
+                        "candidate_groups": ",".join(groups),
+                        "variables": _jsonable(task.data),
+                        "due_at": self._due(attrs.due_date if attrs else None, task.data),
+                    }
+            for task in workflow.get_tasks(state=TaskState.WAITING):
+                value = task._get_internal_data("event_value")
+                if value is not None and getattr(task.task_spec, "event_definition", None) is not None:
+                    due = dt.datetime.fromisoformat(str(value))
+                    timers[str(task.id)] = {"activity_id": task.task_spec.bpmn_id, "due_at": due}
+        self._sync_external(conn, instance_id, business_key, externals, now)
+        self._sync_users(conn, instance_id, business_key, users, now)
+        self._sync_timers(conn, instance_id, timers)
+        if completed:
+            conn.execute(
+                update(wf_incident)
+                .where(wf_incident.c.instance_id == instance_id, wf_incident.c.resolved_at.is_(None))
+                .values(resolved_at=now)
+            )
+
+    @staticmethod
+    def _due(expression: str | None, data: Mapping[str, Any]) -> dt.datetime | None:
+        if not expression:
+            return None
+        text = expression.strip()
+        if text.startswith("${") and text.endswith("}"):
+            value = data.get(text[2:-1].strip())
+            if value is None:
+                return None
+            text = str(value)
+        moment = dt.datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+    @staticmethod
+    def _existing_ids(conn: Connection, table: Any, instance_id: str) -> set[str]:
+        return {r.id for r in conn.execute(select(table.c.id).where(table.c.instance_id == instance_id))}
+
+    def _sync_external(
+        self,
+        conn: Connection,
+        instance_id: str,
+        business_key: str,
+        wanted: Mapping[str, Mapping[str, Any]],
+        now: dt.datetime,
+    ) -> None:
+        existing = self._existing_ids(conn, wf_external_task, instance_id)
+        gone = existing - wanted.keys()
+        if gone:
+            conn.execute(delete(wf_external_task).where(wf_external_task.c.id.in_(gone)))
+        for task_id, info in wanted.items():
+            if task_id not in existing:
+                conn.execute(
+                    insert(wf_external_task).values(
+                        id=task_id,
+                        instance_id=instance_id,
+                        business_key=business_key,
+                        available_at=now,
+                        created_at=now,
+                        retries=None,
+                        **info,
+                    )
+                )
+
+    def _sync_users(
+        self,
+        conn: Connection,
+        instance_id: str,
+        business_key: str,
+        wanted: Mapping[str, Mapping[str, Any]],
+        now: dt.datetime,
+    ) -> None:
+        existing = self._existing_ids(conn, wf_user_task, instance_id)
+        gone = existing - wanted.keys()
+        if gone:
+            conn.execute(delete(wf_user_task).where(wf_user_task.c.id.in_(gone)))
+        for task_id, info in wanted.items():
+            if task_id not in existing:
+                conn.execute(
+                    insert(wf_user_task).values(
+                        id=task_id, instance_id=instance_id, business_key=business_key, created_at=now, **info
+                    )
+                )
+
+    def _sync_timers(self, conn: Connection, instance_id: str, wanted: Mapping[str, Mapping[str, Any]]) -> None:
+        existing = self._existing_ids(conn, wf_timer, instance_id)
+        gone = existing - wanted.keys()
+        if gone:
+            conn.execute(delete(wf_timer).where(wf_timer.c.id.in_(gone)))
+        for task_id, info in wanted.items():
+            if task_id not in existing:
+                conn.execute(insert(wf_timer).values(id=task_id, instance_id=instance_id, **info))
+
+    # ------------------------------------------------------------------ external tasks
+
+    def fetch_and_lock(
+        self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float
+    ) -> list[ExternalTask]:
+        now = self.clock.now()
+        t = wf_external_task
+        with transaction(self.db) as conn:
+            query = (
+                select(t)
+                .where(
+                    t.c.topic.in_(list(topics)),
+                    or_(t.c.retries.is_(None), t.c.retries > 0),
+                    t.c.available_at <= now,
+                    or_(t.c.worker_id.is_(None), t.c.lock_expires_at <= now),
+                )
+                .order_by(t.c.created_at, t.c.id)
+                .limit(max_tasks)
+            )
+            if not self._sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
+            if not rows:
+                return []
+            until = now + dt.timedelta(seconds=lock_seconds)
+            conn.execute(
+                update(t).where(t.c.id.in_([r.id for r in rows])).values(worker_id=worker_id, lock_expires_at=until)
+            )
+            return [
+                ExternalTask(
+                    id=r.id,
+                    topic=r.topic,
+                    activity_id=r.activity_id,
+                    instance_id=r.instance_id,
+                    business_key=r.business_key,
+                    variables=r.variables,
+                    retries=r.retries,
+                    worker_id=worker_id,
+                    lock_expires_at=until,
+                )
+                for r in rows
+            ]
+
+    def _locked_row(self, conn: Connection, task_id: str, worker_id: str) -> Any:
+        t = wf_external_task
+        query = select(t).where(t.c.id == task_id)
+        if not self._sqlite:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(
+                "Tác vụ không còn chờ xử lý (đã hoàn thành hoặc không tồn tại).",
+                "External task is no longer waiting (already completed or unknown).",
+                task_id=task_id,
+            )
+        if row.worker_id != worker_id:
+            raise Conflict(
+                "Tác vụ đang do tiến trình khác giữ khóa.",
+                f"External task is locked by another worker ({row.worker_id}).",
+                task_id=task_id,
+            )
+        return row
+
+    def complete_external_task(self, task_id: str, worker_id: str, variables: Mapping[str, JsonValue]) -> None:
+        with transaction(self.db) as conn:
+            row = self._locked_row(conn, task_id, worker_id)
+            data = _jsonable(variables)
+
+            def command(workflow: Any) -> None:
+                task = workflow.get_task_from_id(uuid.UUID(task_id))
+                task.data.update(data)
+                task.run()
+
+            self._step(conn, row.instance_id, command)
+
+    def extend_lock(self, task_id: str, worker_id: str, lock_seconds: float) -> None:
+        with transaction(self.db) as conn:
+            self._locked_row(conn, task_id, worker_id)
+            until = self.clock.now() + dt.timedelta(seconds=lock_seconds)
+            conn.execute(update(wf_external_task).where(wf_external_task.c.id == task_id).values(lock_expires_at=until))
+
+    def fail_external_task(
+        self, task_id: str, worker_id: str, message: str, retries: int, retry_seconds: float
+    ) -> None:
+        now = self.clock.now()
+        with transaction(self.db) as conn:
+            row = self._locked_row(conn, task_id, worker_id)
+            retries = max(retries, 0)
+            conn.execute(
+                update(wf_external_task)
+                .where(wf_external_task.c.id == task_id)
+                .values(
+                    retries=retries,
+                    error_message=message[:4000],
+                    worker_id=None,
+                    lock_expires_at=None,
+                    available_at=now + dt.timedelta(seconds=retry_seconds) if retries > 0 else FAR_FUTURE,
+                )
+            )
+            if retries == 0:
+                conn.execute(
+                    insert(wf_incident).values(
+                        id=str(uuid.uuid4()),
+                        instance_id=row.instance_id,
+                        business_key=row.business_key,
+                        activity_id=row.activity_id,
+                        external_task_id=task_id,
+                        message=message[:4000],
+                        created_at=now,
+                    )
+                )
+                log.warning("incident.created", business_key=row.business_key, activity=row.activity_id)
+
+    def set_retries(self, task_id: str, retries: int) -> None:
+        """Resolve an incident: make the task fetchable again."""
+        now = self.clock.now()
+        with transaction(self.db) as conn:
+            done = conn.execute(
+                update(wf_external_task)
+                .where(wf_external_task.c.id == task_id)
+                .values(retries=retries, available_at=now, worker_id=None, lock_expires_at=None)
+            )
+            if done.rowcount == 0:
+                raise NotFound("Không tìm thấy tác vụ.", "External task not found.", task_id=task_id)
+            conn.execute(
+                update(wf_incident)
+                .where(wf_incident.c.external_task_id == task_id, wf_incident.c.resolved_at.is_(None))
+                .values(resolved_at=now)
+            )
+
+    def incidents(self) -> list[Incident]:
+        with transaction(self.db) as conn:
+            rows = conn.execute(select(wf_incident).where(wf_incident.c.resolved_at.is_(None))).all()
+        return [Incident(r.id, r.instance_id, r.business_key, r.activity_id, r.message, r.created_at) for r in rows]
+
+    # ------------------------------------------------------------------ user tasks
+
+    @staticmethod
+    def _user_task(r: Any) -> UserTask:
+        return UserTask(
+            id=r.id,
+            instance_id=r.instance_id,
+            business_key=r.business_key,
+            activity_id=r.activity_id,
+            name=r.name,
+            candidate_groups=tuple(g for g in r.candidate_groups.split(",") if g),
+            assignee=r.assignee,
+            created_at=r.created_at,
+            due_at=r.due_at,
+            variables=r.variables,
+        )
+
+    def user_tasks(
+        self,
+        *,
+        candidate_groups: Sequence[str] | None = None,
+        business_key: str | None = None,
+        assignee: str | None = None,
+    ) -> list[UserTask]:
+        t = wf_user_task
+        query = select(t).order_by(t.c.due_at, t.c.created_at)
+        if business_key is not None:
+            query = query.where(t.c.business_key == business_key)
+        if assignee is not None:
+            query = query.where(t.c.assignee == assignee)
+        with transaction(self.db) as conn:
+            rows = conn.execute(query).all()
+        tasks = [self._user_task(r) for r in rows]
+        if candidate_groups is not None:
+            wanted = set(candidate_groups)
+            tasks = [u for u in tasks if wanted.intersection(u.candidate_groups)]
+        return tasks
+
+    def user_task(self, task_id: str) -> UserTask | None:
+        with transaction(self.db) as conn:
+            row = conn.execute(select(wf_user_task).where(wf_user_task.c.id == task_id)).first()
+        return None if row is None else self._user_task(row)
+
+    def claim(self, task_id: str, user: str) -> None:
+        with transaction(self.db) as conn:
+            done = conn.execute(
+                update(wf_user_task)
+                .where(
+                    wf_user_task.c.id == task_id,
+                    or_(wf_user_task.c.assignee.is_(None), wf_user_task.c.assignee == user),
+                )
+                .values(assignee=user)
+            )
+            if done.rowcount == 0:
+                self._raise_missing_or_taken(conn, task_id)
+
+    @staticmethod
+    def _raise_missing_or_taken(conn: Connection, task_id: str) -> None:
+        row = conn.execute(select(wf_user_task.c.assignee).where(wf_user_task.c.id == task_id)).first()
+        if row is None:
+            raise NotFound(
+                "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
+                "Task not found or already completed.",
+                task_id=task_id,
+            )
+        raise Conflict(
+            f"Nhiệm vụ đã được {row.assignee} nhận xử lý.",
+            f"Task is already claimed by {row.assignee}.",
+            task_id=task_id,
+        )
+
+    def unclaim(self, task_id: str) -> None:
+        with transaction(self.db) as conn:
+            done = conn.execute(update(wf_user_task).where(wf_user_task.c.id == task_id).values(assignee=None))
+            if done.rowcount == 0:
+                self._raise_missing_or_taken(conn, task_id)
+
+    def complete_user_task(self, task_id: str, variables: Mapping[str, JsonValue]) -> None:
+        data = _jsonable(variables)
+        with transaction(self.db) as conn:
+            row = conn.execute(select(wf_user_task).where(wf_user_task.c.id == task_id)).first()
+            if row is None:
+                self._raise_missing_or_taken(conn, task_id)
+
+            def command(workflow: Any) -> None:
+                task = workflow.get_task_from_id(uuid.UUID(task_id))
+                task.data.update(data)
+                task.run()
+
+            self._step(conn, row.instance_id, command)
+
+    # ------------------------------------------------------------------ messages and timers
+
+    def correlate_message(self, name: str, business_key: str, variables: Mapping[str, JsonValue]) -> None:
+        data = _jsonable(variables)
+        with transaction(self.db) as conn:
+            row = conn.execute(
+                select(wf_instance.c.id).where(
+                    wf_instance.c.business_key == business_key, wf_instance.c.status == "running"
+                )
+            ).first()
+            if row is None:
+                raise NotFound(
+                    "Không có quy trình đang chạy cho hồ sơ này.",
+                    f"No running process for business key {business_key}.",
+                )
+
+            def command(workflow: Any) -> None:
+                waiting = [
+                    t
+                    for t in workflow.get_tasks(state=TaskState.WAITING)
+                    if isinstance(getattr(t.task_spec, "event_definition", None), MessageEventDefinition)
+                    and t.task_spec.event_definition.name == name
+                ]
+                if not waiting:
+                    raise Conflict(
+                        f"Quy trình không chờ thông điệp '{name}'.",
+                        f"The process is not waiting for message '{name}'.",
+                    )
+                for task in waiting:
+                    task.data.update(data)
+                workflow.catch(BpmnEvent(MessageEventDefinition(name), data))
+
+            self._step(conn, row.id, command)
+
+    def fire_due_timers(self, now: dt.datetime) -> int:
+        """Fire every timer due at ``now`` (the scheduler and the simulated clock call this)."""
+        with transaction(self.db) as conn:
+            due = conn.execute(select(wf_timer.c.instance_id).where(wf_timer.c.due_at <= now).distinct()).all()
+        fired = 0
+        for (instance_id,) in due:
+            with transaction(self.db) as conn:
+                still = conn.execute(
+                    select(wf_timer.c.id).where(and_(wf_timer.c.instance_id == instance_id, wf_timer.c.due_at <= now))
+                ).first()
+                if still is None:
+                    continue
+                self._step(conn, instance_id, lambda wf: wf.refresh_timers(), now=now)
+                fired += 1
+        return fired

@@ -1,0 +1,66 @@
+"""What a BPMN file tells the application without an engine: which decisions a user task accepts.
+
+A decision value is accepted when some condition on the gateway right after the task compares the
+variable to it (``${decision == 'approve'}``). The API rejects any other value with a clear error instead of
+letting the engine fail or take a default path by accident.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from lxml import etree
+
+from workflows.expressions import And, Compare, Const, Expr, Not, Or, Var, parse_condition
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_N = {"bpmn": BPMN_NS}
+
+
+def _literals(expr: Expr, out: dict[str, set[str]]) -> None:
+    match expr:
+        case Compare("==", Var(name), Const(value)) | Compare("==", Const(value), Var(name)):
+            out.setdefault(name, set()).add(str(value))
+        case And(left, right) | Or(left, right):
+            _literals(left, out)
+            _literals(right, out)
+        case Not(operand):
+            _literals(operand, out)
+        case _:
+            pass
+
+
+def decision_options(xml: bytes, activity_id: str) -> dict[str, tuple[str, ...]]:
+    """Variable → accepted literal values for the exclusive gateway that follows ``activity_id``."""
+    root = etree.fromstring(xml)
+    flows = root.findall(".//bpmn:sequenceFlow", _N)
+    by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    found: dict[str, set[str]] = {}
+    for flow in flows:
+        if flow.get("sourceRef") != activity_id:
+            continue
+        target = by_id.get(flow.get("targetRef"))
+        if target is None or etree.QName(target).localname != "exclusiveGateway":
+            continue
+        for out_flow in flows:
+            if out_flow.get("sourceRef") != target.get("id"):
+                continue
+            cond = out_flow.find("bpmn:conditionExpression", _N)
+            if cond is not None and cond.text:
+                _literals(parse_condition(cond.text.strip()), found)
+    return {name: tuple(sorted(values)) for name, values in found.items()}
+
+
+@lru_cache(maxsize=256)
+def _file_index(directory: str) -> dict[str, Path]:
+    index: dict[str, Path] = {}
+    for path in sorted(Path(directory).glob("*.bpmn")):
+        root = etree.fromstring(path.read_bytes())
+        for process in root.iter(f"{{{BPMN_NS}}}process"):
+            index[process.get("id", "")] = path
+    return index
+
+
+def bpmn_file_for(process_key: str, directory: Path) -> Path | None:
+    return _file_index(str(directory)).get(process_key)
