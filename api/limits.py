@@ -28,33 +28,43 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        started = False  # the application began its response
+        refused = False  # we answered 413 ourselves: the application's response is dropped
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                raise _TooLarge()
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    # Answer 413 now, while the client is still sending: whatever the application does
+                    # with the exception below (a framework may turn it into a 500 response, or wrap it
+                    # in an exception group), that response is discarded by ``guarded_send``.
+                    if not started:
+                        refused = True
+                        await self._refuse(send)
                     raise _TooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, limited_receive, guarded_send)
         except Exception as exc:
+            if refused:
+                return  # the 413 went out; the body was not read any further
             if _caused_by_too_large(exc) and not started:
                 await self._refuse(send)
-            else:
-                raise
+                return
+            raise
 
     async def _refuse(self, send: Send) -> None:
         limit_mb = self.max_bytes / (1024 * 1024)
@@ -81,11 +91,17 @@ class BodySizeLimit:
 
 
 def _caused_by_too_large(exc: BaseException) -> bool:
+    """True when ``_TooLarge`` is in the cause/context chain or inside an exception group."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         if isinstance(current, _TooLarge):
             return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     return False

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 
 from dossiers.calendar import VN_TZ
 from motcua.app import DEMO_PASSWORD, Runtime, build_runtime, init_state
 from motcua.clock import SimulatedClock
 from motcua.settings import Settings
+
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 COMMUNE = "000.00.31.H99"
 OTHER_COMMUNE = "000.00.32.H99"

@@ -1,0 +1,217 @@
+"""The real ``motcua`` processes: concurrent intake, SIGKILL and restart, a second ``init``, a standalone worker.
+
+Every server runs as ``motcua serve`` on 127.0.0.1 with its own var dir and the demo clock (Monday
+2 March 2026, 08:00 +07:00, standing still unless an admin advances it).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import pytest
+
+from dossiers.codes import parse_dossier_code
+from tests.conftest import COMMUNE
+from tests.integration.conftest import ServerFactory
+from tests.integration.flows import (
+    EXPECTED_STATUSES,
+    PLAN_CYCLE,
+    PLANS,
+    drive_to_end,
+    expected_completions,
+    open_tasks,
+    snapshot,
+)
+from tests.integration.server import (
+    ADMIN,
+    LEADER,
+    RECEPTION,
+    SPECIALIST,
+    Api,
+    MotcuaServer,
+    stop_process,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+DEMO_DAY = "260302"  # the demo clock's first day, as it appears in dossier codes
+OFFICIALS = (RECEPTION, SPECIALIST, LEADER, ADMIN)
+
+
+def _serial(code: str) -> int:
+    return parse_dossier_code(code)[2]
+
+
+# ---------------------------------------------------------------------- 1. gap-free codes
+
+
+def test_parallel_intakes_get_gap_free_codes(live_server: MotcuaServer, live_api: Api) -> None:
+    live_api.login_all([RECEPTION])
+    before = len(live_server.codes)  # 0 when this test runs first on the session server
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda i: live_api.submit(name=f"Người nộp {i:02d}"), range(30)))
+
+    assert [r.status_code for r in responses] == [201] * 30, [r.text for r in responses if r.status_code != 201]
+    codes = [r.json()["code"] for r in responses]
+    assert len(set(codes)) == 30
+    unit, day, _ = parse_dossier_code(codes[0])
+    assert (unit, f"{day:%y%m%d}") == (COMMUNE, DEMO_DAY)
+    assert sorted(codes) == [f"{COMMUNE}-{DEMO_DAY}-{n:04d}" for n in range(before + 1, before + 31)]
+    assert {r.json()["status"] for r in responses} == {"received"}
+
+
+# ---------------------------------------------------------------------- 2. SIGKILL and restart
+
+
+def _submit_batch(api: Api, pool: ThreadPoolExecutor, count: int) -> dict[str, str]:
+    responses = list(pool.map(lambda i: api.submit(name=f"Hộ kinh doanh {i:02d}"), range(count)))
+    assert [r.status_code for r in responses] == [201] * count, [r.text for r in responses]
+    codes = sorted(r.json()["code"] for r in responses)
+    return {code: PLAN_CYCLE[i % len(PLAN_CYCLE)] for i, code in enumerate(codes)}
+
+
+def _review_tasks(api: Api) -> dict[str, str]:
+    return {t["dossier_code"]: t["id"] for t in api.tasks(SPECIALIST) if t["activity_id"] == "review"}
+
+
+def _first_decisions(api: Api, plans: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(code, review task id, decision) for every dossier, once all of them wait for their review."""
+
+    def all_waiting() -> dict[str, str] | None:
+        reviews = _review_tasks(api)
+        return reviews if set(plans) <= set(reviews) else None
+
+    reviews = wait_for("every dossier accepted and waiting for review", all_waiting, timeout=20)
+    return [(code, reviews[code], str(PLANS[plan][0].decision)) for code, plan in plans.items()]
+
+
+@pytest.mark.parametrize("moment", ["after_intake", "during_burst", "after_batch"])
+def test_sigkill_then_restart_every_dossier_finishes(moment: str, motcua_server_factory: ServerFactory) -> None:
+    seed = int(os.environ.get("MOTCUA_TEST_SEED", time.time_ns() % 1_000_000))
+    rng = random.Random(seed)
+    print(f"moment={moment} seed={seed} (MOTCUA_TEST_SEED={seed} repeats the kill delay)")
+    server = motcua_server_factory(f"kill-{moment}")
+    api = Api(server)
+    try:
+        api.login_all(OFFICIALS)
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            plans = _submit_batch(api, pool, 15)
+            assert sorted(_serial(c) for c in plans) == list(range(1, 16))
+
+            if moment == "after_intake":
+                server.kill()  # the accept tasks are being fetched and handled right now
+            else:
+                decisions = _first_decisions(api, plans)
+                futures = [pool.submit(api.complete, task_id, SPECIALIST, d) for _, task_id, d in decisions]
+                if moment == "during_burst":
+                    delay = rng.uniform(0.01, 0.25)
+                    time.sleep(delay)
+                    server.kill()
+                    done, _ = wait(futures, timeout=40)
+                    outcomes = Counter(
+                        f.result().status_code if f.exception() is None else type(f.exception()).__name__ for f in done
+                    )
+                    print(f"killed {delay * 1000:.0f} ms into the burst: {dict(outcomes)}")
+                    assert len(done) == len(futures)
+                else:
+                    statuses = [f.result().status_code for f in futures]
+                    assert statuses == [200] * len(futures)
+                    server.kill()  # service tasks (result_ready, refuse, request_supplement) in flight
+
+            server.start()
+            api.reconnect()
+            # Locks taken by the killed process expire on the (simulated) clock: move it past them.
+            api.advance_clock(minutes=2)
+            snaps = drive_to_end(api, plans, pool, timeout=45)
+
+        for code, plan in plans.items():
+            snap = snaps[code]
+            completed = Counter(e["details"]["task"] for e in snap.history if e["kind"] == "task.completed")
+            assert completed == expected_completions(plan), f"{code} ({plan}): {completed}"
+            supplemented = sum(e["kind"] == "dossier.supplemented" for e in snap.history)
+            assert supplemented == (1 if plan == "supplement" else 0), code
+            assert list(snap.statuses) == EXPECTED_STATUSES[plan], f"{code} ({plan}): {snap.statuses}"
+            finals = [s for s in snap.statuses if s in ("returned", "refused")]
+            assert len(finals) == 1, f"{code}: {snap.statuses}"
+            view = api.dossier(code)
+            assert view["status"] == finals[0]
+            assert view["finished_at"] is not None
+        assert not [key for key in open_tasks(api) if key[0] in plans], "user tasks left behind"
+        incidents = api.get("/api/incidents", ADMIN)
+        assert incidents.status_code == 200 and incidents.json() == [], incidents.text
+
+        verified = server.cli("audit-verify", timeout=60)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "audit chain intact" in verified.stdout
+    finally:
+        api.close()
+
+
+# ---------------------------------------------------------------------- 3. a second init and start
+
+
+def test_second_init_and_start_reuse_the_state(live_server: MotcuaServer, live_api: Api) -> None:
+    live_api.login_all([RECEPTION])
+    r = live_api.submit(name="Trần Thị Bình")
+    assert r.status_code == 201, r.text
+    codes = list(live_server.codes)
+    before = {code: live_api.dossier(code) for code in codes}
+
+    exit_code, took, killed = live_server.stop() or (None, 0.0, False)
+    assert (exit_code, killed) == (0, False), f"SIGTERM: exit {exit_code} after {took:.1f} s"
+
+    out = live_server.init().stdout
+    for key in ("structures", "procedures", "deployed"):
+        assert f"{key}: unchanged" in out, out
+    assert "demo users" not in out, out
+
+    live_server.start()
+    live_api.reconnect()
+    for code, view in before.items():
+        again = live_api.dossier(code)
+        for field in ("code", "status", "applicant", "received_at", "due_at", "documents"):
+            assert again[field] == view[field], (code, field)
+    r = live_api.submit(name="Lê Văn Cường")
+    assert r.status_code == 201, r.text
+    assert _serial(r.json()["code"]) == len(codes) + 1  # the day's counter survived the restart
+
+
+# ---------------------------------------------------------------------- 4. standalone worker
+
+
+def test_standalone_worker_process_moves_the_dossier(motcua_server_factory: ServerFactory) -> None:
+    server = motcua_server_factory("no-inproc-workers", extra_env={"MOTCUA_WORKERS_IN_PROCESS": "false"})
+    api = Api(server)
+    try:
+        api.login_all([RECEPTION, SPECIALIST])
+        r = api.submit()
+        assert r.status_code == 201, r.text
+        code = r.json()["code"]
+
+        # Nobody handles dossier.accept: the dossier stays received for a second or more.
+        for _ in range(5):
+            assert api.dossier(code)["status"] == "received"
+            time.sleep(0.25)
+        assert api.tasks(SPECIALIST) == []
+
+        worker = server.spawn("worker", "worker")
+        try:
+            wait_for(
+                "the standalone worker to accept the dossier",
+                lambda: worker.poll() is None and snapshot(api, code).status == "in_progress",
+                timeout=20,
+                every=0.2,
+            )
+            assert worker.poll() is None, f"worker exited with {worker.returncode}"
+            assert [t["activity_id"] for t in api.tasks(SPECIALIST) if t["dossier_code"] == code] == ["review"]
+        finally:
+            exit_code, took, killed = stop_process(worker, timeout=30)
+        assert not killed, f"the worker ignored SIGTERM for {took:.1f} s"
+        assert exit_code == 0 and took < 30, (exit_code, took)
+    finally:
+        api.close()
