@@ -198,6 +198,14 @@ def audit_verify() -> None:
     raise typer.Exit(code=1)
 
 
+@app.command("settings-doc")
+def settings_doc() -> None:
+    """Print the settings reference (Markdown) generated from the settings model."""
+    from motcua.settings import settings_reference
+
+    typer.echo(settings_reference(), nl=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     try:
         app()

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     operaton_url: str | None = Field(None, description="Operaton REST base URL (`…/engine-rest`).")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in `var/`.")
     storage_url: str | None = Field(None, description="`file:///path` or `s3://…`; default `var/objects`.")
-    secret_key: str = Field(DEV_SECRET, description="Signs nothing yet; required outside development.")
+    secret_key: str = Field(
+        DEV_SECRET, description="Secret for the web pages' session cookies; must be set in production."
+    )
     token_ttl_hours: int = Field(12, description="Lifetime of an API bearer token.")
     max_upload_mb: int = Field(50, description="Largest accepted upload, checked while streaming.")
     demo_clock: bool = Field(False, description="Run on a simulated clock that the demo moves across working days.")
@@ -62,3 +64,23 @@ def get_settings() -> Settings:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def settings_reference() -> str:
+    """The settings reference (docs/settings.md), generated from the model so it cannot drift."""
+    lines = [
+        "# Settings reference",
+        "",
+        "Generated from `motcua/settings.py` by `motcua settings-doc`; a test keeps this file current.",
+        "Every setting is an environment variable with the prefix `MOTCUA_`; the embedded default needs none.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "(none)" if default is None else f"`{default}`"
+        if name == "secret_key":
+            shown = "development value (refused in production)"
+        lines.append(f"| `MOTCUA_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(lines) + "\n"

@@ -92,6 +92,9 @@ class Api:
     def post(self, path: str, as_user: str, **kw: Any) -> Any:
         return self.client.post(path, headers=self.auth(as_user), **kw)
 
+    def forget_tokens(self) -> None:
+        self._tokens.clear()
+
     def work(self) -> int:
         """Run the workers until no external task is left."""
         return self.runtime.worker.drain()
@@ -100,7 +103,7 @@ class Api:
         clock = self.runtime.clock
         assert isinstance(clock, SimulatedClock)
         now = clock.advance(dt.timedelta(**delta))
-        self._tokens.clear()  # tokens expire on the simulated clock too: log in again
+        self.forget_tokens()  # tokens expire on the simulated clock too: log in again
         self.runtime.engine.fire_due_timers(now)
         self.work()
 

@@ -1,0 +1,43 @@
+"""Settings: defaults need no variable, production refuses the development secret, the docs are current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from motcua.settings import Settings, settings_reference
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_embedded_default_needs_no_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("MOTCUA_"):
+            monkeypatch.delenv(name)
+    s = Settings()
+    assert s.engine == "embedded"
+    assert s.port == 8000
+    assert s.resolved_database_url.startswith("sqlite:///")
+    assert s.resolved_database_url.endswith("var/motcua.sqlite3")
+
+
+def test_production_refuses_the_development_secret() -> None:
+    with pytest.raises(ValidationError, match="MOTCUA_SECRET_KEY must be set in production"):
+        Settings(environment="production")
+    assert Settings(environment="production", secret_key="a-real-secret").environment == "production"
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTCUA_PORT", "8123")
+    monkeypatch.setenv("MOTCUA_STORAGE_URL", "file:///srv/motcua/objects")
+    s = Settings()
+    assert s.port == 8123
+    assert str(s.objects_dir) == "/srv/motcua/objects"
+
+
+def test_the_settings_reference_in_docs_is_current() -> None:
+    assert (ROOT / "docs" / "settings.md").read_text(encoding="utf-8") == settings_reference(), (
+        "docs/settings.md is stale: run `motcua settings-doc > docs/settings.md`"
+    )
