@@ -166,3 +166,58 @@ class AuditLog(Protocol):
     def append(self, event: AuditEvent) -> AuditEntry: ...
 
     def for_dossier(self, dossier_code: str) -> list[AuditEntry]: ...
+
+
+# ---------------------------------------------------------------- signing
+
+
+@dataclass(frozen=True)
+class SignatureRequest:
+    """Who signs which field of a PDF, and why. ``signer`` names a key: ``agency:<agency code>`` for an
+    agency seal, ``person:<username>`` for an official."""
+
+    signer: str
+    field_name: str
+    reason: str
+    location: str = ""
+    certify: bool = False  # the first signature certifies (DocMDP P=2: form filling and signatures allowed)
+
+
+class Signer(Protocol):
+    def sign(self, pdf: bytes, request: SignatureRequest) -> bytes:
+        """Return the PDF with one more PAdES signature (an incremental update)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    field_name: str
+    signer_subject: str
+    signing_time: dt.datetime | None
+    intact: bool
+    valid: bool
+    trusted: bool
+    covers_whole_document: bool
+    modification_level: str
+    problems: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.intact and self.valid and self.trusted and not self.problems
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Per signature results and an overall indication in ETSI EN 319 102-1 terms."""
+
+    signatures: tuple[SignatureCheck, ...]
+    indication: str  # TOTAL-PASSED | TOTAL-FAILED | INDETERMINATE
+    sub_indication: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.indication == "TOTAL-PASSED"
+
+
+class SignatureValidator(Protocol):
+    def validate(self, pdf: bytes) -> ValidationReport: ...

@@ -7,6 +7,7 @@ logs to the report of a failing test. Every wait is bounded in iterations and in
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -308,10 +309,51 @@ class Api:
         assert r.status_code == 200, r.text
         return list(r.json())
 
-    def advance_clock(self, **delta: float) -> dict[str, Any]:
-        r = self.post("/api/admin/clock/advance", ADMIN, json=delta)
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.http.get("/api/health").json()["now"])
+
+    def advance_clock(self, hours: float = 0, days: int = 0) -> dt.datetime:
+        """Move the demo clock (the API takes only ``hours`` and ``days``) and check that it moved."""
+        before = self.now()
+        r = self.post("/api/admin/clock/advance", ADMIN, json={"hours": hours, "days": days})
         assert r.status_code == 200, r.text
-        return dict(r.json())
+        now = dt.datetime.fromisoformat(r.json()["now"])
+        assert now - before == dt.timedelta(days=days, hours=hours), (before, now)
+        return now
+
+
+def verify_chain_in_zone(var_dir: Path, zone: dt.tzinfo | None) -> tuple[int | None, int]:
+    """Recompute the audit chain of a var dir with every entry's time given in ``zone``
+    (``seq`` of the first broken entry or None, number of entries)."""
+    from dossiers.audit import verify_chain
+    from motcua.audit import SqlAuditLog
+    from motcua.db import make_engine
+    from motcua.settings import Settings
+
+    db = make_engine(Settings(var_dir=var_dir).resolved_database_url)
+    try:
+        entries = SqlAuditLog(db).all()
+    finally:
+        db.dispose()
+    shifted = [replace(e, event=replace(e.event, at=e.event.at.astimezone(zone))) for e in entries]
+    return verify_chain(shifted), len(entries)
+
+
+def locked_external_tasks(var_dir: Path) -> list[tuple[str, str, str]]:
+    """(business key, topic, lock owner) of every external task that a worker holds a lock on."""
+    from sqlalchemy import select
+
+    from motcua.db import make_engine, transaction, wf_external_task
+    from motcua.settings import Settings
+
+    t = wf_external_task
+    db = make_engine(Settings(var_dir=var_dir).resolved_database_url)
+    try:
+        with transaction(db) as conn:
+            rows = conn.execute(select(t.c.business_key, t.c.topic, t.c.worker_id).where(t.c.worker_id.is_not(None)))
+            return [(r.business_key, r.topic, r.worker_id) for r in rows]
+    finally:
+        db.dispose()
 
 
 def wait_for(
