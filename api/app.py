@@ -1,6 +1,7 @@
 """The HTTP application: JSON API for officials, citizens, auditors and admins."""
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
@@ -166,7 +167,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/api/dossiers", status_code=201, tags=["dossiers"])
     async def create_dossier(request: Request, person: CurrentPerson) -> dict[str, Any]:
         """Multipart form: `procedure_code`, `applicant_name`, `applicant_id_number`, optional
-        `applicant_phone`, `agency_code`, `channel`; one file field per paper named `paper.<paper key>`."""
+        `applicant_phone`, `agency_code`, `channel`, `details` (a JSON object with the procedure's form
+        fields); one file field per paper named `paper.<paper key>`."""
         fields, uploads = await _read_form(request)
         try:
             return await run_in_threadpool(
@@ -181,6 +183,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                 uploads,
                 fields.get("agency_code") or None,
                 fields.get("channel") or ("online" if person.role == Role.CITIZEN else "counter"),
+                _json_field(fields, "details"),
             )
         finally:
             _close(uploads)
@@ -301,7 +304,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     def index() -> dict[str, Any]:
         return {"name": "Motcua — Một cửa điện tử", "api": "/docs", "health": "/api/health"}
 
-    limited = BodySizeLimit(app, runtime.settings.max_upload_bytes + 1024 * 1024)
+    limited = BodySizeLimit(
+        app, runtime.settings.max_upload_bytes + 1024 * 1024, file_limit_bytes=runtime.settings.max_upload_bytes
+    )
     app.state.asgi = limited
     return app
 
@@ -337,6 +342,19 @@ async def _read_form(request: Request) -> tuple[dict[str, str], list[Upload]]:
         else:
             fields[key] = str(value)
     return fields, uploads
+
+
+def _json_field(fields: dict[str, str], name: str) -> dict[str, Any]:
+    raw = fields.get(name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidInput(f"Trường '{name}' phải là JSON hợp lệ.", f"Field '{name}' must be a JSON object.") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"Trường '{name}' phải là một đối tượng JSON.", f"Field '{name}' must be a JSON object.")
+    return value
 
 
 def _required(fields: dict[str, str], name: str) -> str:

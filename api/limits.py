@@ -14,9 +14,12 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, file_limit_bytes: int | None = None) -> None:
+        """``max_bytes`` bounds the whole body (files plus form overhead); ``file_limit_bytes`` is the
+        per-file limit users know, named in the message."""
         self.app = app
         self.max_bytes = max_bytes
+        self.file_limit_bytes = file_limit_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +70,7 @@ class BodySizeLimit:
             raise
 
     async def _refuse(self, send: Send) -> None:
-        limit_mb = self.max_bytes / (1024 * 1024)
+        limit_mb = self.file_limit_bytes / (1024 * 1024)
         body: dict[str, Any] = {
             "type": "https://motcua.example/problems/motcua.too_large",
             "title": f"Tệp tải lên vượt quá giới hạn {limit_mb:.0f} MB.",

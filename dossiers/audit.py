@@ -6,6 +6,7 @@ Any edit, deletion or reordering of stored entries changes a hash further down t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -21,7 +22,7 @@ def canonical_event(event: AuditEvent, seq: int) -> bytes:
         "seq": seq,
         "kind": event.kind,
         "actor": event.actor,
-        "at": event.at.isoformat(),
+        "at": event.at.astimezone(dt.UTC).isoformat(),  # the same instant whatever offset the clock gave
         "dossier": event.dossier_code,
         "details": event.details,
     }

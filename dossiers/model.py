@@ -113,6 +113,16 @@ class RequiredPaper:
 
 
 @dataclass(frozen=True)
+class FormField:
+    """A value the applicant declares on the application form (e.g. the household business name)."""
+
+    key: str
+    name: str
+    required: bool = True
+    kind: str = "text"  # text | integer | date | list
+
+
+@dataclass(frozen=True)
 class Procedure:
     """A catalogue entry (thủ tục hành chính)."""
 
@@ -125,6 +135,8 @@ class Procedure:
     papers: tuple[RequiredPaper, ...]
     legal_source: str = ""
     fee_vnd: int = 0
+    rule_version: str = ""
+    form_fields: tuple[FormField, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from dossiers.agencies import parse_demo_people, parse_structures
 from dossiers.calendar import CalendarOverrides, WorkingCalendar
@@ -72,6 +72,7 @@ class Runtime:
                 f"{self.worker.worker_id}-{i}",
                 lock_seconds=self.settings.worker_lock_seconds,
                 default_retries=self.settings.worker_retries,
+                unit_of_work=self.worker.unit_of_work,
             )
             for i in range(workers)
         ]
@@ -156,13 +157,24 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     store = store or LocalDocumentStore(settings.objects_dir, max_bytes=settings.max_upload_bytes)
     audit = SqlAuditLog(db)
     accounts = Accounts(db)
-    shop = OneStopShop(db, engine, store, audit, clock, load_calendar(db), load_structures(db), BPMN_DIR)
+    shop = OneStopShop(
+        db,
+        engine,
+        store,
+        audit,
+        clock,
+        load_calendar(db),
+        load_structures(db),
+        BPMN_DIR,
+        max_file_bytes=settings.max_upload_bytes,
+    )
     worker = Worker(
         engine,
         handlers_for(shop),
         "inproc",
         lock_seconds=settings.worker_lock_seconds,
         default_retries=settings.worker_retries,
+        unit_of_work=lambda: transaction(db),
     )
     return Runtime(settings, db, clock, engine, store, audit, accounts, shop, worker)
 
@@ -222,20 +234,22 @@ def _seed_reference_data(db: SqlEngine) -> dict[str, Any]:
                         )
                     )
             added["structures"].append(s.version)
-        have_procedures = {r.code for r in conn.execute(select(procedure.c.code))}
+        have_procedures = {r.code: r.data for r in conn.execute(select(procedure.c.code, procedure.c.data))}
         for p in load_data("procedures.json")["procedures"]:
-            if p["code"] in have_procedures:
+            values = {
+                "name": p["name"],
+                "process_key": p["process_key"],
+                "time_limit_days": p["time_limit_days"],
+                "working_days": p["working_days"],
+                "data": p,
+            }
+            if p["code"] not in have_procedures:
+                conn.execute(insert(procedure).values(code=p["code"], **values))
+            elif have_procedures[p["code"]] != p:
+                # the catalogue file changed (a new rule version): dossiers keep the version they started with
+                conn.execute(update(procedure).where(procedure.c.code == p["code"]).values(**values))
+            else:
                 continue
-            conn.execute(
-                insert(procedure).values(
-                    code=p["code"],
-                    name=p["name"],
-                    process_key=p["process_key"],
-                    time_limit_days=p["time_limit_days"],
-                    working_days=p["working_days"],
-                    data=p,
-                )
-            )
             added["procedures"].append(p["code"])
         overrides = CalendarOverrides.from_data(load_data("calendar_overrides.json"))
         have_days = {r.day for r in conn.execute(select(calendar_override.c.day))}

@@ -83,5 +83,18 @@ class SqlAuditLog:
         return [self._entry(r) for r in rows]
 
     def verify(self) -> int | None:
-        """``seq`` of the first broken entry, or None when the whole chain holds."""
-        return verify_chain(self.all())
+        """``seq`` of the first broken entry, or None when the whole chain holds. The head row names the
+        newest entry, so deleting entries from the end is detected too (reported as the first missing seq)."""
+        entries = self.all()
+        broken = verify_chain(entries)
+        if broken is not None:
+            return broken
+        with transaction(self.db) as conn:
+            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+        last_seq = entries[-1].seq if entries else 0
+        last_hash = entries[-1].entry_hash if entries else None
+        if head is None:
+            return None if not entries else 1
+        if head.seq != last_seq or head.entry_hash != last_hash:
+            return min(head.seq, last_seq + 1)
+        return None

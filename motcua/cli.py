@@ -78,10 +78,15 @@ def serve(
     if settings.workers_in_process and workers > 0:
         runtime.start_background(workers=workers)
     typer.echo(f"Motcua đang chạy tại http://{settings.host}:{settings.port} (API: /docs)")
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown through the handler it found installed;
+    # with ours in place the process returns here and stops its workers and scheduler cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGINT, lambda *_: None)
     try:
         uvicorn.run(asgi(runtime), host=settings.host, port=settings.port, log_level="warning")
     finally:
         runtime.close()
+        typer.echo("Motcua đã dừng.")
 
 
 @app.command()
@@ -108,6 +113,7 @@ def worker(
             f"worker-{os.getpid()}-{i}",
             lock_seconds=settings.worker_lock_seconds,
             default_retries=settings.worker_retries,
+            unit_of_work=runtime.worker.unit_of_work,
         )
         for i in range(threads)
     ]

@@ -155,6 +155,8 @@ dossier = Table(
     Column("paused_seconds", Integer, nullable=False, default=0),
     Column("finished_at", UTCDateTime),
     Column("decision", String(30)),
+    Column("details", JSON),  # what the applicant declared on the application form (procedure specific)
+    Column("rule_version", String(40)),  # the catalogue rule version the dossier is handled under
     Column("received_by", String(80), nullable=False),
     Column("process_instance_id", String(64)),
     Column("updated_at", UTCDateTime, nullable=False),

@@ -21,7 +21,7 @@ from sqlalchemy import insert, select, update
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.codes import MAX_SERIAL_PER_DAY, format_dossier_code
-from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from dossiers.lifecycle import check_transition, due_at, shifted_due, warning_at
 from dossiers.model import (
     OFFICIAL_ROLES,
@@ -29,6 +29,7 @@ from dossiers.model import (
     AgencyLevel,
     AgencyStructure,
     DossierStatus,
+    FormField,
     Person,
     Procedure,
     RequiredPaper,
@@ -67,6 +68,11 @@ def procedure_from_row(row: Any) -> Procedure:
         ),
         legal_source=data.get("legal_source", ""),
         fee_vnd=int(data.get("fee_vnd", 0)),
+        rule_version=data.get("rule_version", ""),
+        form_fields=tuple(
+            FormField(f["key"], f["name"], bool(f.get("required", True)), f.get("kind", "text"))
+            for f in data.get("form_fields", [])
+        ),
     )
 
 
@@ -83,6 +89,7 @@ class OneStopShop:
         calendar: WorkingCalendar,
         structures: tuple[AgencyStructure, ...],
         bpmn_dir: Path,
+        max_file_bytes: int | None = None,
     ) -> None:
         self.db = db
         self.engine = engine
@@ -92,6 +99,7 @@ class OneStopShop:
         self.calendar = calendar
         self.structures = structures
         self.bpmn_dir = bpmn_dir
+        self.max_file_bytes = max_file_bytes
         self._sqlite = is_sqlite(db)
         self.engine_shares_db = type(engine).__name__ == "EmbeddedEngine"
 
@@ -139,8 +147,9 @@ class OneStopShop:
         uploads: Sequence[Upload],
         agency_code: str | None = None,
         channel: str = "counter",
+        details: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Register a dossier: check papers, store files, allocate the code, start the process."""
+        """Register a dossier: check papers and form, store files, allocate the code, start the process."""
         if actor.role not in (Role.RECEPTION, Role.CITIZEN):
             raise Forbidden(
                 "Chỉ cán bộ tiếp nhận hoặc công dân được nộp hồ sơ.",
@@ -163,9 +172,9 @@ class OneStopShop:
                 f"Procedure {proc.code} is not handled at {agency.level} level.",
             )
         applicant_checked = _check_applicant(applicant)
+        declared = check_form(proc, details or {})
         self._check_papers(proc, uploads)
-        for upload in uploads:
-            check_upload(upload)
+        self._check_files(uploads)
 
         now = self.clock.now()
         staged: list[tuple[Upload, StoredObject]] = []
@@ -190,6 +199,8 @@ class OneStopShop:
                     applicant_id_number=applicant_checked.id_number,
                     applicant_phone=applicant_checked.phone,
                     channel=channel,
+                    details=declared,
+                    rule_version=proc.rule_version or None,
                     received_at=received_at,
                     clock_start=clock_start,
                     due_at=due,
@@ -203,6 +214,7 @@ class OneStopShop:
                 actor.username,
                 code,
                 procedure=proc.code,
+                rule_version=proc.rule_version,
                 agency=agency.code,
                 structure=structure.version,
                 channel=channel,
@@ -232,6 +244,23 @@ class OneStopShop:
         from dossiers.calendar import VN_TZ
 
         return VN_TZ
+
+    def _check_files(self, uploads: Sequence[Upload]) -> None:
+        """Every file is checked (size, type, content) before the first one is stored: a bad later file
+        must not leave an earlier one behind in the store."""
+        for upload in uploads:
+            if self.max_file_bytes is not None:
+                upload.stream.seek(0, 2)
+                size = upload.stream.tell()
+                upload.stream.seek(0)
+                if size > self.max_file_bytes:
+                    raise TooLarge(
+                        f"Tệp '{upload.filename}' vượt quá giới hạn {self.max_file_bytes // (1024 * 1024)} MB.",
+                        f"File '{upload.filename}' exceeds the maximum allowed size of "
+                        f"{self.max_file_bytes // (1024 * 1024)} MB ({self.max_file_bytes} bytes).",
+                        filename=upload.filename,
+                    )
+            check_upload(upload)
 
     def _check_papers(self, proc: Procedure, uploads: Sequence[Upload]) -> None:
         known = {p.key for p in proc.papers}
@@ -349,6 +378,8 @@ class OneStopShop:
             "paused_seconds": row.paused_seconds,
             "finished_at": row.finished_at.isoformat() if row.finished_at else None,
             "decision": row.decision,
+            "rule_version": row.rule_version,
+            "details": row.details or {},
             "documents": [
                 {
                     "id": d.id,
@@ -471,7 +502,7 @@ class OneStopShop:
             raise Conflict(f"Nhiệm vụ đang do {task.assignee} xử lý.", f"Task is claimed by {task.assignee}.")
         row = self._dossier_row(task.business_key)
         choices = self.decision_choices(self.procedure(row.procedure_code).process_key, task.activity_id)
-        variables: dict[str, Any] = {"last_actor": person.username}
+        variables: dict[str, Any] = {"last_actor": person.username, f"{task.activity_id}_by": person.username}
         allowed = choices.get("decision")
         if allowed:
             if decision not in allowed:
@@ -522,8 +553,7 @@ class OneStopShop:
             raise InvalidInput("Cần ít nhất một giấy tờ bổ sung.", "At least one supplementary file is required.")
         proc = self.procedure(row.procedure_code)
         self._check_known_papers(proc, uploads)
-        for upload in uploads:
-            check_upload(upload)
+        self._check_files(uploads)
         staged = [
             (
                 u,
@@ -586,6 +616,50 @@ class OneStopShop:
                 return False
             conn.execute(insert(side_effect).values(key=key, result=dict(result), created_at=self.clock.now()))
         return True
+
+
+def check_form(proc: Procedure, details: Mapping[str, Any]) -> dict[str, Any]:
+    """The application form's declared values: known keys only, required ones present, kinds respected."""
+    fields = {f.key: f for f in proc.form_fields}
+    unknown = sorted(set(details) - set(fields))
+    if unknown:
+        raise InvalidInput(
+            f"Tờ khai có mục không thuộc thủ tục này: {', '.join(unknown)}.",
+            f"Unknown form fields for procedure {proc.code}: {', '.join(unknown)}.",
+        )
+    missing = [f for f in proc.form_fields if f.required and details.get(f.key) in (None, "", [])]
+    if missing:
+        raise InvalidInput(
+            "Tờ khai còn thiếu: " + "; ".join(f.name for f in missing) + ".",
+            "Missing form fields: " + ", ".join(f.key for f in missing) + ".",
+            missing=[f.key for f in missing],
+        )
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        out[key] = _form_value(fields[key], value)
+    return out
+
+
+def _form_value(field: FormField, value: Any) -> Any:
+    bad = InvalidInput(
+        f"Giá trị của mục '{field.name}' không hợp lệ.", f"Invalid value for form field '{field.key}' ({field.kind})."
+    )
+    if field.kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+            raise bad
+        return int(value)
+    if field.kind == "date":
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise bad from None
+    if field.kind == "list":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise bad
+        return [v.strip()[:500] for v in value]
+    if not isinstance(value, str | int | float):
+        raise bad
+    return str(value).strip()[:1000]
 
 
 def _check_applicant(applicant: Applicant) -> Applicant:

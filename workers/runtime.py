@@ -4,6 +4,10 @@ A handler receives a :class:`TaskContext` and returns :class:`Complete` or :clas
 becomes a failure with retries (never a silent lock expiry). A task can be delivered twice (lock expiry,
 crash after a side effect), so handlers deduplicate side effects by an idempotency key; the engine
 guarantees the completion itself happens once.
+
+With a ``unit_of_work`` (the embedded engine, which shares the application database) the handler's
+database changes and the engine step that completes the task commit together: nobody ever sees a dossier
+whose status moved while its process has not, and a failed handler leaves no half-done change behind.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +56,13 @@ class Failure:
 
 Outcome = Complete | Failure
 Handler = Callable[[TaskContext], Outcome]
+UnitOfWork = Callable[[], AbstractContextManager[Any]]
+
+
+class _HandlerFailed(Exception):
+    def __init__(self, outcome: Failure) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
 
 
 class Worker:
@@ -63,6 +75,7 @@ class Worker:
         lock_seconds: float = 60.0,
         default_retries: int = 3,
         max_tasks: int = 10,
+        unit_of_work: UnitOfWork | None = None,
     ) -> None:
         self.engine = engine
         self.handlers = dict(handlers)
@@ -70,6 +83,7 @@ class Worker:
         self.lock_seconds = lock_seconds
         self.default_retries = default_retries
         self.max_tasks = max_tasks
+        self.unit_of_work: UnitOfWork = unit_of_work or nullcontext
 
     def run_once(self) -> int:
         """Fetch one batch and handle it; returns how many tasks were handled."""
@@ -98,24 +112,24 @@ class Worker:
             variables=dict(task.variables),
         )
         bound = log.bind(topic=task.topic, business_key=task.business_key, task_id=task.id)
-        handler = self.handlers[task.topic]
         try:
-            outcome = handler(ctx)
-        except MotcuaError as exc:
-            outcome = Failure(f"{type(exc).__name__}: {exc.message_en}")
-        except Exception as exc:  # noqa: BLE001 - every handler error must become a reported failure
-            outcome = Failure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
-        if isinstance(outcome, Complete):
-            try:
+            with self.unit_of_work():
+                outcome = self._run_handler(ctx)
+                if isinstance(outcome, Failure):
+                    raise _HandlerFailed(outcome)  # roll back whatever the handler changed
                 self.engine.complete_external_task(task.id, self.worker_id, outcome.variables)
-                bound.info("task.completed")
-                return
-            except (NotFound, Conflict) as exc:
-                # Another delivery completed it, or our lock was taken over: nothing to do, nothing doubled.
-                bound.warning("task.completion_refused", reason=exc.message_en)
-                return
-            except MotcuaError as exc:
-                outcome = Failure(f"the engine refused the completion: {exc.message_en}")
+            bound.info("task.completed")
+            return
+        except _HandlerFailed as failed:
+            outcome = failed.outcome
+        except (NotFound, Conflict) as exc:
+            # Another delivery completed it, or our lock was taken over: nothing to do, nothing doubled.
+            bound.warning("task.completion_refused", reason=exc.message_en)
+            return
+        except MotcuaError as exc:
+            outcome = Failure(f"the engine refused the completion: {exc.message_en}")
+        except Exception as exc:  # noqa: BLE001 - e.g. the database went away during the step
+            outcome = Failure(f"{type(exc).__name__}: {exc}")
         retries = outcome.retries
         if retries is None:
             current = task.retries if task.retries is not None else self.default_retries
@@ -125,6 +139,15 @@ class Worker:
             self.engine.fail_external_task(task.id, self.worker_id, outcome.message, retries, outcome.retry_seconds)
         except (NotFound, Conflict) as exc:
             bound.warning("task.failure_not_recorded", reason=exc.message_en)
+
+    def _run_handler(self, ctx: TaskContext) -> Outcome:
+        handler = self.handlers[ctx.topic]
+        try:
+            return handler(ctx)
+        except MotcuaError as exc:
+            return Failure(f"{type(exc).__name__}: {exc.message_en}")
+        except Exception as exc:  # noqa: BLE001 - every handler error must become a reported failure
+            return Failure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
 
     def run_forever(self, stop: threading.Event, idle_seconds: float = 0.5) -> None:
         while not stop.is_set():

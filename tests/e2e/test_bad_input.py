@@ -466,11 +466,6 @@ def test_file_over_the_store_limit_but_under_the_body_limit_stores_nothing(api: 
     assert snapshot(api.runtime) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="motcua/services.py OneStopShop.intake stores each file before the next is size-checked: "
-    "a valid first paper is left as an orphan object when a later one exceeds max_upload_mb",
-)
 def test_oversized_second_file_leaves_no_orphan_of_the_first(api: Api) -> None:
     api.token("tiepnhan.xa1")
     before = snapshot(api.runtime)

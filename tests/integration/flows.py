@@ -159,6 +159,6 @@ def drive_to_end(
         for code, r in responses:
             assert r.status_code == 200, f"{code}: {r.status_code} {r.text}"
         if not actions:
-            time.sleep(0.15)
+            time.sleep(0.15)  # nothing to do until a worker moves a dossier on
     stuck = {c: (plans[c], snaps[c].status, snaps[c].done) for c in pending}
     raise AssertionError(f"dossiers did not finish within {timeout} s / {max_rounds} rounds: {stuck}")

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -322,23 +322,6 @@ class Api:
         return now
 
 
-def verify_chain_in_zone(var_dir: Path, zone: dt.tzinfo | None) -> tuple[int | None, int]:
-    """Recompute the audit chain of a var dir with every entry's time given in ``zone``
-    (``seq`` of the first broken entry or None, number of entries)."""
-    from dossiers.audit import verify_chain
-    from motcua.audit import SqlAuditLog
-    from motcua.db import make_engine
-    from motcua.settings import Settings
-
-    db = make_engine(Settings(var_dir=var_dir).resolved_database_url)
-    try:
-        entries = SqlAuditLog(db).all()
-    finally:
-        db.dispose()
-    shifted = [replace(e, event=replace(e.event, at=e.event.at.astimezone(zone))) for e in entries]
-    return verify_chain(shifted), len(entries)
-
-
 def locked_external_tasks(var_dir: Path) -> list[tuple[str, str, str]]:
     """(business key, topic, lock owner) of every external task that a worker holds a lock on."""
     from sqlalchemy import select
@@ -354,6 +337,28 @@ def locked_external_tasks(var_dir: Path) -> list[tuple[str, str, str]]:
             return [(r.business_key, r.topic, r.worker_id) for r in rows]
     finally:
         db.dispose()
+
+
+def kill_when_a_worker_holds_a_lock(server: MotcuaServer, within: float = 2.0) -> bool:
+    """SIGKILL the server as soon as one of its workers holds an external-task lock (a service task
+    is being handled), or after ``within`` seconds. True when the kill hit a held lock."""
+    import sqlite3
+
+    db = sqlite3.connect(str(server.var_dir / "motcua.sqlite3"), timeout=5, isolation_level=None)
+    query = "SELECT count(*) FROM wf_external_task WHERE worker_id IS NOT NULL"
+    try:
+        deadline = time.monotonic() + within
+        for _ in range(int(within / 0.0005) + 1):
+            if db.execute(query).fetchone()[0] > 0:
+                server.kill()
+                return True
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.0005)
+    finally:
+        db.close()
+    server.kill()
+    return False
 
 
 def wait_for(

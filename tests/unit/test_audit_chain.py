@@ -299,11 +299,6 @@ def test_sql_audit_log_keeps_chaining_after_verification(runtime: Runtime) -> No
     assert len(runtime.audit.all()) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="motcua/audit.py SqlAuditLog.verify only walks the rows: deleting the newest row leaves a "
-    "shorter chain that verifies, although audit_head still names the deleted entry",
-)
 def test_sql_audit_log_detects_a_deleted_newest_row(runtime: Runtime) -> None:
     _append(runtime, 4)
     with transaction(runtime.db) as conn:
@@ -311,22 +306,11 @@ def test_sql_audit_log_detects_a_deleted_newest_row(runtime: Runtime) -> None:
     assert runtime.audit.verify() is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="motcua/audit.py SqlAuditLog.append hashes event.at as given (e.g. +07:00 from the simulated "
-    "clock) but the row stores UTC and comes back as +00:00, so canonical_event differs and verify() "
-    "reports seq 1 broken; normalize `at` to UTC before hashing (or in dossiers/audit.canonical_event)",
-)
 def test_sql_audit_log_verifies_events_timed_in_vietnam_time(runtime: Runtime) -> None:
     _append(runtime, 3, tz=VN_TZ)
     assert runtime.audit.verify() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="same bug as above: every event recorded on the runtime's simulated clock (VN time) breaks "
-    "the chain, so `motcua audit verify` fails on any demo or test deployment",
-)
 def test_events_recorded_by_the_shop_on_the_simulated_clock_verify(runtime: Runtime) -> None:
     runtime.shop.record("user.login", "tiepnhan.xa1", role="reception")
     runtime.shop.record("clock.advanced", "quantri.tinh", now=runtime.clock.now().isoformat())
