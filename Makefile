@@ -17,7 +17,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench clean-state
+# Debian packages the tests use as independent checkers: poppler (pdfsig, pdftotext, pdffonts, pdftoppm) and
+# NSS tools (certutil, to trust the development root in pdfsig). Installed only when a command is missing.
+SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil
+SYSTEM_PACKAGES := poppler-utils libnss3-tools
+
+.PHONY: install system-deps run test lint bench clean-state
 
 install: $(STAMP)
 
@@ -35,7 +40,15 @@ run: install
 	$(BIN)/motcua init
 	$(BIN)/motcua serve
 
-test: install
+system-deps:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages for:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	fi
+
+test: install system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

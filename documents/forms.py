@@ -286,7 +286,7 @@ class ReceiptData:
     received_at: dt.datetime
     appointment_at: dt.datetime
     officer_name: str
-    channel: str = "counter"  # "counter" | "online" | "postal", or Vietnamese text
+    channel: str = "counter"  # "counter" (the applicant also signs) | "online" | "postal", or Vietnamese text
     applicant_phone: str | None = None
     applicant_address: str | None = None
     applicant_email: str | None = None
@@ -464,7 +464,7 @@ class _Form:
 
 
 def _centered(c: Canvas, text: str, cx: float, y: float, font: str, size: float) -> float:
-    width = pdfmetrics.stringWidth(text, font, size)
+    width = float(pdfmetrics.stringWidth(text, font, size))
     c.setFont(font, size)
     c.drawString(cx - width / 2, y, text)
     return width
@@ -521,7 +521,7 @@ def _draw_header(c: Canvas, form: _Form) -> float:
     if form.number:
         y = min(y, left_bottom)
     _oblique_centered(c, f"{form.place_name}, {long_date(form.dated)}", _RIGHT_CENTER, y, 12)
-    return min(y, left_bottom)
+    return float(min(y, left_bottom))
 
 
 def _draw_title(c: Canvas, form: _Form, y: float) -> float:
@@ -725,6 +725,9 @@ def render_receipt(data: ReceiptData) -> bytes:
         )
         return out
 
+    note = "(Ký và ghi rõ họ tên)"
+    at_desk = _CHANNELS.get(data.channel, data.channel) == _CHANNELS["counter"]  # the applicant signs at the desk
+    applicant = [_Signer("NGƯỜI NỘP HỒ SƠ", note, data.applicant_name, _LEFT_CENTER)] if at_desk else []
     form = _Form(
         parent_agency=data.parent_agency,
         agency=data.agency_name,
@@ -734,10 +737,7 @@ def render_receipt(data: ReceiptData) -> bytes:
         title="GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ",
         subtitles=(f"Mã hồ sơ: {data.dossier_code}",),
         body=body(compact=False),
-        signers=(
-            _Signer("NGƯỜI NỘP HỒ SƠ", "(Ký và ghi rõ họ tên)", data.applicant_name, _LEFT_CENTER),
-            _Signer(data.signer_title, "(Ký và ghi rõ họ tên)", data.officer_name, SIGNATURE_BOX.center_x),
-        ),
+        signers=(*applicant, _Signer(data.signer_title, note, data.officer_name, SIGNATURE_BOX.center_x)),
         subject=data.dossier_code,
         compact_body=body(compact=True),
         annex_title=_annex_title(

@@ -19,7 +19,10 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run the coroutine made by ``factory`` to completion and return its result."""
     try:
         asyncio.get_running_loop()
+        in_loop = True
     except RuntimeError:
+        in_loop = False
+    if not in_loop:  # outside the except block, so pyHanko's errors are not chained to the RuntimeError
         return asyncio.run(factory())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyhanko") as pool:
         return pool.submit(lambda: asyncio.run(factory())).result()

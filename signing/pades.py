@@ -107,7 +107,7 @@ def create_signature_fields(
         page, box = (boxes or {}).get(name, (0, None))
         fields.append_signature_field(writer, fields.SigFieldSpec(sig_field_name=name, on_page=page, box=box))
     out = io.BytesIO()
-    writer.write(out)
+    writer.write(out)  # type: ignore[no-untyped-call]
     return out.getvalue()
 
 

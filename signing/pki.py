@@ -25,7 +25,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -68,8 +68,8 @@ class KeyMaterial:
     """What a signer needs: the encrypted PKCS#12 data, its passphrase, the leaf and the chain above it."""
 
     key_id: str
-    pkcs12_data: bytes
-    passphrase: bytes
+    pkcs12_data: bytes = field(repr=False)
+    passphrase: bytes = field(repr=False)
     certificate: x509.Certificate
     chain: tuple[x509.Certificate, ...]  # issuers, nearest first, ending with the root
 
@@ -146,8 +146,20 @@ class DevelopmentPki:
                 key_id=key_id,
             )
         data = path.read_bytes()
-        _, cert, extra = pkcs12.load_key_and_certificates(data, self._passphrase)
-        assert cert is not None
+        try:
+            _, cert, extra = pkcs12.load_key_and_certificates(data, self._passphrase)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"Không mở được khóa ký '{key_id}' (sai mật khẩu hoặc tệp hỏng).",
+                f"Could not open signing key '{key_id}' (wrong passphrase or damaged file).",
+                key_id=key_id,
+            ) from exc
+        if cert is None:
+            raise InvalidInput(
+                f"Tệp khóa '{key_id}' không có chứng thư số.",
+                f"Key file '{key_id}' holds no certificate.",
+                key_id=key_id,
+            )
         return KeyMaterial(key_id, data, self._passphrase, cert, tuple(extra))
 
     def certificate(self, key_id: str) -> x509.Certificate:
@@ -362,7 +374,14 @@ class DevelopmentPki:
 
     def _load_ca(self, name: str, pem_path: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         cert = x509.load_pem_x509_certificate(pem_path.read_bytes())
-        key, _, _ = pkcs12.load_key_and_certificates(self._ca_key_path(name).read_bytes(), self._passphrase)
+        try:
+            key, _, _ = pkcs12.load_key_and_certificates(self._ca_key_path(name).read_bytes(), self._passphrase)
+        except (ValueError, FileNotFoundError) as exc:
+            raise InvalidInput(
+                f"Không mở được khóa CA '{name}' (sai mật khẩu hoặc thiếu tệp).",
+                f"Could not open the CA key '{name}' (wrong passphrase or missing file).",
+                name=name,
+            ) from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise InvalidInput(
                 f"Khóa CA '{name}' không đúng loại.", f"The CA key '{name}' has an unexpected type.", name=name

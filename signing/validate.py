@@ -30,10 +30,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TypeAlias
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure
@@ -81,31 +82,28 @@ NO_REVOCATION_CHECK = CertRevTrustPolicy(
 )
 REVOCATION_CHECKING = "none"  # reported in the JSON so an auditor sees what was not checked
 
-TrustRoot = x509.Certificate | asn1_x509.Certificate | bytes
+TrustRoot: TypeAlias = x509.Certificate | asn1_x509.Certificate | bytes
 
 
 def _to_asn1(cert: TrustRoot) -> asn1_x509.Certificate:
+    """Accept ``cryptography`` or ``asn1crypto`` certificates, or PEM/DER bytes."""
     if isinstance(cert, asn1_x509.Certificate):
         return cert
-    if isinstance(cert, x509.Certificate):
-        from cryptography.hazmat.primitives.serialization import Encoding
+    if isinstance(cert, bytes):
+        if cert.lstrip().startswith(b"-----BEGIN"):
+            cert = x509.load_pem_x509_certificate(cert)
+        else:
+            return asn1_x509.Certificate.load(cert)
+    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
 
-        return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
-    if cert.lstrip().startswith(b"-----BEGIN"):
-        return asn1_x509.Certificate.load(x509.load_pem_x509_certificate(cert).public_bytes(_der()))
-    return asn1_x509.Certificate.load(cert)
 
-
-def _der() -> Any:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.DER
+_ATTRIBUTE_NAMES = {x509.NameOID.SERIAL_NUMBER: "serialNumber"}
 
 
 def subject_text(cert: asn1_x509.Certificate) -> str:
     """The subject as an RFC 4514 string that keeps Vietnamese letters: ``CN=Phạm Văn Hùng,UID=…,O=…,C=VN``."""
     try:
-        return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string()
+        return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string(_ATTRIBUTE_NAMES)
     except ValueError:
         return str(cert.subject.human_friendly)
 
@@ -170,13 +168,9 @@ class PadesValidator:
             signer = ""
         try:
             if embedded.sig_object_type == "/DocTimeStamp":
-                ts_status = run_sync(
-                    lambda: async_validate_pdf_timestamp(embedded, validation_context=self._context())
-                )
+                ts_status = run_sync(lambda: async_validate_pdf_timestamp(embedded, validation_context=self._context()))
                 return _from_status(name, ts_status, ts_status.timestamp)
-            status = run_sync(
-                lambda: async_validate_pdf_signature(embedded, signer_validation_context=self._context())
-            )
+            status = run_sync(lambda: async_validate_pdf_signature(embedded, signer_validation_context=self._context()))
         except Exception as exc:  # noqa: BLE001 - malformed CMS, unsupported algorithms, …: reported, not raised
             return _broken(name, signer, f"{FORMAT_FAILURE}: {exc}")
         return _from_status(name, status, status.signer_reported_dt)
@@ -208,14 +202,17 @@ def _from_status(
         problems.append(f"{REVOKED}: the signer's certificate or an issuer is revoked")
     elif status.intact and status.valid and not status.trusted:
         indic = status.trust_problem_indic
-        code = indic.name if indic is not None else NO_CERTIFICATE_CHAIN_FOUND
-        problems.append(f"{code}: the certificate does not chain to a configured trust root at validation time")
+        code = str(getattr(indic, "name", indic)) if indic is not None else NO_CERTIFICATE_CHAIN_FOUND
+        if code == NO_CERTIFICATE_CHAIN_FOUND:
+            problems.append(f"{code}: the certificate is not issued under a configured trust root")
+        else:
+            problems.append(f"{code}: the certificate path cannot be validated at the validation time")
     coverage = status.coverage
     if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
         problems.append(f"{FORMAT_FAILURE}: the signature does not cover a whole revision of the document")
     if status.docmdp_ok is False:
-        detail = status.diff_result if isinstance(status.diff_result, SuspiciousModification) else None
-        reason = f" ({detail})" if detail else ""
+        detail = str(status.diff_result) if isinstance(status.diff_result, SuspiciousModification) else ""
+        reason = f" ({detail.splitlines()[0]})" if detail.strip() else ""
         problems.append(f"{NOT_ALLOWED_MODIFICATIONS}: changes after signing are not permitted{reason}")
     if isinstance(status, PdfSignatureStatus) and status.seed_value_constraint_error is not None:
         problems.append(f"{SIG_CONSTRAINTS_FAILURE}: {status.seed_value_constraint_error}")
@@ -247,9 +244,7 @@ def summarize(checks: Sequence[SignatureCheck]) -> ValidationReport:
     if failed:
         return ValidationReport(signatures=checks, indication=TOTAL_FAILED, sub_indication=failed[0])
     if codes or not all(check.passed for check in checks):
-        return ValidationReport(
-            signatures=checks, indication=INDETERMINATE, sub_indication=codes[0] if codes else None
-        )
+        return ValidationReport(signatures=checks, indication=INDETERMINATE, sub_indication=codes[0] if codes else None)
     return ValidationReport(signatures=checks, indication=TOTAL_PASSED)
 
 

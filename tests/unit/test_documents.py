@@ -9,6 +9,7 @@ fail under CI (``CI=true``).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import shutil
@@ -351,6 +352,19 @@ def test_signature_box_geometry() -> None:
     assert box.box == (round(box.x), round(box.y), round(box.x + box.width), round(box.top))
 
 
+def test_pyhanko_puts_a_signature_field_on_the_box() -> None:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(render_receipt(receipt_data())))
+    append_signature_field(writer, SigFieldSpec("Signature1", on_page=SIGNATURE_BOX.page, box=SIGNATURE_BOX.box))
+    out = io.BytesIO()
+    writer.write(out)
+    field = PdfFileReader(io.BytesIO(out.getvalue())).root["/AcroForm"]["/Fields"][0].get_object()
+    assert [int(v) for v in field["/Rect"]] == list(SIGNATURE_BOX.box)
+
+
 def test_rendering_is_deterministic() -> None:
     for render, sample, _ in FORMS.values():
         assert render(sample()) == render(sample())
@@ -374,6 +388,16 @@ def test_long_list_of_papers_goes_to_an_annex(tmp_path: Path) -> None:
     box = SIGNATURE_BOX
     inside = region(raster, 50, box.x, box.y, box.x + box.width, box.top, inset=1)
     assert all(p == raster[2] for p in inside)
+
+
+def test_only_a_desk_receipt_has_the_applicant_sign(tmp_path: Path) -> None:
+    desk, online = tmp_path / "desk.pdf", tmp_path / "online.pdf"
+    desk.write_bytes(render_receipt(receipt_data()))
+    online.write_bytes(render_receipt(replace(receipt_data(), channel="online")))
+    assert "Hình thức nộp hồ sơ: Trực tiếp" in pdf_text(desk) and "NGƯỜI NỘP HỒ SƠ" in pdf_text(desk)
+    text = pdf_text(online)
+    assert "Hình thức nộp hồ sơ: Trực tuyến" in text and "NGƯỜI TIẾP NHẬN HỒ SƠ" in text
+    assert "NGƯỜI NỘP HỒ SƠ" not in text
 
 
 def test_long_list_of_business_lines_goes_to_an_annex(tmp_path: Path) -> None:

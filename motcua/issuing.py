@@ -1,0 +1,82 @@
+"""Issuing signed documents: render → create every signature field → sign in order → store → record.
+
+One document per idempotency key: a redelivered task finds the document it already issued and issues no
+second one. Bytes are stored before the row is written (content-addressed), so a crash in between leaves
+at most an orphan object, never a row without its bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+
+from dossiers.ports import SignatureRequest, Signer
+from motcua.db import document, transaction
+from motcua.services import OneStopShop
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    dossier_code: str
+    kind: str  # receipt | supplement_request | refusal | result
+    filename: str
+    idempotency_key: str
+    render: Callable[[], bytes]
+    signatures: Sequence[SignatureRequest] = ()
+    field_boxes: dict[str, tuple[int, tuple[int, int, int, int]]] | None = None
+
+
+class DocumentIssuer:
+    def __init__(self, shop: OneStopShop, signer: Signer) -> None:
+        self.shop = shop
+        self.signer = signer
+
+    def existing(self, idempotency_key: str) -> str | None:
+        with transaction(self.shop.db) as conn:
+            row = conn.execute(select(document.c.id).where(document.c.idempotency_key == idempotency_key)).first()
+        return None if row is None else str(row.id)
+
+    def issue(self, request: IssueRequest, actor: str) -> str:
+        found = self.existing(request.idempotency_key)
+        if found is not None:
+            log.info("document.already_issued", key=request.idempotency_key)
+            return found
+        from signing.pades import create_signature_fields
+
+        pdf = request.render()
+        if request.signatures:
+            names = [s.field_name for s in request.signatures]
+            pdf = create_signature_fields(pdf, names, boxes=request.field_boxes)
+            for signature in request.signatures:
+                pdf = self.signer.sign(pdf, signature)
+        row = self.shop._dossier_row(request.dossier_code)
+        prefix = f"{row.agency_code}/dossiers/{request.dossier_code}/{request.kind}"
+        obj = self.shop.store.put(prefix, io.BytesIO(pdf), "application/pdf")
+        with transaction(self.shop.db) as conn:
+            doc_id = self.shop._insert_document(
+                conn,
+                request.dossier_code,
+                request.kind,
+                None,
+                request.filename,
+                obj,
+                actor,
+                idempotency_key=request.idempotency_key,
+            )
+            for signature in request.signatures:
+                self.shop.record(
+                    "signature.applied",
+                    actor,
+                    request.dossier_code,
+                    document_id=doc_id,
+                    signer=signature.signer,
+                    field=signature.field_name,
+                    certify=signature.certify,
+                )
+        return doc_id
