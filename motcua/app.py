@@ -31,10 +31,14 @@ from motcua.db import (
     procedure,
     transaction,
 )
+from motcua.issuing import DocumentIssuer
 from motcua.migrate import upgrade
+from motcua.paperwork import Paperwork
 from motcua.security import Accounts
 from motcua.services import OneStopShop
 from motcua.settings import Settings
+from signing.pades import PadesSigner
+from signing.pki import DevelopmentPki
 from storage.local import LocalDocumentStore
 from workers.dossier_handlers import handlers_for
 from workers.runtime import Worker, start_in_threads
@@ -60,6 +64,8 @@ class Runtime:
     accounts: Accounts
     shop: OneStopShop
     worker: Worker
+    pki: DevelopmentPki
+    paperwork: Paperwork
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -167,16 +173,20 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         load_structures(db),
         BPMN_DIR,
         max_file_bytes=settings.max_upload_bytes,
+        accounts=accounts,
     )
+    pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase)
+    signer = PadesSigner(pki)
+    paperwork = Paperwork(shop, DocumentIssuer(shop, signer))
     worker = Worker(
         engine,
-        handlers_for(shop),
+        handlers_for(shop, paperwork),
         "inproc",
         lock_seconds=settings.worker_lock_seconds,
         default_retries=settings.worker_retries,
         unit_of_work=lambda: transaction(db),
     )
-    return Runtime(settings, db, clock, engine, store, audit, accounts, shop, worker)
+    return Runtime(settings, db, clock, engine, store, audit, accounts, shop, worker, pki, paperwork)
 
 
 def init_state(settings: Settings, demo: bool = True) -> dict[str, Any]:
@@ -193,6 +203,7 @@ def init_state(settings: Settings, demo: bool = True) -> dict[str, Any]:
     try:
         report["deployed"] = runtime.engine.deploy()
         report["demo_users"] = _seed_demo_people(runtime, settings) if demo else []
+        report["keys"] = ensure_keys(runtime)
     finally:
         runtime.close()
     return report
@@ -262,6 +273,20 @@ def _seed_reference_data(db: SqlEngine) -> dict[str, Any]:
                     conn.execute(insert(calendar_override).values(day=day, kind=kind, reason=reason))
                     added["calendar_days"] += 1
     return added
+
+
+def ensure_keys(runtime: Runtime) -> int:
+    """Development PKI: a seal for every agency in force and a personal key for every official who signs."""
+    structure = runtime.shop.structure_now()
+    agencies = {a.code: a.name for a in structure.agencies}
+    officials = [
+        (p.username, p.full_name, p.agency_code)
+        for p in runtime.accounts.list()
+        if p.role.value in ("leader", "clerk") and p.agency_code in agencies
+    ]
+    before = len(runtime.pki.key_ids()) if runtime.pki.root_cert_path.exists() else 0
+    runtime.pki.ensure(agencies.items(), officials, runtime.clock.now())
+    return len(runtime.pki.key_ids()) - before
 
 
 def _seed_demo_people(runtime: Runtime, settings: Settings) -> list[str]:

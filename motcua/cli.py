@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import structlog
@@ -202,6 +203,40 @@ def audit_verify() -> None:
         return
     typer.echo(f"audit chain BROKEN at entry {broken}", err=True)
     raise typer.Exit(code=1)
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The signed PDF to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option(help="PEM file of a trusted root (repeatable); default: the development PKI's root."),
+    ] = None,
+) -> None:
+    """Check every signature of a PDF: intact, valid, trusted; exit 0 only when all pass."""
+    from cryptography import x509
+
+    from signing.pki import DevelopmentPki
+    from signing.validate import PadesValidator, format_report, report_to_dict
+
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
+    settings = Settings()
+    if trust:
+        roots = [x509.load_pem_x509_certificate(p.read_bytes()) for p in trust]
+    else:
+        pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase)
+        roots = pki.trust_roots() if pki.root_cert_path.exists() else []
+    try:
+        report = PadesValidator(roots).validate(file.read_bytes())
+    except MotcuaError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(report_to_dict(report), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_report(report))
+    raise typer.Exit(code=0 if report.passed else 1)
 
 
 @app.command("settings-doc")

@@ -39,6 +39,7 @@ from dossiers.model import (
 )
 from dossiers.ports import AuditEvent, AuditLog, Clock, DocumentStore, Engine, StoredObject, UserTask
 from motcua.db import document, dossier, dossier_counter, is_sqlite, procedure, side_effect, transaction
+from motcua.security import Accounts
 from motcua.uploads import Upload, check_upload
 from workflows.introspect import bpmn_file_for, decision_options
 
@@ -90,6 +91,7 @@ class OneStopShop:
         structures: tuple[AgencyStructure, ...],
         bpmn_dir: Path,
         max_file_bytes: int | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
         self.db = db
         self.engine = engine
@@ -100,6 +102,7 @@ class OneStopShop:
         self.structures = structures
         self.bpmn_dir = bpmn_dir
         self.max_file_bytes = max_file_bytes
+        self.accounts = accounts
         self._sqlite = is_sqlite(db)
         self.engine_shares_db = type(engine).__name__ == "EmbeddedEngine"
 

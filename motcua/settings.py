@@ -35,11 +35,17 @@ class Settings(BaseSettings):
     workers_in_process: bool = Field(True, description="`serve` runs the topic workers in-process.")
     worker_lock_seconds: float = Field(60.0, description="External-task lock duration.")
     worker_retries: int = Field(3, description="Retries before an external task becomes an incident.")
+    key_passphrase: str = Field(
+        "motcua-development-only",
+        description="Encrypts the PKCS#12 keys of the development PKI in `var/pki`; must be set in production.",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("MOTCUA_SECRET_KEY must be set in production")
+        if self.environment == "production" and self.key_passphrase == "motcua-development-only":
+            raise ValueError("MOTCUA_KEY_PASSPHRASE must be set in production")
         return self
 
     @property
@@ -51,6 +57,10 @@ class Settings(BaseSettings):
         if self.storage_url and self.storage_url.startswith("file://"):
             return Path(self.storage_url.removeprefix("file://"))
         return self.var_dir / "objects"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.var_dir / "pki"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -1,16 +1,15 @@
 """Handlers of the dossier topics used by the procedure BPMN files.
 
 Each handler is idempotent: status changes are no-ops when the dossier already has the target status
-(a redelivered task), and one-off side effects are recorded under the task's idempotency key.
+(a redelivered task), and documents are issued once per idempotency key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from dossiers.lifecycle import warning_at
 from dossiers.model import DossierStatus
 from motcua.db import transaction
+from motcua.paperwork import Paperwork
 from motcua.services import OneStopShop
 from workers.runtime import Complete, Handler, Outcome, TaskContext
 
@@ -21,15 +20,19 @@ def _code(ctx: TaskContext) -> str:
     return str(ctx.variables.get("dossier_code") or ctx.business_key)
 
 
-def _move(shop: OneStopShop, target: DossierStatus) -> Callable[[TaskContext], Outcome]:
-    def handle(ctx: TaskContext) -> Outcome:
-        shop.change_status(_code(ctx), target, WORKER_ACTOR, task=ctx.activity_id)
-        return Complete()
-
-    return handle
+def _text(ctx: TaskContext, name: str) -> str | None:
+    value = ctx.variables.get(name)
+    return None if value is None else str(value)
 
 
-def handlers_for(shop: OneStopShop) -> dict[str, Handler]:
+def handlers_for(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
+    def move(target: DossierStatus) -> Handler:
+        def handle(ctx: TaskContext) -> Outcome:
+            shop.change_status(_code(ctx), target, WORKER_ACTOR, task=ctx.activity_id)
+            return Complete()
+
+        return handle
+
     def accept(ctx: TaskContext) -> Outcome:
         _, row = shop.change_status(_code(ctx), DossierStatus.IN_PROGRESS, WORKER_ACTOR, task=ctx.activity_id)
         return Complete(
@@ -39,15 +42,36 @@ def handlers_for(shop: OneStopShop) -> dict[str, Handler]:
             }
         )
 
+    def receipt(ctx: TaskContext) -> Outcome:
+        return Complete({"receipt_document_id": paperwork.receipt(_code(ctx), WORKER_ACTOR)})
+
+    def request_supplement(ctx: TaskContext) -> Outcome:
+        code = _code(ctx)
+        doc_id = paperwork.supplement_request(
+            code, ctx.idempotency_key, _text(ctx, "review_by"), _text(ctx, "comment"), WORKER_ACTOR
+        )
+        shop.change_status(code, DossierStatus.SUPPLEMENT_REQUESTED, WORKER_ACTOR, task=ctx.activity_id)
+        return Complete({"supplement_request_document_id": doc_id})
+
     def resume(ctx: TaskContext) -> Outcome:
         _, row = shop.change_status(_code(ctx), DossierStatus.IN_PROGRESS, WORKER_ACTOR, task=ctx.activity_id)
         now = shop.clock.now()
         return Complete(
-            {
-                "due_at": row.due_at.isoformat(),
-                "warn_at": warning_at(shop.calendar, now, row.due_at).isoformat(),
-            }
+            {"due_at": row.due_at.isoformat(), "warn_at": warning_at(shop.calendar, now, row.due_at).isoformat()}
         )
+
+    def refuse(ctx: TaskContext) -> Outcome:
+        code = _code(ctx)
+        doc_id = paperwork.refusal(code, _text(ctx, "review_by"), _text(ctx, "comment"), WORKER_ACTOR)
+        shop.change_status(code, DossierStatus.REFUSED, WORKER_ACTOR, task=ctx.activity_id)
+        return Complete({"refusal_document_id": doc_id})
+
+    def household_business_certificate(ctx: TaskContext) -> Outcome:
+        leader = _text(ctx, "approve_by")
+        if not leader:
+            raise ValueError("the approving leader (process variable 'approve_by') is unknown")
+        doc_id = paperwork.household_business_certificate(_code(ctx), leader, WORKER_ACTOR)
+        return Complete({"result_document_id": doc_id})
 
     def warn_due(ctx: TaskContext) -> Outcome:
         code = _code(ctx)
@@ -58,10 +82,12 @@ def handlers_for(shop: OneStopShop) -> dict[str, Handler]:
 
     return {
         "dossier.accept": accept,
-        "dossier.request_supplement": _move(shop, DossierStatus.SUPPLEMENT_REQUESTED),
+        "documents.receipt": receipt,
+        "dossier.request_supplement": request_supplement,
         "dossier.resume": resume,
-        "dossier.refuse": _move(shop, DossierStatus.REFUSED),
-        "dossier.result_ready": _move(shop, DossierStatus.RESULT_READY),
-        "dossier.close": _move(shop, DossierStatus.RETURNED),
+        "dossier.refuse": refuse,
+        "result.household_business_certificate": household_business_certificate,
+        "dossier.result_ready": move(DossierStatus.RESULT_READY),
+        "dossier.close": move(DossierStatus.RETURNED),
         "dossier.warn_due": warn_due,
     }
