@@ -175,8 +175,8 @@ class OneStopShop:
                 f"Procedure {proc.code} is not handled at {agency.level} level.",
             )
         applicant_checked = _check_applicant(applicant)
-        declared = check_form(proc, details or {})
         self._check_papers(proc, uploads)
+        declared = check_form(proc, details or {})
         self._check_files(uploads)
 
         now = self.clock.now()

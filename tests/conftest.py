@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,15 @@ structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.
 COMMUNE = "000.00.31.H99"
 OTHER_COMMUNE = "000.00.32.H99"
 HOUSEHOLD_BUSINESS = "2.000575"
+# What the household business application form declares (the procedure's form fields).
+HOUSEHOLD_DETAILS = {
+    "business_name": "Tạp hóa Bình An",
+    "business_address": "Thôn Đông, xã Hòa An, tỉnh Demo",
+    "business_lines": ["Bán lẻ lương thực, thực phẩm"],
+    "capital_vnd": 100000000,
+    "owner_birth_date": "1985-04-12",
+    "owner_address": "Thôn Đông, xã Hòa An, tỉnh Demo",
+}
 # Monday 2 March 2026, 08:00 in Vietnam: an ordinary working morning.
 MONDAY_MORNING = dt.datetime(2026, 3, 2, 8, 0, tzinfo=VN_TZ)
 
@@ -119,6 +129,8 @@ class Api:
             "applicant_name": "Nguyễn Văn An",
             "applicant_id_number": "001090012345",
         } | fields
+        if procedure == HOUSEHOLD_BUSINESS and "details" not in data:
+            data["details"] = json.dumps(HOUSEHOLD_DETAILS, ensure_ascii=False)
         if files is None:
             files = {
                 "paper.giay_de_nghi": ("giay-de-nghi.pdf", minimal_pdf("de nghi"), "application/pdf"),

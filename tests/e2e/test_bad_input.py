@@ -22,7 +22,7 @@ from motcua.clock import SimulatedClock
 from motcua.db import audit_log, document, dossier, dossier_counter, transaction, wf_instance, wf_user_task
 from motcua.services import Applicant
 from motcua.uploads import Upload
-from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, OTHER_COMMUNE, Api, minimal_pdf
+from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, OTHER_COMMUNE, Api, minimal_pdf
 
 MB = 1024 * 1024
 BOUNDARY = "motcua-test-boundary"
@@ -751,7 +751,9 @@ def test_intake_rolled_back_after_the_serial_was_taken_gives_it_back(api: Api, m
             Upload("giay_to_phap_ly", "b.pdf", "application/pdf", io.BytesIO(minimal_pdf("cccd"))),
         ]
 
-    assert shop.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads())["code"].endswith("-0001")
+    assert shop.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)["code"].endswith(
+        "-0001"
+    )
     before = snapshot(api.runtime)
 
     def engine_down(*args: object, **kwargs: object) -> str:
@@ -759,10 +761,13 @@ def test_intake_rolled_back_after_the_serial_was_taken_gives_it_back(api: Api, m
 
     monkeypatch.setattr(api.runtime.engine, "start", engine_down)
     with pytest.raises(RuntimeError, match="engine unavailable"):
-        shop.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads())
+        shop.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)
     assert snapshot(api.runtime) == before  # same bytes as dossier 0001: no new object either
     monkeypatch.undo()
-    assert shop.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads())["code"] == f"{COMMUNE}-260302-0002"
+    assert (
+        shop.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)["code"]
+        == f"{COMMUNE}-260302-0002"
+    )
 
 
 def test_padded_pdf_helper_makes_a_valid_pdf_of_the_asked_size() -> None:

@@ -1,4 +1,5 @@
-"""One dossier through the HTTP API on the simulated clock, for each path of the generic procedure."""
+"""One household-business dossier through the HTTP API on the simulated clock: statuses, due dates, tasks,
+audit history and downloads on each path (the forms themselves are checked in test_household_business)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ def test_approve_path_end_to_end(api: Api) -> None:
     assert dt.datetime.fromisoformat(dossier["due_at"]).astimezone(VN_TZ) == dt.datetime(2026, 3, 5, 8, 0, tzinfo=VN_TZ)
     assert dossier["status"] == "received"
 
-    assert api.work() == 1  # dossier.accept
+    assert api.work() == 2  # dossier.accept, documents.receipt
     assert _status(api, code) == "in_progress"
 
     task = api.task_for("chuyenvien1.xa1", code)
-    assert task["name"] == "Thẩm định hồ sơ"
+    assert task["name"] == "Thẩm định hồ sơ đăng ký hộ kinh doanh"
     assert task["decisions"] == {"decision": ["approve", "refuse", "supplement"]}
     assert dt.datetime.fromisoformat(task["due_at"]) == dt.datetime.fromisoformat(dossier["due_at"])
     assert api.post(f"/api/tasks/{task['id']}/claim", "chuyenvien1.xa1").status_code == 200

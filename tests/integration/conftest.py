@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.integration.server import Api, MotcuaServer, all_logs, free_port, log_tail
-
-ServerFactory = Callable[..., MotcuaServer]
+from tests.integration.server import Api, MotcuaServer, ServerFactory, all_logs, free_port, log_tail
 
 
 def _make_server(root: Path, name: str, extra_env: Mapping[str, str] | None = None) -> MotcuaServer:
@@ -19,8 +18,12 @@ def _make_server(root: Path, name: str, extra_env: Mapping[str, str] | None = No
     return MotcuaServer(var_dir=base / "var", log_dir=base / "logs", port=free_port(), extra_env=dict(extra_env or {}))
 
 
-def _init_and_start(server: MotcuaServer, start_attempts: int = 3) -> MotcuaServer:
-    server.init()
+def _init_and_start(server: MotcuaServer, template: Path | None = None, start_attempts: int = 3) -> MotcuaServer:
+    """``motcua init`` (or a copy of a var dir it made, to save a process start), then ``motcua serve``."""
+    if template is None:
+        server.init()
+    else:
+        shutil.copytree(template, server.var_dir)
     for attempt in range(1, start_attempts + 1):
         try:
             server.start()
@@ -32,6 +35,14 @@ def _init_and_start(server: MotcuaServer, start_attempts: int = 3) -> MotcuaServ
                 raise
             server.port = free_port()
     return server
+
+
+@pytest.fixture(scope="session")
+def initialized_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A var dir as ``motcua init`` leaves it (no process holds it open): servers start from copies."""
+    template = _make_server(tmp_path_factory.mktemp("motcua-template"), "template")
+    template.init()
+    return template.var_dir
 
 
 @pytest.fixture(scope="session")
@@ -54,14 +65,15 @@ def live_api(live_server: MotcuaServer) -> Iterator[Api]:
 
 
 @pytest.fixture
-def motcua_server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
-    """Fresh servers for one test: ``factory(name, extra_env=None, start=True)``; all stopped afterwards."""
+def motcua_server_factory(tmp_path: Path, initialized_var_dir: Path) -> Iterator[ServerFactory]:
+    """Fresh servers for one test, each on its own copy of an initialized var dir:
+    ``factory(name, extra_env=None, start=True)``; all of them stopped afterwards."""
     made: list[MotcuaServer] = []
 
     def factory(name: str, extra_env: Mapping[str, str] | None = None, start: bool = True) -> MotcuaServer:
         server = _make_server(tmp_path, name, extra_env)
         made.append(server)
-        return _init_and_start(server) if start else server
+        return _init_and_start(server, initialized_var_dir) if start else server
 
     try:
         yield factory

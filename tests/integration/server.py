@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 
 from motcua.app import DEMO_PASSWORD
-from tests.conftest import HOUSEHOLD_BUSINESS, minimal_pdf
+from tests.conftest import HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, minimal_pdf
 
 HOST = "127.0.0.1"
 STOP_TIMEOUT = 15.0  # SIGTERM → this many seconds → SIGKILL
@@ -35,7 +36,6 @@ RECEPTION = "tiepnhan.xa1"
 SPECIALIST = "chuyenvien1.xa1"
 LEADER = "lanhdao.xa1"
 ADMIN = "quantri.tinh"
-ROLE_USERS = {"specialist": SPECIALIST, "leader": LEADER, "reception": RECEPTION}
 FINAL_STATUSES = ("returned", "refused")
 
 
@@ -221,6 +221,9 @@ class MotcuaServer:
         self._log_files.clear()
 
 
+ServerFactory = Callable[..., MotcuaServer]  # the ``motcua_server_factory`` fixture: (name, extra_env, start)
+
+
 # ---------------------------------------------------------------------- HTTP
 
 
@@ -276,6 +279,7 @@ class Api:
             "procedure_code": HOUSEHOLD_BUSINESS,
             "applicant_name": name,
             "applicant_id_number": "001090012345",
+            "details": json.dumps(HOUSEHOLD_DETAILS, ensure_ascii=False),  # the application form
         }
         files = {
             "paper.giay_de_nghi": ("giay-de-nghi.pdf", minimal_pdf("de nghi"), "application/pdf"),

@@ -17,7 +17,6 @@ import pytest
 
 from dossiers.codes import parse_dossier_code
 from tests.conftest import COMMUNE
-from tests.integration.conftest import ServerFactory
 from tests.integration.flows import (
     EXPECTED_STATUSES,
     PLAN_CYCLE,
@@ -29,11 +28,13 @@ from tests.integration.flows import (
 )
 from tests.integration.server import (
     ADMIN,
+    FINAL_STATUSES,
     LEADER,
     RECEPTION,
     SPECIALIST,
     Api,
     MotcuaServer,
+    ServerFactory,
     kill_when_a_worker_holds_a_lock,
     locked_external_tasks,
     stop_process,
@@ -193,7 +194,7 @@ def test_sigkill_then_restart_every_dossier_finishes(moment: str, motcua_server_
             supplemented = sum(e["kind"] == "dossier.supplemented" for e in snap.history)
             assert supplemented == (1 if plan == "supplement" else 0), code
             assert list(snap.statuses) == EXPECTED_STATUSES[plan], f"{code} ({plan}): {snap.statuses}"
-            finals = [s for s in snap.statuses if s in ("returned", "refused")]
+            finals = [s for s in snap.statuses if s in FINAL_STATUSES]
             assert len(finals) == 1, f"{code}: {snap.statuses}"
             view = api.dossier(code)
             assert view["status"] == finals[0]
@@ -276,7 +277,7 @@ def test_standalone_worker_process_moves_the_dossier(motcua_server_factory: Serv
                 timeout=20,
                 every=0.2,
             )
-            # the status changes first, the engine step that opens the review task commits just after
+            # the review task exists once the engine step that completed dossier.accept has committed
             reviews = wait_for(
                 "the review task",
                 lambda: [t["activity_id"] for t in api.tasks(SPECIALIST) if t["dossier_code"] == code],

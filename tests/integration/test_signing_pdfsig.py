@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +17,7 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from dossiers.ports import SignatureRequest
 from signing import DevelopmentPki, PadesSigner, PadesValidator, create_signature_fields, format_report
+from tests.pdftools import nss_db_trusting, pdfsig
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +25,6 @@ COMMUNE = "000.00.31.H99"
 COMMUNE_NAME = "Ủy ban nhân dân xã Demo 1"
 LEADER = "lanhdao.xa1"
 LEADER_NAME = "Phạm Văn Hùng"
-
-
-def _tool(name: str, package: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        message = f"{name} is not installed (Debian package {package})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def _pdf() -> bytes:
@@ -68,43 +55,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> DevelopmentPki:
 
 @pytest.fixture(scope="module")
 def nss_db(pki: DevelopmentPki, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A throw-away NSS database that trusts only the development root."""
-    certutil = _tool("certutil", "libnss3-tools")
-    directory = tmp_path_factory.mktemp("nssdb")
-    db = f"sql:{directory}"
-    subprocess.run([certutil, "-N", "--empty-password", "-d", db], check=True, capture_output=True, timeout=60)
-    subprocess.run(
-        [certutil, "-A", "-n", "motcua-dev-root", "-t", "CT,C,C", "-i", str(pki.root_cert_path), "-d", db],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return db
-
-
-def pdfsig(pdf: bytes, nss_db: str, tmp_path: Path) -> list[dict[str, str]]:
-    """Run ``pdfsig -nssdir <db> -no-ocsp`` and parse its per-signature blocks into dictionaries."""
-    binary = _tool("pdfsig", "poppler-utils")
-    path = tmp_path / "signed.pdf"
-    path.write_bytes(pdf)
-    done = subprocess.run(
-        [binary, "-nssdir", nss_db, "-no-ocsp", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "HOME": str(tmp_path)},  # never pick up a developer's Firefox profile
-    )
-    blocks: list[dict[str, str]] = []
-    for line in done.stdout.splitlines():
-        if re.match(r"^Signature #\d+:$", line):
-            blocks.append({})
-        elif blocks and (match := re.match(r"^\s+- ([^:]+): ?(.*)$", line)):
-            blocks[-1][match.group(1)] = match.group(2)
-        elif blocks and line.strip().startswith("- "):
-            blocks[-1][line.strip()[2:]] = ""
-    assert blocks, f"pdfsig printed no signature (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
-    return blocks
+    return nss_db_trusting(pki.root_cert_path, tmp_path_factory.mktemp("nssdb"))
 
 
 def test_pdfsig_agrees_on_decree30_signatures(pki: DevelopmentPki, nss_db: str, tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ DUMMY_ENV = {
     "MINIO_ROOT_USER": "dummy-minio-user",
     "MINIO_ROOT_PASSWORD": "dummy-minio-password",
     "MOTCUA_SECRET_KEY": "dummy-secret-key",
+    "MOTCUA_KEY_PASSPHRASE": "dummy-key-passphrase",
 }
 
 

@@ -25,8 +25,11 @@ def test_the_embedded_default_needs_no_variable(monkeypatch: pytest.MonkeyPatch)
 
 def test_production_refuses_the_development_secret() -> None:
     with pytest.raises(ValidationError, match="MOTCUA_SECRET_KEY must be set in production"):
-        Settings(environment="production")
-    assert Settings(environment="production", secret_key="a-real-secret").environment == "production"
+        Settings(environment="production", key_passphrase="a-real-passphrase")
+    with pytest.raises(ValidationError, match="MOTCUA_KEY_PASSPHRASE must be set in production"):
+        Settings(environment="production", secret_key="a-real-secret")
+    real = Settings(environment="production", secret_key="a-real-secret", key_passphrase="a-real-passphrase")
+    assert real.environment == "production"
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
