@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from api.limits import BodySizeLimit
@@ -31,6 +31,8 @@ PAPER_FIELD_PREFIX = "paper."
 
 
 class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     username: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=1, max_length=200)
 
@@ -44,11 +46,15 @@ class TokenResponse(BaseModel):
 
 
 class CompleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     decision: str | None = Field(None, max_length=40, description="One of the task's `decisions` values.")
     comment: str | None = Field(None, max_length=2000)
 
 
 class AdvanceClock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     hours: float = Field(0, ge=0, le=24 * 400)
     days: int = Field(0, ge=0, le=400)
 
@@ -294,7 +300,15 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/api/health", tags=["operations"])
     def health() -> dict[str, Any]:
-        return {"status": "ok", "engine": runtime.settings.engine, "now": runtime.clock.now().isoformat()}
+        pending = getattr(runtime.engine, "pending_external_tasks", None)
+        return {
+            "status": "ok",
+            "engine": runtime.settings.engine,
+            "now": runtime.clock.now().isoformat(),
+            "simulated_clock": isinstance(runtime.clock, SimulatedClock),
+            "pending_external_tasks": pending() if pending else None,
+            "open_incidents": len(runtime.engine.incidents()),
+        }
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import getpass
 import json
 import logging
@@ -9,6 +11,8 @@ import os
 import signal
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -28,14 +32,14 @@ users_app = typer.Typer(help="Local accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
 
-def _configure_logging(json_logs: bool) -> None:
+def _configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
     processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     processors.append(structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer())
-    structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level))
 
 
 def _fail(exc: MotcuaError) -> typer.Exit:
@@ -237,6 +241,85 @@ def verify(
     else:
         typer.echo(format_report(report))
     raise typer.Exit(code=0 if report.passed else 1)
+
+
+@app.command()
+def demo(
+    dossiers: Annotated[int, typer.Option(min=1, max=2000, help="How many dossiers to drive through.")] = 20,
+    url: Annotated[
+        str | None, typer.Option(help="A running server started with MOTCUA_DEMO_CLOCK=true (default: start one).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated officials' choices.")] = 2026,
+    var_dir: Annotated[
+        Path | None, typer.Option(help="State of the demo server (default: <MOTCUA_VAR_DIR>/demo).")
+    ] = None,
+) -> None:
+    """Drive N dossiers over the HTTP API on the simulated clock and print the on-time figures."""
+    import httpx
+
+    from motcua.demo import DemoDriver, report
+
+    _configure_logging(False, level=logging.WARNING)
+    if url is not None:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            health = client.get("/api/health").json()
+            if not health.get("simulated_clock"):
+                typer.echo(
+                    "lỗi / error: máy chủ chạy bằng đồng hồ thật / the server runs on the real clock "
+                    "(start it with MOTCUA_DEMO_CLOCK=true)",
+                    err=True,
+                )
+                raise typer.Exit(code=2)
+            result = DemoDriver(client, dossiers, seed, log=typer.echo).run()
+        typer.echo(report(result, "<the server's object store>"))
+        return
+    settings = Settings(var_dir=var_dir or Settings().var_dir / "demo", demo_clock=True)
+    with _demo_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
+        typer.echo(f"Máy chủ mô phỏng / demo server: {base_url} (state in {settings.var_dir})")
+        result = DemoDriver(client, dossiers, seed, log=typer.echo).run()
+    typer.echo(report(result, str(settings.objects_dir.resolve())))
+
+
+@contextlib.contextmanager
+def _demo_server(settings: Settings) -> Iterator[str]:
+    """The whole system on a simulated clock (API, in-process workers, timer scheduler) on a free port."""
+    import socket
+
+    import uvicorn
+    from sqlalchemy import func, select
+
+    from api.app import asgi
+    from motcua.app import DEMO_CLOCK_START, build_runtime, init_state
+    from motcua.clock import SimulatedClock
+    from motcua.db import dossier, make_engine
+
+    init_state(settings)
+    db = make_engine(settings.resolved_database_url)
+    with db.connect() as conn:
+        latest = conn.execute(select(func.max(dossier.c.received_at))).scalar_one_or_none()
+    db.dispose()
+    start = DEMO_CLOCK_START
+    if latest is not None and latest >= start:  # a later run continues after the previous one
+        start = (latest + dt.timedelta(days=1)).astimezone(DEMO_CLOCK_START.tzinfo).replace(hour=7, minute=0)
+    runtime = build_runtime(settings, clock=SimulatedClock(start))
+    runtime.engine.deploy()
+    runtime.start_background(workers=2, timer_seconds=0.2)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(asgi(runtime), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="demo-server", daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        runtime.close()
 
 
 @app.command("settings-doc")

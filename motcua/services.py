@@ -602,9 +602,10 @@ class OneStopShop:
                 new_due, paused = shifted_due(self.calendar, row.due_at, row.paused_at, now)
                 values.update(paused_at=None, due_at=new_due, paused_seconds=row.paused_seconds + paused)
                 details.update(paused_seconds=paused, due_at=new_due.isoformat())
-            if target in (DossierStatus.RETURNED, DossierStatus.REFUSED, DossierStatus.WITHDRAWN):
-                values["finished_at"] = now
-            if target == DossierStatus.RESULT_READY:
+            # finished = when the result (or refusal) was ready; handing it over later does not move it
+            if target in (DossierStatus.RESULT_READY, DossierStatus.REFUSED, DossierStatus.WITHDRAWN) or (
+                target == DossierStatus.RETURNED and row.finished_at is None
+            ):
                 values["finished_at"] = now
             conn.execute(update(dossier).where(dossier.c.code == code).values(**values))
             self.record("dossier.status_changed", actor, code, status=target.value, previous=row.status, **details)

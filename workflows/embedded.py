@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy import Engine as SqlEngine
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
@@ -481,6 +481,23 @@ class EmbeddedEngine:
                 update(wf_incident)
                 .where(wf_incident.c.external_task_id == task_id, wf_incident.c.resolved_at.is_(None))
                 .values(resolved_at=now)
+            )
+
+    def pending_external_tasks(self) -> int:
+        """External tasks a worker could fetch now (queue depth, for health checks and metrics)."""
+        now = self.clock.now()
+        t = wf_external_task
+        with transaction(self.db) as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(t)
+                    .where(
+                        or_(t.c.retries.is_(None), t.c.retries > 0),
+                        t.c.available_at <= now,
+                        or_(t.c.worker_id.is_(None), t.c.lock_expires_at <= now),
+                    )
+                ).scalar_one()
             )
 
     def incidents(self) -> list[Incident]:
