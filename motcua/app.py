@@ -147,14 +147,31 @@ def load_calendar(db: SqlEngine) -> WorkingCalendar:
     return WorkingCalendar.vietnam(overrides=overrides)
 
 
-def make_clock(settings: Settings) -> Clock:
-    return SimulatedClock(DEMO_CLOCK_START) if settings.demo_clock else SystemClock()
+def make_clock(settings: Settings, db: SqlEngine | None = None) -> Clock:
+    """The wall clock, or (demo deployments) a simulated clock that resumes where the state's last recorded
+    event left it, so a restarted demo server does not travel back in time."""
+    if not settings.demo_clock:
+        return SystemClock()
+    start = DEMO_CLOCK_START
+    if db is not None:
+        from sqlalchemy import func
+
+        from motcua.db import audit_log
+
+        try:
+            with db.connect() as conn:
+                latest = conn.execute(select(func.max(audit_log.c.at))).scalar_one_or_none()
+        except Exception:  # noqa: BLE001 - no schema yet (before `motcua init`)
+            latest = None
+        if latest is not None and latest > start:
+            start = latest
+    return SimulatedClock(start)
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None, store: DocumentStore | None = None) -> Runtime:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     db = make_engine(settings.resolved_database_url)
-    clock = clock or make_clock(settings)
+    clock = clock or make_clock(settings, db)
     if settings.engine == "operaton":
         raise NotImplementedError("the Operaton engine adapter arrives with the Operaton issue")
     from workflows.embedded import EmbeddedEngine

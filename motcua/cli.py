@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import getpass
 import json
 import logging
@@ -286,22 +285,12 @@ def _demo_server(settings: Settings) -> Iterator[str]:
     import socket
 
     import uvicorn
-    from sqlalchemy import func, select
 
     from api.app import asgi
-    from motcua.app import DEMO_CLOCK_START, build_runtime, init_state
-    from motcua.clock import SimulatedClock
-    from motcua.db import dossier, make_engine
+    from motcua.app import build_runtime, init_state
 
     init_state(settings)
-    db = make_engine(settings.resolved_database_url)
-    with db.connect() as conn:
-        latest = conn.execute(select(func.max(dossier.c.received_at))).scalar_one_or_none()
-    db.dispose()
-    start = DEMO_CLOCK_START
-    if latest is not None and latest >= start:  # a later run continues after the previous one
-        start = (latest + dt.timedelta(days=1)).astimezone(DEMO_CLOCK_START.tzinfo).replace(hour=7, minute=0)
-    runtime = build_runtime(settings, clock=SimulatedClock(start))
+    runtime = build_runtime(settings)  # a simulated clock that resumes after any earlier run
     runtime.engine.deploy()
     runtime.start_background(workers=2, timer_seconds=0.2)
     with socket.socket() as sock:
