@@ -122,6 +122,23 @@ def test_approved_registration_gets_a_receipt_and_a_certificate_signed_by_the_le
     assert run.exit_code == 0, run.output
     assert '"indication": "TOTAL-PASSED"' in run.output
 
+    # one flipped byte inside the signed range: the verifier says so and exits 1
+    tampered = bytearray(pdf)
+    offset = bytes(pdf).index(b"/MediaBox") + 2
+    tampered[offset] ^= 0x01
+    bad = tmp_path / "tampered.pdf"
+    bad.write_bytes(bytes(tampered))
+    var_env = {"MOTCUA_VAR_DIR": str(api.runtime.settings.var_dir)}
+    run = CliRunner().invoke(cli, ["verify", str(bad)], env=var_env)
+    assert run.exit_code == 1, run.output
+    assert "TOTAL-FAILED" in run.output or "INDETERMINATE" in run.output
+    unsigned = tmp_path / "unsigned.pdf"
+    from tests.conftest import minimal_pdf
+
+    unsigned.write_bytes(minimal_pdf())
+    run = CliRunner().invoke(cli, ["verify", str(unsigned)], env=var_env)
+    assert run.exit_code == 1, run.output
+
     assert api.decide("tiepnhan.xa1", code, None).status_code == 200
     api.work()
     view = api.get(f"/api/dossiers/{code}", "tiepnhan.xa1").json()
