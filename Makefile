@@ -19,8 +19,8 @@ PYTEST_ARGS ?=
 
 # Debian packages the tests use as independent checkers: poppler (pdfsig, pdftotext, pdffonts, pdftoppm) and
 # NSS tools (certutil, to trust the development root in pdfsig). Installed only when a command is missing.
-SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil
-SYSTEM_PACKAGES := poppler-utils libnss3-tools
+SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil softhsm2-util openssl
+SYSTEM_PACKAGES := poppler-utils libnss3-tools softhsm2 openssl
 
 .PHONY: install system-deps run test lint bench clean-state
 
@@ -60,6 +60,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/signing.py --quick
 
 clean-state:
 	rm -rf var

@@ -1,6 +1,8 @@
 """The HTTP application: JSON API for officials, citizens, auditors and admins."""
 
+import base64
 import datetime as dt
+import io
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,7 +24,8 @@ from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
 from motcua.app import Runtime
 from motcua.clock import SimulatedClock
 from motcua.services import Applicant
-from motcua.uploads import Upload
+from motcua.uploads import Upload, check_upload
+from motcua.verification import validator_for
 
 log = structlog.get_logger(__name__)
 REQUESTS = Counter("motcua_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -50,6 +53,14 @@ class CompleteRequest(BaseModel):
 
     decision: str | None = Field(None, max_length=40, description="One of the task's `decisions` values.")
     comment: str | None = Field(None, max_length=2000)
+
+
+class SignatureValue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signature_value: str = Field(
+        min_length=8, max_length=20000, description="Base64 of the signature value the signer's device produced."
+    )
 
 
 class AdvanceClock(BaseModel):
@@ -270,6 +281,76 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/api/tasks/{task_id}/complete", tags=["tasks"])
     def complete(task_id: str, body: CompleteRequest, person: CurrentPerson) -> dict[str, Any]:
         return shop.complete(person, task_id, body.decision, body.comment)
+
+    # ------------------------------------------------------------------ personal signatures (two steps)
+
+    def _pending_view(p: Any) -> dict[str, Any]:
+        return {
+            "id": p.id,
+            "dossier_code": p.dossier_code,
+            "field_name": p.field_name,
+            "document_kind": p.document_kind,
+            "digest_algorithm": p.digest_algorithm,
+            "data_to_sign": base64.b64encode(p.data_to_sign).decode("ascii"),
+            "signer_certificate_sha256": p.signer_certificate_sha256,
+        }
+
+    @app.get("/api/signatures/pending", tags=["signatures"])
+    def pending_signatures(person: CurrentPerson) -> list[dict[str, Any]]:
+        """What the caller's signing device has to sign: the data to sign (base64) and the algorithm."""
+        return [_pending_view(p) for p in runtime.signatures.pending_for(person)]
+
+    @app.get("/api/signatures/{pending_id}", tags=["signatures"])
+    def pending_signature(pending_id: str, person: CurrentPerson) -> dict[str, Any]:
+        return _pending_view(runtime.signatures.get(person, pending_id))
+
+    @app.post("/api/signatures/{pending_id}", tags=["signatures"])
+    def sign(pending_id: str, body: SignatureValue, person: CurrentPerson) -> dict[str, Any]:
+        """Submit the signature value made by the signer's device; the server checks it against the signer's
+        certificate, embeds it and completes the signing step."""
+        try:
+            value = base64.b64decode(body.signature_value, validate=True)
+        except ValueError:
+            raise InvalidInput("Giá trị chữ ký phải mã hóa base64.", "signature_value must be base64.") from None
+        document_id = runtime.signatures.complete(person, pending_id, value)
+        return {"id": pending_id, "signed": True, "document_id": document_id}
+
+    # ------------------------------------------------------------------ verification (auditors)
+
+    verifier = validator_for(runtime.settings)
+
+    def _report(pdf: bytes) -> dict[str, Any]:
+        from signing.ades import report_to_dict
+
+        return report_to_dict(verifier.report(pdf))
+
+    @app.post("/api/verify", tags=["verification"])
+    async def verify_upload(request: Request, person: CurrentPerson) -> dict[str, Any]:
+        """Upload a PDF (multipart field `file`): the AdES validation report of every signature in it."""
+        require(person, Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.CLERK, Role.SPECIALIST, Role.RECEPTION)
+        form = await request.form(max_files=1, max_fields=5)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("Cần tải lên tệp PDF (trường 'file').", "Upload the PDF in the form field 'file'.")
+        data = await upload.read()
+        check_upload(Upload("file", upload.filename or "file.pdf", upload.content_type or "", io.BytesIO(data)))
+        report = await run_in_threadpool(_report, data)
+        shop.record(
+            "signature.verified", person.username, None, filename=upload.filename, indication=report["indication"]
+        )
+        return report
+
+    @app.get("/api/dossiers/{code}/documents/{document_id}/verification", tags=["verification"])
+    def verify_document(code: str, document_id: str, person: CurrentPerson) -> dict[str, Any]:
+        """The validation report of a stored signed document, computed now."""
+        row, stream = shop.open_document(person, code, document_id)
+        if row.content_type != "application/pdf":
+            raise InvalidInput("Tài liệu không phải PDF.", "The document is not a PDF.")
+        report = _report(b"".join(stream))
+        shop.record(
+            "signature.verified", person.username, code, document_id=document_id, indication=report["indication"]
+        )
+        return report | {"document_id": document_id, "sha256": row.sha256}
 
     # ------------------------------------------------------------------ operations
 

@@ -37,9 +37,11 @@ from motcua.paperwork import Paperwork
 from motcua.security import Accounts
 from motcua.services import OneStopShop
 from motcua.settings import Settings
+from motcua.signatures import PersonalSignatures
+from signing.keys import load_key_provider
 from signing.pades import PadesSigner
 from signing.pki import DevelopmentPki
-from storage.local import LocalDocumentStore
+from storage.url import open_store
 from workers.dossier_handlers import handlers_for
 from workers.runtime import Worker, start_in_threads
 from workflows import BPMN_DIR
@@ -66,6 +68,7 @@ class Runtime:
     worker: Worker
     pki: DevelopmentPki
     paperwork: Paperwork
+    signatures: PersonalSignatures
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -100,6 +103,21 @@ class Runtime:
         for thread in self.threads:
             thread.join(timeout=10)
         self.db.dispose()
+
+
+def decree30_styles(shop: OneStopShop, images: Any) -> Any:
+    """The agency seal's appearance (Decree 30): the red seal image with the agency's name and the time."""
+    from dossiers.ports import SignatureRequest
+    from signing.appearance import development_seal_png, seal_style
+    from signing.fields import SEAL_FIELD
+
+    def style_for(request: SignatureRequest) -> Any:
+        if request.field_name != SEAL_FIELD or not request.signer.startswith("agency:"):
+            return None
+        agency = shop.agency(request.signer.removeprefix("agency:"))
+        return seal_style(development_seal_png(agency.name, cache_dir=images), agency.name)
+
+    return style_for
 
 
 def load_structures(db: SqlEngine) -> tuple[AgencyStructure, ...]:
@@ -177,7 +195,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     from workflows.embedded import EmbeddedEngine
 
     engine = EmbeddedEngine(db, clock, [BPMN_DIR])
-    store = store or LocalDocumentStore(settings.objects_dir, max_bytes=settings.max_upload_bytes)
+    store = store or open_store(settings)
     audit = SqlAuditLog(db)
     accounts = Accounts(db)
     shop = OneStopShop(
@@ -193,8 +211,17 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         accounts=accounts,
     )
     pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase)
-    signer = PadesSigner(pki)
-    paperwork = Paperwork(shop, DocumentIssuer(shop, signer))
+    keys = load_key_provider(
+        pki=pki,
+        module=settings.pkcs11_module,
+        token=settings.pkcs11_token,
+        pin=settings.pkcs11_pin,
+        keys=settings.pkcs11_keys,
+    )
+    images = settings.pki_dir / "images"
+    signer = PadesSigner(pki, keys=keys, styles=decree30_styles(shop, images))
+    signatures = PersonalSignatures(shop, pki)
+    paperwork = Paperwork(shop, DocumentIssuer(shop, signer), signatures, images)
     worker = Worker(
         engine,
         handlers_for(shop, paperwork),
@@ -203,7 +230,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         default_retries=settings.worker_retries,
         unit_of_work=lambda: transaction(db),
     )
-    return Runtime(settings, db, clock, engine, store, audit, accounts, shop, worker, pki, paperwork)
+    return Runtime(settings, db, clock, engine, store, audit, accounts, shop, worker, pki, paperwork, signatures)
 
 
 def init_state(settings: Settings, demo: bool = True) -> dict[str, Any]:

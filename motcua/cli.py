@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 import typer
@@ -214,25 +214,23 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     trust: Annotated[
         list[Path] | None,
-        typer.Option(help="PEM file of a trusted root (repeatable); default: the development PKI's root."),
+        typer.Option(help="PEM file of a trusted root (repeatable); replaces the configured roots."),
     ] = None,
+    fetch: Annotated[bool | None, typer.Option("--fetch/--no-fetch", help="Fetch OCSP/CRL online.")] = None,
 ) -> None:
-    """Check every signature of a PDF: intact, valid, trusted; exit 0 only when all pass."""
-    from cryptography import x509
+    """Check every signature of a PDF (AdES): signer, chain, time, timestamp, revocation, coverage, DocMDP.
+    Exit 0 only when all pass (TOTAL-PASSED)."""
+    from motcua.verification import validator_for
+    from signing.ades import format_report, report_to_dict
 
-    from signing.pki import DevelopmentPki
-    from signing.validate import PadesValidator, format_report, report_to_dict
-
-    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
-    logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
+    for noisy in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     settings = Settings()
-    if trust:
-        roots = [x509.load_pem_x509_certificate(p.read_bytes()) for p in trust]
-    else:
-        pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase)
-        roots = pki.trust_roots() if pki.root_cert_path.exists() else []
+    if fetch is not None:
+        settings = settings.model_copy(update={"verify_allow_fetching": fetch})
     try:
-        report = PadesValidator(roots).validate(file.read_bytes())
+        validator = validator_for(settings, trust, only_extra=bool(trust))
+        report = validator.report(file.read_bytes())
     except MotcuaError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -269,14 +267,33 @@ def demo(
                     err=True,
                 )
                 raise typer.Exit(code=2)
-            result = DemoDriver(client, dossiers, seed, log=typer.echo).run()
+            result = DemoDriver(client, dossiers, seed, log=typer.echo, leader_device=_remote_device()).run()
         typer.echo(report(result, "<the server's object store>"))
         return
     settings = Settings(var_dir=var_dir or Settings().var_dir / "demo", demo_clock=True)
     with _demo_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
         typer.echo(f"Máy chủ mô phỏng / demo server: {base_url} (state in {settings.var_dir})")
-        result = DemoDriver(client, dossiers, seed, log=typer.echo).run()
+        from signing.device import DeviceClient
+
+        # the leader's own device: their key file stands in for the USB token on the leader's PC
+        token = settings.pki_dir / "person" / f"{LEADER_USERNAME}.p12"
+        device = DeviceClient(token.read_bytes(), settings.key_passphrase)
+        result = DemoDriver(client, dossiers, seed, log=typer.echo, leader_device=device).run()
     typer.echo(report(result, str(settings.objects_dir.resolve())))
+
+
+LEADER_USERNAME = "lanhdao.xa1"
+
+
+def _remote_device() -> Any:
+    """Against a remote server the leader's device key must be given (MOTCUA_DEMO_LEADER_P12)."""
+    path = os.environ.get("MOTCUA_DEMO_LEADER_P12")
+    if not path:
+        return None
+    from signing.device import DeviceClient
+
+    passphrase = os.environ.get("MOTCUA_DEMO_LEADER_PASSPHRASE", "motcua-development-only")
+    return DeviceClient(Path(path).read_bytes(), passphrase)
 
 
 @contextlib.contextmanager
@@ -317,6 +334,52 @@ def settings_doc() -> None:
     from motcua.settings import settings_reference
 
     typer.echo(settings_reference(), nl=False)
+
+
+storage_app = typer.Typer(help="Document store (MOTCUA_STORAGE_URL).", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
+
+
+@storage_app.command("check")
+def storage_check(
+    orphans: Annotated[bool, typer.Option("--orphans", help="Also list objects no document references.")] = False,
+    clean: Annotated[bool, typer.Option("--clean", help="Remove orphans (never signed results).")] = False,
+    grace_minutes: Annotated[float, typer.Option(help="--clean keeps orphans younger than this.")] = 60.0,
+) -> None:
+    """Verify every document against the store (missing, size, SHA-256, newer version); exit 1 on a problem."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from dossiers.ports import StoredObject
+    from motcua.db import document, make_engine
+    from storage.check import Record, check_store, render
+    from storage.url import open_store
+
+    settings = Settings()
+    db = make_engine(settings.resolved_database_url)
+    try:
+        store = open_store(settings)
+        with db.connect() as conn:
+            rows = conn.execute(select(document).order_by(document.c.created_at, document.c.id)).all()
+        records = [
+            Record(
+                StoredObject(r.storage_key, r.sha256, r.size, r.content_type, r.version_id),
+                f"document {r.id}, dossier {r.dossier_code}, {r.kind}",
+            )
+            for r in rows
+        ]
+        report = check_store(
+            store, records, orphans=orphans or clean, clean=clean, grace=dt.timedelta(minutes=grace_minutes)
+        )
+    except MotcuaError as exc:
+        raise _fail(exc) from exc
+    finally:
+        db.dispose()
+    for line in render(report, orphans=orphans or clean, clean=clean):
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

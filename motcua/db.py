@@ -210,6 +210,30 @@ audit_head = Table(
     Column("entry_hash", String(64), nullable=False),
 )
 
+pending_signature = Table(
+    "pending_signature",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("dossier_code", String(60), ForeignKey("dossier.code"), nullable=False, index=True),
+    Column("signer", String(80), nullable=False),  # the username whose device signs
+    Column("field_name", String(80), nullable=False),
+    Column("document_kind", String(30), nullable=False),
+    Column("state", Text, nullable=False),  # serialized prepared signature: PDF with placeholder + what to sign
+    Column("idempotency_key", String(200), unique=True, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Column("document_id", String(36)),  # the signed document once the signature is embedded
+)
+
+document_register = Table(
+    "document_register",
+    metadata,
+    Column("agency_code", String(40), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("series", String(40), primary_key=True),  # e.g. GCN-HKD
+    Column("last_number", Integer, nullable=False),
+)
+
 side_effect = Table(
     "side_effect",
     metadata,

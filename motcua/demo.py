@@ -9,6 +9,7 @@ them (received, resolved, on time, early, late) with where the signed results ar
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import random
@@ -23,6 +24,7 @@ import httpx
 from documents.samples import sample_pdf
 from dossiers.calendar import VN_TZ, WorkingCalendar
 from dossiers.lifecycle import Timeliness, timeliness
+from signing.device import DeviceClient
 
 PROCEDURE = "2.000575"
 PASSWORD = "motcua-demo"
@@ -32,6 +34,7 @@ RECEPTION, SPECIALISTS, LEADER, ADMIN = (
     "lanhdao.xa1",
     "quantri.tinh",
 )
+CLERK = "vanthu.xa1"
 FINAL = {"returned", "refused"}
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]
 MIDDLE = ["Văn", "Thị", "Minh", "Thu", "Đức", "Ngọc", "Quang", "Thanh"]
@@ -67,8 +70,16 @@ class DemoResult:
 
 
 class DemoDriver:
-    def __init__(self, client: httpx.Client, dossiers: int, seed: int = 2026, log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        client: httpx.Client,
+        dossiers: int,
+        seed: int = 2026,
+        log: Callable[[str], None] = print,
+        leader_device: DeviceClient | None = None,
+    ):
         self.http = client
+        self.leader_device = leader_device  # the leader's own signing device (the server never has this key)
         self.total = dossiers
         self.random = random.Random(seed)
         self.log = log
@@ -176,12 +187,24 @@ class DemoDriver:
     def _leader(self) -> None:
         for task in self._call("GET", "/api/tasks", LEADER).json():
             plan = self.plans.get(task["dossier_code"])
-            if plan is None:
+            if plan is None or task["activity_id"] != "approve":
                 continue
             decision = "approve"
             if plan.leader_returns and not plan.returned_once:
                 decision, plan.returned_once = "return", True
             self._call("POST", f"/api/tasks/{task['id']}/complete", LEADER, json={"decision": decision})
+
+    def _sign_and_register(self) -> None:
+        """The leader signs on their device what the server prepared; the clerk registers number and date."""
+        if self.leader_device is not None:
+            for pending in self._call("GET", "/api/signatures/pending", LEADER).json():
+                value = self.leader_device.sign(base64.b64decode(pending["data_to_sign"]), pending["digest_algorithm"])
+                body = {"signature_value": base64.b64encode(value).decode("ascii")}
+                self._call("POST", f"/api/signatures/{pending['id']}", LEADER, json=body).raise_for_status()
+        self.wait_idle()
+        for task in self._call("GET", "/api/tasks", CLERK).json():
+            if task["dossier_code"] in self.plans and task["activity_id"] == "register_number":
+                self._call("POST", f"/api/tasks/{task['id']}/complete", CLERK, json={}).raise_for_status()
 
     def _reception(self, now: dt.datetime) -> None:
         for task in self._call("GET", "/api/tasks", RECEPTION).json():
@@ -219,6 +242,8 @@ class DemoDriver:
                     self._specialists(now)
                     self.wait_idle()
                     self._leader()
+                    self.wait_idle()
+                    self._sign_and_register()
                     self.wait_idle()
                     self._reception(now)
                     self.wait_idle()

@@ -30,6 +30,7 @@ class IssueRequest:
     render: Callable[[], bytes]
     signatures: Sequence[SignatureRequest] = ()
     field_boxes: dict[str, tuple[int, tuple[int, int, int, int]]] | None = None
+    fields_ready: bool = False  # every field was created before the first signature (Decree 30 order)
 
 
 class DocumentIssuer:
@@ -51,8 +52,9 @@ class DocumentIssuer:
 
         pdf = request.render()
         if request.signatures:
-            names = [s.field_name for s in request.signatures]
-            pdf = create_signature_fields(pdf, names, boxes=request.field_boxes)
+            if not request.fields_ready:
+                names = [s.field_name for s in request.signatures]
+                pdf = create_signature_fields(pdf, names, boxes=request.field_boxes)
             for signature in request.signatures:
                 pdf = self.signer.sign(pdf, signature)
         row = self.shop._dossier_row(request.dossier_code)

@@ -11,27 +11,39 @@ import datetime as dt
 import re
 from typing import Any
 
+from sqlalchemy import select
+
 from documents.forms import (
     COPY,
     ELECTRONIC,
+    SIGNATURE_BOX,
     CertificateData,
     ReceiptData,
     ReceivedPaper,
     RefusalData,
     SupplementData,
+    long_date,
     render_household_business_certificate,
     render_receipt,
     render_refusal,
     render_supplement_request,
 )
+from dossiers.calendar import VN_TZ
 from dossiers.model import Agency
 from dossiers.ports import SignatureRequest
+from motcua.db import document_register, is_sqlite, pending_signature, transaction
 from motcua.issuing import DocumentIssuer, IssueRequest
 from motcua.services import OneStopShop
+from motcua.signatures import PersonalSignatures
+from signing.appearance import development_signature_png, leader_style, seal_box
+from signing.fields import LEADER_FIELD, SEAL_FIELD, fill_number_and_date, prepare_fields
 
 _PREFIX = re.compile(r"^(Ủy ban nhân dân|UBND)\s+(tỉnh|thành phố|xã|phường|đặc khu|thị trấn|huyện|quận|thị xã)\s+")
-AGENCY_FIELD = "agency_seal"
-LEADER_FIELD = "leader_signature"
+AGENCY_FIELD = SEAL_FIELD
+# Where the clerk's number and date go on the certificate: the left column under the agency's name.
+NUMBER_BOX = (85, 738, 255, 752)
+DATE_BOX = (85, 722, 255, 736)
+RESULT_SERIES = "GCN-HKD"
 
 
 def place_name(agency: Agency) -> str:
@@ -53,10 +65,17 @@ def _duration(days: int, working: bool) -> str:
     return f"{days:02d} ngày {'làm việc' if working else ''}".strip()
 
 
+VISIBLE_SEAL = {SEAL_FIELD: (SIGNATURE_BOX.page, SIGNATURE_BOX.box)}
+
+
 class Paperwork:
-    def __init__(self, shop: OneStopShop, issuer: DocumentIssuer) -> None:
+    def __init__(
+        self, shop: OneStopShop, issuer: DocumentIssuer, signatures: PersonalSignatures, images_dir: Any = None
+    ) -> None:
         self.shop = shop
         self.issuer = issuer
+        self.signatures = signatures
+        self.images_dir = images_dir
 
     def _context(self, code: str) -> tuple[Any, Agency, Any]:
         row = self.shop._dossier_row(code)
@@ -104,6 +123,7 @@ class Paperwork:
                 idempotency_key=f"{code}/receipt",
                 render=lambda: render_receipt(data),
                 signatures=(self._agency_seal(agency, "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"),),
+                field_boxes=VISIBLE_SEAL,
             ),
             actor,
         )
@@ -131,6 +151,7 @@ class Paperwork:
                 idempotency_key=key,
                 render=lambda: render_supplement_request(data),
                 signatures=(self._agency_seal(agency, "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"),),
+                field_boxes=VISIBLE_SEAL,
             ),
             actor,
         )
@@ -157,14 +178,18 @@ class Paperwork:
                 idempotency_key=f"{code}/refusal",
                 render=lambda: render_refusal(data),
                 signatures=(self._agency_seal(agency, "Phiếu từ chối tiếp nhận giải quyết hồ sơ"),),
+                field_boxes=VISIBLE_SEAL,
             ),
             actor,
         )
 
-    def household_business_certificate(self, code: str, leader: str, actor: str) -> str:
+    def prepare_household_business_certificate(self, code: str, leader: str) -> str:
+        """Render the certificate, create every field (number, date, leader, seal) and prepare the leader's
+        signature for their device; returns the pending signature's id."""
         row, agency, _ = self._context(code)
         details: dict[str, Any] = row.details or {}
         now = self.shop.clock.now()
+        leader_name = self._full_name(leader, leader)
         data = CertificateData(
             parent_agency=agency.name,
             issuing_authority=_department_name(agency, "specialist", "Phòng Kinh tế"),
@@ -182,25 +207,77 @@ class Paperwork:
             employees=details.get("employees"),
             phone=row.applicant_phone,
             issued_at=now,
-            signer_name=self._full_name(leader, leader),
+            signer_name=leader_name,
             signer_title="TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH",
         )
+        leader_box = SIGNATURE_BOX.box
+        pdf = prepare_fields(
+            render_household_business_certificate(data),
+            leader_box=leader_box,
+            number_box=NUMBER_BOX,
+            date_box=DATE_BOX,
+            seal_box=seal_box(leader_box),
+        )
+        return self.signatures.request(
+            code,
+            leader,
+            pdf,
+            SignatureRequest(
+                signer=f"person:{leader}",
+                field_name=LEADER_FIELD,
+                reason="Phê duyệt cấp Giấy chứng nhận đăng ký hộ kinh doanh",
+                certify=True,
+            ),
+            document_kind="result",
+            idempotency_key=f"{code}/result/leader",
+            appearance=leader_style(development_signature_png(leader_name, cache_dir=self.images_dir)),
+        )
+
+    def seal_household_business_certificate(self, code: str, clerk: str | None, actor: str) -> str:
+        """Fill the clerk's number and date into the leader-signed certificate, then apply the agency seal."""
+        existing = self.issuer.existing(f"{code}/result")
+        if existing is not None:
+            return existing
+        _, agency, _ = self._context(code)
+        with transaction(self.shop.db) as conn:
+            pending = conn.execute(
+                select(pending_signature.c.id).where(
+                    pending_signature.c.dossier_code == code,
+                    pending_signature.c.document_kind == "result",
+                    pending_signature.c.completed_at.is_not(None),
+                )
+            ).first()
+        if pending is None:
+            raise ValueError(f"the leader has not signed the result of {code} yet")
+        _, signed = self.signatures.signed_document(pending.id)
+        now = self.shop.clock.now()
+        number = self._register_number(agency.code, now.astimezone(VN_TZ).year)
+        filled = fill_number_and_date(signed, number, long_date(now.astimezone(VN_TZ).date()))
+        self.shop.record("document.numbered", clerk or actor, code, number=number, series=RESULT_SERIES)
         return self.issuer.issue(
             IssueRequest(
                 dossier_code=code,
                 kind="result",
                 filename=f"{code}-giay-chung-nhan-dang-ky-ho-kinh-doanh.pdf",
                 idempotency_key=f"{code}/result",
-                render=lambda: render_household_business_certificate(data),
-                signatures=(
-                    SignatureRequest(
-                        signer=f"person:{leader}",
-                        field_name=LEADER_FIELD,
-                        reason="Phê duyệt cấp Giấy chứng nhận đăng ký hộ kinh doanh",
-                        certify=True,
-                    ),
-                    self._agency_seal(agency, "Đóng dấu cơ quan"),
-                ),
+                render=lambda: filled,
+                signatures=(self._agency_seal(agency, "Đóng dấu cơ quan"),),
+                fields_ready=True,
             ),
             actor,
         )
+
+    def _register_number(self, agency_code: str, year: int) -> str:
+        """Next number in the agency's register of this series for the year (no gaps: same transaction)."""
+        if is_sqlite(self.shop.db):
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
+        stmt = upsert(document_register).values(agency_code=agency_code, year=year, series=RESULT_SERIES, last_number=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["agency_code", "year", "series"],
+            set_={"last_number": document_register.c.last_number + 1},
+        ).returning(document_register.c.last_number)
+        with transaction(self.shop.db) as conn:
+            number = conn.execute(stmt).scalar_one()
+        return f"{number:02d}/{RESULT_SERIES}"

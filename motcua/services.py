@@ -46,6 +46,7 @@ from workflows.introspect import bpmn_file_for, decision_options
 log = structlog.get_logger(__name__)
 
 SUPPLEMENT_MESSAGE = "supplement_received"
+SIGNING_ACTIVITIES = frozenset({"sign_result"})  # user tasks completed by a personal signature, not a click
 
 
 @dataclass(frozen=True)
@@ -503,6 +504,12 @@ class OneStopShop:
         task = self._authorized_task(person, task_id)
         if task.assignee is not None and task.assignee != person.username:
             raise Conflict(f"Nhiệm vụ đang do {task.assignee} xử lý.", f"Task is claimed by {task.assignee}.")
+        if task.activity_id in SIGNING_ACTIVITIES:
+            raise Conflict(
+                "Bước này hoàn thành bằng chữ ký số trên thiết bị của người ký (POST /api/signatures/{id}).",
+                "This step is completed by a signature from the signer's device (POST /api/signatures/{id}).",
+                task_id=task_id,
+            )
         row = self._dossier_row(task.business_key)
         choices = self.decision_choices(self.procedure(row.procedure_code).process_key, task.activity_id)
         variables: dict[str, Any] = {"last_actor": person.username, f"{task.activity_id}_by": person.username}

@@ -35,6 +35,19 @@ class Settings(BaseSettings):
     workers_in_process: bool = Field(True, description="`serve` runs the topic workers in-process.")
     worker_lock_seconds: float = Field(60.0, description="External-task lock duration.")
     worker_retries: int = Field(3, description="Retries before an external task becomes an incident.")
+    trust_roots: str = Field(
+        "",
+        description="Comma-separated PEM files of trusted roots (national root CA, Government Cipher Committee "
+        "root); in development the development PKI's root is trusted too.",
+    )
+    verify_allow_fetching: bool = Field(
+        False, description="Let signature validation fetch OCSP/CRL online (otherwise embedded and local data only)."
+    )
+    tsa_url: str | None = Field(None, description="RFC 3161 time-stamping service: agency seals become PAdES B-T.")
+    pkcs11_module: str | None = Field(None, description="PKCS#11 module (.so) holding the agency seals.")
+    pkcs11_token: str | None = Field(None, description="Label of the PKCS#11 token.")
+    pkcs11_pin: str | None = Field(None, description="User PIN of the PKCS#11 token.")
+    pkcs11_keys: str | None = Field(None, description="JSON object: agency code → key/certificate label on the token.")
     key_passphrase: str = Field(
         "motcua-development-only",
         description="Encrypts the PKCS#12 keys of the development PKI in `var/pki`; must be set in production.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -20,12 +20,14 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko.sign.general import SigningError
+from pyhanko.stamp import BaseStampStyle as StampStyle
 from pyhanko.stamp import TextStampStyle
 
 from dossiers.errors import InvalidInput, MotcuaError
 from dossiers.ports import SignatureRequest
 from signing._async import run_sync
-from signing.pki import DevelopmentPki, parse_key_id
+from signing.keys import KeyProvider, Pkcs12Keys, bytes_reserved_for
+from signing.pki import DevelopmentPki
 
 DIGEST_ALGORITHM = "sha256"
 CERTIFICATION_PERMISSIONS = MDPPerm.FILL_FORMS  # DocMDP P=2: form filling and further signatures allowed
@@ -120,11 +122,18 @@ def _check_field_name(name: str) -> None:
         )
 
 
-class PadesSigner:
-    """:class:`~dossiers.ports.Signer` adapter: PAdES B-B (ETSI.CAdES.detached, SHA-256) with PKCS#12 keys."""
+StyleFor = Callable[[SignatureRequest], StampStyle | None]
 
-    def __init__(self, pki: DevelopmentPki) -> None:
+
+class PadesSigner:
+    """:class:`~dossiers.ports.Signer` adapter for the server's own keys (agency seals): PAdES B-B
+    (ETSI.CAdES.detached, SHA-256) with a PKCS#12 file or a PKCS#11 token behind a :class:`KeyProvider`.
+    A person's key is refused here: personal signatures go through :mod:`signing.two_step`."""
+
+    def __init__(self, pki: DevelopmentPki, *, keys: KeyProvider | None = None, styles: StyleFor | None = None) -> None:
         self.pki = pki
+        self.keys: KeyProvider = keys or Pkcs12Keys(pki)
+        self.styles = styles
 
     def sign(self, pdf: bytes, request: SignatureRequest) -> bytes:
         """Return ``pdf`` with one more signature in field ``request.field_name`` (created invisible if absent).
@@ -133,9 +142,9 @@ class PadesSigner:
         Raises :class:`~dossiers.errors.NotFound` for an unknown key id and
         :class:`~dossiers.errors.InvalidInput` for a damaged PDF, a filled field or a forbidden certification.
         """
-        parse_key_id(request.signer)
         _check_field_name(request.field_name)
-        material = self.pki.key_material(request.signer)  # NotFound when missing
+        signer = self.keys.signer_for(request.signer)  # Forbidden for person keys, NotFound when unknown
+        chain = self.keys.chain_for(request.signer)
         writer = _open(pdf)
         existing = _sig_fields(writer)
         if existing.get(request.field_name):
@@ -150,18 +159,6 @@ class PadesSigner:
                 "A certification signature must be the first signature in the document.",
                 field=request.field_name,
             )
-        try:
-            signer = signers.SimpleSigner.load_pkcs12_data(
-                material.pkcs12_data,
-                other_certs=[to_asn1(cert) for cert in material.chain],
-                passphrase=material.passphrase,
-            )
-        except ValueError as exc:
-            raise InvalidInput(
-                f"Không mở được khóa ký '{request.signer}' (sai mật khẩu?).",
-                f"Could not open signing key '{request.signer}' (wrong passphrase?).",
-                key_id=request.signer,
-            ) from exc
         meta = signers.PdfSignatureMetadata(
             field_name=request.field_name,
             md_algorithm=DIGEST_ALGORITHM,
@@ -171,18 +168,23 @@ class PadesSigner:
             certify=request.certify,
             docmdp_permissions=CERTIFICATION_PERMISSIONS,
         )
+        style = self.styles(request) if self.styles is not None else None
         pdf_signer = signers.PdfSigner(
             meta,
             signer=signer,
-            stamp_style=PLACEHOLDER_STAMP,
+            stamp_style=style or PLACEHOLDER_STAMP,
             new_field_spec=fields.SigFieldSpec(request.field_name),
         )
-        common_names = material.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        common_names = chain[0].subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         signer_name = str(common_names[0].value) if common_names else request.signer
         out = io.BytesIO()
         try:
             text_params = {"signer_ascii": ascii_fold(signer_name)}
-            run_sync(lambda: pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params=text_params))
+            run_sync(
+                lambda: pdf_signer.async_sign_pdf(
+                    writer, output=out, appearance_text_params=text_params, bytes_reserved=bytes_reserved_for(chain)
+                )
+            )
         except MotcuaError:
             raise
         except SigningError as exc:

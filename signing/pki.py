@@ -43,6 +43,8 @@ AGENCY_CA_NAME = "Motcua Development Agency CA"
 PKI_ORGANIZATION = "Motcua (development only)"
 
 ROOT_VALIDITY = dt.timedelta(days=20 * 365)
+CRL_VALIDITY = dt.timedelta(days=400)
+CRL_RENEW_BEFORE = dt.timedelta(days=30)
 LEAF_VALIDITY = dt.timedelta(days=5 * 365)
 BACKDATE = dt.timedelta(minutes=5)  # tolerate small clock differences between signer and verifier
 
@@ -192,7 +194,13 @@ class DevelopmentPki:
         root_key, root_cert = self._ensure_root(now)
         ca_key, ca_cert = self._ensure_agency_ca(root_key, root_cert, now)
         chain = [ca_cert, root_cert]
+        self._ensure_crl("root", root_key, root_cert, now)
+        self._ensure_crl("agency-ca", ca_key, ca_cert, now)
 
+        for existing in [*(self.root_dir / "agency").glob("*.p12"), *(self.root_dir / "person").glob("*.p12")]:
+            if not existing.with_suffix(".pem").exists():
+                key_id = f"{existing.parent.name}:{existing.stem}"
+                self._publish(existing.with_suffix(".pem"), self.certificate(key_id))
         agency_names = dict(agencies)
         for code, name in agencies:
             path = self.root_dir / "agency" / f"{code}.p12"
@@ -347,7 +355,66 @@ class DevelopmentPki:
         assert isinstance(friendly, str)
         data = pkcs12.serialize_key_and_certificates(friendly.encode(), key, cert, chain, self._encryption())
         _write_private(path, data, replace=replace)
+        self._publish(path.with_suffix(".pem"), cert, replace=True)
         return cert
+
+    # ------------------------------------------------------------------ revocation lists
+
+    def crl_path(self, ca_name: str) -> Path:
+        return self.root_dir / "ca" / f"{ca_name}.crl"
+
+    def crls(self) -> list[bytes]:
+        """DER CRLs of the root (covering the agency CA) and of the agency CA (covering every leaf). Validators
+        get them as local revocation data: the development CRL distribution point never resolves."""
+        return [p.read_bytes() for p in (self.crl_path("root"), self.crl_path("agency-ca")) if p.exists()]
+
+    def _ensure_crl(self, name: str, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, now: dt.datetime) -> None:
+        """Issue (or renew when it expires within 30 days) an empty CRL; nothing is revoked in development."""
+        path = self.crl_path(name)
+        if path.exists():
+            crl = x509.load_der_x509_crl(path.read_bytes())
+            next_update = crl.next_update_utc
+            if next_update is not None and next_update - now > CRL_RENEW_BEFORE and crl.last_update_utc <= now:
+                return
+        this_update = now - BACKDATE
+        crl = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(cert.subject)
+            .last_update(this_update)
+            .next_update(this_update + CRL_VALIDITY)
+            .add_extension(x509.CRLNumber(int(this_update.timestamp())), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        tmp = path.with_suffix(".crl.tmp")
+        tmp.write_bytes(crl.public_bytes(serialization.Encoding.DER))
+        os.replace(tmp, path)
+
+    @staticmethod
+    def _publish(path: Path, cert: x509.Certificate, *, replace: bool = False) -> None:
+        """The public certificate beside its key file: what a server may read without opening any key."""
+        if path.exists() and not replace:
+            return
+        tmp = path.with_suffix(".pem.tmp")
+        tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        os.replace(tmp, path)
+
+    def public_chain(self, key_id: str) -> list[x509.Certificate]:
+        """Leaf, agency CA and root from the published certificates only — never from a key file. This is how
+        the server learns an official's certificate chain to prepare a signature their device will make."""
+        kind, name = parse_key_id(key_id)
+        leaf = self.root_dir / kind / f"{name}.pem"
+        if not leaf.exists():
+            raise NotFound(
+                f"Chưa có chứng thư số công khai của '{key_id}'.",
+                f"No published certificate for '{key_id}'.",
+                key_id=key_id,
+            )
+        return [
+            x509.load_pem_x509_certificate(leaf.read_bytes()),
+            x509.load_pem_x509_certificate(self.agency_ca_cert_path.read_bytes()),
+            x509.load_pem_x509_certificate(self.root_cert_path.read_bytes()),
+        ]
 
     def _existing_agency_name(self, code: str) -> str | None:
         path = self.root_dir / "agency" / f"{code}.p12"

@@ -36,6 +36,41 @@ class StorageError(Unavailable):
             reason=exc.strerror or str(exc),
         )
 
+    @classmethod
+    def unreachable(cls, operation: str, key: str, endpoint: str, reason: str, attempts: int) -> StorageError:
+        """The object store did not answer (connection refused or reset, timeout, 5xx) after every retry."""
+        return cls(
+            f"Không kết nối được kho lưu trữ tài liệu ({endpoint}) khi {operation} sau {attempts} lần thử; "
+            "tài liệu chưa được lưu hoặc đọc. Vui lòng thử lại sau.",
+            f"The document store at {endpoint} did not answer ({operation}) after {attempts} attempts; "
+            "nothing was stored or served. Please try again later.",
+            operation=operation,
+            key=key,
+            endpoint=endpoint,
+            attempts=attempts,
+            reason=reason,
+        )
+
+    @classmethod
+    def rejected(cls, operation: str, key: str, endpoint: str, code: str, reason: str) -> StorageError:
+        """The object store refused the request: wrong credentials, missing bucket, permission, bad request."""
+        hint_vi, hint_en = "", ""
+        if code in CREDENTIAL_ERRORS:
+            hint_vi = " Khóa truy cập S3 (access key/secret key) không đúng: kiểm tra MOTCUA_STORAGE_URL."
+            hint_en = " The S3 access key or secret key is wrong: check MOTCUA_STORAGE_URL."
+        return cls(
+            f"Kho lưu trữ tài liệu ({endpoint}) từ chối thao tác {operation} ({code}).{hint_vi}",
+            f"The document store at {endpoint} refused {operation} ({code}: {reason}).{hint_en}",
+            operation=operation,
+            key=key,
+            endpoint=endpoint,
+            code=code,
+            reason=reason,
+        )
+
+
+CREDENTIAL_ERRORS = frozenset({"SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "InvalidToken"})
+
 
 class IntegrityError(StorageError):
     """A stored object does not match its record (SHA-256 or size): it is corrupted and is not served."""
@@ -76,6 +111,21 @@ class ObjectExists(Conflict):
             f"Khóa lưu trữ {key} đã được sử dụng; tài liệu đã lưu không thể bị ghi đè.",
             f"Storage key {key} is already in use; stored documents are never overwritten.",
             key=key,
+        )
+
+
+class WriteOnceViolation(Conflict):
+    """A signed result (or any write-once object) may never be overwritten or deleted; the adapter refuses."""
+
+    code = "motcua.storage_write_once"
+
+    def __init__(self, key: str, operation: str) -> None:
+        super().__init__(
+            f"Tài liệu {key} là văn bản đã ký, chỉ được ghi một lần: không được ghi đè hoặc xóa.",
+            f"Document {key} is a signed result, written once: it may not be overwritten or deleted "
+            f"(refused: {operation}).",
+            key=key,
+            operation=operation,
         )
 
 

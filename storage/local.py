@@ -14,6 +14,7 @@ The directory holding the new entry is fsynced too, so the name survives a power
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import os
@@ -21,6 +22,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -34,6 +36,7 @@ from storage.errors import (
     ObjectMissing,
     StorageError,
     UploadTooLarge,
+    WriteOnceViolation,
 )
 
 CHUNK_SIZE = 1024 * 1024  # 1 MiB: read, hash and write in pieces of this size
@@ -44,6 +47,10 @@ SHA256_HEX_LENGTH = 64
 TMP_DIR = ".tmp"
 OBJECT_MODE = 0o444
 
+# Documents the system issues and signs (``motcua/issuing.py``): ``<agency>/dossiers/<dossier>/<kind>/<sha256>``.
+# Every adapter refuses to overwrite or delete them, whatever the server or filesystem would allow.
+WRITE_ONCE_KEY = re.compile(r"[^/]+/dossiers/[^/]+/[^/]+/[0-9a-f]{64}")
+
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
@@ -51,6 +58,33 @@ _CONTENT_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(?: *;[ -~]*)?")  # printable ASC
 
 
 # ---------------------------------------------------------------- shared helpers
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a store says about one stored object (for ``storage check`` and the write-once guards)."""
+
+    key: str
+    size: int
+    last_modified: dt.datetime | None = None
+    sha256: str | None = None  # from the object's metadata where the store keeps one (S3), else None
+    version_id: str | None = None
+    write_once: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version of a key, newest first in :meth:`versions` lists; unversioned stores have one, id None."""
+
+    version_id: str | None
+    is_latest: bool
+    is_delete_marker: bool = False
+    last_modified: dt.datetime | None = None
+
+
+def is_write_once(key: str) -> bool:
+    """A signed result: never overwritten, never deleted (see :data:`WRITE_ONCE_KEY`)."""
+    return WRITE_ONCE_KEY.fullmatch(key) is not None
 
 
 def validate_key(key: str) -> str:
@@ -395,6 +429,57 @@ class LocalDocumentStore:
     def iter_keys(self) -> Iterator[str]:
         """Every stored key, sorted, skipping ``.tmp`` (for orphan checks against the database)."""
         yield from self._walk(self.root, "")
+
+    def list_objects(self) -> Iterator[ObjectInfo]:
+        """Every stored object with its size and modification time, sorted by key."""
+        for key in self.iter_keys():
+            try:
+                yield self.stat(key)
+            except ObjectMissing:  # deleted while listing
+                continue
+
+    def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
+        """Size and modification time of ``key`` (there are no versions: ``version_id`` must be None)."""
+        validate_key(key)
+        if version_id is not None:
+            raise ObjectMissing(key)
+        try:
+            st = os.lstat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectMissing(key) from None
+        except OSError as exc:
+            raise StorageError.io_failure("stat", key, exc) from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise ObjectMissing(key)
+        modified = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
+        return ObjectInfo(key=key, size=st.st_size, last_modified=modified, write_once=is_write_once(key))
+
+    def versions(self, key: str) -> list[ObjectVersion]:
+        """The one "version" a directory keeps (id None), or none."""
+        try:
+            info = self.stat(key)
+        except ObjectMissing:
+            return []
+        return [ObjectVersion(version_id=None, is_latest=True, last_modified=info.last_modified)]
+
+    def delete(self, key: str) -> None:
+        """Remove an object (``storage check --clean`` of orphans). Signed results are refused."""
+        validate_key(key)
+        if is_write_once(key):
+            raise WriteOnceViolation(key, "delete")
+        self.stat(key)  # ObjectMissing if there is nothing to delete
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            raise ObjectMissing(key) from None
+        except OSError as exc:
+            raise StorageError.io_failure("delete", key, exc) from exc
+        with _io("sync directory", key):
+            _fsync_dir(self._path(key).parent)
+
+    def presigned_url(self, obj: StoredObject, expires: dt.timedelta, filename: str | None = None) -> str | None:
+        """A directory cannot sign URLs: None, and the caller streams :meth:`open` instead."""
+        return None
 
     # -- internals
 

@@ -7,6 +7,7 @@ another key needs a "directory". :meth:`MemoryDocumentStore.corrupt` damages an 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import threading
@@ -14,10 +15,13 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from dossiers.ports import StoredObject
-from storage.errors import IntegrityError, ObjectExists, ObjectMissing
+from storage.errors import IntegrityError, ObjectExists, ObjectMissing, WriteOnceViolation
 from storage.local import (
     CHUNK_SIZE,
+    ObjectInfo,
+    ObjectVersion,
     VerifiedStream,
+    is_write_once,
     object_key,
     spool,
     validate_content_type,
@@ -36,6 +40,7 @@ class MemoryDocumentStore:
         self.max_bytes = max_bytes
         self.chunk_size = chunk_size
         self._objects: dict[str, bytes] = {}
+        self._modified: dict[str, dt.datetime] = {}
         self._lock = threading.Lock()
 
     # -- port
@@ -60,6 +65,7 @@ class MemoryDocumentStore:
                 return obj
             self._check_path_free(obj.key)
             self._objects[obj.key] = bytes(buffer)
+            self._modified[obj.key] = dt.datetime.now(dt.UTC)
         return obj
 
     def open(self, obj: StoredObject) -> VerifiedStream:
@@ -93,6 +99,42 @@ class MemoryDocumentStore:
         with self._lock:
             keys = sorted(self._objects)
         yield from keys
+
+    def list_objects(self) -> Iterator[ObjectInfo]:
+        for key in self.iter_keys():
+            try:
+                yield self.stat(key)
+            except ObjectMissing:
+                continue
+
+    def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
+        validate_key(key)
+        with self._lock:
+            data = self._objects.get(key)
+            modified = self._modified.get(key)
+        if data is None or version_id is not None:
+            raise ObjectMissing(key)
+        return ObjectInfo(key=key, size=len(data), last_modified=modified, write_once=is_write_once(key))
+
+    def versions(self, key: str) -> list[ObjectVersion]:
+        try:
+            info = self.stat(key)
+        except ObjectMissing:
+            return []
+        return [ObjectVersion(version_id=None, is_latest=True, last_modified=info.last_modified)]
+
+    def delete(self, key: str) -> None:
+        """See :meth:`storage.local.LocalDocumentStore.delete`."""
+        validate_key(key)
+        if is_write_once(key):
+            raise WriteOnceViolation(key, "delete")
+        with self._lock:
+            if self._objects.pop(key, None) is None:
+                raise ObjectMissing(key)
+            self._modified.pop(key, None)
+
+    def presigned_url(self, obj: StoredObject, expires: dt.timedelta, filename: str | None = None) -> str | None:
+        return None
 
     # -- test helpers
 

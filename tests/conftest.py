@@ -143,6 +143,34 @@ class Api:
         assert len(tasks) == 1, tasks
         return tasks[0]
 
+    def device(self, username: str) -> Any:
+        """The official's own signing device: it holds their key; the server never sees it."""
+        from signing.device import DeviceClient
+
+        pki = self.runtime.pki
+        return DeviceClient(pki.pkcs12_path(f"person:{username}").read_bytes(), self.runtime.settings.key_passphrase)
+
+    def sign_on_device(self, username: str, code: str) -> Any:
+        """What the leader's PC does: fetch what to sign, sign it on the token, send the value back."""
+        import base64
+
+        pending = [p for p in self.get("/api/signatures/pending", username).json() if p["dossier_code"] == code]
+        assert len(pending) == 1, pending
+        value = self.device(username).sign(base64.b64decode(pending[0]["data_to_sign"]), pending[0]["digest_algorithm"])
+        return self.post(
+            f"/api/signatures/{pending[0]['id']}", username, json={"signature_value": base64.b64encode(value).decode()}
+        )
+
+    def issue_result(self, code: str, leader: str = "lanhdao.xa1", clerk: str = "vanthu.xa1") -> None:
+        """After the leader approved: the certificate is prepared, signed on the leader's device, numbered by the
+        clerk and sealed by the agency."""
+        self.work()  # result.prepare_certificate
+        r = self.sign_on_device(leader, code)
+        assert r.status_code == 200, r.text
+        r = self.decide(clerk, code, None)  # register_number
+        assert r.status_code == 200, r.text
+        self.work()  # result.seal, dossier.result_ready
+
     def decide(self, username: str, code: str, decision: str | None, comment: str | None = None) -> Any:
         task = self.task_for(username, code)
         return self.post(f"/api/tasks/{task['id']}/complete", username, json={"decision": decision, "comment": comment})
@@ -151,3 +179,19 @@ class Api:
 @pytest.fixture
 def api(runtime: Runtime) -> Api:
     return Api(runtime)
+
+
+class DeviceKeys:
+    """Tests only: a key provider that also opens *person* keys, standing in for officials' own devices so
+    signatures can be made in one call. The server's providers refuse person keys (signing.keys)."""
+
+    def __init__(self, pki: Any) -> None:
+        from signing.keys import Pkcs12Keys
+
+        self._inner = Pkcs12Keys(pki)
+
+    def signer_for(self, key_id: str) -> Any:
+        return self._inner._load(key_id, None).signer
+
+    def chain_for(self, key_id: str) -> list[Any]:
+        return list(self._inner._load(key_id, None).chain)

@@ -66,11 +66,17 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
         shop.change_status(code, DossierStatus.REFUSED, WORKER_ACTOR, task=ctx.activity_id)
         return Complete({"refusal_document_id": doc_id})
 
-    def household_business_certificate(ctx: TaskContext) -> Outcome:
+    def prepare_certificate(ctx: TaskContext) -> Outcome:
         leader = _text(ctx, "approve_by")
         if not leader:
             raise ValueError("the approving leader (process variable 'approve_by') is unknown")
-        doc_id = paperwork.household_business_certificate(_code(ctx), leader, WORKER_ACTOR)
+        pending_id = paperwork.prepare_household_business_certificate(_code(ctx), leader)
+        return Complete({"leader_signature_id": pending_id})
+
+    def seal(ctx: TaskContext) -> Outcome:
+        doc_id = paperwork.seal_household_business_certificate(
+            _code(ctx), _text(ctx, "register_number_by"), WORKER_ACTOR
+        )
         return Complete({"result_document_id": doc_id})
 
     def warn_due(ctx: TaskContext) -> Outcome:
@@ -86,7 +92,8 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
         "dossier.request_supplement": request_supplement,
         "dossier.resume": resume,
         "dossier.refuse": refuse,
-        "result.household_business_certificate": household_business_certificate,
+        "result.prepare_certificate": prepare_certificate,
+        "result.seal": seal,
         "dossier.result_ready": move(DossierStatus.RESULT_READY),
         "dossier.close": move(DossierStatus.RETURNED),
         "dossier.warn_due": warn_due,

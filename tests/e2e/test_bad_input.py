@@ -573,7 +573,7 @@ def test_decision_sent_to_a_step_that_takes_none_is_refused(api: Api) -> None:
     code = in_progress_dossier(api)
     assert api.decide("chuyenvien1.xa1", code, "approve").status_code == 200
     assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
-    api.work()  # dossier.result_ready → the reception's return_result task
+    api.issue_result(code)  # → the reception's return_result task
     task = api.task_for("tiepnhan.xa1", code)
     assert task["activity_id"] == "return_result"
     assert task["decisions"] == {}

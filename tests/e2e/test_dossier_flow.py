@@ -40,7 +40,7 @@ def test_approve_path_end_to_end(api: Api) -> None:
     assert r.status_code == 200, r.text
 
     assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
-    api.work()  # dossier.result_ready
+    api.issue_result(code)  # prepared, signed on the leader's device, numbered by the clerk, sealed
     assert _status(api, code) == "result_ready"
     assert api.decide("tiepnhan.xa1", code, None).status_code == 200
     api.work()  # dossier.close
@@ -51,7 +51,7 @@ def test_approve_path_end_to_end(api: Api) -> None:
 
     kinds = _kinds(api, code)
     assert kinds[:3] == ["dossier.received", "document.stored", "document.stored"]
-    assert kinds.count("task.completed") == 3
+    assert kinds.count("task.completed") == 5  # review, approve, sign_result, register_number, return_result
     assert kinds.count("task.claimed") >= 1
     statuses = [
         e["details"]["status"]
@@ -93,7 +93,7 @@ def test_supplement_path_pauses_the_clock_and_comes_back(api: Api) -> None:
 
     assert api.decide("chuyenvien1.xa1", code, "approve").status_code == 200
     assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
-    api.work()
+    api.issue_result(code)
     assert api.decide("tiepnhan.xa1", code, None).status_code == 200
     api.work()
     assert _status(api, code) == "returned"

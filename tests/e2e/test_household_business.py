@@ -101,17 +101,48 @@ def test_approved_registration_gets_a_receipt_and_a_certificate_signed_by_the_le
 
     assert api.decide("chuyenvien1.xa1", code, "approve", "Hồ sơ hợp lệ").status_code == 200
     assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
-    assert api.work() == 2  # certificate, result_ready
+    assert api.work() == 1  # result.prepare_certificate: every field created, the leader's signature prepared
+
+    # Decree 30 order: the leader signs on their own device; a click cannot stand in for it
+    sign_task = api.task_for("lanhdao.xa1", code)
+    assert sign_task["activity_id"] == "sign_result"
+    refused = api.post(f"/api/tasks/{sign_task['id']}/complete", "lanhdao.xa1", json={})
+    assert refused.status_code == 409
+    [pending] = api.get("/api/signatures/pending", "lanhdao.xa1").json()
+    # a value from another person's key does not match the leader's certificate: refused, nothing changes
+    import base64
+
+    foreign = api.device("vanthu.xa1").sign(base64.b64decode(pending["data_to_sign"]), "sha256")
+    wrong = api.post(
+        f"/api/signatures/{pending['id']}", "lanhdao.xa1", json={"signature_value": base64.b64encode(foreign).decode()}
+    )
+    assert wrong.status_code == 422, wrong.text
+    assert "không khớp" in wrong.json()["title"]
+    assert api.task_for("lanhdao.xa1", code)["activity_id"] == "sign_result"
+    # nobody else may sign in the leader's place
+    assert api.get(f"/api/signatures/{pending['id']}", "vanthu.xa1").status_code == 403
+    assert api.sign_on_device("lanhdao.xa1", code).status_code == 200
+    # the records clerk registers the number and date; then the agency seal is applied
+    assert api.task_for("vanthu.xa1", code)["activity_id"] == "register_number"
+    assert api.decide("vanthu.xa1", code, None).status_code == 200
+    assert api.work() == 2  # result.seal, dossier.result_ready
     [result] = _documents(api, code, "result")
     pdf = _download(api, code, result)
     text = pdftotext(pdf, tmp_path)
-    for expected in ("GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH", "TẠP HÓA BÌNH AN", "150.000.000 đồng", "Phạm Văn Hùng"):
+    for expected in (
+        "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH",
+        "TẠP HÓA BÌNH AN",
+        "150.000.000 đồng",
+        "Phạm Văn Hùng",
+        "Số: 01/GCN-HKD",  # filled by the clerk's step after the leader's signature
+    ):
         assert expected in text, (expected, text)
     _check_signed(api, pdf, nss, tmp_path, ["Phạm Văn Hùng", "Ủy ban nhân dân xã Hòa An"])
     report = PadesValidator(api.runtime.pki.trust_roots()).validate(pdf)
     assert report.signatures[0].field_name == "leader_signature"
     assert report.signatures[1].field_name == "agency_seal"
     assert report.signatures[1].covers_whole_document
+    assert report.signatures[0].modification_level == "FORM_FILLING"  # only the number and date were added
 
     # the CLI verifier agrees and exits 0
     path = tmp_path / "result.pdf"
@@ -175,7 +206,7 @@ def test_supplement_request_is_signed_and_the_clock_pauses(api: Api, nss: str, t
 
     assert api.decide("chuyenvien1.xa1", code, "approve").status_code == 200
     assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
-    api.work()
+    api.issue_result(code)
     [result] = _documents(api, code, "result")
     _check_signed(api, _download(api, code, result), nss, tmp_path, ["Phạm Văn Hùng", "Ủy ban nhân dân xã Hòa An"])
 

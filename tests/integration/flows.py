@@ -19,7 +19,9 @@ import httpx
 from tests.integration.server import FINAL_STATUSES, LEADER, RECEPTION, SPECIALIST, Api
 
 SUPPLEMENT = "supplement"  # the citizen's action, not a user task
-ACTIVITY_USER = {"review": SPECIALIST, "approve": LEADER, "return_result": RECEPTION}
+SIGN = "sign_result"  # completed by the leader's device signature, not by a click
+CLERK = "vanthu.xa1"
+ACTIVITY_USER = {"review": SPECIALIST, "approve": LEADER, "register_number": CLERK, "return_result": RECEPTION}
 
 
 @dataclass(frozen=True)
@@ -28,13 +30,17 @@ class Step:
     decision: str | None = None
 
 
+ISSUE = (Step(SIGN), Step("register_number"))  # after the leader's approval: signature, then number and date
+
+
 PLANS: dict[str, tuple[Step, ...]] = {
-    "approve": (Step("review", "approve"), Step("approve", "approve"), Step("return_result")),
+    "approve": (Step("review", "approve"), Step("approve", "approve"), *ISSUE, Step("return_result")),
     "supplement": (
         Step("review", "supplement"),
         Step(SUPPLEMENT),
         Step("review", "approve"),
         Step("approve", "approve"),
+        *ISSUE,
         Step("return_result"),
     ),
     "refuse": (Step("review", "refuse"),),
@@ -43,6 +49,7 @@ PLANS: dict[str, tuple[Step, ...]] = {
         Step("approve", "return"),
         Step("review", "approve"),
         Step("approve", "approve"),
+        *ISSUE,
         Step("return_result"),
     ),
 }
@@ -96,7 +103,9 @@ def check_prefix(plan: str, snap: Snapshot) -> None:
     )
 
 
-def open_tasks(api: Api, users: Sequence[str] = (SPECIALIST, LEADER, RECEPTION)) -> dict[tuple[str, str], list[str]]:
+def open_tasks(
+    api: Api, users: Sequence[str] = (SPECIALIST, LEADER, CLERK, RECEPTION)
+) -> dict[tuple[str, str], list[str]]:
     """(dossier code, activity) → ids of the open user tasks (a list, to notice doubles)."""
     found: dict[tuple[str, str], list[str]] = {}
     for user in users:
@@ -123,7 +132,9 @@ def next_actions(api: Api, plans: Mapping[str, str], snaps: Mapping[str, Snapsho
             continue
         ids = tasks.get((code, step.activity), [])
         assert len(ids) <= 1, f"{code}: {len(ids)} open '{step.activity}' tasks: {ids}"
-        if ids:
+        if ids and step.activity == SIGN:
+            actions.append((code, lambda c=code: api.sign_on_device(c)))
+        elif ids:
             user = ACTIVITY_USER[step.activity]
             actions.append((code, lambda t=ids[0], u=user, d=step.decision: api.complete(t, u, d)))
     return actions

@@ -303,6 +303,22 @@ class Api:
     def complete(self, task_id: str, as_user: str, decision: str | None) -> httpx.Response:
         return self.post(f"/api/tasks/{task_id}/complete", as_user, json={"decision": decision})
 
+    def sign_on_device(self, code: str, as_user: str = LEADER) -> httpx.Response:
+        """What the leader's PC does: fetch what to sign, sign it with the key only the device holds, send it."""
+        import base64
+
+        from signing.device import DeviceClient
+        from signing.pki import DEVELOPMENT_PASSPHRASE
+
+        pending = [p for p in self.get("/api/signatures/pending", as_user).json() if p["dossier_code"] == code]
+        assert len(pending) == 1, pending
+        key_file = self.server.var_dir / "pki" / "person" / f"{as_user}.p12"
+        device = DeviceClient(key_file.read_bytes(), DEVELOPMENT_PASSPHRASE)
+        value = device.sign(base64.b64decode(pending[0]["data_to_sign"]), pending[0]["digest_algorithm"])
+        return self.post(
+            f"/api/signatures/{pending[0]['id']}", as_user, json={"signature_value": base64.b64encode(value).decode()}
+        )
+
     def dossier(self, code: str, as_user: str = RECEPTION) -> dict[str, Any]:
         r = self.get(f"/api/dossiers/{code}", as_user)
         assert r.status_code == 200, r.text

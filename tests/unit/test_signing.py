@@ -31,6 +31,7 @@ from signing import (
     report_to_dict,
 )
 from signing.pades import ascii_fold
+from tests.conftest import DeviceKeys
 
 COMMUNE = "000.00.31.H99"
 COMMUNE_NAME = "Ủy ban nhân dân xã Demo 1"
@@ -77,7 +78,17 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> DevelopmentPki:
 
 @pytest.fixture(scope="module")
 def signer(pki: DevelopmentPki) -> PadesSigner:
-    return PadesSigner(pki)
+    return PadesSigner(pki, keys=DeviceKeys(pki))  # person keys too: these tests sign in one call
+
+
+def test_the_server_signer_refuses_a_persons_key(pki: DevelopmentPki) -> None:
+    from dossiers.errors import Forbidden
+
+    with pytest.raises(Forbidden, match="a person's key never enters the server"):
+        PadesSigner(pki).sign(sample_pdf(), SignatureRequest(f"person:{LEADER}", "LanhDao", "Phê duyệt"))
+    # the agency seal does sign on the server
+    pdf = PadesSigner(pki).sign(sample_pdf(), SignatureRequest(f"agency:{COMMUNE}", "Seal", "Đóng dấu"))
+    assert PadesValidator(pki.trust_roots()).validate(pdf).passed
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +110,18 @@ def decree30_pdf(signer: PadesSigner) -> bytes:
 def test_pki_layout_subjects_and_validity(pki: DevelopmentPki) -> None:
     root = pki.root_dir
     assert (root / "ca" / "root.pem").exists() and (root / "ca" / "agency-ca.pem").exists()
-    assert {p.name for p in (root / "agency").iterdir()} == {f"{code}.p12" for code, _ in AGENCIES}
-    assert {p.name for p in (root / "person").iterdir()} == {f"{user}.p12" for user, _, _ in OFFICIALS}
+    # each leaf: its encrypted key file and its published (public) certificate
+    assert {p.name for p in (root / "agency").iterdir()} == {
+        f"{code}.{ext}" for code, _ in AGENCIES for ext in ("p12", "pem")
+    }
+    assert {p.name for p in (root / "person").iterdir()} == {
+        f"{user}.{ext}" for user, _, _ in OFFICIALS for ext in ("p12", "pem")
+    }
+    for user, _, _ in OFFICIALS:
+        public = pki.public_chain(f"person:{user}")
+        assert public[0] == pki.certificate(f"person:{user}")
+        assert [c.subject for c in public[1:]] == [c.subject for c in pki.chain_for(f"person:{user}")[1:]]
+        assert b"PRIVATE KEY" not in (root / "person" / f"{user}.pem").read_bytes()
     assert pki.key_ids() == [f"agency:{code}" for code, _ in AGENCIES] + [f"person:{LEADER}", f"person:{CLERK}"]
 
     agency, agency_ca, root_cert = pki.chain_for(f"agency:{COMMUNE}")
@@ -302,7 +323,9 @@ def test_added_page_after_certification_is_not_allowed(decree30_pdf: bytes, vali
 def test_foreign_root_is_untrusted(tmp_path: Path, pki: DevelopmentPki, validator: PadesValidator) -> None:
     foreign = DevelopmentPki(tmp_path / "foreign")
     foreign.ensure([(COMMUNE, COMMUNE_NAME)], [(LEADER, LEADER_NAME, COMMUNE)], NOW)
-    pdf = PadesSigner(foreign).sign(sample_pdf(), SignatureRequest(f"person:{LEADER}", "LanhDao", "Phê duyệt"))
+    pdf = PadesSigner(foreign, keys=DeviceKeys(foreign)).sign(
+        sample_pdf(), SignatureRequest(f"person:{LEADER}", "LanhDao", "Phê duyệt")
+    )
     report = validator.validate(pdf)
     assert (report.indication, report.sub_indication) == ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
     (check,) = report.signatures
@@ -322,7 +345,9 @@ def test_expired_certificate_does_not_pass(tmp_path: Path) -> None:
         not_before=NOW - dt.timedelta(days=2 * 365),
         not_after=NOW - dt.timedelta(days=1),
     )
-    pdf = PadesSigner(pki).sign(sample_pdf(), SignatureRequest("person:retired", "LanhDao", "Phê duyệt"))
+    pdf = PadesSigner(pki, keys=DeviceKeys(pki)).sign(
+        sample_pdf(), SignatureRequest("person:retired", "LanhDao", "Phê duyệt")
+    )
     report = PadesValidator(pki.trust_roots()).validate(pdf)
     assert report.indication == "INDETERMINATE" and not report.passed
     (check,) = report.signatures

@@ -1,7 +1,9 @@
-"""One contract for every ``DocumentStore`` adapter: local directory and in-memory."""
+"""One contract for every ``DocumentStore`` adapter: local directory and in-memory here; S3 (a real SeaweedFS)
+runs the same tests from ``tests/integration/test_s3_contract.py``, which overrides ``make_store``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import os
@@ -25,9 +27,12 @@ from storage import (
     ObjectMissing,
     UploadTooLarge,
     VerifiedStream,
+    WriteOnceViolation,
 )
+from storage.check import Record, check_store, render
+from storage.s3 import S3DocumentStore
 
-Store = LocalDocumentStore | MemoryDocumentStore
+Store = LocalDocumentStore | MemoryDocumentStore | S3DocumentStore
 MakeStore = Callable[..., Store]
 
 PDF = "application/pdf"
@@ -76,10 +81,16 @@ def files_under(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if not p.is_dir())
 
 
-def corrupt(store: Store, key: str, *, truncate: bool = False) -> None:
-    """Damage an object behind the store's back: flip the first byte, or drop the last one."""
+def corrupt(store: Store, key: str, *, truncate: bool = False, latest_only: bool = False) -> None:
+    """Damage an object behind the store's back: flip the first byte, or drop the last one.
+
+    ``latest_only``: the test only needs what is now *at the key* to differ (on a versioned bucket that is a
+    new version, and the recorded one stays intact)."""
     if isinstance(store, MemoryDocumentStore):
         store.corrupt(key, truncate=truncate)
+        return
+    if isinstance(store, S3DocumentStore):
+        corrupt_s3(store, key, truncate=truncate, latest_only=latest_only)
         return
     path = store.root.joinpath(*key.split("/"))
     path.chmod(0o644)
@@ -89,6 +100,31 @@ def corrupt(store: Store, key: str, *, truncate: bool = False) -> None:
     else:
         data[0] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+def corrupt_s3(store: S3DocumentStore, key: str, *, truncate: bool = False, latest_only: bool = False) -> None:
+    """Rewrite the object with a raw client, keeping its metadata: possible on an unversioned bucket only.
+
+    On a versioned bucket the write would be a *new* version and the recorded one stays intact (reads ask
+    for it): what the corruption tests check cannot happen there, so they are skipped (the versioned
+    behaviour has tests of its own in ``tests/integration/test_s3.py``)."""
+    if store.capabilities.versioning and not latest_only:
+        pytest.skip("versioned bucket: a tampering PUT makes a new version, the recorded one stays intact")
+    name = store._name(key)
+    response = store.client.get_object(store.bucket, name)
+    try:
+        data = bytearray(response.read())
+    finally:
+        response.close()
+        response.release_conn()
+    metadata = {"sha256": store.stat(key).sha256 or ""}
+    if not data:
+        data.append(0)
+    elif truncate:
+        del data[-1]
+    else:
+        data[0] ^= 0xFF
+    store.client.put_object(store.bucket, name, io.BytesIO(bytes(data)), len(data), metadata=metadata)
 
 
 @pytest.fixture(params=["local", "memory"])
@@ -106,10 +142,16 @@ def store(make_store: MakeStore) -> Store:
     return make_store()
 
 
+def versioned(store: Store) -> bool:
+    return isinstance(store, S3DocumentStore) and store.capabilities.versioning
+
+
 def assert_nothing_stored(store: Store) -> None:
     assert list(store.iter_keys()) == []
     if isinstance(store, LocalDocumentStore):
         assert files_under(store.root) == []  # no object and no temporary file left behind
+    if isinstance(store, S3DocumentStore):
+        assert store.incomplete_uploads() == []  # no multipart upload left behind either
 
 
 # ---------------------------------------------------------------- basics
@@ -125,8 +167,13 @@ def test_round_trip(store: Store) -> None:
     obj = store.put("agency-01/HS-2024-000001/doc-1", io.BytesIO(data), PDF)
 
     assert obj == StoredObject(
-        key=f"agency-01/HS-2024-000001/doc-1/{sha(data)}", sha256=sha(data), size=len(data), content_type=PDF
+        key=f"agency-01/HS-2024-000001/doc-1/{sha(data)}",
+        sha256=sha(data),
+        size=len(data),
+        content_type=PDF,
+        version_id=obj.version_id,
     )
+    assert (obj.version_id is not None) == versioned(store)  # a versioned store records the version written
     assert store.exists(obj.key)
     assert read_all(store, obj) == data
     assert list(store.iter_keys()) == [obj.key]
@@ -273,7 +320,7 @@ def test_record_that_does_not_match_the_object(store: Store) -> None:
 
 def test_reupload_over_a_corrupted_object_is_refused(store: Store) -> None:
     obj = store.put_bytes("a", b"original", PDF)
-    corrupt(store, obj.key)
+    corrupt(store, obj.key, latest_only=True)
     with pytest.raises(IntegrityError):
         store.put_bytes("a", b"original", PDF)
 
@@ -303,6 +350,131 @@ def test_prefix_cannot_become_an_object(store: Store) -> None:
     with pytest.raises(ObjectExists):
         store.put_bytes("a", b"y", PDF)
     assert not store.exists(f"a/{sha(b'y')}")
+
+
+# ---------------------------------------------------------------- write-once signed results
+
+SIGNED_PREFIX = "000.00.31.H99/dossiers/000.00.31.H99-260302-0001/result"
+
+
+def test_signed_results_are_refused_deletion(store: Store) -> None:
+    signed = store.put_bytes(SIGNED_PREFIX, b"%PDF signed result", PDF)
+    assert store.stat(signed.key).write_once
+    with pytest.raises(WriteOnceViolation) as info:
+        store.delete(signed.key)
+    assert isinstance(info.value, Conflict)
+    assert info.value.message_vi and "signed result" in info.value.message_en
+    assert read_all(store, signed) == b"%PDF signed result"
+
+
+def test_signed_result_put_again_is_the_same_object_not_a_new_one(store: Store) -> None:
+    first = store.put_bytes(SIGNED_PREFIX, b"%PDF signed", PDF)
+    again = store.put_bytes(SIGNED_PREFIX, b"%PDF signed", PDF)
+    assert again == first  # same key, same version: nothing was written over it
+    assert len(store.versions(first.key)) == 1
+
+
+def test_tampered_signed_result_is_refused_not_overwritten(store: Store) -> None:
+    signed = store.put_bytes(SIGNED_PREFIX, b"%PDF signed result", PDF)
+    corrupt(store, signed.key, latest_only=True)
+    before = store.versions(signed.key)
+    with pytest.raises(IntegrityError):
+        store.put_bytes(SIGNED_PREFIX, b"%PDF signed result", PDF)
+    assert store.versions(signed.key) == before  # the refused write made no new version
+    if versioned(store):
+        assert read_all(store, signed) == b"%PDF signed result"  # the recorded version is read, intact
+    else:
+        with pytest.raises(IntegrityError):
+            read_all(store, signed)
+
+
+def test_ordinary_objects_can_be_deleted(store: Store) -> None:
+    obj = store.put_bytes("agency/incoming/20260302", b"scan", PDF)
+    assert not store.stat(obj.key).write_once
+    store.delete(obj.key)
+    assert not store.exists(obj.key)
+    assert list(store.iter_keys()) == []
+    with pytest.raises(ObjectMissing):
+        store.delete(obj.key)
+
+
+def test_stat_and_listing(store: Store) -> None:
+    one = store.put_bytes("a", b"one", PDF)
+    two = store.put_bytes("b/c", b"three", PDF)
+    info = store.stat(two.key)
+    assert (info.key, info.size) == (two.key, 5)
+    assert info.last_modified is not None
+    assert info.version_id == two.version_id
+    assert [(i.key, i.size) for i in store.list_objects()] == [(one.key, 3), (two.key, 5)]
+    with pytest.raises(ObjectMissing):
+        store.stat(f"a/{sha(b'none')}")
+    assert store.versions(f"a/{sha(b'none')}") == []
+    assert [v.version_id for v in store.versions(one.key)] == [one.version_id]
+
+
+def test_presigned_url_only_where_the_store_can_sign(store: Store) -> None:
+    obj = store.put_bytes("a", b"x", PDF)
+    url = store.presigned_url(obj, dt.timedelta(minutes=5), filename="giay-chung-nhan.pdf")
+    if isinstance(store, S3DocumentStore):
+        assert url is not None and "X-Amz-Signature=" in url
+    else:
+        assert url is None  # the caller streams store.open() instead
+
+
+# ---------------------------------------------------------------- storage check
+
+
+def test_check_a_healthy_store(store: Store) -> None:
+    a = store.put_bytes("x/incoming", b"upload", PDF)
+    b = store.put_bytes(SIGNED_PREFIX, b"signed", PDF)
+    report = check_store(store, [Record(a, "doc a"), Record(b, "doc b")], orphans=True)
+    assert report.ok and report.checked == 2 and report.problems == [] and report.orphans == []
+
+
+def test_check_names_every_problem(store: Store) -> None:
+    good = store.put_bytes("x", b"good", PDF)
+    damaged = store.put_bytes("y", b"will be damaged", PDF)
+    missing = StoredObject(f"z/{sha(b'gone')}", sha(b"gone"), 4, PDF)
+    wrong_size = StoredObject(good.key, good.sha256, good.size + 1, PDF, good.version_id)
+    corrupt(store, damaged.key)
+    records = [
+        Record(good, "doc good"),
+        Record(damaged, "doc damaged"),
+        Record(missing, "doc missing"),
+        Record(wrong_size, "doc size"),
+    ]
+    report = check_store(store, records)
+    assert not report.ok
+    assert {(p.ref, p.kind) for p in report.problems} == {
+        ("doc damaged", "sha256"),
+        ("doc missing", "missing"),
+        ("doc size", "size"),
+    }
+    lines = render(report, orphans=False, clean=False)
+    assert any(damaged.key in line and "sha256" in line for line in lines)
+
+
+def test_check_orphans_and_clean(store: Store) -> None:
+    kept = store.put_bytes("x", b"referenced", PDF)
+    orphan = store.put_bytes("agency/incoming/20260302", b"orphan upload", PDF)
+    signed_orphan = store.put_bytes(SIGNED_PREFIX, b"orphan signed", PDF)
+    records = [Record(kept, "doc")]
+
+    listed = check_store(store, records, orphans=True)
+    assert sorted(o.key for o in listed.orphans) == sorted([orphan.key, signed_orphan.key])
+    assert not listed.ok  # an unreferenced upload is a problem until cleaned
+
+    young = check_store(store, records, clean=True)  # default grace: an hour
+    assert young.removed == [] and store.exists(orphan.key)
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    cleaned = check_store(store, records, clean=True, now=later)
+    assert [o.key for o in cleaned.removed] == [orphan.key]
+    assert [(o.key, why) for o, why in cleaned.kept] == [(signed_orphan.key, "signed result, write-once")]
+    assert cleaned.ok
+    assert not store.exists(orphan.key)
+    assert store.exists(signed_orphan.key) and store.exists(kept.key)
+    assert check_store(store, records, orphans=True).ok  # only the signed orphan is left: reported, kept
 
 
 # ---------------------------------------------------------------- limits

@@ -1,0 +1,284 @@
+"""Signing benchmark: PAdES B-B signatures and validations per second, against the raw signature operations.
+
+Measures, in one warm process on one core (the issue's conditions; ``--all-cores`` to lift the pinning):
+
+* invisible B-B signatures on a 1-page and a 50-page PDF with the development PKI's agency seal (ECDSA P-256):
+  ``PadesSigner`` as it is, pyHanko's ``SimpleSigner`` loaded from the PKCS#12 file for every document, the
+  same ``SimpleSigner`` kept between documents, and ``signing.keys.Pkcs12Keys`` (key parsed once, kept);
+* the same with an RSA-2048 key (``SimpleSigner`` kept vs. ``LoadedKeySigner``), the issue's reference key;
+* a co-signature (a second signature on an already signed PDF);
+* each also with ``bytes_reserved`` given (``signing.keys.bytes_reserved_for``), which spares pyHanko building
+  the CMS container a second time only to measure it;
+* validations with ``PadesValidator`` (one and two signatures);
+* raw RSA-2048 (PKCS#1 v1.5, SHA-256) and ECDSA P-256 signatures with ``cryptography`` — the limit; each row
+  shows how many raw signatures of its key type one document costs.
+
+Run: ``python bench/signing.py`` (``--quick`` for a short run). Every loop is bounded by a count and a time.
+No TSA, OCSP or CRL round trips are involved (B-B only, no revocation checking).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/signing.py` from the repository root
+    sys.path.insert(0, str(ROOT))
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
+from pyhanko.keys import load_private_key_from_pemder_data  # noqa: E402
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noqa: E402
+from pyhanko.sign import signers  # noqa: E402
+from pyhanko.sign.fields import SigSeedSubFilter  # noqa: E402
+from pyhanko_certvalidator.registry import SimpleCertificateStore  # noqa: E402
+from reportlab.lib.pagesizes import A4  # noqa: E402
+from reportlab.pdfgen import canvas  # noqa: E402
+
+from dossiers.ports import SignatureRequest  # noqa: E402
+from signing.keys import LoadedKeySigner, Pkcs12Keys, bytes_reserved_for  # noqa: E402
+from signing.pades import PadesSigner, to_asn1  # noqa: E402
+from signing.pki import DevelopmentPki  # noqa: E402
+from signing.validate import PadesValidator  # noqa: E402
+
+AGENCY = "000.00.31.H99"
+AGENCY_NAME = "Ủy ban nhân dân xã Demo 1"
+OTHER = "000.00.32.H99"
+OTHER_NAME = "Ủy ban nhân dân xã Demo 2"
+SEAL = f"agency:{AGENCY}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    iterations: int  # at most this many timed runs …
+    seconds: float  # … and stop starting new ones after this long
+    warmup: int = 2
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    runs: int
+    median_ms: float
+    p90_ms: float
+    key: str  # "ec" | "rsa" | "" — which raw operation the row is compared with
+
+    @property
+    def per_second(self) -> float:
+        return 1000.0 / self.median_ms if self.median_ms > 0 else float("inf")
+
+
+def measure(name: str, action: Callable[[], object], budget: Budget, key: str = "") -> Result:
+    for _ in range(budget.warmup):
+        action()
+    times: list[float] = []
+    deadline = time.perf_counter() + budget.seconds
+    while len(times) < budget.iterations and (len(times) < 3 or time.perf_counter() < deadline):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000.0)
+    times.sort()
+    p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
+    return Result(name, len(times), statistics.median(times), p90, key)
+
+
+# ---------------------------------------------------------------------- inputs
+
+
+def make_pdf(pages: int) -> bytes:
+    """A text document of ``pages`` A4 pages (reportlab, compressed content streams)."""
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4, pageCompression=1)
+    for number in range(1, pages + 1):
+        pdf.setFont("Helvetica", 11)
+        for line in range(45):
+            pdf.drawString(56, 800 - 16 * line, f"Page {number}, line {line + 1}: Motcua signing benchmark text.")
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def rsa_material() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    key = rsa.generate_private_key(65537, 2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Motcua benchmark RSA-2048 seal")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def simple_signer_for(key: rsa.RSAPrivateKey, cert: x509.Certificate) -> signers.SimpleSigner:
+    """pyHanko's in-memory signer over ``key`` (it keeps the key as DER and parses it for every signature)."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return signers.SimpleSigner(
+        signing_cert=to_asn1(cert),
+        signing_key=load_private_key_from_pemder_data(pem, passphrase=None),
+        cert_registry=SimpleCertificateStore(),
+    )
+
+
+def sign_with(pdf: bytes, signer: signers.Signer, field: str = "Seal", reserved: int | None = None) -> bytes:
+    """An invisible B-B signature through pyHanko's public API; ``reserved`` skips pyHanko's size estimate."""
+    meta = signers.PdfSignatureMetadata(field_name=field, md_algorithm="sha256", subfilter=SigSeedSubFilter.PADES)
+    out = io.BytesIO()
+    signers.PdfSigner(meta, signer=signer).sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out, bytes_reserved=reserved
+    )
+    return out.getvalue()
+
+
+def reloaded_simple_signer(pki: DevelopmentPki) -> signers.SimpleSigner:
+    material = pki.key_material(SEAL)
+    return signers.SimpleSigner.load_pkcs12_data(
+        material.pkcs12_data, other_certs=[to_asn1(cert) for cert in material.chain], passphrase=material.passphrase
+    )
+
+
+# ---------------------------------------------------------------------- the run
+
+
+def run(budget: Budget, pdf_budget: Budget) -> list[Result]:
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pki = DevelopmentPki(Path(tmp) / "pki")
+        pki.ensure([(AGENCY, AGENCY_NAME), (OTHER, OTHER_NAME)], [], dt.datetime.now(dt.UTC))
+        one_page, fifty_pages = make_pdf(1), make_pdf(50)
+        keys = Pkcs12Keys(pki)
+        pades = PadesSigner(pki)
+        kept_simple = reloaded_simple_signer(pki)
+        request = SignatureRequest(signer=SEAL, field_name="Seal", reason="benchmark")
+        reserved = bytes_reserved_for(keys.chain_for(SEAL))
+
+        for pages, pdf, b in (("1 page", one_page, budget), ("50 pages", fifty_pages, pdf_budget)):
+            rows: list[tuple[str, Callable[[], object]]] = [
+                ("PadesSigner as is", lambda p=pdf: pades.sign(p, request)),
+                ("SimpleSigner reloaded each time", lambda p=pdf: sign_with(p, reloaded_simple_signer(pki))),
+                ("SimpleSigner kept", lambda p=pdf: sign_with(p, kept_simple)),
+                ("Pkcs12Keys cached", lambda p=pdf: sign_with(p, keys.signer_for(SEAL))),
+                (
+                    "Pkcs12Keys cached + bytes_reserved",
+                    lambda p=pdf: sign_with(p, keys.signer_for(SEAL), reserved=reserved),
+                ),
+            ]
+            results += [measure(f"invisible, {pages}, {what} (P-256)", action, b, "ec") for what, action in rows]
+
+        rsa_key, rsa_cert = rsa_material()
+        rsa_simple = simple_signer_for(rsa_key, rsa_cert)
+        rsa_loaded = LoadedKeySigner(rsa_key, rsa_cert)
+        rsa_reserved = bytes_reserved_for([rsa_cert])
+        rsa_rows: list[tuple[str, Callable[[], object]]] = [
+            ("SimpleSigner kept", lambda: sign_with(one_page, rsa_simple)),
+            ("LoadedKeySigner", lambda: sign_with(one_page, rsa_loaded)),
+            ("LoadedKeySigner + bytes_reserved", lambda: sign_with(one_page, rsa_loaded, reserved=rsa_reserved)),
+        ]
+        results += [
+            measure(f"invisible, 1 page, {what} (RSA-2048)", action, budget, "rsa") for what, action in rsa_rows
+        ]
+
+        other = f"agency:{OTHER}"
+        other_reserved = bytes_reserved_for(keys.chain_for(other))
+        sealed_once = sign_with(one_page, keys.signer_for(SEAL), reserved=reserved)
+        cosign_rows: list[tuple[str, Callable[[], object]]] = [
+            ("Pkcs12Keys cached", lambda: sign_with(sealed_once, keys.signer_for(other), field="Seal2")),
+            (
+                "Pkcs12Keys cached + bytes_reserved",
+                lambda: sign_with(sealed_once, keys.signer_for(other), field="Seal2", reserved=other_reserved),
+            ),
+        ]
+        results += [
+            measure(f"co-signature, 1 page, {what} (P-256)", action, budget, "ec") for what, action in cosign_rows
+        ]
+
+        sealed_twice = sign_with(sealed_once, keys.signer_for(other), field="Seal2")
+        sealed_fifty = sign_with(fifty_pages, keys.signer_for(SEAL))
+        validator = PadesValidator(pki.trust_roots())
+        for pdf, what in (
+            (sealed_once, "1 page, 1 signature"),
+            (sealed_fifty, "50 pages, 1 signature"),
+            (sealed_twice, "1 page, 2 signatures"),
+        ):
+            report = validator.validate(pdf)
+            assert report.indication == "TOTAL-PASSED", report
+            results.append(measure(f"validation, {what}", lambda p=pdf: validator.validate(p), budget))
+
+    digest_input = os.urandom(1024)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    raw_budget = Budget(iterations=budget.iterations * 20, seconds=budget.seconds, warmup=10)
+    results += [
+        measure(
+            "raw RSA-2048 signature (PKCS#1 v1.5, SHA-256)",
+            lambda: rsa_key.sign(digest_input, padding.PKCS1v15(), hashes.SHA256()),
+            raw_budget,
+            "raw-rsa",
+        ),
+        measure(
+            "raw ECDSA P-256 signature (SHA-256)",
+            lambda: ec_key.sign(digest_input, ec.ECDSA(hashes.SHA256())),
+            raw_budget,
+            "raw-ec",
+        ),
+    ]
+    return results
+
+
+def print_table(results: list[Result]) -> None:
+    raw = {r.key[4:]: r for r in results if r.key.startswith("raw-")}
+    name_width = max(len(r.name) for r in results)
+    header = (
+        f"{'measurement':<{name_width}}  {'per s':>9}  {'median ms':>9}  {'p90 ms':>8}  {'runs':>5}  {'× raw op':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        limit = raw.get(r.key)
+        ratio = f"{r.median_ms / limit.median_ms:8.0f}" if limit is not None else f"{'':>8}"
+        print(f"{r.name:<{name_width}}  {r.per_second:9.1f}  {r.median_ms:9.2f}  {r.p90_ms:8.2f}  {r.runs:5d}  {ratio}")
+    print(
+        "\n× raw op: the document's median time in raw signature operations of its key type "
+        "(how far a signature is from the cryptographic limit)."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short run (fewer iterations, ≈ 15 s)")
+    parser.add_argument("--all-cores", action="store_true", help="do not pin the process to one CPU")
+    args = parser.parse_args()
+    if not args.all_cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    if args.quick:
+        budget, pdf_budget = Budget(iterations=15, seconds=1.0, warmup=1), Budget(iterations=5, seconds=1.0, warmup=1)
+    else:
+        budget, pdf_budget = Budget(iterations=200, seconds=6.0), Budget(iterations=50, seconds=8.0)
+    from importlib.metadata import version
+
+    cores = "one core" if not args.all_cores else f"{os.cpu_count()} cores"
+    print(
+        f"signing benchmark, pyHanko {version('pyhanko')}, Python {sys.version.split()[0]}, {cores}, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d}{' (quick)' if args.quick else ''}\n"
+    )
+    print_table(run(budget, pdf_budget))
+
+
+if __name__ == "__main__":
+    main()

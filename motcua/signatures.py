@@ -1,0 +1,180 @@
+"""Personal signatures in two steps: the server prepares, the signer's own device signs, the server embeds.
+
+The server holds only the official's *public* certificate chain. It prepares the PDF and what must be signed
+(pyHanko interrupted signing, state kept in ``pending_signature``), the official's device (USB token, or a
+remote-signing service) returns the signature value, and the server checks that value against the
+certificate before embedding it. Completing a pending signature also completes the signing step of the
+process, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from dossiers.errors import Conflict, Forbidden, NotFound
+from dossiers.model import Person
+from dossiers.ports import SignatureRequest, StoredObject
+from motcua.db import document, pending_signature, transaction
+from motcua.services import OneStopShop
+from signing.pki import DevelopmentPki
+from signing.two_step import PreparedSignature, finish, prepare
+
+
+@dataclass(frozen=True)
+class PendingSignature:
+    id: str
+    dossier_code: str
+    signer: str
+    field_name: str
+    document_kind: str
+    data_to_sign: bytes
+    digest_algorithm: str
+    signer_certificate_sha256: str
+
+
+class PersonalSignatures:
+    def __init__(self, shop: OneStopShop, pki: DevelopmentPki, sign_activity: str = "sign_result") -> None:
+        self.shop = shop
+        self.pki = pki
+        self.sign_activity = sign_activity
+
+    def request(
+        self,
+        code: str,
+        username: str,
+        pdf: bytes,
+        request: SignatureRequest,
+        *,
+        document_kind: str,
+        idempotency_key: str,
+        appearance: Any = None,
+    ) -> str:
+        """Prepare ``pdf`` for ``username``'s device; one pending signature per idempotency key."""
+        with transaction(self.shop.db) as conn:
+            row = conn.execute(
+                select(pending_signature.c.id).where(pending_signature.c.idempotency_key == idempotency_key)
+            ).first()
+            if row is not None:
+                return str(row.id)
+        chain = self.pki.public_chain(f"person:{username}")
+        prepared = prepare(pdf, chain, request, appearance=appearance, now=self.shop.clock.now())
+        pending_id = str(uuid.uuid4())
+        with transaction(self.shop.db) as conn:
+            conn.execute(
+                insert(pending_signature).values(
+                    id=pending_id,
+                    dossier_code=code,
+                    signer=username,
+                    field_name=request.field_name,
+                    document_kind=document_kind,
+                    state=prepared.to_bytes().decode("ascii"),
+                    idempotency_key=idempotency_key,
+                    created_at=self.shop.clock.now(),
+                )
+            )
+            self.shop.record(
+                "signature.requested", "system:worker", code, pending_signature=pending_id, signer=username,
+                field=request.field_name,
+            )  # fmt: skip
+        return pending_id
+
+    @staticmethod
+    def _view(row: Any) -> PendingSignature:
+        prepared = PreparedSignature.from_bytes(row.state.encode("ascii"))
+        return PendingSignature(
+            id=row.id,
+            dossier_code=row.dossier_code,
+            signer=row.signer,
+            field_name=row.field_name,
+            document_kind=row.document_kind,
+            data_to_sign=prepared.data_to_sign,
+            digest_algorithm=prepared.md_algorithm,
+            signer_certificate_sha256=prepared.signer_certificate_sha256,
+        )
+
+    def pending_for(self, person: Person) -> list[PendingSignature]:
+        with transaction(self.shop.db) as conn:
+            rows = conn.execute(
+                select(pending_signature)
+                .where(pending_signature.c.signer == person.username, pending_signature.c.completed_at.is_(None))
+                .order_by(pending_signature.c.created_at)
+            ).all()
+        return [self._view(r) for r in rows]
+
+    def get(self, person: Person, pending_id: str) -> PendingSignature:
+        return self._view(self._row_for(person, pending_id))
+
+    def _row_for(self, person: Person, pending_id: str) -> Any:
+        with transaction(self.shop.db) as conn:
+            row = conn.execute(select(pending_signature).where(pending_signature.c.id == pending_id)).first()
+        if row is None:
+            raise NotFound("Không có yêu cầu ký số này.", "No such pending signature.", pending_id=pending_id)
+        if row.signer != person.username:
+            raise Forbidden("Yêu cầu ký số này dành cho người khác.", "This signature is to be made by someone else.")
+        if row.completed_at is not None:
+            raise Conflict("Văn bản đã được ký.", "This signature has already been made.", pending_id=pending_id)
+        return row
+
+    def complete(self, person: Person, pending_id: str, signature_value: bytes) -> str:
+        """Check the device's signature value, embed it, store the signed PDF and complete the signing task."""
+        row = self._row_for(person, pending_id)
+        prepared = PreparedSignature.from_bytes(row.state.encode("ascii"))
+        signed = finish(prepared, signature_value, now=self.shop.clock.now())  # InvalidInput on a mismatch
+        dossier_row = self.shop._dossier_row(row.dossier_code)
+        prefix = f"{dossier_row.agency_code}/dossiers/{row.dossier_code}/{row.document_kind}-signed"
+        obj: StoredObject = self.shop.store.put(prefix, io.BytesIO(signed), "application/pdf")
+        tasks = [
+            t for t in self.shop.engine.user_tasks(business_key=row.dossier_code) if t.activity_id == self.sign_activity
+        ]
+        with transaction(self.shop.db) as conn:
+            again = conn.execute(
+                select(pending_signature.c.completed_at).where(pending_signature.c.id == pending_id)
+            ).one()
+            if again.completed_at is not None:
+                raise Conflict("Văn bản đã được ký.", "This signature has already been made.")
+            doc_id = self.shop._insert_document(
+                conn,
+                row.dossier_code,
+                f"{row.document_kind}_draft",
+                None,
+                f"{row.dossier_code}-{row.document_kind}-{row.field_name}.pdf",
+                obj,
+                person.username,
+                idempotency_key=f"pending-signature/{pending_id}",
+            )
+            conn.execute(
+                update(pending_signature)
+                .where(pending_signature.c.id == pending_id)
+                .values(completed_at=self.shop.clock.now(), document_id=doc_id)
+            )
+            self.shop.record(
+                "signature.applied", person.username, row.dossier_code, document_id=doc_id,
+                signer=f"person:{person.username}", field=row.field_name, device=True,
+            )  # fmt: skip
+            for task in tasks:
+                self.shop.engine.complete_user_task(task.id, {f"{self.sign_activity}_by": person.username})
+                self.shop.record("task.completed", person.username, row.dossier_code, task=task.activity_id)
+        return doc_id
+
+    def signed_document(self, pending_id: str) -> tuple[Any, bytes]:
+        """The PDF with the personal signature embedded (the next step fills and seals it)."""
+        with transaction(self.shop.db) as conn:
+            row = conn.execute(
+                select(document)
+                .join(pending_signature, pending_signature.c.document_id == document.c.id)
+                .where(pending_signature.c.id == pending_id)
+            ).first()
+        if row is None:
+            raise NotFound("Văn bản chưa được ký.", "The document has not been signed yet.", pending_id=pending_id)
+        obj = StoredObject(row.storage_key, row.sha256, row.size, row.content_type, row.version_id)
+        return row, b"".join(self.shop.store.open(obj))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
