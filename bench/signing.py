@@ -209,6 +209,37 @@ def run(budget: Budget, pdf_budget: Budget) -> list[Result]:
             measure(f"co-signature, 1 page, {what} (P-256)", action, budget, "ec") for what, action in cosign_rows
         ]
 
+        # the product path: a Decree 30 visible seal (red seal image, agency name, +07:00 time, Noto Serif)
+        from documents.forms import SIGNATURE_BOX
+        from signing.appearance import development_seal_png, seal_style, warm_up
+        from signing.pades import create_signature_fields
+
+        warm_up()
+        style = seal_style(development_seal_png(AGENCY_NAME), AGENCY_NAME)
+        visible = PadesSigner(pki, styles=lambda r: style)
+        with_field = {
+            n: create_signature_fields(p, ["agency_seal"], boxes={"agency_seal": (0, SIGNATURE_BOX.box)})
+            for n, p in (("1 page", one_page), ("50 pages", fifty_pages))
+        }
+        seal_request = SignatureRequest(signer=SEAL, field_name="agency_seal", reason="benchmark")
+        for pages, b in (("1 page", budget), ("50 pages", pdf_budget)):
+            results.append(
+                measure(
+                    f"visible Decree 30 seal, {pages}, PadesSigner (P-256)",
+                    lambda p=with_field[pages]: visible.sign(p, seal_request),
+                    b,
+                    "ec",
+                )
+            )
+        results.append(
+            measure(
+                "invisible, 1 page, PadesSigner (cached keys, P-256)",
+                lambda: pades.sign(one_page, request),
+                budget,
+                "ec",
+            )
+        )
+
         sealed_twice = sign_with(sealed_once, keys.signer_for(other), field="Seal2")
         sealed_fifty = sign_with(fifty_pages, keys.signer_for(SEAL))
         validator = PadesValidator(pki.trust_roots())
@@ -220,6 +251,15 @@ def run(budget: Budget, pdf_budget: Budget) -> list[Result]:
             report = validator.validate(pdf)
             assert report.indication == "TOTAL-PASSED", report
             results.append(measure(f"validation, {what}", lambda p=pdf: validator.validate(p), budget))
+        from signing.ades import AdesValidator
+
+        ades = AdesValidator(pki.trust_roots(), allow_fetching=False, crls=pki.crls())
+        assert ades.report(sealed_once).passed
+        results.append(
+            measure(
+                "AdES validation (offline, local CRLs), 1 page, 1 signature", lambda: ades.report(sealed_once), budget
+            )
+        )
 
     digest_input = os.urandom(1024)
     ec_key = ec.generate_private_key(ec.SECP256R1())

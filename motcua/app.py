@@ -219,7 +219,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         keys=settings.pkcs11_keys,
     )
     images = settings.pki_dir / "images"
-    signer = PadesSigner(pki, keys=keys, styles=decree30_styles(shop, images))
+    signer = PadesSigner(pki, keys=keys, styles=decree30_styles(shop, images), timestamper_url=settings.tsa_url)
     signatures = PersonalSignatures(shop, pki)
     paperwork = Paperwork(shop, DocumentIssuer(shop, signer), signatures, images)
     worker = Worker(

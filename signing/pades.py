@@ -130,10 +130,18 @@ class PadesSigner:
     (ETSI.CAdES.detached, SHA-256) with a PKCS#12 file or a PKCS#11 token behind a :class:`KeyProvider`.
     A person's key is refused here: personal signatures go through :mod:`signing.two_step`."""
 
-    def __init__(self, pki: DevelopmentPki, *, keys: KeyProvider | None = None, styles: StyleFor | None = None) -> None:
+    def __init__(
+        self,
+        pki: DevelopmentPki,
+        *,
+        keys: KeyProvider | None = None,
+        styles: StyleFor | None = None,
+        timestamper_url: str | None = None,
+    ) -> None:
         self.pki = pki
         self.keys: KeyProvider = keys or Pkcs12Keys(pki)
         self.styles = styles
+        self.timestamper_url = timestamper_url  # with a TSA the server's signatures are PAdES B-T
 
     def sign(self, pdf: bytes, request: SignatureRequest) -> bytes:
         """Return ``pdf`` with one more signature in field ``request.field_name`` (created invisible if absent).
@@ -169,6 +177,20 @@ class PadesSigner:
             docmdp_permissions=CERTIFICATION_PERMISSIONS,
         )
         style = self.styles(request) if self.styles is not None else None
+        if self.timestamper_url:
+            from signing.ltv import sign_pades
+
+            return sign_pades(
+                pdf,
+                signer,
+                request.field_name,
+                level="B-T",
+                timestamper_url=self.timestamper_url,
+                certify=request.certify,
+                reason=request.reason or None,
+                location=request.location or None,
+                stamp_style=style,
+            )
         pdf_signer = signers.PdfSigner(
             meta,
             signer=signer,

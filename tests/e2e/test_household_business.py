@@ -246,3 +246,36 @@ def test_form_fields_are_checked_at_intake(api: Api) -> None:
         from motcua.db import dossier
 
         assert conn.execute(select(func.count()).select_from(dossier)).scalar_one() == 0
+
+
+def test_auditors_verify_stored_and_uploaded_documents(api: Api, tmp_path: Path) -> None:
+    code = _submit(api)["code"]
+    api.work()
+    assert api.decide("chuyenvien1.xa1", code, "approve").status_code == 200
+    assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
+    api.issue_result(code)
+    [result] = _documents(api, code, "result")
+
+    # the report of a stored signed document, for an auditor (AdES validation with the development CRLs)
+    r = api.get(f"/api/dossiers/{code}/documents/{result['id']}/verification", "thanhtra.tinh")
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["indication"] == "TOTAL-PASSED", report
+    assert report["sha256"] == result["sha256"]
+    signatures = report["signatures"]
+    assert [s["field_name"] for s in signatures] == ["leader_signature", "agency_seal"]
+
+    # an uploaded copy: intact → passed; one byte changed → TOTAL-FAILED; not a PDF → 422
+    pdf = _download(api, code, result)
+    ok = api.post("/api/verify", "thanhtra.tinh", files={"file": ("kq.pdf", pdf, "application/pdf")})
+    assert ok.status_code == 200 and ok.json()["indication"] == "TOTAL-PASSED", ok.text
+    tampered = bytearray(pdf)
+    tampered[bytes(pdf).index(b"/MediaBox") + 2] ^= 0x01
+    bad = api.post("/api/verify", "thanhtra.tinh", files={"file": ("kq.pdf", bytes(tampered), "application/pdf")})
+    assert bad.status_code == 200
+    assert bad.json()["indication"] == "TOTAL-FAILED", bad.json()
+    junk = api.post("/api/verify", "thanhtra.tinh", files={"file": ("x.pdf", b"not a pdf", "application/pdf")})
+    assert junk.status_code == 422
+    assert api.client.post("/api/verify", files={"file": ("kq.pdf", pdf, "application/pdf")}).status_code == 401
+    kinds = _kinds(api, code)
+    assert "signature.verified" in kinds

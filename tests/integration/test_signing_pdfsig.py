@@ -17,6 +17,9 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from dossiers.ports import SignatureRequest
 from signing import DevelopmentPki, PadesSigner, PadesValidator, create_signature_fields, format_report
+from signing.device import DeviceClient
+from signing.pki import DEVELOPMENT_PASSPHRASE
+from signing.two_step import finish, prepare
 from tests.pdftools import nss_db_trusting, pdfsig
 
 pytestmark = pytest.mark.integration
@@ -61,7 +64,11 @@ def nss_db(pki: DevelopmentPki, tmp_path_factory: pytest.TempPathFactory) -> str
 def test_pdfsig_agrees_on_decree30_signatures(pki: DevelopmentPki, nss_db: str, tmp_path: Path) -> None:
     signer = PadesSigner(pki)
     pdf = create_signature_fields(_pdf(), ["LanhDao", "ConDau"], boxes={"LanhDao": (0, (300, 100, 520, 160))})
-    pdf = signer.sign(pdf, SignatureRequest(f"person:{LEADER}", "LanhDao", "Phê duyệt", certify=True))
+    # the leader signs on their own device (two steps); the server then seals
+    device = DeviceClient(pki.pkcs12_path(f"person:{LEADER}").read_bytes(), DEVELOPMENT_PASSPHRASE)
+    request = SignatureRequest(f"person:{LEADER}", "LanhDao", "Phê duyệt", certify=True)
+    prepared = prepare(pdf, pki.public_chain(f"person:{LEADER}"), request)
+    pdf = finish(prepared, device.sign(prepared.data_to_sign, prepared.md_algorithm))
     pdf = signer.sign(pdf, SignatureRequest(f"agency:{COMMUNE}", "ConDau", "Đóng dấu"))
     ours = PadesValidator(pki.trust_roots()).validate(pdf)
     assert ours.passed, format_report(ours)
@@ -79,7 +86,7 @@ def test_pdfsig_agrees_on_decree30_signatures(pki: DevelopmentPki, nss_db: str, 
 
 
 def test_pdfsig_also_rejects_what_we_reject(pki: DevelopmentPki, nss_db: str, tmp_path: Path) -> None:
-    signed = PadesSigner(pki).sign(_pdf(), SignatureRequest(f"person:{LEADER}", "LanhDao", "Phê duyệt"))
+    signed = PadesSigner(pki).sign(_pdf(), SignatureRequest(f"agency:{COMMUNE}", "ConDau", "Đóng dấu"))
     start = signed.index(b"(Motcua pdfsig)")
     tampered = signed[: start + 1] + b"N" + signed[start + 2 :]
     ours = PadesValidator(pki.trust_roots()).validate(tampered)
@@ -89,7 +96,7 @@ def test_pdfsig_also_rejects_what_we_reject(pki: DevelopmentPki, nss_db: str, tm
 
     foreign = DevelopmentPki(tmp_path / "foreign")
     foreign.ensure([(COMMUNE, COMMUNE_NAME)], [(LEADER, LEADER_NAME, COMMUNE)], dt.datetime.now(dt.UTC))
-    untrusted = PadesSigner(foreign).sign(_pdf(), SignatureRequest(f"person:{LEADER}", "LanhDao", "Phê duyệt"))
+    untrusted = PadesSigner(foreign).sign(_pdf(), SignatureRequest(f"agency:{COMMUNE}", "ConDau", "Đóng dấu"))
     assert PadesValidator(pki.trust_roots()).validate(untrusted).indication == "INDETERMINATE"
     (block,) = pdfsig(untrusted, nss_db, tmp_path)
     assert block["Signature Validation"] == "Signature is Valid."
