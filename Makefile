@@ -3,7 +3,7 @@
 #   make run          create .venv, install, `motcua init` (idempotent: ./var), `motcua serve` on :8000
 #   make test         create .venv, install, run pytest (extra options: make test PYTEST_ARGS="-k lint -x")
 #   make lint         ruff check + ruff format --check + mypy (domain core) + import-linter + BPMN lint
-#   make bench        embedded-engine benchmark (bench/engine.py)
+#   make bench        benchmarks: engine, signing, storage (bench/*.py)
 #   make clean-state  delete ./var (database, object store, keys of the local set-up)
 #
 # The project is (re)installed only when pyproject.toml is newer than .venv/.installed; pip keeps its
@@ -61,6 +61,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/signing.py --quick
+	$(BIN)/python bench/storage.py --quick
 
 clean-state:
 	rm -rf var

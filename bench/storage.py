@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if server is not None:
                 server.stop()
+                server.remove_sockets()
 
     caps = s3.capabilities
     print(

@@ -57,7 +57,10 @@ def init(
     settings = Settings()
     report = init_state(settings, demo=demo)
     typer.echo(f"database: {settings.resolved_database_url}")
-    typer.echo(f"objects:  {settings.objects_dir.resolve()}")
+    if settings.storage_url and settings.storage_url.startswith("s3://"):
+        typer.echo(f"objects:  {settings.storage_url.split('@')[-1]} (S3)")
+    else:
+        typer.echo(f"objects:  {settings.objects_dir.resolve()}")
     for key in ("structures", "procedures", "deployed"):
         typer.echo(f"{key}: {', '.join(report[key]) or 'unchanged'}")
     if report["demo_users"]:
@@ -79,6 +82,9 @@ def serve(
     settings = Settings()
     runtime = build_runtime(settings)
     runtime.engine.deploy()
+    from signing.appearance import warm_up
+
+    warm_up()  # parse and reduce the stamp font once, not on the first signature
     if settings.workers_in_process and workers > 0:
         runtime.start_background(workers=workers)
     typer.echo(f"Motcua đang chạy tại http://{settings.host}:{settings.port} (API: /docs)")

@@ -35,6 +35,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import random
 import tempfile
 import threading
@@ -397,8 +398,6 @@ class S3DocumentStore:
     # ------------------------------------------------------------------ beyond the port
 
     def put_bytes(self, key_prefix: str, data: bytes, content_type: str) -> StoredObject:
-        import io
-
         return self.put(key_prefix, io.BytesIO(data), content_type)
 
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -254,6 +255,13 @@ class SeaweedServer:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
+    def remove_sockets(self) -> None:
+        """``weed`` also listens on ``/tmp/seaweedfs-<role>-grpc-<port>.sock`` and leaves them behind."""
+        grpc_ports = {self.ports[name] for name in PORT_NAMES if name.endswith("_grpc") and name in self.ports}
+        for path in Path(tempfile.gettempdir()).glob("seaweedfs-*-grpc-*.sock"):
+            if int(path.stem.rsplit("-", 1)[1]) in grpc_ports:
+                path.unlink(missing_ok=True)
+
     def log_tail(self, chars: int = 4000) -> str:
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -286,6 +294,7 @@ def running_server(base_dir: Path) -> Iterator[SeaweedServer]:
         yield server
     finally:
         server.stop()
+        server.remove_sockets()
 
 
 @pytest.fixture(scope="session")
