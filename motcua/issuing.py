@@ -57,11 +57,11 @@ class DocumentIssuer:
                 pdf = create_signature_fields(pdf, names, boxes=request.field_boxes)
             for signature in request.signatures:
                 pdf = self.signer.sign(pdf, signature)
-        row = self.shop._dossier_row(request.dossier_code)
+        row = self.shop.dossier_row(request.dossier_code)
         prefix = f"{row.agency_code}/dossiers/{request.dossier_code}/{request.kind}"
         obj = self.shop.store.put(prefix, io.BytesIO(pdf), "application/pdf")
         with transaction(self.shop.db) as conn:
-            doc_id = self.shop._insert_document(
+            doc_id = self.shop.insert_document(
                 conn,
                 request.dossier_code,
                 request.kind,

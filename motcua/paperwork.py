@@ -78,7 +78,7 @@ class Paperwork:
         self.images_dir = images_dir
 
     def _context(self, code: str) -> tuple[Any, Agency, Any]:
-        row = self.shop._dossier_row(code)
+        row = self.shop.dossier_row(code)
         agency = self.shop.agency(row.agency_code, on=row.received_at.date())
         return row, agency, self.shop.procedure(row.procedure_code)
 

@@ -105,7 +105,8 @@ class OneStopShop:
         self.max_file_bytes = max_file_bytes
         self.accounts = accounts
         self._sqlite = is_sqlite(db)
-        self.engine_shares_db = type(engine).__name__ == "EmbeddedEngine"
+        # the embedded engine keeps its state in this database: its steps join our transactions
+        self.engine_shares_db = bool(getattr(engine, "shares_database", False))
 
     # ------------------------------------------------------------------ look-ups
 
@@ -225,7 +226,7 @@ class OneStopShop:
                 due_at=due.isoformat(),
             )
             for upload, obj in staged:
-                self._insert_document(conn, code, "upload", upload.paper_key, upload.filename, obj, actor.username)
+                self.insert_document(conn, code, "upload", upload.paper_key, upload.filename, obj, actor.username)
             variables = {
                 "dossier_code": code,
                 "procedure_code": proc.code,
@@ -300,7 +301,7 @@ class OneStopShop:
             raise Conflict("Đã hết số hồ sơ trong ngày của cơ quan.", "No dossier serial numbers left for today.")
         return format_dossier_code(unit_code, day, serial)
 
-    def _insert_document(
+    def insert_document(
         self,
         conn: Any,
         code: str,
@@ -343,7 +344,7 @@ class OneStopShop:
 
     # ------------------------------------------------------------------ reading
 
-    def _dossier_row(self, code: str) -> Any:
+    def dossier_row(self, code: str) -> Any:
         with transaction(self.db) as conn:
             row = conn.execute(select(dossier).where(dossier.c.code == code)).first()
         if row is None:
@@ -351,7 +352,7 @@ class OneStopShop:
         return row
 
     def authorize_dossier(self, person: Person, code: str) -> Any:
-        row = self._dossier_row(code)
+        row = self.dossier_row(code)
         if person.role in (Role.ADMIN, Role.AUDITOR):
             return row
         if person.role == Role.CITIZEN:
@@ -363,7 +364,7 @@ class OneStopShop:
         return row
 
     def dossier_view(self, code: str) -> dict[str, Any]:
-        row = self._dossier_row(code)
+        row = self.dossier_row(code)
         with transaction(self.db) as conn:
             docs = conn.execute(
                 select(document).where(document.c.dossier_code == code).order_by(document.c.created_at)
@@ -431,7 +432,7 @@ class OneStopShop:
     # ------------------------------------------------------------------ tasks
 
     def _task_agency(self, task: UserTask) -> Agency:
-        row = self._dossier_row(task.business_key)
+        row = self.dossier_row(task.business_key)
         return self.agency(row.agency_code, on=row.received_at.date())
 
     def tasks_for(self, person: Person) -> list[dict[str, Any]]:
@@ -440,7 +441,7 @@ class OneStopShop:
         tasks = self.engine.user_tasks(candidate_groups=[person.role.value])
         visible = []
         for task in tasks:
-            row = self._dossier_row(task.business_key)
+            row = self.dossier_row(task.business_key)
             agency = self.agency(row.agency_code, on=row.received_at.date())
             if can_act_on_task(person, agency, task.candidate_groups):
                 visible.append(self._task_view(task, row))
@@ -510,7 +511,7 @@ class OneStopShop:
                 "This step is completed by a signature from the signer's device (POST /api/signatures/{id}).",
                 task_id=task_id,
             )
-        row = self._dossier_row(task.business_key)
+        row = self.dossier_row(task.business_key)
         choices = self.decision_choices(self.procedure(row.procedure_code).process_key, task.activity_id)
         variables: dict[str, Any] = {"last_actor": person.username, f"{task.activity_id}_by": person.username}
         allowed = choices.get("decision")
@@ -573,7 +574,7 @@ class OneStopShop:
         ]
         with transaction(self.db) as conn:
             for upload, obj in staged:
-                self._insert_document(conn, code, "supplement", upload.paper_key, upload.filename, obj, person.username)
+                self.insert_document(conn, code, "supplement", upload.paper_key, upload.filename, obj, person.username)
             self.record("dossier.supplemented", person.username, code, files=len(staged))
             self.engine.correlate_message(SUPPLEMENT_MESSAGE, code, {"supplemented_by": person.username})
         return self.dossier_view(code)

@@ -126,7 +126,7 @@ class PersonalSignatures:
         row = self._row_for(person, pending_id)
         prepared = PreparedSignature.from_bytes(row.state.encode("ascii"))
         signed = finish(prepared, signature_value, now=self.shop.clock.now())  # InvalidInput on a mismatch
-        dossier_row = self.shop._dossier_row(row.dossier_code)
+        dossier_row = self.shop.dossier_row(row.dossier_code)
         prefix = f"{dossier_row.agency_code}/dossiers/{row.dossier_code}/{row.document_kind}-signed"
         obj: StoredObject = self.shop.store.put(prefix, io.BytesIO(signed), "application/pdf")
         tasks = [
@@ -138,7 +138,7 @@ class PersonalSignatures:
             ).one()
             if again.completed_at is not None:
                 raise Conflict("Văn bản đã được ký.", "This signature has already been made.")
-            doc_id = self.shop._insert_document(
+            doc_id = self.shop.insert_document(
                 conn,
                 row.dossier_code,
                 f"{row.document_kind}_draft",

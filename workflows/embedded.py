@@ -65,6 +65,8 @@ def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
 class EmbeddedEngine:
     """The ``Engine`` port on SpiffWorkflow and SQLAlchemy (SQLite by default, PostgreSQL too)."""
 
+    shares_database = True  # engine steps run in the caller's transaction (motcua.db.transaction)
+
     def __init__(self, db: SqlEngine, clock: Clock, bpmn_dirs: Iterable[Path]) -> None:
         self.db = db
         self.clock = clock

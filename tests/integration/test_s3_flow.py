@@ -193,7 +193,7 @@ def test_crash_between_object_write_and_commit_leaves_only_an_orphan(
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("simulated crash before the commit")
 
-    monkeypatch.setattr(OneStopShop, "_insert_document", crash)
+    monkeypatch.setattr(OneStopShop, "insert_document", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         api.submit()
     monkeypatch.undo()
