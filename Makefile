@@ -5,6 +5,7 @@
 #   make lint         ruff check + ruff format --check + mypy (domain core) + import-linter + BPMN lint
 #   make bench        benchmarks: engine, signing, storage (bench/*.py)
 #   make clean-state  delete ./var (database, object store, keys of the local set-up)
+#   make operaton     build the Operaton engine (deploy/operaton) and start it locally (dev profile)
 #
 # The project is (re)installed only when pyproject.toml is newer than .venv/.installed; pip keeps its
 # download cache in its default place (~/.cache/pip), so a re-install is quick.
@@ -22,7 +23,7 @@ PYTEST_ARGS ?=
 SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil softhsm2-util openssl
 SYSTEM_PACKAGES := poppler-utils libnss3-tools softhsm2 openssl
 
-.PHONY: install system-deps run test lint bench clean-state
+.PHONY: install system-deps run test lint bench clean-state operaton
 
 install: $(STAMP)
 
@@ -65,3 +66,9 @@ bench: install
 
 clean-state:
 	rm -rf var
+
+# Operaton (the production engine) built from Maven Central and started locally on H2 with the dev profile;
+# Maven's cache in ~/.m2 lets later builds run offline.
+operaton:
+	cd deploy/operaton && (mvn -o -q -B -DskipTests package || mvn -q -B -DskipTests package)
+	SPRING_PROFILES_ACTIVE=$${SPRING_PROFILES_ACTIVE:-dev} java -jar deploy/operaton/target/motcua-operaton.jar

@@ -9,6 +9,7 @@ object that ``storage check --orphans`` finds, never a row pointing at nothing).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -588,6 +589,40 @@ class OneStopShop:
                 f"Papers not part of procedure {proc.code}: {', '.join(unknown)}.",
             )
 
+    # ------------------------------------------------------------------ filing uploads under the dossier
+
+    def file_uploads(self, code: str, actor: str) -> int:
+        """Move the dossier's uploaded papers from the intake staging keys (``<agency>/incoming/<date>/<sha>``:
+        bytes are stored before the dossier code exists, since the code is allocated inside the dossier's
+        transaction to stay gap-free) to ``<agency>/dossiers/<code>/<kind>/<sha>``. The bytes are streamed and
+        re-checked by the store; the staging object becomes an orphan that ``motcua storage check --clean``
+        removes after its grace period. Idempotent: filed documents are skipped."""
+        row = self.dossier_row(code)
+        home = f"{row.agency_code}/dossiers/{code}/"
+        with transaction(self.db) as conn:
+            docs = conn.execute(
+                select(document).where(document.c.dossier_code == code, document.c.kind.in_(("upload", "supplement")))
+            ).all()
+        moved = 0
+        for doc in docs:
+            if doc.storage_key.startswith(home):
+                continue
+            source = StoredObject(doc.storage_key, doc.sha256, doc.size, doc.content_type, doc.version_id)
+            filed = self.store.put(home + doc.kind, _ChunkReader(self.store.open(source)), doc.content_type)
+            if filed.sha256 != doc.sha256:  # the store re-hashed what it read back: never file other bytes
+                raise Conflict("Nội dung tài liệu thay đổi khi lưu.", f"Document {doc.id} changed while being filed.")
+            with transaction(self.db) as conn:
+                conn.execute(
+                    update(document)
+                    .where(document.c.id == doc.id)
+                    .values(storage_key=filed.key, version_id=filed.version_id)
+                )
+                self.record(
+                    "document.filed", actor, code, document_id=doc.id, key=filed.key, previous_key=doc.storage_key
+                )
+            moved += 1
+        return moved
+
     # ------------------------------------------------------------------ status changes (workers)
 
     def change_status(self, code: str, target: DossierStatus, actor: str, **details: Any) -> tuple[bool, Any]:
@@ -628,6 +663,28 @@ class OneStopShop:
                 return False
             conn.execute(insert(side_effect).values(key=key, result=dict(result), created_at=self.clock.now()))
         return True
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks (stream one store's object into another's put)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
 
 
 def check_form(proc: Procedure, details: Mapping[str, Any]) -> dict[str, Any]:

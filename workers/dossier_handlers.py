@@ -34,6 +34,7 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
         return handle
 
     def accept(ctx: TaskContext) -> Outcome:
+        shop.file_uploads(_code(ctx), WORKER_ACTOR)
         _, row = shop.change_status(_code(ctx), DossierStatus.IN_PROGRESS, WORKER_ACTOR, task=ctx.activity_id)
         return Complete(
             {
@@ -54,6 +55,7 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
         return Complete({"supplement_request_document_id": doc_id})
 
     def resume(ctx: TaskContext) -> Outcome:
+        shop.file_uploads(_code(ctx), WORKER_ACTOR)  # the supplementary papers
         _, row = shop.change_status(_code(ctx), DossierStatus.IN_PROGRESS, WORKER_ACTOR, task=ctx.activity_id)
         now = shop.clock.now()
         return Complete(

@@ -30,6 +30,15 @@ def test_approve_path_end_to_end(api: Api) -> None:
 
     assert api.work() == 2  # dossier.accept, documents.receipt
     assert _status(api, code) == "in_progress"
+    # the uploads were filed under the dossier: <agency>/dossiers/<code>/upload/<sha256>
+    with api.runtime.db.connect() as conn:
+        from sqlalchemy import select
+
+        from motcua.db import document
+
+        keys = {r.kind: r.storage_key for r in conn.execute(select(document).where(document.c.dossier_code == code))}
+    assert keys["upload"].startswith(f"{COMMUNE}/dossiers/{code}/upload/")
+    assert keys["receipt"].startswith(f"{COMMUNE}/dossiers/{code}/receipt/")
 
     task = api.task_for("chuyenvien1.xa1", code)
     assert task["name"] == "Thẩm định hồ sơ đăng ký hộ kinh doanh"

@@ -22,7 +22,7 @@ from motcua.db import document, dossier
 from motcua.services import OneStopShop
 from motcua.settings import Settings
 from storage.s3 import S3DocumentStore
-from tests.conftest import MONDAY_MORNING, Api
+from tests.conftest import COMMUNE, MONDAY_MORNING, Api
 from tests.integration.seaweed import SeaweedServer
 
 pytest_plugins = ["tests.integration.seaweed"]  # the `seaweed` fixtures, one server per session
@@ -129,6 +129,14 @@ def test_household_business_dossier_end_to_end_on_s3(s3_api: Api) -> None:
     api.work()
     assert api.get(f"/api/dossiers/{code}", RECEPTION).json()["status"] == "returned"
 
+    # the papers were filed under the dossier; their intake staging copies are the only orphans left
+    assert all(row.storage_key.startswith(f"{COMMUNE}/dossiers/{code}/") for row in rows)
+    run = storage_check(api.runtime, "--orphans")
+    assert run.exit_code == 1, run.output
+    orphans = [line.split()[1] for line in run.output.splitlines() if line.strip().startswith("ORPHAN")]
+    assert len(orphans) == 2 and all(key.startswith(f"{COMMUNE}/incoming/") for key in orphans), run.output
+    cleaned = storage_check(api.runtime, "--orphans", "--clean", "--grace-minutes", "0")
+    assert cleaned.exit_code == 0, cleaned.output
     run = storage_check(api.runtime, "--orphans")
     assert run.exit_code == 0, run.output
     assert f"checked {len(rows)} document(s): 0 problem(s), 0 orphan(s)" in run.output
