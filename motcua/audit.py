@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dossiers.audit import GENESIS_HASH, chain_hash, verify_chain
 from dossiers.ports import AuditEntry, AuditEvent
@@ -36,12 +38,20 @@ class SqlAuditLog:
             details=_canonical_details(event.details),
         )
         with transaction(self.db) as conn:
+            # the head row must exist before it can be locked: otherwise concurrent first appends on an empty
+            # PostgreSQL log would all take seq 1 (nothing to lock) and all but one fail
+            upsert = sqlite_insert if self._sqlite else pg_insert
+            conn.execute(
+                upsert(audit_head)
+                .values(id=1, seq=0, entry_hash=GENESIS_HASH)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
             query = select(audit_head).where(audit_head.c.id == 1)
             if not self._sqlite:
                 query = query.with_for_update()
-            head = conn.execute(query).first()
-            seq = 1 if head is None else head.seq + 1
-            prev = GENESIS_HASH if head is None else head.entry_hash
+            head = conn.execute(query).one()
+            seq = head.seq + 1
+            prev = head.entry_hash
             entry_hash = chain_hash(prev, event, seq)
             conn.execute(
                 insert(audit_log).values(
@@ -55,10 +65,7 @@ class SqlAuditLog:
                     entry_hash=entry_hash,
                 )
             )
-            if head is None:
-                conn.execute(insert(audit_head).values(id=1, seq=seq, entry_hash=entry_hash))
-            else:
-                conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, entry_hash=entry_hash))
+            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, entry_hash=entry_hash))
         return AuditEntry(seq=seq, event=event, prev_hash=prev, entry_hash=entry_hash)
 
     @staticmethod
@@ -92,7 +99,7 @@ class SqlAuditLog:
         with transaction(self.db) as conn:
             head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
         last_seq = entries[-1].seq if entries else 0
-        last_hash = entries[-1].entry_hash if entries else None
+        last_hash = entries[-1].entry_hash if entries else GENESIS_HASH
         if head is None:
             return None if not entries else 1
         if head.seq != last_seq or head.entry_hash != last_hash:
