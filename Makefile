@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 
 # Debian packages the tests use as independent checkers: poppler (pdfsig, pdftotext, pdffonts, pdftoppm) and
 # NSS tools (certutil, to trust the development root in pdfsig). Installed only when a command is missing.
-SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil softhsm2-util openssl pg_ctlcluster java mvn
+SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil softhsm2-util openssl pg_ctlcluster
 SYSTEM_PACKAGES := poppler-utils libnss3-tools softhsm2 openssl postgresql
 
 .PHONY: install system-deps run test lint bench clean-state operaton
