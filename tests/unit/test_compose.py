@@ -27,6 +27,8 @@ DUMMY_ENV = {
     "MINIO_ROOT_PASSWORD": "dummy-minio-password",
     "MOTCUA_SECRET_KEY": "dummy-secret-key",
     "MOTCUA_KEY_PASSPHRASE": "dummy-key-passphrase",
+    "OPERATON_ADMIN_USER": "dummyadmin",
+    "OPERATON_ADMIN_PASSWORD": "dummy-operaton-password",
 }
 
 
