@@ -190,11 +190,17 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     db = make_engine(settings.resolved_database_url)
     clock = clock or make_clock(settings, db)
+    engine: Engine
     if settings.engine == "operaton":
-        raise NotImplementedError("the Operaton engine adapter arrives with the Operaton issue")
-    from workflows.embedded import EmbeddedEngine
+        from workflows.operaton import OperatonEngine
 
-    engine = EmbeddedEngine(db, clock, [BPMN_DIR])
+        engine = OperatonEngine(
+            settings.operaton_url or "", settings.operaton_user, settings.operaton_password, clock, [BPMN_DIR]
+        )
+    else:
+        from workflows.embedded import EmbeddedEngine
+
+        engine = EmbeddedEngine(db, clock, [BPMN_DIR])
     store = store or open_store(settings)
     audit = SqlAuditLog(db)
     accounts = Accounts(db)

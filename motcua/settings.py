@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `motcua serve` listens on.")
     engine: Literal["embedded", "operaton"] = Field("embedded", description="Workflow engine.")
     operaton_url: str | None = Field(None, description="Operaton REST base URL (`…/engine-rest`).")
+    operaton_user: str | None = Field(None, description="Operaton REST user (HTTP Basic auth).")
+    operaton_password: str | None = Field(None, description="Password of the Operaton REST user.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in `var/`.")
     storage_url: str | None = Field(None, description="`file:///path` or `s3://…`; default `var/objects`.")
     secret_key: str = Field(

@@ -1,0 +1,586 @@
+"""The Operaton engine: the ``Engine`` port over Operaton's REST API (``/engine-rest``, Camunda 7 compatible).
+
+One ``httpx`` client with Basic auth. Variables travel typed: ``str`` → String, ``bool`` → Boolean, ``int`` →
+Long, ``float`` → Double, ``None`` → Null, ``dict``/``list`` → Json (Spin, a serialized string); values are read
+back with ``deserializeValues=false`` so Json comes home as text and is parsed here. Errors become the domain's
+``NotFound``/``Conflict``/``InvalidInput``/``Unavailable`` with the same meaning as in the embedded engine.
+
+Time: Operaton computes due dates and lock expiry on the real clock. Timers in our BPMN are absolute dates
+(``${warn_at}``) computed by workers on the application clock, so ``fire_due_timers(now)`` executes every
+timer job due at or before the *application's* ``now`` (``POST /job/{id}/execute``), which is what a
+simulated clock needs; with the job executor on, Operaton also fires them itself when their real time comes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+
+from dossiers.errors import Conflict, InvalidInput, NotFound, Unavailable
+from dossiers.ports import Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
+from workflows.spiff_support import process_ids, read_activity_attributes
+
+log = structlog.get_logger(__name__)
+DEPLOYMENT_NAME = "motcua"
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+
+
+# ---------------------------------------------------------------- values
+
+
+def typed(value: Any) -> dict[str, Any]:
+    """One variable in Operaton's typed form."""
+    if value is None:
+        return {"type": "Null", "value": None}
+    if isinstance(value, bool):
+        return {"type": "Boolean", "value": value}
+    if isinstance(value, int):
+        if LONG_MIN <= value <= LONG_MAX:
+            return {"type": "Long", "value": value}
+        return {"type": "String", "value": str(value)}
+    if isinstance(value, float):
+        return {"type": "Double", "value": value}
+    if isinstance(value, str):
+        return {"type": "String", "value": value}
+    if isinstance(value, Mapping | list | tuple):
+        return {"type": "Json", "value": json.dumps(value, ensure_ascii=False, default=str)}
+    if isinstance(value, dt.datetime | dt.date):
+        return {"type": "String", "value": value.isoformat()}
+    return {"type": "String", "value": str(value)}
+
+
+def typed_variables(variables: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: typed(value) for name, value in variables.items()}
+
+
+def untyped(var: Mapping[str, Any]) -> Any:
+    """A typed value as read with ``deserializeValues=false`` → plain JSON value."""
+    kind = str(var.get("type") or "").lower()
+    value = var.get("value")
+    if value is None or kind == "null":
+        return None
+    if kind == "json":
+        return json.loads(value) if isinstance(value, str) else value
+    if kind == "object":
+        fmt = str((var.get("valueInfo") or {}).get("serializationDataFormat") or "")
+        if "json" in fmt and isinstance(value, str):
+            return json.loads(value)
+    return value
+
+
+def plain_variables(variables: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
+    return {name: untyped(v) for name, v in (variables or {}).items()}
+
+
+def parse_time(text: str | None) -> dt.datetime | None:
+    """Operaton's ``2026-03-02T08:00:00.000+0700`` as an aware datetime."""
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def format_time(moment: dt.datetime) -> str:
+    """An aware datetime in Operaton's query format (``yyyy-MM-dd'T'HH:mm:ss.SSSZ``)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}" + moment.strftime("%z")
+
+
+# ---------------------------------------------------------------- engine
+
+
+class OperatonEngine:
+    """The ``Engine`` port on a remote Operaton node (any number of nodes may share its database)."""
+
+    shares_database = False  # engine calls are REST requests, never part of the application's transaction
+
+    def __init__(
+        self,
+        base_url: str,
+        user: str | None,
+        password: str | None,
+        clock: Clock,
+        bpmn_dirs: Iterable[Path],
+        *,
+        timeout: float = 30,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not base_url:
+            raise InvalidInput(
+                "Chưa cấu hình địa chỉ Operaton (MOTCUA_OPERATON_URL).",
+                "MOTCUA_OPERATON_URL is not set (the Operaton REST base URL, …/engine-rest).",
+            )
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.bpmn_dirs = [Path(d) for d in bpmn_dirs]
+        auth = (user, password or "") if user else None
+        self.http = httpx.Client(base_url=self.base_url, auth=auth, timeout=timeout, transport=transport)
+        self._groups: dict[tuple[str, str], tuple[str, ...]] | None = None
+        self._definition_keys: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kw)
+        except httpx.TransportError as exc:
+            raise Unavailable(
+                f"Không kết nối được máy chủ quy trình Operaton ({self.base_url}): {exc}",
+                f"Cannot reach the Operaton engine at {self.base_url}: {exc}",
+            ) from exc
+        if response.status_code == 401:
+            raise Unavailable(
+                "Operaton từ chối tên đăng nhập/mật khẩu (MOTCUA_OPERATON_USER, MOTCUA_OPERATON_PASSWORD).",
+                "Operaton refused the credentials (bad MOTCUA_OPERATON_USER / MOTCUA_OPERATON_PASSWORD).",
+                url=self.base_url,
+            )
+        if response.status_code == 403:
+            raise Unavailable(
+                "Tài khoản Operaton không có quyền thực hiện thao tác này.",
+                f"The Operaton user is not authorized for {method} {path}.",
+            )
+        return response
+
+    @staticmethod
+    def _message(response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text[:500]
+        if isinstance(body, dict):
+            return str(body.get("message") or body.get("type") or body)
+        return str(body)
+
+    def _fail(self, response: httpx.Response, what: str) -> None:
+        """Raise the domain error for a failed response (never returns)."""
+        message = self._message(response)
+        lowered = message.lower()
+        if response.status_code == 404 or any(s in lowered for s in ("not found", "does not exist", "cannot find")):
+            raise NotFound(f"Không tìm thấy: {what}.", f"Not found: {what} ({message}).")
+        if response.status_code == 409 or any(
+            s in lowered for s in ("locked by", "already claimed", "optimisticlocking", "was updated by another")
+        ):
+            raise Conflict(f"Xung đột: {what}.", f"Conflict: {what} ({message}).")
+        raise InvalidInput(
+            f"Máy chủ quy trình từ chối: {what}: {message}",
+            f"Operaton refused {what}: {message}",
+            status=response.status_code,
+        )
+
+    def _json(self, method: str, path: str, what: str, **kw: Any) -> Any:
+        response = self._request(method, path, **kw)
+        if response.status_code >= 400:
+            self._fail(response, what)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # ------------------------------------------------------------------ deployment
+
+    def _bpmn_files(self) -> list[Path]:
+        return sorted(p for d in self.bpmn_dirs for p in d.glob("*.bpmn"))
+
+    def deploy(self) -> list[str]:
+        """Every BPMN file in one deployment; unchanged files make no new version. Returns new definition ids."""
+        files = self._bpmn_files()
+        if not files:
+            return []
+        handles = [(f"data{i}", (p.name, p.read_bytes(), "application/octet-stream")) for i, p in enumerate(files)]
+        body = self._json(
+            "POST",
+            "/deployment/create",
+            "deployment",
+            data={
+                "deployment-name": DEPLOYMENT_NAME,
+                "deploy-changed-only": "true",
+                "enable-duplicate-filtering": "true",
+                "deployment-source": "motcua",
+            },
+            files=handles,
+        )
+        deployed = sorted((body or {}).get("deployedProcessDefinitions") or {})
+        if deployed:
+            log.info("operaton.deployed", definitions=deployed)
+        return deployed
+
+    def _candidate_groups(self, definition_id: str | None, activity_id: str) -> tuple[str, ...]:
+        if self._groups is None:
+            groups: dict[tuple[str, str], tuple[str, ...]] = {}
+            for path in self._bpmn_files():
+                xml = path.read_bytes()
+                attrs = read_activity_attributes(xml)
+                for key in process_ids(xml):
+                    for activity, a in attrs.items():
+                        groups[(key, activity)] = tuple(a.candidate_groups)
+                        groups.setdefault(("", activity), tuple(a.candidate_groups))
+            self._groups = groups
+        key = self._definition_key(definition_id) if definition_id else ""
+        found = self._groups.get((key, activity_id))
+        return found if found is not None else self._groups.get(("", activity_id), ())
+
+    def _definition_key(self, definition_id: str) -> str:
+        """A process definition's key (ids are UUIDs here, not ``key:version:…``); cached, ids never change."""
+        if definition_id not in self._definition_keys:
+            body = self._json("GET", f"/process-definition/{definition_id}", "process definition")
+            self._definition_keys[definition_id] = str((body or {}).get("key") or "")
+        return self._definition_keys[definition_id]
+
+    # ------------------------------------------------------------------ instances
+
+    def _running(self, business_key: str) -> dict[str, Any] | None:
+        rows = self._json("GET", "/process-instance", "process instances", params={"businessKey": business_key})
+        return rows[0] if rows else None
+
+    def start(self, process_key: str, business_key: str, variables: Mapping[str, JsonValue]) -> str:
+        existing = self._running(business_key)
+        if existing is not None:
+            return str(existing["id"])
+        done = self._json(
+            "GET", "/history/process-instance", "history", params={"processInstanceBusinessKey": business_key}
+        )
+        if done:
+            return str(done[0]["id"])
+        response = self._request(
+            "POST",
+            f"/process-definition/key/{process_key}/start",
+            json={"businessKey": business_key, "variables": typed_variables(variables)},
+        )
+        if response.status_code == 404 or (
+            response.status_code >= 400 and "no processes deployed" in self._message(response).lower()
+        ):
+            raise NotFound(
+                f"Không có quy trình BPMN '{process_key}'.",
+                f"No deployed BPMN process '{process_key}'.",
+                process_key=process_key,
+            )
+        if response.status_code >= 400:
+            self._fail(response, f"start of {process_key}")
+        log.info("process.started", process_key=process_key, business_key=business_key)
+        return str(response.json()["id"])
+
+    def _variables_of(self, instance_id: str) -> dict[str, Any]:
+        body = self._json(
+            "GET",
+            f"/process-instance/{instance_id}/variables",
+            "process variables",
+            params={"deserializeValues": "false"},
+        )
+        return plain_variables(body)
+
+    def instance(self, business_key: str) -> ProcessInstance | None:
+        running = self._running(business_key)
+        if running is not None:
+            return ProcessInstance(
+                id=running["id"],
+                process_key=self._definition_key(str(running.get("definitionId") or "")),
+                business_key=business_key,
+                state="running",
+                variables=self._variables_of(running["id"]),
+            )
+        rows = self._json(
+            "GET", "/history/process-instance", "history", params={"processInstanceBusinessKey": business_key}
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        history = self._json(
+            "GET",
+            "/history/variable-instance",
+            "history variables",
+            params={"processInstanceId": row["id"], "deserializeValues": "false"},
+        )
+        variables: dict[str, Any] = {}
+        # process-scope values win over task-local ones of the same name
+        for var in sorted(history or [], key=lambda v: v.get("activityInstanceId") == row["id"]):
+            if var.get("state", "CREATED") != "DELETED":
+                variables[var["name"]] = untyped(var)
+        state = str(row.get("state", "COMPLETED")).upper()
+        return ProcessInstance(
+            id=row["id"],
+            process_key=row.get("processDefinitionKey") or "",
+            business_key=business_key,
+            state={"ACTIVE": "running", "SUSPENDED": "running", "COMPLETED": "completed"}.get(state, "failed"),
+            variables=variables,
+        )
+
+    def _business_keys(self, instance_ids: Iterable[str]) -> dict[str, str]:
+        ids = sorted(set(instance_ids))
+        if not ids:
+            return {}
+        rows = self._json("POST", "/process-instance", "process instances", json={"processInstanceIds": ids})
+        return {r["id"]: r.get("businessKey") or "" for r in rows or []}
+
+    # ------------------------------------------------------------------ external tasks
+
+    def fetch_and_lock(
+        self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float
+    ) -> list[ExternalTask]:
+        if not topics:
+            return []
+        duration = max(1, int(lock_seconds * 1000))
+        rows = self._json(
+            "POST",
+            "/external-task/fetchAndLock",
+            "fetch and lock",
+            json={
+                "workerId": worker_id,
+                "maxTasks": max_tasks,
+                "usePriority": True,
+                "topics": [{"topicName": t, "lockDuration": duration} for t in topics],
+            },
+        )
+        return [
+            ExternalTask(
+                id=r["id"],
+                topic=r["topicName"],
+                activity_id=r["activityId"],
+                instance_id=r["processInstanceId"],
+                business_key=r.get("businessKey") or "",
+                variables=plain_variables(r.get("variables")),
+                retries=r.get("retries"),
+                worker_id=r.get("workerId") or worker_id,
+                lock_expires_at=parse_time(r.get("lockExpirationTime")),
+            )
+            for r in rows or []
+        ]
+
+    def _external(self, method: str, task_id: str, action: str, body: Mapping[str, Any]) -> None:
+        response = self._request(method, f"/external-task/{task_id}/{action}", json=dict(body))
+        if response.status_code < 400:
+            return
+        message = self._message(response)
+        lowered = message.lower()
+        if response.status_code == 404 or "does not exist" in lowered or "not found" in lowered:
+            raise NotFound(
+                "Tác vụ không còn chờ xử lý (đã hoàn thành hoặc không tồn tại).",
+                "External task is no longer waiting (already completed or unknown).",
+                task_id=task_id,
+            )
+        if "locked by" in lowered or "cannot be" in lowered or "is not locked" in lowered:
+            raise Conflict(
+                "Tác vụ đang do tiến trình khác giữ khóa.",
+                f"External task is locked by another worker ({message}).",
+                task_id=task_id,
+            )
+        self._fail(response, f"external task {action}")
+
+    def complete_external_task(self, task_id: str, worker_id: str, variables: Mapping[str, JsonValue]) -> None:
+        self._external("POST", task_id, "complete", {"workerId": worker_id, "variables": typed_variables(variables)})
+
+    def extend_lock(self, task_id: str, worker_id: str, lock_seconds: float) -> None:
+        self._external(
+            "POST", task_id, "extendLock", {"workerId": worker_id, "newDuration": max(1, int(lock_seconds * 1000))}
+        )
+
+    def fail_external_task(
+        self, task_id: str, worker_id: str, message: str, retries: int, retry_seconds: float
+    ) -> None:
+        retries = max(retries, 0)
+        self._external(
+            "POST",
+            task_id,
+            "failure",
+            {
+                "workerId": worker_id,
+                "errorMessage": message[:600],
+                "errorDetails": message[:4000],
+                "retries": retries,
+                "retryTimeout": max(0, int(retry_seconds * 1000)) if retries > 0 else 0,
+            },
+        )
+        if retries == 0:
+            log.warning("incident.created", task_id=task_id)
+
+    def set_retries(self, task_id: str, retries: int) -> None:
+        """Resolve an incident: make the task fetchable again."""
+        response = self._request("PUT", f"/external-task/{task_id}/retries", json={"retries": retries})
+        if response.status_code >= 400:
+            if response.status_code == 404 or "not found" in self._message(response).lower():
+                raise NotFound("Không tìm thấy tác vụ.", "External task not found.", task_id=task_id)
+            self._fail(response, "set retries")
+
+    def pending_external_tasks(self) -> int:
+        """External tasks a worker could fetch now (queue depth)."""
+        body = self._json(
+            "GET",
+            "/external-task/count",
+            "external task count",
+            params={"notLocked": "true", "withRetriesLeft": "true"},
+        )
+        return int((body or {}).get("count", 0))
+
+    def incidents(self) -> list[Incident]:
+        rows = self._json("GET", "/incident", "incidents") or []
+        keys = self._business_keys(r["processInstanceId"] for r in rows if r.get("processInstanceId"))
+        return [
+            Incident(
+                id=r["id"],
+                instance_id=r.get("processInstanceId") or "",
+                business_key=keys.get(r.get("processInstanceId") or "", ""),
+                activity_id=r.get("activityId") or "",
+                message=r.get("incidentMessage") or "",
+                created_at=parse_time(r.get("incidentTimestamp")) or self.clock.now(),
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ user tasks
+
+    def _user_tasks(self, rows: list[dict[str, Any]]) -> list[UserTask]:
+        if not rows:
+            return []
+        instance_ids = sorted({r["processInstanceId"] for r in rows if r.get("processInstanceId")})
+        keys = self._business_keys(instance_ids)
+        values: dict[str, dict[str, Any]] = {i: {} for i in instance_ids}
+        if instance_ids:
+            found = self._json(
+                "POST",
+                "/variable-instance",
+                "variables",
+                params={"deserializeValues": "false"},
+                json={"processInstanceIdIn": instance_ids},
+            )
+            # process-scope values win over local ones of the same name
+            for var in sorted(found or [], key=lambda v: v.get("activityInstanceId") == v.get("processInstanceId")):
+                values.setdefault(var["processInstanceId"], {})[var["name"]] = untyped(var)
+        tasks = [
+            UserTask(
+                id=r["id"],
+                instance_id=r.get("processInstanceId") or "",
+                business_key=keys.get(r.get("processInstanceId") or "", ""),
+                activity_id=r.get("taskDefinitionKey") or "",
+                name=r.get("name") or r.get("taskDefinitionKey") or "",
+                candidate_groups=self._candidate_groups(r.get("processDefinitionId"), r.get("taskDefinitionKey") or ""),
+                assignee=r.get("assignee"),
+                created_at=parse_time(r.get("created")) or self.clock.now(),
+                due_at=parse_time(r.get("due")),
+                variables=values.get(r.get("processInstanceId") or "", {}),
+            )
+            for r in rows
+        ]
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        return sorted(tasks, key=lambda t: (t.due_at or far, t.created_at))
+
+    def user_tasks(
+        self,
+        *,
+        candidate_groups: Sequence[str] | None = None,
+        business_key: str | None = None,
+        assignee: str | None = None,
+    ) -> list[UserTask]:
+        query: dict[str, Any] = {}
+        if candidate_groups is not None:
+            if not candidate_groups:
+                return []
+            query["candidateGroups"] = list(candidate_groups)
+            query["includeAssignedTasks"] = True
+        if business_key is not None:
+            query["processInstanceBusinessKey"] = business_key
+        if assignee is not None:
+            query["assignee"] = assignee
+        rows = self._json("POST", "/task", "user tasks", json=query)
+        return self._user_tasks(rows or [])
+
+    def user_task(self, task_id: str) -> UserTask | None:
+        response = self._request("GET", f"/task/{task_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            if "not" in self._message(response).lower():
+                return None
+            self._fail(response, "user task")
+        tasks = self._user_tasks([response.json()])
+        return tasks[0] if tasks else None
+
+    def _missing_or_taken(self, task_id: str) -> None:
+        task = self._request("GET", f"/task/{task_id}")
+        if task.status_code >= 400:
+            raise NotFound(
+                "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
+                "Task not found or already completed.",
+                task_id=task_id,
+            )
+        assignee = task.json().get("assignee")
+        raise Conflict(
+            f"Nhiệm vụ đã được {assignee} nhận xử lý.",
+            f"Task is already claimed by {assignee}.",
+            task_id=task_id,
+        )
+
+    def claim(self, task_id: str, user: str) -> None:
+        response = self._request("POST", f"/task/{task_id}/claim", json={"userId": user})
+        if response.status_code >= 400:
+            self._missing_or_taken(task_id)
+
+    def unclaim(self, task_id: str) -> None:
+        response = self._request("POST", f"/task/{task_id}/unclaim")
+        if response.status_code >= 400:
+            self._missing_or_taken(task_id)
+
+    def complete_user_task(self, task_id: str, variables: Mapping[str, JsonValue]) -> None:
+        response = self._request("POST", f"/task/{task_id}/complete", json={"variables": typed_variables(variables)})
+        if response.status_code < 400:
+            return
+        exists = self._request("GET", f"/task/{task_id}")
+        if exists.status_code >= 400:
+            raise NotFound(
+                "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
+                "Task not found or already completed.",
+                task_id=task_id,
+            )
+        message = self._message(response)
+        raise InvalidInput(
+            f"Quy trình không thể tiếp tục: {message}",
+            f"The process cannot continue: {message}",
+            task_id=task_id,
+        )
+
+    # ------------------------------------------------------------------ messages and timers
+
+    def correlate_message(self, name: str, business_key: str, variables: Mapping[str, JsonValue]) -> None:
+        if self._running(business_key) is None:
+            raise NotFound(
+                "Không có quy trình đang chạy cho hồ sơ này.",
+                f"No running process for business key {business_key}.",
+            )
+        response = self._request(
+            "POST",
+            "/message",
+            json={"messageName": name, "businessKey": business_key, "processVariables": typed_variables(variables)},
+        )
+        if response.status_code < 400:
+            return
+        message = self._message(response)
+        if response.status_code in (400, 404, 409) or "no process definition or execution matches" in message.lower():
+            raise Conflict(
+                f"Quy trình không chờ thông điệp '{name}'.",
+                f"The process is not waiting for message '{name}' ({message}).",
+            )
+        self._fail(response, f"message {name}")
+
+    def fire_due_timers(self, now: dt.datetime) -> int:
+        """Execute every timer job due at or before ``now`` (the application's clock, possibly simulated)."""
+        bound = format_time(now + dt.timedelta(milliseconds=1))  # Operaton compares strictly: lt ≡ ≤ now
+        jobs = self._json(
+            "GET", "/job", "timer jobs", params={"timers": "true", "dueDates": f"lt_{bound}", "withRetriesLeft": "true"}
+        )
+        fired = 0
+        for job in jobs or []:
+            response = self._request("POST", f"/job/{job['id']}/execute")
+            if response.status_code < 400:
+                fired += 1
+            elif response.status_code == 404 or "not" in self._message(response).lower():
+                continue  # fired meanwhile (job executor or another scheduler)
+            else:
+                log.warning("timer.failed", job_id=job["id"], message=self._message(response))
+        return fired
