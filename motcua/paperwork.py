@@ -59,6 +59,15 @@ def _department_name(agency: Agency, role: str, default: str) -> str:
     return default
 
 
+def _desk(agency: Agency) -> dict[str, str]:
+    """The header every reception-desk form carries: the desk, its agency, and the place on the date line."""
+    return {
+        "agency_name": _department_name(agency, "reception", "Bộ phận Một cửa"),
+        "parent_agency": agency.name,
+        "place_name": place_name(agency),
+    }
+
+
 def _duration(days: int, working: bool) -> str:
     if days == 0:
         return "Trong ngày làm việc"
@@ -100,9 +109,7 @@ class Paperwork:
         )
         data = ReceiptData(
             dossier_code=code,
-            agency_name=_department_name(agency, "reception", "Bộ phận Một cửa"),
-            parent_agency=agency.name,
-            place_name=place_name(agency),
+            **_desk(agency),
             applicant_name=row.applicant_name,
             applicant_id_number=row.applicant_id_number,
             applicant_phone=row.applicant_phone,
@@ -132,9 +139,7 @@ class Paperwork:
         row, agency, proc = self._context(code)
         data = SupplementData(
             dossier_code=code,
-            agency_name=_department_name(agency, "reception", "Bộ phận Một cửa"),
-            parent_agency=agency.name,
-            place_name=place_name(agency),
+            **_desk(agency),
             applicant_name=row.applicant_name,
             procedure_name=proc.name,
             items=(comment or "Bổ sung, hoàn thiện hồ sơ theo hướng dẫn của cán bộ thụ lý",),
@@ -160,9 +165,7 @@ class Paperwork:
         row, agency, proc = self._context(code)
         data = RefusalData(
             dossier_code=code,
-            agency_name=_department_name(agency, "reception", "Bộ phận Một cửa"),
-            parent_agency=agency.name,
-            place_name=place_name(agency),
+            **_desk(agency),
             applicant_name=row.applicant_name,
             procedure_name=proc.name,
             reason=comment or "Hồ sơ không đủ điều kiện giải quyết theo quy định.",

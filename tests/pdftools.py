@@ -12,16 +12,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.services import service_missing
 
 
 def tool(name: str, package: str) -> str:
     found = shutil.which(name)
     if found is None:
-        message = f"{name} is not installed (Debian package {package}; `make system-deps` installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        service_missing(f"{name} is not installed (Debian package {package}; `make system-deps` installs it)")
     return found
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -13,6 +12,7 @@ import pytest
 
 from tests.integration.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 from tests.integration.server import Api, MotcuaServer, ServerFactory, all_logs, free_port, log_tail
+from tests.services import service_missing
 
 
 def _make_server(root: Path, name: str, extra_env: Mapping[str, str] | None = None) -> MotcuaServer:
@@ -115,9 +115,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     try:
         cluster = start_cluster()
     except (PostgresUnavailable, OSError, subprocess.SubprocessError) as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL did not start: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
+        service_missing(f"PostgreSQL did not start: {exc}")
     try:
         yield cluster
     finally:

@@ -23,7 +23,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
-import pytest
+
+from tests.services import service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "deploy" / "operaton"
@@ -40,9 +41,7 @@ class OperatonUnavailable(RuntimeError):
 
 def unavailable(reason: str) -> None:
     """Fail under CI (Operaton is part of the suite there), skip elsewhere."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"Operaton is required under CI=true: {reason}", pytrace=False)
-    pytest.skip(f"Operaton unavailable: {reason}")
+    service_missing(f"Operaton unavailable: {reason}")
 
 
 def source_hash() -> str:

@@ -32,6 +32,8 @@ from urllib.parse import quote
 import pytest
 from minio.error import S3Error
 
+from tests.services import service_missing
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 2.0  # SIGTERM → at most this many seconds → SIGKILL
@@ -73,9 +75,7 @@ def _free_ports(n: int) -> list[int]:
 
 def unavailable(reason: str) -> None:
     """Fail under CI (the server is part of the suite there), skip elsewhere."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"the S3 test server is required under CI=true: {reason}", pytrace=False)
-    pytest.skip(f"no S3 test server: {reason}")
+    service_missing(f"no S3 test server: {reason}")
 
 
 @dataclass

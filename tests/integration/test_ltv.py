@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -56,15 +55,14 @@ from signing.ades import (
 from signing.ltv import add_archival_timestamp, sign_pades, validation_context_for_signing
 from tests.conftest import minimal_pdf
 from tests.pdftools import nss_db_trusting, pdfsig
+from tests.services import service_missing
 
 try:
     from certomancer.integrations.animator import Animator, AnimatorArchStore
     from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, KeyLabel
     from werkzeug.serving import WSGIRequestHandler, make_server
 except ImportError as exc:  # pragma: no cover - depends on the installation
-    if os.environ.get("CI", "").lower() == "true":
-        raise
-    pytest.skip(f"certomancer[web-api] is not installed (pip install -e '.[dev]'): {exc}", allow_module_level=True)
+    service_missing(f"certomancer[web-api] is not installed (pip install -e '.[dev]'): {exc}", module_level=True)
 
 pytestmark = pytest.mark.integration
 
@@ -82,9 +80,7 @@ CONTENT_TIMESTAMP_OID = "1.2.840.113549.1.9.16.2.20"  # id-aa-ets-contentTimesta
 
 
 def _fail_or_skip(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"the certomancer test PKI is required under CI=true: {reason}", pytrace=False)
-    pytest.skip(reason)
+    service_missing(f"the certomancer test PKI: {reason}")
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -60,6 +58,7 @@ from signing.appearance import (
 )
 from signing.fields import LEADER_FIELD, SEAL_FIELD, fill_number_and_date, prepare_fields
 from signing.pades import to_asn1
+from tests.pdftools import tool
 
 COMMUNE = "000.00.31.H99"
 COMMUNE_NAME = "Ủy ban nhân dân xã Demo 1"
@@ -83,14 +82,8 @@ Box = tuple[float, float, float, float]
 # ------------------------------------------------------------------------------------------ fixtures & tools
 
 
-def poppler(tool: str) -> str:
-    found = shutil.which(tool)
-    if found is None:
-        message = f"{tool} (poppler-utils) is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+def poppler(name: str) -> str:
+    return tool(name, "poppler-utils")
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
-import shutil
 import struct
 import subprocess
 import unicodedata
@@ -45,6 +43,7 @@ from documents.forms import (
     short_date,
     time_of_day,
 )
+from tests.pdftools import tool
 
 VN = dt.timezone(dt.timedelta(hours=7))
 UTC = dt.UTC
@@ -211,14 +210,8 @@ FORMS: dict[str, tuple[Callable[[Any], bytes], Callable[[], Any], list[str]]] = 
 # poppler
 
 
-def poppler(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        message = f"{tool} not found: install Debian's poppler-utils (apt-get install -y poppler-utils)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+def poppler(name: str) -> str:
+    return tool(name, "poppler-utils")
 
 
 def run(tool: str, *args: str | Path) -> str:
