@@ -364,9 +364,18 @@ def create_app(runtime: Runtime) -> FastAPI:
                 "activity_id": i.activity_id,
                 "message": i.message,
                 "created_at": i.created_at.isoformat(),
+                "task_id": i.task_id,
+                "retryable": i.task_id is not None,
             }
             for i in runtime.engine.incidents()
         ]
+
+    @app.post("/api/incidents/{incident_id}/retry", tags=["operations"])
+    def retry_incident(incident_id: str, person: CurrentPerson, retries: int = 3) -> dict[str, Any]:
+        """After the cause is fixed: the failed step runs again (the workers fetch it at once)."""
+        require(person, Role.ADMIN)
+        incident = shop.retry_incident(incident_id, person.username, retries)
+        return {"id": incident.id, "dossier_code": incident.business_key, "retried": True, "retries": max(1, retries)}
 
     @app.post("/api/admin/clock/advance", tags=["operations"])
     def advance_clock(body: AdvanceClock, person: CurrentPerson) -> dict[str, Any]:

@@ -55,12 +55,15 @@ class UserTask:
 
 @dataclass(frozen=True)
 class Incident:
+    """A step the workers gave up on (retries exhausted): it waits for an operator's retry."""
+
     id: str
     instance_id: str
     business_key: str
     activity_id: str
     message: str
     created_at: dt.datetime
+    task_id: str | None = None  # the external task to retry (``Engine.set_retries``)
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,11 @@ class Engine(Protocol):
     def instance(self, business_key: str) -> ProcessInstance | None: ...
 
     def fetch_and_lock(
-        self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float
-    ) -> list[ExternalTask]: ...
+        self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float, wait_seconds: float = 0.0
+    ) -> list[ExternalTask]:
+        """Lock up to ``max_tasks``; with ``wait_seconds`` an engine that can long-poll holds the request open
+        until a task arrives (Operaton's ``asyncResponseTimeout``); others return at once."""
+        ...
 
     def complete_external_task(self, task_id: str, worker_id: str, variables: Mapping[str, JsonValue]) -> None: ...
 
@@ -114,6 +120,10 @@ class Engine(Protocol):
     def fire_due_timers(self, now: dt.datetime) -> int: ...
 
     def incidents(self) -> list[Incident]: ...
+
+    def set_retries(self, task_id: str, retries: int) -> None:
+        """Give a failed external task new retries: its incident is resolved and workers fetch it again."""
+        ...
 
 
 # ---------------------------------------------------------------- documents

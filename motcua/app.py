@@ -43,7 +43,7 @@ from signing.pades import PadesSigner
 from signing.pki import DevelopmentPki
 from storage.url import open_store
 from workers.dossier_handlers import handlers_for
-from workers.runtime import Worker, start_in_threads
+from workers.runtime import TaskSource, Worker, start_in_threads
 from workflows import BPMN_DIR
 
 log = structlog.get_logger(__name__)
@@ -74,21 +74,24 @@ class Runtime:
 
     def start_background(self, workers: int = 2, timer_seconds: float = 1.0) -> None:
         """In-process workers and the timer scheduler (``motcua serve``)."""
-        extra = [
-            Worker(
-                self.engine,
-                self.worker.handlers,
-                f"{self.worker.worker_id}-{i}",
-                lock_seconds=self.settings.worker_lock_seconds,
-                default_retries=self.settings.worker_retries,
-                unit_of_work=self.worker.unit_of_work,
-            )
-            for i in range(workers)
-        ]
+        extra = [self.new_worker(f"{self.worker.worker_id}-{i}") for i in range(workers)]
         self.threads += start_in_threads(extra, self.stop)
         thread = threading.Thread(target=self._timers, args=(timer_seconds,), name="timers", daemon=True)
         thread.start()
         self.threads.append(thread)
+
+    def new_worker(self, worker_id: str) -> Worker:
+        """Another worker like ``self.worker`` (same handlers, task source and unit of work), long-polling."""
+        return Worker(
+            self.engine,
+            self.worker.handlers,
+            worker_id,
+            lock_seconds=self.settings.worker_lock_seconds,
+            default_retries=self.settings.worker_retries,
+            unit_of_work=self.worker.unit_of_work,
+            tasks=self.worker.tasks,
+            poll_seconds=self.settings.worker_poll_seconds,
+        )
 
     def _timers(self, every: float) -> None:
         while not self.stop.is_set():
@@ -102,6 +105,9 @@ class Runtime:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=10)
+        close = getattr(self.engine, "close", None)
+        if callable(close):
+            close()  # the Operaton adapter's HTTP client
         self.db.dispose()
 
 
@@ -191,12 +197,15 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     db = make_engine(settings.resolved_database_url)
     clock = clock or make_clock(settings, db)
     engine: Engine
+    tasks: TaskSource | None = None
     if settings.engine == "operaton":
+        from workers.operaton_client import ClientTasks
         from workflows.operaton import OperatonEngine
 
         engine = OperatonEngine(
             settings.operaton_url or "", settings.operaton_user, settings.operaton_password, clock, [BPMN_DIR]
         )
+        tasks = ClientTasks(settings.operaton_url or "", settings.operaton_user, settings.operaton_password)
     else:
         from workflows.embedded import EmbeddedEngine
 
@@ -235,6 +244,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         lock_seconds=settings.worker_lock_seconds,
         default_retries=settings.worker_retries,
         unit_of_work=lambda: transaction(db),
+        tasks=tasks,
     )
     return Runtime(settings, db, clock, engine, store, audit, accounts, shop, worker, pki, paperwork, signatures)
 

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -29,6 +30,8 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Local accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+incidents_app = typer.Typer(help="Steps the workers gave up on, and retrying them.", no_args_is_help=True)
+app.add_typer(incidents_app, name="incidents")
 
 
 def _configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
@@ -103,36 +106,101 @@ def serve(
 def worker(
     threads: Annotated[int, typer.Option(help="Worker threads in this process.")] = 1,
     engine: Annotated[str | None, typer.Option(help="embedded | operaton (default: MOTCUA_ENGINE).")] = None,
+    processes: Annotated[int, typer.Option(help="Worker processes to run (each with --threads threads).")] = 1,
 ) -> None:
-    """A standalone worker process against the configured engine (stops on SIGTERM/SIGINT)."""
-    from motcua.app import build_runtime
-    from workers.runtime import Worker, start_in_threads
+    """Standalone worker process(es) against the configured engine; stops on SIGTERM/SIGINT.
 
-    _configure_logging(True)
+    On Operaton each fetch long-polls (MOTCUA_WORKER_POLL_SECONDS) through the Camunda external-task client.
+    Several workers — threads, processes, machines — may run at once: the engine's locks give every task to one
+    of them at a time, and the handlers are idempotent when a task comes back after a crash."""
     if engine:
         os.environ["MOTCUA_ENGINE"] = engine
+    if processes > 1:
+        _supervise(processes, threads)
+        return
+    from motcua.app import build_runtime
+    from workers.runtime import start_in_threads
+
+    _configure_logging(True)
     settings = Settings()
     runtime = build_runtime(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    pool = [
-        Worker(
-            runtime.engine,
-            runtime.worker.handlers,
-            f"worker-{os.getpid()}-{i}",
-            lock_seconds=settings.worker_lock_seconds,
-            default_retries=settings.worker_retries,
-            unit_of_work=runtime.worker.unit_of_work,
-        )
-        for i in range(threads)
-    ]
+    pool = [runtime.new_worker(f"worker-{socket.gethostname()}-{os.getpid()}-{i}") for i in range(threads)]
     started = start_in_threads(pool, stop)
-    typer.echo(f"worker {os.getpid()}: {threads} thread(s), topics: {', '.join(sorted(runtime.worker.handlers))}")
+    typer.echo(
+        f"worker {os.getpid()} ({settings.engine}): {threads} thread(s), "
+        f"topics: {', '.join(sorted(runtime.worker.handlers))}"
+    )
     stop.wait()
     for thread in started:
-        thread.join(timeout=30)
+        thread.join(timeout=settings.worker_poll_seconds + 15)
     runtime.close()
+
+
+def _supervise(processes: int, threads: int) -> None:
+    """Run ``processes`` single worker processes; pass SIGTERM/SIGINT on and wait for them all."""
+    import subprocess
+
+    children = [
+        subprocess.Popen([sys.executable, "-m", "motcua.cli", "worker", "--threads", str(threads)])
+        for _ in range(processes)
+    ]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    if any(codes):
+        raise typer.Exit(code=max(codes))
+
+
+@incidents_app.command("list")
+def incidents_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Open incidents: dossier, step, the handler's message."""
+    from motcua.app import build_runtime
+
+    _configure_logging(False)
+    runtime = build_runtime(Settings())
+    try:
+        found = runtime.engine.incidents()
+    except MotcuaError as exc:
+        raise _fail(exc) from None
+    finally:
+        runtime.close()
+    if as_json:
+        rows = [i.__dict__ | {"created_at": i.created_at.isoformat()} for i in found]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not found:
+        typer.echo("Không có sự cố. / No open incidents.")
+    for i in found:
+        first_line = i.message.splitlines()[0] if i.message else ""
+        typer.echo(f"{i.id}  {i.business_key or '-'}  {i.activity_id}  {first_line}")
+
+
+@incidents_app.command("retry")
+def incidents_retry(
+    incident_id: str,
+    retries: Annotated[int, typer.Option(help="Retries the step gets again.")] = 3,
+) -> None:
+    """Run a failed step again once its cause is fixed (recorded in the audit trail)."""
+    from motcua.app import build_runtime
+
+    _configure_logging(False)
+    runtime = build_runtime(Settings())
+    try:
+        incident = runtime.shop.retry_incident(incident_id, "cli", retries)
+    except MotcuaError as exc:
+        raise _fail(exc) from None
+    finally:
+        runtime.close()
+    typer.echo(f"{incident.id}: {incident.business_key} {incident.activity_id} — chạy lại / retried")
 
 
 @users_app.command("add")
@@ -394,3 +462,7 @@ def main() -> None:  # pragma: no cover - console entry point
     except MotcuaError as exc:
         typer.echo(f"lỗi / error: {exc.message_vi} — {exc.message_en}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -38,7 +38,7 @@ from dossiers.model import (
     can_act_on_task,
     structure_in_force,
 )
-from dossiers.ports import AuditEvent, AuditLog, Clock, DocumentStore, Engine, StoredObject, UserTask
+from dossiers.ports import AuditEvent, AuditLog, Clock, DocumentStore, Engine, Incident, StoredObject, UserTask
 from motcua.db import document, dossier, dossier_counter, is_sqlite, procedure, side_effect, transaction
 from motcua.security import Accounts
 from motcua.uploads import Upload, check_upload
@@ -142,6 +142,33 @@ class OneStopShop:
 
     def record(self, event_kind: str, actor: str, dossier_code: str | None = None, **details: Any) -> None:
         self.audit.append(AuditEvent(event_kind, actor, self.clock.now(), dossier_code, details))
+
+    # ------------------------------------------------------------------ operations
+
+    def retry_incident(self, incident_id: str, actor: str, retries: int = 3) -> Incident:
+        """An operator fixed the cause (a printer, a certificate, a full disk): give the step new retries."""
+        found = [i for i in self.engine.incidents() if i.id == incident_id]
+        if not found:
+            raise NotFound(
+                "Không có sự cố đang mở với mã này.", "No open incident with this id.", incident_id=incident_id
+            )
+        incident = found[0]
+        if incident.task_id is None:
+            raise InvalidInput(
+                "Sự cố này không thuộc một bước tự động nên không thể chạy lại.",
+                "This incident is not a failed service task; it cannot be retried here.",
+                incident_id=incident_id,
+            )
+        self.engine.set_retries(incident.task_id, max(1, retries))
+        self.record(
+            "incident.retried",
+            actor,
+            incident.business_key or None,
+            incident_id=incident.id,
+            activity_id=incident.activity_id,
+            retries=max(1, retries),
+        )
+        return incident
 
     # ------------------------------------------------------------------ intake
 

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     workers_in_process: bool = Field(True, description="`serve` runs the topic workers in-process.")
     worker_lock_seconds: float = Field(60.0, description="External-task lock duration.")
     worker_retries: int = Field(3, description="Retries before an external task becomes an incident.")
+    worker_poll_seconds: float = Field(
+        20.0, description="Long polling: how long an idle worker's fetch waits on Operaton for a task."
+    )
     trust_roots: str = Field(
         "",
         description="Comma-separated PEM files of trusted roots (national root CA, Government Cipher Committee "

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import logging
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from dossiers.calendar import VN_TZ
 from motcua.app import DEMO_PASSWORD, Runtime, build_runtime, init_state
 from motcua.clock import SimulatedClock
 from motcua.settings import Settings
+from tests.integration.postgres import PostgresCluster, PostgresUnavailable, start_cluster
+from tests.services import service_missing
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
@@ -62,9 +65,73 @@ def minimal_pdf(text: str = "Motcua test") -> bytes:
     return out.getvalue()
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throw-away PostgreSQL server for the session (tests/integration/postgres.py); always stopped.
+    ``postgres_cluster.url()`` is the ``motcua`` database, ``fresh_database()`` an empty one per test.
+    Skipped when PostgreSQL cannot be started here, except with CI=true, where that fails."""
+    try:
+        cluster = start_cluster()
+    except (PostgresUnavailable, OSError, subprocess.SubprocessError) as exc:
+        service_missing(f"PostgreSQL did not start: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def operaton_server(postgres_cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Operaton engine (deploy/operaton, built once and cached) on its own database of the suite's
+    PostgreSQL, with the job executor off: timers fire on the simulated clock through ``fire_due_timers``."""
+    from tests.integration.operaton import Jdbc, OperatonUnavailable, start_operaton
+
+    jdbc = Jdbc.from_sqlalchemy(postgres_cluster.fresh_database("operaton_session"))
+    try:
+        server = start_operaton(jdbc, tmp_path_factory.mktemp("operaton-session"), job_executor=False)
+    except OperatonUnavailable as exc:
+        service_missing(f"Operaton unavailable: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def forget_operaton_instances(server: Any) -> None:
+    """Delete every process instance, running and historic: each test's dossier codes start again at 0001 and
+    would otherwise meet an earlier test's instance under the same business key."""
+    with server.client() as http:
+        for row in http.get("/process-instance").json():
+            http.delete(f"/process-instance/{row['id']}", params={"skipCustomListeners": "true"})
+        for row in http.get("/history/process-instance").json():
+            http.delete(f"/history/process-instance/{row['id']}")
+
+
+# The procedures' end-to-end modules run on both engines: ``pytestmark = [ENGINES]``.
+ENGINES = pytest.mark.parametrize("engine_kind", ["embedded", "operaton"], indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(var_dir=tmp_path / "var", max_upload_mb=2, demo_clock=True)
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    """Which engine ``runtime`` runs on: embedded unless the test is parametrized with ENGINES."""
+    return str(getattr(request, "param", "embedded"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, engine_kind: str, request: pytest.FixtureRequest) -> Settings:
+    base = Settings(var_dir=tmp_path / "var", max_upload_mb=2, demo_clock=True)
+    if engine_kind == "embedded":
+        return base
+    server = request.getfixturevalue("operaton_server")
+    forget_operaton_instances(server)
+    return base.model_copy(
+        update={
+            "engine": "operaton",
+            "operaton_url": server.url,
+            "operaton_user": server.user,
+            "operaton_password": server.password,
+        }
+    )
 
 
 @pytest.fixture

@@ -5,9 +5,14 @@ becomes a failure with retries (never a silent lock expiry). A task can be deliv
 crash after a side effect), so handlers deduplicate side effects by an idempotency key; the engine
 guarantees the completion itself happens once.
 
-With a ``unit_of_work`` (the embedded engine, which shares the application database) the handler's
-database changes and the engine step that completes the task commit together: nobody ever sees a dossier
-whose status moved while its process has not, and a failed handler leaves no half-done change behind.
+With a ``unit_of_work`` the handler's database changes commit together or not at all. On the embedded
+engine, which shares the application database, the engine step that completes the task is part of that same
+transaction: nobody ever sees a dossier whose status moved while its process has not. A remote engine
+(Operaton) cannot join it, so there the completion follows the commit: a crash in between redelivers the task
+after its lock expires and the idempotent handler finds its work already done.
+
+Fetch, complete and fail go to a ``tasks`` source: the engine itself, or for Operaton the Camunda external-task
+client (``workers.operaton_client``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -59,6 +64,20 @@ Handler = Callable[[TaskContext], Outcome]
 UnitOfWork = Callable[[], AbstractContextManager[Any]]
 
 
+class TaskSource(Protocol):
+    """Where a worker gets and reports its tasks (the engine, or the Camunda client for Operaton)."""
+
+    def fetch_and_lock(
+        self, worker_id: str, topics: list[str], max_tasks: int, lock_seconds: float, wait_seconds: float = 0.0
+    ) -> list[ExternalTask]: ...
+
+    def complete_external_task(self, task_id: str, worker_id: str, variables: Mapping[str, Any]) -> None: ...
+
+    def fail_external_task(
+        self, task_id: str, worker_id: str, message: str, retries: int, retry_seconds: float
+    ) -> None: ...
+
+
 class _HandlerFailed(Exception):
     def __init__(self, outcome: Failure) -> None:
         super().__init__(outcome.message)
@@ -76,8 +95,13 @@ class Worker:
         default_retries: int = 3,
         max_tasks: int = 10,
         unit_of_work: UnitOfWork | None = None,
+        tasks: TaskSource | None = None,
+        poll_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
+        self.tasks: TaskSource = tasks or engine
+        self.complete_in_unit_of_work = bool(getattr(engine, "shares_database", False))
+        self.poll_seconds = poll_seconds  # long polling while idle (engines that support it)
         self.handlers = dict(handlers)
         self.worker_id = worker_id
         self.lock_seconds = lock_seconds
@@ -85,9 +109,11 @@ class Worker:
         self.max_tasks = max_tasks
         self.unit_of_work: UnitOfWork = unit_of_work or nullcontext
 
-    def run_once(self) -> int:
+    def run_once(self, wait_seconds: float = 0.0) -> int:
         """Fetch one batch and handle it; returns how many tasks were handled."""
-        tasks = self.engine.fetch_and_lock(self.worker_id, list(self.handlers), self.max_tasks, self.lock_seconds)
+        tasks = self.tasks.fetch_and_lock(
+            self.worker_id, list(self.handlers), self.max_tasks, self.lock_seconds, wait_seconds
+        )
         for task in tasks:
             self.execute(task)
         return len(tasks)
@@ -117,7 +143,10 @@ class Worker:
                 outcome = self._run_handler(ctx)
                 if isinstance(outcome, Failure):
                     raise _HandlerFailed(outcome)  # roll back whatever the handler changed
-                self.engine.complete_external_task(task.id, self.worker_id, outcome.variables)
+                if self.complete_in_unit_of_work:
+                    self.tasks.complete_external_task(task.id, self.worker_id, outcome.variables)
+            if not self.complete_in_unit_of_work:
+                self.tasks.complete_external_task(task.id, self.worker_id, outcome.variables)
             bound.info("task.completed")
             return
         except _HandlerFailed as failed:
@@ -136,8 +165,9 @@ class Worker:
             retries = current - 1
         bound.warning("task.failed", error=outcome.message.splitlines()[0], retries_left=retries)
         try:
-            self.engine.fail_external_task(task.id, self.worker_id, outcome.message, retries, outcome.retry_seconds)
-        except (NotFound, Conflict) as exc:
+            self.tasks.fail_external_task(task.id, self.worker_id, outcome.message, retries, outcome.retry_seconds)
+        except MotcuaError as exc:
+            # gone, taken over, or the engine is unreachable: the lock expires and the task comes back
             bound.warning("task.failure_not_recorded", reason=exc.message_en)
 
     def _run_handler(self, ctx: TaskContext) -> Outcome:
@@ -152,7 +182,7 @@ class Worker:
     def run_forever(self, stop: threading.Event, idle_seconds: float = 0.5) -> None:
         while not stop.is_set():
             try:
-                handled = self.run_once()
+                handled = self.run_once(self.poll_seconds)
             except Exception:  # noqa: BLE001 - a DB hiccup must not kill the worker thread
                 log.exception("worker.loop_error", worker=self.worker_id)
                 handled = 0

@@ -358,8 +358,9 @@ class EmbeddedEngine:
     # ------------------------------------------------------------------ external tasks
 
     def fetch_and_lock(
-        self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float
+        self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float, wait_seconds: float = 0.0
     ) -> list[ExternalTask]:
+        """No long polling here (``wait_seconds`` is ignored): idle workers sleep between fetches."""
         now = self.clock.now()
         t = wf_external_task
         with transaction(self.db) as conn:
@@ -505,7 +506,10 @@ class EmbeddedEngine:
     def incidents(self) -> list[Incident]:
         with transaction(self.db) as conn:
             rows = conn.execute(select(wf_incident).where(wf_incident.c.resolved_at.is_(None))).all()
-        return [Incident(r.id, r.instance_id, r.business_key, r.activity_id, r.message, r.created_at) for r in rows]
+        return [
+            Incident(r.id, r.instance_id, r.business_key, r.activity_id, r.message, r.created_at, r.external_task_id)
+            for r in rows
+        ]
 
     # ------------------------------------------------------------------ user tasks
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import structlog
 
-from dossiers.errors import Conflict, InvalidInput, NotFound, Unavailable
+from dossiers.errors import Conflict, InvalidInput, MotcuaError, NotFound, Unavailable
 from dossiers.ports import Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
 from workflows.spiff_support import process_ids, read_activity_attributes
 
@@ -94,6 +94,43 @@ def format_time(moment: dt.datetime) -> str:
 
 
 # ---------------------------------------------------------------- engine
+
+
+def external_tasks(rows: Iterable[Mapping[str, Any]], worker_id: str) -> list[ExternalTask]:
+    """Rows of ``fetchAndLock`` (variables read with ``deserializeValues=false``) as port tasks."""
+    return [
+        ExternalTask(
+            id=r["id"],
+            topic=r["topicName"],
+            activity_id=r["activityId"],
+            instance_id=r["processInstanceId"],
+            business_key=r.get("businessKey") or "",
+            variables=plain_variables(r.get("variables")),
+            retries=r.get("retries"),
+            worker_id=r.get("workerId") or worker_id,
+            lock_expires_at=parse_time(r.get("lockExpirationTime")),
+        )
+        for r in rows
+    ]
+
+
+def external_task_error(status: int, message: str, task_id: str) -> MotcuaError | None:
+    """What a refused complete/failure/extendLock means: gone (another delivery completed it) or taken (our lock
+    expired and another worker holds it). None: some other refusal."""
+    lowered = message.lower()
+    if status == 404 or "does not exist" in lowered or "not found" in lowered:
+        return NotFound(
+            "Tác vụ không còn chờ xử lý (đã hoàn thành hoặc không tồn tại).",
+            "External task is no longer waiting (already completed or unknown).",
+            task_id=task_id,
+        )
+    if "locked by" in lowered or "cannot be" in lowered or "is not locked" in lowered:
+        return Conflict(
+            "Tác vụ đang do tiến trình khác giữ khóa.",
+            f"External task is locked by another worker ({message}).",
+            task_id=task_id,
+        )
+    return None
 
 
 class OperatonEngine:
@@ -323,55 +360,31 @@ class OperatonEngine:
     # ------------------------------------------------------------------ external tasks
 
     def fetch_and_lock(
-        self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float
+        self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float, wait_seconds: float = 0.0
     ) -> list[ExternalTask]:
         if not topics:
             return []
         duration = max(1, int(lock_seconds * 1000))
-        rows = self._json(
-            "POST",
-            "/external-task/fetchAndLock",
-            "fetch and lock",
-            json={
-                "workerId": worker_id,
-                "maxTasks": max_tasks,
-                "usePriority": True,
-                "topics": [{"topicName": t, "lockDuration": duration} for t in topics],
-            },
-        )
-        return [
-            ExternalTask(
-                id=r["id"],
-                topic=r["topicName"],
-                activity_id=r["activityId"],
-                instance_id=r["processInstanceId"],
-                business_key=r.get("businessKey") or "",
-                variables=plain_variables(r.get("variables")),
-                retries=r.get("retries"),
-                worker_id=r.get("workerId") or worker_id,
-                lock_expires_at=parse_time(r.get("lockExpirationTime")),
-            )
-            for r in rows or []
-        ]
+        body: dict[str, Any] = {
+            "workerId": worker_id,
+            "maxTasks": max_tasks,
+            "usePriority": True,
+            "topics": [{"topicName": t, "lockDuration": duration} for t in topics],
+        }
+        extra: dict[str, Any] = {}
+        if wait_seconds > 0:
+            body["asyncResponseTimeout"] = int(wait_seconds * 1000)
+            extra["timeout"] = wait_seconds + 10
+        rows = self._json("POST", "/external-task/fetchAndLock", "fetch and lock", json=body, **extra)
+        return external_tasks(rows or [], worker_id)
 
     def _external(self, method: str, task_id: str, action: str, body: Mapping[str, Any]) -> None:
         response = self._request(method, f"/external-task/{task_id}/{action}", json=dict(body))
         if response.status_code < 400:
             return
-        message = self._message(response)
-        lowered = message.lower()
-        if response.status_code == 404 or "does not exist" in lowered or "not found" in lowered:
-            raise NotFound(
-                "Tác vụ không còn chờ xử lý (đã hoàn thành hoặc không tồn tại).",
-                "External task is no longer waiting (already completed or unknown).",
-                task_id=task_id,
-            )
-        if "locked by" in lowered or "cannot be" in lowered or "is not locked" in lowered:
-            raise Conflict(
-                "Tác vụ đang do tiến trình khác giữ khóa.",
-                f"External task is locked by another worker ({message}).",
-                task_id=task_id,
-            )
+        error = external_task_error(response.status_code, self._message(response), task_id)
+        if error is not None:
+            raise error
         self._fail(response, f"external task {action}")
 
     def complete_external_task(self, task_id: str, worker_id: str, variables: Mapping[str, JsonValue]) -> None:
@@ -430,6 +443,8 @@ class OperatonEngine:
                 activity_id=r.get("activityId") or "",
                 message=r.get("incidentMessage") or "",
                 created_at=parse_time(r.get("incidentTimestamp")) or self.clock.now(),
+                # for a failed external task the incident's configuration is the task's id
+                task_id=r.get("configuration") if r.get("incidentType") == "failedExternalTask" else None,
             )
             for r in rows
         ]

@@ -7,7 +7,10 @@ import datetime as dt
 import hashlib
 
 from dossiers.calendar import VN_TZ
-from tests.conftest import COMMUNE, Api, minimal_pdf
+from tests.conftest import COMMUNE, ENGINES, Api, minimal_pdf
+
+# The procedures' end-to-end tests run on both engines (Operaton on the suite's PostgreSQL).
+pytestmark = [ENGINES]
 
 
 def _kinds(api: Api, code: str) -> list[str]:

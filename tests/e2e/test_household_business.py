@@ -16,8 +16,11 @@ from typer.testing import CliRunner
 from dossiers.calendar import VN_TZ
 from motcua.cli import app as cli
 from signing.validate import PadesValidator
-from tests.conftest import HOUSEHOLD_BUSINESS, Api
+from tests.conftest import ENGINES, HOUSEHOLD_BUSINESS, Api
 from tests.pdftools import nss_db_trusting, pdfsig, pdftotext
+
+# The procedures' end-to-end tests run on both engines (Operaton on the suite's PostgreSQL).
+pytestmark = [ENGINES]
 
 DETAILS = {
     "business_name": "Tạp hóa Bình An",

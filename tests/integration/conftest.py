@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.integration.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 from tests.integration.server import Api, MotcuaServer, ServerFactory, all_logs, free_port, log_tail
-from tests.services import service_missing
 
 
 def _make_server(root: Path, name: str, extra_env: Mapping[str, str] | None = None) -> MotcuaServer:
@@ -105,18 +102,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     logs = [p for p in all_logs() if p.exists() and p.stat().st_mtime >= began] or all_logs()
     for path in logs:
         report.sections.append((f"{report.when}: {path}", log_tail(path)))
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    """One throw-away PostgreSQL server for the session (tests/integration/postgres.py); always stopped.
-    ``postgres_cluster.url()`` is the ``motcua`` database, ``fresh_database()`` an empty one per test.
-    Skipped when PostgreSQL cannot be started here, except with CI=true, where that fails."""
-    try:
-        cluster = start_cluster()
-    except (PostgresUnavailable, OSError, subprocess.SubprocessError) as exc:
-        service_missing(f"PostgreSQL did not start: {exc}")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()

@@ -127,6 +127,7 @@ class OperatonServer:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     started_in: float = 0.0
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -146,8 +147,9 @@ class OperatonServer:
         return httpx.Client(base_url=self.url, auth=(self.user, self.password) if auth else None, timeout=30)
 
     def start(self) -> None:
+        """Start on a free port, or on the same port again after ``stop()`` (a restart)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = self.port or free_port()
         env = dict(
             os.environ,
             SERVER_ADDRESS=HOST,
@@ -159,6 +161,7 @@ class OperatonServer:
             OPERATON_ADMIN_PASSWORD=self.password,
         )
         env.pop("SPRING_PROFILES_ACTIVE", None)
+        env.update(self.extra_env)
         began = time.monotonic()
         with self.log_file.open("ab") as out:
             self.proc = subprocess.Popen(
@@ -197,9 +200,13 @@ class OperatonServer:
             proc.wait(timeout=STOP_SECONDS)
 
 
-def start_operaton(jdbc: Jdbc, log_dir: Path) -> OperatonServer:
-    """Build (cached) and start; raises OperatonUnavailable. The caller must call ``stop()``."""
-    server = OperatonServer(jar=built_jar(), jdbc=jdbc, log_dir=log_dir)
+def start_operaton(jdbc: Jdbc, log_dir: Path, *, job_executor: bool = True) -> OperatonServer:
+    """Build (cached) and start; raises OperatonUnavailable. The caller must call ``stop()``.
+
+    ``job_executor=False``: timers fire only through ``fire_due_timers`` (tests run on a simulated clock that
+    lies months before the real one, where the job executor would fire every timer at once)."""
+    extra = {} if job_executor else {"OPERATON_BPM_JOBEXECUTION_ENABLED": "false"}
+    server = OperatonServer(jar=built_jar(), jdbc=jdbc, log_dir=log_dir, extra_env=extra)
     try:
         server.start()
     except BaseException:

@@ -4,7 +4,6 @@ PostgreSQL: the Engine port's rules, as the embedded engine's tests state them, 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +15,9 @@ from motcua.app import Runtime, build_runtime, init_state
 from motcua.clock import SimulatedClock
 from motcua.settings import Settings
 from signing.validate import PadesValidator
-from tests.conftest import MONDAY_MORNING, Api
-from tests.integration.operaton import Jdbc, OperatonServer, OperatonUnavailable, start_operaton, unavailable
+from tests.conftest import MONDAY_MORNING, Api, forget_operaton_instances
+from tests.integration.operaton import OperatonServer
+from workers.operaton_client import ClientTasks
 from workflows import BPMN_DIR
 from workflows.operaton import OperatonEngine, format_time, typed
 
@@ -27,25 +27,9 @@ PROCESS = "household_business_registration"
 
 
 @pytest.fixture(scope="module")
-def operaton(postgres_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatonServer]:  # type: ignore[no-untyped-def]
-    """Operaton on its own database of the suite's PostgreSQL. The job executor is off so that timers fire
-    only through ``fire_due_timers`` (the simulated clock of the tests lies months before the real one)."""
-    jdbc = Jdbc.from_sqlalchemy(postgres_cluster.fresh_database("operaton_engine"))
-    previous = os.environ.get("OPERATON_BPM_JOBEXECUTION_ENABLED")
-    os.environ["OPERATON_BPM_JOBEXECUTION_ENABLED"] = "false"
-    try:
-        server = start_operaton(jdbc, tmp_path_factory.mktemp("operaton-engine"))
-    except OperatonUnavailable as exc:
-        unavailable(str(exc))
-    finally:
-        if previous is None:
-            os.environ.pop("OPERATON_BPM_JOBEXECUTION_ENABLED", None)
-        else:
-            os.environ["OPERATON_BPM_JOBEXECUTION_ENABLED"] = previous
-    try:
-        yield server
-    finally:
-        server.stop()
+def operaton(operaton_server: OperatonServer) -> OperatonServer:
+    """The session's Operaton (tests/conftest.py): its own database on the suite's PostgreSQL, job executor off."""
+    return operaton_server
 
 
 @pytest.fixture
@@ -250,13 +234,12 @@ def operaton_runtime(operaton: OperatonServer, tmp_path: Path) -> Iterator[Runti
         max_upload_mb=2,
         demo_clock=True,
     )
-    with operaton.client() as http:  # the port tests' instances would otherwise reach the dossier workers
-        for row in http.get("/process-instance").json():
-            http.delete(f"/process-instance/{row['id']}", params={"skipCustomListeners": "true"})
+    forget_operaton_instances(operaton)  # the port tests' instances would otherwise reach the dossier workers
     init_state(settings)
     rt = build_runtime(settings, clock=SimulatedClock(MONDAY_MORNING))
     assert isinstance(rt.engine, OperatonEngine)
     assert rt.engine.deploy() == []  # init deployed it already
+    assert isinstance(rt.worker.tasks, ClientTasks)  # workers speak through camunda-external-task-client
     try:
         yield rt
     finally:
