@@ -73,10 +73,17 @@ class Runtime:
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start_background(self, workers: int = 2, timer_seconds: float = 1.0) -> None:
-        """In-process workers and the timer scheduler (``motcua serve``)."""
+        """In-process workers, the timer scheduler and housekeeping (``motcua serve``)."""
         extra = [self.new_worker(f"{self.worker.worker_id}-{i}") for i in range(workers)]
         self.threads += start_in_threads(extra, self.stop)
-        thread = threading.Thread(target=self._timers, args=(timer_seconds,), name="timers", daemon=True)
+        self.start_housekeeping(timer_seconds, fire_timers=True)
+
+    def start_housekeeping(self, every: float, *, fire_timers: bool) -> None:
+        """A thread that fires due timers (when asked) and starts the processes of dossiers registered while a
+        remote engine was unreachable. Several processes may run it: both jobs are safe to repeat."""
+        thread = threading.Thread(
+            target=self._housekeeping, args=(every, fire_timers), name="housekeeping", daemon=True
+        )
         thread.start()
         self.threads.append(thread)
 
@@ -88,17 +95,21 @@ class Runtime:
             worker_id,
             lock_seconds=self.settings.worker_lock_seconds,
             default_retries=self.settings.worker_retries,
+            max_tasks=self.settings.worker_max_tasks,
             unit_of_work=self.worker.unit_of_work,
             tasks=self.worker.tasks,
             poll_seconds=self.settings.worker_poll_seconds,
+            retry_seconds=self.settings.worker_retry_seconds,
         )
 
-    def _timers(self, every: float) -> None:
+    def _housekeeping(self, every: float, fire_timers: bool) -> None:
         while not self.stop.is_set():
             try:
-                self.engine.fire_due_timers(self.clock.now())
-            except Exception:  # noqa: BLE001 - keep the scheduler alive; the next tick retries
-                log.exception("timers.error")
+                if fire_timers:
+                    self.engine.fire_due_timers(self.clock.now())
+                self.shop.start_waiting_processes()
+            except Exception:  # noqa: BLE001 - keep it alive; the next tick retries (e.g. engine still down)
+                log.warning("housekeeping.error", exc_info=True)
             self.stop.wait(every)
 
     def close(self) -> None:
@@ -245,6 +256,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         default_retries=settings.worker_retries,
         unit_of_work=lambda: transaction(db),
         tasks=tasks,
+        retry_seconds=settings.worker_retry_seconds,
     )
     return Runtime(settings, db, clock, engine, store, audit, accounts, shop, worker, pki, paperwork, signatures)
 

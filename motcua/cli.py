@@ -129,6 +129,8 @@ def worker(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     pool = [runtime.new_worker(f"worker-{socket.gethostname()}-{os.getpid()}-{i}") for i in range(threads)]
     started = start_in_threads(pool, stop)
+    runtime.stop = stop
+    runtime.start_housekeeping(5.0, fire_timers=False)  # timers: Operaton's job executor, or `serve`'s scheduler
     typer.echo(
         f"worker {os.getpid()} ({settings.engine}): {threads} thread(s), "
         f"topics: {', '.join(sorted(runtime.worker.handlers))}"
@@ -452,6 +454,67 @@ def storage_check(
         db.dispose()
     for line in render(report, orphans=orphans or clean, clean=clean):
         typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+engine_app = typer.Typer(help="Workflow engines: moving in-flight dossiers between them.", no_args_is_help=True)
+app.add_typer(engine_app, name="engine")
+
+
+@engine_app.command("migrate")
+def engine_migrate(
+    to: Annotated[str, typer.Option("--to", help="Target engine (only 'operaton').")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would happen; change nothing.")] = False,
+    operaton_url: Annotated[
+        str | None, typer.Option(help="Operaton REST base URL (default: MOTCUA_OPERATON_URL).")
+    ] = None,
+    operaton_user: Annotated[str | None, typer.Option(help="Operaton user (default: MOTCUA_OPERATON_USER).")] = None,
+    operaton_password: Annotated[
+        str | None, typer.Option(help="Operaton password (default: MOTCUA_OPERATON_PASSWORD).")
+    ] = None,
+) -> None:
+    """Recreate the embedded engine's in-flight instances on Operaton at the step where each one waits
+    (docs/engine-migration.md). Idempotent; exit 1 when any dossier failed."""
+    from sqlalchemy import make_url
+
+    from motcua.app import make_clock
+    from motcua.db import make_engine
+    from workflows import BPMN_DIR
+    from workflows.migration import migrate_to_operaton
+    from workflows.operaton import OperatonEngine
+
+    if to != "operaton":
+        typer.echo(f"lỗi / error: --to {to}: only 'operaton' is supported", err=True)
+        raise typer.Exit(code=2)
+    _configure_logging(False, level=logging.WARNING)
+    settings = Settings()
+    url = operaton_url or settings.operaton_url
+    user = operaton_user or settings.operaton_user
+    password = operaton_password or settings.operaton_password
+    db = make_engine(settings.resolved_database_url)
+    operaton: OperatonEngine | None = None
+    try:
+        clock = make_clock(settings, db)
+        operaton = OperatonEngine(url or "", user, password, clock, [BPMN_DIR])
+        source = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+        typer.echo(f"{'[dry run] ' if dry_run else ''}embedded ({source}) → operaton ({url})")
+        report = migrate_to_operaton(
+            db,
+            operaton,
+            clock,
+            dry_run=dry_run,
+            progress=lambda result: typer.echo(result.line()),
+        )
+    except MotcuaError as exc:
+        raise _fail(exc) from None
+    finally:
+        if operaton is not None:
+            operaton.close()
+        db.dispose()
+    if report.deployed:
+        typer.echo(f"deployed to Operaton first: {', '.join(report.deployed)}")
+    typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(code=1)
 

@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.codes import MAX_SERIAL_PER_DAY, format_dossier_code
-from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
+from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge, Unavailable
 from dossiers.lifecycle import check_transition, due_at, shifted_due, warning_at
 from dossiers.model import (
     OFFICIAL_ROLES,
@@ -218,7 +218,6 @@ class OneStopShop:
         received_at = now
         clock_start = self.calendar.clock_start(received_at)
         due = due_at(proc, self.calendar, received_at)
-        warn = warning_at(self.calendar, received_at, due)
         with transaction(self.db) as conn:
             code = self._next_code(conn, agency.code, received_at.astimezone(self.calendar_tz()).date())
             conn.execute(
@@ -255,22 +254,65 @@ class OneStopShop:
             )
             for upload, obj in staged:
                 self.insert_document(conn, code, "upload", upload.paper_key, upload.filename, obj, actor.username)
-            variables = {
-                "dossier_code": code,
-                "procedure_code": proc.code,
-                "agency_code": agency.code,
-                "due_at": due.isoformat(),
-                "warn_at": warn.isoformat(),
-            }
             if self.engine_shares_db:
-                instance_id = self.engine.start(proc.process_key, code, variables)
+                row = conn.execute(select(dossier).where(dossier.c.code == code)).one()
+                instance_id = self.engine.start(proc.process_key, code, self._start_variables(row))
                 conn.execute(update(dossier).where(dossier.c.code == code).values(process_instance_id=instance_id))
         if not self.engine_shares_db:
-            instance_id = self.engine.start(proc.process_key, code, variables)
-            with transaction(self.db) as conn:
-                conn.execute(update(dossier).where(dossier.c.code == code).values(process_instance_id=instance_id))
+            try:
+                self._start_process(code, skip_locked=False)
+            except Unavailable as exc:
+                # The dossier is registered and its papers are kept; the citizen is not sent away. The process
+                # starts when the engine is back (start_waiting_processes), which also writes the receipt.
+                log.warning("dossier.process_start_deferred", dossier=code, reason=exc.message_en)
         log.info("dossier.received", dossier=code, procedure=proc.code)
         return self.dossier_view(code)
+
+    def _start_variables(self, row: Any) -> dict[str, Any]:
+        """The process variables of a dossier, derived from its row (so a deferred start sends the same)."""
+        return {
+            "dossier_code": row.code,
+            "procedure_code": row.procedure_code,
+            "agency_code": row.agency_code,
+            "due_at": row.due_at.isoformat(),
+            "warn_at": warning_at(self.calendar, row.received_at, row.due_at).isoformat(),
+        }
+
+    def _start_process(self, code: str, *, skip_locked: bool) -> bool:
+        """Start the dossier's process unless it has one; the row lock keeps two processes from both starting
+        it (a remote engine's start-by-business-key is check-then-start). True when this call started it."""
+        with transaction(self.db) as conn:
+            row = conn.execute(
+                select(dossier)
+                .where(dossier.c.code == code, dossier.c.process_instance_id.is_(None))
+                .with_for_update(skip_locked=skip_locked)
+            ).first()
+            if row is None:
+                return False
+            proc = self.procedure(row.procedure_code)
+            instance_id = self.engine.start(proc.process_key, code, self._start_variables(row))
+            conn.execute(update(dossier).where(dossier.c.code == code).values(process_instance_id=instance_id))
+        return True
+
+    def start_waiting_processes(self, limit: int = 100) -> int:
+        """Dossiers registered while the remote engine was unreachable: start their processes now."""
+        if self.engine_shares_db:
+            return 0
+        with transaction(self.db) as conn:
+            codes = list(
+                conn.execute(
+                    select(dossier.c.code)
+                    .where(dossier.c.process_instance_id.is_(None))
+                    .order_by(dossier.c.received_at)
+                    .limit(limit)
+                ).scalars()
+            )
+        started = 0
+        for code in codes:
+            if self._start_process(code, skip_locked=True):
+                log.info("dossier.process_started_late", dossier=code)
+                started += 1
+        return started
 
     @staticmethod
     def calendar_tz() -> dt.tzinfo:

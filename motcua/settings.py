@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     workers_in_process: bool = Field(True, description="`serve` runs the topic workers in-process.")
     worker_lock_seconds: float = Field(60.0, description="External-task lock duration.")
     worker_retries: int = Field(3, description="Retries before an external task becomes an incident.")
+    worker_max_tasks: int = Field(10, description="External tasks a worker locks per fetch.")
+    worker_retry_seconds: float = Field(30.0, description="Wait before a failed external task is tried again.")
     worker_poll_seconds: float = Field(
         20.0, description="Long polling: how long an idle worker's fetch waits on Operaton for a task."
     )

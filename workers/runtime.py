@@ -97,11 +97,13 @@ class Worker:
         unit_of_work: UnitOfWork | None = None,
         tasks: TaskSource | None = None,
         poll_seconds: float = 0.0,
+        retry_seconds: float = 30.0,
     ) -> None:
         self.engine = engine
         self.tasks: TaskSource = tasks or engine
         self.complete_in_unit_of_work = bool(getattr(engine, "shares_database", False))
         self.poll_seconds = poll_seconds  # long polling while idle (engines that support it)
+        self.retry_seconds = retry_seconds  # back-off after a handler raised
         self.handlers = dict(handlers)
         self.worker_id = worker_id
         self.lock_seconds = lock_seconds
@@ -156,9 +158,9 @@ class Worker:
             bound.warning("task.completion_refused", reason=exc.message_en)
             return
         except MotcuaError as exc:
-            outcome = Failure(f"the engine refused the completion: {exc.message_en}")
+            outcome = Failure(f"the engine refused the completion: {exc.message_en}", self.retry_seconds)
         except Exception as exc:  # noqa: BLE001 - e.g. the database went away during the step
-            outcome = Failure(f"{type(exc).__name__}: {exc}")
+            outcome = Failure(f"{type(exc).__name__}: {exc}", self.retry_seconds)
         retries = outcome.retries
         if retries is None:
             current = task.retries if task.retries is not None else self.default_retries
@@ -175,9 +177,9 @@ class Worker:
         try:
             return handler(ctx)
         except MotcuaError as exc:
-            return Failure(f"{type(exc).__name__}: {exc.message_en}")
+            return Failure(f"{type(exc).__name__}: {exc.message_en}", self.retry_seconds)
         except Exception as exc:  # noqa: BLE001 - every handler error must become a reported failure
-            return Failure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+            return Failure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}", self.retry_seconds)
 
     def run_forever(self, stop: threading.Event, idle_seconds: float = 0.5) -> None:
         while not stop.is_set():
