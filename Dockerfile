@@ -18,9 +18,11 @@ COPY workers ./workers
 COPY signing ./signing
 COPY storage ./storage
 COPY api ./api
+COPY documents ./documents
 
-# psycopg is the PostgreSQL driver named by MOTCUA_DATABASE_URL=postgresql+psycopg://… in production.
-RUN pip install . "psycopg[binary]>=3.1"
+# pyproject declares everything production needs: psycopg (MOTCUA_DATABASE_URL=postgresql+psycopg://…),
+# minio, and camunda-external-task-client-python3 for the workers on Operaton.
+RUN pip install .
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/motcua --create-home motcua \
     && chown motcua /var/lib/motcua

@@ -75,7 +75,7 @@ def strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
 def test_expected_services(services: dict[str, dict[str, Any]]) -> None:
     assert {"postgres", "minio", "operaton", "migrate", "api", "worker"} <= services.keys()
     assert services["postgres"]["image"].startswith("postgres:16")
-    assert services["minio"]["image"].startswith("minio/minio")
+    assert services["minio"]["image"].startswith("minio/minio:")
     assert services["operaton"]["build"] in ("./deploy/operaton", {"context": "./deploy/operaton"})
     for name in ("migrate", "api", "worker"):
         assert services[name]["build"] in (".", "./", {"context": "."}), name
@@ -90,8 +90,31 @@ def test_commands(services: dict[str, dict[str, Any]]) -> None:
 
     assert command("migrate")[:2] == ["motcua", "init"]
     assert command("api") == ["motcua", "serve"]
-    assert command("worker") == ["motcua", "worker"]
+    assert command("worker")[:2] == ["motcua", "worker"]
     assert services["worker"]["deploy"]["replicas"] == 2
+
+
+def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
+    """A fixed version per image: an upgrade is a reviewed change, not whatever ``latest`` is that day."""
+    for name, service in services.items():
+        if "image" not in service:
+            continue
+        image = service["image"]
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest" and "/" not in tag, f"{name}: {image} is not pinned"
+        assert re.search(r"\d", tag), f"{name}: {image} has no version in its tag"
+    assert re.fullmatch(r"minio/minio:RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ", services["minio"]["image"])
+
+
+def test_the_app_image_carries_every_package(services: dict[str, dict[str, Any]]) -> None:
+    """Every package pyproject installs is copied into the image (a missing one fails only at run time)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, flags=re.MULTILINE))
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
 
 
 def test_dependencies_exist_and_wait_for_health(services: dict[str, dict[str, Any]]) -> None:
