@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import requests
 from camunda.client.external_task_client import ExternalTaskClient
@@ -61,6 +61,9 @@ class ClientTasks:
         """Run one client call and turn what it raises into the domain's errors."""
         try:
             return call()
+        except requests.HTTPError as exc:  # an error answer without a JSON body (e.g. 401 from the filter)
+            status = exc.response.status_code if exc.response is not None else 0
+            self._raise(what, task_id, status, str(exc), exc)
         except requests.RequestException as exc:
             raise Unavailable(
                 f"Không kết nối được máy chủ quy trình Operaton ({self.base_url}): {exc}",
@@ -69,20 +72,22 @@ class ClientTasks:
         except MotcuaError:
             raise
         except Exception as exc:  # noqa: BLE001 - the client raises bare Exception("received <status> : …")
-            message = str(exc)
-            found = _STATUS.search(message)
-            status = int(found.group(1)) if found else 0
-            if status == 401:
-                raise Unavailable(
-                    "Operaton từ chối tên đăng nhập/mật khẩu (MOTCUA_OPERATON_USER, MOTCUA_OPERATON_PASSWORD).",
-                    "Operaton refused the credentials (bad MOTCUA_OPERATON_USER / MOTCUA_OPERATON_PASSWORD).",
-                ) from exc
-            error = external_task_error(status, message, task_id) if task_id else None
-            if error is not None:
-                raise error from exc
-            raise InvalidInput(
-                f"Máy chủ quy trình từ chối: {what}: {message}", f"Operaton refused {what}: {message}", status=status
-            ) from exc
+            found = _STATUS.search(str(exc))
+            self._raise(what, task_id, int(found.group(1)) if found else 0, str(exc), exc)
+
+    @staticmethod
+    def _raise(what: str, task_id: str, status: int, message: str, cause: Exception) -> NoReturn:
+        if status == 401:
+            raise Unavailable(
+                "Operaton từ chối tên đăng nhập/mật khẩu (MOTCUA_OPERATON_USER, MOTCUA_OPERATON_PASSWORD).",
+                "Operaton refused the credentials (bad MOTCUA_OPERATON_USER / MOTCUA_OPERATON_PASSWORD).",
+            ) from cause
+        error = external_task_error(status, message, task_id) if task_id else None
+        if error is not None:
+            raise error from cause
+        raise InvalidInput(
+            f"Máy chủ quy trình từ chối: {what}: {message}", f"Operaton refused {what}: {message}", status=status
+        ) from cause
 
     def fetch_and_lock(
         self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_seconds: float, wait_seconds: float = 0.0

@@ -3,11 +3,13 @@ PostgreSQL: the Engine port's rules, as the embedded engine's tests state them, 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dossiers.errors import Conflict, NotFound, Unavailable
@@ -269,3 +271,52 @@ def test_household_business_dossier_end_to_end_on_operaton(operaton_runtime: Run
     assert instance is not None and instance.state == "completed"
     assert operaton_runtime.engine.incidents() == []
     api.client.close()
+
+
+# ---------------------------------------------------------------- the workers' client (camunda-external-task-client)
+
+
+def test_the_workers_client_long_polls_and_keeps_types_and_locks(engine: OperatonEngine, clock: SimulatedClock) -> None:
+    import threading
+    import time
+
+    client = ClientTasks(engine.base_url, *_credentials(engine))
+    key = _key()
+    # a fetch that waits: the task is created 1.5 s after the request went out, and comes back at once
+    starter = threading.Timer(1.5, lambda: engine.start(PROCESS, key, _variables(clock)))
+    began = time.monotonic()
+    starter.start()
+    tasks: list = []
+    for _ in range(5):  # other tests' leftovers on this topic may come first: hand them back
+        fetched = client.fetch_and_lock("client-1", ["dossier.accept"], 1, 60, wait_seconds=10)
+        tasks = [t for t in fetched if t.business_key == key]
+        for other in fetched:
+            if other.business_key != key:
+                client.fail_external_task(other.id, "client-1", "not this test's", 1, 0)
+        if tasks:
+            break
+    waited = time.monotonic() - began
+    starter.join()
+    [task] = tasks
+    assert 1.0 < waited < 9, waited  # held open until the task existed, not the whole 10 s
+    assert task.variables["applicant"] == {"name": "Nguyễn Văn A", "documents": ["cccd"]}
+    with pytest.raises(Conflict):
+        client.complete_external_task(task.id, "client-2", {})  # another worker's lock
+    client.complete_external_task(task.id, "client-1", {"checked": {"papers": ["a", "b"]}, "count": 2})
+    with pytest.raises(NotFound):
+        client.complete_external_task(task.id, "client-1", {})  # completed already
+    receipt = _fetch_for(engine, "w", "documents.receipt", key)
+    assert receipt.variables["checked"] == {"papers": ["a", "b"]} and receipt.variables["count"] == 2  # type: ignore[attr-defined]
+    bad = ClientTasks(engine.base_url, "nobody", "wrong")
+    with pytest.raises(Unavailable, match="credentials"):
+        bad.fetch_and_lock("x", ["dossier.accept"], 1, 10)
+    gone = ClientTasks("http://127.0.0.1:9/engine-rest", "u", "p")
+    with pytest.raises(Unavailable):
+        gone.fetch_and_lock("x", ["dossier.accept"], 1, 10)
+
+
+def _credentials(engine: OperatonEngine) -> tuple[str, str]:
+    auth = engine.http.auth
+    assert isinstance(auth, httpx.BasicAuth)
+    user, password = base64.b64decode(auth._auth_header.split()[1]).decode().split(":", 1)
+    return user, password
