@@ -61,6 +61,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/engines.py
 	$(BIN)/python bench/signing.py --quick
 	$(BIN)/python bench/storage.py --quick
 
