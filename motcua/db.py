@@ -157,10 +157,77 @@ dossier = Table(
     Column("decision", String(30)),
     Column("details", JSON),  # what the applicant declared on the application form (procedure specific)
     Column("rule_version", String(40)),  # the catalogue rule version the dossier is handled under
+    Column("applicant_email", String(255)),  # for notifications (Notifier port), optional
+    Column(
+        "return_channel", String(20), nullable=False, default="counter", server_default="counter"
+    ),  # counter | postal | online
     Column("received_by", String(80), nullable=False),
     Column("process_instance_id", String(64)),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_dossier_agency_status", "agency_code", "status"),
+)
+
+# Fees (Payment port): recorded before the result is returned; ``online`` marks payment through a gateway.
+payment = Table(
+    "payment",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("dossier_code", String(60), ForeignKey("dossier.code"), nullable=False, index=True),
+    Column("amount_vnd", Integer, nullable=False),
+    Column("method", String(20), nullable=False),  # cash | gateway
+    Column("online", Boolean, nullable=False),
+    Column("reference", String(120), nullable=False),  # receipt number or the gateway's transaction id
+    Column("status", String(20), nullable=False),  # pending | paid | failed | refunded
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    Column("recorded_by", String(80), nullable=False),
+    UniqueConstraint("method", "reference", name="uq_payment_method_reference"),
+)
+
+# The citizen's satisfaction with a resolved dossier (QĐ 766: five levels).
+rating = Table(
+    "rating",
+    metadata,
+    Column("dossier_code", String(60), ForeignKey("dossier.code"), primary_key=True),
+    Column("level", Integer, nullable=False),  # 1 (very dissatisfied) … 5 (very satisfied)
+    Column("comment", Text),
+    Column("rated_at", UTCDateTime, nullable=False),
+)
+
+# Outbox of messages to citizens (Notifier port): written in the business transaction, sent afterwards.
+notification = Table(
+    "notification",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("dossier_code", String(60), index=True),
+    Column("channel", String(20), nullable=False),  # email | sms | outbox
+    Column("recipient", String(255), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+)
+
+# A dossier that will miss its date: the department's task to issue the apology letter (Mẫu 04).
+late_notice = Table(
+    "late_notice",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("dossier_code", String(60), ForeignKey("dossier.code"), nullable=False, unique=True),
+    Column("agency_code", String(40), nullable=False),
+    Column("department_code", String(40)),
+    Column("old_due_at", UTCDateTime, nullable=False),
+    Column("new_due_at", UTCDateTime),
+    Column("reason", Text),
+    Column("status", String(20), nullable=False),  # open | issued
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("issued_at", UTCDateTime),
+    Column("issued_by", String(80)),
+    Column("document_id", String(36)),
 )
 
 dossier_counter = Table(
