@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 from api.limits import BodySizeLimit
 from api.problems import install as install_problems
 from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
+from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Procedure, Role
 from motcua.app import Runtime
 from motcua.clock import SimulatedClock
 from motcua.services import Applicant
@@ -68,6 +68,38 @@ class AdvanceClock(BaseModel):
 
     hours: float = Field(0, ge=0, le=24 * 400)
     days: int = Field(0, ge=0, le=400)
+
+
+def procedure_json(p: Procedure) -> dict[str, Any]:
+    from dossiers.catalogue import PAPER_FORM_NAMES
+
+    return {
+        "code": p.code,
+        "name": p.name,
+        "field": p.field,
+        "rule_version": p.rule_version,
+        "time_limit_days": p.time_limit_days,
+        "working_days": p.working_days,
+        "same_day": p.time_limit_days == 0,
+        "levels": [lvl.value for lvl in p.levels],
+        "fee_vnd": p.fee_vnd,
+        "online_level": p.online_level,
+        "channels": list(p.channels),
+        "legal_source": p.legal_source,
+        "process_key": p.process_key,
+        "papers": [
+            {
+                "key": x.key,
+                "name": x.name,
+                "form": x.form,
+                "form_name": PAPER_FORM_NAMES.get(x.form, x.form),
+                "count": x.count,
+                "mandatory": x.mandatory,
+            }
+            for x in p.papers
+        ],
+        "form_fields": [{"key": f.key, "name": f.name, "required": f.required, "kind": f.kind} for f in p.form_fields],
+    }
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -137,20 +169,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     # ------------------------------------------------------------------ catalogue and agencies
 
     @app.get("/api/procedures", tags=["catalogue"])
-    def procedures() -> list[dict[str, Any]]:
-        return [
-            {
-                "code": p.code,
-                "name": p.name,
-                "time_limit_days": p.time_limit_days,
-                "working_days": p.working_days,
-                "levels": [lvl.value for lvl in p.levels],
-                "fee_vnd": p.fee_vnd,
-                "legal_source": p.legal_source,
-                "papers": [{"key": x.key, "name": x.name, "mandatory": x.mandatory} for x in p.papers],
-            }
-            for p in shop.procedures()
-        ]
+    def procedures(on: dt.date | None = None) -> list[dict[str, Any]]:
+        """The procedures in force on ``on`` (default today), each under that day's rule version."""
+        return [procedure_json(p) for p in shop.procedures(on)]
+
+    @app.get("/api/procedures/{code}", tags=["catalogue"])
+    def procedure_detail(code: str, on: dt.date | None = None) -> dict[str, Any]:
+        entry = shop.entry(code)
+        return procedure_json(shop.procedure(code, on)) | {"versions": [v.label for v in entry.versions]}
 
     @app.get("/api/agencies", tags=["catalogue"])
     def agencies(on: dt.date | None = None) -> dict[str, Any]:
@@ -407,6 +433,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def index() -> dict[str, Any]:
         return {"name": "Motcua — Một cửa điện tử", "api": "/docs", "health": "/api/health"}
+
+    from api.pages import pages_router
+
+    app.include_router(pages_router(runtime))
+    # routers of other modules (registers, statistics, operations) are included here as they arrive
 
     limited = BodySizeLimit(
         app, runtime.settings.max_upload_bytes + 1024 * 1024, file_limit_bytes=runtime.settings.max_upload_bytes

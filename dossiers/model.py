@@ -110,6 +110,9 @@ class RequiredPaper:
     key: str
     name: str
     mandatory: bool = True
+    form: str = "original_or_copy"  # original | copy | certified_copy | original_or_copy
+    count: int = 1
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,9 @@ class Procedure:
     fee_vnd: int = 0
     rule_version: str = ""
     form_fields: tuple[FormField, ...] = ()
+    field: str = ""  # lĩnh vực
+    online_level: str = "partial"  # full | partial (dịch vụ công trực tuyến toàn trình / một phần)
+    channels: tuple[str, ...] = ("counter",)  # counter | online | postal
 
 
 @dataclass(frozen=True)

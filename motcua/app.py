@@ -10,6 +10,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -18,9 +19,12 @@ from sqlalchemy import insert, select, update
 
 from dossiers.agencies import parse_demo_people, parse_structures
 from dossiers.calendar import CalendarOverrides, WorkingCalendar
+from dossiers.errors import InvalidInput
 from dossiers.model import AgencyStructure
 from dossiers.ports import Clock, DocumentStore, Engine
 from motcua.audit import SqlAuditLog
+from motcua.catalogue import Problem, catalogue_dirs, read_catalogue
+from motcua.catalogue import validate as validate_catalogue
 from motcua.clock import SimulatedClock, SystemClock
 from motcua.db import (
     agency,
@@ -214,13 +218,13 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         from workflows.operaton import OperatonEngine
 
         engine = OperatonEngine(
-            settings.operaton_url or "", settings.operaton_user, settings.operaton_password, clock, [BPMN_DIR]
+            settings.operaton_url or "", settings.operaton_user, settings.operaton_password, clock, bpmn_dirs(settings)
         )
         tasks = ClientTasks(settings.operaton_url or "", settings.operaton_user, settings.operaton_password)
     else:
         from workflows.embedded import EmbeddedEngine
 
-        engine = EmbeddedEngine(db, clock, [BPMN_DIR])
+        engine = EmbeddedEngine(db, clock, bpmn_dirs(settings))
     store = store or open_store(settings)
     audit = SqlAuditLog(db)
     accounts = Accounts(db)
@@ -232,7 +236,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         clock,
         load_calendar(db),
         load_structures(db),
-        BPMN_DIR,
+        bpmn_dirs(settings),
         max_file_bytes=settings.max_upload_bytes,
         accounts=accounts,
     )
@@ -268,7 +272,7 @@ def init_state(settings: Settings, demo: bool = True) -> dict[str, Any]:
     db = make_engine(settings.resolved_database_url)
     try:
         upgrade(db)
-        report = _seed_reference_data(db)
+        report = _seed_reference_data(db, settings)
     finally:
         db.dispose()
     runtime = build_runtime(settings)
@@ -281,9 +285,36 @@ def init_state(settings: Settings, demo: bool = True) -> dict[str, Any]:
     return report
 
 
-def _seed_reference_data(db: SqlEngine) -> dict[str, Any]:
+def bpmn_dirs(settings: Settings) -> list[Path]:
+    """The built-in BPMN files, and an agency's own next to its catalogue entries (MOTCUA_CATALOGUE_DIR)."""
+    return [BPMN_DIR, *([Path(settings.catalogue_dir)] if settings.catalogue_dir else [])]
+
+
+def check_catalogue(settings: Settings) -> list[Problem]:
+    """Everything ``motcua procedures validate`` checks; ``init`` and ``serve`` refuse to go on if not empty."""
+    return validate_catalogue(
+        catalogue_dirs(settings.catalogue_dir),
+        bpmn_dirs(settings),
+        parse_structures(load_data("agencies.json")),
+        calendar_overrides=load_data("calendar_overrides.json"),
+    )
+
+
+def refuse_invalid_catalogue(settings: Settings) -> None:
+    problems = check_catalogue(settings)
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise InvalidInput(
+            f"Danh mục thủ tục không hợp lệ ({len(problems)} lỗi):\n{listing}",
+            f"The procedure catalogue is invalid ({len(problems)} problems):\n{listing}",
+        )
+
+
+def _seed_reference_data(db: SqlEngine, settings: Settings) -> dict[str, Any]:
+    refuse_invalid_catalogue(settings)
     agencies_data = load_data("agencies.json")
     structures = parse_structures(agencies_data)  # validate before writing anything
+    entries, _ = read_catalogue(catalogue_dirs(settings.catalogue_dir))
     added: dict[str, Any] = {"structures": [], "procedures": [], "calendar_days": 0}
     with transaction(db) as conn:
         have = {r.version for r in conn.execute(select(agency_structure.c.version))}
@@ -318,22 +349,23 @@ def _seed_reference_data(db: SqlEngine) -> dict[str, Any]:
                     )
             added["structures"].append(s.version)
         have_procedures = {r.code: r.data for r in conn.execute(select(procedure.c.code, procedure.c.data))}
-        for p in load_data("procedures.json")["procedures"]:
+        for _path, data, entry in entries:
+            latest = entry.versions[-1]
             values = {
-                "name": p["name"],
-                "process_key": p["process_key"],
-                "time_limit_days": p["time_limit_days"],
-                "working_days": p["working_days"],
-                "data": p,
+                "name": entry.name,
+                "process_key": entry.process_key,
+                "time_limit_days": latest.time_limit_days,
+                "working_days": latest.time_unit.value != "calendar_days",
+                "data": data,
             }
-            if p["code"] not in have_procedures:
-                conn.execute(insert(procedure).values(code=p["code"], **values))
-            elif have_procedures[p["code"]] != p:
-                # the catalogue file changed (a new rule version): dossiers keep the version they started with
-                conn.execute(update(procedure).where(procedure.c.code == p["code"]).values(**values))
+            if entry.code not in have_procedures:
+                conn.execute(insert(procedure).values(code=entry.code, **values))
+            elif have_procedures[entry.code] != data:
+                # the catalogue changed (e.g. a new rule version): every dossier keeps the version it recorded
+                conn.execute(update(procedure).where(procedure.c.code == entry.code).values(**values))
             else:
                 continue
-            added["procedures"].append(p["code"])
+            added["procedures"].append(entry.code)
         overrides = CalendarOverrides.from_data(load_data("calendar_overrides.json"))
         have_days = {r.day for r in conn.execute(select(calendar_override.c.day))}
         for kind, table in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import getpass
 import json
 import logging
@@ -30,6 +31,8 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Local accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+procedures_app = typer.Typer(help="The procedure catalogue: list, show, validate.", no_args_is_help=True)
+app.add_typer(procedures_app, name="procedures")
 incidents_app = typer.Typer(help="Steps the workers gave up on, and retrying them.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
 
@@ -83,6 +86,12 @@ def serve(
 
     _configure_logging(json_logs)
     settings = Settings()
+    from motcua.app import refuse_invalid_catalogue
+
+    try:
+        refuse_invalid_catalogue(settings)  # never serve on a catalogue a bad edit broke
+    except MotcuaError as exc:
+        raise _fail(exc) from None
     runtime = build_runtime(settings)
     runtime.engine.deploy()
     from signing.appearance import warm_up
@@ -160,6 +169,130 @@ def _supervise(processes: int, threads: int) -> None:
     codes = [child.wait() for child in children]
     if any(codes):
         raise typer.Exit(code=max(codes))
+
+
+def _catalogue_on(on: str | None) -> tuple[Any, dt.date]:
+    from motcua.catalogue import catalogue_dirs, read_catalogue
+
+    settings = Settings()
+    entries, problems = read_catalogue(catalogue_dirs(settings.catalogue_dir))
+    if problems:
+        for p in problems:
+            typer.echo(f"lỗi / error: {p}", err=True)
+        raise typer.Exit(code=1)
+    try:
+        day = dt.date.fromisoformat(on) if on else dt.date.today()
+    except ValueError:
+        typer.echo(f"lỗi / error: --on expects YYYY-MM-DD, got {on!r}", err=True)
+        raise typer.Exit(code=2) from None
+    return [e for _, _, e in entries], day
+
+
+def _procedure_json(entry: Any, day: dt.date) -> dict[str, Any]:
+    from dossiers.catalogue import PAPER_FORM_NAMES
+
+    version = entry.version_at(day)
+    out: dict[str, Any] = {
+        "code": entry.code,
+        "name": entry.name,
+        "field": entry.field,
+        "process_key": entry.process_key,
+        "online_level": entry.online_level.value,
+        "channels": [c.value for c in entry.channels],
+        "versions": [v.label for v in entry.versions],
+    }
+    if version is not None:
+        out |= {
+            "rule_version": version.label,
+            "levels": [lv.value for lv in version.levels],
+            "time_limit": {"days": version.time_limit_days, "unit": version.time_unit.value},
+            "fee_vnd": version.fee_vnd,
+            "legal_source": version.legal_source,
+            "papers": [
+                {
+                    "key": p.key,
+                    "name": p.name,
+                    "form": p.form,
+                    "form_name": PAPER_FORM_NAMES.get(p.form, p.form),
+                    "count": p.count,
+                    "mandatory": p.mandatory,
+                }
+                for p in version.papers
+            ],
+        }
+    return out
+
+
+def _limit_text(limit: dict[str, Any]) -> str:
+    if limit["unit"] == "same_day":
+        return "trong ngày"
+    unit = "ngày làm việc" if limit["unit"] == "working_days" else "ngày"
+    return f"{limit['days']:02d} {unit}"
+
+
+@procedures_app.command("list")
+def procedures_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    on: Annotated[str | None, typer.Option(help="Rules in force on this day (YYYY-MM-DD; default today).")] = None,
+) -> None:
+    """The procedures in force: code, name, levels, time limit, fee."""
+    entries, day = _catalogue_on(on)
+    rows = [_procedure_json(e, day) for e in entries if e.version_at(day) is not None]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        typer.echo(
+            f"{r['code']:10} {r['name'][:60]:60} {','.join(r['levels']):16} "
+            f"{_limit_text(r['time_limit']):18} {r['fee_vnd']:>9,} đ  {r['process_key']}"
+        )
+
+
+@procedures_app.command("show")
+def procedures_show(
+    code: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    on: Annotated[str | None, typer.Option(help="Rules in force on this day (YYYY-MM-DD; default today).")] = None,
+) -> None:
+    """One procedure under the rule version in force: papers, fee, time limit, legal source."""
+    entries, day = _catalogue_on(on)
+    entry = next((e for e in entries if e.code == code), None)
+    if entry is None:
+        typer.echo(f"lỗi / error: không có thủ tục mã {code} / unknown procedure {code}", err=True)
+        raise typer.Exit(code=2)
+    row = _procedure_json(entry, day)
+    if as_json:
+        typer.echo(json.dumps(row, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{row['code']} — {row['name']}\nLĩnh vực: {row['field']}\nQuy trình: {row['process_key']}")
+    typer.echo(f"Phiên bản quy định: {', '.join(row['versions'])}")
+    if "rule_version" not in row:
+        typer.echo(f"(không có quy định hiệu lực ngày {day:%d/%m/%Y})")
+        return
+    typer.echo(
+        f"Áp dụng từ {row['rule_version']}; cấp: {', '.join(row['levels'])}; "
+        f"thời hạn: {_limit_text(row['time_limit'])}; lệ phí: {row['fee_vnd']:,} đồng; "
+        f"mức độ: {row['online_level']}; kênh: {', '.join(row['channels'])}"
+    )
+    typer.echo("Thành phần hồ sơ:")
+    for p in row["papers"]:
+        typer.echo(f"  - {p['name']} ({p['form_name']}, {p['count']} bản{'' if p['mandatory'] else ', nếu có'})")
+    typer.echo(f"Căn cứ pháp lý: {row['legal_source']}")
+
+
+@procedures_app.command("validate")
+def procedures_validate() -> None:
+    """Check the catalogue, its BPMN files, roles → departments, form templates and calendar overrides;
+    one line per problem, exit 1 if any."""
+    from motcua.app import check_catalogue
+
+    problems = check_catalogue(Settings())
+    for p in problems:
+        typer.echo(str(p))
+    if problems:
+        typer.echo(f"{len(problems)} lỗi / problems", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("Danh mục hợp lệ. / The catalogue is valid.")
 
 
 @incidents_app.command("list")
@@ -478,9 +611,8 @@ def engine_migrate(
     (docs/engine-migration.md). Idempotent; exit 1 when any dossier failed."""
     from sqlalchemy import make_url
 
-    from motcua.app import make_clock
+    from motcua.app import bpmn_dirs, make_clock
     from motcua.db import make_engine
-    from workflows import BPMN_DIR
     from workflows.migration import migrate_to_operaton
     from workflows.operaton import OperatonEngine
 
@@ -496,7 +628,7 @@ def engine_migrate(
     operaton: OperatonEngine | None = None
     try:
         clock = make_clock(settings, db)
-        operaton = OperatonEngine(url or "", user, password, clock, [BPMN_DIR])
+        operaton = OperatonEngine(url or "", user, password, clock, bpmn_dirs(settings))
         source = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
         typer.echo(f"{'[dry run] ' if dry_run else ''}embedded ({source}) → operaton ({url})")
         report = migrate_to_operaton(

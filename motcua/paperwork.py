@@ -89,7 +89,7 @@ class Paperwork:
     def _context(self, code: str) -> tuple[Any, Agency, Any]:
         row = self.shop.dossier_row(code)
         agency = self.shop.agency(row.agency_code, on=row.received_at.date())
-        return row, agency, self.shop.procedure(row.procedure_code)
+        return row, agency, self.shop.procedure_of(row)
 
     def _full_name(self, username: str | None, fallback: str) -> str:
         person = self.shop.accounts.get(username) if username and self.shop.accounts else None

@@ -21,19 +21,18 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import insert, select, update
 
 from dossiers.calendar import WorkingCalendar
+from dossiers.catalogue import CatalogueEntry, parse_entry
 from dossiers.codes import MAX_SERIAL_PER_DAY, format_dossier_code
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge, Unavailable
 from dossiers.lifecycle import check_transition, due_at, shifted_due, warning_at
 from dossiers.model import (
     OFFICIAL_ROLES,
     Agency,
-    AgencyLevel,
     AgencyStructure,
     DossierStatus,
     FormField,
     Person,
     Procedure,
-    RequiredPaper,
     Role,
     can_act_on_task,
     structure_in_force,
@@ -57,26 +56,9 @@ class Applicant:
     phone: str | None = None
 
 
-def procedure_from_row(row: Any) -> Procedure:
-    data = row.data
-    return Procedure(
-        code=row.code,
-        name=row.name,
-        process_key=row.process_key,
-        time_limit_days=row.time_limit_days,
-        working_days=row.working_days,
-        levels=tuple(AgencyLevel(v) for v in data.get("levels", [])),
-        papers=tuple(
-            RequiredPaper(p["key"], p["name"], bool(p.get("mandatory", True))) for p in data.get("papers", [])
-        ),
-        legal_source=data.get("legal_source", ""),
-        fee_vnd=int(data.get("fee_vnd", 0)),
-        rule_version=data.get("rule_version", ""),
-        form_fields=tuple(
-            FormField(f["key"], f["name"], bool(f.get("required", True)), f.get("kind", "text"))
-            for f in data.get("form_fields", [])
-        ),
-    )
+def catalogue_entry(row: Any) -> CatalogueEntry:
+    """A ``procedure`` row's catalogue entry (validated when it was seeded; parsed again here)."""
+    return parse_entry(row.data, f"procedure {row.code}")
 
 
 class OneStopShop:
@@ -91,7 +73,7 @@ class OneStopShop:
         clock: Clock,
         calendar: WorkingCalendar,
         structures: tuple[AgencyStructure, ...],
-        bpmn_dir: Path,
+        bpmn_dirs: Path | Sequence[Path],
         max_file_bytes: int | None = None,
         accounts: Accounts | None = None,
     ) -> None:
@@ -102,7 +84,7 @@ class OneStopShop:
         self.clock = clock
         self.calendar = calendar
         self.structures = structures
-        self.bpmn_dir = bpmn_dir
+        self.bpmn_dirs = [bpmn_dirs] if isinstance(bpmn_dirs, Path) else list(bpmn_dirs)
         self.max_file_bytes = max_file_bytes
         self.accounts = accounts
         self._sqlite = is_sqlite(db)
@@ -124,12 +106,17 @@ class OneStopShop:
             )
         return found
 
-    def procedures(self) -> list[Procedure]:
+    def catalogue(self) -> list[CatalogueEntry]:
         with transaction(self.db) as conn:
             rows = conn.execute(select(procedure).order_by(procedure.c.code)).all()
-        return [procedure_from_row(r) for r in rows]
+        return [catalogue_entry(r) for r in rows]
 
-    def procedure(self, code: str) -> Procedure:
+    def procedures(self, on: dt.date | None = None) -> list[Procedure]:
+        """The procedures in force on ``on`` (default: today), each under its version of that day."""
+        day = on or self.clock.now().astimezone(self.calendar_tz()).date()
+        return [e.at(day) for e in self.catalogue() if e.version_at(day) is not None]
+
+    def entry(self, code: str) -> CatalogueEntry:
         with transaction(self.db) as conn:
             row = conn.execute(select(procedure).where(procedure.c.code == code)).first()
         if row is None:
@@ -138,7 +125,18 @@ class OneStopShop:
                 f"Unknown procedure '{code}'.",
                 procedure_code=code,
             )
-        return procedure_from_row(row)
+        return catalogue_entry(row)
+
+    def procedure(self, code: str, on: dt.date | None = None) -> Procedure:
+        """The procedure under the rule version in force on ``on`` (default: today)."""
+        return self.entry(code).at(on or self.clock.now().astimezone(self.calendar_tz()).date())
+
+    def procedure_of(self, row: Any) -> Procedure:
+        """The procedure a dossier is handled under: the rule version it recorded at intake."""
+        entry = self.entry(row.procedure_code)
+        if row.rule_version and entry.version(row.rule_version) is not None:
+            return entry.under(row.rule_version)
+        return entry.at(row.received_at.astimezone(self.calendar_tz()).date())
 
     def record(self, event_kind: str, actor: str, dossier_code: str | None = None, **details: Any) -> None:
         self.audit.append(AuditEvent(event_kind, actor, self.clock.now(), dossier_code, details))
@@ -289,7 +287,7 @@ class OneStopShop:
             ).first()
             if row is None:
                 return False
-            proc = self.procedure(row.procedure_code)
+            proc = self.procedure_of(row)
             instance_id = self.engine.start(proc.process_key, code, self._start_variables(row))
             conn.execute(update(dossier).where(dossier.c.code == code).values(process_instance_id=instance_id))
         return True
@@ -518,7 +516,7 @@ class OneStopShop:
         return visible
 
     def _task_view(self, task: UserTask, row: Any) -> dict[str, Any]:
-        proc = self.procedure(row.procedure_code)
+        proc = self.procedure_of(row)
         return {
             "id": task.id,
             "name": task.name,
@@ -534,7 +532,7 @@ class OneStopShop:
         }
 
     def decision_choices(self, process_key: str, activity_id: str) -> dict[str, list[str]]:
-        path = bpmn_file_for(process_key, self.bpmn_dir)
+        path = next((p for d in self.bpmn_dirs if (p := bpmn_file_for(process_key, d)) is not None), None)
         if path is None:
             return {}
         return {k: list(v) for k, v in decision_options(path.read_bytes(), activity_id).items()}
@@ -582,7 +580,7 @@ class OneStopShop:
                 task_id=task_id,
             )
         row = self.dossier_row(task.business_key)
-        choices = self.decision_choices(self.procedure(row.procedure_code).process_key, task.activity_id)
+        choices = self.decision_choices(self.procedure_of(row).process_key, task.activity_id)
         variables: dict[str, Any] = {"last_actor": person.username, f"{task.activity_id}_by": person.username}
         allowed = choices.get("decision")
         if allowed:
@@ -632,7 +630,7 @@ class OneStopShop:
             )
         if not uploads:
             raise InvalidInput("Cần ít nhất một giấy tờ bổ sung.", "At least one supplementary file is required.")
-        proc = self.procedure(row.procedure_code)
+        proc = self.procedure_of(row)
         self._check_known_papers(proc, uploads)
         self._check_files(uploads)
         staged = [

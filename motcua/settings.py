@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     operaton_user: str | None = Field(None, description="Operaton REST user (HTTP Basic auth).")
     operaton_password: str | None = Field(None, description="Password of the Operaton REST user.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in `var/`.")
+    catalogue_dir: Path | None = Field(
+        None, description="An agency's own procedure catalogue entries (`*.json`), added to the built-in ones."
+    )
     storage_url: str | None = Field(None, description="`file:///path` or `s3://…`; default `var/objects`.")
     secret_key: str = Field(
         DEV_SECRET, description="Secret for the web pages' session cookies; must be set in production."
@@ -59,6 +62,41 @@ class Settings(BaseSettings):
         "motcua-development-only",
         description="Encrypts the PKCS#12 keys of the development PKI in `var/pki`; must be set in production.",
     )
+
+    # ---- notifications to citizens (Notifier port: outbox → e-mail / SMS / outbox file)
+    smtp_host: str | None = Field(
+        None, description="SMTP server for e-mail notifications; unset: messages go to `var/outbox/` instead."
+    )
+    smtp_port: int = Field(25, description="SMTP port (587 with STARTTLS is usual).")
+    smtp_user: str | None = Field(None, description="SMTP login (optional).")
+    smtp_password: str | None = Field(None, description="SMTP password (optional).")
+    smtp_from: str = Field("Motcua <noreply@motcua.example>", description="Sender of e-mail notifications.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS before logging in.")
+    sms_gateway_url: str | None = Field(
+        None, description="SMS gateway endpoint (HTTP POST JSON); unset: messages go to `var/outbox/` instead."
+    )
+    sms_gateway_token: str | None = Field(None, description="Bearer token for the SMS gateway.")
+    notify_timeout_seconds: float = Field(10.0, description="Timeout of one delivery attempt (SMTP, SMS gateway).")
+    notify_max_attempts: int = Field(5, description="Delivery attempts before a notification is marked failed.")
+    notify_retry_seconds: float = Field(
+        60.0, description="Wait before the first retry of a failed delivery; doubles with each attempt."
+    )
+    # ---- late dossiers (apology letter, Mẫu 04)
+    late_notice_working_hours: float | None = Field(
+        None,
+        description="A dossier in progress is at risk of being late when its due date is within this many "
+        "working hours; unset: one working day.",
+    )
+    # ---- fees
+    payment_callback_secret: str | None = Field(
+        None,
+        description="HMAC-SHA256 key of the payment gateway's callbacks; unset: derived from MOTCUA_SECRET_KEY.",
+    )
+    # ---- public lookups
+    public_lookups_per_minute: int = Field(
+        10, description="Public dossier lookups allowed per client IP address in any 60-second window."
+    )
+    public_link_hours: int = Field(24, description="Lifetime of a public result download link.")
 
     @model_validator(mode="after")
     def _refuse_dev_secret(self) -> Settings:

@@ -1,0 +1,87 @@
+"""Server-rendered pages (Jinja2). The public catalogue (*niêm yết công khai thủ tục hành chính*): every
+procedure in force with its papers, fees, time limit and legal source, readable without logging in.
+
+Pages embed the project's Unicode font (Noto Serif, served from ``/static/fonts``) so Vietnamese diacritics
+render the same on every machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from dossiers.catalogue import PAPER_FORM_NAMES
+from dossiers.errors import NotFound
+from dossiers.model import Procedure
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+FONTS = Path(__file__).resolve().parents[1] / "documents" / "fonts"
+LEVEL_NAMES = {"province": "Cấp tỉnh", "district": "Cấp huyện", "commune": "Cấp xã"}
+ONLINE_NAMES = {"full": "Toàn trình", "partial": "Một phần"}
+CHANNEL_NAMES = {"counter": "Trực tiếp", "online": "Trực tuyến", "postal": "Bưu chính công ích"}
+
+environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
+def time_limit_text(p: Procedure) -> str:
+    if p.time_limit_days == 0:
+        return "Trong ngày (nhận sau 15 giờ thì trả trong ngày làm việc tiếp theo)"
+    unit = "ngày làm việc" if p.working_days else "ngày"
+    return f"{p.time_limit_days:02d} {unit} kể từ ngày nhận đủ hồ sơ hợp lệ"
+
+
+def fee_text(amount: int) -> str:
+    return "Không thu" if amount == 0 else f"{amount:,}".replace(",", ".") + " đồng"
+
+
+def render(name: str, **context: Any) -> HTMLResponse:
+    html = environment.get_template(name).render(**context)
+    return HTMLResponse(html, headers={"Content-Language": "vi"})
+
+
+def pages_router(runtime: Any) -> APIRouter:
+    shop = runtime.shop
+    router = APIRouter(include_in_schema=False)
+    helpers = {
+        "time_limit_text": time_limit_text,
+        "fee_text": fee_text,
+        "levels": LEVEL_NAMES,
+        "online": ONLINE_NAMES,
+        "channels": CHANNEL_NAMES,
+        "forms": PAPER_FORM_NAMES,
+    }
+
+    def today() -> dt.date:
+        return runtime.clock.now().date()
+
+    @router.get("/thu-tuc", response_class=HTMLResponse)
+    def catalogue_page(request: Request, linh_vuc: str | None = None) -> HTMLResponse:
+        procedures = shop.procedures(today())
+        fields = sorted({p.field for p in procedures})
+        if linh_vuc:
+            procedures = [p for p in procedures if p.field == linh_vuc]
+        return render(
+            "catalogue.html", procedures=procedures, fields=fields, field=linh_vuc, day=today(), **helpers
+        )
+
+    @router.get("/thu-tuc/{code}", response_class=HTMLResponse)
+    def procedure_page(code: str) -> HTMLResponse:
+        try:
+            procedure = shop.procedure(code, today())
+        except NotFound:
+            raise
+        return render("procedure.html", p=procedure, day=today(), **helpers)
+
+    @router.get("/static/fonts/{name}")
+    def font(name: str) -> FileResponse:
+        path = FONTS / name
+        if path.suffix != ".ttf" or path.parent != FONTS or not path.is_file():
+            raise NotFound("Không có phông chữ này.", "No such font.")
+        return FileResponse(path, media_type="font/ttf", headers={"Cache-Control": "public, max-age=86400"})
+
+    return router

@@ -1,0 +1,345 @@
+"""The procedure catalogue (*danh mục thủ tục hành chính*) as data, with dated rule versions.
+
+One entry per national procedure code. What the law changes over time — the levels that carry the procedure
+out, the time limit, the fee, the papers, the legal source — lives in *versions*, each in force from a date
+(``valid_from``) until the next one starts (or ``valid_to``). A dossier is handled under the version in force
+on the day it was received and records it (``rule_version`` = that version's ``valid_from``), so the 1 July
+2025 reform (districts dissolved, their procedures moved to communes or provinces) is a new version, not an
+edit of history.
+
+The file format (``motcua/data/procedures/<code>.json``)::
+
+    {"code": "1.001193", "name": "…", "field": "…", "process_key": "birth_registration",
+     "online_level": "full" | "partial", "channels": ["counter", "online", "postal"],
+     "form_fields": [{"key", "name", "required", "kind": "text|integer|date|list"}],
+     "versions": [{"valid_from": "2025-07-01", "valid_to": null, "levels": ["commune"],
+                   "time_limit": {"days": 0, "unit": "same_day|working_days|calendar_days"},
+                   "fee_vnd": 0, "legal_source": "…",
+                   "papers": [{"key", "name", "form": "original|copy|certified_copy|original_or_copy",
+                               "count": 1, "mandatory": true, "note": "…"}]}]}
+
+Parsing never stops at the first problem: :func:`check_entry` returns every problem with its JSON path, so an
+operator who edits the catalogue sees all mistakes at once (``motcua procedures validate``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from dossiers.errors import InvalidInput, NotFound
+from dossiers.model import AgencyLevel, FormField, Procedure, RequiredPaper
+
+
+class TimeUnit(StrEnum):
+    SAME_DAY = "same_day"  # trong ngày; received after 15:00 → the next working day
+    WORKING_DAYS = "working_days"
+    CALENDAR_DAYS = "calendar_days"
+
+
+class OnlineLevel(StrEnum):
+    FULL = "full"  # dịch vụ công trực tuyến toàn trình
+    PARTIAL = "partial"  # một phần: some steps need the citizen at the desk
+
+
+class Channel(StrEnum):
+    COUNTER = "counter"
+    ONLINE = "online"
+    POSTAL = "postal"  # bưu chính công ích
+
+
+PAPER_FORMS = ("original", "copy", "certified_copy", "original_or_copy")
+PAPER_FORM_NAMES = {
+    "original": "Bản chính",
+    "copy": "Bản sao",
+    "certified_copy": "Bản sao có chứng thực",
+    "original_or_copy": "Bản chính hoặc bản sao",
+}
+FIELD_KINDS = ("text", "integer", "date", "list")
+ENTRY_KEYS = {"code", "name", "field", "process_key", "online_level", "channels", "form_fields", "versions", "notes"}
+VERSION_KEYS = {"valid_from", "valid_to", "levels", "time_limit", "fee_vnd", "legal_source", "papers", "notes"}
+PAPER_KEYS = {"key", "name", "form", "count", "mandatory", "note"}
+FORM_FIELD_KEYS = {"key", "name", "required", "kind"}
+
+
+@dataclass(frozen=True)
+class RuleVersion:
+    valid_from: dt.date
+    valid_to: dt.date | None
+    levels: tuple[AgencyLevel, ...]
+    time_limit_days: int
+    time_unit: TimeUnit
+    fee_vnd: int
+    legal_source: str
+    papers: tuple[RequiredPaper, ...]
+
+    @property
+    def label(self) -> str:
+        return self.valid_from.isoformat()
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    code: str
+    name: str
+    field: str
+    process_key: str
+    online_level: OnlineLevel
+    channels: tuple[Channel, ...]
+    form_fields: tuple[FormField, ...]
+    versions: tuple[RuleVersion, ...]  # ordered by valid_from
+
+    def version_at(self, day: dt.date) -> RuleVersion | None:
+        for version in reversed(self.versions):
+            if version.in_force(day):
+                return version
+        return None
+
+    def version(self, label: str) -> RuleVersion | None:
+        return next((v for v in self.versions if v.label == label), None)
+
+    def procedure(self, version: RuleVersion) -> Procedure:
+        """The procedure as one dossier sees it: this entry under one rule version."""
+        return Procedure(
+            code=self.code,
+            name=self.name,
+            process_key=self.process_key,
+            time_limit_days=0 if version.time_unit is TimeUnit.SAME_DAY else version.time_limit_days,
+            working_days=version.time_unit is not TimeUnit.CALENDAR_DAYS,
+            levels=version.levels,
+            papers=version.papers,
+            legal_source=version.legal_source,
+            fee_vnd=version.fee_vnd,
+            rule_version=version.label,
+            form_fields=self.form_fields,
+            field=self.field,
+            online_level=self.online_level.value,
+            channels=tuple(c.value for c in self.channels),
+        )
+
+    def at(self, day: dt.date) -> Procedure:
+        """The procedure in force on ``day``; refused clearly when no version is."""
+        version = self.version_at(day)
+        if version is None:
+            raise InvalidInput(
+                f"Thủ tục {self.code} không có quy định hiệu lực vào ngày {day:%d/%m/%Y}.",
+                f"Procedure {self.code} has no rule version in force on {day.isoformat()}.",
+                procedure_code=self.code,
+            )
+        return self.procedure(version)
+
+    def under(self, label: str) -> Procedure:
+        """The procedure under the rule version a dossier recorded."""
+        version = self.version(label)
+        if version is None:
+            raise NotFound(
+                f"Thủ tục {self.code} không có phiên bản quy định {label}.",
+                f"Procedure {self.code} has no rule version {label}.",
+            )
+        return self.procedure(version)
+
+
+class CatalogueError(ValueError):
+    """A catalogue entry is invalid; ``problems`` lists every mistake with its JSON path."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def text(self, data: Mapping[str, Any], key: str, path: str, required: bool = True) -> str:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.fail(f"{path}.{key}", "missing")
+            return ""
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.fail(f"{path}.{key}", f"must be a non-empty text, got {value!r}")
+            return ""
+        return value.strip()
+
+    def date(self, value: Any, path: str) -> dt.date | None:
+        if not isinstance(value, str):
+            self.fail(path, f"must be a date YYYY-MM-DD, got {value!r}")
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(path, f"invalid date {value!r} (YYYY-MM-DD)")
+            return None
+
+    def unknown_keys(self, data: Mapping[str, Any], allowed: set[str], path: str) -> None:
+        for key in sorted(set(data) - allowed):
+            if not key.startswith("_"):
+                self.fail(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def choice(self, value: Any, allowed: Sequence[str], path: str) -> str | None:
+        if value not in allowed:
+            self.fail(path, f"{value!r} is not one of {', '.join(allowed)}")
+            return None
+        return str(value)
+
+
+def _papers(c: _Checker, items: Any, path: str) -> tuple[RequiredPaper, ...]:
+    if not isinstance(items, list) or not items:
+        c.fail(path, "must be a non-empty list of papers")
+        return ()
+    papers: list[RequiredPaper] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        p = f"{path}[{i}]"
+        if not isinstance(item, Mapping):
+            c.fail(p, "must be an object")
+            continue
+        c.unknown_keys(item, PAPER_KEYS, p)
+        key, name = c.text(item, "key", p), c.text(item, "name", p)
+        if key in seen:
+            c.fail(f"{p}.key", f"duplicate paper key {key!r}")
+        seen.add(key)
+        form = c.choice(item.get("form", "original_or_copy"), PAPER_FORMS, f"{p}.form") or "original_or_copy"
+        count = item.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            c.fail(f"{p}.count", f"must be a whole number ≥ 1, got {count!r}")
+            count = 1
+        mandatory = item.get("mandatory", True)
+        if not isinstance(mandatory, bool):
+            c.fail(f"{p}.mandatory", f"must be true or false, got {mandatory!r}")
+            mandatory = True
+        note = item.get("note", "")
+        papers.append(RequiredPaper(key, name, mandatory, form=form, count=count, note=str(note or "")))
+    return tuple(papers)
+
+
+def _version(c: _Checker, data: Any, path: str) -> RuleVersion | None:
+    if not isinstance(data, Mapping):
+        c.fail(path, "must be an object")
+        return None
+    before = len(c.problems)
+    c.unknown_keys(data, VERSION_KEYS, path)
+    valid_from = c.date(data.get("valid_from"), f"{path}.valid_from")
+    valid_to = None if data.get("valid_to") is None else c.date(data.get("valid_to"), f"{path}.valid_to")
+    if valid_from and valid_to and valid_to < valid_from:
+        c.fail(f"{path}.valid_to", f"{valid_to} is before valid_from {valid_from}")
+    levels_raw = data.get("levels")
+    levels: list[AgencyLevel] = []
+    if not isinstance(levels_raw, list) or not levels_raw:
+        c.fail(f"{path}.levels", "must list the agency levels (province, district, commune)")
+    else:
+        for j, level in enumerate(levels_raw):
+            if c.choice(level, [lv.value for lv in AgencyLevel], f"{path}.levels[{j}]"):
+                levels.append(AgencyLevel(level))
+    limit = data.get("time_limit")
+    days, unit = 0, TimeUnit.WORKING_DAYS
+    if not isinstance(limit, Mapping):
+        c.fail(f"{path}.time_limit", 'missing: {"days": N, "unit": "same_day|working_days|calendar_days"}')
+    else:
+        unit_text = c.choice(limit.get("unit"), [u.value for u in TimeUnit], f"{path}.time_limit.unit")
+        unit = TimeUnit(unit_text) if unit_text else unit
+        raw_days = limit.get("days", 0)
+        if not isinstance(raw_days, int) or isinstance(raw_days, bool) or raw_days < 0:
+            c.fail(f"{path}.time_limit.days", f"must be a whole number ≥ 0, got {raw_days!r}")
+        else:
+            days = raw_days
+        if unit is TimeUnit.SAME_DAY and days not in (0, 1):
+            c.fail(f"{path}.time_limit.days", "a same-day limit has 0 days")
+        if unit is not TimeUnit.SAME_DAY and days < 1:
+            c.fail(f"{path}.time_limit.days", f"{unit.value} needs at least 1 day (use unit same_day for 0)")
+    fee = data.get("fee_vnd", 0)
+    if not isinstance(fee, int) or isinstance(fee, bool) or fee < 0:
+        c.fail(f"{path}.fee_vnd", f"must be a whole number of đồng ≥ 0, got {fee!r}")
+        fee = 0
+    legal_source = c.text(data, "legal_source", path)
+    papers = _papers(c, data.get("papers"), f"{path}.papers")
+    if len(c.problems) > before or valid_from is None:
+        return None
+    return RuleVersion(valid_from, valid_to, tuple(levels), days, unit, fee, legal_source, papers)
+
+
+def _form_fields(c: _Checker, items: Any, path: str) -> tuple[FormField, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        c.fail(path, "must be a list")
+        return ()
+    fields: list[FormField] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        p = f"{path}[{i}]"
+        if not isinstance(item, Mapping):
+            c.fail(p, "must be an object")
+            continue
+        c.unknown_keys(item, FORM_FIELD_KEYS, p)
+        key, name = c.text(item, "key", p), c.text(item, "name", p)
+        if key in seen:
+            c.fail(f"{p}.key", f"duplicate field {key!r}")
+        seen.add(key)
+        kind = c.choice(item.get("kind", "text"), FIELD_KINDS, f"{p}.kind") or "text"
+        fields.append(FormField(key, name, bool(item.get("required", True)), kind))
+    return tuple(fields)
+
+
+def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, list[str]]:
+    """Parse one catalogue entry; returns it (or None) and every problem found, each with its JSON path."""
+    c = _Checker()
+    if not isinstance(data, Mapping):
+        return None, [f"{where}: a catalogue entry must be a JSON object"]
+    c.unknown_keys(data, ENTRY_KEYS, where)
+    code = c.text(data, "code", where)
+    name = c.text(data, "name", where)
+    field = c.text(data, "field", where)
+    process_key = c.text(data, "process_key", where)
+    online = c.choice(data.get("online_level"), [o.value for o in OnlineLevel], f"{where}.online_level")
+    channels: list[Channel] = []
+    raw_channels = data.get("channels")
+    if not isinstance(raw_channels, list) or not raw_channels:
+        c.fail(f"{where}.channels", "must list the intake channels (counter, online, postal)")
+    else:
+        for i, ch in enumerate(raw_channels):
+            if c.choice(ch, [x.value for x in Channel], f"{where}.channels[{i}]"):
+                channels.append(Channel(ch))
+    form_fields = _form_fields(c, data.get("form_fields"), f"{where}.form_fields")
+    versions: list[RuleVersion] = []
+    raw_versions = data.get("versions")
+    if not isinstance(raw_versions, list) or not raw_versions:
+        c.fail(f"{where}.versions", "must list at least one rule version")
+    else:
+        for i, raw in enumerate(raw_versions):
+            version = _version(c, raw, f"{where}.versions[{i}]")
+            if version is not None:
+                versions.append(version)
+    versions.sort(key=lambda v: v.valid_from)
+    for earlier, later in zip(versions, versions[1:], strict=False):
+        if earlier.valid_to is None or earlier.valid_to >= later.valid_from:
+            c.fail(
+                f"{where}.versions",
+                f"version {earlier.label} must end (valid_to) before version {later.label} starts",
+            )
+    if c.problems or online is None:
+        return None, c.problems
+    entry = CatalogueEntry(
+        code, name, field, process_key, OnlineLevel(online), tuple(channels), form_fields, tuple(versions)
+    )
+    return entry, []
+
+
+def parse_entry(data: Any, where: str = "$") -> CatalogueEntry:
+    entry, problems = check_entry(data, where)
+    if entry is None:
+        raise CatalogueError(problems)
+    return entry

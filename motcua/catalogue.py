@@ -1,0 +1,187 @@
+"""Loading and checking the procedure catalogue (``motcua/data/procedures/*.json`` plus an agency's own
+directory, ``MOTCUA_CATALOGUE_DIR``).
+
+Adding a procedure takes a BPMN file and a catalogue entry, no Python. Because the catalogue is edited by
+people, :func:`validate` checks everything a bad edit could break and reports every problem with the file it
+is in: entries against the schema (:mod:`dossiers.catalogue`), duplicate codes, a process key without BPMN,
+BPMN that breaks the portable rules, roles a BPMN names that an agency carrying the procedure does not map to a
+department, form templates with missing fields, and calendar overrides with invalid dates. ``motcua serve``
+and ``motcua init`` refuse to start on an invalid catalogue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dossiers.catalogue import CatalogueEntry, check_entry
+from dossiers.model import AgencyStructure
+
+BUILT_IN = Path(str(resources.files("motcua").joinpath("data", "procedures")))
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # file (and JSON path) or BPMN file
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def catalogue_dirs(extra: str | Path | None = None) -> list[Path]:
+    dirs = [BUILT_IN]
+    if extra:
+        dirs.append(Path(extra))
+    return dirs
+
+
+def _files(dirs: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for d in dirs:
+        if d.is_dir():
+            files.extend(sorted(d.glob("*.json")))
+    return files
+
+
+def read_catalogue(dirs: Iterable[Path]) -> tuple[list[tuple[Path, dict[str, Any], CatalogueEntry]], list[Problem]]:
+    """Every entry of the directories (a later directory's entry replaces a built-in one with the same code)."""
+    problems: list[Problem] = []
+    by_code: dict[str, tuple[Path, dict[str, Any], CatalogueEntry]] = {}
+    seen_in: dict[str, tuple[Path, Path]] = {}
+    for path in _files(dirs):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problems.append(Problem(str(path), f"not readable JSON: {exc}"))
+            continue
+        entry, found = check_entry(data, "$")
+        problems.extend(Problem(str(path), p) for p in found)
+        if entry is None:
+            continue
+        previous = by_code.get(entry.code)
+        if previous is not None and previous[0].parent == path.parent:
+            problems.append(Problem(str(path), f"procedure {entry.code} is also defined in {previous[0].name}"))
+            continue
+        if previous is not None:
+            seen_in[entry.code] = (previous[0], path)
+        by_code[entry.code] = (path, data, entry)
+    return [by_code[c] for c in sorted(by_code)], problems
+
+
+def _bpmn_index(bpmn_dirs: Sequence[Path]) -> tuple[dict[str, Path], list[Problem]]:
+    from workflows.spiff_support import process_ids
+
+    index: dict[str, Path] = {}
+    problems: list[Problem] = []
+    for d in bpmn_dirs:
+        for path in sorted(Path(d).glob("*.bpmn")):
+            try:
+                ids = process_ids(path.read_bytes())
+            except Exception as exc:  # noqa: BLE001 - any XML error is reported, not raised
+                problems.append(Problem(str(path), f"not a readable BPMN file: {exc}"))
+                continue
+            for pid in ids:
+                if pid in index:
+                    problems.append(Problem(str(path), f"process '{pid}' is also defined in {index[pid].name}"))
+                index[pid] = path
+    return index, problems
+
+
+def _roles(bpmn: Path) -> set[str]:
+    from workflows.spiff_support import read_activity_attributes
+
+    attrs = read_activity_attributes(bpmn.read_bytes())
+    return {g for a in attrs.values() if a.kind == "userTask" for g in a.candidate_groups}
+
+
+def _structures_during(structures: Sequence[AgencyStructure], start: dt.date, end: dt.date | None) -> list[Any]:
+    return [
+        s for s in structures if (s.valid_to is None or s.valid_to >= start) and (end is None or s.valid_from <= end)
+    ]
+
+
+def validate(
+    catalogue: Iterable[Path],
+    bpmn_dirs: Sequence[Path],
+    structures: Sequence[AgencyStructure] = (),
+    *,
+    templates_dir: Path | None = None,
+    calendar_overrides: Any = None,
+) -> list[Problem]:
+    """Every problem of the catalogue and what it depends on (empty: all good)."""
+    from workflows.lint import lint_paths
+
+    rows, problems = read_catalogue(catalogue)
+    index, bpmn_problems = _bpmn_index(bpmn_dirs)
+    problems.extend(bpmn_problems)
+    used: set[Path] = set()
+    for path, _data, entry in rows:
+        bpmn = index.get(entry.process_key)
+        if bpmn is None:
+            known = ", ".join(sorted(index)) or "none"
+            problems.append(
+                Problem(
+                    str(path),
+                    f"procedure {entry.code}: process_key '{entry.process_key}' has no BPMN file (known: {known})",
+                )
+            )
+            continue
+        used.add(bpmn)
+        roles = _roles(bpmn)
+        for version in entry.versions:
+            for structure in _structures_during(structures, version.valid_from, version.valid_to):
+                for agency in structure.agencies:
+                    if agency.level not in version.levels:
+                        continue
+                    missing = sorted(r for r in roles if not agency.departments_for_role(r))
+                    if missing:
+                        problems.append(
+                            Problem(
+                                str(path),
+                                f"procedure {entry.code} (version {version.label}): agency {agency.code} "
+                                f"({structure.version}) maps no department to the role(s) {', '.join(missing)} "
+                                f"that {bpmn.name} assigns tasks to",
+                            )
+                        )
+    for lint in lint_paths(sorted(used)):
+        problems.append(Problem(str(lint.path) if hasattr(lint, "path") else "bpmn", str(lint)))
+    if templates_dir is not None or _templates_validator() is not None:
+        problems.extend(_template_problems(templates_dir))
+    if calendar_overrides is not None:
+        problems.extend(_calendar_problems(calendar_overrides))
+    return problems
+
+
+def _templates_validator() -> Any:
+    try:
+        from documents import templates as module  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(module, "validate_templates", None)
+
+
+def _template_problems(templates_dir: Path | None) -> list[Problem]:
+    check = _templates_validator()
+    if check is None:
+        return []
+    found = check(templates_dir) if templates_dir is not None else check()
+    return [Problem("templates", str(p)) for p in found]
+
+
+def _calendar_problems(data: Any) -> list[Problem]:
+    from dossiers import calendar
+
+    check = getattr(calendar, "validate_overrides", None)
+    if check is not None:
+        return [Problem("calendar_overrides.json", str(p)) for p in check(data)]
+    try:
+        calendar.CalendarOverrides.from_data(data)
+    except ValueError as exc:
+        return [Problem("calendar_overrides.json", str(exc))]
+    return []
