@@ -49,6 +49,7 @@ __all__ = [
     "WorkingCalendar",
     "WorkingHours",
     "YearDays",
+    "validate_overrides",
     "vietnam_year_days",
 ]
 
@@ -118,25 +119,93 @@ class WorkingHours:
 DEFAULT_HOURS = WorkingHours()
 
 
-def _parse_day_table(raw: object, year: int, where: str) -> dict[dt.date, str]:
+_SECTIONS = ("holidays", "working_days")
+
+
+def _parse_day_table(raw: object, year: int, where: str, problems: list[str]) -> dict[dt.date, str]:
+    """The valid entries of one ``{"YYYY-MM-DD": "reason"}`` table; each invalid one adds a problem."""
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{where}: expected an object of 'YYYY-MM-DD': 'reason', got {type(raw).__name__}")
+        problems.append(f"{where}: expected an object of 'YYYY-MM-DD': 'reason', got {type(raw).__name__}")
+        return {}
     days: dict[dt.date, str] = {}
     for key, reason in raw.items():
+        entry = f"{where}[{key!r}]"
         if not isinstance(key, str):
-            raise ValueError(f"{where}: date keys must be strings, got {key!r}")
+            problems.append(f"{entry}: date keys must be strings")
+            continue
         try:
             day = dt.date.fromisoformat(key)
-        except ValueError:
-            raise ValueError(f"{where}[{key!r}]: not an ISO date YYYY-MM-DD") from None
+        except ValueError as exc:
+            problems.append(f"{entry}: not an ISO date YYYY-MM-DD ({exc})")
+            continue
         if len(key) != 10:
-            raise ValueError(f"{where}[{key!r}]: write the date as YYYY-MM-DD")
+            problems.append(f"{entry}: write the date as YYYY-MM-DD")
+            continue
         if day.year != year:
-            raise ValueError(f"{where}[{key!r}]: date is not in year {year}")
+            problems.append(f'{entry}: date is not in year {year}; file it under "{day.year}"')
+            continue
         if not isinstance(reason, str) or not reason.strip():
-            raise ValueError(f"{where}[{key!r}]: the reason (naming its source) must be a non-empty string")
+            problems.append(f"{entry}: the reason (naming its source) must be a non-empty string")
+            continue
         days[day] = reason.strip()
     return days
+
+
+def _parse_overrides(data: object) -> tuple[dict[dt.date, str], dict[dt.date, str], list[str]]:
+    """Valid holidays, valid working days and every problem found in an overrides table."""
+    problems: list[str] = []
+    holidays: dict[dt.date, str] = {}
+    working_days: dict[dt.date, str] = {}
+    if not isinstance(data, Mapping):
+        problems.append(f"calendar overrides: expected an object keyed by year, got {type(data).__name__}")
+        return holidays, working_days, problems
+    for year_key, year_data in data.items():
+        if not isinstance(year_key, str):
+            problems.append(f"calendar overrides: year keys must be strings, got {year_key!r}")
+            continue
+        if year_key.startswith("_"):
+            continue
+        if not _YEAR_KEY.match(year_key):
+            problems.append(f"calendar overrides: {year_key!r} is not a four-digit year")
+            continue
+        year = int(year_key)
+        if not isinstance(year_data, Mapping):
+            problems.append(
+                f"{year_key}: expected an object with 'holidays' and/or 'working_days', got {type(year_data).__name__}"
+            )
+            continue
+        tables: dict[str, dict[dt.date, str]] = {}
+        for section, raw in year_data.items():
+            if isinstance(section, str) and section.startswith("_"):
+                continue
+            if section not in _SECTIONS:
+                problems.append(
+                    f"{year_key}: unknown section {section!r} (expected holidays, working_days; "
+                    "comments start with '_')"
+                )
+                continue
+            tables[section] = _parse_day_table(raw, year, f"{year_key}.{section}", problems)
+        year_holidays, year_working = tables.get("holidays", {}), tables.get("working_days", {})
+        for day in sorted(set(year_holidays) & set(year_working)):
+            problems.append(
+                f"{year_key}[{day.isoformat()!r}]: both holiday and working day "
+                f"(holidays: {year_holidays[day]!r}; working_days: {year_working[day]!r}); keep one"
+            )
+            del year_holidays[day], year_working[day]
+        holidays.update(year_holidays)
+        working_days.update(year_working)
+    return holidays, working_days, problems
+
+
+def validate_overrides(data: object) -> list[str]:
+    """Every problem of a calendar-overrides table (the parsed JSON), each naming its year and entry.
+
+    An empty list means :meth:`CalendarOverrides.from_data` accepts ``data``. Checked: the top level is an
+    object keyed by four-digit years (keys starting with ``_`` are comments); a year holds only
+    ``holidays`` and ``working_days`` (and ``_`` comments); each date is a real date written
+    ``YYYY-MM-DD`` filed under its own year, with a non-empty reason; no date is in both tables.
+    """
+    return _parse_overrides(data)[2]
 
 
 @dataclass(frozen=True)
@@ -170,32 +239,13 @@ class CalendarOverrides:
         """Parse the JSON table ``{"2026": {"holidays": {"2026-02-13": "reason"}, "working_days": {...}}}``.
 
         Keys starting with ``_`` (at the top level or in a year) are comments and ignored. Every date must
-        belong to the year it is filed under, be written ``YYYY-MM-DD`` and carry a non-empty reason.
-        Raises ``ValueError`` naming the offending entry.
+        be a real date written ``YYYY-MM-DD``, belong to the year it is filed under and carry a non-empty
+        reason; a date may not be in both tables. Raises ``ValueError`` listing every problem (each naming
+        its year and entry, see :func:`validate_overrides`).
         """
-        if not isinstance(data, Mapping):
-            raise ValueError(f"calendar overrides: expected an object keyed by year, got {type(data).__name__}")
-        holidays: dict[dt.date, str] = {}
-        working_days: dict[dt.date, str] = {}
-        for year_key, year_data in data.items():
-            if not isinstance(year_key, str):
-                raise ValueError(f"calendar overrides: year keys must be strings, got {year_key!r}")
-            if year_key.startswith("_"):
-                continue
-            if not _YEAR_KEY.match(year_key):
-                raise ValueError(f"calendar overrides: {year_key!r} is not a four-digit year")
-            year = int(year_key)
-            if not isinstance(year_data, Mapping):
-                raise ValueError(f"{year_key}: expected an object with 'holidays' and/or 'working_days'")
-            for section, raw in year_data.items():
-                if isinstance(section, str) and section.startswith("_"):
-                    continue
-                if section == "holidays":
-                    holidays.update(_parse_day_table(raw, year, f"{year_key}.holidays"))
-                elif section == "working_days":
-                    working_days.update(_parse_day_table(raw, year, f"{year_key}.working_days"))
-                else:
-                    raise ValueError(f"{year_key}: unknown section {section!r} (expected holidays, working_days)")
+        holidays, working_days, problems = _parse_overrides(data)
+        if problems:
+            raise ValueError("; ".join(problems))
         return cls(extra_holidays=holidays, extra_working_days=working_days)
 
 
@@ -453,12 +503,18 @@ class WorkingCalendar:
     def add_calendar_days(self, received_at: dt.datetime, days: int) -> dt.datetime:
         """Due moment of a procedure counted in calendar days (``days`` >= 1).
 
-        Civil Code 2015 Arts. 147–148: the day the clock starts is not counted, the period ends at the end
-        of its last day, and when the last day is a weekly rest day or a holiday it ends at the end of the
-        next working day. Here the clock starts at :meth:`clock_start` (a dossier received after closing
-        counts from the next working day) and "the end of a day" is its closing time (17:00), when the
-        agency stops receiving: last day = start day + ``days``; due = closing of the last day if it is a
-        working day, else closing of the next working day.
+        The one-stop-shop decrees (Decree 61/2018/NĐ-CP, replaced by Decree 118/2025/NĐ-CP) state limits in
+        working or calendar days but set no counting rule of their own for calendar days, so the Civil Code
+        2015 applies (Art. 145(1)): the day the clock starts is not counted (Art. 147(2)); the period ends
+        at the end of its last day (Art. 148(1)); when the last day is a weekly rest day or a holiday, it
+        ends at the end of the next working day (Art. 148(5)). A make-up Saturday is a working day, so a
+        period may end on it.
+
+        Here the clock starts at :meth:`clock_start` (a dossier received after closing or on a day off
+        counts as received the next working day, DESIGN §6) and "the end of a day" is its closing time
+        (17:00) — deliberately earlier than the Civil Code's 24:00 (Art. 148(6)), since the appointment on
+        the receipt is a time the counter is open: last day = start day + ``days``; due = closing of the
+        last day if it is a working day, else closing of the next working day.
         """
         if days < 1:
             raise ValueError(f"days must be >= 1, got {days}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from dossiers.calendar import (
     WorkingCalendar,
     WorkingHours,
     YearDays,
+    validate_overrides,
     vietnam_year_days,
 )
 
@@ -465,6 +467,84 @@ def test_from_data_parses_years_and_ignores_comments() -> None:
 def test_from_data_rejects_bad_input(data: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CalendarOverrides.from_data(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param(
+            {"2026": {"holidays": {"2026-02-30": "x"}}},
+            "2026.holidays['2026-02-30']: not an ISO date YYYY-MM-DD (day is out of range for month)",
+            id="invalid date text",
+        ),
+        pytest.param(
+            {"2026": {"working_days": {"2027-02-13": "x"}}},
+            "2026.working_days['2027-02-13']: date is not in year 2026",
+            id="date filed under the wrong year",
+        ),
+        pytest.param(
+            {"2026": {"holidays": {"2026-02-13": "   "}}},
+            "2026.holidays['2026-02-13']: the reason (naming its source) must be a non-empty string",
+            id="empty reason",
+        ),
+        pytest.param(
+            {"2026": {"holidays": {"2026-02-13": "a"}, "working_days": {"2026-02-13": "b"}}},
+            "2026['2026-02-13']: both holiday and working day",
+            id="day in both tables",
+        ),
+        pytest.param(
+            {"2026": {"holidays": {}, "working_day": {"2026-02-14": "x"}}},
+            "2026: unknown section 'working_day'",
+            id="unknown key in a year",
+        ),
+    ],
+)
+def test_from_data_names_the_year_and_entry(data: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        CalendarOverrides.from_data(data)
+    assert len(validate_overrides(data)) == 1
+    assert validate_overrides(data)[0].startswith(message)
+
+
+def test_validate_overrides_lists_every_problem() -> None:
+    data = {
+        "_about": "comments are fine",
+        "2026": {
+            "_note": "so are comments in a year",
+            "holidays": {
+                "2026-02-30": "no such day",
+                "2026-02-13": "fine",
+                "2027-01-01": "wrong year",
+                "2026-03-03": "",
+                "2026-09-01": "also a working day",
+            },
+            "working_days": {"2026-09-01": "also a holiday", "2026-08-22": "fine"},
+            "holliday": {},
+        },
+        "2027": {"working_days": {"27-10-09": "bad text"}},
+        "20x8": {},
+    }
+    problems = validate_overrides(data)
+    assert problems == [
+        "2026.holidays['2026-02-30']: not an ISO date YYYY-MM-DD (day is out of range for month)",
+        "2026.holidays['2027-01-01']: date is not in year 2026; file it under \"2027\"",
+        "2026.holidays['2026-03-03']: the reason (naming its source) must be a non-empty string",
+        "2026: unknown section 'holliday' (expected holidays, working_days; comments start with '_')",
+        "2026['2026-09-01']: both holiday and working day (holidays: 'also a working day'; "
+        "working_days: 'also a holiday'); keep one",
+        "2027.working_days['27-10-09']: not an ISO date YYYY-MM-DD (Invalid isoformat string: '27-10-09')",
+        "calendar overrides: '20x8' is not a four-digit year",
+    ]
+    # from_data reports them all at once
+    with pytest.raises(ValueError) as raised:
+        CalendarOverrides.from_data(data)
+    assert str(raised.value) == "; ".join(problems)
+
+
+def test_validate_overrides_accepts_the_data_file() -> None:
+    assert validate_overrides(json.loads(DATA_FILE.read_text(encoding="utf-8"))) == []
+    assert validate_overrides({}) == []
+    assert validate_overrides([]) == ["calendar overrides: expected an object keyed by year, got list"]
 
 
 def test_overrides_are_immutable() -> None:
