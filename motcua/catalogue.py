@@ -151,27 +151,20 @@ def validate(
                         )
     for lint in lint_paths(sorted(used)):
         problems.append(Problem(str(lint.path) if hasattr(lint, "path") else "bpmn", str(lint)))
-    if templates_dir is not None or _templates_validator() is not None:
-        problems.extend(_template_problems(templates_dir))
+    problems.extend(_template_problems(templates_dir))
     if calendar_overrides is not None:
         problems.extend(_calendar_problems(calendar_overrides))
     return problems
 
 
-def _templates_validator() -> Any:
-    try:
-        from documents import templates as module  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return getattr(module, "validate_templates", None)
-
-
 def _template_problems(templates_dir: Path | None) -> list[Problem]:
-    check = _templates_validator()
-    if check is None:
-        return []
-    found = check(templates_dir) if templates_dir is not None else check()
-    return [Problem("templates", str(p)) for p in found]
+    """The shipped form templates, and an agency's edited ones when it has a directory of its own."""
+    from documents.templating import validate_templates
+
+    found = [Problem("templates", p) for p in validate_templates()]
+    if templates_dir is not None:
+        found += [Problem(str(templates_dir), p) for p in validate_templates(templates_dir)]
+    return found
 
 
 def _calendar_problems(data: Any) -> list[Problem]:
