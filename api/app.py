@@ -437,6 +437,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.pages import pages_router
 
     app.include_router(pages_router(runtime))
+    from api.statistics import statistics_router
+
+    app.include_router(statistics_router(runtime))
     # routers of other modules (registers, statistics, operations) are included here as they arrive
 
     limited = BodySizeLimit(

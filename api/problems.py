@@ -22,15 +22,22 @@ STATUS = {
 }
 
 
-def problem(status: int, code: str, title_vi: str, detail_en: str, **extra: Any) -> JSONResponse:
-    body = {
+RESERVED = ("type", "title", "status", "detail", "code")
+
+
+def problem(
+    status: int, code: str, title_vi: str, detail_en: str, details: dict[str, Any] | None = None, **extra: Any
+) -> JSONResponse:
+    """``details``/``extra`` never replace the standard members: one named like them gets a ``_value`` suffix."""
+    body: dict[str, Any] = {
         "type": f"https://motcua.example/problems/{code}",
         "title": title_vi,
         "status": status,
         "detail": detail_en,
         "code": code,
-        **extra,
     }
+    for key, value in {**(details or {}), **extra}.items():
+        body[f"{key}_value" if key in RESERVED else key] = value
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
@@ -39,7 +46,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(MotcuaError)
     async def _domain(request: Request, exc: MotcuaError) -> JSONResponse:
         details = {k: v for k, v in exc.details.items() if isinstance(v, str | int | float | bool | list)}
-        return problem(STATUS.get(exc.kind, 400), exc.code, exc.message_vi, exc.message_en, **details)
+        return problem(STATUS.get(exc.kind, 400), exc.code, exc.message_vi, exc.message_en, details)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

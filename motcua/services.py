@@ -557,7 +557,13 @@ class OneStopShop:
         task = self._authorized_task(person, task_id)
         with transaction(self.db):
             self.engine.claim(task_id, person.username)
-            self.record("task.claimed", person.username, task.business_key, task=task.activity_id)
+            self.record(
+                "task.claimed",
+                person.username,
+                task.business_key,
+                task=task.activity_id,
+                department=person.department_code,
+            )
         return {"id": task_id, "assignee": person.username}
 
     def unclaim(self, person: Person, task_id: str) -> dict[str, Any]:
@@ -608,6 +614,7 @@ class OneStopShop:
                 task=task.activity_id,
                 decision=decision,
                 comment=comment,
+                department=person.department_code,  # who handled it then (statistics per department)
             )
             if decision is not None:
                 conn.execute(

@@ -1,0 +1,274 @@
+"""Statistics from the database (QĐ 766 indicators, computed by :mod:`dossiers.statistics`), their CSV/XLSX
+export, and the citizen's satisfaction rating of a resolved dossier."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import insert, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from dossiers.calendar import VN_TZ
+from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dossiers.model import AgencyStructure, DossierStatus, Person, Role
+from dossiers.statistics import (
+    DIGITISED_INPUT_KIND,
+    ELECTRONIC_RESULT_KIND,
+    RATING_LEVELS,
+    RESULT_STATUSES,
+    DocumentRecord,
+    DossierRecord,
+    GroupBy,
+    HandlingEvent,
+    PaymentRecord,
+    Period,
+    RatingRecord,
+    Report,
+    compute,
+    handling_department,
+    table,
+)
+from motcua.db import app_user, audit_log, document, dossier, payment, rating, transaction
+from motcua.services import OneStopShop
+
+HANDLING_EVENTS = ("task.claimed", "task.completed")
+_CHUNK = 500  # codes per IN (...) list: SQLite allows 32766 variables, PostgreSQL 65535; stay far below
+
+
+def period_of_days(first: dt.date, last: dt.date) -> Period:
+    """Vietnamese calendar days ``first`` … ``last`` (both included) as ``[first 00:00, last+1 00:00)`` +07:00."""
+    if last < first:
+        raise InvalidInput("Ngày kết thúc không được trước ngày bắt đầu.", "'to' must not be before 'from'.")
+    if (last - first).days > 3660:
+        raise InvalidInput("Kỳ thống kê tối đa 10 năm.", "The period may span at most ten years.")
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=VN_TZ)
+    return Period(start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=VN_TZ))
+
+
+def _chunks(codes: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(codes), _CHUNK):
+        yield codes[i : i + _CHUNK]
+
+
+def load_records(db: SqlEngine, period: Period, agency_codes: Collection[str] | None = None) -> list[DossierRecord]:
+    """Every dossier that can count in ``period``: received before its end and not finished before its start,
+    or rated during it; restricted to ``agency_codes`` when given."""
+    start, end = period.start, period.end
+    rated_in_period = select(rating.c.dossier_code).where(rating.c.rated_at >= start, rating.c.rated_at < end)
+    query = select(dossier).where(
+        dossier.c.received_at < end,
+        or_(dossier.c.finished_at.is_(None), dossier.c.finished_at >= start, dossier.c.code.in_(rated_in_period)),
+    )
+    if agency_codes is not None:
+        query = query.where(dossier.c.agency_code.in_(sorted(agency_codes)))
+    payments: dict[str, list[PaymentRecord]] = defaultdict(list)
+    documents: dict[str, list[DocumentRecord]] = defaultdict(list)
+    ratings: dict[str, RatingRecord] = {}
+    handling: dict[str, list[HandlingEvent]] = defaultdict(list)
+    with transaction(db) as conn:
+        rows = conn.execute(query.order_by(dossier.c.code)).all()
+        codes = [r.code for r in rows]
+        for chunk in _chunks(codes):
+            for p in conn.execute(
+                select(payment.c.dossier_code, payment.c.online, payment.c.status, payment.c.paid_at).where(
+                    payment.c.dossier_code.in_(chunk)
+                )
+            ):
+                payments[p.dossier_code].append(PaymentRecord(bool(p.online), p.status, p.paid_at))
+            for d in conn.execute(
+                select(document.c.dossier_code, document.c.kind, document.c.created_at).where(
+                    document.c.dossier_code.in_(chunk),
+                    document.c.kind.in_((DIGITISED_INPUT_KIND, ELECTRONIC_RESULT_KIND)),
+                )
+            ):
+                documents[d.dossier_code].append(DocumentRecord(d.kind, d.created_at))
+            for g in conn.execute(
+                select(rating.c.dossier_code, rating.c.level, rating.c.rated_at).where(rating.c.dossier_code.in_(chunk))
+            ):
+                ratings[g.dossier_code] = RatingRecord(g.level, g.rated_at)
+            for e in conn.execute(
+                select(audit_log.c.dossier_code, audit_log.c.at, app_user.c.role, app_user.c.department_code)
+                .join(app_user, app_user.c.username == audit_log.c.actor)
+                .where(
+                    audit_log.c.dossier_code.in_(chunk),
+                    audit_log.c.kind.in_(HANDLING_EVENTS),
+                    app_user.c.role == Role.SPECIALIST.value,
+                )
+            ):
+                handling[e.dossier_code].append(HandlingEvent(e.at, e.role, e.department_code))
+    return [
+        DossierRecord(
+            code=r.code,
+            agency_code=r.agency_code,
+            procedure_code=r.procedure_code,
+            department_code=handling_department(handling.get(r.code, ())),
+            status=DossierStatus(r.status),
+            channel=r.channel,
+            return_channel=r.return_channel,
+            received_at=r.received_at,
+            due_at=r.due_at,
+            finished_at=r.finished_at,
+            paused_at=r.paused_at,
+            payments=tuple(payments.get(r.code, ())),
+            documents=tuple(documents.get(r.code, ())),
+            rating=ratings.get(r.code),
+        )
+        for r in rows
+    ]
+
+
+# ------------------------------------------------------------------ who may see what
+
+
+def visible_agencies(structure: AgencyStructure, person: Person) -> frozenset[str] | None:
+    """Agencies whose statistics ``person`` may read: auditors and admins every agency (``None``); a leader
+    their own agency and the agencies under it (a province's leader sees its communes)."""
+    if person.role in (Role.AUDITOR, Role.ADMIN):
+        return None
+    if person.role != Role.LEADER or not person.agency_code:
+        raise Forbidden(
+            "Chỉ lãnh đạo, thanh tra và quản trị được xem số liệu thống kê.",
+            "Only leaders, auditors and administrators may read statistics.",
+        )
+    children: dict[str | None, list[str]] = defaultdict(list)
+    for a in structure.agencies:
+        children[a.parent_code].append(a.code)
+    seen: set[str] = set()
+    todo = [person.agency_code]
+    while todo:
+        code = todo.pop()
+        if code not in seen:
+            seen.add(code)
+            todo.extend(children.get(code, ()))
+    return frozenset(seen)
+
+
+def agency_scope(structure: AgencyStructure, person: Person, agency: str | None) -> frozenset[str] | None:
+    """The agency filter of a request: the asked agency (when the person may see it) or all they may see."""
+    allowed = visible_agencies(structure, person)
+    if agency is None:
+        return allowed
+    if allowed is not None and agency not in allowed:
+        raise Forbidden(
+            "Bạn không được xem số liệu của cơ quan này.", f"You may not read the statistics of agency {agency}."
+        )
+    return frozenset({agency})
+
+
+def group_names(shop: OneStopShop, group_by: GroupBy) -> dict[str, str]:
+    """Display names of group keys, from every agency structure (older dossiers keep their agencies' names)
+    and the catalogue."""
+    names: dict[str, str] = {}
+    if group_by is GroupBy.PROCEDURE:
+        return {p.code: p.name for p in shop.procedures()}
+    for structure in sorted(shop.structures, key=lambda s: s.valid_from):  # the newest name wins
+        for a in structure.agencies:
+            if group_by is GroupBy.AGENCY:
+                names[a.code] = a.name
+            else:
+                names.update({d.code: d.name for d in a.departments})
+    return names
+
+
+def statistics(
+    shop: OneStopShop, person: Person, period: Period, group_by: GroupBy, agency: str | None = None
+) -> tuple[Report, dict[str, str]]:
+    scope = agency_scope(shop.structure_now(), person, agency)
+    report = compute(load_records(shop.db, period, scope), period, group_by)
+    return report, group_names(shop, group_by)
+
+
+# ------------------------------------------------------------------ export
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    return "" if value is None else value
+
+
+def to_csv(rows: list[list[object]]) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel opens the Vietnamese headers correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow(["" if v is None else str(v) for v in row])
+    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+
+
+def to_xlsx(rows: list[list[object]], title: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Thống kê"
+    sheet.append([title])
+    sheet["A1"].font = Font(bold=True)
+    for row in rows:
+        sheet.append([_cell(v) for v in row])
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def export(report: Report, names: dict[str, str], fmt: str, first: dt.date, last: dt.date) -> tuple[bytes, str, str]:
+    """(body, media type, file name) of the report as CSV or XLSX."""
+    rows = table(report, names)
+    stem = f"thong-ke-{report.group_by.value}-{first.isoformat()}-{last.isoformat()}"
+    if fmt == "csv":
+        return to_csv(rows), "text/csv; charset=utf-8", stem + ".csv"
+    if fmt == "xlsx":
+        title = f"Thống kê giải quyết thủ tục hành chính từ ngày {first:%d/%m/%Y} đến ngày {last:%d/%m/%Y}"
+        return (
+            to_xlsx(rows, title),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            stem + ".xlsx",
+        )
+    raise InvalidInput("Định dạng phải là csv hoặc xlsx.", "format must be csv or xlsx.")
+
+
+# ------------------------------------------------------------------ the citizen's rating
+
+
+def rate(shop: OneStopShop, code: str, id_number: str, level: int, comment: str | None) -> dict[str, Any]:
+    """Record the applicant's satisfaction (levels 1–5) with a resolved dossier, once."""
+    if level not in RATING_LEVELS:
+        raise InvalidInput("Mức đánh giá phải từ 1 đến 5.", "The level must be 1 to 5.")
+    not_found = NotFound(
+        "Không tìm thấy hồ sơ với mã và số định danh đã nhập.", "No dossier with this code and ID number."
+    )
+    now = shop.clock.now()
+    try:
+        with transaction(shop.db) as conn:
+            row = conn.execute(
+                select(dossier.c.status, dossier.c.applicant_id_number).where(dossier.c.code == code)
+            ).first()
+            if row is None or row.applicant_id_number != id_number.strip():
+                raise not_found
+            if DossierStatus(row.status) not in RESULT_STATUSES:
+                raise Conflict(
+                    "Chỉ đánh giá được hồ sơ đã có kết quả giải quyết.",
+                    f"Only a resolved dossier can be rated (this one is {row.status}).",
+                    dossier_status=row.status,
+                )
+            if conn.execute(select(rating.c.level).where(rating.c.dossier_code == code)).first() is not None:
+                raise Conflict("Hồ sơ này đã được đánh giá.", "This dossier has already been rated.")
+            text = (comment or "").strip()[:2000] or None
+            conn.execute(insert(rating).values(dossier_code=code, level=level, comment=text, rated_at=now))
+            shop.record("dossier.rated", "public", code, level=level, commented=text is not None)
+    except IntegrityError:  # a concurrent rating of the same dossier won
+        raise Conflict("Hồ sơ này đã được đánh giá.", "This dossier has already been rated.") from None
+    return {"code": code, "level": level, "rated_at": now.isoformat()}
