@@ -94,7 +94,13 @@ def load_records(db: SqlEngine, period: Period, agency_codes: Collection[str] | 
             ):
                 ratings[g.dossier_code] = RatingRecord(g.level, g.rated_at)
             for e in conn.execute(
-                select(audit_log.c.dossier_code, audit_log.c.at, app_user.c.role, app_user.c.department_code)
+                select(
+                    audit_log.c.dossier_code,
+                    audit_log.c.at,
+                    audit_log.c.details,
+                    app_user.c.role,
+                    app_user.c.department_code,
+                )
                 .join(app_user, app_user.c.username == audit_log.c.actor)
                 .where(
                     audit_log.c.dossier_code.in_(chunk),
@@ -102,7 +108,9 @@ def load_records(db: SqlEngine, period: Period, agency_codes: Collection[str] | 
                     app_user.c.role == Role.SPECIALIST.value,
                 )
             ):
-                handling[e.dossier_code].append(HandlingEvent(e.at, e.role, e.department_code))
+                # the department recorded with the event (since it is recorded), else the official's current one
+                department = (e.details or {}).get("department") or e.department_code
+                handling[e.dossier_code].append(HandlingEvent(e.at, e.role, department))
     return [
         DossierRecord(
             code=r.code,
