@@ -440,6 +440,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.statistics import statistics_router
 
     app.include_router(statistics_router(runtime))
+    from api.registers import registers_router
+
+    app.include_router(registers_router(runtime))
     # routers of other modules (registers, statistics, operations) are included here as they arrive
 
     limited = BodySizeLimit(

@@ -38,7 +38,9 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Frame, KeepInFrame, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Frame, Image, KeepInFrame, Paragraph, Spacer, Table, TableStyle
+
+from documents.templating import FormTemplate, Markup, Templates, default_templates
 
 __all__ = [
     "CERTIFIED_COPY",
@@ -50,7 +52,10 @@ __all__ = [
     "PHOTOCOPY",
     "SIGNATURE_BOX",
     "VN_TZ",
+    "ApologyData",
     "CertificateData",
+    "ControlSheetData",
+    "HandOver",
     "ReceiptData",
     "ReceivedPaper",
     "RefusalData",
@@ -59,6 +64,8 @@ __all__ = [
     "amount_in_words",
     "format_vnd",
     "long_date",
+    "render_apology",
+    "render_control_sheet",
     "render_household_business_certificate",
     "render_receipt",
     "render_refusal",
@@ -84,13 +91,6 @@ COPY = "Bản sao"
 CERTIFIED_COPY = "Bản sao có chứng thực"
 PHOTOCOPY = "Bản chụp"
 ELECTRONIC = "Bản điện tử"
-
-_CHANNELS = {
-    "counter": "Trực tiếp",
-    "direct": "Trực tiếp",
-    "online": "Trực tuyến",
-    "postal": "Qua dịch vụ bưu chính công ích",
-}
 
 # Page geometry (Decree 30/2020: margins top/bottom 20-25 mm, left 30-35 mm, right 15-20 mm).
 _PAGE_W, _PAGE_H = A4
@@ -297,7 +297,8 @@ class ReceiptData:
     result_delivery: str | None = None  # where/how the result is returned
     tracking_at: str = "Cổng Dịch vụ công quốc gia"  # where the dossier can be tracked (a portal or URL)
     document_number: str | None = None  # "Số: …" under the agency name
-    signer_title: str = "NGƯỜI TIẾP NHẬN HỒ SƠ"
+    signer_title: str | None = None  # None: the template's (mau-01 texts.officer_signer)
+    lookup_url: str | None = None  # the public lookup address; shown as a QR code and as text
 
     def __post_init__(self) -> None:
         _check(self)
@@ -324,7 +325,7 @@ class SupplementData:
     official_phone: str | None = None
     parent_agency: str | None = None
     document_number: str | None = None
-    signer_title: str = "NGƯỜI HƯỚNG DẪN"
+    signer_title: str | None = None  # None: the template's (mau-02 texts.signer)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -347,7 +348,73 @@ class RefusalData:
     received_at: dt.datetime | None = None
     parent_agency: str | None = None
     document_number: str | None = None
-    signer_title: str = "NGƯỜI TIẾP NHẬN HỒ SƠ"
+    signer_title: str | None = None  # None: the template's (mau-03 texts.signer)
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
+@dataclass(frozen=True)
+class ApologyData:
+    """Mẫu 04: Phiếu xin lỗi và hẹn lại ngày trả kết quả."""
+
+    dossier_code: str
+    agency_name: str  # the agency (or department) handling the dossier
+    place_name: str
+    applicant_name: str
+    procedure_name: str
+    received_at: dt.datetime
+    old_due_at: dt.datetime
+    new_due_at: dt.datetime
+    reason: str
+    issued_at: dt.datetime
+    official_name: str | None = None
+    parent_agency: str | None = None
+    document_number: str | None = None
+    signer_title: str | None = None  # None: the template's (mau-04 texts.signer)
+
+    def __post_init__(self) -> None:
+        _check(self)
+        if self.new_due_at <= self.old_due_at:
+            raise ValueError("ApologyData.new_due_at is not after old_due_at")
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """One row of Mẫu 05: the dossier handed from one department (or person) to the next.
+
+    ``timeliness`` is ``early`` | ``on_time`` | ``late`` (labels from the template), judged at ``handed_at``
+    against ``due_at``, the dossier's due date at that moment."""
+
+    giver: str
+    receiver: str
+    handed_at: dt.datetime
+    due_at: dt.datetime
+    timeliness: str
+    taken_at: dt.datetime | None = None  # when the receiver took it up; None: at once (electronic hand-over)
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
+@dataclass(frozen=True)
+class ControlSheetData:
+    """Mẫu 05: Phiếu kiểm soát quá trình giải quyết hồ sơ."""
+
+    dossier_code: str
+    agency_name: str
+    place_name: str
+    applicant_name: str
+    procedure_name: str
+    handling_agency: str
+    received_at: dt.datetime
+    due_at: dt.datetime
+    issued_at: dt.datetime
+    rows: tuple[HandOver, ...] = ()
+    parent_agency: str | None = None
+    document_number: str | None = None
+    signer_title: str | None = None  # None: the template's (mau-05 texts.signer)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -632,21 +699,63 @@ def _render(form: _Form) -> bytes:
     return buffer.getvalue()
 
 
-def _applicant_lines(applicant: str, procedure: str) -> list[Flowable]:
-    return [
-        _para(f"Hồ sơ của: Ông/Bà <b>{_t(applicant)}</b>"),
-        _para(f"Nội dung yêu cầu giải quyết: {_t(procedure)}"),
-    ]
-
-
 def _annex_title(form_name: str, reference: str, what: str) -> tuple[str, ...]:
     return ("PHỤ LỤC", what, f"(Kèm theo {form_name}, {reference})")
 
 
-def _papers_table(papers: Sequence[ReceivedPaper]) -> Table:
-    rows: list[list[Any]] = [
-        [_para(head, _CELL_HEAD) for head in ("TT", "Tên giấy tờ", "Hình thức", "Số lượng")],
-    ]
+def _templates(templates: Templates | None) -> Templates:
+    return templates if templates is not None else default_templates()
+
+
+def _moment(value: dt.datetime) -> str:
+    """``17 giờ 00 phút, ngày 05/3/2026``."""
+    return f"{time_of_day(value)}, ngày {short_date(value)}"
+
+
+def _qr_png(value: str) -> bytes:
+    """The QR code of ``value`` (error correction M, 4-module quiet zone) as a grey PNG, 8 pixels a module."""
+    from PIL import Image as PilImage
+    from reportlab.graphics.barcode import qrencoder
+
+    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    qr.addData(value)
+    qr.make()
+    count, quiet, scale = qr.getModuleCount(), 4, 8
+    side = (count + 2 * quiet) * scale
+    image = PilImage.new("L", (side, side), 255)
+    pixels = image.load()
+    for r in range(count):
+        for col in range(count):
+            if qr.isDark(r, col):
+                for dy in range(scale):
+                    for dx in range(scale):
+                        pixels[(col + quiet) * scale + dx, (r + quiet) * scale + dy] = 0  # type: ignore[index]
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def _qr_block(url: str, caption: str, size: float) -> Table:
+    """The QR code (as an image) left, its caption and the URL right."""
+    image = Image(io.BytesIO(_qr_png(url)), width=size, height=size)
+    table = Table([[image, _para(caption, _CELL)]], colWidths=[size + 4 * mm, _CONTENT_W - size - 4 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("FONTNAME", (0, 0), (-1, -1), _REGULAR),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return table
+
+
+def _papers_table(papers: Sequence[ReceivedPaper], headers: Sequence[str]) -> Table:
+    rows: list[list[Any]] = [[_para(_t(head), _CELL_HEAD) for head in headers]]
     for i, paper in enumerate(papers, start=1):
         rows.append(
             [
@@ -657,7 +766,11 @@ def _papers_table(papers: Sequence[ReceivedPaper]) -> Table:
             ]
         )
     widths = [10 * mm, _CONTENT_W - (10 + 36 + 18) * mm, 36 * mm, 18 * mm]
-    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    return _grid(rows, widths)
+
+
+def _grid(rows: list[list[Any]], widths: Sequence[float]) -> Table:
+    table = Table(rows, colWidths=list(widths), repeatRows=1, hAlign="LEFT")
     table.setStyle(
         TableStyle(
             [
@@ -672,114 +785,129 @@ def _papers_table(papers: Sequence[ReceivedPaper]) -> Table:
     return table
 
 
-def render_receipt(data: ReceiptData) -> bytes:
-    """Mẫu 01, Giấy tiếp nhận hồ sơ và hẹn trả kết quả, as PDF bytes.
+def _annex_lines(tpl: FormTemplate, code: str) -> tuple[str, ...]:
+    return ("PHỤ LỤC", tpl.plain("annex_heading"), tpl.plain("annex_reference", dossier_code=code))
 
+
+def render_receipt(data: ReceiptData, templates: Templates | None = None) -> bytes:
+    """Mẫu 01, Giấy tiếp nhận hồ sơ và hẹn trả kết quả, as PDF bytes (texts from template ``mau-01``).
+
+    With ``data.lookup_url`` the form carries a QR code of that address (the public lookup) and its text.
     A list of papers too long for page 1 moves to an annex on the following pages.
     """
     _register_fonts()
+    tpl = _templates(templates).get("mau-01")
+    channels = tpl.labels("channels")
+    channel = channels.get("counter" if data.channel == "direct" else data.channel, data.channel)
+    code = data.dossier_code
 
     def body(compact: bool) -> list[Flowable]:
-        procedure = _t(data.procedure_name)
+        procedure = tpl.markup("procedure", procedure_name=data.procedure_name)
         if data.procedure_code:
-            procedure += f" (mã thủ tục: {_t(data.procedure_code)})"
+            procedure += tpl.markup("procedure_code", procedure_code=data.procedure_code)
         out: list[Flowable] = [
-            _para(f"{_t(data.agency_name)} tiếp nhận hồ sơ của: Ông/Bà <b>{_t(data.applicant_name)}</b>"),
-            _field("Số định danh cá nhân", data.applicant_id_number),
+            _para(tpl.markup("intro", agency_name=data.agency_name, applicant_name=data.applicant_name)),
+            _para(tpl.markup("id_number", applicant_id_number=data.applicant_id_number)),
         ]
         if data.applicant_address:
-            out.append(_field("Địa chỉ", data.applicant_address))
+            out.append(_para(tpl.markup("address", applicant_address=data.applicant_address)))
         contact = []
         if data.applicant_phone:
-            contact.append(f"Số điện thoại: {_t(data.applicant_phone)}")
+            contact.append(tpl.markup("phone", applicant_phone=data.applicant_phone))
         if data.applicant_email:
-            contact.append(f"Email: {_t(data.applicant_email)}")
+            contact.append(tpl.markup("email", applicant_email=data.applicant_email))
         if contact:
             out.append(_para("&nbsp;&nbsp;&nbsp;&nbsp;".join(contact)))
-        out.append(_para(f"Nội dung yêu cầu giải quyết: {procedure}"))
-        out.append(_field("Hình thức nộp hồ sơ", _CHANNELS.get(data.channel, data.channel)))
+        out.append(_para(procedure))
+        out.append(_para(tpl.markup("channel", channel=channel)))
 
-        received = f"{time_of_day(data.received_at)}, ngày {short_date(data.received_at)}"
-        appointment = f"{time_of_day(data.appointment_at)}, ngày {short_date(data.appointment_at)}"
         if compact:
-            papers = f"Thành phần hồ sơ nộp gồm: {len(data.papers):02d} loại giấy tờ, chi tiết tại Phụ lục kèm theo."
-            items: list[tuple[str, Flowable | None]] = [(papers, None)]
+            items: list[tuple[str, Flowable | None]] = [
+                (tpl.markup("papers_in_annex", paper_count=f"{len(data.papers):02d}"), None)
+            ]
         else:
-            items = [("Thành phần hồ sơ nộp gồm:", _papers_table(data.papers))]
-        items.append((f"Số lượng hồ sơ: {data.dossier_sets:02d} (bộ)", None))
+            items = [(tpl.markup("papers"), _papers_table(data.papers, tpl.list("paper_headers")))]
+        items.append((tpl.markup("dossier_sets", dossier_sets=f"{data.dossier_sets:02d}"), None))
         if data.processing_time:
-            items.append((f"Thời gian giải quyết hồ sơ theo quy định: {_t(data.processing_time)}", None))
-        items.append((f"Thời gian nhận hồ sơ: {received}", None))
-        items.append((f"<b>Ngày hẹn trả kết quả: {appointment}</b>", None))
+            items.append((tpl.markup("processing_time", processing_time=data.processing_time), None))
+        items.append((tpl.markup("received", received_at=_moment(data.received_at)), None))
+        items.append((tpl.markup("appointment", appointment_at=_moment(data.appointment_at)), None))
         if data.result_delivery:
-            items.append((f"Đăng ký nhận kết quả tại: {_t(data.result_delivery)}", None))
+            items.append((tpl.markup("result_delivery", result_delivery=data.result_delivery), None))
         for number, (text, extra) in enumerate(items, start=1):
             out.append(_para(f"{number}. {text}"))
             if extra is not None:
                 out += [Spacer(1, 3), extra, Spacer(1, 2)]
         out.append(
             _para(
-                f"Tra cứu tình trạng hồ sơ tại {_t(data.tracking_at)} bằng mã hồ sơ <b>{_t(data.dossier_code)}</b> "
-                f"và số định danh cá nhân <b>{_t(data.applicant_id_number)}</b>."
+                tpl.markup(
+                    "tracking",
+                    tracking_at=data.tracking_at,
+                    dossier_code=code,
+                    applicant_id_number=data.applicant_id_number,
+                )
             )
         )
+        if data.lookup_url:
+            caption = tpl.markup("qr_caption", lookup_url=data.lookup_url, dossier_code=code)
+            out += [Spacer(1, 4), _qr_block(data.lookup_url, caption, tpl.layout("qr_size_mm") * mm)]
         return out
 
-    note = "(Ký và ghi rõ họ tên)"
-    at_desk = _CHANNELS.get(data.channel, data.channel) == _CHANNELS["counter"]  # the applicant signs at the desk
-    applicant = [_Signer("NGƯỜI NỘP HỒ SƠ", note, data.applicant_name, _LEFT_CENTER)] if at_desk else []
+    note = tpl.plain("signature_note")
+    at_desk = channel == channels["counter"]  # the applicant signs at the desk
+    applicant = [_Signer(tpl.plain("applicant_signer"), note, data.applicant_name, _LEFT_CENTER)] if at_desk else []
+    officer = data.signer_title or tpl.plain("officer_signer")
     form = _Form(
         parent_agency=data.parent_agency,
         agency=data.agency_name,
         number=data.document_number,
         place_name=data.place_name,
         dated=data.received_at,
-        title="GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ",
-        subtitles=(f"Mã hồ sơ: {data.dossier_code}",),
+        title=tpl.plain("title"),
+        subtitles=(tpl.plain("subtitle", dossier_code=code),),
         body=body(compact=False),
-        signers=(*applicant, _Signer(data.signer_title, note, data.officer_name, SIGNATURE_BOX.center_x)),
-        subject=data.dossier_code,
+        signers=(*applicant, _Signer(officer, note, data.officer_name, SIGNATURE_BOX.center_x)),
+        subject=code,
         compact_body=body(compact=True),
-        annex_title=_annex_title(
-            "Giấy tiếp nhận hồ sơ và hẹn trả kết quả",
-            f"mã hồ sơ {data.dossier_code}",
-            "DANH MỤC THÀNH PHẦN HỒ SƠ ĐÃ TIẾP NHẬN",
-        ),
-        annex=[_papers_table(data.papers)],
+        annex_title=_annex_lines(tpl, code),
+        annex=[_papers_table(data.papers, tpl.list("paper_headers"))],
     )
     return _render(form)
 
 
-def render_supplement_request(data: SupplementData) -> bytes:
-    """Mẫu 02, Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ, as PDF bytes.
+def render_supplement_request(data: SupplementData, templates: Templates | None = None) -> bytes:
+    """Mẫu 02, Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ, as PDF bytes (texts from template ``mau-02``).
 
     A list of contents too long for page 1 moves to an annex on the following pages.
     """
     _register_fonts()
+    tpl = _templates(templates).get("mau-02")
+    code = data.dossier_code
     items = [_para(f"{i}. {_t(item)}", _ITEM) for i, item in enumerate(data.items, start=1)]
 
     def body(compact: bool) -> list[Flowable]:
-        out = _applicant_lines(data.applicant_name, data.procedure_name)
-        received = f"Ngày {short_date(data.received_at)}, " if data.received_at else ""
-        listed = "nêu tại Phụ lục kèm theo." if compact else "sau:"
+        out = [
+            _para(tpl.markup("applicant", applicant_name=data.applicant_name)),
+            _para(tpl.markup("procedure", procedure_name=data.procedure_name)),
+        ]
+        received = tpl.markup("received_on", received_date=short_date(data.received_at)) if data.received_at else ""
+        listed = tpl.markup("items_in_annex" if compact else "items_here")
         out.append(
             _para(
-                f"{received}{_t(data.agency_name)} đã tiếp nhận hồ sơ mã số <b>{_t(data.dossier_code)}</b> "
-                f"của Ông/Bà. Sau khi xem xét, đề nghị Ông/Bà bổ sung, hoàn thiện hồ sơ gồm những nội dung {listed}"
+                tpl.markup(
+                    "request",
+                    received_on=Markup(received),
+                    agency_name=data.agency_name,
+                    dossier_code=code,
+                    listed=Markup(listed),
+                )
             )
         )
         if not compact:
             out += items
-        out.append(_field("Lý do", data.reason))
-        contact = f"<b>{_t(data.official_name)}</b>"
-        if data.official_phone:
-            contact += f", số điện thoại {_t(data.official_phone)},"
-        out.append(
-            _para(
-                "Trong quá trình bổ sung, hoàn thiện hồ sơ, nếu có vướng mắc, Ông/Bà liên hệ với "
-                f"{contact} để được hướng dẫn."
-            )
-        )
+        out.append(_para(tpl.markup("reason", reason=data.reason)))
+        phone = tpl.markup("official_phone", official_phone=data.official_phone) if data.official_phone else ""
+        out.append(_para(tpl.markup("contact", official_name=data.official_name, official_phone=Markup(phone))))
         return out
 
     form = _Form(
@@ -788,34 +916,37 @@ def render_supplement_request(data: SupplementData) -> bytes:
         number=data.document_number,
         place_name=data.place_name,
         dated=data.issued_at,
-        title="PHIẾU YÊU CẦU BỔ SUNG, HOÀN THIỆN HỒ SƠ",
-        subtitles=(f"Mã hồ sơ: {data.dossier_code}",),
+        title=tpl.plain("title"),
+        subtitles=(tpl.plain("subtitle", dossier_code=code),),
         body=body(compact=False),
-        signers=(_Signer(data.signer_title, "(Ký và ghi rõ họ tên)", data.official_name, SIGNATURE_BOX.center_x),),
-        subject=data.dossier_code,
-        compact_body=body(compact=True),
-        annex_title=_annex_title(
-            "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ",
-            f"mã hồ sơ {data.dossier_code}",
-            "CÁC NỘI DUNG CẦN BỔ SUNG, HOÀN THIỆN",
+        signers=(
+            _Signer(
+                data.signer_title or tpl.plain("signer"),
+                tpl.plain("signature_note"),
+                data.official_name,
+                SIGNATURE_BOX.center_x,
+            ),
         ),
+        subject=code,
+        compact_body=body(compact=True),
+        annex_title=_annex_lines(tpl, code),
         annex=[_para(f"{i}. {_t(item)}") for i, item in enumerate(data.items, start=1)],
     )
     return _render(form)
 
 
-def render_refusal(data: RefusalData) -> bytes:
-    """Mẫu 03, Phiếu từ chối tiếp nhận giải quyết hồ sơ, as PDF bytes."""
+def render_refusal(data: RefusalData, templates: Templates | None = None) -> bytes:
+    """Mẫu 03, Phiếu từ chối tiếp nhận giải quyết hồ sơ, as PDF bytes (texts from template ``mau-03``)."""
     _register_fonts()
-    received = f" ngày {short_date(data.received_at)}" if data.received_at else ""
-    body = _applicant_lines(data.applicant_name, data.procedure_name)
-    body += [
-        _para(
-            f"Qua xem xét, {_t(data.agency_name)} thông báo không tiếp nhận, giải quyết hồ sơ mã số "
-            f"<b>{_t(data.dossier_code)}</b>{received} của Ông/Bà với lý do cụ thể như sau:"
-        ),
+    tpl = _templates(templates).get("mau-03")
+    code = data.dossier_code
+    received = tpl.markup("received_on", received_date=short_date(data.received_at)) if data.received_at else ""
+    body = [
+        _para(tpl.markup("applicant", applicant_name=data.applicant_name)),
+        _para(tpl.markup("procedure", procedure_name=data.procedure_name)),
+        _para(tpl.markup("refusal", agency_name=data.agency_name, dossier_code=code, received_on=Markup(received))),
         _para(_t(data.reason), _ITEM),
-        _para("Xin thông báo cho Ông/Bà được biết và thực hiện./."),
+        _para(tpl.markup("closing")),
     ]
     form = _Form(
         parent_agency=data.parent_agency,
@@ -823,11 +954,134 @@ def render_refusal(data: RefusalData) -> bytes:
         number=data.document_number,
         place_name=data.place_name,
         dated=data.issued_at,
-        title="PHIẾU TỪ CHỐI TIẾP NHẬN GIẢI QUYẾT HỒ SƠ",
-        subtitles=(f"Mã hồ sơ: {data.dossier_code}",),
+        title=tpl.plain("title"),
+        subtitles=(tpl.plain("subtitle", dossier_code=code),),
         body=body,
-        signers=(_Signer(data.signer_title, "(Ký và ghi rõ họ tên)", data.official_name, SIGNATURE_BOX.center_x),),
-        subject=data.dossier_code,
+        signers=(
+            _Signer(
+                data.signer_title or tpl.plain("signer"),
+                tpl.plain("signature_note"),
+                data.official_name,
+                SIGNATURE_BOX.center_x,
+            ),
+        ),
+        subject=code,
+    )
+    return _render(form)
+
+
+def render_apology(data: ApologyData, templates: Templates | None = None) -> bytes:
+    """Mẫu 04, Phiếu xin lỗi và hẹn lại ngày trả kết quả, as PDF bytes (texts from template ``mau-04``)."""
+    _register_fonts()
+    tpl = _templates(templates).get("mau-04")
+    code = data.dossier_code
+    body = [
+        _para(
+            tpl.markup(
+                "received",
+                received_date=short_date(data.received_at),
+                agency_name=data.agency_name,
+                applicant_name=data.applicant_name,
+                dossier_code=code,
+            )
+        ),
+        _para(tpl.markup("procedure", procedure_name=data.procedure_name)),
+        _para(tpl.markup("old_due", old_due_at=_moment(data.old_due_at))),
+        _para(tpl.markup("reason", agency_name=data.agency_name, reason=data.reason)),
+        _para(tpl.markup("apology", agency_name=data.agency_name, new_due_at=_moment(data.new_due_at))),
+        _para(tpl.markup("closing")),
+    ]
+    form = _Form(
+        parent_agency=data.parent_agency,
+        agency=data.agency_name,
+        number=data.document_number,
+        place_name=data.place_name,
+        dated=data.issued_at,
+        title=tpl.plain("title"),
+        subtitles=(tpl.plain("subtitle", dossier_code=code),),
+        body=body,
+        signers=(
+            _Signer(
+                data.signer_title or tpl.plain("signer"),
+                tpl.plain("signature_note"),
+                data.official_name,
+                SIGNATURE_BOX.center_x,
+            ),
+        ),
+        subject=code,
+    )
+    return _render(form)
+
+
+def _hand_over_table(tpl: FormTemplate, data: ControlSheetData) -> Table:
+    labels = tpl.labels("timeliness")
+    rows: list[list[Any]] = [[_para(_t(head), _CELL_HEAD) for head in tpl.list("headers")]]
+    for i, row in enumerate(data.rows, start=1):
+        parties = tpl.markup("giver", giver=row.giver) + "<br/>" + tpl.markup("receiver", receiver=row.receiver)
+        taken = row.taken_at or row.handed_at
+        times = tpl.markup("handed_at", handed_at=_moment(row.handed_at)) + "<br/>"
+        times += tpl.markup("taken_at", taken_at=_moment(taken))
+        result = f"{_t(labels.get(row.timeliness, row.timeliness))}<br/>"
+        result += tpl.markup("due_note", due_at=short_date(row.due_at))
+        rows.append(
+            [
+                _para(str(i), _CELL_CENTER),
+                _para(parties, _CELL),
+                _para(times, _CELL),
+                _para(result, _CELL_CENTER),
+                _para(_t(row.note or ""), _CELL),
+            ]
+        )
+    fixed = [tpl.layout(k) * mm for k in ("col_number_mm", "col_time_mm", "col_result_mm", "col_note_mm")]
+    widths = [fixed[0], max(20 * mm, _CONTENT_W - sum(fixed)), fixed[1], fixed[2], fixed[3]]
+    return _grid(rows, widths)
+
+
+def render_control_sheet(data: ControlSheetData, templates: Templates | None = None) -> bytes:
+    """Mẫu 05, Phiếu kiểm soát quá trình giải quyết hồ sơ, as PDF bytes (texts from template ``mau-05``).
+
+    One table row per hand-over (who gave, who received, when, and whether the step was early, on time or
+    late against the dossier's due date at that moment). Too many rows for page 1 move to an annex.
+    """
+    _register_fonts()
+    tpl = _templates(templates).get("mau-05")
+    code = data.dossier_code
+
+    def body(compact: bool) -> list[Flowable]:
+        out: list[Flowable] = [
+            _para(tpl.markup("applicant", applicant_name=data.applicant_name)),
+            _para(tpl.markup("procedure", procedure_name=data.procedure_name)),
+            _para(tpl.markup("handling", handling_agency=data.handling_agency)),
+            _para(tpl.markup("received", received_at=_moment(data.received_at))),
+            _para(tpl.markup("due", due_at=_moment(data.due_at))),
+            Spacer(1, 4),
+        ]
+        if not data.rows:
+            out.append(_para(tpl.markup("no_rows")))
+        elif compact:
+            out.append(_para(tpl.markup("rows_in_annex", row_count=f"{len(data.rows):02d}")))
+        else:
+            out.append(_hand_over_table(tpl, data))
+        return out
+
+    form = _Form(
+        parent_agency=data.parent_agency,
+        agency=data.agency_name,
+        number=data.document_number,
+        place_name=data.place_name,
+        dated=data.issued_at,
+        title=tpl.plain("title"),
+        subtitles=(tpl.plain("subtitle", dossier_code=code), tpl.plain("attached", dossier_code=code)),
+        body=body(compact=False),
+        signers=(
+            _Signer(
+                data.signer_title or tpl.plain("signer"), tpl.plain("signature_note"), None, SIGNATURE_BOX.center_x
+            ),
+        ),
+        subject=code,
+        compact_body=body(compact=True),
+        annex_title=_annex_lines(tpl, code),
+        annex=[_hand_over_table(tpl, data)] if data.rows else [],
     )
     return _render(form)
 

@@ -251,7 +251,14 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     images = settings.pki_dir / "images"
     signer = PadesSigner(pki, keys=keys, styles=decree30_styles(shop, images), timestamper_url=settings.tsa_url)
     signatures = PersonalSignatures(shop, pki)
-    paperwork = Paperwork(shop, DocumentIssuer(shop, signer), signatures, images)
+    paperwork = Paperwork(
+        shop,
+        DocumentIssuer(shop, signer),
+        signatures,
+        images,
+        public_base_url=settings.public_base_url,
+        templates_dir=settings.templates_dir,
+    )
     worker = Worker(
         engine,
         handlers_for(shop, paperwork),
@@ -297,6 +304,7 @@ def check_catalogue(settings: Settings) -> list[Problem]:
         bpmn_dirs(settings),
         parse_structures(load_data("agencies.json")),
         calendar_overrides=load_data("calendar_overrides.json"),
+        templates_dir=settings.templates_dir,
     )
 
 

@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class IssueRequest:
     dossier_code: str
-    kind: str  # receipt | supplement_request | refusal | result
+    kind: str  # receipt | supplement_request | refusal | apology | result
     filename: str
     idempotency_key: str
     render: Callable[[], bytes]
@@ -43,20 +43,29 @@ class DocumentIssuer:
             row = conn.execute(select(document.c.id).where(document.c.idempotency_key == idempotency_key)).first()
         return None if row is None else str(row.id)
 
+    def sign(
+        self,
+        pdf: bytes,
+        signatures: Sequence[SignatureRequest],
+        field_boxes: dict[str, tuple[int, tuple[int, int, int, int]]] | None = None,
+        fields_ready: bool = False,
+    ) -> bytes:
+        """Create every signature field (unless ``fields_ready``), then sign in order; nothing is stored.
+        Documents made on request (the control sheet, the tracking register) are sealed this way."""
+        from signing.pades import create_signature_fields
+
+        if signatures and not fields_ready:
+            pdf = create_signature_fields(pdf, [s.field_name for s in signatures], boxes=field_boxes)
+        for signature in signatures:
+            pdf = self.signer.sign(pdf, signature)
+        return pdf
+
     def issue(self, request: IssueRequest, actor: str) -> str:
         found = self.existing(request.idempotency_key)
         if found is not None:
             log.info("document.already_issued", key=request.idempotency_key)
             return found
-        from signing.pades import create_signature_fields
-
-        pdf = request.render()
-        if request.signatures:
-            if not request.fields_ready:
-                names = [s.field_name for s in request.signatures]
-                pdf = create_signature_fields(pdf, names, boxes=request.field_boxes)
-            for signature in request.signatures:
-                pdf = self.signer.sign(pdf, signature)
+        pdf = self.sign(request.render(), request.signatures, request.field_boxes, request.fields_ready)
         row = self.shop.dossier_row(request.dossier_code)
         prefix = f"{row.agency_code}/dossiers/{request.dossier_code}/{request.kind}"
         obj = self.shop.store.put(prefix, io.BytesIO(pdf), "application/pdf")

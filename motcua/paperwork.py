@@ -1,8 +1,11 @@
-"""The forms a dossier produces (Mẫu 01, 02, 03 and the result), built from its rows and signed.
+"""The forms a dossier produces (Mẫu 01–06 and the result), built from its rows and history, and signed.
 
-Which key signs what: the receipt, supplement request and refusal carry the agency's signature (its seal);
-the result carries the approving leader's signature — certifying, so later form filling and signatures
-stay allowed — and then the agency seal.
+Which key signs what: the receipt, supplement request, refusal and apology carry the agency's signature (its
+seal); the result carries the approving leader's signature — certifying, so later form filling and
+signatures stay allowed — and then the agency seal. The control sheet (Mẫu 05) and the tracking register
+(Mẫu 06) are made on request from the audit history and the dossier rows, sealed by the agency, not stored.
+
+Texts come from the form templates (``documents/templates/*.json``, or an agency's override directory).
 """
 
 from __future__ import annotations
@@ -17,21 +20,29 @@ from documents.forms import (
     COPY,
     ELECTRONIC,
     SIGNATURE_BOX,
+    ApologyData,
     CertificateData,
+    ControlSheetData,
+    HandOver,
     ReceiptData,
     ReceivedPaper,
     RefusalData,
     SupplementData,
     long_date,
+    render_apology,
+    render_control_sheet,
     render_household_business_certificate,
     render_receipt,
     render_refusal,
     render_supplement_request,
 )
+from documents.registers import TrackingRegisterData, TrackingRow, render_tracking_register, tracking_register_xlsx
+from documents.templating import Templates
 from dossiers.calendar import VN_TZ
-from dossiers.model import Agency
+from dossiers.lifecycle import timeliness
+from dossiers.model import FINAL_STATUSES, STATUS_LABELS_VI, Agency, DossierStatus, Role
 from dossiers.ports import SignatureRequest
-from motcua.db import document_register, is_sqlite, pending_signature, transaction
+from motcua.db import audit_log, document_register, dossier, is_sqlite, pending_signature, transaction
 from motcua.issuing import DocumentIssuer, IssueRequest
 from motcua.services import OneStopShop
 from motcua.signatures import PersonalSignatures
@@ -44,6 +55,26 @@ AGENCY_FIELD = SEAL_FIELD
 NUMBER_BOX = (85, 738, 255, 752)
 DATE_BOX = (85, 722, 255, 736)
 RESULT_SERIES = "GCN-HKD"
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+_HANDLING_ROLES = (Role.RECEPTION, Role.SPECIALIST, Role.LEADER, Role.CLERK)
+_ROLE_DEFAULTS = {
+    Role.RECEPTION.value: "Bộ phận Một cửa",
+    Role.SPECIALIST.value: "Bộ phận chuyên môn",
+    Role.LEADER.value: "Lãnh đạo",
+    Role.CLERK.value: "Văn thư",
+}
+_APPLICANT = "applicant"
+# Audit events in which an official works on the dossier (the official's role is the department holding it).
+_WORK_EVENTS = frozenset(
+    {"task.claimed", "task.completed", "document.numbered", "signature.applied", "dossier.supplemented"}
+)
+# Status changes that hand the dossier over by themselves, with the note on the control sheet.
+_STATUS_HAND_OVERS = {
+    DossierStatus.SUPPLEMENT_REQUESTED.value: (_APPLICANT, "Yêu cầu bổ sung, hoàn thiện hồ sơ"),
+    DossierStatus.REFUSED.value: (_APPLICANT, "Từ chối giải quyết hồ sơ"),
+    DossierStatus.RESULT_READY.value: (Role.RECEPTION.value, "Chuyển kết quả về Bộ phận Một cửa"),
+    DossierStatus.RETURNED.value: (_APPLICANT, "Trả kết quả cho tổ chức, cá nhân"),
+}
 
 
 def place_name(agency: Agency) -> str:
@@ -79,12 +110,29 @@ VISIBLE_SEAL = {SEAL_FIELD: (SIGNATURE_BOX.page, SIGNATURE_BOX.box)}
 
 class Paperwork:
     def __init__(
-        self, shop: OneStopShop, issuer: DocumentIssuer, signatures: PersonalSignatures, images_dir: Any = None
+        self,
+        shop: OneStopShop,
+        issuer: DocumentIssuer,
+        signatures: PersonalSignatures,
+        images_dir: Any = None,
+        *,
+        public_base_url: str = DEFAULT_PUBLIC_BASE_URL,
+        templates_dir: Any = None,
     ) -> None:
+        """``public_base_url``: where citizens reach the public lookup (``{base}/tra-cuu?ma={code}``, the QR
+        code on Mẫu 01); ``templates_dir``: an agency's edited form templates (the shipped ones otherwise)."""
         self.shop = shop
         self.issuer = issuer
         self.signatures = signatures
         self.images_dir = images_dir
+        self.public_base_url = public_base_url.rstrip("/")
+        self.templates = Templates(templates_dir)
+
+    def lookup_url(self, code: str) -> str:
+        """The public lookup address of a dossier (printed on the receipt and encoded in its QR code)."""
+        from urllib.parse import quote
+
+        return f"{self.public_base_url}/tra-cuu?ma={quote(code, safe='')}"
 
     def _context(self, code: str) -> tuple[Any, Agency, Any]:
         row = self.shop.dossier_row(code)
@@ -121,6 +169,7 @@ class Paperwork:
             processing_time=_duration(proc.time_limit_days, proc.working_days),
             officer_name=self._full_name(row.received_by, row.received_by),
             channel=row.channel,
+            lookup_url=self.lookup_url(code),
         )
         return self.issuer.issue(
             IssueRequest(
@@ -128,7 +177,7 @@ class Paperwork:
                 kind="receipt",
                 filename=f"{code}-mau-01-giay-tiep-nhan.pdf",
                 idempotency_key=f"{code}/receipt",
-                render=lambda: render_receipt(data),
+                render=lambda: render_receipt(data, self.templates),
                 signatures=(self._agency_seal(agency, "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"),),
                 field_boxes=VISIBLE_SEAL,
             ),
@@ -154,7 +203,7 @@ class Paperwork:
                 kind="supplement_request",
                 filename=f"{code}-mau-02-yeu-cau-bo-sung.pdf",
                 idempotency_key=key,
-                render=lambda: render_supplement_request(data),
+                render=lambda: render_supplement_request(data, self.templates),
                 signatures=(self._agency_seal(agency, "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"),),
                 field_boxes=VISIBLE_SEAL,
             ),
@@ -179,12 +228,236 @@ class Paperwork:
                 kind="refusal",
                 filename=f"{code}-mau-03-tu-choi.pdf",
                 idempotency_key=f"{code}/refusal",
-                render=lambda: render_refusal(data),
+                render=lambda: render_refusal(data, self.templates),
                 signatures=(self._agency_seal(agency, "Phiếu từ chối tiếp nhận giải quyết hồ sơ"),),
                 field_boxes=VISIBLE_SEAL,
             ),
             actor,
         )
+
+    def apology(self, code: str, new_due_at: dt.datetime, reason: str, actor: str, idempotency_key: str) -> str:
+        """Mẫu 04 with the reason and the new date, sealed by the agency, stored; returns the document id.
+
+        Only issues the letter: moving the dossier's due date and notifying the citizen are the caller's."""
+        existing = self.issuer.existing(idempotency_key)
+        if existing is not None:
+            return existing
+        row, agency, proc = self._context(code)
+        data = ApologyData(
+            dossier_code=code,
+            agency_name=agency.name,
+            place_name=place_name(agency),
+            applicant_name=row.applicant_name,
+            procedure_name=proc.name,
+            received_at=row.received_at,
+            old_due_at=row.due_at,
+            new_due_at=new_due_at,
+            reason=reason,
+            issued_at=self.shop.clock.now(),
+            official_name=self._full_name(actor, "") or None,
+        )
+        doc_id = self.issuer.issue(
+            IssueRequest(
+                dossier_code=code,
+                kind="apology",
+                filename=f"{code}-mau-04-xin-loi-hen-lai.pdf",
+                idempotency_key=idempotency_key,
+                render=lambda: render_apology(data, self.templates),
+                signatures=(self._agency_seal(agency, "Phiếu xin lỗi và hẹn lại ngày trả kết quả"),),
+                field_boxes=VISIBLE_SEAL,
+            ),
+            actor,
+        )
+        self.shop.record(
+            "dossier.apology_issued",
+            actor,
+            code,
+            document_id=doc_id,
+            old_due_at=row.due_at.isoformat(),
+            new_due_at=new_due_at.isoformat(),
+            reason=reason,
+        )
+        return doc_id
+
+    # ------------------------------------------------------------------ Mẫu 05: control sheet
+
+    def hand_overs(self, code: str) -> list[HandOver]:
+        """The dossier's hand-overs, derived from its audit history.
+
+        The department holding the dossier is the role of the official who last worked on it (received it,
+        claimed or completed a task, numbered or signed a document); a status change hands it over by itself
+        (supplement request or refusal: to the applicant; result ready: to the desk; returned: to the
+        applicant). Each change of holder is one row: given when the previous holder last worked on it (or at
+        the status change), taken when the next holder claimed it (else at once), early / on time / late at
+        the moment of giving against the due date then in force (which moves when a supplement resumes)."""
+        row, agency, _ = self._context(code)
+        applicant = self.templates.get("mau-05").plain("applicant_party", applicant_name=row.applicant_name)
+        roles: dict[str, Any] = {}
+
+        def official(username: str) -> Any:
+            if username not in roles:
+                person = self.shop.accounts.get(username) if self.shop.accounts else None
+                roles[username] = person if person is not None and person.role in _HANDLING_ROLES else None
+            return roles[username]
+
+        def party(role: str, person: Any) -> str:
+            if role == _APPLICANT:
+                return applicant
+            name = _department_name(agency, role, _ROLE_DEFAULTS.get(role, role))
+            return f"{name} ({person.full_name})" if person is not None else name
+
+        due: dt.datetime | None = None
+        holder: tuple[str, Any] | None = None  # role, person
+        last_work: dt.datetime | None = None
+        rows: list[HandOver] = []
+
+        for entry in self.shop.audit.for_dossier(code):
+            event, details = entry.event, dict(entry.event.details)
+            if details.get("due_at") and event.kind in ("dossier.received", "dossier.status_changed"):
+                due = dt.datetime.fromisoformat(str(details["due_at"]))
+            if due is None:
+                due = row.due_at
+            target: tuple[str, Any] | None = None
+            marks = False
+            note = None
+            if event.kind == "dossier.received":
+                target = (Role.RECEPTION.value, official(event.actor))
+            elif event.kind == "dossier.status_changed" and details.get("status") in _STATUS_HAND_OVERS:
+                role, note = _STATUS_HAND_OVERS[str(details["status"])]
+                target, marks = (role, None), True
+            elif event.kind in _WORK_EVENTS:
+                username = event.actor.removeprefix("person:")
+                person = official(username)
+                if person is None and event.kind == "dossier.supplemented":
+                    target = (Role.RECEPTION.value, None)  # supplemented online: the desk takes it
+                elif person is not None:
+                    target = (person.role.value, person)
+            if target is None:
+                continue
+            if holder is None or target[0] != holder[0]:
+                if holder is not None:
+                    # the applicant has no work events: what they hand in is given when it arrives
+                    at_once = marks or last_work is None or holder[0] == _APPLICANT
+                    handed = event.at if at_once or last_work is None else last_work
+                    rows.append(
+                        HandOver(
+                            giver=party(*holder),
+                            receiver=party(*target),
+                            handed_at=handed,
+                            due_at=due,
+                            timeliness=timeliness(handed, due).value,
+                            taken_at=event.at if event.kind == "task.claimed" else handed,
+                            note=note,
+                        )
+                    )
+                holder = target
+            elif target[1] is not None and holder[1] is None:
+                holder = target
+            last_work = event.at
+        return rows
+
+    def control_sheet_data(self, code: str) -> ControlSheetData:
+        row, agency, proc = self._context(code)
+        return ControlSheetData(
+            dossier_code=code,
+            **_desk(agency),
+            applicant_name=row.applicant_name,
+            procedure_name=proc.name,
+            handling_agency=f"{_department_name(agency, 'specialist', 'Bộ phận chuyên môn')}, {agency.name}",
+            received_at=row.received_at,
+            due_at=row.due_at,
+            issued_at=self.shop.clock.now(),
+            rows=tuple(self.hand_overs(code)),
+        )
+
+    def control_sheet(self, code: str, actor: str) -> bytes:
+        """Mẫu 05 as it stands now, sealed by the agency (made on request, not stored)."""
+        data = self.control_sheet_data(code)
+        _, agency, _ = self._context(code)
+        pdf = self.issuer.sign(
+            render_control_sheet(data, self.templates),
+            (self._agency_seal(agency, "Phiếu kiểm soát quá trình giải quyết hồ sơ"),),
+            VISIBLE_SEAL,
+        )
+        self.shop.record("control_sheet.issued", actor, code, rows=len(data.rows))
+        return pdf
+
+    # ------------------------------------------------------------------ Mẫu 06: tracking register
+
+    def tracking_register_data(self, agency_code: str, first_day: dt.date, last_day: dt.date) -> TrackingRegisterData:
+        """Every dossier the agency received from ``first_day`` to ``last_day`` (Vietnam dates, inclusive)."""
+        agency = self.shop.agency(agency_code)
+        start = dt.datetime.combine(first_day, dt.time(), VN_TZ)
+        end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), VN_TZ)
+        with transaction(self.shop.db) as conn:
+            rows = conn.execute(
+                select(dossier)
+                .where(
+                    dossier.c.agency_code == agency_code, dossier.c.received_at >= start, dossier.c.received_at < end
+                )
+                .order_by(dossier.c.received_at, dossier.c.code)
+            ).all()
+            codes = [r.code for r in rows]
+            returned: dict[str, dt.datetime] = {}
+            if codes:
+                for e in conn.execute(
+                    select(audit_log.c.dossier_code, audit_log.c.at, audit_log.c.details)
+                    .where(audit_log.c.dossier_code.in_(codes), audit_log.c.kind == "dossier.status_changed")
+                    .order_by(audit_log.c.seq)
+                ):
+                    if (e.details or {}).get("status") == DossierStatus.RETURNED.value:
+                        returned.setdefault(e.dossier_code, e.at)
+        names = {p.code: p.name for p in self.shop.procedures()}
+        now = self.shop.clock.now()
+        out = []
+        for r in rows:
+            status = DossierStatus(r.status)
+            finished = r.finished_at if status in FINAL_STATUSES or status == DossierStatus.RESULT_READY else None
+            out.append(
+                TrackingRow(
+                    dossier_code=r.code,
+                    procedure_name=names.get(r.procedure_code, r.procedure_code),
+                    applicant_name=r.applicant_name,
+                    received_at=r.received_at,
+                    due_at=r.due_at,
+                    status=STATUS_LABELS_VI[status],
+                    resolved_at=finished,
+                    returned_at=returned.get(r.code),
+                    timeliness=timeliness(finished, r.due_at).value if finished is not None else None,
+                    overdue=finished is None and now > r.due_at,
+                )
+            )
+        return TrackingRegisterData(
+            agency_name=agency.name,
+            place_name=place_name(agency),
+            period_from=first_day,
+            period_to=last_day,
+            issued_at=now,
+            rows=tuple(out),
+        )
+
+    def tracking_register(self, agency_code: str, first_day: dt.date, last_day: dt.date, fmt: str, actor: str) -> bytes:
+        """Mẫu 06 as a landscape PDF sealed by the agency (``fmt`` = ``pdf``) or as XLSX (``xlsx``)."""
+        data = self.tracking_register_data(agency_code, first_day, last_day)
+        if fmt == "xlsx":
+            out = tracking_register_xlsx(data, self.templates)
+        else:
+            pdf, box = render_tracking_register(data, self.templates)
+            agency = self.shop.agency(agency_code)
+            out = self.issuer.sign(
+                pdf, (self._agency_seal(agency, "Sổ theo dõi hồ sơ"),), {SEAL_FIELD: (box.page, box.box)}
+            )
+        self.shop.record(
+            "tracking_register.exported",
+            actor,
+            None,
+            agency=agency_code,
+            period_from=first_day.isoformat(),
+            period_to=last_day.isoformat(),
+            format=fmt,
+            rows=len(data.rows),
+        )
+        return out
 
     def prepare_household_business_certificate(self, code: str, leader: str) -> str:
         """Render the certificate, create every field (number, date, leader, seal) and prepare the leader's

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     catalogue_dir: Path | None = Field(
         None, description="An agency's own procedure catalogue entries (`*.json`), added to the built-in ones."
     )
+    templates_dir: Path | None = Field(
+        None,
+        description="An agency's edited form templates (`mau-0N.json`); forms without a file keep the shipped text.",
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000", description="Public address of the portal (the QR code on receipts points here)."
+    )
     storage_url: str | None = Field(None, description="`file:///path` or `s3://…`; default `var/objects`.")
     secret_key: str = Field(
         DEV_SECRET, description="Secret for the web pages' session cookies; must be set in production."

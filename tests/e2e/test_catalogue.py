@@ -115,3 +115,20 @@ def test_an_agency_adds_a_procedure_with_a_bpmn_file_and_an_entry(tmp_path: Path
         assert api.work() >= 1  # the agency's BPMN runs on the same workers
     finally:
         runtime.close()
+
+
+def test_validate_reports_an_agency_template_with_a_missing_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from documents.templating import DEFAULT_DIR
+
+    own = tmp_path / "templates"
+    own.mkdir()
+    data = json.loads((DEFAULT_DIR / "mau-04.json").read_text(encoding="utf-8"))
+    data["texts"].pop(next(iter(data["texts"])))
+    (own / "mau-04.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setenv("MOTCUA_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("MOTCUA_TEMPLATES_DIR", str(own))
+    result = runner.invoke(cli, ["procedures", "validate"])
+    assert result.exit_code == 1
+    assert "mau-04.json" in result.output and "missing required field 'texts." in result.output

@@ -1,0 +1,99 @@
+"""Control sheet (Mẫu 05) and tracking register (Mẫu 06) over HTTP, made on request and sealed by the agency.
+
+Mounted by ``create_app``: ``app.include_router(registers_router(runtime))``.
+"""
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dossiers.errors import Forbidden, InvalidInput, Unauthorized
+from dossiers.model import OFFICIAL_ROLES, Person, Role
+from motcua.app import Runtime
+
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_PERIOD_DAYS = 366
+
+
+def registers_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["registers"])
+    bearer = HTTPBearer(auto_error=False)
+    paperwork = runtime.paperwork
+
+    # the same bearer check as api.app.create_app's current_person (that one is local to create_app)
+    def current_person(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Person:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized(
+                "Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token)."
+            )
+        return runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
+
+    CurrentPerson = Annotated[Person, Depends(current_person)]  # noqa: N806 - a type alias
+
+    def _forbidden(what: str) -> Forbidden:
+        return Forbidden("Vai trò của bạn không được phép xem tài liệu này.", f"Role may not read the {what}.")
+
+    @router.get(
+        "/api/dossiers/{code}/control-sheet",
+        response_class=Response,
+        responses={200: {"content": {PDF: {}}, "description": "Mẫu 05, sealed by the agency."}},
+    )
+    def control_sheet(code: str, person: CurrentPerson) -> Response:
+        """Mẫu 05, Phiếu kiểm soát quá trình giải quyết hồ sơ, as it stands now: every hand-over with its time
+        and early / on time / late. Officials of the dossier's agency and auditors."""
+        row = runtime.shop.dossier_row(code)
+        if person.role != Role.AUDITOR and not (
+            person.role in OFFICIAL_ROLES and person.agency_code == row.agency_code
+        ):
+            raise _forbidden("control sheet")
+        pdf = paperwork.control_sheet(code, person.username)
+        return Response(pdf, media_type=PDF, headers=_attachment(f"{code}-mau-05-phieu-kiem-soat.pdf"))
+
+    @router.get(
+        "/api/registers/tracking",
+        response_class=Response,
+        responses={200: {"content": {PDF: {}, XLSX: {}}, "description": "Mẫu 06 (PDF sealed by the agency)."}},
+    )
+    async def tracking_register(
+        person: CurrentPerson,
+        agency: Annotated[str | None, Query(max_length=40, description="Agency code; default the caller's.")] = None,
+        first_day: Annotated[dt.date | None, Query(alias="from", description="First day received (incl.).")] = None,
+        last_day: Annotated[dt.date | None, Query(alias="to", description="Last day received (incl.).")] = None,
+        fmt: Annotated[Literal["pdf", "xlsx"], Query(alias="format")] = "pdf",
+    ) -> Response:
+        """Mẫu 06, Sổ theo dõi hồ sơ: one row per dossier the agency received in the period (default: the
+        current month up to today). Officials of the agency, auditors and admins."""
+        agency_code = agency or person.agency_code
+        if not agency_code:
+            raise InvalidInput("Cần chọn cơ quan (agency).", "The query parameter 'agency' is required.")
+        if person.role not in (Role.AUDITOR, Role.ADMIN) and not (
+            person.role in OFFICIAL_ROLES and person.agency_code == agency_code
+        ):
+            raise _forbidden("tracking register")
+        runtime.shop.agency(agency_code)  # unknown agency: 404
+        today = runtime.clock.now().astimezone(dt.timezone(dt.timedelta(hours=7))).date()
+        last = last_day or today
+        first = first_day or last.replace(day=1)
+        if first > last:
+            raise InvalidInput("Ngày bắt đầu sau ngày kết thúc.", "'from' is after 'to'.")
+        if (last - first).days >= MAX_PERIOD_DAYS:
+            raise InvalidInput(
+                f"Kỳ báo cáo dài quá {MAX_PERIOD_DAYS} ngày.", f"The period is longer than {MAX_PERIOD_DAYS} days."
+            )
+        body = await run_in_threadpool(paperwork.tracking_register, agency_code, first, last, fmt, person.username)
+        name = f"so-theo-doi-ho-so-{agency_code}-{first:%Y%m%d}-{last:%Y%m%d}.{fmt}"
+        return Response(body, media_type=PDF if fmt == "pdf" else XLSX, headers=_attachment(name))
+
+    return router
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    from urllib.parse import quote
+
+    return {"content-disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}"}
