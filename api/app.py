@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 
 from api.limits import BodySizeLimit
 from api.problems import install as install_problems
+from api.services_routes import PublicLookupLimit, include_operations, public_tracking
 from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Procedure, Role
 from motcua.app import Runtime
@@ -263,25 +264,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             _close(uploads)
 
-    @app.get("/api/public/tracking", tags=["citizens"])
+    @app.get("/api/public/tracking", tags=["citizens"], dependencies=[PublicLookupLimit])
     def tracking(code: str, id_number: str) -> dict[str, Any]:
-        """Track a dossier by its code and the applicant's ID number (no account needed)."""
-        view = shop.dossier_view(code) if _exists(code) else None
-        if view is None or view["applicant"]["id_number"] != id_number.strip():
-            raise NotFound(
-                "Không tìm thấy hồ sơ với mã và số định danh đã nhập.",
-                "No dossier with this code and ID number.",
-            )
-        shop.record("dossier.tracked", "public", code)
-        return {
-            "code": view["code"],
-            "procedure_code": view["procedure_code"],
-            "status": view["status"],
-            "status_label": STATUS_LABELS_VI[DossierStatus(view["status"])],
-            "received_at": view["received_at"],
-            "due_at": view["due_at"],
-            "finished_at": view["finished_at"],
-        }
+        """Track a dossier by its code and the applicant's ID number: status, current step, due date and, once
+        ready, a time-limited result download link; no personal data."""
+        return public_tracking(runtime, code, id_number)
 
     def _exists(code: str) -> bool:
         try:
@@ -444,6 +431,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(registers_router(runtime))
     # routers of other modules (registers, statistics, operations) are included here as they arrive
+    include_operations(app, runtime)
 
     limited = BodySizeLimit(
         app, runtime.settings.max_upload_bytes + 1024 * 1024, file_limit_bytes=runtime.settings.max_upload_bytes

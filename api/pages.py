@@ -65,9 +65,7 @@ def pages_router(runtime: Any) -> APIRouter:
         fields = sorted({p.field for p in procedures})
         if linh_vuc:
             procedures = [p for p in procedures if p.field == linh_vuc]
-        return render(
-            "catalogue.html", procedures=procedures, fields=fields, field=linh_vuc, day=today(), **helpers
-        )
+        return render("catalogue.html", procedures=procedures, fields=fields, field=linh_vuc, day=today(), **helpers)
 
     @router.get("/thu-tuc/{code}", response_class=HTMLResponse)
     def procedure_page(code: str) -> HTMLResponse:

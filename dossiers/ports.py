@@ -231,3 +231,85 @@ class ValidationReport:
 
 class SignatureValidator(Protocol):
     def validate(self, pdf: bytes) -> ValidationReport: ...
+
+
+# ---------------------------------------------------------------- inter-agency exchange
+
+
+@dataclass(frozen=True)
+class ExchangeDocument:
+    """One document of a hand-off, named by id and SHA-256 (the manifest of a later signed envelope)."""
+
+    id: str
+    kind: str
+    filename: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ExchangeReceipt:
+    """The receiving agency's acknowledgment of one message; ``duplicate`` when the message id was delivered
+    before (the first delivery's receipt is returned and nothing is delivered again)."""
+
+    message_id: str
+    sender_agency: str
+    receiver_agency: str
+    dossier_code: str
+    delivered_at: dt.datetime
+    documents: tuple[str, ...]  # the SHA-256 of each document, in the order sent
+    duplicate: bool = False
+
+
+class Exchange(Protocol):
+    """Hands a dossier from one agency to another (một cửa liên thông, DESIGN §9). Idempotent by
+    ``message_id``: sending the same message again returns the first receipt and delivers nothing twice.
+    The first adapter delivers in-process; a later one sends signed envelopes, with the same contract."""
+
+    def send(
+        self,
+        sender_agency: str,
+        receiver_agency: str,
+        dossier_code: str,
+        message_id: str,
+        documents: Sequence[ExchangeDocument],
+    ) -> ExchangeReceipt: ...
+
+
+# ---------------------------------------------------------------- notifications
+
+
+class Notifier(Protocol):
+    """Messages to citizens (e-mail, SMS, …). ``notify`` queues the message in the caller's unit of work
+    (an outbox row) and returns its id; delivery happens afterwards, with retries. The idempotency key makes
+    a repeated call (a redelivered task, a retried request) a no-op that returns the first message's id."""
+
+    def notify(self, channel: str, recipient: str, subject: str, body: str, idempotency_key: str) -> str: ...
+
+
+# ---------------------------------------------------------------- fees
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """One payment of a dossier's fee: ``status`` is pending | paid | failed | refunded."""
+
+    id: str
+    dossier_code: str
+    amount_vnd: int
+    method: str  # cash | gateway
+    reference: str  # the receipt number, or the gateway's reference of the payment intent
+    status: str
+    created_at: dt.datetime
+    paid_at: dt.datetime | None = None
+
+
+class Payment(Protocol):
+    """A way to pay a dossier's fee. Cash: the reception officer's receipt number is the reference and the
+    payment is paid at once. A gateway: a pending intent with the gateway's reference, paid when the
+    gateway's signed callback arrives."""
+
+    method: str
+
+    def request(
+        self, dossier_code: str, amount_vnd: int, actor: str, reference: str | None = None
+    ) -> PaymentRecord: ...

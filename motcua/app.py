@@ -36,6 +36,7 @@ from motcua.db import (
     transaction,
 )
 from motcua.issuing import DocumentIssuer
+from motcua.late import operations_tick
 from motcua.migrate import upgrade
 from motcua.paperwork import Paperwork
 from motcua.security import Accounts
@@ -114,6 +115,7 @@ class Runtime:
                 self.shop.start_waiting_processes()
             except Exception:  # noqa: BLE001 - keep it alive; the next tick retries (e.g. engine still down)
                 log.warning("housekeeping.error", exc_info=True)
+            operations_tick(self)  # late notices (Mẫu 04) and notification delivery; guards its own errors
             self.stop.wait(every)
 
     def close(self) -> None:

@@ -39,6 +39,7 @@ from dossiers.model import (
 )
 from dossiers.ports import AuditEvent, AuditLog, Clock, DocumentStore, Engine, Incident, StoredObject, UserTask
 from motcua.db import document, dossier, dossier_counter, is_sqlite, procedure, side_effect, transaction
+from motcua.payments import RETURN_ACTIVITY, require_paid
 from motcua.security import Accounts
 from motcua.uploads import Upload, check_upload
 from workflows.introspect import bpmn_file_for, decision_options
@@ -47,6 +48,9 @@ log = structlog.get_logger(__name__)
 
 SUPPLEMENT_MESSAGE = "supplement_received"
 SIGNING_ACTIVITIES = frozenset({"sign_result"})  # user tasks completed by a personal signature, not a click
+# Joint procedures: the process variable naming the agency whose officials act on the current step (set by the
+# exchange.send worker at each hand-off); without it, the dossier's own agency acts.
+CURRENT_AGENCY = "current_agency"
 
 
 @dataclass(frozen=True)
@@ -427,7 +431,7 @@ class OneStopShop:
             if row.received_by != person.username:
                 raise Forbidden("Bạn không có quyền xem hồ sơ này.", "You may not see this dossier.")
             return row
-        if person.agency_code != row.agency_code:
+        if person.agency_code != row.agency_code and person.agency_code not in self._partners(code):
             raise Forbidden("Hồ sơ thuộc cơ quan khác.", "This dossier belongs to another agency.", dossier_code=code)
         return row
 
@@ -499,9 +503,16 @@ class OneStopShop:
 
     # ------------------------------------------------------------------ tasks
 
-    def _task_agency(self, task: UserTask) -> Agency:
-        row = self.dossier_row(task.business_key)
-        return self.agency(row.agency_code, on=row.received_at.date())
+    def _partners(self, code: str) -> set[str]:
+        """Agencies the dossier was handed to by a joint procedure (their officials may read it)."""
+        from motcua.exchange import delivered_to
+
+        return delivered_to(self, code)
+
+    def _task_agency(self, task: UserTask, row: Any = None) -> Agency:
+        row = row if row is not None else self.dossier_row(task.business_key)
+        acting = task.variables.get(CURRENT_AGENCY) or row.agency_code
+        return self.agency(str(acting), on=row.received_at.date())
 
     def tasks_for(self, person: Person) -> list[dict[str, Any]]:
         if person.role not in OFFICIAL_ROLES:
@@ -510,7 +521,7 @@ class OneStopShop:
         visible = []
         for task in tasks:
             row = self.dossier_row(task.business_key)
-            agency = self.agency(row.agency_code, on=row.received_at.date())
+            agency = self._task_agency(task, row)
             if can_act_on_task(person, agency, task.candidate_groups):
                 visible.append(self._task_view(task, row))
         return visible
@@ -586,6 +597,8 @@ class OneStopShop:
                 task_id=task_id,
             )
         row = self.dossier_row(task.business_key)
+        if task.activity_id == RETURN_ACTIVITY:
+            require_paid(self, task.business_key)  # the fee before the result is handed over (409 motcua.fee_not_paid)
         choices = self.decision_choices(self.procedure_of(row).process_key, task.activity_id)
         variables: dict[str, Any] = {"last_actor": person.username, f"{task.activity_id}_by": person.username}
         allowed = choices.get("decision")

@@ -1,0 +1,150 @@
+"""Digitising paper inputs at intake: the scan is stored and an electronic copy is issued — the agency's
+signature with the Decree 30 copy stamp ("SAO Y", the copying agency, the signing time; top right of the
+first page, no image; :func:`signing.appearance.copy_style` in :func:`~signing.appearance.copy_box`).
+
+Two documents per scanned paper: the scan as received from the scanner (kind ``scan``) and the signed
+electronic copy (kind ``scan_copy``, the one that counts as digitised), both with the paper key. Scanning
+the same file for the same paper again issues nothing new (idempotency key: dossier, paper, SHA-256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+
+from dossiers.errors import Conflict, Forbidden, InvalidInput, TooLarge
+from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
+from dossiers.ports import SignatureRequest, Signer
+from motcua.db import document, transaction
+from motcua.issuing import DocumentIssuer, IssueRequest
+from motcua.uploads import Upload, check_upload
+
+if TYPE_CHECKING:
+    from motcua.services import OneStopShop
+
+SCAN = "scan"
+SCAN_COPY = "scan_copy"
+COPY_FIELD = "copy_signature"
+A4 = (595.0, 842.0)
+
+
+def first_page_size(pdf: bytes) -> tuple[float, float]:
+    """Width and height (points) of the first page's MediaBox (inherited from its parents when absent)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    node: Any = reader.root["/Pages"]
+    box = node.get("/MediaBox")
+    for _ in range(64):  # a page tree deeper than this is not a scanner's
+        if "/Kids" not in node:
+            break
+        node = node["/Kids"][0]
+        box = node.get("/MediaBox", box)
+    if box is None:
+        return A4
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return abs(x2 - x1), abs(y2 - y1)
+
+
+def copy_signer(shop: OneStopShop, base: Signer) -> Signer:
+    """The agency's signer (same keys, same time-stamping) drawing the Decree 30 copy stamp."""
+    from signing.appearance import SAO_Y, copy_style
+    from signing.pades import PadesSigner
+
+    if not isinstance(base, PadesSigner):
+        return base  # a test signer: no appearance
+
+    def style_for(request: SignatureRequest) -> Any:
+        if request.field_name != COPY_FIELD or not request.signer.startswith("agency:"):
+            return None
+        agency = shop.agency(request.signer.removeprefix("agency:"))
+        return copy_style(SAO_Y, agency.name)
+
+    return PadesSigner(base.pki, keys=base.keys, styles=style_for, timestamper_url=base.timestamper_url)
+
+
+class Digitiser:
+    def __init__(self, shop: OneStopShop, signer: Signer) -> None:
+        self.shop = shop
+        self.issuer = DocumentIssuer(shop, copy_signer(shop, signer))
+
+    def scan(self, person: Person, code: str, paper_key: str, upload: Upload) -> dict[str, Any]:
+        """Store the scan of paper ``paper_key`` of dossier ``code`` and issue its signed electronic copy."""
+        from signing.appearance import copy_box
+
+        if person.role != Role.RECEPTION:
+            raise Forbidden("Chỉ cán bộ tiếp nhận số hóa hồ sơ giấy.", "Only reception officers digitise papers.")
+        row = self.shop.authorize_dossier(person, code)
+        if DossierStatus(row.status) in FINAL_STATUSES:
+            raise Conflict("Hồ sơ đã kết thúc.", f"Dossier {code} is closed (status {row.status}).")
+        proc = self.shop.procedure_of(row)
+        names = {p.key: p.name for p in proc.papers}
+        if paper_key not in names:
+            raise InvalidInput(
+                f"Giấy tờ '{paper_key}' không thuộc thủ tục này.",
+                f"Paper '{paper_key}' is not part of procedure {proc.code}.",
+                known=sorted(names),
+            )
+        if (upload.content_type or "").split(";")[0].strip().lower() != "application/pdf":
+            raise InvalidInput("Bản quét phải là tệp PDF.", "The scan must be a PDF file.")
+        check_upload(upload)
+        pdf = upload.stream.read()
+        if self.shop.max_file_bytes is not None and len(pdf) > self.shop.max_file_bytes:
+            raise TooLarge("Tệp quét quá lớn.", f"The scan exceeds {self.shop.max_file_bytes} bytes.")
+        sha = hashlib.sha256(pdf).hexdigest()
+        key = f"{code}/{SCAN}/{paper_key}/{sha}"
+        scan_id = self.issuer.existing(key)
+        if scan_id is None:
+            obj = self.shop.store.put(f"{row.agency_code}/dossiers/{code}/{SCAN}", io.BytesIO(pdf), "application/pdf")
+            with transaction(self.shop.db) as conn:
+                scan_id = self.shop.insert_document(
+                    conn, code, SCAN, paper_key, upload.filename, obj, person.username, idempotency_key=key
+                )
+        width, height = first_page_size(pdf)
+        copy_key = f"{code}/{SCAN_COPY}/{paper_key}/{sha}"
+        fresh = self.issuer.existing(copy_key) is None
+        copy_id = self.issuer.issue(
+            IssueRequest(
+                dossier_code=code,
+                kind=SCAN_COPY,
+                filename=f"{code}-{paper_key}-ban-sao-dien-tu.pdf",
+                idempotency_key=copy_key,
+                render=lambda: pdf,
+                signatures=(
+                    SignatureRequest(
+                        signer=f"agency:{row.agency_code}",
+                        field_name=COPY_FIELD,
+                        reason=f"Sao y bản chính (số hóa): {names[paper_key]}",
+                    ),
+                ),
+                field_boxes={COPY_FIELD: (0, copy_box(width, height))},
+            ),
+            person.username,
+        )
+        with transaction(self.shop.db) as conn:
+            conn.execute(
+                update(document)
+                .where(document.c.id == copy_id, document.c.paper_key.is_(None))
+                .values(paper_key=paper_key)
+            )
+            if fresh:
+                self.shop.record(
+                    "dossier.digitised",
+                    person.username,
+                    code,
+                    paper=paper_key,
+                    scan_document_id=scan_id,
+                    copy_document_id=copy_id,
+                    sha256=sha,
+                )
+        return {
+            "dossier_code": code,
+            "paper_key": paper_key,
+            "scan_document_id": scan_id,
+            "copy_document_id": copy_id,
+            "kind": SCAN_COPY,
+            "sha256": sha,
+        }
