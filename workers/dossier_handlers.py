@@ -11,6 +11,8 @@ from dossiers.model import DossierStatus
 from motcua.db import transaction
 from motcua.paperwork import Paperwork
 from motcua.services import OneStopShop
+from workers.civil_status_handlers import civil_status_handlers
+from workers.joint_handlers import joint_handlers
 from workers.runtime import Complete, Handler, Outcome, TaskContext
 
 WORKER_ACTOR = "system:worker"
@@ -99,4 +101,6 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
         "dossier.result_ready": move(DossierStatus.RESULT_READY),
         "dossier.close": move(DossierStatus.RETURNED),
         "dossier.warn_due": warn_due,
+        **joint_handlers(shop, paperwork),  # construction permit, joint land procedure (exchange)
+        **civil_status_handlers(shop, paperwork),  # birth, marriage, certified copy results
     }

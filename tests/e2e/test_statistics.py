@@ -17,9 +17,10 @@ from sqlalchemy import insert, update
 from api.statistics import statistics_router
 from dossiers.calendar import VN_TZ
 from motcua.db import document, dossier, payment, transaction
+from motcua.payments import is_paid
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, Api, minimal_pdf
 
-CERTIFICATION = "2.000815"  # a same-day procedure on the generic process (no electronic result document)
+CERTIFICATION = "2.000815"  # a same-day procedure; its result is the certified copy (electronic, signed)
 PKT = f"{COMMUNE}-PKT"
 VHXH = f"{COMMUNE}-VHXH"
 ID_NUMBER = "001090012345"
@@ -54,14 +55,15 @@ def _submit(api: Api, procedure: str = HOUSEHOLD_BUSINESS, **fields: str) -> str
 
 
 def _resolve(api: Api, code: str, specialist: str, *, household: bool = True, hand_over: bool = True) -> None:
-    """Review → approval → result (signed and sealed for the household certificate) → handed over."""
+    """Review → approval → result signed on the leader's device, numbered and sealed → handed over (the
+    certified copy's fee is paid in cash at the desk first)."""
     api.work()
     assert api.decide(specialist, code, "approve").status_code == 200
     assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
-    if household:
-        api.issue_result(code)
-    else:
-        api.work()  # dossier.result_ready
+    api.issue_result(code)
+    if hand_over and not household and not is_paid(api.runtime.shop, code):
+        r = api.post(f"/api/dossiers/{code}/payments/cash", "tiepnhan.xa1", json={"receipt_number": f"BL-{code}"})
+        assert r.status_code == 201, r.text
     if hand_over:
         assert api.decide("tiepnhan.xa1", code, None).status_code == 200
         api.work()  # dossier.close
@@ -237,7 +239,7 @@ def test_every_figure_of_a_known_population(sapi: Api) -> None:
         paid=2,  # d2 online, d7 cash (d1 paid but was received before; d5's payment failed)
         paid_online=1,
         digitised_inputs=2,  # d2 online, d7 scanned
-        electronic_results=3,  # the household certificates of d1, d5, d2
+        electronic_results=4,  # the household certificates of d1, d5, d2 and d7's certified copy
         ratings=[0, 1, 1, 1, 1],  # d5: 2, d2: 3, d1: 4, d0: 5 (d0 resolved earlier, rated in the period)
     )
     assert by_agency["groups"][0]["indicators"] == total
@@ -253,7 +255,7 @@ def test_every_figure_of_a_known_population(sapi: Api) -> None:
         "postal_return": (1, 4, 25.0),
         "online_payment": (1, 2, 50.0),
         "digitised_inputs": (2, 5, 40.0),
-        "electronic_results": (3, 4, 75.0),
+        "electronic_results": (4, 4, 100.0),
         "satisfied": (2, 4, 50.0),
     }
     assert total["satisfaction"] | {"levels": None} == {
@@ -279,7 +281,7 @@ def test_every_figure_of_a_known_population(sapi: Api) -> None:
         returned_by_post=1,
         paid=1,
         digitised_inputs=1,
-        electronic_results=2,
+        electronic_results=3,
         ratings=[0, 1, 0, 1, 1],
     )
     assert _counts(by_department[VHXH]["indicators"]) == _expected(

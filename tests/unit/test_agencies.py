@@ -87,8 +87,12 @@ def test_three_tier_has_a_district_with_two_communes(structures: tuple[AgencyStr
 def test_two_tier_has_no_district_and_every_commune_is_under_the_province(two_tier: AgencyStructure) -> None:
     levels = [a.level for a in two_tier.agencies]
     assert AgencyLevel.DISTRICT not in levels
-    provinces = [a for a in two_tier.agencies if a.level is AgencyLevel.PROVINCE]
-    assert len(provinces) == 1
+    provinces = [a for a in two_tier.agencies if a.level is AgencyLevel.PROVINCE and a.parent_code is None]
+    committees = [a for a in provinces if a.name.startswith("Ủy ban nhân dân tỉnh")]
+    assert len(committees) == 1
+    # the other province-level agencies are the partners of joint procedures (land registration, tax)
+    assert {a.name.split(" ")[0] for a in provinces if a not in committees} <= {"Chi", "Thuế"}
+    provinces = committees
     communes = _communes(two_tier)
     assert len(communes) == 3
     assert {c.parent_code for c in communes} == {provinces[0].code}
@@ -102,9 +106,10 @@ def test_two_tier_has_no_district_and_every_commune_is_under_the_province(two_ti
 
 
 def test_the_province_keeps_its_code_across_the_reform(structures: tuple[AgencyStructure, ...]) -> None:
-    old_provinces = {a.code for a in structures[0].agencies if a.level is AgencyLevel.PROVINCE}
-    new_provinces = {a.code for a in structures[1].agencies if a.level is AgencyLevel.PROVINCE}
-    assert old_provinces == new_provinces
+    def committees(structure: AgencyStructure) -> set[str]:
+        return {a.code for a in structure.agencies if a.name.startswith("Ủy ban nhân dân tỉnh")}
+
+    assert committees(structures[0]) == committees(structures[1]) == {"000.00.00.H99"}
 
 
 def test_first_commune_maps_every_official_role_to_its_own_departments(two_tier: AgencyStructure) -> None:
@@ -121,6 +126,7 @@ def test_first_commune_maps_every_official_role_to_its_own_departments(two_tier:
     assert sorted(dept_name[c] for c in commune.departments_for_role("specialist")) == [
         "Phòng Kinh tế",
         "Phòng Văn hóa - Xã hội",
+        "Tư pháp - Hộ tịch",
     ]
 
 
@@ -148,6 +154,10 @@ def test_demo_people_belong_to_the_first_commune_and_the_province(
 ) -> None:
     commune = _communes(two_tier)[0]
     province = next(a for a in two_tier.agencies if a.level is AgencyLevel.PROVINCE)
+    partners = {a.code for a in two_tier.agencies if a.level is AgencyLevel.PROVINCE and a is not province}
+    partner_people = {u: p for u, p in people.items() if p.agency_code in partners}
+    assert {p.role for p in partner_people.values()} == {Role.SPECIALIST, Role.LEADER}  # land office, tax office
+    people = {u: p for u, p in people.items() if u not in partner_people}
     by_role: dict[Role, list[str]] = {}
     for p in people.values():
         by_role.setdefault(p.role, []).append(p.username)
