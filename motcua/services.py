@@ -191,6 +191,15 @@ class OneStopShop:
                 "Only reception officers and citizens may submit dossiers.",
             )
         proc = self.procedure(procedure_code)
+        if channel not in proc.channels:
+            names = {"counter": "trực tiếp", "online": "trực tuyến", "postal": "bưu chính công ích"}
+            raise InvalidInput(
+                f"Thủ tục '{proc.name}' không nhận hồ sơ qua kênh {names.get(channel, channel)} "
+                f"(nhận qua: {', '.join(names.get(c, c) for c in proc.channels)}).",
+                f"Procedure {proc.code} does not take dossiers through the '{channel}' channel "
+                f"(accepted: {', '.join(proc.channels)}).",
+                channel=channel,
+            )
         code_of_agency = agency_code or actor.agency_code
         if not code_of_agency:
             raise InvalidInput("Cần chọn cơ quan tiếp nhận.", "agency_code is required.")
@@ -537,7 +546,8 @@ class OneStopShop:
             "candidate_groups": list(task.candidate_groups),
             "assignee": task.assignee,
             "created_at": task.created_at.isoformat(),
-            "due_at": task.due_at.isoformat() if task.due_at else None,
+            "due_at": task.due_at.isoformat() if task.due_at else None,  # this step's
+            "dossier_due_at": row.due_at.isoformat(),  # the dossier's, after pauses and apology letters
             "dossier_status": row.status,
             "decisions": self.decision_choices(proc.process_key, task.activity_id),
         }

@@ -132,3 +132,14 @@ def test_validate_reports_an_agency_template_with_a_missing_field(
     result = runner.invoke(cli, ["procedures", "validate"])
     assert result.exit_code == 1
     assert "mau-04.json" in result.output and "missing required field 'texts." in result.output
+
+
+def test_intake_only_through_the_procedures_channels(api: Api) -> None:
+    from tests.conftest import minimal_pdf
+
+    files = {"paper.ban_chinh": ("ban-chinh.pdf", minimal_pdf("ban chinh"), "application/pdf")}
+    online = api.submit(as_user="congdan1", procedure="2.000815", files=files, agency_code="000.00.31.H99")
+    assert online.status_code == 422, online.text  # a certified copy needs the original at the desk
+    assert "trực tuyến" in online.json()["title"] and "'online' channel" in online.json()["detail"]
+    by_post = api.submit(channel="postal")  # household business registration takes postal dossiers
+    assert by_post.status_code == 201 and by_post.json()["channel"] == "postal"
