@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 from api.limits import BodySizeLimit
 from api.problems import install as install_problems
 from api.services_routes import PublicLookupLimit, include_operations, public_tracking
+from api.web.session import SAFE_METHODS, check_csrf, session_token
 from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Procedure, Role
 from motcua.app import Runtime
@@ -128,13 +129,19 @@ def create_app(runtime: Runtime) -> FastAPI:
         return response
 
     def current_person(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Person:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized(
-                "Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token)."
-            )
-        return runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
+        """A bearer token (API clients), or the browser's session cookie (the pages' scripts) — then a
+        state-changing request must carry the session's CSRF token (``X-CSRF-Token``)."""
+        if credentials is not None and credentials.scheme.lower() == "bearer":
+            return runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
+        if session_token(request):
+            person = runtime.accounts.person_for_token(session_token(request) or "", runtime.clock.now())
+            if request.method not in SAFE_METHODS:
+                check_csrf(request, runtime, None)
+            return person
+        raise Unauthorized("Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token).")
 
     CurrentPerson = Annotated[Person, Depends(current_person)]  # noqa: N806 - a type alias
 
@@ -417,13 +424,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", include_in_schema=False)
-    def index() -> dict[str, Any]:
-        return {"name": "Motcua — Một cửa điện tử", "api": "/docs", "health": "/api/health"}
-
     from api.pages import pages_router
+    from api.web.routes import install_login_redirect, web_router
 
     app.include_router(pages_router(runtime))
+    app.include_router(web_router(runtime))
+    install_login_redirect(app)
     from api.statistics import statistics_router
 
     app.include_router(statistics_router(runtime))

@@ -13,8 +13,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.web.render import page
 from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.errors import NotFound
 from dossiers.model import Procedure
@@ -24,8 +24,6 @@ FONTS = Path(__file__).resolve().parents[1] / "documents" / "fonts"
 LEVEL_NAMES = {"province": "Cấp tỉnh", "district": "Cấp huyện", "commune": "Cấp xã"}
 ONLINE_NAMES = {"full": "Toàn trình", "partial": "Một phần"}
 CHANNEL_NAMES = {"counter": "Trực tiếp", "online": "Trực tuyến", "postal": "Bưu chính công ích"}
-
-environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
 def time_limit_text(p: Procedure) -> str:
@@ -37,11 +35,6 @@ def time_limit_text(p: Procedure) -> str:
 
 def fee_text(amount: int) -> str:
     return "Không thu" if amount == 0 else f"{amount:,}".replace(",", ".") + " đồng"
-
-
-def render(name: str, **context: Any) -> HTMLResponse:
-    html = environment.get_template(name).render(**context)
-    return HTMLResponse(html, headers={"Content-Language": "vi"})
 
 
 def pages_router(runtime: Any) -> APIRouter:
@@ -65,15 +58,21 @@ def pages_router(runtime: Any) -> APIRouter:
         fields = sorted({p.field for p in procedures})
         if linh_vuc:
             procedures = [p for p in procedures if p.field == linh_vuc]
-        return render("catalogue.html", procedures=procedures, fields=fields, field=linh_vuc, day=today(), **helpers)
+        return page(
+            request,
+            runtime,
+            "catalogue.html",
+            procedures=procedures,
+            fields=fields,
+            field=linh_vuc,
+            day=today(),
+            **helpers,
+        )
 
     @router.get("/thu-tuc/{code}", response_class=HTMLResponse)
-    def procedure_page(code: str) -> HTMLResponse:
-        try:
-            procedure = shop.procedure(code, today())
-        except NotFound:
-            raise
-        return render("procedure.html", p=procedure, day=today(), **helpers)
+    def procedure_page(request: Request, code: str) -> HTMLResponse:
+        procedure = shop.procedure(code, today())
+        return page(request, runtime, "procedure.html", p=procedure, day=today(), **helpers)
 
     @router.get("/static/fonts/{name}")
     def font(name: str) -> FileResponse:

@@ -19,6 +19,7 @@ STATUS = {
     "conflict": 409,
     "too_large": 413,
     "unavailable": 503,
+    "too_many": 429,
 }
 
 

@@ -1,0 +1,88 @@
+"""Rendering pages: one Jinja2 environment (autoescaped), the language, the signed-in person and the CSRF token.
+
+Vietnamese is the default; English is chosen with ``?lang=en`` (remembered in a cookie). Templates carry
+both texts side by side — ``{{ t("Danh sách nhiệm vụ", "Task list") }}`` — so a page never shows a key
+instead of a sentence and no catalogue file has to be kept in step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from api.web.session import csrf_token, session_person
+from dossiers.calendar import VN_TZ
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+LANG_COOKIE = "motcua_lang"
+LANGUAGES = ("vi", "en")
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
+)
+
+ROLE_NAMES = {
+    "reception": ("Cán bộ tiếp nhận", "Reception officer"),
+    "specialist": ("Chuyên viên", "Specialist"),
+    "leader": ("Lãnh đạo", "Leader"),
+    "clerk": ("Văn thư", "Records clerk"),
+    "auditor": ("Thanh tra", "Auditor"),
+    "admin": ("Quản trị", "Administrator"),
+    "citizen": ("Công dân", "Citizen"),
+}
+
+
+def language(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "vi"
+    return asked if asked in LANGUAGES else "vi"
+
+
+def local_time(value: Any, fmt: str = "%H:%M %d/%m/%Y") -> str:
+    """An ISO string or datetime shown in Vietnam's time."""
+    if value in (None, ""):
+        return ""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(VN_TZ)
+    return str(moment.strftime(fmt))
+
+
+environment.filters["local_time"] = local_time
+environment.filters["vnd"] = lambda amount: f"{int(amount or 0):,}".replace(",", ".") + " đ"
+
+
+def page(request: Request, runtime: Any, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    lang = language(request)
+
+    def t(vi: str, en: str | None = None) -> str:
+        return en if lang == "en" and en else vi
+
+    person = context.pop("person", None) or session_person(request, runtime)
+    html = environment.get_template(template).render(
+        request=request,
+        lang=lang,
+        t=t,
+        person=person,
+        role_name=(lambda role: t(*ROLE_NAMES.get(role, (role, role)))),
+        csrf=csrf_token(request, runtime) if person else "",
+        now=runtime.clock.now(),
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status_code, headers={"Content-Language": lang})
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+    # pages are never cached (they show personal data) and never framed
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+    return response
