@@ -436,6 +436,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.registers import registers_router
 
     app.include_router(registers_router(runtime))
+    from api.diagram import diagram_router
+
+    app.include_router(diagram_router(runtime))
     # routers of other modules (registers, statistics, operations) are included here as they arrive
     include_operations(app, runtime)
 
