@@ -429,6 +429,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(pages_router(runtime))
     app.include_router(web_router(runtime))
+    from api.web.oidc_routes import oidc_router
+
+    app.include_router(oidc_router(runtime))
     install_login_redirect(app)
     from api.statistics import statistics_router
 

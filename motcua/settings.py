@@ -104,6 +104,21 @@ class Settings(BaseSettings):
         10, description="Public dossier lookups allowed per client IP address in any 60-second window."
     )
     public_link_hours: int = Field(24, description="Lifetime of a public result download link.")
+    # ---- OpenID Connect login (motcua/oidc.py, api/web/oidc_routes.py)
+    oidc_issuer: str | None = Field(
+        None,
+        description="Issuer URL of the OpenID Provider (discovery at `<issuer>/.well-known/openid-configuration`); "
+        "unset: no OIDC login. Users are mapped by `preferred_username` to existing local accounts only.",
+    )
+    oidc_client_id: str | None = Field(None, description="Client ID of Motcua at the OpenID Provider.")
+    oidc_client_secret: str | None = Field(
+        None, description="Client secret of Motcua at the OpenID Provider (confidential client, HTTP Basic)."
+    )
+    oidc_redirect_url: str | None = Field(
+        None,
+        description="Redirect URL registered at the provider; unset: `MOTCUA_PUBLIC_BASE_URL` + "
+        "`/dang-nhap/oidc/callback`.",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secret(self) -> Settings:
@@ -112,6 +127,18 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.key_passphrase == "motcua-development-only":
             raise ValueError("MOTCUA_KEY_PASSPHRASE must be set in production")
         return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError("MOTCUA_OIDC_ISSUER needs MOTCUA_OIDC_CLIENT_ID and MOTCUA_OIDC_CLIENT_SECRET")
+        if self.oidc_issuer and self.environment == "production" and not self.oidc_issuer.startswith("https://"):
+            raise ValueError("MOTCUA_OIDC_ISSUER must be an https:// URL in production")
+        return self
+
+    @property
+    def resolved_oidc_redirect_url(self) -> str:
+        return self.oidc_redirect_url or self.public_base_url.rstrip("/") + "/dang-nhap/oidc/callback"
 
     @property
     def resolved_database_url(self) -> str:
