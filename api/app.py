@@ -442,6 +442,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.diagram import diagram_router
 
     app.include_router(diagram_router(runtime))
+    from api.web.officials import officials_router
+
+    app.include_router(officials_router(runtime))
     # routers of other modules (registers, statistics, operations) are included here as they arrive
     include_operations(app, runtime)
 
