@@ -19,9 +19,10 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 # Debian packages the tests use as independent checkers: poppler (pdfsig, pdftotext, pdffonts, pdftoppm) and
-# NSS tools (certutil, to trust the development root in pdfsig). Installed only when a command is missing.
-SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil softhsm2-util openssl pg_ctlcluster
-SYSTEM_PACKAGES := poppler-utils libnss3-tools softhsm2 openssl postgresql
+# NSS tools (certutil, to trust the development root in pdfsig); chromium is the real browser Playwright drives
+# in tests/browser (Playwright's own browser downloads are never used). Installed only when a command is missing.
+SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil softhsm2-util openssl pg_ctlcluster chromium
+SYSTEM_PACKAGES := poppler-utils libnss3-tools softhsm2 openssl postgresql chromium
 
 .PHONY: install system-deps run test lint bench clean-state operaton
 

@@ -445,6 +445,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.web.officials import officials_router
 
     app.include_router(officials_router(runtime))
+    from api.web.admin import admin_router
+    from api.web.audit_desk import audit_router
+
+    app.include_router(audit_router(runtime))
+    app.include_router(admin_router(runtime))
+    from api.web.citizens import citizens_router
+    from api.web.desk import desk_router
+
+    app.include_router(desk_router(runtime))
+    app.include_router(citizens_router(runtime))
     # routers of other modules (registers, statistics, operations) are included here as they arrive
     include_operations(app, runtime)
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from api.diagram import STATIC_ROOT, _add_layout, _flow_nodes, _process, _static_path, diagram_router
+from api.diagram import STATIC_ROOT, _add_layout, _flow_nodes, _process, _static_path
 from dossiers.errors import NotFound
 from dossiers.model import Role
 from motcua.app import DEMO_PASSWORD, Runtime
@@ -23,12 +23,10 @@ WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
 @pytest.fixture
 def client(runtime: Runtime) -> TestClient:
-    """The app with the diagram router, whether or not create_app includes it yet."""
+    """The app as built (api/app.py mounts the diagram and the static files)."""
     from api.app import create_app
 
     app = create_app(runtime)
-    if not any(getattr(r, "path", "") == "/api/dossiers/{code}/diagram" for r in app.routes):
-        app.include_router(diagram_router(runtime))
     return TestClient(app)
 
 

@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from dossiers.calendar import VN_TZ
 from signing.validate import PadesValidator
@@ -34,14 +33,7 @@ def _other_desk(api: Api) -> str:
 
 @pytest.fixture
 def reg(api: Api) -> Api:
-    """The API with the registers router mounted (once api/app.py includes it, as it is)."""
-    from api.app import create_app
-    from api.registers import registers_router
-
-    app = create_app(api.runtime)
-    if not any(getattr(r, "path", "") == "/api/registers/tracking" for r in app.routes):
-        app.include_router(registers_router(api.runtime))
-    api.client = TestClient(app.state.asgi)
+    """The API as built (api/app.py mounts the registers)."""
     return api
 
 

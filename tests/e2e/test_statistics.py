@@ -11,10 +11,8 @@ import uuid
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import insert, update
 
-from api.statistics import statistics_router
 from dossiers.calendar import VN_TZ
 from motcua.db import document, dossier, payment, transaction
 from motcua.payments import is_paid
@@ -29,13 +27,7 @@ WEEK = {"from": "2026-03-03", "to": "2026-03-06"}  # Tuesday … Friday, both in
 
 @pytest.fixture
 def sapi(api: Api) -> Api:
-    """The API with the statistics router, whether or not api/app.py mounts it yet."""
-    from api.app import create_app
-
-    app = create_app(api.runtime)
-    if not any(getattr(r, "path", None) == "/api/statistics" for r in app.routes):
-        app.include_router(statistics_router(api.runtime))
-    api.client = TestClient(app.state.asgi)
+    """The API as built (api/app.py mounts the statistics)."""
     return api
 
 

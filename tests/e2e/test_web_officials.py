@@ -25,14 +25,10 @@ LIST = "/can-bo/nhiem-vu"
 
 
 def browser(api: Api) -> TestClient:
-    """tests.web.browser, with the officials' router mounted (until api/app.py includes it)."""
-    from api.app import create_app
-    from api.web.officials import officials_router
+    """A browser on the app as built (api/app.py mounts the officials' pages)."""
+    from api.app import asgi
 
-    app = create_app(api.runtime)
-    if not any(getattr(r, "path", "") == LIST for r in app.routes):
-        app.include_router(officials_router(api.runtime))
-    return TestClient(app.state.asgi, base_url="https://testserver", follow_redirects=False)
+    return TestClient(asgi(api.runtime), base_url="https://testserver", follow_redirects=False)
 
 
 def logged_in(api: Api, username: str) -> TestClient:

@@ -70,11 +70,8 @@ def settings(settings: Settings, provider: OidcProvider) -> Settings:
 @pytest.fixture
 def web(runtime: Runtime) -> TestClient:
     from api.app import create_app
-    from api.web.oidc_routes import oidc_router
 
     app = create_app(runtime)
-    if not any(getattr(route, "path", None) == "/dang-nhap/oidc/callback" for route in app.routes):
-        app.include_router(oidc_router(runtime))  # until api/app.py includes the router itself
     return TestClient(app.state.asgi, base_url="http://testserver", follow_redirects=False)
 
 

@@ -1,0 +1,444 @@
+"""Administration (*quản trị*, role admin): users and roles, the agency structure in force with its role →
+department mapping, the holiday override calendar, the procedure catalogue with its check, and incidents
+with a retry button.
+
+Every change is a POST form with the session's CSRF token and is recorded in the audit log
+(``admin.user_saved``, ``admin.user_deactivated``/``admin.user_reactivated``, ``admin.calendar_override_added``/
+``admin.calendar_override_removed``, ``incident.retried``). Calendar overrides are checked with
+:func:`dossiers.calendar.validate_overrides` together with the days already in force, and the running shop's
+working calendar is rebuilt after each change (deadlines already computed stay as they are).
+
+Accounts (:class:`motcua.security.Accounts`) can add and list people but has no deactivation yet; this module
+sets ``app_user.active`` itself (a deactivated account can neither log in nor use its sessions or tokens).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import delete, insert, select, update
+
+from api.web.render import page
+from api.web.routes import form_of, signed_in
+from dossiers.calendar import VN_TZ, validate_overrides, vietnam_year_days
+from dossiers.errors import InvalidInput, MotcuaError
+from dossiers.model import OFFICIAL_ROLES, Person, Role
+from motcua.db import app_user, calendar_override, transaction
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")  # as dossiers.agencies checks the demo people
+OVERRIDE_KINDS = {
+    "holiday": ("Ngày nghỉ", "Day off"),
+    "working_day": ("Ngày làm việc (làm bù)", "Working day (make-up)"),
+}
+SECTION = {"holiday": "holidays", "working_day": "working_days"}
+LEVEL_NAMES = {
+    "province": ("Cấp tỉnh", "Province"),
+    "district": ("Cấp huyện", "District"),
+    "commune": ("Cấp xã", "Commune"),
+}
+ROLES_WITH_DEPARTMENTS = ("reception", "specialist", "leader", "clerk", "auditor", "admin")
+MAX_REASON = 1000
+
+
+def _text(form: dict[str, Any], name: str, limit: int = 200) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _invalid(vi: str, en: str) -> InvalidInput:
+    return InvalidInput(vi, en)
+
+
+def admin_router(runtime: Any) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    shop = runtime.shop
+
+    def admin(request: Request) -> Person:
+        return signed_in(request, runtime, Role.ADMIN)
+
+    def today() -> dt.date:
+        day: dt.date = runtime.clock.now().astimezone(VN_TZ).date()
+        return day
+
+    # ------------------------------------------------------------------ overview
+
+    @router.get("/quan-tri", response_class=HTMLResponse)
+    def overview(request: Request) -> Response:
+        person = admin(request)
+        return page(
+            request,
+            runtime,
+            "admin/index.html",
+            person=person,
+            users=len(runtime.accounts.list()),
+            incidents=len(runtime.engine.incidents()),
+            structure=shop.structure_now(),
+            procedures=len(shop.catalogue()),
+        )
+
+    # ------------------------------------------------------------------ users and roles
+
+    def user_rows() -> list[Any]:
+        with transaction(runtime.db) as conn:
+            return list(
+                conn.execute(
+                    select(
+                        app_user.c.username,
+                        app_user.c.full_name,
+                        app_user.c.role,
+                        app_user.c.agency_code,
+                        app_user.c.department_code,
+                        app_user.c.active,
+                    ).order_by(app_user.c.username)
+                ).all()
+            )
+
+    def users_page(request: Request, person: Person, status_code: int = 200, **context: Any) -> HTMLResponse:
+        structure = shop.structure_now()
+        return page(
+            request,
+            runtime,
+            "admin/users.html",
+            status_code=status_code,
+            person=person,
+            users=user_rows(),
+            roles=[r.value for r in Role],
+            agencies=structure.agencies,
+            agency_names={a.code: a.name for a in structure.agencies},
+            department_names={d.code: d.name for a in structure.agencies for d in a.departments},
+            **context,
+        )
+
+    @router.get("/quan-tri/nguoi-dung", response_class=HTMLResponse)
+    def users(request: Request, da_luu: str | None = None) -> Response:
+        person = admin(request)
+        return users_page(request, person, saved=da_luu)
+
+    def check_new_user(form: dict[str, Any]) -> tuple[str, str, Role, str | None, str | None, str]:
+        username = _text(form, "username", 80).lower()
+        full_name = _text(form, "full_name", 200)
+        password = form.get("password") if isinstance(form.get("password"), str) else ""
+        agency_code = _text(form, "agency_code", 40) or None
+        department_code = _text(form, "department_code", 40) or None
+        if not USERNAME.fullmatch(username):
+            raise _invalid(
+                "Tên đăng nhập gồm 2–64 ký tự a-z, 0-9, dấu chấm, gạch dưới hoặc gạch ngang (không dấu).",
+                "A user name is 2-64 characters of a-z 0-9 . _ - (ASCII).",
+            )
+        if not full_name:
+            raise _invalid("Hãy nhập họ và tên.", "Enter the full name.")
+        try:
+            role = Role(_text(form, "role", 20))
+        except ValueError:
+            raise _invalid("Vai trò không hợp lệ.", "Unknown role.") from None
+        if role is Role.CITIZEN:
+            if agency_code or department_code:
+                raise _invalid("Công dân không thuộc cơ quan, phòng ban nào.", "A citizen has no agency or department.")
+            return username, full_name, role, None, None, str(password)
+        if agency_code is None:
+            raise _invalid("Cán bộ cần có cơ quan.", f"Role {role.value} needs an agency.")
+        agency = shop.agency(agency_code)  # NotFound names the structure
+        if department_code is None:
+            if role in OFFICIAL_ROLES:
+                raise _invalid("Cán bộ xử lý hồ sơ cần có phòng, ban.", f"Role {role.value} needs a department.")
+        else:
+            if agency.department(department_code) is None:
+                raise _invalid(
+                    f"Phòng, ban {department_code} không thuộc {agency.name}.",
+                    f"Department {department_code} is not a department of {agency.code}.",
+                )
+            allowed = agency.departments_for_role(role.value)
+            if allowed and department_code not in allowed:
+                raise _invalid(
+                    f"{agency.name} giao vai trò này cho {', '.join(allowed)}, không cho {department_code}: "
+                    "người này sẽ không xử lý được việc nào.",
+                    f"{agency.code} maps role {role.value} to {', '.join(allowed)}, not to {department_code}.",
+                )
+        return username, full_name, role, agency_code, department_code, str(password)
+
+    @router.post("/quan-tri/nguoi-dung", response_class=HTMLResponse)
+    async def add_user(request: Request) -> Response:
+        person = admin(request)
+        form = await form_of(request, runtime)
+        try:
+            username, full_name, role, agency_code, department_code, password = check_new_user(form)
+            await run_in_threadpool(
+                runtime.accounts.add,
+                username,
+                password,
+                full_name,
+                role,
+                agency_code,
+                department_code,
+                runtime.clock.now(),
+            )
+        except MotcuaError as exc:
+            submitted = {k: _text(form, k) for k in ("username", "full_name", "role", "agency_code", "department_code")}
+            status = 409 if exc.kind == "conflict" else 404 if exc.kind == "not_found" else 422
+            return users_page(request, person, status, error=(exc.message_vi, exc.message_en), submitted=submitted)
+        shop.record(
+            "admin.user_saved",
+            person.username,
+            username=username,
+            role=role.value,
+            agency_code=agency_code,
+            department_code=department_code,
+            channel="browser",
+        )
+        return RedirectResponse(f"/quan-tri/nguoi-dung?da_luu={quote(username)}", status_code=303)
+
+    async def set_active(request: Request, username: str, active: bool) -> Response:
+        person = admin(request)
+        await form_of(request, runtime)
+        if username == person.username:
+            return users_page(
+                request,
+                person,
+                422,
+                error=("Không thể tự khóa tài khoản của mình.", "You cannot deactivate your own account."),
+            )
+        with transaction(runtime.db) as conn:
+            changed = conn.execute(
+                update(app_user).where(app_user.c.username == username).values(active=active)
+            ).rowcount
+        if not changed:
+            return users_page(
+                request, person, 404, error=(f"Không có tài khoản {username}.", f"No account {username}.")
+            )
+        kind = "admin.user_reactivated" if active else "admin.user_deactivated"
+        shop.record(kind, person.username, username=username, channel="browser")
+        return RedirectResponse(f"/quan-tri/nguoi-dung?da_luu={quote(username)}", status_code=303)
+
+    @router.post("/quan-tri/nguoi-dung/{username}/khoa", response_class=HTMLResponse)
+    async def deactivate(request: Request, username: str) -> Response:
+        return await set_active(request, username, False)
+
+    @router.post("/quan-tri/nguoi-dung/{username}/mo-khoa", response_class=HTMLResponse)
+    async def reactivate(request: Request, username: str) -> Response:
+        return await set_active(request, username, True)
+
+    # ------------------------------------------------------------------ structure in force
+
+    @router.get("/quan-tri/co-cau", response_class=HTMLResponse)
+    def structure_page(request: Request) -> Response:
+        person = admin(request)
+        structure = shop.structure_now()
+        agencies = []
+        names = {a.code: a.name for a in structure.agencies}
+        for agency in structure.agencies:
+            roles_of: dict[str, list[str]] = defaultdict(list)
+            for role, codes in agency.role_departments.items():
+                for code in codes:
+                    roles_of[code].append(role)
+            unmapped = [r for r in ROLES_WITH_DEPARTMENTS if not agency.departments_for_role(r)]
+            agencies.append(
+                {
+                    "agency": agency,
+                    "parent": names.get(agency.parent_code or "", agency.parent_code),
+                    "departments": [(d, sorted(roles_of.get(d.code, ()))) for d in agency.departments],
+                    "unmapped": unmapped,
+                }
+            )
+        return page(
+            request,
+            runtime,
+            "admin/structure.html",
+            person=person,
+            structure=structure,
+            agencies=agencies,
+            levels=LEVEL_NAMES,
+        )
+
+    # ------------------------------------------------------------------ calendar overrides
+
+    def overrides() -> list[Any]:
+        with transaction(runtime.db) as conn:
+            return list(conn.execute(select(calendar_override).order_by(calendar_override.c.day)).all())
+
+    def calendar_page(
+        request: Request, person: Person, year: int, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
+        rows = overrides()
+        years = sorted({r.day.year for r in rows} | {today().year, year})
+        statutory = vietnam_year_days(year)
+        return page(
+            request,
+            runtime,
+            "admin/calendar.html",
+            status_code=status_code,
+            person=person,
+            year=year,
+            years=years,
+            rows=[r for r in rows if r.day.year == year],
+            kinds=OVERRIDE_KINDS,
+            statutory=sorted(statutory.holidays.items()),
+            statutory_working=sorted(statutory.working_days.items()),
+            **context,
+        )
+
+    def year_of(text: str | None) -> int:
+        if text and text.isdigit() and 1900 <= int(text) <= 2200:
+            return int(text)
+        return today().year
+
+    @router.get("/quan-tri/lich", response_class=HTMLResponse)
+    def calendar(request: Request, nam: str | None = None, da_luu: str | None = None) -> Response:
+        person = admin(request)
+        return calendar_page(request, person, year_of(nam), saved=da_luu)
+
+    def rebuild_calendar() -> None:
+        from motcua.app import load_calendar
+
+        shop.calendar = load_calendar(runtime.db)
+
+    @router.post("/quan-tri/lich", response_class=HTMLResponse)
+    async def add_override(request: Request) -> Response:
+        person = admin(request)
+        form = await form_of(request, runtime)
+        year = year_of(_text(form, "year", 4))
+        day_text = _text(form, "day", 40)
+        kind = _text(form, "kind", 20)
+        reason = _text(form, "reason", MAX_REASON)
+        submitted = {"day": day_text, "kind": kind, "reason": reason}
+
+        def refuse(vi: str, en: str, problems: list[str] | None = None) -> HTMLResponse:
+            return calendar_page(
+                request, person, year, 422, error=(vi, en), problems=problems or [], submitted=submitted
+            )
+
+        if not day_text:
+            return refuse("Hãy nhập ngày.", "Enter the day.")
+        if kind not in OVERRIDE_KINDS:
+            return refuse("Loại ngày phải là ngày nghỉ hoặc ngày làm việc.", "The kind is a day off or a working day.")
+        rows = overrides()
+        if any(r.day.isoformat() == day_text for r in rows):
+            return refuse(
+                f"Ngày {day_text} đã có trong lịch điều chỉnh; hãy xóa mục cũ trước.",
+                f"{day_text} already has an override; remove it first.",
+            )
+        data: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: {"holidays": {}, "working_days": {}})
+        for r in rows:
+            data[str(r.day.year)][SECTION[r.kind]][r.day.isoformat()] = r.reason
+        year_key = day_text[:4] if day_text[:4].isdigit() else str(year)
+        data[year_key][SECTION[kind]][day_text] = reason
+        problems = validate_overrides(dict(data))
+        if problems:
+            return refuse(
+                "Ngày điều chỉnh không hợp lệ, chưa lưu:", "The override is invalid and was not saved:", problems
+            )
+        day = dt.date.fromisoformat(day_text)
+        with transaction(runtime.db) as conn:
+            conn.execute(insert(calendar_override).values(day=day, kind=kind, reason=reason))
+        rebuild_calendar()
+        shop.record(
+            "admin.calendar_override_added",
+            person.username,
+            day=day.isoformat(),
+            kind=kind,
+            reason=reason,
+            channel="browser",
+        )
+        return RedirectResponse(f"/quan-tri/lich?nam={day.year}&da_luu={day.isoformat()}", status_code=303)
+
+    @router.post("/quan-tri/lich/{day}/xoa", response_class=HTMLResponse)
+    async def remove_override(request: Request, day: str) -> Response:
+        person = admin(request)
+        await form_of(request, runtime)
+        try:
+            when = dt.date.fromisoformat(day)
+        except ValueError:
+            when = None
+        removed = None
+        if when is not None:
+            with transaction(runtime.db) as conn:
+                removed = conn.execute(select(calendar_override).where(calendar_override.c.day == when)).first()
+                if removed is not None:
+                    conn.execute(delete(calendar_override).where(calendar_override.c.day == when))
+        if removed is None or when is None:
+            return calendar_page(
+                request,
+                person,
+                when.year if when else today().year,
+                404,
+                error=(f"Không có ngày điều chỉnh {day}.", f"No override on {day}."),
+            )
+        rebuild_calendar()
+        shop.record(
+            "admin.calendar_override_removed",
+            person.username,
+            day=when.isoformat(),
+            kind=removed.kind,
+            reason=removed.reason,
+            channel="browser",
+        )
+        return RedirectResponse(f"/quan-tri/lich?nam={when.year}", status_code=303)
+
+    # ------------------------------------------------------------------ catalogue
+
+    @router.get("/quan-tri/thu-tuc", response_class=HTMLResponse)
+    def catalogue(request: Request, kiem_tra: str | None = None) -> Response:
+        person = admin(request)
+        day = today()
+        entries = []
+        for entry in shop.catalogue():
+            version = entry.version_at(day)
+            entries.append({"entry": entry, "version": version})
+        problems = None
+        if kiem_tra:
+            from motcua.app import check_catalogue
+
+            problems = [str(p) for p in check_catalogue(runtime.settings)]
+        return page(
+            request,
+            runtime,
+            "admin/catalogue.html",
+            person=person,
+            entries=entries,
+            day=day,
+            problems=problems,
+            levels=LEVEL_NAMES,
+        )
+
+    # ------------------------------------------------------------------ incidents
+
+    def incidents_page(request: Request, person: Person, status_code: int = 200, **context: Any) -> HTMLResponse:
+        incidents = sorted(runtime.engine.incidents(), key=lambda i: i.created_at)
+        return page(
+            request,
+            runtime,
+            "admin/incidents.html",
+            status_code=status_code,
+            person=person,
+            incidents=incidents,
+            **context,
+        )
+
+    @router.get("/quan-tri/su-co", response_class=HTMLResponse)
+    def incidents(request: Request, da_chay_lai: str | None = None) -> Response:
+        person = admin(request)
+        return incidents_page(request, person, retried=da_chay_lai)
+
+    @router.post("/quan-tri/su-co/{incident_id}/chay-lai", response_class=HTMLResponse)
+    async def retry(request: Request, incident_id: str) -> Response:
+        person = admin(request)
+        form = await form_of(request, runtime)
+        text = _text(form, "retries", 3) or "3"
+        if not text.isdigit() or not 1 <= int(text) <= 10:
+            return incidents_page(
+                request, person, 422, error=("Số lần thử lại phải từ 1 đến 10.", "Retries must be 1 to 10.")
+            )
+        try:
+            await run_in_threadpool(shop.retry_incident, incident_id, person.username, int(text))
+        except MotcuaError as exc:
+            status = 404 if exc.kind == "not_found" else 422
+            return incidents_page(request, person, status, error=(exc.message_vi, exc.message_en))
+        return RedirectResponse(f"/quan-tri/su-co?da_chay_lai={quote(incident_id)}", status_code=303)
+
+    return router

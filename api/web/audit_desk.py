@@ -1,0 +1,400 @@
+"""The auditor's desk (*thanh tra, kiểm tra*): verify a signed PDF, read a dossier's complete trail with the
+verification of every document, and the statistics dashboard (QĐ 766 indicators) with SVG charts and exports.
+
+Who: auditors and administrators read and verify everything; leaders see the statistics of their agency and
+the agencies under it (the same rule as ``GET /api/statistics``: :func:`motcua.statistics.agency_scope`).
+Nothing here changes data: the only POST is the upload of a PDF to verify, which stores nothing and is
+recorded in the audit log (``signature.verified``) like ``POST /api/verify``. Reads of a dossier are recorded
+too (``dossier.read``, ``document.read``: Decree 13/2023).
+
+Exports: ``/api/statistics/export`` accepts only bearer tokens, so the page offers the same files at
+``/thanh-tra/thong-ke/xuat`` with the session (same figures, same rules, same ``statistics.exported`` record).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+from starlette.datastructures import UploadFile
+
+from api.charts import BarGroup, bar_chart, donut_chart
+from api.web.render import page
+from api.web.routes import form_of, signed_in
+from dossiers.calendar import VN_TZ
+from dossiers.errors import InvalidInput, MotcuaError, NotFound
+from dossiers.model import STATUS_LABELS_VI, DossierStatus, Role
+from dossiers.statistics import GROUP_HEADERS, UNASSIGNED, UNASSIGNED_LABEL, GroupBy, table
+from motcua import statistics as stats
+from motcua.uploads import Upload, check_upload
+from signing.ades import ADES_TEXT
+from signing.validate import PROBLEM_TEXT
+
+DESK_ROLES = (Role.AUDITOR, Role.ADMIN)
+STATISTICS_ROLES = (Role.LEADER, Role.AUDITOR, Role.ADMIN)
+PDF = "application/pdf"
+
+INDICATIONS = {
+    "TOTAL-PASSED": ("ĐẠT", "passed", "ok"),
+    "TOTAL-FAILED": ("KHÔNG ĐẠT", "failed", "error"),
+    "INDETERMINATE": ("CHƯA XÁC ĐỊNH", "indeterminate", "notice"),
+}
+REVOCATION = {
+    "GOOD": ("Chưa bị thu hồi", "not revoked"),
+    "REVOKED": ("ĐÃ BỊ THU HỒI", "revoked"),
+    "UNKNOWN": ("Chưa xác định", "not established"),
+}
+COVERAGE = {
+    "ENTIRE_FILE": ("Toàn bộ tệp", "the entire file"),
+    "ENTIRE_REVISION": ("Toàn bộ phiên bản đã ký, sau đó có cập nhật", "the entire signed revision, then updates"),
+    "CONTIGUOUS_BLOCKS_ONLY": ("Chỉ một phần liên tục của tệp", "contiguous blocks only"),
+    "UNCLEAR": ("Không rõ", "unclear"),
+}
+MODIFICATIONS = {
+    "NONE": ("Không có thay đổi", "none"),
+    "LTA_UPDATES": ("Chỉ bổ sung dữ liệu kiểm tra dài hạn (DSS, dấu thời gian)", "long-term validation updates"),
+    "FORM_FILLING": ("Điền biểu mẫu, ký tiếp (được phép)", "form filling and signing"),
+    "ANNOTATIONS": ("Thêm chú thích", "annotations"),
+    "OTHER": ("Thay đổi khác (không được phép)", "other changes"),
+    "UNKNOWN": ("Không xác định", "unknown"),
+}
+DOCMDP = {
+    1: ("P=1: không cho phép thay đổi", "no changes allowed"),
+    2: ("P=2: cho phép điền biểu mẫu và ký tiếp", "form filling and signing allowed"),
+    3: ("P=3: cho phép điền biểu mẫu, ký và chú thích", "form filling, signing and annotations allowed"),
+}
+DOCUMENT_KINDS = {
+    "upload": ("Giấy tờ nộp kèm", "submitted paper"),
+    "result_draft": ("Kết quả đã ký, chờ vào số và đóng dấu", "result signed, before numbering and seal"),
+    "receipt": ("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)", "receipt (form 01)"),
+    "supplement_request": ("Phiếu yêu cầu bổ sung hồ sơ (Mẫu 02)", "supplement request (form 02)"),
+    "refusal": ("Phiếu từ chối giải quyết (Mẫu 03)", "refusal (form 03)"),
+    "apology": ("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)", "apology (form 04)"),
+    "result": ("Kết quả giải quyết", "result"),
+    "scan_copy": ("Bản sao điện tử (số hóa)", "digitised copy"),
+    "inspection_record": ("Biên bản kiểm tra hiện trạng", "site inspection record"),
+    "tax_notice": ("Thông báo nộp thuế", "tax notice"),
+}
+EVENT_KINDS = {
+    "dossier.received": ("Tiếp nhận hồ sơ", "dossier received"),
+    "dossier.read": ("Xem hồ sơ", "dossier read"),
+    "dossier.status_changed": ("Đổi trạng thái hồ sơ", "status changed"),
+    "dossier.supplemented": ("Bổ sung hồ sơ", "dossier supplemented"),
+    "dossier.rated": ("Đánh giá mức độ hài lòng", "rated"),
+    "dossier.tracked": ("Tra cứu hồ sơ", "looked up"),
+    "document.stored": ("Lưu tài liệu", "document stored"),
+    "document.read": ("Xem tài liệu", "document read"),
+    "document.numbered": ("Vào số văn bản", "document numbered"),
+    "signature.requested": ("Yêu cầu ký số", "signature requested"),
+    "signature.applied": ("Ký số", "signature applied"),
+    "signature.verified": ("Kiểm tra chữ ký số", "signature verified"),
+    "task.claimed": ("Nhận xử lý", "task claimed"),
+    "task.unclaimed": ("Trả lại nhiệm vụ", "task unclaimed"),
+    "task.completed": ("Hoàn thành bước xử lý", "task completed"),
+    "payment.recorded": ("Ghi nhận thanh toán", "payment recorded"),
+    "payment.confirmed": ("Xác nhận thanh toán", "payment confirmed"),
+    "exchange.delivered": ("Chuyển liên thông", "exchange delivered"),
+    "incident.created": ("Sự cố", "incident"),
+    "incident.retried": ("Chạy lại bước bị lỗi", "incident retried"),
+    "late.notice_opened": ("Cảnh báo trễ hạn", "late notice"),
+    "notification.sent": ("Gửi thông báo", "notification sent"),
+}
+GROUP_BY_NAMES = {
+    GroupBy.AGENCY: ("Cơ quan", "Agency"),
+    GroupBy.DEPARTMENT: ("Phòng, ban", "Department"),
+    GroupBy.PROCEDURE: ("Thủ tục hành chính", "Procedure"),
+}
+
+
+def _code_or_label(table_: dict[Any, tuple[str, ...]], key: Any) -> tuple[str, ...]:
+    return table_.get(key) or (str(key), str(key))
+
+
+def _helpers() -> dict[str, Any]:
+    return {
+        "indications": INDICATIONS,
+        "revocation_names": REVOCATION,
+        "coverage_names": COVERAGE,
+        "modification_names": MODIFICATIONS,
+        "docmdp_names": DOCMDP,
+        "document_kinds": DOCUMENT_KINDS,
+        "event_kinds": EVENT_KINDS,
+        "label": _code_or_label,
+        "problem_names": {**PROBLEM_TEXT, **ADES_TEXT},
+    }
+
+
+def _cell(value: object) -> object:
+    """A percentage (``Decimal``) written the Vietnamese way: 98,79."""
+    return str(value).replace(".", ",") if isinstance(value, Decimal) else value
+
+
+def _parse_day(text: str | None, default: dt.date, what: str) -> dt.date:
+    if not text:
+        return default
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"Ngày '{text}' ({what}) không hợp lệ; hãy nhập theo dạng YYYY-MM-DD.",
+            f"'{text}' ({what}) is not a date YYYY-MM-DD.",
+        ) from None
+
+
+def audit_router(runtime: Any) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    shop = runtime.shop
+    verifiers: list[Any] = []
+
+    def report_of(pdf: bytes) -> dict[str, Any]:
+        from motcua.verification import validator_for
+        from signing.ades import report_to_dict
+
+        if not verifiers:  # built on first use: it reads the trust roots and the development CRLs
+            verifiers.append(validator_for(runtime.settings))
+        return dict(report_to_dict(verifiers[0].report(pdf)))
+
+    def today() -> dt.date:
+        day: dt.date = runtime.clock.now().astimezone(VN_TZ).date()
+        return day
+
+    def desk(request: Request, person: Any, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return page(
+            request,
+            runtime,
+            "audit/desk.html",
+            status_code=status_code,
+            person=person,
+            may_audit=person.role in DESK_ROLES,
+            max_mb=runtime.settings.max_upload_bytes // (1024 * 1024),
+            **context,
+        )
+
+    # ------------------------------------------------------------------ the desk and verification of an upload
+
+    @router.get("/thanh-tra", response_class=HTMLResponse)
+    def desk_page(request: Request, ma: str | None = None) -> Response:
+        person = signed_in(request, runtime, *STATISTICS_ROLES)
+        if ma is not None and person.role in DESK_ROLES:
+            code = ma.strip()
+            if code:
+                return RedirectResponse(f"/thanh-tra/ho-so/{quote(code, safe='')}", status_code=303)
+            return desk(request, person, 422, error=("Hãy nhập mã hồ sơ.", "Enter a dossier code."))
+        return desk(request, person)
+
+    @router.post("/thanh-tra/kiem-tra", response_class=HTMLResponse)
+    async def verify_upload(request: Request) -> Response:
+        person = signed_in(request, runtime, *DESK_ROLES)
+        form = await form_of(request, runtime)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return desk(request, person, 422, error=("Hãy chọn tệp PDF cần kiểm tra.", "Choose the PDF to verify."))
+        data = await upload.read()
+        filename = upload.filename
+        try:
+            check_upload(Upload("file", filename, upload.content_type or "", io.BytesIO(data)))
+            if (upload.content_type or "").split(";")[0].strip().lower() != PDF:
+                raise InvalidInput("Chỉ kiểm tra được tệp PDF.", "Only PDF files can be verified.")
+            report = await run_in_threadpool(report_of, data)
+        except MotcuaError as exc:
+            return desk(request, person, 422, error=(exc.message_vi, exc.message_en), filename=filename)
+        shop.record(
+            "signature.verified",
+            person.username,
+            None,
+            filename=filename,
+            indication=report["indication"],
+            channel="browser",
+        )
+        source = {"filename": filename, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        return page(request, runtime, "audit/report.html", person=person, report=report, source=source, **_helpers())
+
+    # ------------------------------------------------------------------ a dossier's trail
+
+    @router.get("/thanh-tra/ho-so/{code}", response_class=HTMLResponse)
+    def trail(request: Request, code: str) -> Response:
+        person = signed_in(request, runtime, *DESK_ROLES)
+        try:
+            view = shop.read_dossier(person, code)
+        except NotFound as exc:
+            return desk(request, person, 404, error=(exc.message_vi, exc.message_en), code=code)
+        events = shop.history(person, code)
+        documents = []
+        for doc in view["documents"]:
+            verification = None
+            if doc["content_type"] == PDF:
+                row, stream = shop.open_document(person, code, doc["id"])
+                try:
+                    report = report_of(b"".join(stream))
+                except MotcuaError as exc:
+                    report = {"indication": "INDETERMINATE", "sub_indication": "FORMAT_FAILURE", "error": str(exc)}
+                shop.record(
+                    "signature.verified",
+                    person.username,
+                    code,
+                    document_id=doc["id"],
+                    indication=report["indication"],
+                    channel="browser",
+                )
+                verification = {
+                    "indication": report["indication"],
+                    "sub_indication": report.get("sub_indication"),
+                    "signatures": len(report.get("signatures") or ()),
+                }
+            documents.append(doc | {"verification": verification})
+        status = view["status"]
+        return page(
+            request,
+            runtime,
+            "audit/trail.html",
+            person=person,
+            dossier=view,
+            status_label=STATUS_LABELS_VI.get(DossierStatus(status), status),
+            events=events,
+            documents=documents,
+            **_helpers(),
+        )
+
+    @router.get("/thanh-tra/ho-so/{code}/tai-lieu/{document_id}", response_class=HTMLResponse)
+    def document_report(request: Request, code: str, document_id: str) -> Response:
+        person = signed_in(request, runtime, *DESK_ROLES)
+        row, stream = shop.open_document(person, code, document_id)
+        if row.content_type != PDF:
+            raise InvalidInput("Tài liệu không phải PDF.", "The document is not a PDF.")
+        report = report_of(b"".join(stream))
+        shop.record(
+            "signature.verified",
+            person.username,
+            code,
+            document_id=document_id,
+            indication=report["indication"],
+            channel="browser",
+        )
+        source = {"filename": row.filename, "sha256": row.sha256, "size": row.size, "code": code, "kind": row.kind}
+        return page(request, runtime, "audit/report.html", person=person, report=report, source=source, **_helpers())
+
+    # ------------------------------------------------------------------ statistics
+
+    def statistics_query(request: Request) -> tuple[dt.date, dt.date, GroupBy, str | None]:
+        params = request.query_params
+        day = today()
+        last = _parse_day(params.get("to"), day, "đến ngày")
+        first = _parse_day(params.get("from"), last.replace(day=1), "từ ngày")
+        try:
+            group_by = GroupBy(params.get("group_by") or GroupBy.AGENCY.value)
+        except ValueError:
+            raise InvalidInput(
+                "Cách nhóm phải là cơ quan, phòng ban hoặc thủ tục.",
+                "group_by must be agency, department or procedure.",
+            ) from None
+        agency = (params.get("agency") or "").strip() or None
+        return first, last, group_by, agency
+
+    @router.get("/thanh-tra/thong-ke", response_class=HTMLResponse)
+    def statistics_page(request: Request) -> Response:
+        person = signed_in(request, runtime, *STATISTICS_ROLES)
+        structure = shop.structure_now()
+        visible = stats.visible_agencies(structure, person)
+        agencies = [a for a in structure.agencies if visible is None or a.code in visible]
+        params = request.query_params
+        context: dict[str, Any] = {
+            "agencies": agencies,
+            "group_by_names": GROUP_BY_NAMES,
+            "asked": {k: params.get(k, "") for k in ("from", "to", "group_by", "agency")},
+            "may_audit": person.role in DESK_ROLES,
+        }
+        try:
+            first, last, group_by, agency = statistics_query(request)
+            period = stats.period_of_days(first, last)
+            report, names = stats.statistics(shop, person, period, group_by, agency)
+        except MotcuaError as exc:
+            status = 403 if exc.kind == "forbidden" else 422
+            return page(
+                request,
+                runtime,
+                "audit/statistics.html",
+                status_code=status,
+                person=person,
+                error=(exc.message_vi, exc.message_en),
+                **context,
+            )
+        shop.record(
+            "statistics.read",
+            person.username,
+            group_by=group_by.value,
+            agency=agency,
+            channel="browser",
+            **{"from": first.isoformat(), "to": last.isoformat()},
+        )
+
+        def name_of(key: str) -> str:
+            return names.get(key) or (UNASSIGNED_LABEL if key == UNASSIGNED else key)
+
+        groups = [
+            BarGroup(
+                name_of(g.key),
+                {k: getattr(g.indicators, k) for k in ("received", "resolved", "early", "on_time", "late")},
+            )
+            for g in report.groups
+        ]
+        rows = [[_cell(v) for v in row] for row in table(report, names)]
+        query = {"from": first.isoformat(), "to": last.isoformat(), "group_by": group_by.value}
+        if agency:
+            query["agency"] = agency
+        total = report.total
+        bar_title = f"Tình hình giải quyết hồ sơ theo {GROUP_HEADERS[group_by].lower()}"
+        return page(
+            request,
+            runtime,
+            "audit/statistics.html",
+            person=person,
+            first=first,
+            last=last,
+            group_by=group_by,
+            agency=agency,
+            group_header=GROUP_HEADERS[group_by],
+            header=rows[0],
+            rows=rows[1:],
+            total=total,
+            shares=total.shares(),
+            bars=Markup(bar_chart(groups, bar_title)),  # noqa: S704 - the charts escape every text
+            donut=Markup(donut_chart(total.ratings)),  # noqa: S704 - the charts escape every text
+            export_csv="/thanh-tra/thong-ke/xuat?" + urlencode(query | {"format": "csv"}),
+            export_xlsx="/thanh-tra/thong-ke/xuat?" + urlencode(query | {"format": "xlsx"}),
+            **context,
+        )
+
+    @router.get("/thanh-tra/thong-ke/xuat")
+    def statistics_export(request: Request, format: str = "csv") -> Response:  # noqa: A002 - the query's name
+        person = signed_in(request, runtime, *STATISTICS_ROLES)
+        first, last, group_by, agency = statistics_query(request)
+        period = stats.period_of_days(first, last)
+        report, names = stats.statistics(shop, person, period, group_by, agency)
+        body, media_type, filename = stats.export(report, names, format, first, last)
+        shop.record(
+            "statistics.exported",
+            person.username,
+            group_by=group_by.value,
+            agency=agency,
+            format=format,
+            channel="browser",
+            **{"from": first.isoformat(), "to": last.isoformat()},
+        )
+        return Response(
+            body,
+            media_type=media_type,
+            headers={
+                "content-disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
+                "cache-control": "no-store",
+            },
+        )
+
+    return router

@@ -1,0 +1,407 @@
+"""The reception desk (*Bộ phận Một cửa*, role reception): find a procedure by its name or code — with or
+without Vietnamese diacritics —, see its required papers, enter the applicant and the application form,
+attach a scan per paper, register the dossier and hand over the signed receipt (Mẫu 01).
+
+The registration form works without JavaScript (a multipart POST of the page form, answered by a redirect
+to the receipt page or by the same form with its errors). ``/static/js/upload.js`` enhances it: the same
+form is sent with ``XMLHttpRequest`` to show the upload's progress, and the answer is the same.
+
+The helpers that read an application form (applicant, form fields, one upload per paper) are shared with the
+citizens' online submission (:mod:`api.web.citizens`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import update
+from starlette.datastructures import UploadFile
+
+from api.pages import fee_text, time_limit_text
+from api.web.render import page
+from api.web.routes import form_of, signed_in
+from dossiers.catalogue import PAPER_FORM_NAMES
+from dossiers.errors import Forbidden, InvalidInput, MotcuaError, NotFound
+from dossiers.model import DossierStatus, Person, Procedure, Role
+from motcua.db import dossier, transaction
+from motcua.services import Applicant
+from motcua.uploads import Upload, check_upload
+
+Message = tuple[str, str]  # (Vietnamese, English)
+
+STATUS_NAMES: Mapping[str, Message] = {
+    DossierStatus.RECEIVED.value: ("Đã tiếp nhận", "Received"),
+    DossierStatus.IN_PROGRESS.value: ("Đang giải quyết", "In progress"),
+    DossierStatus.SUPPLEMENT_REQUESTED.value: ("Yêu cầu bổ sung", "Supplement requested"),
+    DossierStatus.RESULT_READY.value: ("Có kết quả", "Result ready"),
+    DossierStatus.RETURNED.value: ("Đã trả kết quả", "Result returned"),
+    DossierStatus.REFUSED.value: ("Từ chối", "Refused"),
+    DossierStatus.WITHDRAWN.value: ("Rút hồ sơ", "Withdrawn"),
+}
+DOCUMENT_NAMES: Mapping[str, Message] = {
+    "upload": ("Giấy tờ đã nộp", "Submitted paper"),
+    "supplement": ("Giấy tờ bổ sung", "Supplementary paper"),
+    "receipt": ("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)", "Receipt and appointment (form 01)"),
+    "supplement_request": ("Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu 02)", "Supplement request (form 02)"),
+    "refusal": ("Phiếu từ chối giải quyết hồ sơ (Mẫu 03)", "Refusal (form 03)"),
+    "apology": ("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)", "Apology and new date (form 04)"),
+    "result": ("Kết quả giải quyết (có chữ ký số)", "Signed result"),
+}
+EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+WORD = re.compile(r"[\w.]+")
+
+
+# ------------------------------------------------------------------ search without diacritics
+
+
+def fold(text: str) -> str:
+    """Lower case without Vietnamese diacritics: ``"Đăng ký"`` → ``"dang ky"`` (NFD, combining marks dropped;
+    ``đ`` is a letter of its own, not a ``d`` with a mark, so it is replaced first)."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(unicodedata.normalize("NFC", bare).casefold().split())
+
+
+def matches(p: Procedure, query: str) -> bool:
+    """Every word of the query starts a word of the procedure's name, or is part of its code: ``"dang ky ho
+    kinh doanh"`` finds *Đăng ký thành lập hộ kinh doanh*, ``"000575"`` finds 2.000575."""
+    words = WORD.findall(fold(p.name))
+    code = p.code.casefold()
+    return all(any(w.startswith(token) for w in words) or token in code for token in WORD.findall(fold(query)))
+
+
+def search(procedures: Sequence[Procedure], query: str | None) -> list[Procedure]:
+    if not query or not query.strip():
+        return list(procedures)
+    return [p for p in procedures if matches(p, query)]
+
+
+# ------------------------------------------------------------------ reading an application form
+
+
+@dataclass
+class Application:
+    """What a submitted application form says, with one message per wrong input (by the input's id)."""
+
+    values: dict[str, str] = field(default_factory=dict)  # text inputs as typed, to fill the form again
+    applicant: Applicant = Applicant("", "")
+    email: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    uploads: list[Upload] = field(default_factory=list)
+    errors: dict[str, Message] = field(default_factory=dict)
+
+
+def field_id(key: str) -> str:
+    return f"f-{key}"
+
+
+def paper_id(key: str) -> str:
+    return f"paper-{key}"
+
+
+def _text(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name)
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, str)), "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _files(form: Mapping[str, Any], name: str) -> list[UploadFile]:
+    value = form.get(name)
+    values = value if isinstance(value, list) else [value]
+    # a file input left empty still arrives, as a part without a file name and without bytes
+    return [v for v in values if isinstance(v, UploadFile) and (v.filename or (v.size or 0) > 0)]
+
+
+def read_applicant(form: Mapping[str, Any], app: Application) -> None:
+    name = _text(form, "applicant_name")
+    number = _text(form, "applicant_id_number")
+    phone = _text(form, "applicant_phone")
+    email = _text(form, "applicant_email")
+    app.values.update(applicant_name=name, applicant_id_number=number, applicant_phone=phone, applicant_email=email)
+    if not name:
+        app.errors["applicant_name"] = ("Cần nhập họ tên người nộp hồ sơ.", "Enter the applicant's name.")
+    elif len(name) > 255:
+        app.errors["applicant_name"] = ("Họ tên quá dài (tối đa 255 ký tự).", "The name is too long (255 at most).")
+    if not (number.isdigit() and len(number) in (9, 12)):
+        app.errors["applicant_id_number"] = (
+            "Số định danh cá nhân/CCCD phải gồm 12 chữ số (hoặc CMND 9 chữ số).",
+            "The personal ID number must have 12 digits (or 9 for an old ID card).",
+        )
+    digits = phone.replace(" ", "").replace(".", "")
+    if phone and not (digits.lstrip("+").isdigit() and 9 <= len(digits.lstrip("+")) <= 12):
+        app.errors["applicant_phone"] = (
+            "Số điện thoại không hợp lệ (9 đến 12 chữ số).",
+            "Invalid phone number (9 to 12 digits).",
+        )
+    if email and (len(email) > 255 or not EMAIL.match(email)):
+        app.errors["applicant_email"] = ("Địa chỉ thư điện tử không hợp lệ.", "Invalid e-mail address.")
+    app.applicant = Applicant(name, number, digits or None)
+    app.email = email or None
+
+
+def read_details(proc: Procedure, form: Mapping[str, Any], app: Application) -> None:
+    """The procedure's form fields (``f.<key>``): text, integer (dots and spaces between thousands allowed),
+    date (ISO from a date input, or dd/mm/yyyy typed), list (one item per line)."""
+    for f in proc.form_fields:
+        raw = _text(form, f"f.{f.key}")
+        app.values[f"f.{f.key}"] = raw
+        fid = field_id(f.key)
+        if not raw:
+            if f.required:
+                app.errors[fid] = (f"Cần nhập mục “{f.name}”.", f"“{f.name}” is required.")
+            continue
+        if f.kind == "list":
+            items = [line.strip() for line in raw.splitlines() if line.strip()]
+            if items:
+                app.details[f.key] = items
+            elif f.required:
+                app.errors[fid] = (f"Cần nhập mục “{f.name}”.", f"“{f.name}” is required.")
+        elif f.kind == "integer":
+            digits = re.sub(r"[\s.]", "", raw)  # dots or spaces between thousands
+            if digits.isdigit() and len(digits) <= 18:
+                app.details[f.key] = int(digits)
+            else:
+                app.errors[fid] = (f"Mục “{f.name}” phải là một số nguyên.", f"“{f.name}” must be a whole number.")
+        elif f.kind == "date":
+            day = _date(raw)
+            if day is None:
+                app.errors[fid] = (
+                    f"Mục “{f.name}” phải là một ngày (ngày/tháng/năm).",
+                    f"“{f.name}” must be a date (day/month/year).",
+                )
+            else:
+                app.details[f.key] = day.isoformat()
+        else:
+            app.details[f.key] = raw
+
+
+def _date(raw: str) -> dt.date | None:
+    for parse in (dt.date.fromisoformat, lambda s: dt.datetime.strptime(s, "%d/%m/%Y").date()):
+        try:
+            return parse(raw)
+        except ValueError:
+            continue
+    return None
+
+
+def read_papers(proc: Procedure, form: Mapping[str, Any], app: Application, *, all_optional: bool = False) -> None:
+    """One scan per paper (``paper.<key>``), each checked as the API checks it (PDF, JPEG or PNG, content
+    matching its type, a PDF that opens) so a wrong file is named next to its input."""
+    for p in proc.papers:
+        files = _files(form, f"paper.{p.key}")
+        if not files and p.mandatory and not all_optional:
+            app.errors[paper_id(p.key)] = (
+                f"Cần tải lên bản quét “{p.name}”.",
+                f"Attach a scan of “{p.name}”.",
+            )
+        for f in files:
+            upload = Upload(p.key, f.filename or "upload", f.content_type or "application/octet-stream", f.file)
+            try:
+                check_upload(upload)
+            except InvalidInput as exc:
+                app.errors[paper_id(p.key)] = (exc.message_vi, exc.message_en)
+            else:
+                app.uploads.append(upload)
+
+
+def read_application(proc: Procedure, form: Mapping[str, Any]) -> Application:
+    app = Application()
+    read_applicant(form, app)
+    read_details(proc, form, app)
+    read_papers(proc, form, app)
+    return app
+
+
+def problem_fields(proc: Procedure, exc: MotcuaError, app: Application) -> dict[str, Message]:
+    """The inputs a domain error is about (missing papers or form fields, a named file), for aria-describedby."""
+    papers = {p.key for p in proc.papers}
+    fields = {f.key for f in proc.form_fields}
+    found: dict[str, Message] = {}
+    message = (exc.message_vi, exc.message_en)
+    missing = exc.details.get("missing")
+    for key in missing if isinstance(missing, list) else []:
+        if key in papers:
+            found[paper_id(str(key))] = message
+        elif key in fields:
+            found[field_id(str(key))] = message
+    filename = exc.details.get("filename")
+    for upload in app.uploads:
+        if filename and upload.filename == filename:
+            found[paper_id(upload.paper_key)] = message
+    return found
+
+
+async def close_files(form: Mapping[str, Any]) -> None:
+    for value in form.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, UploadFile):
+                await item.close()
+
+
+def set_email(runtime: Any, code: str, email: str | None) -> None:
+    """The applicant's e-mail for notifications (the intake use case does not take one yet)."""
+    if email:
+        with transaction(runtime.shop.db) as conn:
+            conn.execute(update(dossier).where(dossier.c.code == code).values(applicant_email=email))
+
+
+async def register(
+    runtime: Any,
+    person: Person,
+    proc: Procedure,
+    *,
+    channel: str,
+    agency_code: str | None,
+    app: Application,
+) -> tuple[dict[str, Any] | None, MotcuaError | None]:
+    """Register the dossier when the form has no errors; the domain's own refusal is returned, not raised."""
+    if app.errors:
+        return None, None
+    try:
+        view = await run_in_threadpool(
+            runtime.shop.intake, person, proc.code, app.applicant, app.uploads, agency_code, channel, app.details
+        )
+    except MotcuaError as exc:
+        app.errors.update(problem_fields(proc, exc, app))
+        return None, exc
+    await run_in_threadpool(set_email, runtime, view["code"], app.email)
+    return view, None
+
+
+def registered(request: Request, location: str, code: str) -> Response:
+    """After a registration: the script that sent the form gets JSON, a browser without scripts a redirect."""
+    if request.headers.get("x-requested-with") == "XMLHttpRequest":
+        return JSONResponse({"code": code, "location": location}, status_code=201)
+    return RedirectResponse(location, status_code=303)
+
+
+def form_helpers() -> dict[str, Any]:
+    return {
+        "forms": PAPER_FORM_NAMES,
+        "time_limit_text": time_limit_text,
+        "fee_text": fee_text,
+        "field_id": field_id,
+        "paper_id": paper_id,
+        "statuses": STATUS_NAMES,
+        "document_names": DOCUMENT_NAMES,
+    }
+
+
+# ------------------------------------------------------------------ the router
+
+
+def desk_router(runtime: Any) -> APIRouter:
+    shop = runtime.shop
+    router = APIRouter(include_in_schema=False)
+
+    def counter_procedures(person: Person) -> list[Procedure]:
+        """What this desk registers: procedures taken at the counter and handled at its agency's level."""
+        procedures = [p for p in shop.procedures() if "counter" in p.channels]
+        try:
+            level = shop.agency(person.agency_code or "").level
+        except NotFound:
+            return procedures
+        return [p for p in procedures if not p.levels or level in p.levels]
+
+    def counter_procedure(person: Person, code: str) -> Procedure | None:
+        return next((p for p in counter_procedures(person) if p.code == code), None)
+
+    def not_found(request: Request, person: Person, message: Message, status: int = 404) -> HTMLResponse:
+        return page(request, runtime, "desk/problem.html", status_code=status, person=person, message=message)
+
+    @router.get("/mot-cua", response_class=HTMLResponse)
+    def desk(request: Request, q: str | None = None) -> Response:
+        person = signed_in(request, runtime, Role.RECEPTION)
+        procedures = counter_procedures(person)
+        found = search(procedures, q)
+        return page(
+            request,
+            runtime,
+            "desk/index.html",
+            person=person,
+            q=q or "",
+            procedures=found,
+            total=len(procedures),
+            **form_helpers(),
+        )
+
+    def registration_page(
+        request: Request,
+        person: Person,
+        proc: Procedure,
+        app: Application | None = None,
+        error: MotcuaError | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        return page(
+            request,
+            runtime,
+            "desk/register.html",
+            status_code=status,
+            person=person,
+            p=proc,
+            values=app.values if app else {},
+            errors=app.errors if app else {},
+            error=error,
+            action=f"/mot-cua/tiep-nhan/{proc.code}",
+            **form_helpers(),
+        )
+
+    @router.get("/mot-cua/tiep-nhan/{code}", response_class=HTMLResponse)
+    def registration(request: Request, code: str) -> Response:
+        person = signed_in(request, runtime, Role.RECEPTION)
+        proc = counter_procedure(person, code)
+        if proc is None:
+            return not_found(request, person, ("Thủ tục này không tiếp nhận tại quầy.", "No such counter procedure."))
+        return registration_page(request, person, proc)
+
+    @router.post("/mot-cua/tiep-nhan/{code}", response_class=HTMLResponse)
+    async def register_dossier(request: Request, code: str) -> Response:
+        person = signed_in(request, runtime, Role.RECEPTION)
+        form = await form_of(request, runtime)
+        try:
+            proc = counter_procedure(person, code)
+            if proc is None:
+                return not_found(request, person, ("Thủ tục này không tiếp nhận tại quầy.", "No such procedure."))
+            app = read_application(proc, form)
+            view, error = await register(
+                runtime, person, proc, channel="counter", agency_code=person.agency_code, app=app
+            )
+        finally:
+            await close_files(form)
+        if view is None:
+            return registration_page(request, person, proc, app, error, status=422)
+        return registered(request, f"/mot-cua/ho-so/{view['code']}", view["code"])
+
+    @router.get("/mot-cua/ho-so/{code}", response_class=HTMLResponse)
+    def receipt(request: Request, code: str) -> Response:
+        person = signed_in(request, runtime, Role.RECEPTION)
+        try:
+            view = shop.read_dossier(person, code)
+        except (Forbidden, NotFound) as exc:
+            status = 403 if isinstance(exc, Forbidden) else 404
+            return not_found(request, person, (exc.message_vi, exc.message_en), status)
+        proc = shop.procedure_of(shop.dossier_row(code))
+        receipts = [d for d in view["documents"] if d["kind"] == "receipt"]
+        return page(
+            request,
+            runtime,
+            "desk/dossier.html",
+            person=person,
+            d=view,
+            p=proc,
+            receipt=receipts[-1] if receipts else None,
+            papers={x.key: x.name for x in proc.papers},
+            **form_helpers(),
+        )
+
+    return router
