@@ -31,7 +31,9 @@ from enum import StrEnum
 from typing import Any
 
 from dossiers.errors import InvalidInput, NotFound
-from dossiers.model import AgencyLevel, FormField, Procedure, RequiredPaper
+from dossiers.model import AgencyLevel, FormField, Procedure, RequiredPaper, Role
+
+ROLE_NAMES = {r.value for r in Role}
 
 
 class TimeUnit(StrEnum):
@@ -59,7 +61,18 @@ PAPER_FORM_NAMES = {
     "original_or_copy": "Bản chính hoặc bản sao",
 }
 FIELD_KINDS = ("text", "integer", "date", "list")
-ENTRY_KEYS = {"code", "name", "field", "process_key", "online_level", "channels", "form_fields", "versions", "notes"}
+ENTRY_KEYS = {
+    "code",
+    "name",
+    "field",
+    "process_key",
+    "online_level",
+    "channels",
+    "form_fields",
+    "versions",
+    "notes",
+    "departments",
+}
 VERSION_KEYS = {"valid_from", "valid_to", "levels", "time_limit", "fee_vnd", "legal_source", "papers", "notes"}
 PAPER_KEYS = {"key", "name", "form", "count", "mandatory", "note"}
 FORM_FIELD_KEYS = {"key", "name", "required", "kind"}
@@ -94,6 +107,7 @@ class CatalogueEntry:
     channels: tuple[Channel, ...]
     form_fields: tuple[FormField, ...]
     versions: tuple[RuleVersion, ...]  # ordered by valid_from
+    departments: tuple[tuple[str, tuple[str, ...]], ...] = ()  # role → department kinds (code mnemonics)
 
     def version_at(self, day: dt.date) -> RuleVersion | None:
         for version in reversed(self.versions):
@@ -121,6 +135,7 @@ class CatalogueEntry:
             field=self.field,
             online_level=self.online_level.value,
             channels=tuple(c.value for c in self.channels),
+            departments=self.departments,
         )
 
     def at(self, day: dt.date) -> Procedure:
@@ -294,6 +309,25 @@ def _form_fields(c: _Checker, items: Any, path: str) -> tuple[FormField, ...]:
     return tuple(fields)
 
 
+def _departments(c: _Checker, data: Any, path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``{"specialist": ["TPHT", "TP"]}``: the kinds of department (code mnemonics) that handle a role's steps."""
+    if data is None:
+        return ()
+    if not isinstance(data, Mapping):
+        c.fail(path, 'must map a role to department mnemonics, e.g. {"specialist": ["TPHT"]}')
+        return ()
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for role, kinds in data.items():
+        if role not in ROLE_NAMES:
+            c.fail(f"{path}.{role}", f"unknown role (known: {', '.join(sorted(ROLE_NAMES))})")
+            continue
+        if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) and k.strip() for k in kinds):
+            c.fail(f"{path}.{role}", "must be a non-empty list of department mnemonics")
+            continue
+        out.append((role, tuple(k.strip() for k in kinds)))
+    return tuple(out)
+
+
 def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, list[str]]:
     """Parse one catalogue entry; returns it (or None) and every problem found, each with its JSON path."""
     c = _Checker()
@@ -314,6 +348,7 @@ def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, lis
             if c.choice(ch, [x.value for x in Channel], f"{where}.channels[{i}]"):
                 channels.append(Channel(ch))
     form_fields = _form_fields(c, data.get("form_fields"), f"{where}.form_fields")
+    departments = _departments(c, data.get("departments"), f"{where}.departments")
     versions: list[RuleVersion] = []
     raw_versions = data.get("versions")
     if not isinstance(raw_versions, list) or not raw_versions:
@@ -333,7 +368,7 @@ def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, lis
     if c.problems or online is None:
         return None, c.problems
     entry = CatalogueEntry(
-        code, name, field, process_key, OnlineLevel(online), tuple(channels), form_fields, tuple(versions)
+        code, name, field, process_key, OnlineLevel(online), tuple(channels), form_fields, tuple(versions), departments
     )
     return entry, []
 

@@ -143,6 +143,11 @@ class Procedure:
     field: str = ""  # lĩnh vực
     online_level: str = "partial"  # full | partial (dịch vụ công trực tuyến toàn trình / một phần)
     channels: tuple[str, ...] = ("counter",)  # counter | online | postal
+    # which departments handle a role's steps, by the mnemonic ending their code (``<agency>-TPHT``)
+    departments: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def department_kinds(self, role: str) -> tuple[str, ...]:
+        return next((kinds for r, kinds in self.departments if r == role), ())
 
 
 @dataclass(frozen=True)
@@ -154,10 +159,18 @@ class Person:
     department_code: str | None
 
 
-def can_act_on_task(person: Person, agency: Agency, candidate_groups: tuple[str, ...]) -> bool:
-    """An official may see/claim a task when their role is a candidate group and their department
-    is one the agency maps to that role (an agency that maps no department lets every department act)."""
+def can_act_on_task(
+    person: Person, agency: Agency, candidate_groups: tuple[str, ...], department_kinds: tuple[str, ...] = ()
+) -> bool:
+    """An official may see/claim a task when their role is a candidate group and their department is one the
+    agency maps to that role (an agency that maps no department lets every department act). When the procedure
+    names the kinds of department that handle the role's steps (``department_kinds``: code mnemonics such as
+    ``TPHT`` for civil status), only the agency's departments of those kinds act — unless the agency has none
+    of them, so that no task is left without anyone to handle it."""
     if person.agency_code != agency.code or person.role.value not in candidate_groups:
         return False
     allowed = agency.departments_for_role(person.role.value)
+    if department_kinds:
+        narrowed = tuple(d for d in allowed if d.rsplit("-", 1)[-1] in department_kinds)
+        allowed = narrowed or allowed
     return not allowed or person.department_code in allowed

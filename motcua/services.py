@@ -531,7 +531,8 @@ class OneStopShop:
         for task in tasks:
             row = self.dossier_row(task.business_key)
             agency = self._task_agency(task, row)
-            if can_act_on_task(person, agency, task.candidate_groups):
+            kinds = self.procedure_of(row).department_kinds(person.role.value)
+            if can_act_on_task(person, agency, task.candidate_groups, kinds):
                 visible.append(self._task_view(task, row))
         return visible
 
@@ -566,7 +567,9 @@ class OneStopShop:
                 "Task not found or already completed.",
                 task_id=task_id,
             )
-        if not can_act_on_task(person, self._task_agency(task), task.candidate_groups):
+        row = self.dossier_row(task.business_key)
+        kinds = self.procedure_of(row).department_kinds(person.role.value)
+        if not can_act_on_task(person, self._task_agency(task, row), task.candidate_groups, kinds):
             raise Forbidden(
                 "Nhiệm vụ thuộc bộ phận hoặc vai trò khác.",
                 "This task belongs to another department or role.",

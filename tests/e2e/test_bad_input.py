@@ -536,15 +536,22 @@ def test_unknown_task_id_is_not_found(api: Api) -> None:
     assert snapshot(api.runtime) == before
 
 
+def _colleague(api: Api, username: str, department: str) -> str:
+    rt = api.runtime
+    rt.accounts.add(username, DEMO_PASSWORD, "Đỗ Văn Cường", Role.SPECIALIST, COMMUNE, department, rt.clock.now())
+    return username
+
+
 def test_claiming_a_task_claimed_by_someone_else_conflicts(api: Api) -> None:
     code = in_progress_dossier(api)
+    colleague = _colleague(api, "chuyenvien3.xa1", f"{COMMUNE}-PKT")  # the same department
     task = api.task_for("chuyenvien1.xa1", code)
     assert api.post(f"/api/tasks/{task['id']}/claim", "chuyenvien1.xa1").status_code == 200
-    api.token("chuyenvien2.xa1")
+    api.token(colleague)
     before = snapshot(api.runtime)
-    r = api.post(f"/api/tasks/{task['id']}/claim", "chuyenvien2.xa1")
+    r = api.post(f"/api/tasks/{task['id']}/claim", colleague)
     assert_problem(r, 409, "already claimed by chuyenvien1.xa1", title_parts=("chuyenvien1.xa1",))
-    r = api.post(f"/api/tasks/{task['id']}/complete", "chuyenvien2.xa1", json={"decision": "refuse"})
+    r = api.post(f"/api/tasks/{task['id']}/complete", colleague, json={"decision": "refuse"})
     assert_problem(r, 409, "claimed by chuyenvien1.xa1")
     assert snapshot(api.runtime) == before
     assert api.task_for("chuyenvien1.xa1", code)["assignee"] == "chuyenvien1.xa1"

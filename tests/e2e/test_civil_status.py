@@ -299,3 +299,20 @@ def test_birth_form_is_checked_at_intake_and_the_catalogue_validates(api: Api, t
     run = CliRunner().invoke(cli, ["procedures", "validate"], env={"MOTCUA_VAR_DIR": str(tmp_path / "var")})
     assert run.exit_code == 0, run.output
     assert "valid" in run.output
+
+
+def test_only_the_civil_status_department_gets_birth_registration_tasks(api: Api, officer: str) -> None:
+    """The catalogue routes birth registration to the Tư pháp - Hộ tịch department (`departments`): the
+    economic department's specialist of the same commune neither sees nor acts on its tasks."""
+    files = {
+        "paper.to_khai": _pdf("to-khai.pdf", "to khai khai sinh"),
+        "paper.giay_chung_sinh": _pdf("giay-chung-sinh.pdf", "giay chung sinh"),
+    }
+    code = _submit(api, BIRTH, BIRTH_DETAILS, files)["code"]
+    api.work()
+    task = api.task_for(officer, code)
+    assert [t for t in api.get("/api/tasks", "chuyenvien1.xa1").json() if t["dossier_code"] == code] == []
+    for action, body in (("claim", None), ("complete", {"decision": "approve"})):
+        r = api.post(f"/api/tasks/{task['id']}/{action}", "chuyenvien1.xa1", json=body)
+        assert r.status_code == 403 and "another department" in r.json()["detail"], r.text
+    assert api.task_for(officer, code)["assignee"] is None

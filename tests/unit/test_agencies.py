@@ -219,6 +219,19 @@ def test_a_specialist_moved_to_an_unmapped_department_cannot_act(
     assert can_act_on_task(moved, commune, ("specialist",)) is False
 
 
+def test_a_procedure_narrows_a_role_to_its_kind_of_department(
+    people: dict[str, Person], two_tier: AgencyStructure
+) -> None:
+    commune = _communes(two_tier)[0]
+    economic, social = people["chuyenvien1.xa1"], people["chuyenvien2.xa1"]  # PKT, VHXH
+    assert can_act_on_task(economic, commune, ("specialist",), ("PKT",)) is True
+    assert can_act_on_task(social, commune, ("specialist",), ("PKT",)) is False
+    assert can_act_on_task(social, commune, ("specialist",), ("PKT", "VHXH")) is True
+    # an agency without a department of that kind: the role's departments still act (no task left orphaned)
+    assert can_act_on_task(social, commune, ("specialist",), ("TNMT",)) is True
+    assert can_act_on_task(people["lanhdao.xa1"], commune, ("specialist",), ("VP",)) is False  # roles first
+
+
 # --- validation of bad structures ---------------------------------------------------------------
 
 P, D, C1, C2 = "000.00.00.H98", "000.00.15.H98", "000.21.15.H98", "000.00.31.H98"
