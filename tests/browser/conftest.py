@@ -41,9 +41,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # ---------------------------------------------------------------------- the browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, launched once for the session (each person gets a context of their own)."""
+    """Debian's chromium, headless, launched once for this package (each person gets a context of their own).
+    Package scope, not session: Playwright's sync API keeps an event loop running in the main thread while it
+    is started, and the rest of the suite calls ``asyncio.run`` (pyHanko) — so it must stop when the browser
+    tests end."""
     from playwright.sync_api import Error, sync_playwright
 
     from tests.browser.kit import CHROMIUM, CHROMIUM_ARGS
@@ -75,7 +78,7 @@ def browser_var_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template.var_dir
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_server(tmp_path_factory: pytest.TempPathFactory, browser_var_template: Path) -> Iterator[MotcuaServer]:
     """The ``motcua serve`` the journeys share (demo clock, in-process workers, 127.0.0.1, a free port)."""
     server = _make_server(tmp_path_factory.mktemp("browser-live"), "live")
