@@ -509,12 +509,8 @@ class Paperwork:
             appearance=leader_style(development_signature_png(leader_name, cache_dir=self.images_dir)),
         )
 
-    def seal_household_business_certificate(self, code: str, clerk: str | None, actor: str) -> str:
-        """Fill the clerk's number and date into the leader-signed certificate, then apply the agency seal."""
-        existing = self.issuer.existing(f"{code}/result")
-        if existing is not None:
-            return existing
-        _, agency, _ = self._context(code)
+    def leader_signed_result(self, code: str) -> bytes:
+        """The result as the leader signed it on their device, before the clerk's number and the seal."""
         with transaction(self.shop.db) as conn:
             pending = conn.execute(
                 select(pending_signature.c.id).where(
@@ -526,6 +522,15 @@ class Paperwork:
         if pending is None:
             raise ValueError(f"the leader has not signed the result of {code} yet")
         _, signed = self.signatures.signed_document(pending.id)
+        return bytes(signed)
+
+    def seal_household_business_certificate(self, code: str, clerk: str | None, actor: str) -> str:
+        """Fill the clerk's number and date into the leader-signed certificate, then apply the agency seal."""
+        existing = self.issuer.existing(f"{code}/result")
+        if existing is not None:
+            return existing
+        _, agency, _ = self._context(code)
+        signed = self.leader_signed_result(code)
         now = self.shop.clock.now()
         number = self._register_number(agency.code, now.astimezone(VN_TZ).year)
         filled = fill_number_and_date(signed, number, long_date(now.astimezone(VN_TZ).date()))

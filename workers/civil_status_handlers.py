@@ -46,7 +46,7 @@ from documents.civil_status import (
 from documents.forms import SIGNATURE_BOX, long_date
 from dossiers.calendar import VN_TZ
 from dossiers.ports import SignatureRequest, Signer, StoredObject
-from motcua.db import document, document_register, is_sqlite, pending_signature, side_effect, transaction
+from motcua.db import document, document_register, is_sqlite, side_effect, transaction
 from motcua.issuing import DocumentIssuer, IssueRequest
 from motcua.paperwork import Paperwork, place_name
 from motcua.services import OneStopShop
@@ -319,17 +319,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
             return Complete({"result_document_id": existing})
         row, agency, _ = context(code)
         kind = RESULTS[shop.procedure_of(row).process_key]
-        with transaction(shop.db) as conn:
-            pending = conn.execute(
-                select(pending_signature.c.id).where(
-                    pending_signature.c.dossier_code == code,
-                    pending_signature.c.document_kind == "result",
-                    pending_signature.c.completed_at.is_not(None),
-                )
-            ).first()
-        if pending is None:
-            raise ValueError(f"the leader has not signed the result of {code} yet")
-        _, signed = paperwork.signatures.signed_document(pending.id)
+        signed = paperwork.leader_signed_result(code)
         now = shop.clock.now().astimezone(VN_TZ)
         serial = register_number(code, agency.code, kind.series, now.year)
         number = kind.number(serial, now.year)

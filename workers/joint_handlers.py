@@ -29,8 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from documents.forms import SIGNATURE_BOX, long_date
 from documents.permits import (
     InspectionRecordData,
@@ -45,7 +43,7 @@ from documents.permits import (
 from dossiers.calendar import VN_TZ
 from dossiers.model import Agency
 from dossiers.ports import Exchange, ExchangeDocument, SignatureRequest
-from motcua.db import document_register, is_sqlite, pending_signature, transaction
+from motcua.db import document_register, is_sqlite, transaction
 from motcua.exchange import ORIGIN, InProcessExchange, PartnerDirectory
 from motcua.issuing import IssueRequest
 from motcua.paperwork import AGENCY_FIELD, DATE_BOX, NUMBER_BOX, VISIBLE_SEAL, Paperwork, place_name
@@ -339,17 +337,7 @@ class JointWork:
         if existing is not None:
             return existing
         _, agency, _ = self.context(code)
-        with transaction(self.shop.db) as conn:
-            pending = conn.execute(
-                select(pending_signature.c.id).where(
-                    pending_signature.c.dossier_code == code,
-                    pending_signature.c.document_kind == "result",
-                    pending_signature.c.completed_at.is_not(None),
-                )
-            ).first()
-        if pending is None:
-            raise ValueError(f"the leader has not signed the result of {code} yet")
-        _, signed = self.paperwork.signatures.signed_document(pending.id)
+        signed = self.paperwork.leader_signed_result(code)
         now = self.shop.clock.now().astimezone(VN_TZ)
         number = self.register_number(agency.code, now.year, series)
         filled = fill_number_and_date(signed, number, long_date(now.date()))
