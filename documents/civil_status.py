@@ -34,13 +34,21 @@ from reportlab.lib.enums import TA_JUSTIFY, TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Frame, KeepInFrame, Paragraph
 
-from documents.forms import FONT_DIR, SIGNATURE_BOX, VN_TZ, amount_in_words, short_date
+from documents.forms import (  # the font-independent drawing helpers of the standard forms
+    FONT_DIR,
+    SIGNATURE_BOX,
+    VN_TZ,
+    _centered,
+    _rule,
+    _wrapped_centered,
+    amount_in_words,
+    short_date,
+)
 
 __all__ = [
     "DATE_BOX",
@@ -155,13 +163,6 @@ def _line(label: str, value: str | None, *, bold: bool = False) -> Paragraph:
     return _p(f"{_t(label)}: <b>{shown}</b>" if bold else f"{_t(label)}: {shown}")
 
 
-def _centered(c: Canvas, text: str, cx: float, y: float, font: str, size: float) -> float:
-    width = float(pdfmetrics.stringWidth(text, font, size))
-    c.setFont(font, size)
-    c.drawString(cx - width / 2, y, text)
-    return width
-
-
 def _oblique_centered(c: Canvas, text: str, cx: float, y: float, size: float) -> None:
     width = pdfmetrics.stringWidth(text, _REGULAR, size)
     obj = c.beginText()
@@ -169,19 +170,6 @@ def _oblique_centered(c: Canvas, text: str, cx: float, y: float, size: float) ->
     obj.setFont(_REGULAR, size)
     obj.textOut(text)
     c.drawText(obj)
-
-
-def _wrapped_centered(c: Canvas, text: str, cx: float, y: float, width: float, font: str, size: float) -> float:
-    leading = size * 1.25
-    lines = simpleSplit(text, font, size, width)
-    for i, line in enumerate(lines):
-        _centered(c, line, cx, y - i * leading, font, size)
-    return y - (len(lines) - 1) * leading
-
-
-def _rule(c: Canvas, cx: float, y: float, width: float) -> None:
-    c.setLineWidth(0.6)
-    c.line(cx - width / 2, y, cx + width / 2, y)
 
 
 def _canvas(buffer: io.BytesIO, title: str, author: str, subject: str) -> Canvas:
