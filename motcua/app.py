@@ -22,7 +22,7 @@ from dossiers.calendar import CalendarOverrides, WorkingCalendar
 from dossiers.errors import InvalidInput
 from dossiers.model import AgencyStructure
 from dossiers.ports import Clock, DocumentStore, Engine
-from motcua.audit import SqlAuditLog
+from motcua.audit import AuditCheckpoints, SqlAuditLog
 from motcua.catalogue import Problem, catalogue_dirs, read_catalogue
 from motcua.catalogue import validate as validate_catalogue
 from motcua.clock import SimulatedClock, SystemClock
@@ -43,7 +43,8 @@ from motcua.security import Accounts
 from motcua.services import OneStopShop
 from motcua.settings import Settings
 from motcua.signatures import PersonalSignatures
-from signing.keys import load_key_provider
+from signing.cms import sign_detached
+from signing.keys import KeyProvider, load_key_provider
 from signing.pades import PadesSigner
 from signing.pki import DevelopmentPki
 from storage.url import open_store
@@ -74,6 +75,8 @@ class Runtime:
     pki: DevelopmentPki
     paperwork: Paperwork
     signatures: PersonalSignatures
+    keys: KeyProvider
+    checkpoints: AuditCheckpoints
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -271,7 +274,20 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         tasks=tasks,
         retry_seconds=settings.worker_retry_seconds,
     )
-    return Runtime(settings, db, clock, engine, store, audit, accounts, shop, worker, pki, paperwork, signatures)
+    checkpoints = AuditCheckpoints(db, audit, settings.audit_agency, _checkpoint_signer(keys, settings))
+    return Runtime(
+        settings, db, clock, engine, store, audit, accounts, shop, worker, pki, paperwork, signatures, keys, checkpoints
+    )
+
+
+def _checkpoint_signer(keys: KeyProvider, settings: Settings) -> Any:
+    """Signs a checkpoint statement with the audit agency's seal, timestamped when a TSA is configured."""
+
+    def sign(statement: bytes) -> tuple[bytes, bool]:
+        signer = keys.signer_for(f"agency:{settings.audit_agency}")
+        return sign_detached(statement, signer, timestamper_url=settings.tsa_url), bool(settings.tsa_url)
+
+    return sign
 
 
 def init_state(settings: Settings, demo: bool = True) -> dict[str, Any]:

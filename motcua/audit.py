@@ -6,16 +6,18 @@ in the caller's transaction, so an event is recorded exactly when the change it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from dossiers.audit import GENESIS_HASH, chain_hash, verify_chain
+from dossiers.audit import GENESIS_HASH, chain_hash, checkpoint_statement, verify_chain
 from dossiers.ports import AuditEntry, AuditEvent
-from motcua.db import audit_head, audit_log, is_sqlite, transaction
+from motcua.db import audit_checkpoint, audit_head, audit_log, is_sqlite, transaction
 
 
 def _canonical_details(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,3 +107,86 @@ class SqlAuditLog:
         if head.seq != last_seq or head.entry_hash != last_hash:
             return min(head.seq, last_seq + 1)
         return None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A stored checkpoint: the signed statement of the head at ``seq`` (see :func:`checkpoint_statement`)."""
+
+    seq: int
+    head_hash: str
+    created_at: dt.datetime
+    agency_code: str
+    statement: bytes
+    signature: bytes  # DER, detached CMS over ``statement`` (with an RFC 3161 signature timestamp when ``timestamped``)
+    timestamped: bool
+    trigger: str
+
+
+class AuditCheckpoints:
+    """Signs the head of the audit chain with the agency's key and a TSA timestamp (DESIGN §10).
+
+    ``sign(statement) -> (cms_der, timestamped)`` is the signing adapter (agency key from the key provider, the
+    TSA from settings); a checkpoint of a head that already has one returns the existing checkpoint."""
+
+    def __init__(
+        self, db: Engine, log: SqlAuditLog, agency_code: str, sign: Callable[[bytes], tuple[bytes, bool]]
+    ) -> None:
+        self.db = db
+        self.log = log
+        self.agency_code = agency_code
+        self.sign = sign
+
+    @staticmethod
+    def _row(r: Any) -> Checkpoint:
+        return Checkpoint(
+            seq=r.seq,
+            head_hash=r.head_hash,
+            created_at=r.created_at,
+            agency_code=r.agency_code,
+            statement=bytes(r.statement),
+            signature=bytes(r.signature),
+            timestamped=bool(r.timestamped),
+            trigger=r.trigger,
+        )
+
+    def make(self, now: dt.datetime, trigger: str = "demand") -> Checkpoint | None:
+        """Checkpoint the current head (None while the log is empty). Signing happens outside any lock: the
+        statement names a head that can never change, so a concurrent append does not invalidate it."""
+        with transaction(self.db) as conn:
+            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+            if head is None or head.seq == 0:
+                return None
+            found = conn.execute(select(audit_checkpoint).where(audit_checkpoint.c.seq == head.seq)).first()
+            if found is not None:
+                return self._row(found)
+        statement = checkpoint_statement(self.agency_code, head.seq, head.entry_hash, now)
+        signature, timestamped = self.sign(statement)
+        upsert = sqlite_insert if is_sqlite(self.db) else pg_insert
+        with transaction(self.db) as conn:
+            conn.execute(
+                upsert(audit_checkpoint)
+                .values(
+                    seq=head.seq,
+                    head_hash=head.entry_hash,
+                    created_at=now,
+                    agency_code=self.agency_code,
+                    statement=statement,
+                    signature=signature,
+                    timestamped=timestamped,
+                    trigger=trigger,
+                )
+                .on_conflict_do_nothing(index_elements=["seq"])
+            )
+            row = conn.execute(select(audit_checkpoint).where(audit_checkpoint.c.seq == head.seq)).one()
+        return self._row(row)
+
+    def all(self) -> list[Checkpoint]:
+        with transaction(self.db) as conn:
+            rows = conn.execute(select(audit_checkpoint).order_by(audit_checkpoint.c.seq)).all()
+        return [self._row(r) for r in rows]
+
+    def latest(self) -> Checkpoint | None:
+        with transaction(self.db) as conn:
+            row = conn.execute(select(audit_checkpoint).order_by(audit_checkpoint.c.seq.desc()).limit(1)).first()
+        return None if row is None else self._row(row)

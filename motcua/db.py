@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -275,6 +276,57 @@ audit_head = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("entry_hash", String(64), nullable=False),
+)
+
+# A signed, timestamped statement of the audit chain's head (DESIGN §10): seq and head hash, signed by the
+# agency's key with an RFC 3161 timestamp when a TSA is configured (detached CMS over the statement).
+audit_checkpoint = Table(
+    "audit_checkpoint",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("agency_code", String(40), nullable=False),
+    Column("statement", LargeBinary, nullable=False),  # the canonical bytes that were signed
+    Column("signature", LargeBinary, nullable=False),  # DER of the detached CMS (CAdES-B or -T)
+    Column("timestamped", Boolean, nullable=False, default=False),
+    Column("trigger", String(20), nullable=False),  # schedule | demand
+)
+
+# Envelopes to partner agencies (DESIGN §9): the outbox row is written in the sender's transaction and
+# delivered afterwards, with retries and backoff, until the partner's signed acknowledgment is stored.
+exchange_outbox = Table(
+    "exchange_outbox",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("dossier_code", String(60), nullable=False, index=True),
+    Column("sender_agency", String(40), nullable=False),
+    Column("receiver_agency", String(40), nullable=False),
+    Column("manifest", LargeBinary, nullable=False),  # canonical JSON bytes
+    Column("signature", LargeBinary, nullable=False),  # detached CMS over the manifest
+    Column("status", String(20), nullable=False),  # pending | delivered | refused
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("ack", LargeBinary),  # the receiver's signed acknowledgment (JSON bytes)
+    Column("ack_signature", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+)
+
+# Envelopes received from partners, once per message id: a replay gets the same signed acknowledgment.
+exchange_inbox = Table(
+    "exchange_inbox",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("sender_agency", String(40), nullable=False),
+    Column("receiver_agency", String(40), nullable=False),
+    Column("dossier_code", String(60), nullable=False, index=True),
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("status", String(20), nullable=False),  # accepted | refused
+    Column("ack", LargeBinary, nullable=False),
+    Column("ack_signature", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
 )
 
 pending_signature = Table(

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         False, description="Let signature validation fetch OCSP/CRL online (otherwise embedded and local data only)."
     )
     tsa_url: str | None = Field(None, description="RFC 3161 time-stamping service: agency seals become PAdES B-T.")
+    audit_agency: str = Field(
+        "000.00.00.H99",
+        description="Agency whose seal key signs the audit log's checkpoints (the agency operating this installation).",
+    )
+    audit_checkpoint_minutes: float = Field(
+        60.0, description="How often housekeeping signs and timestamps a checkpoint of the audit log's head (0: never)."
+    )
     pkcs11_module: str | None = Field(None, description="PKCS#11 module (.so) holding the agency seals.")
     pkcs11_token: str | None = Field(None, description="Label of the PKCS#11 token.")
     pkcs11_pin: str | None = Field(None, description="User PIN of the PKCS#11 token.")
