@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.certomancer_pki import live_pki  # noqa: F401 - a session fixture for every module
 from tests.integration.server import Api, MotcuaServer, ServerFactory, all_logs, free_port, log_tail
 
 
