@@ -4,6 +4,7 @@
 #   make test         create .venv, install, run pytest (extra options: make test PYTEST_ARGS="-k lint -x")
 #   make lint         ruff check + ruff format --check + mypy (domain core) + import-linter + BPMN lint
 #   make bench        benchmarks: engine, signing, storage (bench/*.py)
+#   make bench-audit  audit log: appends/s (4 writers on PostgreSQL, SQLite), verifying 1,000,000 entries
 #   make clean-state  delete ./var (database, object store, keys of the local set-up)
 #   make operaton     build the Operaton engine (deploy/operaton) and start it locally (dev profile)
 #
@@ -24,7 +25,7 @@ PYTEST_ARGS ?=
 SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil softhsm2-util openssl pg_ctlcluster chromium
 SYSTEM_PACKAGES := poppler-utils libnss3-tools softhsm2 openssl postgresql chromium
 
-.PHONY: install system-deps run test lint bench clean-state operaton
+.PHONY: install system-deps run test lint bench bench-audit clean-state operaton
 
 install: $(STAMP)
 
@@ -65,6 +66,9 @@ bench: install
 	$(BIN)/python bench/engines.py
 	$(BIN)/python bench/signing.py --quick
 	$(BIN)/python bench/storage.py --quick
+
+bench-audit: install
+	$(BIN)/python bench/audit.py
 
 clean-state:
 	rm -rf var

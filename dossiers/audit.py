@@ -145,3 +145,255 @@ def parse_checkpoint_statement(data: bytes) -> tuple[str, int, str, dt.datetime]
     if not isinstance(body, dict) or body.get("type") != "motcua.audit.checkpoint/1":
         raise ValueError("not an audit checkpoint statement")
     return str(body["agency"]), int(body["seq"]), str(body["head_hash"]), dt.datetime.fromisoformat(str(body["at"]))
+
+
+# ---------------------------------------------------------------- locating and naming what is wrong
+
+SEARCH_WINDOW = 64  # how far (in seq) a moved or renumbered entry's original place is looked for
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """One thing wrong with the log, at the entry ``seq`` it names, in a sentence for people.
+
+    ``kind``: ``changed`` (an entry's content or stored hashes were edited), ``missing`` (deleted),
+    ``reordered`` (entries moved), ``extra`` (an entry that is not part of the chain), ``relinked`` (an entry
+    chains to a different predecessor: the one before it was rewritten with a recomputed hash, or it was),
+    ``truncated`` (the head names entries the log no longer has), ``head`` (the head row itself is wrong),
+    ``checkpoint`` (a signed checkpoint does not match the log or its signature does not hold)."""
+
+    seq: int
+    kind: str
+    message: str
+
+
+def _original_seq(entry: AuditEntry, expected_seq: int) -> int | None:
+    """The seq the entry was hashed with, if it is near ``expected_seq``: where a moved or renumbered entry was."""
+    inner_at = [expected_seq]
+    for delta in range(1, SEARCH_WINDOW + 1):
+        inner_at.append(expected_seq + delta)
+        if expected_seq - delta >= 1:
+            inner_at.append(expected_seq - delta)
+    for seq in inner_at:
+        if link(entry.prev_hash, inner_hash(entry.event, seq)) == entry.entry_hash:
+            return seq
+    return None
+
+
+class ChainScan:
+    """Checks a log read in seq order, one entry at a time, in constant memory (a million entries stream).
+
+    ``first_bad`` is what :func:`verify_chain` answers (the seq of the first entry that does not chain);
+    :meth:`problem` names the first break and what happened there — changed, missing, reordered, extra or
+    relinked — looking at the entries after it to tell a moved entry from an edited one. ``hashes`` keeps the
+    stored hash of the ``watch`` seqs (the checkpoints' entries)."""
+
+    def __init__(self, watch: Iterable[int] = ()) -> None:
+        self.count = 0
+        self.last_seq = 0
+        self.last_hash = GENESIS_HASH
+        self.first_bad: int | None = None
+        self.hashes: dict[int, str] = {}
+        self._watch = frozenset(watch)
+        self._expected_seq = 1
+        self._prev = GENESIS_HASH
+        self._bad: AuditEntry | None = None
+        self._origin: int | None = None  # the seq the first bad entry was hashed with, when found
+        self._displaced: int | None = None  # where the entry that should follow the last good one is stored
+
+    def feed(self, entry: AuditEntry) -> None:
+        self.count += 1
+        self.last_seq = entry.seq
+        self.last_hash = entry.entry_hash
+        if entry.seq in self._watch:
+            self.hashes[entry.seq] = entry.entry_hash
+        bad = self._bad
+        if bad is None:
+            if (
+                entry.seq == self._expected_seq
+                and entry.prev_hash == self._prev
+                and chain_hash(self._prev, entry.event, entry.seq) == entry.entry_hash
+            ):
+                self._prev = entry.entry_hash
+                self._expected_seq += 1
+                return
+            self.first_bad = entry.seq
+            self._bad = entry
+            if entry.seq == self._expected_seq and entry.prev_hash != self._prev:
+                self._origin = _original_seq(entry, entry.seq)
+            return
+        # after the break: where did the entries around it go?
+        if self._displaced is None and entry.prev_hash == self._prev and entry.seq > bad.seq:
+            self._displaced = entry.seq
+        if self._origin is None and entry.entry_hash == bad.prev_hash:
+            candidate = entry.seq + 1
+            if link(bad.prev_hash, inner_hash(bad.event, candidate)) == bad.entry_hash:
+                self._origin = candidate
+
+    @property
+    def intact(self) -> bool:
+        return self._bad is None
+
+    def problem(self) -> ChainProblem | None:
+        """The first break, named; None while every entry fed so far chains."""
+        bad = self._bad
+        if bad is None:
+            return None
+        expected = self._expected_seq
+        before = f"entry {expected - 1}" if expected > 1 else "the start of the log"
+        if bad.seq > expected:
+            if bad.seq == expected + 1:
+                return ChainProblem(expected, "missing", f"entry {expected} is missing")
+            return ChainProblem(expected, "missing", f"entries {expected}–{bad.seq - 1} are missing")
+        if bad.seq < expected:
+            return ChainProblem(
+                bad.seq, "reordered", f"entries out of order at {expected}: entry {bad.seq} comes again after {before}"
+            )
+        if bad.prev_hash == self._prev:
+            return ChainProblem(
+                expected, "changed", f"entry {expected} was changed (its content does not match its hash)"
+            )
+        origin, displaced = self._origin, self._displaced
+        if displaced is not None:
+            if origin is not None and origin != expected:
+                return ChainProblem(
+                    expected,
+                    "reordered",
+                    f"entries out of order at {expected}: the entry stored as {expected} was entry {origin}, "
+                    f"entry {expected} is stored as {displaced}",
+                )
+            return ChainProblem(
+                expected,
+                "extra",
+                f"entry {expected} is not part of the chain (inserted: the original entry {expected} is stored as "
+                f"{displaced})",
+            )
+        if origin == expected:
+            if expected == 1:
+                return ChainProblem(1, "relinked", "entry 1 was rewritten (it does not start from the genesis hash)")
+            return ChainProblem(
+                expected,
+                "relinked",
+                f"entry {expected} does not follow entry {expected - 1}: entry {expected - 1} was changed and its "
+                f"hash recomputed, or entry {expected} was rewritten",
+            )
+        if origin is not None and origin > expected:
+            if origin == expected + 1:
+                return ChainProblem(
+                    expected, "missing", f"entry {expected} is missing (the later entries were renumbered)"
+                )
+            return ChainProblem(
+                expected,
+                "missing",
+                f"entries {expected}–{origin - 1} are missing (the later entries were renumbered)",
+            )
+        if origin is not None:
+            return ChainProblem(
+                expected,
+                "reordered",
+                f"entries out of order at {expected}: the entry stored as {expected} was entry {origin}",
+            )
+        return ChainProblem(expected, "changed", f"entry {expected} was changed (its stored hashes do not match)")
+
+
+def head_problem(scan: ChainScan, head: tuple[int, str] | None) -> ChainProblem | None:
+    """What the head row (seq and hash of the newest entry, updated with every append) says against the log:
+    deleting the newest entries, or rewriting the newest with a recomputed hash, shows only here."""
+    if head is None:
+        if scan.count == 0:
+            return None
+        return ChainProblem(1, "head", f"the head row is missing, the log has {scan.count} entries")
+    head_seq, head_hash = head
+    if head_seq > scan.last_seq:
+        return ChainProblem(
+            scan.last_seq + 1, "truncated", f"head says {head_seq} entries, log ends at {scan.last_seq}"
+        )
+    if head_seq < scan.last_seq:
+        return ChainProblem(
+            head_seq + 1,
+            "extra",
+            f"head says {head_seq} entries, log ends at {scan.last_seq} (entries added behind the log's back)",
+        )
+    if head_hash != scan.last_hash:
+        return ChainProblem(
+            head_seq, "changed", f"entry {head_seq} was changed (it does not match the head: rewritten with a new hash)"
+        )
+    return None
+
+
+def chain_problems(scan: ChainScan, head: tuple[int, str] | None) -> list[ChainProblem]:
+    """The first break of the chain and what the head says, one problem per tampering where they are one: an
+    entry added after the head's seq is ``extra`` rather than "changed"."""
+    first = scan.problem()
+    at_head = head_problem(scan, head)
+    if first is not None and at_head is not None and at_head.kind == "extra" and first.seq >= at_head.seq:
+        return [ChainProblem(first.seq, "extra", f"entry {first.seq} is not part of the chain ({at_head.message})")]
+    return [p for p in (first, at_head) if p is not None]
+
+
+def checkpoint_problems(
+    seq: int,
+    head_hash: str,
+    agency_code: str,
+    statement: bytes,
+    entry_hash: str | None,
+    log_end: int,
+    *,
+    last_good: int | None = None,
+) -> list[ChainProblem]:
+    """A stored checkpoint (``seq``, ``head_hash``, ``agency_code`` and the signed ``statement``) against the log,
+    whose entry ``seq`` has the stored hash ``entry_hash`` (None: the log does not have it). The signature is
+    checked elsewhere (it needs the certificates); ``last_good`` is the latest earlier checkpoint that matched."""
+    try:
+        s_agency, s_seq, s_head, _at = parse_checkpoint_statement(statement)
+    except (ValueError, KeyError, TypeError):
+        return [ChainProblem(seq, "checkpoint", f"checkpoint at {seq}: its signed statement cannot be read")]
+    problems: list[ChainProblem] = []
+    if s_seq != seq or s_agency != agency_code:
+        problems.append(
+            ChainProblem(
+                seq,
+                "checkpoint",
+                f"checkpoint at {seq} was changed: its signed statement is about entry {s_seq} of agency {s_agency}",
+            )
+        )
+    if entry_hash is None:
+        problems.append(
+            ChainProblem(
+                seq, "checkpoint", f"checkpoint at {seq} does not match entry {seq}: the log ends at {log_end}"
+            )
+        )
+        return problems
+    reasons = []
+    if s_head != entry_hash:
+        since = f", after entry {last_good} (the checkpoint there still matches)" if last_good is not None else ""
+        reasons.append(f"the signed head hash is not the log's: the log was rewritten at or before entry {seq}{since}")
+    if head_hash != s_head:
+        still = " (the signed statement still matches the log)" if s_head == entry_hash else ""
+        reasons.append(f"its stored head hash was changed{still}")
+    if reasons:
+        problems.append(
+            ChainProblem(seq, "checkpoint", f"checkpoint at {seq} does not match entry {seq}: " + "; ".join(reasons))
+        )
+    return problems
+
+
+def timestamp_problems(checkpoints: Sequence[tuple[int, bool]]) -> list[ChainProblem]:
+    """Checkpoints ``(seq, has a valid timestamp)`` in seq order: once the agency timestamps its checkpoints it
+    never stops (signing fails when the TSA does not answer), so a later checkpoint without a timestamp was
+    re-signed by someone holding the key but not the TSA."""
+    problems: list[ChainProblem] = []
+    first_stamped: int | None = None
+    for seq, stamped in checkpoints:
+        if stamped and first_stamped is None:
+            first_stamped = seq
+        elif not stamped and first_stamped is not None:
+            problems.append(
+                ChainProblem(
+                    seq,
+                    "checkpoint",
+                    f"checkpoint at {seq} is not timestamped although the one at {first_stamped} is "
+                    "(re-signed without the time-stamping authority?)",
+                )
+            )
+    return problems

@@ -2,22 +2,47 @@
 
 Appends take the chain head row under a lock (``FOR UPDATE`` on PostgreSQL, the single writer on SQLite)
 in the caller's transaction, so an event is recorded exactly when the change it describes commits.
+
+Verification (:meth:`SqlAuditLog.verify_report`, ``motcua audit verify``, ``GET /api/audit/status``) reads the
+log, its head row and the checkpoints in one snapshot, streaming the entries through the core's
+:class:`~dossiers.audit.ChainScan` (constant memory), then checks every checkpoint: its statement names an entry
+whose stored hash is the signed head, its detached CMS signature chains to the trusted roots and is the audit
+agency's seal, and its RFC 3161 timestamp holds. :class:`AuditCheckpoints` signs the head on demand or, from
+housekeeping, on a schedule (:meth:`AuditCheckpoints.make_if_due`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.pool import NullPool
 
-from dossiers.audit import GENESIS_HASH, chain_hash, checkpoint_statement, verify_chain
+from dossiers.audit import (
+    GENESIS_HASH,
+    ChainProblem,
+    ChainScan,
+    chain_hash,
+    chain_problems,
+    checkpoint_problems,
+    checkpoint_statement,
+    timestamp_problems,
+)
 from dossiers.ports import AuditEntry, AuditEvent
 from motcua.db import audit_checkpoint, audit_head, audit_log, is_sqlite, transaction
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+STREAM_BATCH = 5_000  # rows fetched at a time when the whole log is read (a server-side cursor on PostgreSQL)
 
 
 def _canonical_details(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,6 +55,8 @@ class SqlAuditLog:
     def __init__(self, db: Engine) -> None:
         self.db = db
         self._sqlite = is_sqlite(db)
+        self._reader: Engine | None = None
+        self._reader_lock = threading.Lock()
 
     def append(self, event: AuditEvent) -> AuditEntry:
         event = AuditEvent(
@@ -91,22 +118,296 @@ class SqlAuditLog:
             rows = conn.execute(select(audit_log).order_by(audit_log.c.seq)).all()
         return [self._entry(r) for r in rows]
 
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest entry as the head row says; (0, genesis) for an empty log."""
+        with transaction(self.db) as conn:
+            row = conn.execute(select(audit_head.c.seq, audit_head.c.entry_hash).where(audit_head.c.id == 1)).first()
+        return (0, GENESIS_HASH) if row is None else (row.seq, row.entry_hash)
+
+    # ------------------------------------------------------------------ reading the whole log for verification
+
+    def _sqlite_reader(self) -> Engine | None:
+        """A second engine on the same SQLite file whose transactions are plain (deferred) ``BEGIN``: in WAL mode a
+        reader sees one snapshot and takes no write lock, so verifying a large log does not stop appends (the
+        application's engine begins every transaction IMMEDIATE, i.e. as the single writer)."""
+        database = self.db.url.database
+        if not database or database == ":memory:" or "mode=memory" in str(self.db.url):
+            return None
+        with self._reader_lock:
+            if self._reader is None:
+                reader = create_engine(
+                    self.db.url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 60}
+                )
+
+                @event.listens_for(reader, "connect")
+                def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+                    dbapi_conn.isolation_level = None  # BEGIN/COMMIT are ours
+                    dbapi_conn.execute("PRAGMA busy_timeout=60000")
+
+                self._reader = reader
+            return self._reader
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """One consistent read of the log, its head and its checkpoints (REPEATABLE READ on PostgreSQL, a read
+        transaction on SQLite), without blocking writers."""
+        if self._sqlite:
+            reader = self._sqlite_reader()
+            if reader is None:
+                with transaction(self.db) as conn:
+                    yield conn
+                return
+            with reader.connect() as conn:
+                conn.exec_driver_sql("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    conn.exec_driver_sql("ROLLBACK")
+            return
+        with self.db.connect() as conn:
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                yield conn
+
+    def stream(self, conn: Connection, batch: int = STREAM_BATCH) -> Iterator[AuditEntry]:
+        """Every entry in seq order, ``batch`` rows at a time (never the whole log in memory)."""
+        result = conn.execution_options(yield_per=batch).execute(select(audit_log).order_by(audit_log.c.seq))
+        for row in result:
+            yield self._entry(row)
+
+    def scan(self, watch: Sequence[int] = ()) -> tuple[ChainScan, tuple[int, str] | None]:
+        """The whole log through :class:`ChainScan` (keeping the hashes of the ``watch`` seqs) and the head row."""
+        with self.snapshot() as conn:
+            return self._scan(conn, watch)
+
+    def _scan(self, conn: Connection, watch: Sequence[int]) -> tuple[ChainScan, tuple[int, str] | None]:
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.entry_hash).where(audit_head.c.id == 1)).first()
+        scan = ChainScan(watch)
+        for entry in self.stream(conn):
+            scan.feed(entry)
+        return scan, None if head is None else (head.seq, head.entry_hash)
+
     def verify(self) -> int | None:
         """``seq`` of the first broken entry, or None when the whole chain holds. The head row names the
-        newest entry, so deleting entries from the end is detected too (reported as the first missing seq)."""
-        entries = self.all()
-        broken = verify_chain(entries)
-        if broken is not None:
-            return broken
-        with transaction(self.db) as conn:
-            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
-        last_seq = entries[-1].seq if entries else 0
-        last_hash = entries[-1].entry_hash if entries else GENESIS_HASH
+        newest entry, so deleting entries from the end is detected too (reported as the first missing seq).
+        Reads the log as a stream: a million entries take seconds and little memory. :meth:`verify_report` says
+        what is wrong and checks the signed checkpoints too."""
+        return self.verify_result(*self.scan())
+
+    def verify_report(
+        self,
+        trust_roots: Sequence[x509.Certificate] = (),
+        *,
+        seals: Sequence[x509.Certificate] = (),
+        crls: Sequence[bytes] = (),
+        check_signatures: bool = True,
+    ) -> AuditReport:
+        """Recompute the whole chain, compare the head, and check every checkpoint: its statement, that it names
+        an entry whose stored hash is the signed head hash, its CMS signature (chain to ``trust_roots``, signer
+        the audit agency's seal: a certificate in ``seals`` or one whose serialNumber is the agency code) and its
+        RFC 3161 timestamp when it has one."""
+        with self.snapshot() as conn:
+            rows = conn.execute(select(audit_checkpoint).order_by(audit_checkpoint.c.seq)).all()
+            stored = [AuditCheckpoints._row(r) for r in rows]
+            scan, head = self._scan(conn, [c.seq for c in stored])
+        problems = chain_problems(scan, head)
+        checked: list[CheckpointStatus] = []
+        last_good: int | None = None
+        for cp in stored:
+            found = checkpoint_problems(
+                cp.seq,
+                cp.head_hash,
+                cp.agency_code,
+                cp.statement,
+                scan.hashes.get(cp.seq),
+                scan.last_seq,
+                last_good=last_good,
+            )
+            status = (
+                _check_signature(cp, trust_roots, seals, crls)
+                if check_signatures
+                else CheckpointStatus(cp.seq, cp.created_at, cp.trigger, cp.timestamped, None, None, None)
+            )
+            found += list(status.problems)
+            if not found:
+                last_good = cp.seq  # an anchor: a later mismatch was rewritten after this entry
+            problems += found
+            checked.append(dataclasses.replace(status, problems=tuple(found)))
+        if check_signatures:
+            problems += timestamp_problems([(c.seq, c.timestamp_valid) for c in checked])
+        return AuditReport(
+            entries=scan.count,
+            last_seq=scan.last_seq,
+            head_seq=None if head is None else head[0],
+            first_broken=self.verify_result(scan, head),
+            checkpoints=tuple(checked),
+            problems=tuple(problems),
+        )
+
+    @staticmethod
+    def verify_result(scan: ChainScan, head: tuple[int, str] | None) -> int | None:
+        """:meth:`verify`'s answer from a scan and the head row."""
+        if scan.first_bad is not None:
+            return scan.first_bad
         if head is None:
-            return None if not entries else 1
-        if head.seq != last_seq or head.entry_hash != last_hash:
-            return min(head.seq, last_seq + 1)
+            return None if scan.count == 0 else 1
+        if head[0] != scan.last_seq or head[1] != scan.last_hash:
+            return min(head[0], scan.last_seq + 1)
         return None
+
+
+def _subject_serial(cert: x509.Certificate) -> str | None:
+    from cryptography.x509.oid import NameOID
+
+    values = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    return str(values[0].value) if values else None
+
+
+def _check_signature(
+    cp: Checkpoint, trust_roots: Sequence[x509.Certificate], seals: Sequence[x509.Certificate], crls: Sequence[bytes]
+) -> CheckpointStatus:
+    from signing.cms import CmsInvalid, verify_detached
+
+    def status(*problems: ChainProblem, **found: Any) -> CheckpointStatus:
+        return CheckpointStatus(
+            cp.seq,
+            cp.created_at,
+            cp.trigger,
+            cp.timestamped,
+            found.get("signer"),
+            found.get("signing_time"),
+            found.get("timestamp_time"),
+            timestamp_valid=bool(found.get("timestamp_valid")),
+            problems=problems,
+        )
+
+    try:
+        report = verify_detached(cp.statement, cp.signature, list(trust_roots), crls=list(crls))
+    except CmsInvalid as exc:
+        return status(ChainProblem(cp.seq, "checkpoint", f"checkpoint at {cp.seq}: signature invalid ({exc})"))
+    found = {
+        "signer": report.signer_common_name or report.signer_subject,
+        "signing_time": report.signing_time,
+        "timestamp_time": report.timestamp_time if report.timestamp_valid else None,
+        "timestamp_valid": report.timestamp_valid,
+    }
+    problems = []
+    if report.signer_certificate not in seals and _subject_serial(report.signer_certificate) != cp.agency_code:
+        problems.append(
+            ChainProblem(
+                cp.seq,
+                "checkpoint",
+                f"checkpoint at {cp.seq}: signed by {report.signer_subject}, "
+                f"not by the seal of agency {cp.agency_code}",
+            )
+        )
+    if cp.timestamped and not report.timestamp_valid:
+        what = "invalid" if report.timestamp_time is not None else "missing"
+        problems.append(ChainProblem(cp.seq, "checkpoint", f"checkpoint at {cp.seq}: its timestamp is {what}"))
+    return status(*problems, **found)
+
+
+@dataclass(frozen=True)
+class CheckpointStatus:
+    """One checkpoint as verified: who signed it and when, whether a TSA's timestamp holds, what is wrong."""
+
+    seq: int
+    created_at: dt.datetime
+    trigger: str
+    timestamped: bool  # as stored
+    signer: str | None
+    signing_time: dt.datetime | None
+    timestamp_time: dt.datetime | None
+    timestamp_valid: bool = False
+    problems: tuple[ChainProblem, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "created_at": self.created_at.isoformat(),
+            "trigger": self.trigger,
+            "timestamped": self.timestamped,
+            "signer": self.signer,
+            "signing_time": self.signing_time.isoformat() if self.signing_time else None,
+            "timestamp_time": self.timestamp_time.isoformat() if self.timestamp_time else None,
+            "timestamp_valid": self.timestamp_valid,
+            "valid": not self.problems,
+        }
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The result of verifying the log: how many entries and checkpoints, and every problem found (one line each,
+    the first broken entry first)."""
+
+    entries: int
+    last_seq: int
+    head_seq: int | None
+    first_broken: int | None  # what :meth:`SqlAuditLog.verify` answers
+    checkpoints: tuple[CheckpointStatus, ...] = ()
+    problems: tuple[ChainProblem, ...] = field(default=())
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def latest(self) -> CheckpointStatus | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+    def summary(self) -> str:
+        if not self.intact:
+            return f"audit log BROKEN: {len(self.problems)} problem(s), first at entry {self.problems[0].seq}"
+        text = f"audit chain intact: {self.entries} entries, {len(self.checkpoints)} checkpoints"
+        latest = self.latest
+        if latest is None:
+            return text + " (no checkpoint yet)"
+        signer = f", signed by {latest.signer}" if latest.signer else ""
+        if latest.timestamp_valid and latest.timestamp_time is not None:
+            stamped = f", timestamped {latest.timestamp_time.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+        else:
+            stamped = ", not timestamped"
+        return text + f" (latest at seq {latest.seq}{signer}{stamped})"
+
+    def lines(self) -> list[str]:
+        return [p.message for p in self.problems] or [self.summary()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intact": self.intact,
+            "summary": self.summary(),
+            "entries": self.entries,
+            "last_seq": self.last_seq,
+            "head_seq": self.head_seq,
+            "first_broken": self.first_broken,
+            "problems": [{"seq": p.seq, "kind": p.kind, "message": p.message} for p in self.problems],
+            "checkpoints": len(self.checkpoints),
+            "latest_checkpoint": self.latest.to_dict() if self.latest else None,
+        }
+
+
+def audit_trust(
+    settings: Any, pki: Any, keys: Any
+) -> tuple[list[x509.Certificate], list[x509.Certificate], list[bytes]]:
+    """(trust roots, the audit agency's seal certificates, local CRLs) for :meth:`SqlAuditLog.verify_report`: the
+    configured roots (``MOTCUA_TRUST_ROOTS``) and, outside production, the development PKI's root — as for PDF
+    signatures (motcua.verification)."""
+    from motcua.verification import configured_roots
+
+    roots = configured_roots(settings)
+    if settings.environment != "production":
+        roots += pki.trust_roots()
+    seals: list[x509.Certificate] = []
+    with contextlib.suppress(Exception):  # no key here (a verifier's machine): the subject's serialNumber decides
+        seals = keys.chain_for(f"agency:{settings.audit_agency}")[:1]
+    return roots, seals, list(pki.crls())
+
+
+def audit_report(runtime: Any) -> AuditReport:
+    """Verify the runtime's audit log and checkpoints with the configured trust (CLI, API and the auditor's desk)."""
+    roots, seals, crls = audit_trust(runtime.settings, runtime.pki, runtime.keys)
+    report: AuditReport = runtime.audit.verify_report(roots, seals=seals, crls=crls)
+    return report
 
 
 @dataclass(frozen=True)
@@ -180,6 +481,29 @@ class AuditCheckpoints:
             )
             row = conn.execute(select(audit_checkpoint).where(audit_checkpoint.c.seq == head.seq)).one()
         return self._row(row)
+
+    def due(self, now: dt.datetime, every_minutes: float) -> bool:
+        """Whether a scheduled checkpoint is due: the head moved since the latest checkpoint, and that one is older
+        than ``every_minutes`` (0: never). Two cheap reads, fine to ask every housekeeping tick."""
+        if every_minutes <= 0:
+            return False
+        with transaction(self.db) as conn:
+            head = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar_one_or_none()
+            latest = conn.execute(
+                select(audit_checkpoint.c.seq, audit_checkpoint.c.created_at)
+                .order_by(audit_checkpoint.c.seq.desc())
+                .limit(1)
+            ).first()
+        if not head:
+            return False
+        if latest is None:
+            return True
+        return bool(head > latest.seq and now - latest.created_at >= dt.timedelta(minutes=every_minutes))
+
+    def make_if_due(self, now: dt.datetime, every_minutes: float) -> Checkpoint | None:
+        """The scheduled checkpoint (housekeeping): made when :meth:`due`. Several processes may ask at once; the
+        same head checkpointed twice keeps the first (ON CONFLICT DO NOTHING on seq)."""
+        return self.make(now, trigger="schedule") if self.due(now, every_minutes) else None
 
     def all(self) -> list[Checkpoint]:
         with transaction(self.db) as conn:

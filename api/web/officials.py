@@ -209,6 +209,8 @@ def officials_router(runtime: Any) -> APIRouter:
         shown = [r for r in everything if in_tab(r, tab) and (not thu_tuc or r["procedure_code"] == thu_tuc)]
         key = "due" if order.endswith("han") else "received_at"
         shown.sort(key=lambda r: (r[key], r["dossier_code"]), reverse=order.startswith("-"))
+        if shown:  # Decree 13/2023: the list shows these dossiers' applicant names
+            shop.record("dossier.listed", person.username, None, codes=[r["dossier_code"] for r in shown], page="tasks")
         params = {"muc": tab, "thu_tuc": thu_tuc, "sap_xep": order}
         return page(
             request,

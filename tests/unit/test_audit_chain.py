@@ -10,15 +10,35 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import time
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
 
-from dossiers.audit import GENESIS_HASH, canonical_event, chain_hash, verify_chain
+from dossiers.audit import (
+    GENESIS_HASH,
+    SEARCH_WINDOW,
+    ChainScan,
+    canonical_event,
+    chain_hash,
+    chain_problems,
+    checkpoint_problems,
+    checkpoint_statement,
+    head_problem,
+    timestamp_problems,
+    verify_chain,
+)
 from dossiers.calendar import VN_TZ
 from dossiers.ports import AuditEntry, AuditEvent
 from motcua.app import Runtime
-from motcua.db import audit_log, transaction
+from motcua.audit import AuditCheckpoints, SqlAuditLog, audit_report
+from motcua.clock import SimulatedClock
+from motcua.db import audit_checkpoint, audit_log, transaction
+from motcua.settings import Settings
+from signing.cms import sign_detached
+
+AUDIT_AGENCY = Settings().audit_agency
 
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # Monday 08:00 in Vietnam
 
@@ -315,3 +335,294 @@ def test_events_recorded_by_the_shop_on_the_simulated_clock_verify(runtime: Runt
     runtime.shop.record("user.login", "tiepnhan.xa1", role="reception")
     runtime.shop.record("clock.advanced", "quantri.tinh", now=runtime.clock.now().isoformat())
     assert runtime.audit.verify() is None
+
+
+# ---------------------------------------------------------------- pure: naming the first break (ChainScan)
+
+
+def scan_of(entries: list[AuditEntry], watch: tuple[int, ...] = ()) -> ChainScan:
+    scan = ChainScan(watch)
+    for entry in entries:
+        scan.feed(entry)
+    return scan
+
+
+def swapped(entries: list[AuditEntry], a: int, b: int) -> list[AuditEntry]:
+    """What swapping two rows' seq in the table gives when read in seq order: the rows trade places."""
+    out = list(entries)
+    ia, ib = a - 1, b - 1
+    out[ia], out[ib] = (dataclasses.replace(entries[ib], seq=a), dataclasses.replace(entries[ia], seq=b))
+    return out
+
+
+def _edited(entries: list[AuditEntry]) -> list[AuditEntry]:
+    out = list(entries)
+    out[2] = dataclasses.replace(out[2], event=dataclasses.replace(out[2].event, actor="forger"))
+    return out
+
+
+def _recomputed(entries: list[AuditEntry]) -> list[AuditEntry]:
+    out = list(entries)
+    forged = dataclasses.replace(out[2].event, details={"n": 3, "note": "sửa"})
+    out[2] = dataclasses.replace(out[2], event=forged, entry_hash=chain_hash(out[2].prev_hash, forged, 3))
+    return out
+
+
+def _renumbered_after_deletion(entries: list[AuditEntry]) -> list[AuditEntry]:
+    rest = entries[:2] + entries[3:]
+    return [dataclasses.replace(e, seq=i) for i, e in enumerate(rest, start=1)]
+
+
+def _inserted(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """A well-formed entry of another chain inserted before entry 3, the rest shifted up by one."""
+    intruder = dataclasses.replace(build_chain([event(1), event(2), event(99)])[2], prev_hash="9" * 64)
+    intruder = dataclasses.replace(intruder, entry_hash=chain_hash(intruder.prev_hash, intruder.event, 3))
+    shifted = [dataclasses.replace(e, seq=e.seq + 1) for e in entries[2:]]
+    return [*entries[:2], intruder, *shifted]
+
+
+TAMPERINGS = {
+    "edited": (_edited, 3, "changed", "entry 3 was changed"),
+    "stored hash": (
+        lambda es: [*es[:3], dataclasses.replace(es[3], entry_hash="2" * 64), *es[4:]],
+        4,
+        "changed",
+        "entry 4 was changed",
+    ),
+    "stored prev hash": (
+        lambda es: [*es[:1], dataclasses.replace(es[1], prev_hash="1" * 64), *es[2:]],
+        2,
+        "changed",
+        "entry 2 was changed",
+    ),
+    "recomputed": (_recomputed, 4, "relinked", "entry 4 does not follow entry 3"),
+    "deleted middle": (lambda es: es[:2] + es[3:], 3, "missing", "entry 3 is missing"),
+    "deleted first": (lambda es: es[1:], 1, "missing", "entry 1 is missing"),
+    "deleted two": (lambda es: es[:1] + es[3:], 2, "missing", "entries 2–3 are missing"),
+    "renumbered": (_renumbered_after_deletion, 3, "missing", "entry 3 is missing (the later entries were renumbered)"),
+    "swapped far": (lambda es: swapped(es, 2, 6), 2, "reordered", "entries out of order at 2"),
+    "swapped adjacent": (lambda es: swapped(es, 3, 4), 3, "reordered", "entries out of order at 3"),
+    "inserted": (_inserted, 3, "extra", "entry 3 is not part of the chain"),
+    "first rewritten": (
+        lambda es: (
+            [dataclasses.replace(es[0], prev_hash="5" * 64, entry_hash=chain_hash("5" * 64, es[0].event, 1))] + es[1:]
+        ),
+        1,
+        "relinked",
+        "entry 1 was rewritten",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERINGS))
+def test_the_first_break_is_named_and_located(name: str) -> None:
+    tamper, seq, kind, text = TAMPERINGS[name]
+    entries = build_chain([event(i) for i in range(1, 9)])
+    tampered = tamper(entries)
+    scan = scan_of(tampered)
+    problem = scan.problem()
+    assert problem is not None and not scan.intact
+    assert (problem.seq, problem.kind) == (seq, kind), problem
+    assert problem.message.startswith(text), problem.message
+    assert scan.first_bad == verify_chain(tampered)  # the legacy answer is unchanged
+
+
+def test_a_scan_of_an_intact_chain_keeps_the_watched_hashes_and_the_end() -> None:
+    entries = build_chain([event(i) for i in range(1, 6)])
+    scan = scan_of(entries, watch=(2, 5, 9))
+    assert scan.intact and scan.problem() is None and scan.first_bad is None
+    assert (scan.count, scan.last_seq, scan.last_hash) == (5, 5, entries[-1].entry_hash)
+    assert scan.hashes == {2: entries[1].entry_hash, 5: entries[4].entry_hash}
+    empty = ChainScan()
+    assert empty.intact and (empty.count, empty.last_seq, empty.last_hash) == (0, 0, GENESIS_HASH)
+
+
+def test_a_far_move_is_still_located_when_its_original_place_is_outside_the_search_window() -> None:
+    entries = build_chain([event(i) for i in range(1, SEARCH_WINDOW + 12)])
+    far = len(entries)
+    problem = scan_of(swapped(entries, 2, far)).problem()
+    assert problem is not None and problem.seq == 2 and problem.kind == "reordered", problem
+    assert f"was entry {far}" in problem.message
+
+
+def test_the_head_row_tells_truncation_extra_entries_and_a_rewritten_newest_entry() -> None:
+    entries = build_chain([event(i) for i in range(1, 6)])
+    scan = scan_of(entries)
+    assert head_problem(scan, (5, entries[-1].entry_hash)) is None
+    assert head_problem(ChainScan(), None) is None
+    truncated = head_problem(scan_of(entries[:3]), (5, entries[-1].entry_hash))
+    assert truncated is not None and (truncated.seq, truncated.kind) == (4, "truncated")
+    assert truncated.message == "head says 5 entries, log ends at 3"
+    extra = head_problem(scan, (4, entries[3].entry_hash))
+    assert extra is not None and (extra.seq, extra.kind) == (5, "extra")
+    rewritten = head_problem(scan, (5, "f" * 64))
+    assert rewritten is not None and (rewritten.seq, rewritten.kind) == (5, "changed")
+    missing = head_problem(scan, None)
+    assert missing is not None and missing.kind == "head"
+
+
+def test_an_entry_added_behind_the_heads_back_is_one_problem() -> None:
+    entries = build_chain([event(i) for i in range(1, 4)])
+    forged = AuditEntry(seq=4, event=event(4), prev_hash="3" * 64, entry_hash="4" * 64)
+    problems = chain_problems(scan_of([*entries, forged]), (3, entries[-1].entry_hash))
+    assert [(p.seq, p.kind) for p in problems] == [(4, "extra")]
+    assert "head says 3 entries, log ends at 4" in problems[0].message
+    both = chain_problems(scan_of(entries[:1] + entries[2:]), (3, entries[-1].entry_hash))
+    assert [(p.seq, p.kind) for p in both] == [(2, "missing")]
+
+
+# ---------------------------------------------------------------- pure: checkpoints against the log
+
+
+def test_a_checkpoint_that_matches_its_entry_has_no_problem() -> None:
+    entries = build_chain([event(i) for i in range(1, 6)])
+    head = entries[3].entry_hash
+    statement = checkpoint_statement("000.00.00.H99", 4, head, T0)
+    assert checkpoint_problems(4, head, "000.00.00.H99", statement, head, 5) == []
+
+
+def test_checkpoint_problems_name_the_checkpoint_and_what_is_wrong() -> None:
+    head, other = "a" * 64, "b" * 64
+    statement = checkpoint_statement("X", 4, head, T0)
+    [rewritten] = checkpoint_problems(4, head, "X", statement, other, 9, last_good=2)
+    assert rewritten.seq == 4 and rewritten.message.startswith("checkpoint at 4 does not match entry 4")
+    assert "after entry 2" in rewritten.message
+    [row_changed] = checkpoint_problems(4, other, "X", statement, head, 9)
+    assert row_changed.message.startswith("checkpoint at 4 does not match entry 4")
+    assert row_changed.message.endswith("its stored head hash was changed (the signed statement still matches the log)")
+    [beyond] = checkpoint_problems(4, head, "X", statement, None, 3)
+    assert "the log ends at 3" in beyond.message
+    [unreadable] = checkpoint_problems(4, head, "X", b"{not json", head, 9)
+    assert unreadable.message == "checkpoint at 4: its signed statement cannot be read"
+    [moved] = checkpoint_problems(5, head, "X", statement, head, 9)
+    assert "signed statement is about entry 4" in moved.message
+    assert checkpoint_problems(4, head, "Y", statement, head, 9)[0].message.endswith("of agency X")
+
+
+def test_timestamping_never_stops_once_started() -> None:
+    assert timestamp_problems([(1, False), (2, False), (3, True), (4, True)]) == []
+    [late] = timestamp_problems([(1, False), (3, True), (5, False), (7, True)])
+    assert late.seq == 5 and "not timestamped although the one at 3 is" in late.message
+
+
+# ---------------------------------------------------------------- the report over the database
+
+
+def test_the_report_of_an_intact_log_with_a_checkpoint(runtime: Runtime) -> None:
+    empty = audit_report(runtime)
+    assert empty.intact and empty.entries == 0 and empty.summary().endswith("(no checkpoint yet)")
+    assert runtime.checkpoints.make(runtime.clock.now()) is None  # nothing to checkpoint yet
+    _append(runtime, 6)
+    checkpoint = runtime.checkpoints.make(runtime.clock.now())
+    assert checkpoint is not None and checkpoint.seq == 6 and not checkpoint.timestamped
+    _append(runtime, 2)  # entries after the checkpoint are covered by the chain and the head
+    report = audit_report(runtime)
+    assert report.intact, report.lines()
+    assert (report.entries, report.last_seq, report.head_seq, report.first_broken) == (8, 8, 8, None)
+    [status] = report.checkpoints
+    assert status.seq == 6 and status.signer and "tỉnh Demo" in status.signer and not status.timestamp_valid
+    assert report.lines() == [report.summary()]
+    assert report.summary().startswith("audit chain intact: 8 entries, 1 checkpoints (latest at seq 6, signed by ")
+    assert report.summary().endswith("not timestamped)")
+    assert report.to_dict()["latest_checkpoint"]["valid"] is True
+
+
+def test_the_report_lists_one_line_per_problem_first_break_first(runtime: Runtime) -> None:
+    _append(runtime, 6)
+    assert runtime.checkpoints.make(runtime.clock.now()) is not None
+    with transaction(runtime.db) as conn:
+        conn.execute(update(audit_log).where(audit_log.c.seq == 2).values(kind="dossier.refused"))
+        conn.execute(update(audit_checkpoint).where(audit_checkpoint.c.seq == 6).values(head_hash="0" * 64))
+    report = audit_report(runtime)
+    assert not report.intact and report.first_broken == 2
+    assert [(p.seq, p.kind) for p in report.problems] == [(2, "changed"), (6, "checkpoint")]
+    assert report.lines()[0] == "entry 2 was changed (its content does not match its hash)"
+    assert report.lines()[1].startswith("checkpoint at 6 does not match entry 6")
+    assert report.summary() == "audit log BROKEN: 2 problem(s), first at entry 2"
+
+
+def test_a_checkpoint_signed_by_another_key_is_refused(runtime: Runtime) -> None:
+    """A checkpoint signed with a valid certificate of the same PKI that is not the audit agency's seal."""
+    _append(runtime, 3)
+    checkpoint = runtime.checkpoints.make(runtime.clock.now())
+    assert checkpoint is not None
+    other = next(k for k in runtime.pki.key_ids() if k.startswith("agency:") and k != f"agency:{AUDIT_AGENCY}")
+    signature = sign_detached(checkpoint.statement, runtime.keys.signer_for(other))
+    with transaction(runtime.db) as conn:
+        conn.execute(update(audit_checkpoint).where(audit_checkpoint.c.seq == 3).values(signature=signature))
+    [problem] = audit_report(runtime).problems
+    assert problem.seq == 3 and f"not by the seal of agency {AUDIT_AGENCY}" in problem.message
+
+
+def test_verification_streams_the_log_instead_of_loading_it(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    _append(runtime, 7)
+    monkeypatch.setattr(SqlAuditLog, "all", lambda self: pytest.fail("verify must not load the whole log"))
+    seen: list[int] = []
+    original = SqlAuditLog.stream
+
+    def stream(self: SqlAuditLog, conn: Any, batch: int = 3) -> Any:
+        seen.append(batch)
+        return original(self, conn, batch=3)
+
+    monkeypatch.setattr(SqlAuditLog, "stream", stream)
+    assert runtime.audit.verify() is None
+    assert audit_report(runtime).intact
+    assert seen == [3, 3]
+
+
+def test_verification_on_sqlite_does_not_block_an_append(runtime: Runtime) -> None:
+    """The reader's snapshot is a plain read transaction: an append commits while it is open, unseen by it."""
+    _append(runtime, 3)
+    with runtime.audit.snapshot() as conn:
+        before = conn.execute(select(audit_log.c.seq)).scalars().all()
+        runtime.audit.append(event(4))  # would wait for the reader's write lock if it had one
+        assert conn.execute(select(audit_log.c.seq)).scalars().all() == before == [1, 2, 3]
+    assert runtime.audit.verify() is None and runtime.audit.head()[0] == 4
+
+
+# ---------------------------------------------------------------- scheduled checkpoints (housekeeping)
+
+
+def test_housekeeping_checkpoints_when_the_latest_is_old_and_the_head_moved(runtime: Runtime) -> None:
+    clock = runtime.clock
+    assert isinstance(clock, SimulatedClock)
+    every = runtime.settings.audit_checkpoint_minutes
+    assert every > 0
+    runtime.checkpoint_tick()
+    assert runtime.checkpoints.all() == []  # an empty log: nothing to sign
+    _append(runtime, 2)
+    runtime.checkpoint_tick()
+    [first] = runtime.checkpoints.all()
+    assert (first.seq, first.trigger) == (2, "schedule")
+    _append(runtime, 1)
+    clock.advance(dt.timedelta(minutes=every - 1))
+    runtime.checkpoint_tick()
+    assert len(runtime.checkpoints.all()) == 1  # not yet due
+    clock.advance(dt.timedelta(minutes=1))
+    runtime.checkpoint_tick()
+    assert [c.seq for c in runtime.checkpoints.all()] == [2, 3]
+    clock.advance(dt.timedelta(minutes=every * 3))
+    runtime.checkpoint_tick()
+    assert len(runtime.checkpoints.all()) == 2  # the head did not move: nothing new to sign
+    assert runtime.checkpoints.make_if_due(clock.now(), 0) is None  # 0: never
+
+
+def test_two_processes_checkpointing_the_same_head_keep_one_row(runtime: Runtime) -> None:
+    _append(runtime, 4)
+    other = AuditCheckpoints(runtime.db, runtime.audit, AUDIT_AGENCY, runtime.checkpoints.sign)
+    now = runtime.clock.now()
+    a = runtime.checkpoints.make(now, trigger="schedule")
+    b = other.make(now + dt.timedelta(seconds=1), trigger="schedule")
+    assert a is not None and b is not None and a == b
+    assert len(runtime.checkpoints.all()) == 1
+
+
+def test_the_housekeeping_thread_makes_the_scheduled_checkpoint(runtime: Runtime) -> None:
+    _append(runtime, 3)
+    runtime.start_housekeeping(0.05, fire_timers=False)
+    deadline = time.monotonic() + 20
+    while not runtime.checkpoints.all() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    latest = runtime.checkpoints.latest()
+    assert latest is not None and latest.seq == 3 and latest.trigger == "schedule"
+    assert audit_report(runtime).intact

@@ -1,0 +1,70 @@
+"""The audit log's state over HTTP (DESIGN §10), for auditors and administrators.
+
+- ``GET /api/audit/status``: the whole chain recomputed and every signed checkpoint checked (the report of
+  ``motcua audit verify``): entries, the latest checkpoint, and one problem per line, the first broken entry first.
+- ``POST /api/audit/checkpoints``: sign (and timestamp, with MOTCUA_TSA_URL) a checkpoint of the head now.
+
+Mounted by ``create_app``: ``app.include_router(audit_api_router(runtime))``.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dossiers.errors import Forbidden, Unauthorized
+from dossiers.model import Person, Role
+from motcua.audit import Checkpoint, audit_report
+
+AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "seq": checkpoint.seq,
+        "head_hash": checkpoint.head_hash,
+        "created_at": checkpoint.created_at.isoformat(),
+        "agency_code": checkpoint.agency_code,
+        "timestamped": checkpoint.timestamped,
+        "trigger": checkpoint.trigger,
+    }
+
+
+def audit_api_router(runtime: Any) -> APIRouter:
+    router = APIRouter(tags=["audit"])
+    bearer = HTTPBearer(auto_error=False)
+
+    # the same bearer check as api.app.create_app's current_person (that one is local to create_app)
+    def auditor(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Person:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized(
+                "Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token)."
+            )
+        person = runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
+        if person.role not in AUDIT_ROLES:
+            raise Forbidden(
+                "Chỉ thanh tra viên và quản trị viên được xem nhật ký kiểm toán.",
+                "Only auditors and administrators may see the audit log's state.",
+            )
+        return person
+
+    Auditor = Annotated[Person, Depends(auditor)]  # noqa: N806 - a type alias
+
+    @router.get("/api/audit/status")
+    async def status(person: Auditor) -> dict[str, Any]:
+        """Recompute the chain and check every checkpoint's statement, head hash, agency seal and timestamp."""
+        report = await run_in_threadpool(audit_report, runtime)
+        return report.to_dict()
+
+    @router.post("/api/audit/checkpoints", status_code=201)
+    async def make_checkpoint(person: Auditor, response: Response) -> dict[str, Any]:
+        """A checkpoint of the head now (``trigger: demand``); the existing one when the head has one already.
+        An empty log has nothing to checkpoint: 200 with ``checkpoint: null``."""
+        made = await run_in_threadpool(runtime.checkpoints.make, runtime.clock.now(), "demand")
+        if made is None:
+            response.status_code = 200
+            return {"checkpoint": None}
+        return {"checkpoint": checkpoint_json(made)}
+
+    return router
