@@ -3,9 +3,10 @@ verification of every document, and the statistics dashboard (QĐ 766 indicators
 
 Who: auditors and administrators read and verify everything; leaders see the statistics of their agency and
 the agencies under it (the same rule as ``GET /api/statistics``: :func:`motcua.statistics.agency_scope`).
-Nothing here changes data: the only POST is the upload of a PDF to verify, which stores nothing and is
-recorded in the audit log (``signature.verified``) like ``POST /api/verify``. Reads of a dossier are recorded
-too (``dossier.read``, ``document.read``: Decree 13/2023).
+Nothing here changes a dossier: the POSTs are the upload of a PDF to verify, which stores nothing and is
+recorded in the audit log (``signature.verified``) like ``POST /api/verify``, and a signed checkpoint of the
+audit log's head on demand (``/thanh-tra/nhat-ky`` shows the chain's state, recomputed when the page opens).
+Reads of a dossier are recorded too (``dossier.read``, ``document.read``: Decree 13/2023).
 
 Exports: ``/api/statistics/export`` accepts only bearer tokens, so the page offers the same files at
 ``/thanh-tra/thong-ke/xuat`` with the session (same figures, same rules, same ``statistics.exported`` record).
@@ -86,6 +87,7 @@ DOCUMENT_KINDS = {
 EVENT_KINDS = {
     "dossier.received": ("Tiếp nhận hồ sơ", "dossier received"),
     "dossier.read": ("Xem hồ sơ", "dossier read"),
+    "dossier.listed": ("Xem danh sách hồ sơ", "dossiers listed"),
     "dossier.status_changed": ("Đổi trạng thái hồ sơ", "status changed"),
     "dossier.supplemented": ("Bổ sung hồ sơ", "dossier supplemented"),
     "dossier.rated": ("Đánh giá mức độ hài lòng", "rated"),
@@ -106,7 +108,24 @@ EVENT_KINDS = {
     "incident.retried": ("Chạy lại bước bị lỗi", "incident retried"),
     "late.notice_opened": ("Cảnh báo trễ hạn", "late notice"),
     "notification.sent": ("Gửi thông báo", "notification sent"),
+    "evidence.exported": ("Xuất gói chứng cứ", "evidence package exported"),
 }
+# What is wrong with the audit log, for people (the English sentence of the report is shown beside it).
+CHAIN_PROBLEMS = {
+    "changed": "Mục {seq} đã bị sửa đổi.",
+    "missing": "Mục {seq} đã bị xóa khỏi nhật ký.",
+    "reordered": "Thứ tự các mục bị đảo tại mục {seq}.",
+    "extra": "Mục {seq} không thuộc chuỗi (bị chèn thêm).",
+    "relinked": "Mục {seq} không nối tiếp mục trước: một mục đã bị viết lại và tính lại mã băm.",
+    "truncated": "Các mục cuối của nhật ký, từ mục {seq}, đã bị xóa.",
+    "head": "Bản ghi đầu chuỗi (mục mới nhất) bị mất hoặc bị sửa.",
+    "checkpoint": "Điểm kiểm tra tại mục {seq} không khớp với nhật ký hoặc chữ ký không hợp lệ.",
+}
+CHAIN_NOTICES = {
+    "da-tao": ("Đã tạo điểm kiểm tra của nhật ký.", "A checkpoint of the log was made."),
+    "trong": ("Nhật ký chưa có mục nào: chưa thể tạo điểm kiểm tra.", "The log is empty: nothing to checkpoint."),
+}
+
 GROUP_BY_NAMES = {
     GroupBy.AGENCY: ("Cơ quan", "Agency"),
     GroupBy.DEPARTMENT: ("Phòng, ban", "Department"),
@@ -260,7 +279,24 @@ def audit_router(runtime: Any) -> APIRouter:
             status_label=STATUS_LABELS_VI.get(DossierStatus(status), status),
             events=events,
             documents=documents,
+            may_export=person.role == Role.AUDITOR,
             **_helpers(),
+        )
+
+    @router.get("/thanh-tra/ho-so/{code}/goi-chung-cu.zip")
+    def evidence_package(request: Request, code: str) -> Response:
+        """The dossier's evidence package (motcua.evidence), for auditors; recorded as ``evidence.exported``."""
+        from motcua.evidence import ZIP, export_evidence
+
+        person = signed_in(request, runtime, Role.AUDITOR)
+        package = export_evidence(runtime, code, person.username, channel="browser")
+        return Response(
+            package.data,
+            media_type=ZIP,
+            headers={
+                "content-disposition": f"attachment; filename*=UTF-8''{quote(package.filename, safe='')}",
+                "cache-control": "no-store",
+            },
         )
 
     @router.get("/thanh-tra/ho-so/{code}/tai-lieu/{document_id}", response_class=HTMLResponse)
@@ -280,6 +316,43 @@ def audit_router(runtime: Any) -> APIRouter:
         )
         source = {"filename": row.filename, "sha256": row.sha256, "size": row.size, "code": code, "kind": row.kind}
         return page(request, runtime, "audit/report.html", person=person, report=report, source=source, **_helpers())
+
+    # ------------------------------------------------------------------ the audit log's chain and checkpoints
+
+    def chain_page(request: Request, person: Any, status_code: int = 200, **context: Any) -> HTMLResponse:
+        from motcua.audit import audit_report
+
+        report = audit_report(runtime)
+        problems = [
+            (CHAIN_PROBLEMS.get(p.kind, "Mục {seq}: có sai lệch.").format(seq=p.seq), p.message)
+            for p in report.problems
+        ]
+        return page(
+            request,
+            runtime,
+            "audit/chain.html",
+            status_code=status_code,
+            person=person,
+            report=report,
+            problems=problems,
+            checkpoints=list(reversed(report.checkpoints))[:10],
+            **context,
+        )
+
+    @router.get("/thanh-tra/nhat-ky", response_class=HTMLResponse)
+    def chain_status(request: Request, tb: str = "") -> Response:
+        person = signed_in(request, runtime, *DESK_ROLES)
+        return chain_page(request, person, notice=CHAIN_NOTICES.get(tb))
+
+    @router.post("/thanh-tra/nhat-ky/diem-kiem-tra", response_class=HTMLResponse)
+    async def make_checkpoint(request: Request) -> Response:
+        person = signed_in(request, runtime, *DESK_ROLES)
+        await form_of(request, runtime)  # the CSRF token
+        try:
+            made = await run_in_threadpool(runtime.checkpoints.make, runtime.clock.now(), "demand")
+        except MotcuaError as exc:
+            return chain_page(request, person, 503, error=(exc.message_vi, exc.message_en))
+        return RedirectResponse(f"/thanh-tra/nhat-ky?tb={'da-tao' if made else 'trong'}", status_code=303)
 
     # ------------------------------------------------------------------ statistics
 

@@ -1,0 +1,60 @@
+"""A dossier's evidence package over HTTP, for auditors (:mod:`motcua.evidence`, DESIGN §10).
+
+- ``GET /api/dossiers/{code}/evidence``: the ZIP (signed PDFs, validation reports, audit entries with the chain
+  proof up to a signed and timestamped checkpoint, certificates, a signed manifest), which
+  ``motcua evidence verify`` checks offline. Recorded as ``evidence.exported`` (a read of personal data).
+
+The auditor's desk offers the same file with the session at ``/thanh-tra/ho-so/{code}/goi-chung-cu.zip``.
+Mounted by ``create_app``: ``app.include_router(evidence_router(runtime))``. No ``from __future__ import
+annotations`` here: FastAPI must see the local ``Auditor`` dependency alias as an object, not as a string.
+"""
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dossiers.errors import Forbidden, Unauthorized
+from dossiers.model import Person, Role
+from motcua.evidence import ZIP, export_evidence
+
+
+def evidence_router(runtime: Any) -> APIRouter:
+    router = APIRouter(tags=["verification"])
+    bearer = HTTPBearer(auto_error=False)
+
+    # the same bearer check as api.app.create_app's current_person (that one is local to create_app)
+    def auditor(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Person:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized(
+                "Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token)."
+            )
+        person: Person = runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
+        if person.role != Role.AUDITOR:
+            raise Forbidden(
+                "Chỉ thanh tra viên được xuất gói chứng cứ.", "Only auditors may export an evidence package."
+            )
+        return person
+
+    Auditor = Annotated[Person, Depends(auditor)]  # noqa: N806 - a type alias
+
+    @router.get(
+        "/api/dossiers/{code}/evidence",
+        response_class=Response,
+        responses={200: {"content": {ZIP: {}}, "description": "The evidence package (ZIP)."}},
+    )
+    async def evidence(code: str, person: Auditor) -> Response:
+        """The dossier's evidence package, verifiable offline with `motcua evidence verify FILE.zip`."""
+        package = await run_in_threadpool(export_evidence, runtime, code, person.username, channel="api")
+        return Response(
+            package.data,
+            media_type=ZIP,
+            headers={
+                "content-disposition": f"attachment; filename*=UTF-8''{quote(package.filename, safe='')}",
+                "cache-control": "no-store",
+            },
+        )
+
+    return router
