@@ -247,7 +247,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/api/dossiers/{code}/history", tags=["dossiers"])
     def dossier_history(code: str, person: CurrentPerson) -> list[dict[str, Any]]:
-        return shop.history(person, code)
+        events = shop.history(person, code)
+        shop.record("dossier.read", person.username, code, part="history")  # Decree 13/2023: reads of personal data
+        return events
 
     @app.get("/api/dossiers/{code}/documents/{document_id}", tags=["dossiers"])
     def download(code: str, document_id: str, person: CurrentPerson) -> StreamingResponse:
@@ -439,6 +441,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.registers import registers_router
 
     app.include_router(registers_router(runtime))
+    from api.audit_routes import audit_api_router
+
+    app.include_router(audit_api_router(runtime))
+    from api.evidence_routes import evidence_router
+
+    app.include_router(evidence_router(runtime))
     from api.diagram import diagram_router
 
     app.include_router(diagram_router(runtime))
@@ -455,11 +463,17 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(desk_router(runtime))
     app.include_router(citizens_router(runtime))
+    from api.exchange_routes import ENVELOPES_PATH, exchange_router
+
+    app.include_router(exchange_router(runtime))
     # routers of other modules (registers, statistics, operations) are included here as they arrive
     include_operations(app, runtime)
 
     limited = BodySizeLimit(
-        app, runtime.settings.max_upload_bytes + 1024 * 1024, file_limit_bytes=runtime.settings.max_upload_bytes
+        app,
+        runtime.settings.max_upload_bytes + 1024 * 1024,
+        file_limit_bytes=runtime.settings.max_upload_bytes,
+        path_limits={ENVELOPES_PATH: runtime.settings.exchange_max_envelope_bytes},
     )
     app.state.asgi = limited
     return app

@@ -4,6 +4,7 @@ limit is crossed (or at once from its Content-Length), never buffered whole."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,20 +15,29 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, file_limit_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        file_limit_bytes: int | None = None,
+        path_limits: Mapping[str, int] | None = None,
+    ) -> None:
         """``max_bytes`` bounds the whole body (files plus form overhead); ``file_limit_bytes`` is the
-        per-file limit users know, named in the message."""
+        per-file limit users know, named in the message; ``path_limits`` gives exact paths their own bound
+        (an exchange envelope carries a whole dossier's documents, base64-encoded)."""
         self.app = app
         self.max_bytes = max_bytes
         self.file_limit_bytes = file_limit_bytes or max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(str(scope.get("path", "")), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send)
             return
         seen = 0
@@ -41,7 +51,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     # Answer 413 now, while the client is still sending: whatever the application does
                     # with the exception below (a framework may turn it into a 500 response, or wrap it
                     # in an exception group), that response is discarded by ``guarded_send``.

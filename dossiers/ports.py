@@ -258,6 +258,7 @@ class ExchangeReceipt:
     delivered_at: dt.datetime
     documents: tuple[str, ...]  # the SHA-256 of each document, in the order sent
     duplicate: bool = False
+    queued: bool = False  # signed and in the outbox: the partner's acknowledgment follows (delivered_at = queued at)
 
 
 class Exchange(Protocol):
@@ -272,7 +273,11 @@ class Exchange(Protocol):
         dossier_code: str,
         message_id: str,
         documents: Sequence[ExchangeDocument],
-    ) -> ExchangeReceipt: ...
+        context: Mapping[str, JsonValue] | None = None,
+    ) -> ExchangeReceipt:
+        """``context`` tells a partner installation what to do with the dossier (the step it acts on, the
+        variables it needs, whether this hand-off only files documents); in-process delivery ignores it."""
+        ...
 
 
 # ---------------------------------------------------------------- notifications

@@ -35,6 +35,7 @@ from motcua.db import (
     procedure,
     transaction,
 )
+from motcua.envelopes import EnvelopeExchange, EnvelopeReceiver, PartnerRegistry
 from motcua.issuing import DocumentIssuer
 from motcua.late import operations_tick
 from motcua.migrate import upgrade
@@ -77,6 +78,7 @@ class Runtime:
     signatures: PersonalSignatures
     keys: KeyProvider
     checkpoints: AuditCheckpoints
+    exchange: EnvelopeExchange | None
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -119,7 +121,26 @@ class Runtime:
             except Exception:  # noqa: BLE001 - keep it alive; the next tick retries (e.g. engine still down)
                 log.warning("housekeeping.error", exc_info=True)
             operations_tick(self)  # late notices (Mẫu 04) and notification delivery; guards its own errors
+            self.checkpoint_tick()
             self.stop.wait(every)
+
+    def checkpoint_tick(self) -> None:
+        """The scheduled audit checkpoint (DESIGN §10): signed and timestamped when the latest is older than
+        MOTCUA_AUDIT_CHECKPOINT_MINUTES on the runtime's clock and the log grew since. Every process running
+        housekeeping may do it; a head checkpointed twice keeps one row. After a failure (TSA or key unavailable)
+        it waits a minute before trying again."""
+        import time
+
+        if time.monotonic() < self.__dict__.get("_checkpoint_retry_at", 0.0):
+            return
+        try:
+            made = self.checkpoints.make_if_due(self.clock.now(), self.settings.audit_checkpoint_minutes)
+        except Exception:  # noqa: BLE001 - keep housekeeping alive
+            log.warning("housekeeping.checkpoint_error", exc_info=True)
+            self.__dict__["_checkpoint_retry_at"] = time.monotonic() + 60
+            return
+        if made is not None:
+            log.info("audit.checkpoint", seq=made.seq, timestamped=made.timestamped)
 
     def close(self) -> None:
         self.stop.set()
@@ -264,9 +285,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         public_base_url=settings.public_base_url,
         templates_dir=settings.templates_dir,
     )
+    exchange = exchange_for(shop, keys, settings)
     worker = Worker(
         engine,
-        handlers_for(shop, paperwork),
+        handlers_for(shop, paperwork, exchange),
         "inproc",
         lock_seconds=settings.worker_lock_seconds,
         default_retries=settings.worker_retries,
@@ -276,7 +298,53 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     )
     checkpoints = AuditCheckpoints(db, audit, settings.audit_agency, _checkpoint_signer(keys, settings))
     return Runtime(
-        settings, db, clock, engine, store, audit, accounts, shop, worker, pki, paperwork, signatures, keys, checkpoints
+        settings,
+        db,
+        clock,
+        engine,
+        store,
+        audit,
+        accounts,
+        shop,
+        worker,
+        pki,
+        paperwork,
+        signatures,
+        keys,
+        checkpoints,
+        exchange,
+    )
+
+
+def exchange_for(shop: OneStopShop, keys: KeyProvider, settings: Settings) -> EnvelopeExchange | None:
+    """Signed envelopes when partner installations are configured (``MOTCUA_EXCHANGE_PARTNERS_FILE``); without
+    them every agency is hosted here and hand-offs are delivered in-process."""
+    if not settings.exchange_partners_file:
+        return None
+    partners = PartnerRegistry.load(Path(settings.exchange_partners_file))
+    shop.remote_agencies = partners.remote_agencies
+    return EnvelopeExchange(
+        shop,
+        keys.signer_for,
+        partners,
+        timestamper_url=settings.tsa_url,
+        retry_seconds=settings.exchange_retry_seconds,
+        retry_max_seconds=settings.exchange_retry_max_seconds,
+        timeout_seconds=settings.exchange_timeout_seconds,
+    )
+
+
+def envelope_receiver(runtime: Runtime) -> EnvelopeReceiver | None:
+    """The exchange endpoint's side, when partners are configured."""
+    if runtime.exchange is None:
+        return None
+    return EnvelopeReceiver(
+        runtime.shop,
+        runtime.keys.signer_for,
+        runtime.exchange.partners,
+        operator_agency=runtime.settings.audit_agency,
+        max_document_bytes=runtime.settings.max_upload_bytes,
+        timestamper_url=runtime.settings.tsa_url,
     )
 
 

@@ -35,6 +35,10 @@ procedures_app = typer.Typer(help="The procedure catalogue: list, show, validate
 app.add_typer(procedures_app, name="procedures")
 incidents_app = typer.Typer(help="Steps the workers gave up on, and retrying them.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
+audit_app = typer.Typer(
+    help="The hash-chained audit log: verify it, sign a checkpoint of its head.", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
 
 
 def _configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
@@ -99,13 +103,21 @@ def serve(
     warm_up()  # parse and reduce the stamp font once, not on the first signature
     if settings.workers_in_process and workers > 0:
         runtime.start_background(workers=workers)
-    typer.echo(f"Motcua đang chạy tại http://{settings.host}:{settings.port} (API: /docs)")
+    scheme = "https" if settings.tls_cert_file else "http"
+    typer.echo(f"Motcua đang chạy tại {scheme}://{settings.host}:{settings.port} (API: /docs)")
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown through the handler it found installed;
     # with ours in place the process returns here and stops its workers and scheduler cleanly.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
     try:
-        uvicorn.run(asgi(runtime), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            asgi(runtime),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            ssl_certfile=settings.tls_cert_file,
+            ssl_keyfile=settings.tls_key_file,
+        )
     finally:
         runtime.close()
         typer.echo("Motcua đã dừng.")
@@ -399,22 +411,53 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         )
 
 
-@app.command("audit-verify")
-def audit_verify() -> None:
-    """Recompute the audit hash chain; exit 1 naming the first broken entry."""
+@audit_app.command("verify")
+def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
+    """Recompute the whole audit hash chain and check every signed checkpoint (statement, head hash, agency seal,
+    timestamp). Exit 1 with one line per problem, the first broken entry first."""
+    from motcua.app import build_runtime
+    from motcua.audit import audit_report
+
+    for noisy in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    runtime = build_runtime(Settings())
+    try:
+        report = audit_report(runtime)
+    finally:
+        runtime.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for line in report.lines():
+            typer.echo(line)
+    if not report.intact:
+        typer.echo(report.summary(), err=True)
+        raise typer.Exit(code=1)
+
+
+app.command("audit-verify", help="Same as `motcua audit verify` (kept for scripts).")(audit_verify)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign (and, with MOTCUA_TSA_URL, timestamp) a checkpoint of the audit log's head now."""
     from motcua.app import build_runtime
 
     runtime = build_runtime(Settings())
     try:
-        broken = runtime.audit.verify()
-        count = len(runtime.audit.all())
+        checkpoint = runtime.checkpoints.make(runtime.clock.now(), trigger="demand")
+    except MotcuaError as exc:
+        raise _fail(exc) from exc
     finally:
         runtime.close()
-    if broken is None:
-        typer.echo(f"audit chain intact: {count} entries")
+    if checkpoint is None:
+        typer.echo("the audit log is empty: nothing to checkpoint")
         return
-    typer.echo(f"audit chain BROKEN at entry {broken}", err=True)
-    raise typer.Exit(code=1)
+    stamped = "timestamped" if checkpoint.timestamped else "not timestamped (no MOTCUA_TSA_URL)"
+    typer.echo(
+        f"checkpoint at seq {checkpoint.seq}: head {checkpoint.head_hash[:16]}…, "
+        f"signed by agency {checkpoint.agency_code}, {stamped}"
+    )
 
 
 @app.command()
@@ -649,6 +692,74 @@ def engine_migrate(
     typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+# ---------------------------------------------------------------------- evidence packages (auditors)
+
+evidence_app = typer.Typer(
+    help="A dossier's evidence package: export it (signed PDFs, reports, audit proof, certificates), verify it "
+    "offline.",
+    no_args_is_help=True,
+)
+app.add_typer(evidence_app, name="evidence")
+
+
+@evidence_app.command("export")
+def evidence_export(
+    code: Annotated[str, typer.Argument(help="The dossier code.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The ZIP file to write.", dir_okay=False)],
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="The auditor exporting (recorded in the audit log; default 'cli').")
+    ] = None,
+) -> None:
+    """Write the evidence package of a dossier: its signed PDFs, a validation report of each, its audit entries
+    with the chain proof up to a signed (and timestamped) checkpoint, the certificates; recorded as
+    evidence.exported."""
+    from motcua.app import build_runtime
+    from motcua.evidence import export_evidence
+
+    _configure_logging(False, level=logging.WARNING)
+    for noisy in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    runtime = build_runtime(Settings())
+    try:
+        actor = "cli"
+        if as_user is not None:
+            person = runtime.accounts.get(as_user)
+            if person is None or person.role != Role.AUDITOR:
+                typer.echo(f"lỗi / error: '{as_user}' is not an auditor's account", err=True)
+                raise typer.Exit(code=2)
+            actor = person.username
+        package = export_evidence(runtime, code, actor, channel="cli")
+    except MotcuaError as exc:
+        raise _fail(exc) from None
+    finally:
+        runtime.close()
+    partial = output.with_name(output.name + ".part")
+    partial.write_bytes(package.data)
+    partial.replace(output)
+    stamped = "signed and timestamped" if package.timestamped else "signed, not timestamped (no MOTCUA_TSA_URL)"
+    typer.echo(
+        f"{output}: dossier {package.dossier_code}, {package.documents} signed document(s), audit proof up to "
+        f"checkpoint {package.checkpoint_seq} ({stamped}); SHA-256 {package.sha256}"
+    )
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The evidence package (ZIP).")],
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option(help="PEM file of a trusted root (repeatable); without it, the package's own roots are used."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
+) -> None:
+    """Check an evidence package offline (no database, no server, no network): the signed manifest and every file's
+    SHA-256, each PDF's signatures, each report against a fresh validation, the audit proof up to the signed
+    checkpoint and its timestamp. Exit 0 only when every check holds."""
+    from motcua.evidence_verify import main as verify_package_main
+
+    raise typer.Exit(code=verify_package_main(file, trust or [], as_json=as_json, echo=typer.echo))
 
 
 def main() -> None:  # pragma: no cover - console entry point

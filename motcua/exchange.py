@@ -31,6 +31,8 @@ from motcua.services import OneStopShop
 
 DELIVERED = "exchange.delivered"
 """The audit event of one delivery (details: message id, sender, receiver, documents with SHA-256)."""
+RECEIVED = "exchange.received"
+"""The audit event of an envelope accepted from a partner installation (see :mod:`motcua.envelopes`)."""
 ORIGIN = "origin"
 """The partner kind naming the agency that received the dossier (hand-offs back to the commune)."""
 
@@ -65,6 +67,7 @@ class InProcessExchange:
         dossier_code: str,
         message_id: str,
         documents: Sequence[ExchangeDocument],
+        context: Mapping[str, Any] | None = None,
     ) -> ExchangeReceipt:
         if not message_id:
             raise InvalidInput("Thiếu mã thông điệp liên thông.", "An exchange message needs a message id.")
@@ -132,11 +135,11 @@ class InProcessExchange:
 
 
 def delivered_to(shop: OneStopShop, dossier_code: str) -> set[str]:
-    """The agencies a dossier was handed to (from the audit log)."""
+    """The agencies a dossier was handed to here, or that received it here from a partner (from the audit log)."""
     return {
         str(e.event.details.get("receiver"))
         for e in shop.audit.for_dossier(dossier_code)
-        if e.event.kind == DELIVERED and e.event.details.get("receiver")
+        if e.event.kind in (DELIVERED, RECEIVED) and e.event.details.get("receiver")
     }
 
 

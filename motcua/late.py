@@ -130,8 +130,8 @@ def _open_notice(shop: OneStopShop, row: Any, department: str | None, now: dt.da
 
 
 def operations_tick(runtime: Runtime) -> None:
-    """One housekeeping round of this module's jobs: late notices, then notification delivery. Each job is
-    guarded on its own, so a failing one does not stop the other."""
+    """One housekeeping round of this module's jobs: late notices, notification delivery, envelopes to partner
+    installations. Each job is guarded on its own, so a failing one does not stop the others."""
     try:
         find_late_risks(runtime.shop, runtime.clock.now(), window_hours=runtime.settings.late_notice_working_hours)
     except Exception:  # noqa: BLE001 - the next tick retries
@@ -140,6 +140,11 @@ def operations_tick(runtime: Runtime) -> None:
         build_dispatcher(runtime.settings, runtime.db, runtime.clock, runtime.shop.record).dispatch()
     except Exception:  # noqa: BLE001 - the next tick retries
         log.warning("notification.dispatch_failed", exc_info=True)
+    if runtime.exchange is not None:
+        try:
+            runtime.exchange.deliver_due()  # envelopes to partner installations, with backoff
+        except Exception:  # noqa: BLE001 - the next tick retries
+            log.warning("exchange.delivery_round_failed", exc_info=True)
 
 
 # ------------------------------------------------------------------ the department's side

@@ -51,6 +51,8 @@ SIGNING_ACTIVITIES = frozenset({"sign_result"})  # user tasks completed by a per
 # Joint procedures: the process variable naming the agency whose officials act on the current step (set by the
 # exchange.send worker at each hand-off); without it, the dossier's own agency acts.
 CURRENT_AGENCY = "current_agency"
+JOINT_STEP = "joint_step"  # a partner installation's task: the procedure step it stands for (motcua.envelopes)
+JOINT_STEP_NAME = "joint_step_name"
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ class OneStopShop:
         self._sqlite = is_sqlite(db)
         # the embedded engine keeps its state in this database: its steps join our transactions
         self.engine_shares_db = bool(getattr(engine, "shares_database", False))
+        # agencies hosted by partner installations (signed envelopes): their steps are worked there, not here
+        self.remote_agencies: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ look-ups
 
@@ -531,16 +535,24 @@ class OneStopShop:
         for task in tasks:
             row = self.dossier_row(task.business_key)
             agency = self._task_agency(task, row)
+            if agency.code in self.remote_agencies:
+                continue  # the partner's officials work this step in their own system
             kinds = self.procedure_of(row).department_kinds(person.role.value)
             if can_act_on_task(person, agency, task.candidate_groups, kinds):
                 visible.append(self._task_view(task, row))
         return visible
 
+    @staticmethod
+    def _step_of(task: UserTask) -> str:
+        """The procedure step a task stands for: itself, or for a partner's task the step the envelope named."""
+        return str(task.variables.get(JOINT_STEP) or task.activity_id)
+
     def _task_view(self, task: UserTask, row: Any) -> dict[str, Any]:
         proc = self.procedure_of(row)
+        joint_name = task.variables.get(JOINT_STEP_NAME)
         return {
             "id": task.id,
-            "name": task.name,
+            "name": f"{task.name}: {joint_name}" if joint_name else task.name,
             "activity_id": task.activity_id,
             "dossier_code": task.business_key,
             "procedure_code": row.procedure_code,
@@ -550,7 +562,7 @@ class OneStopShop:
             "due_at": task.due_at.isoformat() if task.due_at else None,  # this step's
             "dossier_due_at": row.due_at.isoformat(),  # the dossier's, after pauses and apology letters
             "dossier_status": row.status,
-            "decisions": self.decision_choices(proc.process_key, task.activity_id),
+            "decisions": self.decision_choices(proc.process_key, self._step_of(task)),
         }
 
     def decision_choices(self, process_key: str, activity_id: str) -> dict[str, list[str]]:
@@ -569,7 +581,14 @@ class OneStopShop:
             )
         row = self.dossier_row(task.business_key)
         kinds = self.procedure_of(row).department_kinds(person.role.value)
-        if not can_act_on_task(person, self._task_agency(task, row), task.candidate_groups, kinds):
+        acting = self._task_agency(task, row)
+        if acting.code in self.remote_agencies:
+            raise Forbidden(
+                f"Bước này do cơ quan liên thông {acting.name} xử lý trên hệ thống của cơ quan đó.",
+                f"This step is handled by the partner agency {acting.code} in its own system.",
+                task_id=task_id,
+            )
+        if not can_act_on_task(person, acting, task.candidate_groups, kinds):
             raise Forbidden(
                 "Nhiệm vụ thuộc bộ phận hoặc vai trò khác.",
                 "This task belongs to another department or role.",
@@ -612,7 +631,7 @@ class OneStopShop:
         row = self.dossier_row(task.business_key)
         if task.activity_id == RETURN_ACTIVITY:
             require_paid(self, task.business_key)  # the fee before the result is handed over (409 motcua.fee_not_paid)
-        choices = self.decision_choices(self.procedure_of(row).process_key, task.activity_id)
+        choices = self.decision_choices(self.procedure_of(row).process_key, self._step_of(task))
         variables: dict[str, Any] = {"last_actor": person.username, f"{task.activity_id}_by": person.username}
         allowed = choices.get("decision")
         if allowed:

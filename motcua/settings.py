@@ -68,6 +68,25 @@ class Settings(BaseSettings):
     audit_checkpoint_minutes: float = Field(
         60.0, description="How often housekeeping signs and timestamps a checkpoint of the audit log's head (0: never)."
     )
+    tls_cert_file: str | None = Field(
+        None,
+        description="PEM certificate (chain): `motcua serve` speaks HTTPS itself (else a TLS proxy in front).",
+    )
+    tls_key_file: str | None = Field(None, description="PEM private key of `MOTCUA_TLS_CERT_FILE`.")
+    exchange_partners_file: str | None = Field(
+        None,
+        description="JSON file of partner agencies hosted by other installations (exchange URL, trust roots, "
+        "certificates): hand-offs to them travel as signed envelopes. Unset: every agency is hosted here.",
+    )
+    exchange_retry_seconds: float = Field(
+        5.0, description="First delay before an undelivered envelope is sent again (doubles on each failure)."
+    )
+    exchange_retry_max_seconds: float = Field(600.0, description="Longest delay between two delivery attempts.")
+    exchange_timeout_seconds: float = Field(10.0, description="HTTP timeout of one delivery to a partner.")
+    exchange_max_envelope_bytes: int = Field(
+        256 * 1024 * 1024,
+        description="Largest envelope the exchange endpoint reads (documents are base64-encoded inside it).",
+    )
     pkcs11_module: str | None = Field(None, description="PKCS#11 module (.so) holding the agency seals.")
     pkcs11_token: str | None = Field(None, description="Label of the PKCS#11 token.")
     pkcs11_pin: str | None = Field(None, description="User PIN of the PKCS#11 token.")

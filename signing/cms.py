@@ -128,8 +128,11 @@ def verify_detached(
         if "REVOKED" in reason:
             raise CmsInvalid("the signer's certificate is revoked")
         raise CmsInvalid(f"the signer's certificate is not trusted ({reason or 'unknown reason'})")
-    cert = _to_crypto(status.signing_cert)
-    certs = tuple(_to_crypto(c.chosen) for c in signed_data["certificates"] if c.name == "certificate")
+    try:
+        cert = _to_crypto(status.signing_cert)
+        certs = tuple(_to_crypto(c.chosen) for c in signed_data["certificates"] if c.name == "certificate")
+    except ValueError as exc:  # a malformed certificate embedded next to the signer's
+        raise CmsInvalid(f"the signature carries a malformed certificate ({exc})") from exc
     names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return CmsReport(
         signer_subject=cert.subject.rfc4514_string(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dossiers.lifecycle import warning_at
 from dossiers.model import DossierStatus
+from dossiers.ports import Exchange
 from motcua.db import transaction
 from motcua.paperwork import Paperwork
 from motcua.services import OneStopShop
@@ -27,7 +28,7 @@ def _text(ctx: TaskContext, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def handlers_for(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
+def handlers_for(shop: OneStopShop, paperwork: Paperwork, exchange: Exchange | None = None) -> dict[str, Handler]:
     def move(target: DossierStatus) -> Handler:
         def handle(ctx: TaskContext) -> Outcome:
             shop.change_status(_code(ctx), target, WORKER_ACTOR, task=ctx.activity_id)
@@ -101,6 +102,6 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
         "dossier.result_ready": move(DossierStatus.RESULT_READY),
         "dossier.close": move(DossierStatus.RETURNED),
         "dossier.warn_due": warn_due,
-        **joint_handlers(shop, paperwork),  # construction permit, joint land procedure (exchange)
+        **joint_handlers(shop, paperwork, exchange),  # construction permit, joint land procedure (exchange)
         **civil_status_handlers(shop, paperwork),  # birth, marriage, certified copy results
     }

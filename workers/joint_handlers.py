@@ -51,6 +51,7 @@ from motcua.services import OneStopShop
 from signing.appearance import development_signature_png, leader_style, seal_box
 from signing.fields import LEADER_FIELD, fill_number_and_date, prepare_fields
 from workers.runtime import Complete, Handler, Outcome, TaskContext
+from workflows.introspect import activity_name, bpmn_file_for
 
 WORKER_ACTOR = "system:worker"
 
@@ -65,20 +66,29 @@ class HandOff:
     documents: tuple[str, ...]
     takes_over: bool = True
     step_working_days: int | None = None  # the receiving step's share of the time limit (its timer)
+    next_step: str | None = None  # the receiver's user task (what a partner installation's officials work on)
 
 
 # Shares of the 20 working days of the land procedure are illustrative configuration, not law (see the
 # catalogue entry's notes); the site inspection's 07 working days are Law on Construction Art. 102.
 HAND_OFFS: Mapping[str, HandOff] = {
-    "send_to_land_office": HandOff("land_registration", ("upload", "supplement", "receipt"), step_working_days=7),
-    "send_to_tax": HandOff("tax", ("upload", "supplement"), step_working_days=5),
-    "send_notice_to_commune": HandOff(ORIGIN, ("tax_notice",)),
-    "send_payment_to_land_office": HandOff("land_registration", ("tax_notice",), step_working_days=3),
-    "send_certificate_to_commune": HandOff(ORIGIN, ()),
+    "send_to_land_office": HandOff(
+        "land_registration", ("upload", "supplement", "receipt"), step_working_days=7, next_step="cadastral_check"
+    ),
+    "send_to_tax": HandOff("tax", ("upload", "supplement"), step_working_days=5, next_step="tax_assessment"),
+    "send_notice_to_commune": HandOff(ORIGIN, ("tax_notice",), next_step="payment_confirmed"),
+    "send_payment_to_land_office": HandOff(
+        "land_registration", ("tax_notice",), step_working_days=3, next_step="draft_certificate"
+    ),
+    "send_certificate_to_commune": HandOff(ORIGIN, (), next_step="approve"),
     "send_result_to_land_office": HandOff("land_registration", ("result",), takes_over=False),
 }
 STEP_PLANS: Mapping[str, int] = {"plan_inspection": 7, "plan_verify_origin": 3}
 """``step.plan`` activities → the following step's share of the time limit, in working days."""
+
+REPLY_DOCUMENTS: tuple[str, ...] = ()
+"""Kinds of documents a partner's reply carries back (none yet: the partner's steps decide; their papers are
+made by the originating agency's process)."""
 
 PERMIT_SERIES = "GPXD"
 LAND_SERIES = "GCN-QSDĐ"
@@ -179,13 +189,50 @@ class JointWork:
         sender = str(ctx.variables.get("current_agency") or row.agency_code)
         receiver = self.partners.resolve(spec.receiver, row.agency_code)
         documents = self.documents_of(code, spec.documents)
-        receipt = self.exchange.send(sender, receiver, code, ctx.idempotency_key, documents)
-        out: dict[str, Any] = {"last_exchange_message": receipt.message_id}
+        out: dict[str, Any] = {}
+        if spec.takes_over and spec.step_working_days:
+            out |= self.schedule(code, spec.step_working_days, self.shop.clock.now())
+        context = {
+            "kind": "handoff",
+            "step": self.step(row, spec.next_step) if spec.takes_over else None,
+            "variables": {"step_due_at": out.get("step_due_at")},
+            "closing": not spec.takes_over,
+        }
+        receipt = self.exchange.send(sender, receiver, code, ctx.idempotency_key, documents, context)
+        out["last_exchange_message"] = receipt.message_id
         if spec.takes_over:
             out["current_agency"] = receipt.receiver_agency
-            if spec.step_working_days:
-                out |= self.schedule(code, spec.step_working_days, receipt.delivered_at)
         return out
+
+    def step(self, row: Any, activity: str | None) -> dict[str, Any] | None:
+        """The receiver's next user task: its id and the name its officials read."""
+        if activity is None:
+            return None
+        process_key = self.shop.procedure_of(row).process_key
+        path = next((p for d in self.shop.bpmn_dirs if (p := bpmn_file_for(process_key, d)) is not None), None)
+        name = activity_name(path.read_bytes(), activity) if path is not None else None
+        return {"activity": activity, "name": name or activity, "process": process_key}
+
+    def reply(self, ctx: TaskContext) -> dict[str, Any]:
+        """A partner's step is done here: send its outcome back to the agency that handed the dossier over."""
+        code = _code(ctx)
+        step = str(ctx.variables.get("joint_step") or "")
+        row = self.shop.dossier_row(code)
+        choices = self.shop.decision_choices(self.shop.procedure_of(row).process_key, step).get("decision")
+        variables: dict[str, Any] = {"by": _text(ctx, "last_actor"), "comment": _text(ctx, "comment")}
+        if choices:
+            variables["decision"] = _text(ctx, "decision")
+        context = {
+            "kind": "reply",
+            "step": {"activity": step},
+            "variables": variables,
+            "in_reply_to": _text(ctx, "joint_message"),
+        }
+        sender = str(ctx.variables.get("current_agency") or "")
+        receiver = str(ctx.variables.get("joint_origin") or "")
+        documents = [d for d in self.documents_of(code, REPLY_DOCUMENTS)]
+        receipt = self.exchange.send(sender, receiver, code, ctx.idempotency_key, documents, context)
+        return {"last_exchange_message": receipt.message_id}
 
     # ------------------------------------------------------------------ documents
 
@@ -370,6 +417,9 @@ def joint_handlers(
     def send(ctx: TaskContext) -> Outcome:
         return Complete(work.hand_off(ctx))
 
+    def reply(ctx: TaskContext) -> Outcome:
+        return Complete(work.reply(ctx))
+
     def plan(ctx: TaskContext) -> Outcome:
         days = STEP_PLANS.get(ctx.activity_id)
         if days is None:
@@ -414,6 +464,7 @@ def joint_handlers(
 
     return {
         "exchange.send": send,
+        "exchange.reply": reply,
         "step.plan": plan,
         "step.reschedule": reschedule,
         "step.escalate": escalate,

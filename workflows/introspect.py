@@ -64,3 +64,13 @@ def _file_index(directory: str) -> dict[str, Path]:
 
 def bpmn_file_for(process_key: str, directory: Path) -> Path | None:
     return _file_index(str(directory)).get(process_key)
+
+
+def activity_name(xml: bytes, activity_id: str) -> str | None:
+    """The ``name`` of the flow element ``activity_id`` (what officials read as the step's title)."""
+    root = etree.fromstring(xml)
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.get("id") == activity_id:
+            name = el.get("name")
+            return None if name is None else str(name)
+    return None

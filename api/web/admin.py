@@ -441,4 +441,38 @@ def admin_router(runtime: Any) -> APIRouter:
             return incidents_page(request, person, status, error=(exc.message_vi, exc.message_en))
         return RedirectResponse(f"/quan-tri/su-co?da_chay_lai={quote(incident_id)}", status_code=303)
 
+    # ------------------------------------------------------------------ exchange with partner installations
+
+    def exchange_page(request: Request, person: Person, status_code: int = 200, **context: Any) -> HTMLResponse:
+        exchange = runtime.exchange
+        return page(
+            request,
+            runtime,
+            "admin/exchange.html",
+            status_code=status_code,
+            person=person,
+            configured=exchange is not None,
+            partners=sorted(exchange.partners.partners.values(), key=lambda p: p.agency) if exchange else [],
+            messages=exchange.messages() if exchange else [],
+            **context,
+        )
+
+    @router.get("/quan-tri/lien-thong", response_class=HTMLResponse)
+    def exchange_messages(request: Request, da_gui: str | None = None) -> Response:
+        person = admin(request)
+        return exchange_page(request, person, sent=da_gui)
+
+    @router.post("/quan-tri/lien-thong/{message_id:path}/gui-lai", response_class=HTMLResponse)
+    async def deliver_now(request: Request, message_id: str) -> Response:
+        person = admin(request)
+        await form_of(request, runtime)  # the CSRF check
+        if runtime.exchange is None:
+            return exchange_page(request, person, 404, error=("Chưa cấu hình liên thông.", "No exchange partners."))
+        try:
+            await run_in_threadpool(runtime.exchange.retry_now, message_id, person.username)
+        except MotcuaError as exc:
+            status = 404 if exc.kind == "not_found" else 409
+            return exchange_page(request, person, status, error=(exc.message_vi, exc.message_en))
+        return RedirectResponse(f"/quan-tri/lien-thong?da_gui={quote(message_id)}", status_code=303)
+
     return router

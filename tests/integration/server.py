@@ -107,10 +107,18 @@ class MotcuaServer:
     codes: list[str] = field(default_factory=list)  # dossiers registered through an Api on this server
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _log_files: list[Any] = field(default_factory=list)
+    tls_ca: Path | None = None  # set with MOTCUA_TLS_CERT_FILE/KEY_FILE in extra_env: the server speaks HTTPS
 
     @property
     def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.tls_ca else 'http'}://{HOST}:{self.port}"
+
+    @property
+    def verify(self) -> Any:
+        """What httpx needs to trust this server (its CA when it speaks HTTPS)."""
+        import ssl
+
+        return ssl.create_default_context(cafile=str(self.tls_ca)) if self.tls_ca else True
 
     @property
     def env(self) -> dict[str, str]:
@@ -188,7 +196,7 @@ class MotcuaServer:
                     + log_tail(self.log_dir / "serve.log")
                 )
             try:
-                r = httpx.get(f"{self.base_url}/api/health", timeout=2.0)
+                r = httpx.get(f"{self.base_url}/api/health", timeout=2.0, verify=self.verify)
                 if r.status_code == 200 and r.json().get("status") == "ok":
                     return
                 last = f"{r.status_code} {r.text[:200]}"
@@ -236,6 +244,7 @@ class Api:
             base_url=server.base_url,
             timeout=timeout,
             limits=httpx.Limits(max_connections=40, max_keepalive_connections=20),
+            verify=server.verify,
         )
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -250,6 +259,7 @@ class Api:
             base_url=self.server.base_url,
             timeout=self.http.timeout,
             limits=httpx.Limits(max_connections=40, max_keepalive_connections=20),
+            verify=self.server.verify,
         )
 
     def token(self, username: str) -> str:
