@@ -256,17 +256,10 @@ class SqlAuditLog:
         return None
 
 
-def _subject_serial(cert: x509.Certificate) -> str | None:
-    from cryptography.x509.oid import NameOID
-
-    values = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
-    return str(values[0].value) if values else None
-
-
 def _check_signature(
     cp: Checkpoint, trust_roots: Sequence[x509.Certificate], seals: Sequence[x509.Certificate], crls: Sequence[bytes]
 ) -> CheckpointStatus:
-    from signing.cms import CmsInvalid, verify_detached
+    from signing.cms import CmsInvalid, agency_code_of, verify_detached
 
     def status(*problems: ChainProblem, **found: Any) -> CheckpointStatus:
         return CheckpointStatus(
@@ -292,7 +285,7 @@ def _check_signature(
         "timestamp_valid": report.timestamp_valid,
     }
     problems = []
-    if report.signer_certificate not in seals and _subject_serial(report.signer_certificate) != cp.agency_code:
+    if report.signer_certificate not in seals and agency_code_of(report.signer_certificate) != cp.agency_code:
         problems.append(
             ChainProblem(
                 cp.seq,

@@ -57,7 +57,7 @@ from dossiers.ports import ExchangeDocument, ExchangeReceipt, StoredObject
 from motcua.db import document, dossier, exchange_inbox, exchange_outbox, transaction
 from motcua.exchange import RECEIVED, InProcessExchange
 from motcua.services import OneStopShop
-from signing.cms import CmsInvalid, sign_detached, verify_detached
+from signing.cms import CmsInvalid, agency_code_of, sign_detached, verify_detached
 
 log = structlog.get_logger(__name__)
 
@@ -246,11 +246,6 @@ def _unb64(text: Any, what: str) -> bytes:
         raise Refusal("malformed", f"{what} không đúng định dạng base64.", f"The {what} is not valid base64.") from exc
 
 
-def _subject_serial(cert: x509.Certificate) -> str | None:
-    found = cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)
-    return str(found[0].value) if found else None
-
-
 def check_partner_signature(
     data: bytes, signature: bytes, partner: Partner, agency: str, at: dt.datetime
 ) -> dt.datetime | None:
@@ -286,11 +281,11 @@ def check_partner_signature(
                 f"Chứng thư số ký phong bì không phải chứng thư đã đăng ký của cơ quan {agency}.",
                 f"The envelope is signed with a certificate not registered for agency {agency}.",
             )
-    elif _subject_serial(cert) != agency:
+    elif agency_code_of(cert) != agency:
         raise Refusal(
             "foreign_certificate",
             f"Chứng thư số ký phong bì không thuộc cơ quan {agency}.",
-            f"The envelope is signed by {report.signer_common_name} ({_subject_serial(cert)}), not by {agency}.",
+            f"The envelope is signed by {report.signer_common_name} ({agency_code_of(cert)}), not by {agency}.",
         )
     return report.timestamp_time or report.signing_time
 

@@ -48,7 +48,7 @@ from dossiers.calendar import VN_TZ
 from dossiers.errors import MotcuaError
 from dossiers.ports import AuditEntry, AuditEvent
 from signing.ades import report_to_dict, validate_ades
-from signing.cms import CmsInvalid, verify_detached
+from signing.cms import CmsInvalid, agency_code_of, verify_detached
 
 PACKAGE_TYPE = "motcua.evidence/1"
 PROOF_TYPE = "motcua.audit.proof/1"
@@ -134,9 +134,9 @@ def common_name(cert: x509.Certificate) -> str:
 
 
 def names_agency(cert: x509.Certificate, agency_code: str) -> bool:
-    """The certificate belongs to the agency: some attribute of its subject is the agency code (the development PKI
-    and Vietnamese organisation certificates carry it as serialNumber)."""
-    return any(str(attr.value) == agency_code for attr in cert.subject)
+    """The certificate belongs to the agency: its subject's serialNumber is the agency code (the same rule as the
+    audit checkpoints and the exchange use, :func:`signing.cms.agency_code_of`)."""
+    return agency_code_of(cert) == agency_code
 
 
 def timestamp_tokens(signed_data: cms.SignedData) -> list[cms.ContentInfo]:

@@ -44,6 +44,13 @@ class CmsReport:
     timestamp_valid: bool
 
 
+def agency_code_of(cert: x509.Certificate) -> str | None:
+    """The unit code an agency seal's certificate names (subject serialNumber, as the development PKI issues
+    them): who may sign for an agency is decided on it when no certificate is pinned."""
+    found = cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)
+    return str(found[0].value) if found else None
+
+
 def sign_detached(data: bytes, signer: signers.Signer, *, timestamper_url: str | None = None) -> bytes:
     """DER of a CMS ``ContentInfo`` signing ``data`` (detached, SHA-256, CAdES signed attributes)."""
     stamper = timestamper_for(timestamper_url) if timestamper_url else None
