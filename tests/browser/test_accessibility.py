@@ -41,8 +41,8 @@ CITIZEN_PAGES = ["/cong-dan", "/cong-dan/nop-ho-so", f"/cong-dan/nop-ho-so?thu_t
 OFFICIAL_PAGES = {
     RECEPTION: ["/mot-cua", f"/mot-cua/tiep-nhan/{HOUSEHOLD_BUSINESS}", "/can-bo/nhiem-vu"],
     SPECIALIST: ["/can-bo/nhiem-vu"],
-    AUDITOR: ["/thanh-tra", "/thanh-tra/thong-ke"],
-    ADMIN: ["/quan-tri", "/quan-tri/nguoi-dung", "/quan-tri/su-co"],
+    AUDITOR: ["/thanh-tra", "/thanh-tra/thong-ke", "/thanh-tra/nhat-ky"],
+    ADMIN: ["/quan-tri", "/quan-tri/nguoi-dung", "/quan-tri/su-co", "/quan-tri/lien-thong"],
 }
 
 
