@@ -11,9 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dossiers.errors import Forbidden, Unauthorized
+from api.bearer import role_guard
 from dossiers.model import Person, Role
 from motcua.audit import Checkpoint, audit_report
 
@@ -33,22 +32,12 @@ def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
 
 def audit_api_router(runtime: Any) -> APIRouter:
     router = APIRouter(tags=["audit"])
-    bearer = HTTPBearer(auto_error=False)
-
-    # the same bearer check as api.app.create_app's current_person (that one is local to create_app)
-    def auditor(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Person:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized(
-                "Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token)."
-            )
-        person = runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
-        if person.role not in AUDIT_ROLES:
-            raise Forbidden(
-                "Chỉ thanh tra viên và quản trị viên được xem nhật ký kiểm toán.",
-                "Only auditors and administrators may see the audit log's state.",
-            )
-        return person
-
+    auditor = role_guard(
+        runtime,
+        AUDIT_ROLES,
+        "Chỉ thanh tra viên và quản trị viên được xem nhật ký kiểm toán.",
+        "Only auditors and administrators may see the audit log's state.",
+    )
     Auditor = Annotated[Person, Depends(auditor)]  # noqa: N806 - a type alias
 
     @router.get("/api/audit/status")

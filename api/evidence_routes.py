@@ -14,30 +14,20 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dossiers.errors import Forbidden, Unauthorized
+from api.bearer import role_guard
 from dossiers.model import Person, Role
 from motcua.evidence import ZIP, export_evidence
 
 
 def evidence_router(runtime: Any) -> APIRouter:
     router = APIRouter(tags=["verification"])
-    bearer = HTTPBearer(auto_error=False)
-
-    # the same bearer check as api.app.create_app's current_person (that one is local to create_app)
-    def auditor(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Person:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized(
-                "Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token)."
-            )
-        person: Person = runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
-        if person.role != Role.AUDITOR:
-            raise Forbidden(
-                "Chỉ thanh tra viên được xuất gói chứng cứ.", "Only auditors may export an evidence package."
-            )
-        return person
-
+    auditor = role_guard(
+        runtime,
+        (Role.AUDITOR,),
+        "Chỉ thanh tra viên được xuất gói chứng cứ.",
+        "Only auditors may export an evidence package.",
+    )
     Auditor = Annotated[Person, Depends(auditor)]  # noqa: N806 - a type alias
 
     @router.get(

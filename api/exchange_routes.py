@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dossiers.errors import Forbidden, NotFound, Unauthorized
+from api.bearer import role_guard
+from dossiers.errors import NotFound
 from dossiers.model import Person, Role
 from motcua.app import Runtime, envelope_receiver
 
@@ -23,15 +23,13 @@ ENVELOPES_PATH = "/api/exchange/envelopes"
 
 def exchange_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["exchange"])
-    bearer = HTTPBearer(auto_error=False)
     receiver = envelope_receiver(runtime)
-
-    def current_person(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Person:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized("Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required.")
-        return runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
+    operator = role_guard(
+        runtime,
+        (Role.ADMIN, Role.AUDITOR),
+        "Chỉ quản trị viên và thanh tra xem được.",
+        "Administrators and auditors only.",
+    )
 
     def not_configured() -> NotFound:
         return NotFound(
@@ -53,10 +51,8 @@ def exchange_router(runtime: Runtime) -> APIRouter:
         return JSONResponse(answer.json(), status_code=answer.status_code)
 
     @router.get("/api/exchange/messages")
-    def messages(person: Annotated[Person, Depends(current_person)], dossier: str | None = None) -> dict[str, Any]:
+    def messages(person: Annotated[Person, Depends(operator)], dossier: str | None = None) -> dict[str, Any]:
         """Envelopes sent (status, attempts, next attempt, last error) and received, newest first."""
-        if person.role not in (Role.ADMIN, Role.AUDITOR):
-            raise Forbidden("Chỉ quản trị viên và thanh tra xem được.", "Administrators and auditors only.")
         if runtime.exchange is None:
             raise not_configured()
         return {"messages": runtime.exchange.messages(dossier)}

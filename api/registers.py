@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dossiers.errors import Forbidden, InvalidInput, Unauthorized
+from api.bearer import bearer_person
+from dossiers.errors import Forbidden, InvalidInput
 from dossiers.model import OFFICIAL_ROLES, Person, Role
 from motcua.app import Runtime
 
@@ -21,18 +21,8 @@ MAX_PERIOD_DAYS = 366
 
 def registers_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["registers"])
-    bearer = HTTPBearer(auto_error=False)
     paperwork = runtime.paperwork
-
-    # the same bearer check as api.app.create_app's current_person (that one is local to create_app)
-    def current_person(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Person:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized(
-                "Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token)."
-            )
-        return runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
+    current_person = bearer_person(runtime)
 
     CurrentPerson = Annotated[Person, Depends(current_person)]  # noqa: N806 - a type alias
 

@@ -24,12 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
-from dossiers.ports import StoredObject
 from motcua.db import document, notification, transaction
 from motcua.digitise import Digitiser
 from motcua.late import LateNotices
 from motcua.notify import build_dispatcher
 from motcua.payments import SIGNATURE_HEADER, Payments, callback_secret
+from motcua.services import stored_object
 from motcua.uploads import Upload
 
 RESULT_KINDS = ("result",)
@@ -370,7 +370,7 @@ def operations_router(runtime: Any) -> APIRouter:
             ).first()
         if row is None:
             raise NotFound("Không tìm thấy tài liệu.", "Document not found.")
-        stream = shop.store.open(StoredObject(row.storage_key, row.sha256, row.size, row.content_type, row.version_id))
+        stream = shop.store.open(stored_object(row))
         shop.record("document.read", "public", code, document_id=document_id, via="public_link")
         return StreamingResponse(
             _chunks(stream),

@@ -603,8 +603,8 @@ def storage_check(
 
     from sqlalchemy import select
 
-    from dossiers.ports import StoredObject
     from motcua.db import document, make_engine
+    from motcua.services import stored_object
     from storage.check import Record, check_store, render
     from storage.url import open_store
 
@@ -616,7 +616,7 @@ def storage_check(
             rows = conn.execute(select(document).order_by(document.c.created_at, document.c.id)).all()
         records = [
             Record(
-                StoredObject(r.storage_key, r.sha256, r.size, r.content_type, r.version_id),
+                stored_object(r),
                 f"document {r.id}, dossier {r.dossier_code}, {r.kind}",
             )
             for r in rows

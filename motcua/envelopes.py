@@ -53,10 +53,10 @@ from sqlalchemy import insert, select, update
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
 from dossiers.model import DossierStatus
-from dossiers.ports import ExchangeDocument, ExchangeReceipt, StoredObject
+from dossiers.ports import ExchangeDocument, ExchangeReceipt
 from motcua.db import document, dossier, exchange_inbox, exchange_outbox, transaction
 from motcua.exchange import RECEIVED, InProcessExchange
-from motcua.services import OneStopShop
+from motcua.services import OneStopShop, stored_object
 from signing.cms import CmsInvalid, agency_code_of, sign_detached, verify_detached
 
 log = structlog.get_logger(__name__)
@@ -298,8 +298,7 @@ def _document_bytes(shop: OneStopShop, doc_id: str) -> tuple[Any, bytes]:
         row = conn.execute(select(document).where(document.c.id == doc_id)).first()
     if row is None:
         raise NotFound(f"Không tìm thấy tài liệu {doc_id}.", f"Document {doc_id} not found.")
-    obj = StoredObject(row.storage_key, row.sha256, row.size, row.content_type, row.version_id)
-    return row, b"".join(shop.store.open(obj))
+    return row, b"".join(shop.store.open(stored_object(row)))
 
 
 def _dossier_record(row: Any) -> dict[str, Any]:

@@ -43,9 +43,10 @@ from sqlalchemy import select
 from dossiers.audit import chain_proof
 from dossiers.calendar import VN_TZ
 from dossiers.errors import NotFound
-from dossiers.ports import AuditEntry, AuditEvent, StoredObject
+from dossiers.ports import AuditEntry, AuditEvent
 from motcua import evidence_verify as layout
 from motcua.db import audit_log, document, transaction
+from motcua.services import stored_object
 from motcua.verification import validator_for
 from signing.ades import AdesValidator, report_to_dict
 from signing.cms import sign_detached
@@ -193,8 +194,7 @@ def _read_document(runtime: Runtime, code: str, doc_id: str) -> bytes:
     ``evidence.exported`` record lists them."""
     with transaction(runtime.db) as conn:
         row = conn.execute(select(document).where(document.c.id == doc_id, document.c.dossier_code == code)).one()
-    obj = StoredObject(row.storage_key, row.sha256, row.size, row.content_type, row.version_id)
-    return b"".join(runtime.store.open(obj))
+    return b"".join(runtime.store.open(stored_object(row)))
 
 
 def _entries_between(runtime: Runtime, first: int, last: int) -> list[AuditEntry]:

@@ -62,6 +62,11 @@ class Applicant:
     phone: str | None = None
 
 
+def stored_object(row: Any) -> StoredObject:
+    """The store's handle of a ``document`` row (the store checks size and SHA-256 when it is read)."""
+    return StoredObject(row.storage_key, row.sha256, row.size, row.content_type, row.version_id)
+
+
 def catalogue_entry(row: Any) -> CatalogueEntry:
     """A ``procedure`` row's catalogue entry (validated when it was seeded; parsed again here)."""
     return parse_entry(row.data, f"procedure {row.code}")
@@ -509,8 +514,7 @@ class OneStopShop:
             row = conn.execute(select(document).where(document.c.id == doc_id, document.c.dossier_code == code)).first()
         if row is None:
             raise NotFound("Không tìm thấy tài liệu.", "Document not found.", document_id=doc_id)
-        obj = StoredObject(row.storage_key, row.sha256, row.size, row.content_type, row.version_id)
-        stream = self.store.open(obj)
+        stream = self.store.open(stored_object(row))
         self.record("document.read", person.username, code, document_id=doc_id)
         return row, stream
 
@@ -726,7 +730,7 @@ class OneStopShop:
         for doc in docs:
             if doc.storage_key.startswith(home):
                 continue
-            source = StoredObject(doc.storage_key, doc.sha256, doc.size, doc.content_type, doc.version_id)
+            source = stored_object(doc)
             filed = self.store.put(home + doc.kind, _ChunkReader(self.store.open(source)), doc.content_type)
             if filed.sha256 != doc.sha256:  # the store re-hashed what it read back: never file other bytes
                 raise Conflict("Nội dung tài liệu thay đổi khi lưu.", f"Document {doc.id} changed while being filed.")

@@ -21,7 +21,7 @@ from dossiers.errors import Conflict, Forbidden, NotFound
 from dossiers.model import Person
 from dossiers.ports import SignatureRequest, StoredObject
 from motcua.db import document, pending_signature, transaction
-from motcua.services import OneStopShop
+from motcua.services import OneStopShop, stored_object
 from signing.pki import DevelopmentPki
 from signing.two_step import PreparedSignature, finish, prepare
 
@@ -172,8 +172,7 @@ class PersonalSignatures:
             ).first()
         if row is None:
             raise NotFound("Văn bản chưa được ký.", "The document has not been signed yet.", pending_id=pending_id)
-        obj = StoredObject(row.storage_key, row.sha256, row.size, row.content_type, row.version_id)
-        return row, b"".join(self.shop.store.open(obj))
+        return row, b"".join(self.shop.store.open(stored_object(row)))
 
 
 def b64(data: bytes) -> str:
