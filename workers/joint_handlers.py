@@ -90,6 +90,22 @@ REPLY_DOCUMENTS: tuple[str, ...] = ()
 """Kinds of documents a partner's reply carries back (none yet: the partner's steps decide; their papers are
 made by the originating agency's process)."""
 
+
+def partner_documents(kind: str, step: str | None, closing: bool) -> frozenset[str] | None:
+    """The document kinds a partner's envelope may carry, from what its part of the procedure produces: a reply
+    :data:`REPLY_DOCUMENTS`; a closing hand-off what the hand-offs that do not take over file (the signed
+    result); a hand-off what the hand-offs leading to ``step`` send. None when no hand-off leads to ``step``:
+    the partner names a step it cannot hand over (the signed envelope receiver refuses it)."""
+    if kind == "reply":
+        return frozenset(REPLY_DOCUMENTS)
+    if closing:
+        return frozenset(k for h in HAND_OFFS.values() if not h.takes_over for k in h.documents)
+    leading = [h for h in HAND_OFFS.values() if h.takes_over and h.next_step is not None and h.next_step == step]
+    if not leading:
+        return None
+    return frozenset(k for h in leading for k in h.documents)
+
+
 PERMIT_SERIES = "GPXD"
 LAND_SERIES = "GCN-QSDĐ"
 DEMO_LAND_PRICE_VND_PER_M2 = 2_000_000
@@ -349,7 +365,8 @@ class JointWork:
             issued_at=now,
             signer_name=self.full_name(leader, leader),
         )
-        return self._prepare(code, leader, render_construction_permit(data), "Phê duyệt cấp giấy phép xây dựng")
+        pdf = self.paperwork.issuer.render(lambda: render_construction_permit(data), "result")
+        return self._prepare(code, leader, pdf, "Phê duyệt cấp giấy phép xây dựng")
 
     def prepare_land_certificate(self, ctx: TaskContext) -> str:
         code = _code(ctx)
@@ -375,7 +392,8 @@ class JointWork:
             signer_name=self.full_name(leader, leader),
             prepared_by=office.name,
         )
-        return self._prepare(code, leader, render_land_certificate(data), "Phê duyệt cấp Giấy chứng nhận")
+        pdf = self.paperwork.issuer.render(lambda: render_land_certificate(data), "result")
+        return self._prepare(code, leader, pdf, "Phê duyệt cấp Giấy chứng nhận")
 
     def seal_result(self, ctx: TaskContext, series: str, filename: str) -> str:
         """Fill the clerk's number and date into the leader-signed result, then apply the agency seal."""

@@ -100,3 +100,28 @@ def test_a_hand_off_to_an_unreachable_partner_waits_in_the_outbox(api: Api) -> N
     # the hand-off is in the audit trail once, however often delivery is tried
     history = api.get(f"/api/dossiers/{code}/history", "thanhtra.tinh").json()
     assert [e["kind"] for e in history].count("exchange.queued") == 1
+
+
+def test_a_passing_failure_at_the_partner_is_retried_not_final(api: Api) -> None:
+    """The receiver answers ``internal_error`` with 503 (tests/e2e/test_exchange_hostile.py): the sender keeps the
+    envelope pending and tries again later, where a 422 NACK would have been final."""
+    import httpx
+
+    exchange = api.runtime.exchange
+    assert exchange is not None
+    code = _submit(api, LAND)
+    api.work()
+    _ok(api.decide("chuyenvien1.xa1", code, "approve"))
+    api.work()
+    answered: list[int] = []
+
+    def partner(request: httpx.Request) -> httpx.Response:
+        answered.append(503)
+        return httpx.Response(503, json={"ack": "", "signature": ""})
+
+    exchange.transport = httpx.MockTransport(partner)
+    assert exchange.deliver_due() == 0
+    row = _row(api)
+    assert answered == [503]
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "HTTP 503" in row.last_error

@@ -76,3 +76,35 @@ def test_an_acknowledgment_is_canonical_and_names_the_refusal() -> None:
     )
     assert nack["status"] == "refused"
     assert nack["reason"] == {"code": "tampered", "vi": "Tài liệu đã bị thay đổi.", "en": "Document changed."}
+
+
+def test_every_refusal_code_is_listed_and_documented() -> None:
+    """The reason codes a NACK can carry are a contract with partners: each one raised is in REFUSALS and in
+    docs/exchange.md, and none is listed that nothing raises."""
+    import re
+    from pathlib import Path
+
+    from motcua import envelopes
+
+    source = Path(envelopes.__file__).read_text(encoding="utf-8")
+    raised = set(re.findall(r'Refusal\(\s*"([a-z_]+)"', source))
+    assert raised == set(envelopes.REFUSALS)
+    docs = (Path(__file__).parents[2] / "docs" / "exchange.md").read_text(encoding="utf-8")
+    assert {code for code in raised if f"`{code}`" not in docs} == set()
+
+
+def test_a_refusal_survives_leaving_a_transaction() -> None:
+    """A refusal raised inside ``with transaction(...)`` reaches the NACK code unchanged (a frozen dataclass
+    exception broke there: the context manager sets its ``__traceback__``)."""
+    import contextlib
+    from collections.abc import Iterator
+
+    from motcua.envelopes import Refusal
+
+    @contextlib.contextmanager
+    def unit_of_work() -> Iterator[None]:
+        yield
+
+    with pytest.raises(Refusal) as caught, unit_of_work():
+        raise Refusal("unknown_dossier", "Hồ sơ không có.", "No such dossier.")
+    assert (caught.value.code, caught.value.message_en) == ("unknown_dossier", "No such dossier.")
