@@ -13,6 +13,9 @@
     and, for comparison, the pure in-memory recompute (``verify_chain`` over a list already in memory).
 (c) **One checkpoint**: sign a checkpoint statement with a development-PKI seal (detached CAdES, no TSA) and
     verify it (``verify_detached``: chain, signer) — the per-checkpoint cost of ``motcua audit verify``.
+(d) **Head anchors** (MOTCUA_AUDIT_ANCHOR_SECONDS): one anchor written to a local object store (what housekeeping
+    does at most every few seconds, outside the append path, so (a) does not change), and the listing that
+    ``verify_report`` adds, with ``--anchors`` anchors in the store.
 
 PostgreSQL is a throw-away cluster started like the tests' (tests/integration/postgres.py, fsync off); without
 Debian's ``postgresql`` it is skipped. Figures are printed; nothing is asserted.
@@ -233,6 +236,32 @@ def checkpoint_costs(rounds: int = 20) -> tuple[float, float]:
     return statistics.median(signs) * 1000, statistics.median(verifies) * 1000
 
 
+# ---------------------------------------------------------------------------------------------- (d) head anchors
+
+
+def anchor_costs(count: int) -> tuple[float, float, int]:
+    """(ms to write one anchor, ms to list the anchors near the end, anchors listed) over ``count`` anchors."""
+    from motcua.audit import AuditAnchors
+    from storage.local import LocalDocumentStore
+
+    class Head:  # the head row of a log whose newest entry is ``seq``
+        seq = 0
+
+        def head(self) -> tuple[int, str]:
+            return self.seq, f"{self.seq:064x}"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Head()
+        anchors = AuditAnchors(log, LocalDocumentStore(Path(tmp)))  # type: ignore[arg-type]
+        writes = []
+        for seq in range(1, count + 1):
+            log.seq = seq * 3  # a few entries between two anchors
+            seconds, _ = timed(anchors.write)
+            writes.append(seconds)
+        listing, keys = timed(lambda: anchors.keys_near(log.seq))
+    return statistics.median(writes) * 1000, listing * 1000, len(keys)
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -242,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writers", type=int, default=4, help="concurrent writers on PostgreSQL in (a)")
     parser.add_argument("--entries", type=int, default=1_000_000, help="size of the log verified in (b)")
     parser.add_argument("--databases", default="sqlite,postgresql", help="where (a) and (b) run")
+    parser.add_argument("--anchors", type=int, default=5000, help="head anchors written in (d)")
     args = parser.parse_args(argv)
     quiet()
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
@@ -289,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
 
             sign_ms, verify_ms = checkpoint_costs()
             print(f"\n(c) one checkpoint (no TSA): sign {sign_ms:.1f} ms, verify {verify_ms:.1f} ms (medians of 20)")
+
+            write_ms, list_ms, listed = anchor_costs(args.anchors)
+            print(
+                f"\n(d) head anchors, local store: write one {write_ms:.2f} ms (median of {args.anchors}); "
+                f"verify lists the {listed} near the end of the log in {list_ms:.1f} ms"
+            )
         finally:
             if cluster is not None:
                 cluster.stop()

@@ -397,3 +397,81 @@ def timestamp_problems(checkpoints: Sequence[tuple[int, bool]]) -> list[ChainPro
                 )
             )
     return problems
+
+
+# ---------------------------------------------------------------- head anchors outside the database
+
+ANCHOR_PREFIX = "audit/anchors"
+ANCHOR_BUCKET = 10_000  # anchors are grouped by seq // ANCHOR_BUCKET: the newest are found without listing all
+
+
+def anchor_statement(seq: int, head_hash: str) -> bytes:
+    """The canonical bytes of a head anchor: nothing but the seq and the hash, so every process anchoring the same
+    head writes the same object."""
+    body = {"type": "motcua.audit.anchor/1", "seq": seq, "head_hash": head_hash}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def anchor_folder(seq: int) -> str:
+    """Where the anchors of ``seq`` are kept in the object store (the key adds the statement's SHA-256)."""
+    return f"{ANCHOR_PREFIX}/{seq // ANCHOR_BUCKET:08d}/{seq:012d}"
+
+
+def anchor_key(seq: int, head_hash: str) -> str:
+    """The object key of the anchor of entry ``seq`` with hash ``head_hash``: content-addressed, so a listing of
+    keys is enough to compare anchors with the log (no object needs to be read)."""
+    return f"{anchor_folder(seq)}/{hashlib.sha256(anchor_statement(seq, head_hash)).hexdigest()}"
+
+
+def anchor_seq(key: str) -> int | None:
+    """The entry an anchor key names, or None when ``key`` is not an anchor's."""
+    parts = key.split("/")
+    if len(parts) != 5 or "/".join(parts[:2]) != ANCHOR_PREFIX or not (parts[2].isdigit() and parts[3].isdigit()):
+        return None
+    seq = int(parts[3])
+    return seq if parts[2] == f"{seq // ANCHOR_BUCKET:08d}" else None
+
+
+def anchor_problems(keys: Iterable[str], hashes: Mapping[int, str], log_end: int) -> list[ChainProblem]:
+    """The anchors found in the object store (``keys``) against the log ending at ``log_end``, whose entries have
+    the stored hashes ``hashes`` (at least at the anchored seqs up to ``log_end``). An anchor beyond the end
+    means the newest entries were deleted (even with the head row rewritten to match); an anchor that is not the
+    one of the stored entry means the log was rewritten at or before it (hashes recomputed) — also when the
+    rewritten head was anchored again later: the earlier anchor of that seq stays in the store."""
+    beyond: int | None = None
+    rewritten: int | None = None
+    matched: int | None = None
+    for key in keys:
+        seq = anchor_seq(key)
+        if seq is None:
+            continue
+        if seq > log_end:
+            beyond = max(seq, beyond or seq)
+            continue
+        stored = hashes.get(seq)
+        if stored is not None and anchor_key(seq, stored) == key:
+            matched = seq if matched is None or seq > matched else matched
+            continue
+        rewritten = seq if rewritten is None or seq < rewritten else rewritten
+    problems: list[ChainProblem] = []
+    if rewritten is not None:
+        since = f" (the anchor at entry {matched} still matches)" if matched is not None and matched < rewritten else ""
+        problems.append(
+            ChainProblem(
+                rewritten,
+                "changed",
+                f"entry {rewritten} does not match the head anchored in the object store: the log was rewritten "
+                f"at or before entry {rewritten}{since}",
+            )
+        )
+    if beyond is not None:
+        first = log_end + 1
+        what = f"entry {first} is missing" if beyond == first else f"entries {first}–{beyond} are missing"
+        problems.append(
+            ChainProblem(
+                first,
+                "truncated",
+                f"{what}: the object store holds an anchor of the head at entry {beyond}, the log ends at {log_end}",
+            )
+        )
+    return problems

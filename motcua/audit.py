@@ -9,6 +9,12 @@ log, its head row and the checkpoints in one snapshot, streaming the entries thr
 whose stored hash is the signed head, its detached CMS signature chains to the trusted roots and is the audit
 agency's seal, and its RFC 3161 timestamp holds. :class:`AuditCheckpoints` signs the head on demand or, from
 housekeeping, on a schedule (:meth:`AuditCheckpoints.make_if_due`).
+
+Checkpoints are hourly and live in the same database, so whoever can delete the newest entries and rewrite the
+head row could delete a checkpoint too. :class:`AuditAnchors` closes that window: every few seconds
+(MOTCUA_AUDIT_ANCHOR_SECONDS) housekeeping writes the committed head, write-once, to the object store, and
+verification compares the anchors of the newest entries with the log — an anchor beyond the log's end names the
+deleted entries, an anchor that no longer matches its entry names a rewrite.
 """
 
 from __future__ import annotations
@@ -16,20 +22,27 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import io
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.pool import NullPool
 
 from dossiers.audit import (
+    ANCHOR_BUCKET,
+    ANCHOR_PREFIX,
     GENESIS_HASH,
     ChainProblem,
     ChainScan,
+    anchor_folder,
+    anchor_problems,
+    anchor_seq,
+    anchor_statement,
     chain_hash,
     chain_problems,
     checkpoint_problems,
@@ -201,16 +214,31 @@ class SqlAuditLog:
         seals: Sequence[x509.Certificate] = (),
         crls: Sequence[bytes] = (),
         check_signatures: bool = True,
+        anchors: AuditAnchors | None = None,
     ) -> AuditReport:
         """Recompute the whole chain, compare the head, and check every checkpoint: its statement, that it names
         an entry whose stored hash is the signed head hash, its CMS signature (chain to ``trust_roots``, signer
         the audit agency's seal: a certificate in ``seals`` or one whose serialNumber is the agency code) and its
-        RFC 3161 timestamp when it has one."""
+        RFC 3161 timestamp when it has one. With ``anchors``, the head anchors of the newest entries in the object
+        store are compared with the log too (listed before the log is read: an anchor only names a committed
+        head, so a log read afterwards has every anchored entry)."""
+        anchor_keys: list[str] = []
+        anchor_trouble: list[ChainProblem] = []
+        if anchors is not None:
+            try:
+                anchor_keys = anchors.keys_near(self.last_seq())
+            except Exception as exc:  # noqa: BLE001 - the store is down: the newest entries cannot be vouched for
+                message = getattr(exc, "message_en", None) or f"{type(exc).__name__}: {exc}"
+                anchor_trouble.append(
+                    ChainProblem(0, "anchor", f"the head anchors in the object store could not be listed ({message})")
+                )
         with self.snapshot() as conn:
             rows = conn.execute(select(audit_checkpoint).order_by(audit_checkpoint.c.seq)).all()
             stored = [AuditCheckpoints._row(r) for r in rows]
-            scan, head = self._scan(conn, [c.seq for c in stored])
+            anchored = [seq for seq in map(anchor_seq, anchor_keys) if seq is not None]
+            scan, head = self._scan(conn, [c.seq for c in stored] + anchored)
         problems = chain_problems(scan, head)
+        problems += anchor_problems(anchor_keys, scan.hashes, scan.last_seq) + anchor_trouble
         checked: list[CheckpointStatus] = []
         last_good: int | None = None
         for cp in stored:
@@ -243,6 +271,11 @@ class SqlAuditLog:
             checkpoints=tuple(checked),
             problems=tuple(problems),
         )
+
+    def last_seq(self) -> int:
+        """The newest entry's seq as the log itself says (not the head row)."""
+        with transaction(self.db) as conn:
+            return int(conn.execute(select(func.coalesce(func.max(audit_log.c.seq), 0))).scalar_one())
 
     @staticmethod
     def verify_result(scan: ChainScan, head: tuple[int, str] | None) -> int | None:
@@ -399,8 +432,46 @@ def audit_trust(
 def audit_report(runtime: Any) -> AuditReport:
     """Verify the runtime's audit log and checkpoints with the configured trust (CLI, API and the auditor's desk)."""
     roots, seals, crls = audit_trust(runtime.settings, runtime.pki, runtime.keys)
-    report: AuditReport = runtime.audit.verify_report(roots, seals=seals, crls=crls)
+    anchors = AuditAnchors(runtime.audit, runtime.store)
+    report: AuditReport = runtime.audit.verify_report(
+        roots, seals=seals, crls=crls, anchors=anchors if anchors.supported else None
+    )
     return report
+
+
+class AuditAnchors:
+    """The audit chain's head, written write-once to the object store (``audit/anchors/<bucket>/<seq>/<sha256>``,
+    see :func:`dossiers.audit.anchor_key`): a copy of the newest entries' hashes out of reach of whoever holds
+    only the database. Housekeeping writes one every MOTCUA_AUDIT_ANCHOR_SECONDS when the head moved (after
+    the appends committed, never inside their transaction: an anchor names only a committed entry). Anchors of
+    the same head from several processes are the same object."""
+
+    def __init__(self, log: SqlAuditLog, store: Any) -> None:
+        self.log = log
+        self.store = store
+        self._written = 0
+
+    @property
+    def supported(self) -> bool:
+        """Whether the store can list keys (every store Motcua ships can)."""
+        return callable(getattr(self.store, "list_keys", None))
+
+    def write(self) -> int | None:
+        """Anchor the committed head unless this process already did; the seq anchored, or None."""
+        seq, head_hash = self.log.head()
+        if seq == 0 or seq == self._written:
+            return None
+        self.store.put(anchor_folder(seq), io.BytesIO(anchor_statement(seq, head_hash)), "application/json")
+        self._written = seq
+        return seq
+
+    def keys_near(self, log_end: int) -> list[str]:
+        """The anchor keys from the bucket before the one of ``log_end`` on (the newest 10,000–20,000 entries,
+        and every anchor beyond the log's end however far): older history is covered by signed checkpoints."""
+        first_bucket = max(0, log_end // ANCHOR_BUCKET - 1)
+        start_after = f"{ANCHOR_PREFIX}/{first_bucket:08d}" if first_bucket else None
+        keys: list[str] = self.store.list_keys(ANCHOR_PREFIX, start_after)
+        return keys
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,46 @@ def _fail(exc: MotcuaError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _refused(reasons: list[str]) -> typer.Exit:
+    for reason in reasons:
+        typer.echo(f"lỗi / error: cấu hình bị từ chối / settings refused: {reason}", err=True)
+    return typer.Exit(code=2)
+
+
+@app.callback()
+def _settings_first(ctx: typer.Context) -> None:
+    # Every command starts from the settings: unsafe or invalid ones (a published or short secret in production,
+    # MOTCUA_PORT=abc) stop it here with the reason, never a traceback. In production a missing secret is refused
+    # too, except by `init`, which writes the installation's random one.
+    from pydantic import ValidationError
+
+    from motcua.settings import SettingsRefused
+
+    if ctx.invoked_subcommand == "settings-doc":
+        return
+    try:
+        settings = Settings()
+        if settings.environment == "production" and ctx.invoked_subcommand != "init":
+            settings.require_secret_key()
+    except ValidationError as exc:
+        reasons = []
+        for error in exc.errors():
+            message = str(error.get("msg", "")).removeprefix("Value error, ")
+            field = ".".join(str(part) for part in error.get("loc", ()))
+            reasons.append(f"MOTCUA_{field.upper()}: {message}" if field else message)
+        raise _refused(reasons) from None
+    except SettingsRefused as exc:
+        raise _refused([str(exc)]) from None
+
+
+def _mode_line(settings: Settings) -> str:
+    """What the startup log says about the mode and where the secret comes from."""
+    secret = "MOTCUA_SECRET_KEY" if os.environ.get("MOTCUA_SECRET_KEY") else str(settings.secret_key_file)
+    if settings.environment == "production":
+        return f"chế độ production / production mode (secret: {secret})"
+    return f"chế độ phát triển / development mode (secret: {secret}; MOTCUA_ENV=production for production)"
+
+
 @app.command()
 def init(
     demo: Annotated[bool, typer.Option(help="Create the demo people (development only).")] = True,
@@ -66,6 +106,7 @@ def init(
     _configure_logging(False)
     settings = Settings()
     report = init_state(settings, demo=demo)
+    typer.echo(_mode_line(settings))
     typer.echo(f"database: {settings.resolved_database_url}")
     if settings.storage_url and settings.storage_url.startswith("s3://"):
         typer.echo(f"objects:  {settings.storage_url.split('@')[-1]} (S3)")
@@ -104,7 +145,8 @@ def serve(
     if settings.workers_in_process and workers > 0:
         runtime.start_background(workers=workers)
     scheme = "https" if settings.tls_cert_file else "http"
-    typer.echo(f"Motcua đang chạy tại {scheme}://{settings.host}:{settings.port} (API: /docs)")
+    structlog.get_logger("motcua").info("motcua.start", mode=settings.environment, engine=settings.engine)
+    typer.echo(f"Motcua đang chạy tại {scheme}://{settings.host}:{settings.port} (API: /docs), {_mode_line(settings)}")
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown through the handler it found installed;
     # with ours in place the process returns here and stops its workers and scheduler cleanly.
     signal.signal(signal.SIGTERM, lambda *_: None)
@@ -153,7 +195,7 @@ def worker(
     runtime.stop = stop
     runtime.start_housekeeping(5.0, fire_timers=False)  # timers: Operaton's job executor, or `serve`'s scheduler
     typer.echo(
-        f"worker {os.getpid()} ({settings.engine}): {threads} thread(s), "
+        f"worker {os.getpid()} ({settings.engine}, {settings.environment} mode): {threads} thread(s), "
         f"topics: {', '.join(sorted(runtime.worker.handlers))}"
     )
     stop.wait()

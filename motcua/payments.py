@@ -245,10 +245,12 @@ def require_paid(shop: OneStopShop, code: str) -> None:
 
 
 def callback_secret(settings: Any) -> bytes:
-    """MOTCUA_PAYMENT_CALLBACK_SECRET, or a key derived from MOTCUA_SECRET_KEY."""
+    """MOTCUA_PAYMENT_CALLBACK_SECRET, or a key derived from the installation's secret (never a value in the
+    source code: the development default is the random ``var/secret_key``)."""
     if settings.payment_callback_secret:
         return str(settings.payment_callback_secret).encode()
-    return hmac.new(str(settings.secret_key).encode(), b"motcua/payment-callback", hashlib.sha256).digest()
+    key: bytes = settings.derived_key("motcua/payment-callback")
+    return key
 
 
 class Payments:

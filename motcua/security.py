@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, insert, select, update
 
+from dossiers import text_rules
 from dossiers.errors import Conflict, InvalidInput, Unauthorized
 from dossiers.model import Person, Role
 from motcua.db import api_token, app_user, transaction
@@ -53,6 +54,9 @@ class Accounts:
         *,
         update_existing: bool = False,
     ) -> Person:
+        full_name = text_rules.clean_person_name(
+            full_name, field="full_name", label_vi="Họ tên người dùng", label_en="The user's full name"
+        )
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidInput(
                 f"Mật khẩu phải có ít nhất {MIN_PASSWORD_LENGTH} ký tự.",

@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "motcua-development-secret-change-me"
+MIN_SECRET_LENGTH = 32  # characters of MOTCUA_SECRET_KEY production accepts
+MIN_PASSPHRASE_LENGTH = 16  # characters of MOTCUA_KEY_PASSPHRASE production accepts
+SECRET_KEY_FILE = "secret_key"  # under MOTCUA_VAR_DIR, written by `motcua init` (mode 0600)
+DEVELOPMENT_PASSPHRASE = "motcua-development-only"  # noqa: S105 - the development PKI's published passphrase
+# Values published in this repository's history or in examples: whoever read them could forge callbacks,
+# result links and CSRF tokens, so no installation may use them.
+PUBLISHED_SECRETS = frozenset({"motcua-development-secret-change-me", DEVELOPMENT_PASSPHRASE})
+_OBVIOUS_WORDS = ("changeme", "change-me", "change_me", "example", "dummy", "placeholder", "motcua-development")
+
+
+def weak_secret(value: str | None, minimum: int) -> str | None:
+    """Why ``value`` cannot protect a production installation (None: it can): missing, too short, published in
+    this repository, or obvious (a placeholder word, or hardly any distinct characters)."""
+    if not value or not value.strip():
+        return "is not set"
+    if value in PUBLISHED_SECRETS or value.strip().lower() in PUBLISHED_SECRETS:
+        return "is a value published with Motcua's source code"
+    if len(value) < minimum:
+        return f"is shorter than {minimum} characters"
+    lowered = value.lower()
+    if any(word in lowered for word in _OBVIOUS_WORDS) or len(set(value)) < 8:
+        return "is an obvious placeholder (use a random value, e.g. `openssl rand -base64 48`)"
+    return None
+
+
+class SettingsRefused(ValueError):
+    """A setting a production start refuses (the message names the variable and what to do)."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore", populate_by_name=True)
 
     environment: Literal["development", "production"] = Field(
-        "development", description="`production` refuses development defaults such as the secret key."
+        "development",
+        validation_alias=AliasChoices("MOTCUA_ENVIRONMENT", "MOTCUA_ENV"),
+        description="`production` (also `prod`; alias `MOTCUA_ENV`) refuses a missing, short or published secret "
+        "key and key passphrase and creates no demo people.",
     )
     var_dir: Path = Field(Path("var"), description="Where the embedded default keeps its state.")
     host: str = Field("127.0.0.1", description="Address `motcua serve` listens on.")
@@ -38,10 +69,20 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000", description="Public address of the portal (the QR code on receipts points here)."
     )
     storage_url: str | None = Field(None, description="`file:///path` or `s3://…`; default `var/objects`.")
-    secret_key: str = Field(
-        DEV_SECRET, description="Secret for the web pages' session cookies; must be set in production."
+    secret_key: str | None = Field(
+        None,
+        description="The installation's secret: keys of CSRF tokens, OIDC state cookies, public result links and "
+        "(unless MOTCUA_PAYMENT_CALLBACK_SECRET) payment callbacks are derived from it. Unset: the random value "
+        "`motcua init` writes to `var/secret_key` (mode 0600). Production refuses a missing value, fewer than 32 "
+        "characters, a placeholder or a value published with the source code.",
     )
     token_ttl_hours: int = Field(12, description="Lifetime of an API bearer token.")
+    metrics_token: str | None = Field(
+        None,
+        min_length=32,
+        description="Bearer token a Prometheus scraper presents to `GET /metrics` (at least 32 characters); "
+        "administrators and auditors may use their own tokens. Unset: only theirs — `/metrics` is never public.",
+    )
     max_upload_mb: int = Field(50, description="Largest accepted upload, checked while streaming.")
     demo_clock: bool = Field(False, description="Run on a simulated clock that the demo moves across working days.")
     workers_in_process: bool = Field(True, description="`serve` runs the topic workers in-process.")
@@ -51,6 +92,13 @@ class Settings(BaseSettings):
     worker_retry_seconds: float = Field(30.0, description="Wait before a failed external task is tried again.")
     worker_poll_seconds: float = Field(
         20.0, description="Long polling: how long an idle worker's fetch waits on Operaton for a task."
+    )
+    render_time_limit_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How long rendering one form (receipt, refusal, control sheet, …) may take; past it the step "
+        "fails (retried, then an incident) or the request gets 503.",
     )
     trust_roots: str = Field(
         "",
@@ -67,6 +115,12 @@ class Settings(BaseSettings):
     )
     audit_checkpoint_minutes: float = Field(
         60.0, description="How often housekeeping signs and timestamps a checkpoint of the audit log's head (0: never)."
+    )
+    audit_anchor_seconds: float = Field(
+        5.0,
+        description="How often housekeeping writes the audit log's head (seq and hash), write-once, to the object "
+        "store (`audit/anchors/`) when it moved: `motcua audit verify` reports entries deleted or rewritten up to "
+        "the newest anchor, so only the entries of the last few seconds can vanish unnoticed (0: never).",
     )
     tls_cert_file: str | None = Field(
         None,
@@ -92,8 +146,10 @@ class Settings(BaseSettings):
     pkcs11_pin: str | None = Field(None, description="User PIN of the PKCS#11 token.")
     pkcs11_keys: str | None = Field(None, description="JSON object: agency code → key/certificate label on the token.")
     key_passphrase: str = Field(
-        "motcua-development-only",
-        description="Encrypts the PKCS#12 keys of the development PKI in `var/pki`; must be set in production.",
+        DEVELOPMENT_PASSPHRASE,
+        description="Encrypts the PKCS#12 keys in `var/pki`. The default is the development PKI's published "
+        "passphrase (its officials' key files open with it in the browser demo); production refuses it, a value "
+        "shorter than 16 characters or a placeholder.",
     )
 
     # ---- notifications to citizens (Notifier port: outbox → e-mail / SMS / outbox file)
@@ -129,7 +185,13 @@ class Settings(BaseSettings):
     public_lookups_per_minute: int = Field(
         10, description="Public dossier lookups allowed per client IP address in any 60-second window."
     )
-    public_link_hours: int = Field(24, description="Lifetime of a public result download link.")
+    public_link_hours: int = Field(
+        24,
+        ge=1,
+        le=168,
+        description="Lifetime of a public result download link, in hours (at most a week); a link naming a later "
+        "expiry is refused.",
+    )
     # ---- OpenID Connect login (motcua/oidc.py, api/web/oidc_routes.py)
     oidc_issuer: str | None = Field(
         None,
@@ -146,13 +208,71 @@ class Settings(BaseSettings):
         "`/dang-nhap/oidc/callback`.",
     )
 
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment_names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return {"prod": "production", "dev": "development"}.get(value, value)
+        return value
+
     @model_validator(mode="after")
-    def _refuse_dev_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("MOTCUA_SECRET_KEY must be set in production")
-        if self.environment == "production" and self.key_passphrase == "motcua-development-only":
-            raise ValueError("MOTCUA_KEY_PASSPHRASE must be set in production")
+    def _refuse_weak_secrets(self) -> Settings:
+        """The secret key comes from the environment or else from ``var/secret_key``; a published value is refused
+        everywhere, and production also refuses a short or obvious one (a missing one is refused where the
+        installation starts: :meth:`require_secret_key`, after ``motcua init`` could write the file)."""
+        if self.secret_key is None:
+            self.secret_key = read_secret_file(self.secret_key_file)
+            if self.secret_key is not None and self.environment == "production":
+                mode = self.secret_key_file.stat().st_mode
+                if mode & 0o077:
+                    raise SettingsRefused(
+                        f"{self.secret_key_file} can be read by other users (mode {mode & 0o777:o}): "
+                        f"run `chmod 600 {self.secret_key_file}`."
+                    )
+        elif not self.secret_key.strip():
+            self.secret_key = None
+        if self.secret_key is not None and self.secret_key.strip().lower() in PUBLISHED_SECRETS:
+            raise SettingsRefused(
+                "MOTCUA_SECRET_KEY is a value published with Motcua's source code: anyone could forge payment "
+                "callbacks, result links and CSRF tokens with it. Unset it (`motcua init` writes a random one to "
+                "var/secret_key) or set a random value of at least 32 characters."
+            )
+        if self.environment == "production":
+            if self.secret_key is not None and (reason := weak_secret(self.secret_key, MIN_SECRET_LENGTH)):
+                raise SettingsRefused(
+                    f"MOTCUA_SECRET_KEY {reason}: production needs a random value of at least {MIN_SECRET_LENGTH} "
+                    "characters (e.g. `openssl rand -base64 48`)."
+                )
+            if reason := weak_secret(self.key_passphrase, MIN_PASSPHRASE_LENGTH):
+                raise SettingsRefused(
+                    f"MOTCUA_KEY_PASSPHRASE {reason}: production needs its own passphrase of at least "
+                    f"{MIN_PASSPHRASE_LENGTH} characters for the keys in var/pki."
+                )
         return self
+
+    def require_secret_key(self) -> str:
+        """The secret key, or a clear refusal in production when there is none (no variable, no file); in
+        development a missing one is created (``var/secret_key``, mode 0600) so a fresh checkout just runs."""
+        if self.secret_key is None:
+            if self.environment == "production":
+                raise SettingsRefused(
+                    "MOTCUA_SECRET_KEY is not set and there is no "
+                    f"{self.secret_key_file}: run `motcua init` on this installation or set MOTCUA_SECRET_KEY "
+                    f"to a random value of at least {MIN_SECRET_LENGTH} characters (the same on every API "
+                    "and worker process)."
+                )
+            self.secret_key = ensure_secret_file(self.secret_key_file)
+        return self.secret_key
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for one purpose (HMAC-SHA256 of the label under the secret key): a key leaked from one use (a
+        payment gateway's callback key) opens no other."""
+        return hmac.new(self.require_secret_key().encode(), purpose.encode(), hashlib.sha256).digest()
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.var_dir / SECRET_KEY_FILE
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
@@ -190,6 +310,41 @@ def get_settings() -> Settings:
     return Settings()
 
 
+def read_secret_file(path: Path) -> str | None:
+    """The secret ``motcua init`` wrote, or None when there is no such file."""
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return value or None
+
+
+def ensure_secret_file(path: Path) -> str:
+    """Create ``path`` with a fresh random secret (mode 0600, never replacing one: two processes starting at once
+    agree on the first), and return the secret it holds."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(value + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(tmp, path)  # complete or absent, never replaced: readers never see half a secret
+        except FileExistsError:
+            existing = read_secret_file(path)
+            if existing is None:
+                raise SettingsRefused(f"{path} is empty: delete it and run `motcua init` again.") from None
+            return existing
+    finally:
+        tmp.unlink(missing_ok=True)
+    return value
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -209,6 +364,6 @@ def settings_reference() -> str:
         default = field.default
         shown = "(none)" if default is None else f"`{default}`"
         if name == "secret_key":
-            shown = "development value (refused in production)"
+            shown = "random, in `var/secret_key` (written by `motcua init`)"
         lines.append(f"| `MOTCUA_{name.upper()}` | {shown} | {field.description or ''} |")
     return "\n".join(lines) + "\n"

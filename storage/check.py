@@ -21,6 +21,7 @@ from typing import Any
 from dossiers.errors import MotcuaError
 from dossiers.ports import StoredObject
 from storage.errors import IntegrityError, ObjectMissing, StorageError, WriteOnceViolation
+from storage.local import AUDIT_ANCHOR_KEY
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def find_orphans(store: Any, referenced: set[str]) -> list[Orphan]:
     orphans = [
         Orphan(key=i.key, size=i.size, last_modified=i.last_modified, write_once=i.write_once)
         for i in store.list_objects()
-        if i.key not in referenced
+        if i.key not in referenced and not AUDIT_ANCHOR_KEY.fullmatch(i.key)  # the audit log's, not orphans
     ]
     incomplete = getattr(store, "incomplete_uploads", None)
     if callable(incomplete):

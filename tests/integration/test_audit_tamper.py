@@ -252,6 +252,46 @@ def test_tampering_is_detected_and_located_by_motcua_audit_verify(log: Log, case
     assert audit_report(log.runtime).intact  # put back for the next case
 
 
+# ---------------------------------------------------------------- the newest entries, between two checkpoints
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def anchored(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Settings, Runtime]]:
+    """A log of its own: the head anchors it leaves in the object store outlive any restore of the rows."""
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_cluster").fresh_database()
+    settings = Settings(var_dir=tmp_path / "var", database_url=url)
+    runtime = make_runtime(settings)
+    try:
+        yield settings, runtime
+    finally:
+        runtime.close()
+
+
+def test_deleting_the_newest_entries_and_rewriting_the_head_is_named_by_motcua_audit_verify(
+    anchored: tuple[Settings, Runtime],
+) -> None:
+    """Checkpoints are hourly: entries 26–40 have none. Deleting 38–40 and setting the head row to entry 37 keeps
+    the chain and the head consistent; the head anchored in the object store (what housekeeping writes every
+    MOTCUA_AUDIT_ANCHOR_SECONDS) still names entry 40."""
+    settings, runtime = anchored
+    fill(runtime, ENTRIES)
+    runtime.anchor_tick()
+    assert run_cli(settings, "audit", "verify").returncode == 0
+    with transaction(runtime.db) as conn:
+        conn.execute(delete(audit_log).where(audit_log.c.seq > 37))
+        newest = conn.execute(select(audit_log.c.entry_hash).where(audit_log.c.seq == 37)).scalar_one()
+        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=37, entry_hash=newest))
+    assert runtime.audit.verify() is None  # the chain and the head row agree
+    done = run_cli(settings, "audit", "verify")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "entries 38–40 are missing: the object store holds an anchor of the head at entry 40, the log ends at 37"
+    ]
+    assert "first at entry 38" in done.stderr
+
+
 # ---------------------------------------------------------------- a dossier's proof against a real checkpoint
 
 

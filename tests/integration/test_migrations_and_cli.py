@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,74 @@ def test_audit_verify_reports_an_intact_chain(var_env: Path) -> None:
     result = runner.invoke(app, ["audit-verify"])
     assert result.exit_code == 0
     assert "audit chain intact" in result.output
+
+
+# ---------------------------------------------------------------- the installation's secret, the mode
+
+GOOD_SECRET = "q9V-4hT2mX7bKc8LwR1nZp5sJd3YfGa6Ue0o"
+GOOD_PASSPHRASE = "k3Rw-9sLx2Qv7mTb"
+
+
+def _motcua(var: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a subprocess (what an operator sees), with only the given MOTCUA_ variables."""
+    from tests.integration.server import motcua_command
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    return subprocess.run(
+        [*motcua_command(), *args],
+        env=clean | {"MOTCUA_VAR_DIR": str(var)} | env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_init_writes_a_random_secret_of_the_installation_and_says_the_mode(var_env: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(app, ["init", "--no-demo"])
+    assert first.exit_code == 0, first.output
+    assert "development mode" in first.output and str(var_env / "secret_key") in first.output
+    secret = (var_env / "secret_key").read_text().strip()
+    assert len(secret) >= 64 and (var_env / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert runner.invoke(app, ["init", "--no-demo"]).exit_code == 0
+    assert (var_env / "secret_key").read_text().strip() == secret  # kept: sessions and links stay valid
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "MOTCUA_SECRET_KEY is not set and there is no"),
+        ({"MOTCUA_SECRET_KEY": "too-short-a-secret"}, "MOTCUA_SECRET_KEY is shorter than 32 characters"),
+        (
+            {"MOTCUA_SECRET_KEY": "motcua-development-secret-change-me"},
+            "MOTCUA_SECRET_KEY is a value published with Motcua's source code",
+        ),
+        (
+            {"MOTCUA_SECRET_KEY": GOOD_SECRET, "MOTCUA_KEY_PASSPHRASE": "motcua-development-only"},
+            "MOTCUA_KEY_PASSPHRASE is a value published",
+        ),
+    ],
+    ids=["missing", "short", "published", "published passphrase"],
+)
+def test_a_production_start_refuses_an_unsafe_secret_with_a_message(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    var = tmp_path / "var"
+    production = {"MOTCUA_ENV": "production", "MOTCUA_KEY_PASSPHRASE": GOOD_PASSPHRASE} | env
+    done = _motcua(var, "serve", **production)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "settings refused" in done.stderr and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not (var / "secret_key").exists() and not (var / "motcua.sqlite3").exists()  # nothing started
+
+
+def test_production_init_writes_the_secret_the_start_then_accepts(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    production = {"MOTCUA_ENV": "production", "MOTCUA_KEY_PASSPHRASE": GOOD_PASSPHRASE}
+    done = _motcua(var, "init", **production)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "production mode" in done.stdout and "demo users" not in done.stdout
+    assert (var / "secret_key").stat().st_mode & 0o777 == 0o600
+    listed = _motcua(var, "users", "list", "--json", **production)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stderr

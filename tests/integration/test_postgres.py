@@ -214,3 +214,27 @@ def test_household_business_dossier_end_to_end_over_http_on_postgresql(pg_runtim
     assert verification["indication"] == "TOTAL-PASSED", verification
     assert pg_runtime.engine.instance(code).state == "completed"  # type: ignore[union-attr]
     api.client.close()
+
+
+def test_a_rate_limit_holds_for_concurrent_requests_of_several_processes_on_postgresql(pg_url: str) -> None:
+    """Eight "API processes" (each its own engine and limiter) count 40 requests of one client at once against a
+    limit of 10: exactly 10 pass, whatever the interleaving (an advisory lock per key serializes the count)."""
+    from motcua.ratelimit import Limit, RateLimiter
+
+    engines = [make_engine(pg_url) for _ in range(8)]
+    metadata.create_all(engines[0])
+    limiters = [RateLimiter(db) for db in engines]
+    barrier = threading.Barrier(8, timeout=30)
+
+    def client(i: int) -> list[bool]:
+        barrier.wait()
+        return [limiters[i].hit(Limit("public:198.51.100.7", 10, 60.0)) is None for _ in range(5)]
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            allowed = [ok for answers in pool.map(client, range(8)) for ok in answers]
+        assert allowed.count(True) == 10 and len(allowed) == 40
+        assert limiters[0].count("public:198.51.100.7", 60.0) == 10
+    finally:
+        for db in engines:
+            db.dispose()

@@ -240,6 +240,8 @@ def test_second_init_and_start_reuse_the_state(live_server: MotcuaServer, live_a
     assert "demo users" not in out, out
 
     live_server.start()
+    serve_log = (live_server.log_dir / "serve.log").read_text(encoding="utf-8")
+    assert "development mode" in serve_log and "production mode" not in serve_log  # the startup says its mode
     live_api.reconnect()
     for code, view in before.items():
         again = live_api.dossier(code)

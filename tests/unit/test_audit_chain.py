@@ -20,6 +20,10 @@ from dossiers.audit import (
     GENESIS_HASH,
     SEARCH_WINDOW,
     ChainScan,
+    anchor_key,
+    anchor_problems,
+    anchor_seq,
+    anchor_statement,
     canonical_event,
     chain_hash,
     chain_problems,
@@ -626,3 +630,101 @@ def test_the_housekeeping_thread_makes_the_scheduled_checkpoint(runtime: Runtime
     latest = runtime.checkpoints.latest()
     assert latest is not None and latest.seq == 3 and latest.trigger == "schedule"
     assert audit_report(runtime).intact
+
+
+# ---------------------------------------------------------------- head anchors in the object store
+
+
+def test_anchor_keys_name_their_entry_and_compare_with_the_log_without_reading_objects() -> None:
+    key = anchor_key(12_345, "a" * 64)
+    assert key.startswith("audit/anchors/00000001/000000012345/") and anchor_seq(key) == 12_345
+    assert key.rsplit("/", 1)[1] == hashlib.sha256(anchor_statement(12_345, "a" * 64)).hexdigest()
+    for foreign in ("audit/anchors/00000002/000000012345/" + "0" * 64, "0.0/dossiers/x/result/" + "0" * 64):
+        assert anchor_seq(foreign) is None
+    hashes = {3: "c" * 64, 5: "e" * 64}
+    assert anchor_problems([anchor_key(3, "c" * 64), anchor_key(5, "e" * 64)], hashes, 5) == []
+    [gone] = anchor_problems([anchor_key(5, "e" * 64), anchor_key(8, "x" * 64)], hashes, 5)
+    assert (gone.seq, gone.kind, gone.message) == (
+        6,
+        "truncated",
+        "entries 6–8 are missing: the object store holds an anchor of the head at entry 8, the log ends at 5",
+    )
+    [one] = anchor_problems([anchor_key(6, "x" * 64)], hashes, 5)
+    assert one.message.startswith("entry 6 is missing: ")
+    [rewritten] = anchor_problems([anchor_key(3, "c" * 64), anchor_key(5, "f" * 64)], hashes, 5)
+    assert (rewritten.seq, rewritten.kind) == (5, "changed")
+    assert rewritten.message == (
+        "entry 5 does not match the head anchored in the object store: the log was rewritten at or before entry 5 "
+        "(the anchor at entry 3 still matches)"
+    )
+
+
+def _tamper_tail(runtime: Runtime, keep: int, rewrite_last: bool = False) -> None:
+    """What someone holding the database can do to the newest entries: delete those after ``keep`` (or rewrite
+    entry ``keep`` with a recomputed hash) and set the head row to match, so the chain and the head verify."""
+    from motcua.db import audit_head
+
+    with transaction(runtime.db) as conn:
+        conn.execute(delete(audit_log).where(audit_log.c.seq > keep))
+        if rewrite_last:
+            row = conn.execute(select(audit_log).where(audit_log.c.seq == keep)).one()
+            forged = AuditEvent(row.kind, "someone-else", row.at, row.dossier_code, row.details)
+            conn.execute(
+                update(audit_log)
+                .where(audit_log.c.seq == keep)
+                .values(actor="someone-else", entry_hash=chain_hash(row.prev_hash, forged, keep))
+            )
+        last = conn.execute(select(audit_log).where(audit_log.c.seq == keep)).one()
+        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=keep, entry_hash=last.entry_hash))
+
+
+def test_housekeeping_anchors_the_head_and_verify_names_the_deleted_newest_entries(runtime: Runtime) -> None:
+    assert runtime.settings.audit_anchor_seconds > 0
+    runtime.anchor_tick()
+    assert runtime.store.list_keys("audit/anchors") == []  # an empty log: nothing to anchor
+    _append(runtime, 5)
+    runtime.__dict__["_anchor_at"] = 0.0  # the interval has passed
+    runtime.anchor_tick()
+    head_seq, head_hash = runtime.audit.head()
+    assert runtime.store.list_keys("audit/anchors") == [anchor_key(5, head_hash)]
+    _append(runtime, 1)
+    runtime.anchor_tick()  # within MOTCUA_AUDIT_ANCHOR_SECONDS: not yet
+    assert len(runtime.store.list_keys("audit/anchors")) == 1
+    assert audit_report(runtime).intact
+
+    _tamper_tail(runtime, keep=3)
+    assert runtime.audit.verify() is None  # the chain and the head row agree: only the anchor shows it
+    report = audit_report(runtime)
+    assert not report.intact
+    assert report.lines() == [
+        "entries 4–5 are missing: the object store holds an anchor of the head at entry 5, the log ends at 3"
+    ]
+    assert report.summary() == "audit log BROKEN: 1 problem(s), first at entry 4"
+
+
+def test_rewriting_the_newest_entry_with_its_hash_recomputed_is_caught_by_its_anchor(runtime: Runtime) -> None:
+    _append(runtime, 4)
+    assert runtime.anchors.write() == 4
+    assert runtime.anchors.write() is None  # the same head again: nothing new
+    _tamper_tail(runtime, keep=4, rewrite_last=True)
+    assert runtime.audit.verify() is None
+    [problem] = audit_report(runtime).problems
+    assert (problem.seq, problem.kind) == (4, "changed")
+    assert problem.message.startswith("entry 4 does not match the head anchored in the object store")
+    # anchoring the rewritten head afterwards does not hide it: the first anchor of entry 4 stays
+    runtime.anchors._written = 0
+    assert runtime.anchors.write() == 4
+    assert len(runtime.store.list_keys("audit/anchors")) == 2
+    assert [p.seq for p in audit_report(runtime).problems] == [4]
+
+
+def test_anchors_are_write_once_and_no_orphans(runtime: Runtime) -> None:
+    from storage.check import find_orphans
+    from storage.errors import WriteOnceViolation
+
+    _append(runtime, 2)
+    runtime.anchors.write()
+    [key] = runtime.store.list_keys("audit/anchors")
+    with pytest.raises(WriteOnceViolation):
+        runtime.store.delete(key)  # type: ignore[attr-defined]
+    assert key not in {o.key for o in find_orphans(runtime.store, set())}
