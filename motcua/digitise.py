@@ -20,7 +20,7 @@ from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
 from dossiers.ports import SignatureRequest, Signer
 from motcua.db import document, transaction
 from motcua.issuing import DocumentIssuer, IssueRequest
-from motcua.uploads import Upload, check_upload
+from motcua.uploads import MAX_PAGE_TREE_DEPTH, Upload, check_upload
 
 if TYPE_CHECKING:
     from motcua.services import OneStopShop
@@ -32,17 +32,24 @@ A4 = (595.0, 842.0)
 
 
 def first_page_size(pdf: bytes) -> tuple[float, float]:
-    """Width and height (points) of the first page's MediaBox (inherited from its parents when absent)."""
+    """Width and height (points) of the first page's MediaBox (inherited from its parents when absent).
+
+    The scan's page tree was checked by :func:`~motcua.uploads.check_upload` (no loop, bounded depth); the walk
+    is bounded anyway and a tree that does not reach a page is an ``InvalidInput``, never a hang."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     node: Any = reader.root["/Pages"]
     box = node.get("/MediaBox")
-    for _ in range(64):  # a page tree deeper than this is not a scanner's
+    for _ in range(MAX_PAGE_TREE_DEPTH + 1):
         if "/Kids" not in node:
             break
         node = node["/Kids"][0]
         box = node.get("/MediaBox", box)
+    if "/Kids" in node:
+        raise InvalidInput(
+            "Cây trang của bản quét quá sâu hoặc có vòng lặp.", "The scan's page tree is too deep or loops."
+        )
     if box is None:
         return A4
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -90,10 +97,11 @@ class Digitiser:
             )
         if (upload.content_type or "").split(";")[0].strip().lower() != "application/pdf":
             raise InvalidInput("Bản quét phải là tệp PDF.", "The scan must be a PDF file.")
-        check_upload(upload)
+        check_upload(upload)  # refuses active content: such a file is never sealed as a copy
         pdf = upload.stream.read()
         if self.shop.max_file_bytes is not None and len(pdf) > self.shop.max_file_bytes:
             raise TooLarge("Tệp quét quá lớn.", f"The scan exceeds {self.shop.max_file_bytes} bytes.")
+        width, height = first_page_size(pdf)  # before anything is stored: a refusal leaves no half-made scan
         sha = hashlib.sha256(pdf).hexdigest()
         key = f"{code}/{SCAN}/{paper_key}/{sha}"
         scan_id = self.issuer.existing(key)
@@ -101,9 +109,8 @@ class Digitiser:
             obj = self.shop.store.put(f"{row.agency_code}/dossiers/{code}/{SCAN}", io.BytesIO(pdf), "application/pdf")
             with transaction(self.shop.db) as conn:
                 scan_id = self.shop.insert_document(
-                    conn, code, SCAN, paper_key, upload.filename, obj, person.username, idempotency_key=key
+                    conn, code, SCAN, paper_key, upload.stored_filename, obj, person.username, idempotency_key=key
                 )
-        width, height = first_page_size(pdf)
         copy_key = f"{code}/{SCAN_COPY}/{paper_key}/{sha}"
         fresh = self.issuer.existing(copy_key) is None
         copy_id = self.issuer.issue(

@@ -217,9 +217,11 @@ def audit_router(runtime: Any) -> APIRouter:
         if not isinstance(upload, UploadFile) or not upload.filename:
             return desk(request, person, 422, error=("Hãy chọn tệp PDF cần kiểm tra.", "Choose the PDF to verify."))
         data = await upload.read()
-        filename = upload.filename
+        checked = Upload("file", upload.filename, upload.content_type or "", io.BytesIO(data))
+        filename = checked.filename  # the safe base name (dossiers.filenames)
         try:
-            check_upload(Upload("file", filename, upload.content_type or "", io.BytesIO(data)))
+            # active content is reported, not refused: the file is neither stored nor opened (api/app.py's verify)
+            found = await run_in_threadpool(lambda: check_upload(checked, allow_active_content=True))
             if (upload.content_type or "").split(";")[0].strip().lower() != PDF:
                 raise InvalidInput("Chỉ kiểm tra được tệp PDF.", "Only PDF files can be verified.")
             report = await run_in_threadpool(report_of, data)
@@ -233,7 +235,12 @@ def audit_router(runtime: Any) -> APIRouter:
             indication=report["indication"],
             channel="browser",
         )
-        source = {"filename": filename, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        source = {
+            "filename": filename,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "active_content": found,
+        }
         return page(request, runtime, "audit/report.html", person=person, report=report, source=source, **_helpers())
 
     # ------------------------------------------------------------------ a dossier's trail
