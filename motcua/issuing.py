@@ -10,15 +10,18 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import select
 
 from dossiers.ports import SignatureRequest, Signer
 from motcua.db import document, transaction
+from motcua.rendering import DEFAULT_RENDER_SECONDS, within_time_limit
 from motcua.services import OneStopShop
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,15 @@ class IssueRequest:
 
 
 class DocumentIssuer:
-    def __init__(self, shop: OneStopShop, signer: Signer) -> None:
+    def __init__(self, shop: OneStopShop, signer: Signer, render_seconds: float = DEFAULT_RENDER_SECONDS) -> None:
+        """``render_seconds``: how long a form's renderer may take (:mod:`motcua.rendering`)."""
         self.shop = shop
         self.signer = signer
+        self.render_seconds = render_seconds
+
+    def render(self, render: Callable[[], T], what: str) -> T:
+        """Run a renderer in its own thread within the time limit (``Unavailable`` after it)."""
+        return within_time_limit(render, seconds=self.render_seconds, what=what)
 
     def existing(self, idempotency_key: str) -> str | None:
         with transaction(self.shop.db) as conn:
@@ -65,7 +74,9 @@ class DocumentIssuer:
         if found is not None:
             log.info("document.already_issued", key=request.idempotency_key)
             return found
-        pdf = self.sign(request.render(), request.signatures, request.field_boxes, request.fields_ready)
+        pdf = self.sign(
+            self.render(request.render, request.kind), request.signatures, request.field_boxes, request.fields_ready
+        )
         row = self.shop.dossier_row(request.dossier_code)
         prefix = f"{row.agency_code}/dossiers/{request.dossier_code}/{request.kind}"
         obj = self.shop.store.put(prefix, io.BytesIO(pdf), "application/pdf")

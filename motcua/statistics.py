@@ -15,6 +15,7 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from dossiers import text_rules
 from dossiers.calendar import VN_TZ
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dossiers.model import AgencyStructure, DossierStatus, Person, Role
@@ -35,6 +36,7 @@ from dossiers.statistics import (
     handling_department,
     table,
 )
+from dossiers.text_rules import check_day
 from motcua.db import app_user, audit_log, document, dossier, payment, rating, transaction
 from motcua.services import OneStopShop
 
@@ -44,6 +46,8 @@ _CHUNK = 500  # codes per IN (...) list: SQLite allows 32766 variables, PostgreS
 
 def period_of_days(first: dt.date, last: dt.date) -> Period:
     """Vietnamese calendar days ``first`` … ``last`` (both included) as ``[first 00:00, last+1 00:00)`` +07:00."""
+    check_day(first, field="from", label_vi="Ngày bắt đầu")
+    check_day(last, field="to", label_vi="Ngày kết thúc")
     if last < first:
         raise InvalidInput("Ngày kết thúc không được trước ngày bắt đầu.", "'to' must not be before 'from'.")
     if (last - first).days > 3660:
@@ -255,6 +259,7 @@ def rate(shop: OneStopShop, code: str, id_number: str, level: int, comment: str 
     """Record the applicant's satisfaction (levels 1–5) with a resolved dossier, once."""
     if level not in RATING_LEVELS:
         raise InvalidInput("Mức đánh giá phải từ 1 đến 5.", "The level must be 1 to 5.")
+    text = text_rules.clean_comment(comment, label_vi="Ý kiến đánh giá", label_en="The rating's comment") or None
     not_found = NotFound(
         "Không tìm thấy hồ sơ với mã và số định danh đã nhập.", "No dossier with this code and ID number."
     )
@@ -274,7 +279,6 @@ def rate(shop: OneStopShop, code: str, id_number: str, level: int, comment: str 
                 )
             if conn.execute(select(rating.c.level).where(rating.c.dossier_code == code)).first() is not None:
                 raise Conflict("Hồ sơ này đã được đánh giá.", "This dossier has already been rated.")
-            text = (comment or "").strip()[:2000] or None
             conn.execute(insert(rating).values(dossier_code=code, level=level, comment=text, rated_at=now))
             shop.record("dossier.rated", "public", code, level=level, commented=text is not None)
     except IntegrityError:  # a concurrent rating of the same dossier won

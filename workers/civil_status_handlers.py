@@ -153,7 +153,9 @@ def prepare_copy_fields(pdf: bytes, first_page: tuple[float, float], last_page: 
 
 
 def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
-    copies = DocumentIssuer(shop, copy_signer(shop, paperwork.issuer.signer))
+    copies = DocumentIssuer(
+        shop, copy_signer(shop, paperwork.issuer.signer), render_seconds=paperwork.issuer.render_seconds
+    )
 
     def context(code: str) -> tuple[Any, Any, dict[str, Any]]:
         row = shop.dossier_row(code)
@@ -221,7 +223,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
             father_nationality="Việt Nam" if _text(d.get("father_name")) else "",
             father_residence=_text(d.get("father_residence")),
         )
-        pdf = civil_fields(render_birth_certificate(data))
+        pdf = civil_fields(paperwork.issuer.render(lambda: render_birth_certificate(data), "result"))
         return request_leader(code, leader, pdf, "Cấp Giấy khai sinh")
 
     def prepare_marriage(ctx: TaskContext) -> Outcome:
@@ -246,7 +248,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
             signer_title=LEADER_TITLE,
             dossier_code=code,
         )
-        pdf = civil_fields(render_marriage_certificate(data))
+        pdf = civil_fields(paperwork.issuer.render(lambda: render_marriage_certificate(data), "result"))
         return request_leader(code, leader, pdf, "Cấp Giấy chứng nhận kết hôn")
 
     def original_of(code: str) -> tuple[bytes, str]:
@@ -283,7 +285,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
             signer_name=full_name(leader),
             dossier_code=code,
         )
-        pdf = certified_copy(original, render_copy_certification(statement))
+        pdf = certified_copy(original, paperwork.issuer.render(lambda: render_copy_certification(statement), "result"))
         pdf = prepare_copy_fields(pdf, sizes[0], len(sizes))
         return request_leader(code, leader, pdf, "Chứng thực bản sao đúng với bản chính")
 

@@ -182,7 +182,7 @@ def citizens_router(runtime: Any) -> APIRouter:
             proc = online_procedure(code) if isinstance(code, str) else None
             if proc is None:
                 return problem(request, person, not_online, 404, "/cong-dan/nop-ho-so")
-            app = read_application_form(proc, form)
+            app = await run_in_threadpool(read_application_form, proc, form)  # parses the PDFs: off the loop
             agency = form.get("agency_code")
             agency_code = agency.strip() if isinstance(agency, str) else ""
             app.values["agency_code"] = agency_code
@@ -266,7 +266,7 @@ def citizens_router(runtime: Any) -> APIRouter:
             except (Forbidden, NotFound):
                 return dossier_page(request, person, code)  # says why, without touching anything
             proc = shop.procedure_of(row)
-            read_papers(proc, form, app, all_optional=True)
+            await run_in_threadpool(lambda: read_papers(proc, form, app, all_optional=True))
             if not app.uploads and not app.errors and proc.papers:
                 app.errors[paper_id(proc.papers[0].key)] = (
                     "Hãy chọn ít nhất một giấy tờ bổ sung.",
@@ -349,7 +349,7 @@ def citizens_router(runtime: Any) -> APIRouter:
         if errors:
             return lookup_page(request, code[:40], errors=errors, status=422)
         try:
-            public_lookup_limit(request)
+            await run_in_threadpool(public_lookup_limit, request)  # counted in the database
         except RateLimited as exc:
             message: Message = (
                 f"Quá nhiều lượt tra cứu từ địa chỉ này; vui lòng thử lại sau {exc.retry_after} giây.",

@@ -15,9 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 from api.pages import fee_text, time_limit_text
 from api.web.render import page
 from api.web.routes import form_of, signed_in
+from dossiers import text_rules
 from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.errors import Forbidden, InvalidInput, MotcuaError, NotFound
 from dossiers.model import DossierStatus, Person, Procedure, Role
@@ -36,6 +37,7 @@ from motcua.services import Applicant
 from motcua.uploads import Upload, check_upload
 
 Message = tuple[str, str]  # (Vietnamese, English)
+T = TypeVar("T")
 
 STATUS_NAMES: Mapping[str, Message] = {
     DossierStatus.RECEIVED.value: ("Đã tiếp nhận", "Received"),
@@ -55,6 +57,7 @@ DOCUMENT_NAMES: Mapping[str, Message] = {
     "apology": ("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)", "Apology and new date (form 04)"),
     "result": ("Kết quả giải quyết (có chữ ký số)", "Signed result"),
 }
+APPLICANT_INPUTS = frozenset({"applicant_name", "applicant_id_number", "applicant_phone", "applicant_email"})
 EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 WORD = re.compile(r"[\w.]+")
 
@@ -121,31 +124,52 @@ def _files(form: Mapping[str, Any], name: str) -> list[UploadFile]:
     return [v for v in values if isinstance(v, UploadFile) and (v.filename or (v.size or 0) > 0)]
 
 
+def _refill(value: str, limit: int) -> str:
+    """What goes back into an input after an error: never more than a little past its limit (a pasted
+    megabyte is refused, not echoed into the page)."""
+    return value[: limit + 20]
+
+
+def _checked(app: Application, input_id: str, check: Callable[[], T]) -> T | None:
+    """The domain's check of one input (:mod:`dossiers.text_rules`); its refusal is shown next to the input."""
+    try:
+        return check()
+    except InvalidInput as exc:
+        app.errors[input_id] = (exc.message_vi, exc.message_en)
+        return None
+
+
 def read_applicant(form: Mapping[str, Any], app: Application) -> None:
+    """The applicant's inputs, checked by the same rules as the intake use case."""
     name = _text(form, "applicant_name")
     number = _text(form, "applicant_id_number")
     phone = _text(form, "applicant_phone")
     email = _text(form, "applicant_email")
-    app.values.update(applicant_name=name, applicant_id_number=number, applicant_phone=phone, applicant_email=email)
-    if not name:
-        app.errors["applicant_name"] = ("Cần nhập họ tên người nộp hồ sơ.", "Enter the applicant's name.")
-    elif len(name) > 255:
-        app.errors["applicant_name"] = ("Họ tên quá dài (tối đa 255 ký tự).", "The name is too long (255 at most).")
-    if not (number.isdigit() and len(number) in (9, 12)):
-        app.errors["applicant_id_number"] = (
-            "Số định danh cá nhân/CCCD phải gồm 12 chữ số (hoặc CMND 9 chữ số).",
-            "The personal ID number must have 12 digits (or 9 for an old ID card).",
-        )
-    digits = phone.replace(" ", "").replace(".", "")
-    if phone and not (digits.lstrip("+").isdigit() and 9 <= len(digits.lstrip("+")) <= 12):
-        app.errors["applicant_phone"] = (
-            "Số điện thoại không hợp lệ (9 đến 12 chữ số).",
-            "Invalid phone number (9 to 12 digits).",
-        )
-    if email and (len(email) > 255 or not EMAIL.match(email)):
+    app.values.update(
+        applicant_name=_refill(name, text_rules.NAME_MAX),
+        applicant_id_number=_refill(number, 12),
+        applicant_phone=_refill(phone, 20),
+        applicant_email=_refill(email, text_rules.EMAIL_MAX),
+    )
+    checked_name = _checked(app, "applicant_name", lambda: text_rules.clean_applicant_name(name))
+    _checked(app, "applicant_id_number", lambda: text_rules.clean_id_number(number))
+    checked_phone = _checked(app, "applicant_phone", lambda: text_rules.clean_phone(phone))
+    checked_email = _checked(
+        app,
+        "applicant_email",
+        lambda: text_rules.clean_text(
+            email,
+            field="applicant_email",
+            label_vi="Địa chỉ thư điện tử",
+            label_en="The e-mail address",
+            max_length=text_rules.EMAIL_MAX,
+            name=True,
+        ),
+    )
+    if checked_email and not EMAIL.match(checked_email):
         app.errors["applicant_email"] = ("Địa chỉ thư điện tử không hợp lệ.", "Invalid e-mail address.")
-    app.applicant = Applicant(name, number, digits or None)
-    app.email = email or None
+    app.applicant = Applicant(checked_name or name, number, checked_phone)
+    app.email = checked_email or None
 
 
 def read_details(proc: Procedure, form: Mapping[str, Any], app: Application) -> None:
@@ -153,24 +177,18 @@ def read_details(proc: Procedure, form: Mapping[str, Any], app: Application) -> 
     date (ISO from a date input, or dd/mm/yyyy typed), list (one item per line)."""
     for f in proc.form_fields:
         raw = _text(form, f"f.{f.key}")
-        app.values[f"f.{f.key}"] = raw
+        limit = text_rules.FORM_TEXT_MAX * (text_rules.LIST_ITEMS_MAX if f.kind == "list" else 1)
+        app.values[f"f.{f.key}"] = _refill(raw, limit)
         fid = field_id(f.key)
         if not raw:
             if f.required:
                 app.errors[fid] = (f"Cần nhập mục “{f.name}”.", f"“{f.name}” is required.")
             continue
+        value: Any = raw
         if f.kind == "list":
-            items = [line.strip() for line in raw.splitlines() if line.strip()]
-            if items:
-                app.details[f.key] = items
-            elif f.required:
-                app.errors[fid] = (f"Cần nhập mục “{f.name}”.", f"“{f.name}” is required.")
+            value = [line.strip() for line in raw.splitlines() if line.strip()]
         elif f.kind == "integer":
-            digits = re.sub(r"[\s.]", "", raw)  # dots or spaces between thousands
-            if digits.isdigit() and len(digits) <= 18:
-                app.details[f.key] = int(digits)
-            else:
-                app.errors[fid] = (f"Mục “{f.name}” phải là một số nguyên.", f"“{f.name}” must be a whole number.")
+            value = re.sub(r"[\s.]", "", raw)  # dots or spaces between thousands
         elif f.kind == "date":
             day = _date(raw)
             if day is None:
@@ -178,13 +196,18 @@ def read_details(proc: Procedure, form: Mapping[str, Any], app: Application) -> 
                     f"Mục “{f.name}” phải là một ngày (ngày/tháng/năm).",
                     f"“{f.name}” must be a date (day/month/year).",
                 )
-            else:
-                app.details[f.key] = day.isoformat()
-        else:
-            app.details[f.key] = raw
+                continue
+            value = day.isoformat()
+        checked = _checked(app, fid, lambda f=f, value=value: text_rules.form_value(f, value))
+        if checked == [] and f.required:
+            app.errors[fid] = (f"Cần nhập mục “{f.name}”.", f"“{f.name}” is required.")
+        elif checked is not None and fid not in app.errors:
+            app.details[f.key] = checked
 
 
 def _date(raw: str) -> dt.date | None:
+    if len(raw) > 10:
+        return None
     for parse in (dt.date.fromisoformat, lambda s: dt.datetime.strptime(s, "%d/%m/%Y").date()):
         try:
             return parse(raw)
@@ -204,7 +227,7 @@ def read_papers(proc: Procedure, form: Mapping[str, Any], app: Application, *, a
                 f"Attach a scan of “{p.name}”.",
             )
         for f in files:
-            upload = Upload(p.key, f.filename or "upload", f.content_type or "application/octet-stream", f.file)
+            upload = Upload(p.key, f.filename or "", f.content_type or "application/octet-stream", f.file)
             try:
                 check_upload(upload)
             except InvalidInput as exc:
@@ -227,6 +250,11 @@ def problem_fields(proc: Procedure, exc: MotcuaError, app: Application) -> dict[
     fields = {f.key for f in proc.form_fields}
     found: dict[str, Message] = {}
     message = (exc.message_vi, exc.message_en)
+    named = exc.details.get("field")
+    if isinstance(named, str) and named in APPLICANT_INPUTS:
+        found[named] = message
+    elif isinstance(named, str) and named.startswith("details.") and named[len("details.") :] in fields:
+        found[field_id(named[len("details.") :])] = message
     missing = exc.details.get("missing")
     for key in missing if isinstance(missing, list) else []:
         if key in papers:
@@ -372,7 +400,7 @@ def desk_router(runtime: Any) -> APIRouter:
             proc = counter_procedure(person, code)
             if proc is None:
                 return not_found(request, person, ("Thủ tục này không tiếp nhận tại quầy.", "No such procedure."))
-            app = read_application(proc, form)
+            app = await run_in_threadpool(read_application, proc, form)  # parses the PDFs: off the event loop
             view, error = await register(
                 runtime, person, proc, channel="counter", agency_code=person.agency_code, app=app
             )

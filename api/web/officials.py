@@ -37,6 +37,7 @@ from api.web.routes import form_of, signed_in
 from dossiers.errors import MotcuaError, NotFound
 from dossiers.lifecycle import Timeliness, timeliness, warning_at
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
+from dossiers.text_rules import COMMENT_MAX
 from motcua.db import pending_signature, transaction
 from motcua.services import SIGNING_ACTIVITIES
 from signing.two_step import PreparedSignature
@@ -351,7 +352,7 @@ def officials_router(runtime: Any) -> APIRouter:
                 task_id,
                 error=exc,
                 status_code=STATUS.get(exc.kind, 400),
-                comment=comment or "",
+                comment=(comment or "")[: COMMENT_MAX + 20],  # refilled, never a pasted megabyte echoed back
                 decision=decision or "",
             )
         return RedirectResponse(_with_message(LIST_PATH, "tb", "da-xu-ly"), status_code=303)

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.web.session import csrf_token, session_person
+from dossiers import text_rules
 from dossiers.calendar import VN_TZ
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -25,6 +26,14 @@ LANGUAGES = ("vi", "en")
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
 )
+# the inputs' maxlength: the same limits the service enforces (dossiers.text_rules)
+environment.globals["limits"] = {
+    "name": text_rules.NAME_MAX,
+    "email": text_rules.EMAIL_MAX,
+    "form_text": text_rules.FORM_TEXT_MAX,
+    "comment": text_rules.COMMENT_MAX,
+    "reason": text_rules.REASON_MAX,
+}
 
 ROLE_NAMES = {
     "reception": ("Cán bộ tiếp nhận", "Reception officer"),
