@@ -11,6 +11,7 @@ The file format (``motcua/data/procedures/<code>.json``)::
 
     {"code": "1.001193", "name": "…", "field": "…", "process_key": "birth_registration",
      "online_level": "full" | "partial", "channels": ["counter", "online", "postal"],
+     "departments": {"specialist": ["TPHT", "TP"]},   # the kinds of department handling a role's steps
      "form_fields": [{"key", "name", "required", "kind": "text|integer|date|list"}],
      "versions": [{"valid_from": "2025-07-01", "valid_to": null, "levels": ["commune"],
                    "time_limit": {"days": 0, "unit": "same_day|working_days|calendar_days"},
@@ -108,6 +109,9 @@ class CatalogueEntry:
     form_fields: tuple[FormField, ...]
     versions: tuple[RuleVersion, ...]  # ordered by valid_from
     departments: tuple[tuple[str, tuple[str, ...]], ...] = ()  # role → department kinds (code mnemonics)
+
+    def department_kinds(self, role: str) -> tuple[str, ...]:
+        return next((kinds for r, kinds in self.departments if r == role), ())
 
     def version_at(self, day: dt.date) -> RuleVersion | None:
         for version in reversed(self.versions):

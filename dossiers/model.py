@@ -79,6 +79,19 @@ class Agency:
     def departments_for_role(self, role: str) -> tuple[str, ...]:
         return self.role_departments.get(role, ())
 
+    def departments_handling(self, role: str, kinds: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The role's departments narrowed to the ``kinds`` a procedure names for the role's steps (see
+        :func:`department_kind`); all the role's departments when the agency has none of those kinds, so that
+        no task is left without anyone to handle it (``procedures validate`` reports that case)."""
+        allowed = self.departments_for_role(role)
+        narrowed = tuple(d for d in allowed if department_kind(d) in kinds)
+        return narrowed or allowed
+
+
+def department_kind(department_code: str) -> str:
+    """The kind of a department: the mnemonic ending its code (``000.00.31.H99-TPHT`` → ``TPHT``)."""
+    return department_code.rsplit("-", 1)[-1]
+
 
 @dataclass(frozen=True)
 class AgencyStructure:
@@ -169,8 +182,5 @@ def can_act_on_task(
     of them, so that no task is left without anyone to handle it."""
     if person.agency_code != agency.code or person.role.value not in candidate_groups:
         return False
-    allowed = agency.departments_for_role(person.role.value)
-    if department_kinds:
-        narrowed = tuple(d for d in allowed if d.rsplit("-", 1)[-1] in department_kinds)
-        allowed = narrowed or allowed
+    allowed = agency.departments_handling(person.role.value, department_kinds)
     return not allowed or person.department_code in allowed

@@ -149,6 +149,10 @@ class DocumentStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def check_writable(self) -> None:
+        """Raise (an ``Unavailable``) unless a new object could be stored now; cheap, for health checks."""
+        ...
+
 
 # ---------------------------------------------------------------- audit
 

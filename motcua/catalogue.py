@@ -5,7 +5,8 @@ Adding a procedure takes a BPMN file and a catalogue entry, no Python. Because t
 people, :func:`validate` checks everything a bad edit could break and reports every problem with the file it
 is in: entries against the schema (:mod:`dossiers.catalogue`), duplicate codes, a process key without BPMN,
 BPMN that breaks the portable rules, roles a BPMN names that an agency carrying the procedure does not map to a
-department, form templates with missing fields, and calendar overrides with invalid dates. ``motcua serve``
+department, roles it maps to several departments without the entry naming which kind handles them
+(``departments``), form templates with missing fields, and calendar overrides with invalid dates. ``motcua serve``
 and ``motcua init`` refuse to start on an invalid catalogue.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dossiers.catalogue import CatalogueEntry, check_entry
-from dossiers.model import AgencyStructure
+from dossiers.model import Agency, AgencyStructure, department_kind
 
 BUILT_IN = Path(str(resources.files("motcua").joinpath("data", "procedures")))
 
@@ -101,8 +102,10 @@ def _roles(bpmn: Path) -> set[str]:
 
 
 def _structures_during(structures: Sequence[AgencyStructure], start: dt.date, end: dt.date | None) -> list[Any]:
+    """The structures in force on some day of a rule version (a structure's ``valid_to`` is exclusive, a
+    version's ``valid_to`` its last day)."""
     return [
-        s for s in structures if (s.valid_to is None or s.valid_to >= start) and (end is None or s.valid_from <= end)
+        s for s in structures if (s.valid_to is None or s.valid_to > start) and (end is None or s.valid_from <= end)
     ]
 
 
@@ -149,12 +152,39 @@ def validate(
                                 f"that {bpmn.name} assigns tasks to",
                             )
                         )
+                    problems.extend(
+                        Problem(str(path), f"procedure {entry.code} (version {version.label}): {message}")
+                        for message in _undecided_roles(entry, roles, agency, structure.version, bpmn.name)
+                    )
     for lint in lint_paths(sorted(used)):
         problems.append(Problem(str(lint.path) if hasattr(lint, "path") else "bpmn", str(lint)))
     problems.extend(_template_problems(templates_dir))
     if calendar_overrides is not None:
         problems.extend(_calendar_problems(calendar_overrides))
     return problems
+
+
+def _undecided_roles(entry: CatalogueEntry, roles: set[str], agency: Agency, structure: str, bpmn: str) -> list[str]:
+    """Roles an agency maps to several departments whose kind the entry does not name (``departments``):
+    without it any of those departments could decide the steps — the economic department certifying copies."""
+    found = []
+    for role in sorted(roles):
+        departments = agency.departments_for_role(role)
+        if len(departments) < 2:
+            continue
+        kinds = entry.department_kinds(role)
+        if not kinds:
+            found.append(
+                f"agency {agency.code} ({structure}) maps several departments ({', '.join(departments)}) to the "
+                f"role {role} that {bpmn} assigns tasks to; name the kind of department that handles them in "
+                f'\'departments\' (e.g. {{"{role}": ["{department_kind(departments[0])}"]}})'
+            )
+        elif not any(department_kind(d) in kinds for d in departments):
+            found.append(
+                f"agency {agency.code} ({structure}) has none of the departments {', '.join(kinds)} that "
+                f"'departments.{role}' names among those it maps to the role ({', '.join(departments)})"
+            )
+    return found
 
 
 def _template_problems(templates_dir: Path | None) -> list[Problem]:

@@ -7,9 +7,12 @@ SQLite (default) serializes writers with ``BEGIN IMMEDIATE``; PostgreSQL uses ro
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +23,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -293,6 +297,18 @@ audit_checkpoint = Table(
     Column("trigger", String(20), nullable=False),  # schedule | demand
 )
 
+# One row per counted request of a rate limit (motcua/ratelimit.py): failed logins per user name and client
+# address, public lookups per address. In the database so every API process counts the same requests; ``at`` is
+# wall-clock seconds since the epoch, and rows older than the longest window are pruned as hits come in.
+rate_limit_hit = Table(
+    "rate_limit_hit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_rate_limit_hit_key_at", "key", "at"),
+)
+
 # Envelopes to partner agencies (DESIGN §9): the outbox row is written in the sender's transaction and
 # delivered afterwards, with retries and backoff, until the partner's signed acknowledgment is stored.
 exchange_outbox = Table(
@@ -465,9 +481,34 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             _current.reset(token)
 
 
+SQLITE_MODE = 0o600
+
+
+def private_sqlite_file(url: str) -> None:
+    """The SQLite database file of ``url`` made 0600 before SQLite opens it, whatever the umask (SQLite gives its
+    ``-wal``/``-shm``/``-journal`` files the database's mode); an existing one, and its companions, lose group
+    and world access: the database holds personal data and password hashes."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite reports that itself
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), SQLITE_MODE)
+    os.close(fd)
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        with suppress(FileNotFoundError, PermissionError):  # PermissionError: another user's file, not ours
+            if stat.S_IMODE(os.stat(file).st_mode) != SQLITE_MODE:
+                os.chmod(file, SQLITE_MODE)
+
+
 def make_engine(url: str) -> Engine:
-    """Create the SQLAlchemy engine; on SQLite every transaction is ``BEGIN IMMEDIATE`` (one writer)."""
+    """Create the SQLAlchemy engine; on SQLite every transaction is ``BEGIN IMMEDIATE`` (one writer) and the
+    database file is private to the service's user (:func:`private_sqlite_file`)."""
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=10, max_overflow=20
         )

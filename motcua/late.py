@@ -3,7 +3,7 @@
 :func:`find_late_risks` (run by the housekeeping thread, safe to run in several processes at once) opens a
 ``late_notice`` for each dossier in progress whose due date is near and that has none yet: the department
 responsible is the one handling the dossier's current user task (its candidate group → the agency's
-``role_departments``; the assignee's department when the role maps to several). The department's
+``role_departments`` of the kind the procedure names; the assignee's department when several remain). The department's
 officials see their open notices and issue the apology with a reason and a new date
 (:meth:`LateNotices.issue`): the letter is issued and sealed by the agency, the dossier's ``due_at`` moves
 to the new date (the original stays in ``late_notice.old_due_at`` for statistics), the event is audited
@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy import select, update
 
+from dossiers import text_rules
 from dossiers.calendar import VN_TZ, WorkingCalendar
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from dossiers.lifecycle import warning_at
-from dossiers.model import FINAL_STATUSES, OFFICIAL_ROLES, Agency, DossierStatus, Person, Role
+from dossiers.model import FINAL_STATUSES, OFFICIAL_ROLES, Agency, DossierStatus, Person, Procedure, Role
 from dossiers.ports import UserTask
 from motcua.db import dossier, is_sqlite, late_notice, transaction
 from motcua.notify import Outbox, build_dispatcher, notify_applicant
@@ -53,12 +54,15 @@ def _at_risk(calendar: WorkingCalendar, row: Any, now: dt.datetime, window_secon
     return now >= warning_at(calendar, row.clock_start, row.due_at)
 
 
-def responsible_department(shop: OneStopShop, agency: Agency, tasks: list[UserTask]) -> str | None:
-    """The department handling the dossier now: the current user task's role mapped by the agency; when the
-    role maps to several departments, the assignee's; ``None`` when it cannot be told (no user task)."""
+def responsible_department(
+    shop: OneStopShop, agency: Agency, tasks: list[UserTask], procedure: Procedure | None = None
+) -> str | None:
+    """The department handling the dossier now: the current user task's role mapped by the agency, narrowed to
+    the kind of department the procedure names for the role (``departments`` in the catalogue); when that still
+    leaves several, the assignee's; ``None`` when it cannot be told (no user task)."""
     for task in sorted(tasks, key=lambda t: t.created_at):
         for role in task.candidate_groups:
-            departments = agency.departments_for_role(role)
+            departments = agency.departments_handling(role, procedure.department_kinds(role) if procedure else ())
             if not departments:
                 continue
             if len(departments) == 1:
@@ -92,7 +96,7 @@ def find_late_risks(shop: OneStopShop, now: dt.datetime, *, window_hours: float 
             continue
         agency = shop.agency(row.agency_code, on=row.received_at.date())
         tasks = shop.engine.user_tasks(business_key=row.code)
-        department = responsible_department(shop, agency, tasks)
+        department = responsible_department(shop, agency, tasks, shop.procedure_of(row))
         if _open_notice(shop, row, department, now):
             opened.append(row.code)
             log.info("late.notice_opened", dossier=row.code, department=department)
@@ -246,9 +250,16 @@ class LateNotices:
                 f"The apology for dossier {notice.dossier_code} was already issued.",
                 notice_id=notice_id,
             )
-        reason = (reason or "").strip()
+        reason = text_rules.clean_text(
+            reason,
+            field="reason",
+            label_vi="Lý do chậm trễ",
+            label_en="The reason for the delay",
+            max_length=text_rules.REASON_MAX,
+            multiline=True,
+        )
         if not reason:
-            raise InvalidInput("Cần nêu lý do chậm trễ.", "The reason for the delay is required.")
+            raise InvalidInput("Cần nêu lý do chậm trễ.", "The reason for the delay is required.", field="reason")
         if new_due_at.tzinfo is None:
             new_due_at = new_due_at.replace(tzinfo=VN_TZ)  # a date without offset is Vietnam time
         row = self.shop.dossier_row(notice.dossier_code)
@@ -285,7 +296,7 @@ class LateNotices:
                 .values(
                     status="issued",
                     new_due_at=new_due_at,
-                    reason=reason[:2000],
+                    reason=reason,
                     issued_at=now,
                     issued_by=person.username,
                     document_id=document_id,

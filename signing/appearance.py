@@ -617,7 +617,9 @@ def _cached_png(kind: str, name: str, cache_dir: Path | None, make: Callable[[],
             return data
     data = make()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from signing.pki import private_dir
+
+        private_dir(path.parent)  # under the PKI's directory: 0700 like it
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as out:
             out.write(data)

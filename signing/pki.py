@@ -14,7 +14,9 @@ Layout under ``root_dir``::
 
 Every PKCS#12 file is encrypted with the passphrase given to :class:`DevelopmentPki` (PBES2, AES-256-CBC,
 SHA-256 MAC) and carries the chain (agency CA, root) next to the leaf. No private key is ever written
-unencrypted. :meth:`DevelopmentPki.ensure` only creates what is missing, so running it again keeps every key.
+unencrypted. ``root_dir`` and every directory in it are 0700 whatever the umask (nobody else may list, add or
+swap a file), key files 0600. :meth:`DevelopmentPki.ensure` only creates what is missing, so running it again
+keeps every key.
 """
 
 from __future__ import annotations
@@ -191,6 +193,10 @@ class DevelopmentPki:
         for username, _, _ in officials:
             self._check_name(username, _USERNAME, "username", "tên đăng nhập")
 
+        private_dir(self.root_dir)
+        for directory in self.root_dir.iterdir():  # made by an earlier version, maybe under a loose umask
+            if directory.is_dir() and not directory.is_symlink():
+                private_dir(directory)
         root_key, root_cert = self._ensure_root(now)
         ca_key, ca_cert = self._ensure_agency_ca(root_key, root_cert, now)
         chain = [ca_cert, root_cert]
@@ -526,9 +532,26 @@ def _builder(
     )
 
 
+def private_dir(path: Path) -> None:
+    """``path`` and any missing parents made 0700 whatever the umask; an existing one loses group and world
+    access (``mkdir(mode=…, parents=True)`` gives parents the umask's mode, 0777 under umask 0)."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+    for directory in missing or [path]:
+        if os.stat(directory).st_mode & 0o077:
+            with contextlib.suppress(PermissionError):  # another user's directory: not ours to change
+                os.chmod(directory, 0o700)
+
+
 def _write_private(path: Path, data: bytes, *, replace: bool = False) -> None:
     """Write ``data`` atomically with mode 0600 (directory 0700); never overwrite unless ``replace``."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mkstemp: mode 0600
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -548,7 +571,7 @@ def _write_private(path: Path, data: bytes, *, replace: bool = False) -> None:
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)

@@ -2,8 +2,12 @@
 
 Layout under ``root``::
 
-    <root>/<key_prefix>/<sha256>     one file per object, read-only (0444), never overwritten or deleted
+    <root>/<key_prefix>/<sha256>     one file per object, read-only (0440), never overwritten or deleted
     <root>/.tmp/upload-*.part        uploads being spooled; anything left here is debris from a crash
+
+Dossiers hold personal data: nothing is world-readable. Modes are set explicitly, whatever the process's umask:
+objects 0440, directories 0750 (the owner and a backup group), ``.tmp`` 0700; an existing root loses its
+world access on the first write.
 
 An upload is spooled to ``.tmp`` while it is hashed (never held in memory), flushed and fsynced, then
 hard-linked to its content-addressed key: ``os.link`` refuses an existing target atomically, so two
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import io
 import os
@@ -45,11 +50,15 @@ MAX_SEGMENT_LENGTH = 255  # NAME_MAX on common filesystems
 MAX_CONTENT_TYPE_LENGTH = 100  # ``document.content_type`` is a VARCHAR(100)
 SHA256_HEX_LENGTH = 64
 TMP_DIR = ".tmp"
-OBJECT_MODE = 0o444
+OBJECT_MODE = 0o440
+DIR_MODE = 0o750
+TMP_DIR_MODE = 0o700
 
-# Documents the system issues and signs (``motcua/issuing.py``): ``<agency>/dossiers/<dossier>/<kind>/<sha256>``.
+# Documents the system issues and signs (``motcua/issuing.py``): ``<agency>/dossiers/<dossier>/<kind>/<sha256>``,
+# and the audit log's head anchors (``motcua/audit.py``): ``audit/anchors/<bucket>/<seq>/<sha256>``.
 # Every adapter refuses to overwrite or delete them, whatever the server or filesystem would allow.
-WRITE_ONCE_KEY = re.compile(r"[^/]+/dossiers/[^/]+/[^/]+/[0-9a-f]{64}")
+AUDIT_ANCHOR_KEY = re.compile(r"audit/anchors/[0-9]{8}/[0-9]{12}/[0-9a-f]{64}")
+WRITE_ONCE_KEY = re.compile(rf"[^/]+/dossiers/[^/]+/[^/]+/[0-9a-f]{{64}}|{AUDIT_ANCHOR_KEY.pattern}")
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -306,6 +315,22 @@ def _io(operation: str, key: str) -> Iterator[None]:
         raise StorageError.io_failure(operation, key, exc) from exc
 
 
+def private_dir(path: Path, mode: int, *, parents: bool = False) -> None:
+    """``path`` as a directory of exactly ``mode`` when made now (whatever the umask); an existing one loses its
+    world access (an operator's group bits are kept). Raises ``OSError`` (a file is in the way, …)."""
+    try:
+        path.mkdir(mode=mode, parents=parents)
+    except FileExistsError:
+        st = os.stat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path)) from None
+        if st.st_mode & 0o007:
+            with contextlib.suppress(PermissionError):  # another user's directory: not ours to change
+                os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o007)
+        return
+    os.chmod(path, mode)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -341,9 +366,8 @@ class LocalDocumentStore:
         """
         prefix = validate_key_prefix(key_prefix)
         content_type = validate_content_type(content_type)
-        tmp_dir = self.root / TMP_DIR
+        tmp_dir = self._prepare_root(prefix)
         with _io("create temporary file", prefix):
-            tmp_dir.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
         tmp = Path(tmp_name)
         try:
@@ -421,6 +445,20 @@ class LocalDocumentStore:
             raise StorageError.io_failure("stat", key, exc) from exc
         return stat.S_ISREG(st.st_mode)
 
+    def check_writable(self) -> None:
+        """Raise :class:`StorageError` unless a new object could be stored now: the directories are there (or can
+        be made) and a small file can be created, synced and removed in ``.tmp`` — what :meth:`put` does first.
+        Cheap enough for a health check; nothing is left behind."""
+        tmp_dir = self._prepare_root("(probe)")
+        with _io("probe write", "(probe)"):
+            fd, name = tempfile.mkstemp(prefix="probe-", suffix=".part", dir=tmp_dir)
+            try:
+                os.write(fd, b"probe")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(name)
+
     # -- conveniences
 
     def put_bytes(self, key_prefix: str, data: bytes, content_type: str) -> StoredObject:
@@ -429,6 +467,35 @@ class LocalDocumentStore:
     def iter_keys(self) -> Iterator[str]:
         """Every stored key, sorted, skipping ``.tmp`` (for orphan checks against the database)."""
         yield from self._walk(self.root, "")
+
+    def list_keys(self, prefix: str, start_after: str | None = None) -> list[str]:
+        """The keys under the folder ``prefix`` that sort after ``start_after``, sorted. Folders whose keys all
+        sort before it are not read: the newest audit anchors are found without listing years of them."""
+        validate_key(prefix)
+        found: list[str] = []
+
+        def walk(directory: Path, key_prefix: str) -> None:
+            try:
+                with os.scandir(directory) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            except OSError as exc:
+                raise StorageError.io_failure("list", key_prefix, exc) from exc
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                key = key_prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    folder = key + "/"
+                    if start_after and folder < start_after and not start_after.startswith(folder):
+                        continue  # every key in it sorts before start_after
+                    walk(Path(entry.path), folder)
+                elif entry.is_file(follow_symlinks=False) and (not start_after or key > start_after):
+                    found.append(key)
+
+        walk(self._path(prefix), prefix + "/")
+        return sorted(found)
 
     def list_objects(self) -> Iterator[ObjectInfo]:
         """Every stored object with its size and modification time, sorted by key."""
@@ -486,6 +553,14 @@ class LocalDocumentStore:
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*key.split("/"))
 
+    def _prepare_root(self, key: str) -> Path:
+        """The root (0750) and its ``.tmp`` (0700), made when missing; returns ``.tmp``."""
+        tmp_dir = self.root / TMP_DIR
+        with _io("create directory", key):
+            private_dir(self.root, DIR_MODE, parents=True)
+            private_dir(tmp_dir, TMP_DIR_MODE)
+        return tmp_dir
+
     def _make_parents(self, prefix: str) -> None:
         """Create the prefix directories one by one, fsyncing each parent that gains an entry."""
         current = self.root
@@ -493,7 +568,8 @@ class LocalDocumentStore:
         for i, segment in enumerate(segments):
             parent, current = current, current / segment
             try:
-                os.mkdir(current)
+                os.mkdir(current, DIR_MODE)
+                os.chmod(current, DIR_MODE)  # the umask may have taken bits off; never more than DIR_MODE
             except FileExistsError:
                 if not current.is_dir():  # an object (or a stray file) sits where a directory is needed
                     raise ObjectExists("/".join(segments[: i + 1])) from None

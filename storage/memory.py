@@ -85,6 +85,9 @@ class MemoryDocumentStore:
         step = self.chunk_size
         return VerifiedStream(obj, (data[i : i + step] for i in range(0, len(data), step)))
 
+    def check_writable(self) -> None:
+        """Memory can always take a new object (see :meth:`storage.local.LocalDocumentStore.check_writable`)."""
+
     def exists(self, key: str) -> bool:
         validate_key(key)
         with self._lock:
@@ -99,6 +102,13 @@ class MemoryDocumentStore:
         with self._lock:
             keys = sorted(self._objects)
         yield from keys
+
+    def list_keys(self, prefix: str, start_after: str | None = None) -> list[str]:
+        """See :meth:`storage.local.LocalDocumentStore.list_keys`."""
+        validate_key(prefix)
+        with self._lock:
+            keys = sorted(self._objects)
+        return [k for k in keys if k.startswith(prefix + "/") and (not start_after or k > start_after)]
 
     def list_objects(self) -> Iterator[ObjectInfo]:
         for key in self.iter_keys():

@@ -395,6 +395,21 @@ class S3DocumentStore:
         self.capabilities  # noqa: B018
         return self._stat_or_none(key) is not None
 
+    def check_writable(self) -> None:
+        """Raise :class:`StorageError` unless uploads can be spooled locally and the server answers with the bucket
+        there (one HEAD request, for health checks). Write permission on the bucket itself is not probed: an
+        object-locked bucket would keep every probe object for its retention period."""
+        try:
+            with tempfile.TemporaryFile(prefix="motcua-probe-", dir=self.spool_dir) as probe:
+                probe.write(b"probe")
+                probe.flush()
+        except OSError as exc:
+            raise StorageError.io_failure("probe spool directory", "(probe)", exc) from exc
+        self.capabilities  # noqa: B018
+        bucket = self.bucket
+        if not self._call("check bucket", bucket, lambda: self.client.bucket_exists(bucket)):
+            raise StorageError.rejected("check bucket", bucket, self.endpoint, "NoSuchBucket", "bucket missing")
+
     # ------------------------------------------------------------------ beyond the port
 
     def put_bytes(self, key_prefix: str, data: bytes, content_type: str) -> StoredObject:
@@ -449,6 +464,39 @@ class S3DocumentStore:
     def iter_keys(self) -> Iterator[str]:
         for info in self.list_objects():
             yield info.key
+
+    def list_keys(self, prefix: str, start_after: str | None = None) -> list[str]:
+        """The keys under the folder ``prefix`` that sort after ``start_after``, sorted. One listing of the
+        folder's direct children (with a delimiter), then one recursive listing of each child folder whose keys
+        do not all sort before ``start_after``: the anchors of old buckets are never listed. (``StartAfter`` is
+        not used: servers with a directory-based namespace, SeaweedFS among them, skip a whole folder named like
+        it.)"""
+        validate_key(prefix)
+        self.capabilities  # noqa: B018
+        strip = len(self.namespace) + 1 if self.namespace else 0
+
+        def listing() -> list[str]:
+            found: list[str] = []
+
+            def add(name: str) -> None:
+                key = name[strip:]
+                if key and (not start_after or key > start_after):
+                    found.append(key)
+
+            for child in self.client.list_objects(self.bucket, prefix=self._name(prefix) + "/", recursive=False):
+                name = child.object_name or ""
+                if not child.is_dir:
+                    add(name)
+                    continue
+                folder = name[strip:]
+                if start_after and folder < start_after and not start_after.startswith(folder):
+                    continue  # every key in it sorts before start_after
+                for o in self.client.list_objects(self.bucket, prefix=name, recursive=True):
+                    if not o.is_dir:
+                        add(o.object_name or "")
+            return sorted(found)
+
+        return self._call("list", prefix, listing)
 
     def list_objects(self) -> Iterator[ObjectInfo]:
         """Every current object (no delete markers, no ``.``-internal keys), sorted by key."""

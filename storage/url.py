@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from dossiers.errors import InvalidInput
-from storage.local import LocalDocumentStore
+from storage.local import LocalDocumentStore, private_dir
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -224,6 +224,6 @@ def open_store(settings: StoreSettings) -> Any:
         return LocalDocumentStore(file_path(url), max_bytes=settings.max_upload_bytes)
     if scheme == "s3":
         spool_dir = settings.var_dir / "spool"
-        spool_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(spool_dir, 0o700, parents=True)  # uploads on their way to S3: personal data
         return open_s3(parse_s3_url(url), max_bytes=settings.max_upload_bytes, spool_dir=spool_dir)
     raise _bad(url, "chỉ hỗ trợ file:// và s3://", "only file:// and s3:// are supported")

@@ -1,5 +1,5 @@
 """A browser for the page tests: TestClient over HTTPS (so the session cookie is ``Secure``), no automatic
-redirects, and helpers to log in and read the page's CSRF token."""
+redirects, and helpers to log in (through the login form and its CSRF token) and read the page's CSRF token."""
 
 from __future__ import annotations
 
@@ -17,8 +17,16 @@ def browser(api: Any) -> TestClient:
     return TestClient(asgi(api.runtime), base_url="https://testserver", follow_redirects=False)
 
 
+def login_form_token(client: TestClient) -> str:
+    """Open the login page as a browser does: it sets the pre-session CSRF cookie and carries the form's token."""
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/dang-nhap").text)
+    assert found, "the login form carries no CSRF token"
+    return found.group(1)
+
+
 def log_in(client: TestClient, username: str, password: str = DEMO_PASSWORD, next_url: str = "/") -> Any:
-    return client.post("/dang-nhap", data={"username": username, "password": password, "next": next_url})
+    data = {"username": username, "password": password, "next": next_url, "csrf_token": login_form_token(client)}
+    return client.post("/dang-nhap", data=data)
 
 
 def logged_in(api: Any, username: str) -> TestClient:

@@ -13,16 +13,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.web.render import page
 from api.web.session import (
     CSRF_FIELD,
-    LoginLimiter,
-    TooManyAttempts,
     check_csrf,
+    check_login_form,
     end_session,
+    keep_login_nonce,
+    login_form_token,
+    login_nonce,
     session_person,
     session_token,
     start_session,
 )
 from dossiers.errors import Forbidden, Unauthorized
 from dossiers.model import Person, Role
+from motcua.ratelimit import TooManyRequests
 
 HOME_BY_ROLE = {
     Role.CITIZEN: "/cong-dan",
@@ -94,8 +97,6 @@ def install_login_redirect(app: FastAPI) -> None:
 
 def web_router(runtime: Any) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    limiter = LoginLimiter()
-    runtime.login_limiter = limiter  # tests and operators can look at / reset it
 
     @router.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
@@ -104,16 +105,24 @@ def web_router(runtime: Any) -> APIRouter:
             return page(request, runtime, "home.html")
         return RedirectResponse(HOME_BY_ROLE.get(person.role, "/thu-tuc"), status_code=303)
 
-    @router.get("/dang-nhap", response_class=HTMLResponse)
-    def login_page(request: Request, next: str = "/", het_han: int = 0) -> Response:  # noqa: A002
-        return page(
+    def login_form(request: Request, status_code: int = 200, **context: Any) -> Response:
+        """The login page; its form carries the pre-session CSRF token (the cookie is set when missing)."""
+        nonce = login_nonce(request)
+        response = page(
             request,
             runtime,
             "login.html",
-            next=_safe_next(next),
-            expired=bool(het_han),
+            status_code=status_code,
+            login_csrf=login_form_token(nonce, runtime),
             oidc=bool(getattr(runtime.settings, "oidc_issuer", None)),
+            **context,
         )
+        keep_login_nonce(response, nonce, request, runtime)
+        return response
+
+    @router.get("/dang-nhap", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/", het_han: int = 0) -> Response:  # noqa: A002
+        return login_form(request, next=_safe_next(next), expired=bool(het_han))
 
     @router.post("/dang-nhap", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
@@ -121,17 +130,20 @@ def web_router(runtime: Any) -> APIRouter:
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
         target = _safe_next(str(form.get("next") or "/"))
+        submitted = form.get(CSRF_FIELD)
         address = request.client.host if request.client else "?"
         try:
-            limiter.check(address, username)
-            person = await run_in_threadpool(runtime.accounts.authenticate, username, password)
-        except TooManyAttempts as exc:
-            return page(request, runtime, "login.html", status_code=429, next=target, error=exc, username=username)
+            check_login_form(request, runtime, submitted if isinstance(submitted, str) else None)
+        except Forbidden as exc:
+            return login_form(request, status_code=403, next=target, error=exc, username=username)
+        try:  # the same throttle as POST /api/auth/token, shared by every API process (motcua/ratelimit.py)
+            person = await run_in_threadpool(runtime.login_throttle.login, username, password, address, "browser")
+        except TooManyRequests as exc:
+            busy = login_form(request, status_code=429, next=target, error=exc, username=username)
+            busy.headers["Retry-After"] = str(exc.retry_after)
+            return busy
         except Unauthorized as exc:
-            limiter.failed(address, username)
-            runtime.shop.record("user.login_failed", username or "?", channel="browser")
-            return page(request, runtime, "login.html", status_code=401, next=target, error=exc, username=username)
-        limiter.succeeded(username)
+            return login_form(request, status_code=401, next=target, error=exc, username=username)
         response = RedirectResponse(target if target != "/" else HOME_BY_ROLE.get(person.role, "/"), 303)
         start_session(response, runtime, person, request)
         return response

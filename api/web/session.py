@@ -9,33 +9,37 @@ form field ``csrf_token`` or the ``X-CSRF-Token`` header (pages put it in a ``<m
 The token is an HMAC of the session token under ``MOTCUA_SECRET_KEY``: nothing to store, unguessable without
 the cookie, and it changes with every login.
 
-Login attempts are rate-limited per client address and per user name (a sliding window in memory).
+The login form has no session yet: a pre-session cookie (``motcua_login_csrf``, ``HttpOnly``, a random nonce)
+and the form's hidden ``csrf_token`` (the nonce's HMAC under ``MOTCUA_SECRET_KEY``) must match — a double
+submit another site can neither read nor forge — and an ``Origin`` (or, without one, ``Referer``) header must
+name this site: the request's own host or ``MOTCUA_PUBLIC_BASE_URL``. Without it a foreign page could log a
+victim into the attacker's account (login CSRF) and read what the victim then submits.
+
+Login attempts are rate-limited per client address and per user name by :class:`motcua.ratelimit.LoginThrottle`
+(counted in the database, so the limit holds across API processes; the same one guards ``POST /api/auth/token``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
+import re
+import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
-from dossiers.errors import Forbidden, MotcuaError, Unauthorized
+from dossiers.errors import Forbidden, Unauthorized
 from dossiers.model import Person
 
 SESSION_COOKIE = "motcua_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class TooManyAttempts(MotcuaError):
-    kind = "too_many"
-    code = "motcua.too_many_attempts"
+LOGIN_CSRF_COOKIE = "motcua_login_csrf"
+LOGIN_PATH = "/dang-nhap"
+_NONCE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 
 def _secure(request: Request | None, runtime: Any) -> bool:
@@ -107,61 +111,87 @@ def check_csrf(request: Request, runtime: Any, submitted: str | None) -> None:
         )
 
 
-class SlidingWindow:
-    """At most ``limit`` events per key within ``seconds`` (in memory, per process)."""
-
-    def __init__(self, limit: int, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self.clock = clock
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        events = self._events.setdefault(key, deque())
-        while events and events[0] <= now - self.seconds:
-            events.popleft()
-        return events
-
-    def blocked_for(self, key: str) -> float:
-        """Seconds until ``key`` may try again (0: allowed now)."""
-        now = self.clock()
-        with self._lock:
-            events = self._recent(key, now)
-            if len(events) < self.limit:
-                return 0.0
-            return max(0.0, events[0] + self.seconds - now)
-
-    def hit(self, key: str) -> None:
-        now = self.clock()
-        with self._lock:
-            self._recent(key, now).append(now)
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._events.pop(key, None)
+# ---------------------------------------------------------------- the login form (no session yet)
 
 
-class LoginLimiter:
-    """Failed logins: 5 per user name and 20 per client address within 5 minutes, then wait."""
+def login_nonce(request: Request) -> str:
+    """This browser's pre-session nonce (from its cookie), or a new one."""
+    return _login_nonce(request) or secrets.token_urlsafe(32)
 
-    def __init__(self, per_user: int = 5, per_address: int = 20, seconds: float = 300) -> None:
-        self.users = SlidingWindow(per_user, seconds)
-        self.addresses = SlidingWindow(per_address, seconds)
 
-    def check(self, address: str, username: str) -> None:
-        wait = max(self.users.blocked_for(username.lower()), self.addresses.blocked_for(address))
-        if wait > 0:
-            minutes = max(1, int(wait // 60) + (1 if wait % 60 else 0))
-            raise TooManyAttempts(
-                f"Đăng nhập sai quá nhiều lần. Hãy thử lại sau khoảng {minutes} phút.",
-                f"Too many failed logins. Try again in about {minutes} minute(s).",
-                retry_after=int(wait) + 1,
-            )
+def login_form_token(nonce: str, runtime: Any) -> str:
+    """The login form's CSRF token for a pre-session nonce."""
+    return csrf_for(f"login:{nonce}", runtime.settings.secret_key)
 
-    def failed(self, address: str, username: str) -> None:
-        self.users.hit(username.lower())
-        self.addresses.hit(address)
 
-    def succeeded(self, username: str) -> None:
-        self.users.clear(username.lower())
+def keep_login_nonce(response: Response, nonce: str, request: Request, runtime: Any) -> None:
+    """The pre-session cookie the login form's token is bound to (only the login path receives it)."""
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        nonce,
+        max_age=12 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request, runtime),
+        path=LOGIN_PATH,
+    )
+
+
+def check_login_form(request: Request, runtime: Any, submitted: str | None) -> None:
+    """Refuse a login posted from another site or without this browser's login-form token."""
+    foreign = _foreign_origin(request, runtime.settings.public_base_url)
+    if foreign is not None:
+        raise Forbidden(
+            "Yêu cầu đăng nhập được gửi từ một trang web khác; hệ thống đã từ chối. Hãy mở trang đăng nhập "
+            "của hệ thống và đăng nhập lại.",
+            f"The login request comes from another site ({foreign[:100]}), not this one: refused.",
+        )
+    nonce = _login_nonce(request)
+    expected = login_form_token(nonce, runtime) if nonce else None
+    if expected is None or not hmac.compare_digest(expected, submitted or ""):
+        raise Forbidden(
+            "Biểu mẫu đăng nhập đã cũ hoặc không hợp lệ (CSRF). Hãy đăng nhập lại trên biểu mẫu này.",
+            "The login form is stale or forged: its CSRF token is missing or does not match this browser's "
+            "login cookie. Log in again on the form.",
+        )
+
+
+def _login_nonce(request: Request) -> str | None:
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    return nonce if _NONCE.fullmatch(nonce) else None
+
+
+def _origin(url: str) -> tuple[str, str] | None:
+    """``(scheme, host[:port])`` of an http(s) URL, lower-case, without the scheme's default port."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    default = 443 if scheme == "https" else 80
+    return scheme, host if port in (None, default) else f"{host}:{port}"
+
+
+def _foreign_origin(request: Request, public_base_url: str) -> str | None:
+    """The ``Origin`` (else ``Referer``) of a request when it is not this site; None when it is, or when the
+    browser sent neither (then the token alone decides). "This site": the host the request was sent to, under
+    either scheme (a TLS proxy may forward plain HTTP), or the public base URL."""
+    claimed = request.headers.get("origin")
+    if claimed is None:
+        claimed = request.headers.get("referer")
+        if not claimed:
+            return None
+    origin = _origin(claimed)
+    if origin is None:
+        return claimed  # "null" (a sandboxed or privacy-restricted page) or garbage
+    host = request.headers.get("host", "")
+    own = {_origin(f"{scheme}://{host}") for scheme in ("http", "https")} if host else set()
+    if origin in own or origin == _origin(public_base_url):
+        return None
+    return claimed

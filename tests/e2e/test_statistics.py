@@ -19,8 +19,9 @@ from motcua.payments import is_paid
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, Api, minimal_pdf
 
 CERTIFICATION = "2.000815"  # a same-day procedure; its result is the certified copy (electronic, signed)
+JUSTICE = "tuphap.xa1"  # certified copies are the Tư pháp - Hộ tịch department's; household business the economic one's
 PKT = f"{COMMUNE}-PKT"
-VHXH = f"{COMMUNE}-VHXH"
+TPHT = f"{COMMUNE}-TPHT"
 ID_NUMBER = "001090012345"
 WEEK = {"from": "2026-03-03", "to": "2026-03-06"}  # Tuesday … Friday, both included
 
@@ -158,7 +159,7 @@ def _build_population(api: Api) -> dict[str, str]:
     d: dict[str, str] = {}
     # Monday 2 March: before the period
     d["d0"] = _submit(api, CERTIFICATION)  # resolved the same day, rated during the period
-    _resolve(api, d["d0"], "chuyenvien1.xa1", household=False)
+    _resolve(api, d["d0"], JUSTICE, household=False)
     d["d1"] = _submit(api)  # due Thursday 08:00; resolved Wednesday: early
     _pay(api, d["d1"], online=False)
     _scan_copy(api, d["d1"])
@@ -173,7 +174,7 @@ def _build_population(api: Api) -> dict[str, str]:
     d["d3"] = _submit(api, channel="postal")  # refused
     d["d4"] = _submit(api)  # due Friday 08:00; nobody touches it in the period: overdue at its end
     api.work()
-    assert api.decide("chuyenvien2.xa1", d["d3"], "refuse", "Ngành nghề bị cấm").status_code == 200
+    assert api.decide("chuyenvien1.xa1", d["d3"], "refuse", "Ngành nghề bị cấm").status_code == 200
     api.work()
     assert _rate(api, d["d0"], 5).status_code == 201
 
@@ -181,14 +182,14 @@ def _build_population(api: Api) -> dict[str, str]:
     d["d7"] = _submit(api, CERTIFICATION)  # same day, due 17:00: on time; scanned at the desk, paid cash
     _scan_copy(api, d["d7"])
     _pay(api, d["d7"], online=False)
-    _resolve(api, d["d7"], "chuyenvien1.xa1", household=False)
+    _resolve(api, d["d7"], JUSTICE, household=False)
     _resolve(api, d["d1"], "chuyenvien1.xa1")
 
     api.advance(days=1, hours=2)  # Thursday 5 March 10:00, two hours after d5's due moment
     _resolve(api, d["d5"], "chuyenvien1.xa1")
 
     api.advance(hours=21, minutes=30)  # Friday 6 March 07:30, before d2's due moment (08:00)
-    _resolve(api, d["d2"], "chuyenvien2.xa1", hand_over=False)  # result ready, not yet handed over
+    _resolve(api, d["d2"], "chuyenvien1.xa1", hand_over=False)  # result ready, not yet handed over
     api.advance(minutes=30)
     d["d6"] = _submit(api)  # Friday 08:00, due next Wednesday: in progress within due
     api.work()
@@ -258,37 +259,39 @@ def test_every_figure_of_a_known_population(sapi: Api) -> None:
     }
 
     by_department = {g["key"]: g for g in _stats(api, group_by="department")["groups"]}
-    assert list(by_department) == [None, PKT, VHXH]
+    # household business is the economic department's (d1, d5, d2, d3), certified copies the justice one's (d0, d7)
+    assert list(by_department) == [None, PKT, TPHT]
     assert by_department[PKT]["name"] == "Phòng Kinh tế"
+    assert by_department[TPHT]["name"] == "Tư pháp - Hộ tịch"
     assert by_department[None]["name"] == "Chưa phân công"
     assert _counts(by_department[PKT]["indicators"]) == _expected(
         carried_over=2,
-        received=1,
-        in_handling=3,
-        received_counter=1,
+        received=2,
+        in_handling=4,
+        received_online=1,
+        received_postal=1,
         resolved=3,
         early=1,
         on_time=1,
         late=1,
-        returned_by_post=1,
-        paid=1,
-        digitised_inputs=1,
-        electronic_results=3,
-        ratings=[0, 1, 0, 1, 1],
-    )
-    assert _counts(by_department[VHXH]["indicators"]) == _expected(
-        received=2,
-        in_handling=2,
-        received_online=1,
-        received_postal=1,
-        resolved=1,
-        on_time=1,
         refused=1,
+        returned_by_post=1,
         paid=1,
         paid_online=1,
         digitised_inputs=1,
+        electronic_results=3,
+        ratings=[0, 1, 1, 1, 0],
+    )
+    assert _counts(by_department[TPHT]["indicators"]) == _expected(
+        received=1,
+        in_handling=1,
+        received_counter=1,
+        resolved=1,
+        on_time=1,
+        paid=1,
+        digitised_inputs=1,
         electronic_results=1,
-        ratings=[0, 0, 1, 0, 0],
+        ratings=[0, 0, 0, 0, 1],
     )
     assert _counts(by_department[None]["indicators"]) == _expected(
         received=2, in_handling=2, received_counter=2, in_progress=2, in_progress_within_due=1, overdue=1
@@ -316,11 +319,11 @@ def test_every_figure_of_a_known_population(sapi: Api) -> None:
     header = rows[0]
     assert header[:4] == ["Mã phòng, ban", "Phòng, ban", "Kỳ trước chuyển sang", "Mới tiếp nhận"]
     table = {row[1]: dict(zip(header, row, strict=True)) for row in rows[1:]}
-    assert list(table) == ["Chưa phân công", "Phòng Kinh tế", "Phòng Văn hóa - Xã hội", "Tổng cộng"]
+    assert list(table) == ["Chưa phân công", "Phòng Kinh tế", "Tư pháp - Hộ tịch", "Tổng cộng"]
     assert table["Tổng cộng"]["Đã giải quyết"] == "4"
     assert table["Tổng cộng"]["Quá hạn"] == "1"
     assert table["Tổng cộng"]["Tỷ lệ trước hạn và đúng hạn (%)"] == "75.00"
-    assert table["Phòng Văn hóa - Xã hội"]["Từ chối giải quyết"] == "1"
+    assert table["Phòng Kinh tế"]["Từ chối giải quyết"] == "1"
     assert table["Chưa phân công"]["Tỷ lệ hài lòng (%)"] == ""
 
     # XLSX: a title row, then the same table
@@ -343,7 +346,7 @@ def test_every_figure_of_a_known_population(sapi: Api) -> None:
 def test_rating_rules(sapi: Api) -> None:
     api = sapi
     resolved = _submit(api, CERTIFICATION)
-    _resolve(api, resolved, "chuyenvien1.xa1", household=False)
+    _resolve(api, resolved, JUSTICE, household=False)
     open_one = _submit(api)
     refused = _submit(api)
     api.work()

@@ -13,18 +13,20 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from motcua.app import Runtime, build_runtime
+from dossiers.model import Role
+from motcua.app import DEMO_PASSWORD, Runtime, build_runtime
 from motcua.cli import app as cli
 from motcua.clock import SimulatedClock
 from motcua.db import audit_log, dossier, wf_instance
 from motcua.settings import Settings
-from tests.conftest import Api, forget_operaton_instances, minimal_pdf
+from tests.conftest import COMMUNE, Api, forget_operaton_instances, minimal_pdf
 from tests.integration.operaton import OperatonServer
 from workflows.operaton import parse_time
 
 pytestmark = pytest.mark.integration
 
 PROCESS = "household_business_registration"
+PKT = f"{COMMUNE}-PKT"  # the economic department: household business is its procedure
 
 
 @pytest.fixture
@@ -211,9 +213,13 @@ def test_in_flight_dossiers_move_to_operaton_at_their_step_and_finish_there(
     # from here on the agency runs on Operaton: drive every dossier to its end
     op: Api = request.getfixturevalue("on_operaton")
     assert op.runtime.engine.__class__.__name__ == "OperatonEngine"
-    # the claimed task is still the specialist's: another specialist cannot complete it
-    assert op.task_for("chuyenvien1.xa1", codes["claimed"])["assignee"] == "chuyenvien1.xa1"
-    assert op.decide("chuyenvien2.xa1", codes["claimed"], "refuse").status_code == 409
+    # the claimed task is still the specialist's: a colleague of the same department cannot complete it
+    claimed = op.task_for("chuyenvien1.xa1", codes["claimed"])
+    assert claimed["assignee"] == "chuyenvien1.xa1"
+    rt = op.runtime
+    rt.accounts.add("chuyenvien3.xa1", DEMO_PASSWORD, "Đỗ Văn Cường", Role.SPECIALIST, COMMUNE, PKT, rt.clock.now())
+    r = op.post(f"/api/tasks/{claimed['id']}/complete", "chuyenvien3.xa1", json={"decision": "refuse"})
+    assert r.status_code == 409, r.text
     assert op.decide("chuyenvien1.xa1", codes["claimed"], "refuse", "Ngành nghề bị cấm").status_code == 200
 
     # the boundary timer fires once warn_at passes (Wednesday 10:00): the deadline warnings come from Operaton

@@ -163,7 +163,7 @@ def test_demo_people_belong_to_the_first_commune_and_the_province(
         by_role.setdefault(p.role, []).append(p.username)
     assert {r: len(names) for r, names in by_role.items()} == {
         Role.RECEPTION: 1,
-        Role.SPECIALIST: 2,
+        Role.SPECIALIST: 3,  # economic (PKT), social (VHXH), justice and civil status (TPHT)
         Role.LEADER: 1,
         Role.CLERK: 1,
         Role.AUDITOR: 1,

@@ -176,3 +176,46 @@ def test_an_invalid_holiday_override_is_reported(dirs: tuple[Path, Path]) -> Non
     overrides["2026"]["holidays"]["2026-02-30"] = "Ngày không tồn tại"
     problems = _validate(*dirs, calendar_overrides=overrides)
     assert any("calendar_overrides.json" in p and "2026-02-30" in p for p in problems), problems
+
+
+def _rewrite(catalogue: Path, code: str, **changes: Any) -> None:
+    path = catalogue / f"{code}.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def test_a_role_several_departments_share_must_name_its_kind_of_department(dirs: tuple[Path, Path]) -> None:
+    """A commune maps three departments to specialists: a procedure that does not say which kind decides its
+    steps would let any of them decide (the economic department certifying copies)."""
+    catalogue, bpmn = dirs
+    _rewrite(catalogue, "1.001193", departments=None)
+    problems = _validate(catalogue, bpmn)
+    assert problems, "a procedure without departments passed validation"
+    assert all("1.001193" in p for p in problems), problems
+    assert any(
+        "1.001193.json" in p
+        and "000.00.31.H99" in p
+        and "several departments" in p
+        and "specialist" in p
+        and "'departments'" in p
+        for p in problems
+    ), problems
+
+
+def test_department_kinds_an_agency_does_not_have_are_reported(dirs: tuple[Path, Path]) -> None:
+    catalogue, bpmn = dirs
+    _rewrite(catalogue, "2.000815", departments={"specialist": ["XYZ"]})
+    problems = _validate(catalogue, bpmn)
+    assert any("2.000815" in p and "000.00.31.H99" in p and "XYZ" in p for p in problems), problems
+
+
+def test_a_role_one_department_handles_needs_no_kind(dirs: tuple[Path, Path]) -> None:
+    """Reception, leaders and clerks each map to one department of an agency: nothing to choose."""
+    catalogue, bpmn = dirs
+    _rewrite(catalogue, "1.001193", departments={"specialist": ["TPHT", "TP"]})
+    assert _validate(catalogue, bpmn) == []

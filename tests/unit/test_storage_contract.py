@@ -254,6 +254,26 @@ def test_concurrent_identical_uploads_agree(store: Store) -> None:
     assert read_all(store, results[0]) == data
 
 
+# ---------------------------------------------------------------- listing a folder after a key
+
+
+def test_list_keys_under_a_folder_after_a_key(store: Store) -> None:
+    """What the audit anchors need: the keys under one folder that sort after a given one, sorted."""
+    stored = {
+        (folder, data): store.put_bytes(folder, data, "application/json").key
+        for folder in ("audit/anchors/00000000/000000000007", "audit/anchors/00000001/000000010003")
+        for data in (b"one", b"two")
+    }
+    store.put_bytes("audit/other", b"x", "application/json")
+    store.put_bytes("0.0/dossiers/D1/result", b"not an anchor", "application/pdf")
+    everything = sorted(stored.values())
+    assert store.list_keys("audit/anchors") == everything
+    assert store.list_keys("audit/anchors", "audit/anchors/00000001") == everything[2:]
+    assert store.list_keys("audit/anchors", everything[2]) == everything[3:]
+    assert store.list_keys("audit/anchors", "audit/anchors/00000002") == []
+    assert store.list_keys("audit/nothing-here") == []
+
+
 # ---------------------------------------------------------------- missing and exists
 
 
@@ -557,6 +577,12 @@ def test_bad_content_types_are_refused(store: Store, content_type: str) -> None:
     assert_nothing_stored(store)
 
 
+def test_a_writable_store_passes_the_write_probe_and_keeps_nothing(store: Store) -> None:
+    store.check_writable()
+    store.check_writable()
+    assert_nothing_stored(store)
+
+
 # ---------------------------------------------------------------- local directory specifics
 
 
@@ -566,9 +592,45 @@ def test_local_layout_and_guarantees(tmp_path: Path) -> None:
 
     path = tmp_path / "objects" / "agency" / "dossier" / obj.sha256
     assert path.read_bytes() == b"content"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o444  # read-only: write-once on disk too
+    assert stat.S_IMODE(path.stat().st_mode) == 0o440  # read-only (write-once on disk too), not world-readable
     assert files_under(tmp_path / "objects") == [path]  # no temporary file left behind
     assert list(LocalDocumentStore(tmp_path / "objects").iter_keys()) == [obj.key]  # survives a restart
+
+
+def test_local_objects_and_directories_are_not_world_readable_whatever_the_umask(tmp_path: Path) -> None:
+    root = tmp_path / "objects"
+    previous = os.umask(0)  # the most permissive umask a service could run with
+    try:
+        obj = LocalDocumentStore(root).put_bytes("agency/dossier", b"personal data", PDF)
+    finally:
+        os.umask(previous)
+    modes = {p.relative_to(root).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")]}
+    assert modes == {
+        ".": 0o750,
+        ".tmp": 0o700,
+        "agency": 0o750,
+        "agency/dossier": 0o750,
+        f"agency/dossier/{obj.sha256}": 0o440,
+    }
+
+
+def test_local_store_takes_world_access_off_an_existing_root(tmp_path: Path) -> None:
+    root = tmp_path / "objects"
+    root.mkdir()
+    root.chmod(0o755)  # as `mkdir` under the usual umask leaves it
+    LocalDocumentStore(root).put_bytes("a", b"x", PDF)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o750
+
+
+def test_local_write_probe_fails_when_nothing_can_be_written(tmp_path: Path) -> None:
+    """Tests run as root, where a read-only mode stops nothing: the store's root is a file, or lies under one."""
+    (tmp_path / "a-file").write_bytes(b"not a directory")
+    for root in (tmp_path / "a-file", tmp_path / "a-file" / "objects"):
+        store = LocalDocumentStore(root)
+        with pytest.raises(Unavailable) as failed:
+            store.check_writable()
+        assert "document store" in failed.value.message_en
+    assert (tmp_path / "a-file").read_bytes() == b"not a directory"
 
 
 def test_local_open_does_not_follow_missing_or_directory(tmp_path: Path) -> None:
