@@ -2,8 +2,8 @@
 
 import base64
 import datetime as dt
+import hmac
 import io
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
@@ -11,20 +11,28 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
+from api.headers import SecurityHeaders
+from api.json_limits import JsonBodyLimit
 from api.limits import BodySizeLimit
+from api.openapi import download as download_response
+from api.openapi import install as install_openapi
+from api.openapi import multipart, problems
 from api.problems import install as install_problems
 from api.services_routes import PublicLookupLimit, include_operations, public_tracking
 from api.web.session import SAFE_METHODS, check_csrf, session_token
+from dossiers.bounded_json import loads_bounded
 from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Procedure, Role
+from dossiers.text_rules import DETAILS_MAX_BYTES, DETAILS_MAX_DEPTH, NAME_MAX
 from motcua.app import Runtime
 from motcua.clock import SimulatedClock
+from motcua.health import StoreProbe
 from motcua.services import Applicant
 from motcua.uploads import Upload, check_upload
 from motcua.verification import validator_for
@@ -113,6 +121,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problems(app)
+    install_openapi(app)
     shop = runtime.shop
     bearer = HTTPBearer(auto_error=False)
 
@@ -154,9 +163,12 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     # ------------------------------------------------------------------ auth
 
-    @app.post("/api/auth/token", response_model=TokenResponse, tags=["auth"])
-    def login(body: LoginRequest) -> TokenResponse:
-        person = runtime.accounts.authenticate(body.username, body.password)
+    @app.post("/api/auth/token", response_model=TokenResponse, tags=["auth"], responses=problems(401, 429))
+    def login(body: LoginRequest, request: Request) -> TokenResponse:
+        """A bearer token for a local account. Failed attempts are throttled like the web login (per user name and
+        per client address, across every API process) and recorded in the audit log."""
+        address = request.client.host if request.client else "?"
+        person = runtime.login_throttle.login(body.username, body.password, address, "api")
         now = runtime.clock.now()
         token, expires = runtime.accounts.issue_token(
             person.username, now, dt.timedelta(hours=runtime.settings.token_ttl_hours)
@@ -186,7 +198,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         entry = shop.entry(code)
         return procedure_json(shop.procedure(code, on)) | {"versions": [v.label for v in entry.versions]}
 
-    @app.get("/api/agencies", tags=["catalogue"])
+    @app.get("/api/agencies", tags=["catalogue"], responses=problems(404))
     def agencies(on: dt.date | None = None) -> dict[str, Any]:
         from dossiers.model import structure_in_force
 
@@ -215,7 +227,25 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     # ------------------------------------------------------------------ dossiers
 
-    @app.post("/api/dossiers", status_code=201, tags=["dossiers"])
+    @app.post(
+        "/api/dossiers",
+        status_code=201,
+        tags=["dossiers"],
+        openapi_extra=multipart(
+            {
+                "procedure_code": {"type": "string", "maxLength": 40, "description": "Catalogue code, e.g. 2.000575."},
+                "applicant_name": {"type": "string", "maxLength": NAME_MAX},
+                "applicant_id_number": {"type": "string", "pattern": "^([0-9]{9}|[0-9]{12})$"},
+                "applicant_phone": {"type": "string", "maxLength": 40},
+                "agency_code": {"type": "string", "maxLength": 40, "description": "Default: the officer's agency."},
+                "channel": {"type": "string", "enum": ["counter", "online", "postal"]},
+                "details": {"type": "string", "maxLength": DETAILS_MAX_BYTES, "description": "JSON object."},
+            },
+            ["procedure_code", "applicant_name", "applicant_id_number"],
+            "Plus one file field per paper, named `paper.<paper key>` (PDF, JPEG or PNG).",
+            files=True,
+        ),
+    )
     async def create_dossier(request: Request, person: CurrentPerson) -> dict[str, Any]:
         """Multipart form: `procedure_code`, `applicant_name`, `applicant_id_number`, optional
         `applicant_phone`, `agency_code`, `channel`, `details` (a JSON object with the procedure's form
@@ -251,7 +281,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         shop.record("dossier.read", person.username, code, part="history")  # Decree 13/2023: reads of personal data
         return events
 
-    @app.get("/api/dossiers/{code}/documents/{document_id}", tags=["dossiers"])
+    @app.get(
+        "/api/dossiers/{code}/documents/{document_id}",
+        tags=["dossiers"],
+        response_class=StreamingResponse,
+        responses={
+            200: download_response("The document's bytes, checked against its recorded SHA-256 before sending.")
+        },
+    )
     def download(code: str, document_id: str, person: CurrentPerson) -> StreamingResponse:
         row, stream = shop.open_document(person, code, document_id)
         return StreamingResponse(
@@ -264,7 +301,11 @@ def create_app(runtime: Runtime) -> FastAPI:
             },
         )
 
-    @app.post("/api/dossiers/{code}/supplement", tags=["dossiers"])
+    @app.post(
+        "/api/dossiers/{code}/supplement",
+        tags=["dossiers"],
+        openapi_extra=multipart({}, [], "One file field per supplied paper, named `paper.<paper key>`.", files=True),
+    )
     async def supplement(code: str, request: Request, person: CurrentPerson) -> dict[str, Any]:
         """Multipart form with one file field per supplied paper, named `paper.<paper key>`."""
         _, uploads = await _read_form(request)
@@ -273,7 +314,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             _close(uploads)
 
-    @app.get("/api/public/tracking", tags=["citizens"], dependencies=[PublicLookupLimit])
+    @app.get("/api/public/tracking", tags=["citizens"], dependencies=[PublicLookupLimit], responses=problems(404, 429))
     def tracking(code: str, id_number: str) -> dict[str, Any]:
         """Track a dossier by its code and the applicant's ID number: status, current step, due date and, once
         ready, a time-limited result download link; no personal data."""
@@ -346,21 +387,30 @@ def create_app(runtime: Runtime) -> FastAPI:
 
         return report_to_dict(verifier.report(pdf))
 
-    @app.post("/api/verify", tags=["verification"])
+    @app.post(
+        "/api/verify",
+        tags=["verification"],
+        openapi_extra=multipart({"file": {"type": "string", "format": "binary"}}, ["file"], "The PDF to verify."),
+    )
     async def verify_upload(request: Request, person: CurrentPerson) -> dict[str, Any]:
-        """Upload a PDF (multipart field `file`): the AdES validation report of every signature in it."""
+        """Upload a PDF (multipart field `file`): the AdES validation report of every signature in it, and
+        `active_content`: what in the file would act (scripts, launch or submit actions, embedded files…). Such
+        a PDF is verified, not refused: it is neither stored nor opened, and an auditor may need its signatures."""
         require(person, Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.CLERK, Role.SPECIALIST, Role.RECEPTION)
         form = await request.form(max_files=1, max_fields=5)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("Cần tải lên tệp PDF (trường 'file').", "Upload the PDF in the form field 'file'.")
         data = await upload.read()
-        check_upload(Upload("file", upload.filename or "file.pdf", upload.content_type or "", io.BytesIO(data)))
+        checked = Upload("file", upload.filename or "", upload.content_type or "", io.BytesIO(data))
+        found = await run_in_threadpool(  # parsing a PDF is heavy work: never on the event loop
+            lambda: check_upload(checked, allow_active_content=True)
+        )
         report = await run_in_threadpool(_report, data)
         shop.record(
-            "signature.verified", person.username, None, filename=upload.filename, indication=report["indication"]
+            "signature.verified", person.username, None, filename=checked.filename, indication=report["indication"]
         )
-        return report
+        return report | {"active_content": found}
 
     @app.get("/api/dossiers/{code}/documents/{document_id}/verification", tags=["verification"])
     def verify_document(code: str, document_id: str, person: CurrentPerson) -> dict[str, Any]:
@@ -410,20 +460,47 @@ def create_app(runtime: Runtime) -> FastAPI:
         shop.record("clock.advanced", person.username, now=now.isoformat(), timers_fired=fired)
         return {"now": now.isoformat(), "timers_fired": fired}
 
+    store_probe = StoreProbe(shop.store)
+
     @app.get("/api/health", tags=["operations"])
-    def health() -> dict[str, Any]:
+    def health() -> JSONResponse:
+        """``ok``, or ``degraded`` (HTTP 503) with the ``reasons``: the document store cannot take a new object
+        (probed at most every few seconds)."""
         pending = getattr(runtime.engine, "pending_external_tasks", None)
-        return {
-            "status": "ok",
+        store_problem = store_probe.problem()
+        reasons = [f"document store not writable: {store_problem}"] if store_problem else []
+        body = {
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
             "engine": runtime.settings.engine,
             "now": runtime.clock.now().isoformat(),
             "simulated_clock": isinstance(runtime.clock, SimulatedClock),
             "pending_external_tasks": pending() if pending else None,
             "open_incidents": len(runtime.engine.incidents()),
         }
+        return JSONResponse(body, status_code=503 if reasons else 200)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> Response:
+        """Prometheus metrics, never public: the scraper's ``MOTCUA_METRICS_TOKEN``, or an administrator's or
+        auditor's own token (the route names, request counts and latencies map the installation)."""
+        scraper = runtime.settings.metrics_token
+        if (
+            scraper
+            and credentials is not None
+            and credentials.scheme.lower() == "bearer"
+            and hmac.compare_digest(credentials.credentials.encode(), scraper.encode())
+        ):
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        if credentials is None and not session_token(request):
+            raise Unauthorized(
+                "Cần mã truy cập để xem số liệu giám sát (/metrics).",
+                "GET /metrics needs a bearer token: MOTCUA_METRICS_TOKEN (the scraper's) or an administrator's or "
+                "auditor's token.",
+            )
+        require(current_person(request, credentials), Role.ADMIN, Role.AUDITOR)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     from api.pages import pages_router
@@ -469,13 +546,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     # routers of other modules (registers, statistics, operations) are included here as they arrive
     include_operations(app, runtime)
 
+    # JSON bodies: at most 1 MiB and 32 levels deep, checked before FastAPI parses them (the exchange endpoint
+    # reads its larger, signed envelopes itself and answers with a signed refusal)
+    json_limited = JsonBodyLimit(app, skip_paths=(ENVELOPES_PATH,))
     limited = BodySizeLimit(
-        app,
+        json_limited,
         runtime.settings.max_upload_bytes + 1024 * 1024,
         file_limit_bytes=runtime.settings.max_upload_bytes,
         path_limits={ENVELOPES_PATH: runtime.settings.exchange_max_envelope_bytes},
     )
-    app.state.asgi = limited
+    app.state.asgi = SecurityHeaders(limited)  # outermost: refusals of the limits carry the headers too
     return app
 
 
@@ -502,7 +582,7 @@ async def _read_form(request: Request) -> tuple[dict[str, str], list[Upload]]:
             uploads.append(
                 Upload(
                     paper_key=key[len(PAPER_FIELD_PREFIX) :],
-                    filename=value.filename or "upload",
+                    filename=value.filename or "",  # reduced to a safe name by Upload
                     content_type=value.content_type or "application/octet-stream",
                     stream=value.file,
                 )
@@ -516,10 +596,7 @@ def _json_field(fields: dict[str, str], name: str) -> dict[str, Any]:
     raw = fields.get(name)
     if not raw:
         return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise InvalidInput(f"Trường '{name}' phải là JSON hợp lệ.", f"Field '{name}' must be a JSON object.") from None
+    value = loads_bounded(raw, what=name, max_depth=DETAILS_MAX_DEPTH, max_bytes=DETAILS_MAX_BYTES)
     if not isinstance(value, dict):
         raise InvalidInput(f"Trường '{name}' phải là một đối tượng JSON.", f"Field '{name}' must be a JSON object.")
     return value

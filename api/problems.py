@@ -47,7 +47,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(MotcuaError)
     async def _domain(request: Request, exc: MotcuaError) -> JSONResponse:
         details = {k: v for k, v in exc.details.items() if isinstance(v, str | int | float | bool | list)}
-        return problem(STATUS.get(exc.kind, 400), exc.code, exc.message_vi, exc.message_en, details)
+        response = problem(STATUS.get(exc.kind, 400), exc.code, exc.message_vi, exc.message_en, details)
+        if response.status_code == 429 and isinstance(details.get("retry_after"), int):
+            response.headers["Retry-After"] = str(details["retry_after"])  # a rate limit says when to come back
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -65,10 +68,41 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        messages = {404: "Không tìm thấy.", 405: "Phương thức không được hỗ trợ.", 413: "Dữ liệu quá lớn."}
-        return problem(
+        messages = {
+            400: "Yêu cầu không đọc được (biểu mẫu hoặc dữ liệu gửi lên sai định dạng hoặc quá lớn).",
+            404: "Không tìm thấy.",
+            405: "Phương thức không được hỗ trợ.",
+            413: "Dữ liệu quá lớn.",
+        }
+        detail = str(exc.detail)
+        allowed = allowed_methods(request) if exc.status_code == 405 else ""
+        if allowed:
+            detail = f"Method {request.method} is not allowed here; allowed: {allowed}."
+        response = problem(
             exc.status_code,
             f"motcua.http_{exc.status_code}",
             messages.get(exc.status_code, "Lỗi."),
-            str(exc.detail),
+            detail,
         )
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        if allowed:
+            response.headers["Allow"] = allowed  # RFC 9110: a 405 names the methods the resource supports
+        return response
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path accepts, asked of the router itself (a path's GET and POST may be
+    two routes, in included routers: Starlette's own ``Allow`` names only the first route's methods)."""
+    from starlette.routing import Match
+
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return ", ".join(allowed)

@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.bearer import bearer_person
+from api.openapi import PDF, XLSX, problems
 from dossiers.errors import Forbidden, InvalidInput
 from dossiers.model import OFFICIAL_ROLES, Person, Role
 from motcua.app import Runtime
 
-PDF = "application/pdf"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_PERIOD_DAYS = 366
 
 
@@ -48,7 +47,10 @@ def registers_router(runtime: Runtime) -> APIRouter:
     @router.get(
         "/api/registers/tracking",
         response_class=Response,
-        responses={200: {"content": {PDF: {}, XLSX: {}}, "description": "Mẫu 06 (PDF sealed by the agency)."}},
+        responses={
+            200: {"content": {PDF: {}, XLSX: {}}, "description": "Mẫu 06 (PDF sealed by the agency)."},
+            **problems(404),
+        },
     )
     async def tracking_register(
         person: CurrentPerson,

@@ -6,22 +6,18 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import math
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.openapi import download, json_body, multipart, problems
 from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
 from motcua.db import document, notification, transaction
@@ -29,7 +25,7 @@ from motcua.digitise import Digitiser
 from motcua.late import LateNotices
 from motcua.notify import build_dispatcher
 from motcua.payments import SIGNATURE_HEADER, Payments, callback_secret
-from motcua.services import stored_object
+from motcua.ratelimit import TooManyRequests
 from motcua.uploads import Upload
 
 RESULT_KINDS = ("result",)
@@ -55,118 +51,70 @@ class CashPaymentRequest(BaseModel):
 
 # ------------------------------------------------------------------ public lookups: rate limit
 
-
-class SlidingWindowLimiter:
-    """At most ``limit`` hits per key in any ``window`` seconds (timestamps kept in memory, per process)."""
-
-    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = max(1, limit)
-        self.window = window
-        self.clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> float | None:
-        """Count a hit; ``None`` when allowed, else the seconds until the next hit would be allowed."""
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(hits[0] + self.window - now, 0.001)
-            hits.append(now)
-            if len(self._hits) > 10_000:  # forget idle clients
-                for idle in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
-                    del self._hits[idle]
-            return None
-
-
-class RateLimited(StarletteHTTPException):
-    def __init__(self, retry_after: float, limit: int) -> None:
-        self.retry_after = max(1, math.ceil(retry_after))
-        self.limit = limit
-        super().__init__(
-            429,
-            f"Too many lookups from this address (at most {limit} per minute); retry after {self.retry_after} s.",
-            headers={"Retry-After": str(self.retry_after)},
-        )
-
-
-_limiter_lock = threading.Lock()
+RateLimited = TooManyRequests  # what the pages catch from :func:`public_lookup_limit`
 
 
 def public_lookup_limit(request: Request) -> None:
-    """Dependency: at most MOTCUA_PUBLIC_LOOKUPS_PER_MINUTE public lookups per client IP address in any
-    60 seconds (sliding window); more → 429 with ``Retry-After``. One window per application, in memory."""
-    state = request.app.state
-    limiter: SlidingWindowLimiter | None = getattr(state, "public_lookup_limiter", None)
-    if limiter is None:
-        with _limiter_lock:
-            limiter = getattr(state, "public_lookup_limiter", None)
-            if limiter is None:
-                runtime = getattr(state, "runtime", None)
-                limit = runtime.settings.public_lookups_per_minute if runtime is not None else 10
-                limiter = SlidingWindowLimiter(limit, 60.0)
-                state.public_lookup_limiter = limiter
-    client = request.client.host if request.client else "unknown"
-    wait = limiter.hit(client)
-    if wait is not None:
-        raise RateLimited(wait, limiter.limit)
+    """Dependency: at most MOTCUA_PUBLIC_LOOKUPS_PER_MINUTE public lookups — the tracking API and page, result
+    links, ratings: each tests a code and an ID number — per client IP address in any 60 seconds, counted in the
+    database so several API processes share the count; more → 429 with ``Retry-After``."""
+    runtime = request.app.state.runtime
+    runtime.public_lookups.check(request.client.host if request.client else "unknown")
 
 
 PublicLookupLimit = Depends(public_lookup_limit)
 
 
-async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RateLimited)
-    body = {
-        "type": "https://motcua.example/problems/motcua.rate_limited",
-        "title": f"Quá nhiều lượt tra cứu từ địa chỉ này; vui lòng thử lại sau {exc.retry_after} giây.",
-        "status": 429,
-        "detail": str(exc.detail),
-        "code": "motcua.rate_limited",
-        "retry_after": exc.retry_after,
-    }
-    return JSONResponse(
-        body,
-        status_code=429,
-        media_type="application/problem+json",
-        headers={"Retry-After": str(exc.retry_after)},
-    )
-
-
 # ------------------------------------------------------------------ public lookups: the view and result links
 
-
-def _link_key(runtime: Any) -> bytes:
-    return hmac.new(str(runtime.settings.secret_key).encode(), b"motcua/public-result-link", hashlib.sha256).digest()
+LINK_PURPOSE = "motcua/public-result-link/2"  # a new label: links of the old format (no document hash) are dead
 
 
-def result_link_token(runtime: Any, code: str, document_id: str, expires: dt.datetime) -> str:
-    payload = f"{code}|{document_id}|{int(expires.timestamp())}".encode()
-    signature = hmac.new(_link_key(runtime), payload, hashlib.sha256).digest()[:20]
-    return base64.urlsafe_b64encode(payload + b"|" + signature).decode().rstrip("=")
+def _link_mac(runtime: Any, code: str, document_id: str, sha256: str, expires: int) -> bytes:
+    message = f"{code}|{document_id}|{sha256}|{expires}".encode()
+    return hmac.new(runtime.settings.derived_key(LINK_PURPOSE), message, hashlib.sha256).digest()[:20]
 
 
-def _read_token(runtime: Any, token: str) -> tuple[str, str]:
+def result_link_token(runtime: Any, code: str, document_id: str, sha256: str, expires: dt.datetime) -> str:
+    """A download link of one result or refusal document: the MAC covers the dossier, the document's id and its
+    SHA-256 (the link opens those bytes and no others) and the expiry."""
+    stamp = int(expires.timestamp())
+    payload = f"{code}|{document_id}|{stamp}".encode()
+    mac = _link_mac(runtime, code, document_id, sha256, stamp)
+    return base64.urlsafe_b64encode(payload + b"|" + mac).decode().rstrip("=")
+
+
+def open_result_link(runtime: Any, token: str) -> Any:
+    """The document row a public link opens, after every check: a well-formed token whose MAC holds for a
+    result or refusal document of that dossier with that SHA-256, and an expiry no later than
+    MOTCUA_PUBLIC_LINK_HOURS from now (a far-off expiry was not issued by this installation). Everything but
+    an expired link is the same 404, so a guess learns nothing."""
     bad = NotFound("Liên kết tải kết quả không hợp lệ.", "Invalid result download link.")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         code_b, doc_b, expires_b, signature = raw.split(b"|", 3)
-        payload = b"|".join((code_b, doc_b, expires_b))
-        expected = hmac.new(_link_key(runtime), payload, hashlib.sha256).digest()[:20]
-        expires = int(expires_b)
-    except ValueError:
+        code, document_id, expires = code_b.decode(), doc_b.decode(), int(expires_b)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         raise bad from None
-    if not hmac.compare_digest(signature, expected):
+    with transaction(runtime.shop.db) as conn:
+        row = conn.execute(
+            select(document).where(
+                document.c.id == document_id,
+                document.c.dossier_code == code,
+                document.c.kind.in_(RESULT_KINDS + REFUSAL_KINDS),  # never a scan or an uploaded paper
+            )
+        ).first()
+    if row is None or not hmac.compare_digest(signature, _link_mac(runtime, code, document_id, row.sha256, expires)):
         raise bad
-    if runtime.clock.now().timestamp() > expires:
+    now = runtime.clock.now().timestamp()
+    if expires - now > runtime.settings.public_link_hours * 3600:
+        raise bad
+    if now > expires:
         raise Forbidden(
             "Liên kết tải kết quả đã hết hạn; hãy tra cứu lại hồ sơ.",
             "The result download link has expired; look the dossier up again.",
         )
-    return code_b.decode(), doc_b.decode()
+    return row
 
 
 def public_tracking(runtime: Any, code: str, id_number: str) -> dict[str, Any]:
@@ -192,13 +140,13 @@ def public_tracking(runtime: Any, code: str, id_number: str) -> dict[str, Any]:
     if kinds:
         with transaction(shop.db) as conn:
             doc = conn.execute(
-                select(document.c.id, document.c.filename, document.c.kind)
+                select(document.c.id, document.c.filename, document.c.kind, document.c.sha256)
                 .where(document.c.dossier_code == row.code, document.c.kind.in_(kinds))
                 .order_by(document.c.created_at.desc())
             ).first()
         if doc is not None:
             expires = runtime.clock.now() + dt.timedelta(hours=runtime.settings.public_link_hours)
-            token = result_link_token(runtime, row.code, doc.id, expires)
+            token = result_link_token(runtime, row.code, doc.id, doc.sha256, expires)
             result = {
                 "kind": doc.kind,
                 "filename": doc.filename,
@@ -278,7 +226,33 @@ def operations_router(runtime: Any) -> APIRouter:
         """A payment intent at the gateway: pay with its `reference`; the gateway's callback confirms it."""
         return payments.start_online(person, code)
 
-    @router.post("/api/payments/callback", tags=["fees"])
+    @router.post(
+        "/api/payments/callback",
+        tags=["fees"],
+        responses=problems(403, 404),
+        openapi_extra={
+            "parameters": [
+                {
+                    "name": SIGNATURE_HEADER,
+                    "in": "header",
+                    "required": True,
+                    "description": "HMAC-SHA256 (hex) of the body with the gateway's key.",
+                    "schema": {"type": "string", "maxLength": 128},
+                }
+            ],
+            **json_body(
+                {
+                    "type": "object",
+                    "required": ["reference", "status"],
+                    "properties": {
+                        "reference": {"type": "string", "maxLength": 120},
+                        "status": {"type": "string", "enum": ["paid", "failed"]},
+                        "amount_vnd": {"type": "integer", "minimum": 0},
+                    },
+                }
+            ),
+        },
+    )
     async def payment_callback(request: Request) -> dict[str, Any]:
         """The gateway's notification: JSON `{reference, status: paid|failed, amount_vnd}` signed with
         HMAC-SHA256 (hex) in the `X-Motcua-Signature` header. Bad signatures and replays are refused."""
@@ -289,7 +263,16 @@ def operations_router(runtime: Any) -> APIRouter:
 
     # ---------------------------------------------------------------- digitising papers
 
-    @router.post("/api/dossiers/{code}/scans", status_code=201, tags=["dossiers"])
+    @router.post(
+        "/api/dossiers/{code}/scans",
+        status_code=201,
+        tags=["dossiers"],
+        openapi_extra=multipart(
+            {"paper_key": {"type": "string", "maxLength": 80}, "file": {"type": "string", "format": "binary"}},
+            ["paper_key", "file"],
+            "The scan (PDF) of one required paper.",
+        ),
+    )
     async def scan_paper(code: str, request: Request, person: CurrentPerson) -> dict[str, Any]:
         """Multipart form: `paper_key` (which required paper) and `file` (the scan, PDF). The scan is stored
         and an electronic copy signed by the agency ("SAO Y", Decree 30) is issued as document `scan_copy`."""
@@ -360,18 +343,19 @@ def operations_router(runtime: Any) -> APIRouter:
 
     # ---------------------------------------------------------------- public result download
 
-    @router.get("/api/public/results/{token}", tags=["citizens"], dependencies=[PublicLookupLimit])
+    @router.get(
+        "/api/public/results/{token}",
+        tags=["citizens"],
+        dependencies=[PublicLookupLimit],
+        response_class=StreamingResponse,
+        responses={200: download("The result (or refusal notice), as signed."), **problems(403, 404, 429)},
+    )
     def public_result(token: str) -> StreamingResponse:
-        """The result offered by the public lookup: a signed link, valid MOTCUA_PUBLIC_LINK_HOURS."""
-        code, document_id = _read_token(runtime, token)
-        with transaction(shop.db) as conn:
-            row = conn.execute(
-                select(document).where(document.c.id == document_id, document.c.dossier_code == code)
-            ).first()
-        if row is None:
-            raise NotFound("Không tìm thấy tài liệu.", "Document not found.")
-        stream = shop.store.open(stored_object(row))
-        shop.record("document.read", "public", code, document_id=document_id, via="public_link")
+        """The result offered by the public lookup: a signed link of that document, valid
+        MOTCUA_PUBLIC_LINK_HOURS."""
+        row = open_result_link(runtime, token)
+        stream = shop.verified_content(row, "public", via="public_link")  # checked before the status line
+        shop.record("document.read", "public", row.dossier_code, document_id=row.id, via="public_link")
         return StreamingResponse(
             _chunks(stream),
             media_type=row.content_type,
@@ -386,10 +370,9 @@ def operations_router(runtime: Any) -> APIRouter:
 
 
 def include_operations(app: FastAPI, runtime: Any) -> None:
-    """Mount :func:`operations_router` and the 429 problem response (with ``Retry-After``) of the public
-    lookup limit."""
+    """Mount :func:`operations_router` (the 429 of the public lookup limit is a domain error: a problem response
+    with ``Retry-After``, api/problems.py)."""
     app.include_router(operations_router(runtime))
-    app.add_exception_handler(RateLimited, _rate_limited)
 
 
 def _chunks(stream: Iterator[bytes]) -> Iterator[bytes]:

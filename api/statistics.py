@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.openapi import CSV, XLSX, problems
+from api.services_routes import PublicLookupLimit
 from dossiers.errors import Forbidden, Unauthorized
 from dossiers.model import Person
 from dossiers.statistics import UNASSIGNED, UNASSIGNED_LABEL, GroupBy, Indicators, Report
@@ -126,7 +128,12 @@ def statistics_router(runtime: Runtime) -> APIRouter:
         shop.record("statistics.read", person.username, group_by=group_by.value, agency=agency, **_days(first, last))
         return _report(report, names, first, last, agency)
 
-    @router.get("/api/statistics/export", tags=["statistics"])
+    @router.get(
+        "/api/statistics/export",
+        tags=["statistics"],
+        response_class=Response,
+        responses={200: {"content": {CSV: {}, XLSX: {}}, "description": "CSV (UTF-8 with BOM) or XLSX."}},
+    )
     def export_statistics(
         person: Statistician,
         first: First,
@@ -153,10 +160,17 @@ def statistics_router(runtime: Runtime) -> APIRouter:
             headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}"},
         )
 
-    @router.post("/api/public/dossiers/{code}/rating", status_code=201, tags=["citizens"])
+    @router.post(
+        "/api/public/dossiers/{code}/rating",
+        status_code=201,
+        tags=["citizens"],
+        dependencies=[PublicLookupLimit],
+        responses=problems(429),
+    )
     def rate_dossier(code: str, body: RatingRequest) -> dict[str, Any]:
         """The applicant rates a resolved dossier (QĐ 766: five levels), once, with the dossier's code and their
-        ID number (no account needed)."""
+        ID number (no account needed). Its answer tells whether a code and an ID number belong together, so it
+        shares the public lookup's limit per client address."""
         return stats.rate(shop, code, body.id_number, body.level, body.comment)
 
     return router

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from dossiers.calendar import CalendarOverrides, WorkingCalendar
 from dossiers.errors import InvalidInput
 from dossiers.model import AgencyStructure
 from dossiers.ports import Clock, DocumentStore, Engine
-from motcua.audit import AuditCheckpoints, SqlAuditLog
+from motcua.audit import AuditAnchors, AuditCheckpoints, SqlAuditLog
 from motcua.catalogue import Problem, catalogue_dirs, read_catalogue
 from motcua.catalogue import validate as validate_catalogue
 from motcua.clock import SimulatedClock, SystemClock
@@ -40,14 +41,16 @@ from motcua.issuing import DocumentIssuer
 from motcua.late import operations_tick
 from motcua.migrate import upgrade
 from motcua.paperwork import Paperwork
+from motcua.ratelimit import LoginThrottle, PublicLookups, RateLimiter
 from motcua.security import Accounts
 from motcua.services import OneStopShop
-from motcua.settings import Settings
+from motcua.settings import Settings, ensure_secret_file
 from motcua.signatures import PersonalSignatures
 from signing.cms import sign_detached
 from signing.keys import KeyProvider, load_key_provider
 from signing.pades import PadesSigner
 from signing.pki import DevelopmentPki
+from storage.local import private_dir
 from storage.url import open_store
 from workers.dossier_handlers import handlers_for
 from workers.runtime import TaskSource, Worker, start_in_threads
@@ -55,6 +58,7 @@ from workflows import BPMN_DIR
 
 log = structlog.get_logger(__name__)
 DEMO_PASSWORD = "motcua-demo"  # development only: `motcua init` refuses it in production
+STATE_DIR_MODE = 0o750  # var/ and the objects: personal data, never world-accessible (whatever the umask)
 DEMO_CLOCK_START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 
 
@@ -81,6 +85,26 @@ class Runtime:
     exchange: EnvelopeExchange | None
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        """Rate limits counted in the database: every API process of the installation shares them."""
+        return RateLimiter(self.db)
+
+    @cached_property
+    def login_throttle(self) -> LoginThrottle:
+        """Failed logins per user name and client address, for the web login and ``POST /api/auth/token``."""
+        return LoginThrottle(self.limiter, self.accounts, self.shop.record)
+
+    @cached_property
+    def public_lookups(self) -> PublicLookups:
+        """The public lookups by code and ID number (MOTCUA_PUBLIC_LOOKUPS_PER_MINUTE per client address)."""
+        return PublicLookups(self.limiter, self.settings.public_lookups_per_minute)
+
+    @cached_property
+    def anchors(self) -> AuditAnchors:
+        """The audit log's head anchors in the object store (MOTCUA_AUDIT_ANCHOR_SECONDS)."""
+        return AuditAnchors(self.audit, self.store)
 
     def start_background(self, workers: int = 2, timer_seconds: float = 1.0) -> None:
         """In-process workers, the timer scheduler and housekeeping (``motcua serve``)."""
@@ -122,6 +146,7 @@ class Runtime:
                 log.warning("housekeeping.error", exc_info=True)
             operations_tick(self)  # late notices (Mẫu 04) and notification delivery; guards its own errors
             self.checkpoint_tick()
+            self.anchor_tick()
             self.stop.wait(every)
 
     def checkpoint_tick(self) -> None:
@@ -141,6 +166,21 @@ class Runtime:
             return
         if made is not None:
             log.info("audit.checkpoint", seq=made.seq, timestamped=made.timestamped)
+
+    def anchor_tick(self) -> None:
+        """The audit head anchor (write-once, in the object store) at most every MOTCUA_AUDIT_ANCHOR_SECONDS, when
+        the head moved: deleting the newest entries then shows in ``motcua audit verify`` unless they are younger
+        than that. A store that is down is tried again at the next interval."""
+        import time
+
+        every = self.settings.audit_anchor_seconds
+        if every <= 0 or time.monotonic() < self.__dict__.get("_anchor_at", 0.0):
+            return
+        self.__dict__["_anchor_at"] = time.monotonic() + every
+        try:
+            self.anchors.write()
+        except Exception:  # noqa: BLE001 - keep housekeeping alive
+            log.warning("housekeeping.anchor_error", exc_info=True)
 
     def close(self) -> None:
         self.stop.set()
@@ -234,7 +274,8 @@ def make_clock(settings: Settings, db: SqlEngine | None = None) -> Clock:
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None, store: DocumentStore | None = None) -> Runtime:
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir, STATE_DIR_MODE, parents=True)
+    settings.require_secret_key()  # production: refused when missing; development: created in var/ when missing
     db = make_engine(settings.resolved_database_url)
     clock = clock or make_clock(settings, db)
     engine: Engine
@@ -279,7 +320,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     signatures = PersonalSignatures(shop, pki)
     paperwork = Paperwork(
         shop,
-        DocumentIssuer(shop, signer),
+        DocumentIssuer(shop, signer, render_seconds=settings.render_time_limit_seconds),
         signatures,
         images,
         public_base_url=settings.public_base_url,
@@ -338,12 +379,16 @@ def envelope_receiver(runtime: Runtime) -> EnvelopeReceiver | None:
     """The exchange endpoint's side, when partners are configured."""
     if runtime.exchange is None:
         return None
+    from workers.joint_handlers import partner_documents
+
     return EnvelopeReceiver(
         runtime.shop,
         runtime.keys.signer_for,
         runtime.exchange.partners,
         operator_agency=runtime.settings.audit_agency,
         max_document_bytes=runtime.settings.max_upload_bytes,
+        max_envelope_bytes=runtime.settings.exchange_max_envelope_bytes,
+        partner_documents=partner_documents,
         timestamper_url=runtime.settings.tsa_url,
     )
 
@@ -359,9 +404,12 @@ def _checkpoint_signer(keys: KeyProvider, settings: Settings) -> Any:
 
 
 def init_state(settings: Settings, demo: bool = True) -> dict[str, Any]:
-    """Idempotent set-up: migrate, seed reference data, deploy BPMN, create demo people once."""
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    settings.objects_dir.mkdir(parents=True, exist_ok=True)
+    """Idempotent set-up: migrate, seed reference data, deploy BPMN, create demo people once; the installation's
+    random secret (``var/secret_key``, mode 0600) unless MOTCUA_SECRET_KEY gives one."""
+    private_dir(settings.var_dir, STATE_DIR_MODE, parents=True)
+    if settings.secret_key is None:
+        settings.secret_key = ensure_secret_file(settings.secret_key_file)
+    private_dir(settings.objects_dir, STATE_DIR_MODE, parents=True)
     db = make_engine(settings.resolved_database_url)
     try:
         upgrade(db)

@@ -42,6 +42,7 @@ from dossiers.calendar import VN_TZ
 from dossiers.lifecycle import timeliness
 from dossiers.model import FINAL_STATUSES, STATUS_LABELS_VI, Agency, DossierStatus, Role
 from dossiers.ports import SignatureRequest
+from dossiers.text_rules import check_day
 from motcua.db import audit_log, document_register, dossier, is_sqlite, pending_signature, transaction
 from motcua.issuing import DocumentIssuer, IssueRequest
 from motcua.services import OneStopShop
@@ -375,7 +376,7 @@ class Paperwork:
         data = self.control_sheet_data(code)
         _, agency, _ = self._context(code)
         pdf = self.issuer.sign(
-            render_control_sheet(data, self.templates),
+            self.issuer.render(lambda: render_control_sheet(data, self.templates), "control_sheet"),
             (self._agency_seal(agency, "Phiếu kiểm soát quá trình giải quyết hồ sơ"),),
             VISIBLE_SEAL,
         )
@@ -386,6 +387,8 @@ class Paperwork:
 
     def tracking_register_data(self, agency_code: str, first_day: dt.date, last_day: dt.date) -> TrackingRegisterData:
         """Every dossier the agency received from ``first_day`` to ``last_day`` (Vietnam dates, inclusive)."""
+        check_day(first_day, field="from", label_vi="Ngày bắt đầu")
+        check_day(last_day, field="to", label_vi="Ngày kết thúc")
         agency = self.shop.agency(agency_code)
         start = dt.datetime.combine(first_day, dt.time(), VN_TZ)
         end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), VN_TZ)
@@ -440,9 +443,9 @@ class Paperwork:
         """Mẫu 06 as a landscape PDF sealed by the agency (``fmt`` = ``pdf``) or as XLSX (``xlsx``)."""
         data = self.tracking_register_data(agency_code, first_day, last_day)
         if fmt == "xlsx":
-            out = tracking_register_xlsx(data, self.templates)
+            out = self.issuer.render(lambda: tracking_register_xlsx(data, self.templates), "tracking_register")
         else:
-            pdf, box = render_tracking_register(data, self.templates)
+            pdf, box = self.issuer.render(lambda: render_tracking_register(data, self.templates), "tracking_register")
             agency = self.shop.agency(agency_code)
             out = self.issuer.sign(
                 pdf, (self._agency_seal(agency, "Sổ theo dõi hồ sơ"),), {SEAL_FIELD: (box.page, box.box)}
@@ -488,7 +491,7 @@ class Paperwork:
         )
         leader_box = SIGNATURE_BOX.box
         pdf = prepare_fields(
-            render_household_business_certificate(data),
+            self.issuer.render(lambda: render_household_business_certificate(data), "result"),
             leader_box=leader_box,
             number_box=NUMBER_BOX,
             date_box=DATE_BOX,

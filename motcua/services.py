@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import structlog
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import insert, select, update
 
+from dossiers import text_rules
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalogue import CatalogueEntry, parse_entry
 from dossiers.codes import MAX_SERIAL_PER_DAY, format_dossier_code
@@ -30,7 +32,6 @@ from dossiers.model import (
     Agency,
     AgencyStructure,
     DossierStatus,
-    FormField,
     Person,
     Procedure,
     Role,
@@ -42,9 +43,11 @@ from motcua.db import document, dossier, dossier_counter, is_sqlite, procedure, 
 from motcua.payments import RETURN_ACTIVITY, require_paid
 from motcua.security import Accounts
 from motcua.uploads import Upload, check_upload
+from storage.errors import IntegrityError
 from workflows.introspect import bpmn_file_for, decision_options
 
 log = structlog.get_logger(__name__)
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024  # a verified download is held in memory up to this size, on disk beyond
 
 SUPPLEMENT_MESSAGE = "supplement_received"
 SIGNING_ACTIVITIES = frozenset({"sign_result"})  # user tasks completed by a personal signature, not a click
@@ -273,7 +276,9 @@ class OneStopShop:
                 due_at=due.isoformat(),
             )
             for upload, obj in staged:
-                self.insert_document(conn, code, "upload", upload.paper_key, upload.filename, obj, actor.username)
+                self.insert_document(
+                    conn, code, "upload", upload.paper_key, upload.stored_filename, obj, actor.username
+                )
             if self.engine_shares_db:
                 row = conn.execute(select(dossier).where(dossier.c.code == code)).one()
                 instance_id = self.engine.start(proc.process_key, code, self._start_variables(row))
@@ -377,7 +382,8 @@ class OneStopShop:
 
     def _next_code(self, conn: Any, unit_code: str, day: dt.date) -> str:
         """Gap-free serial per unit and day: the counter row is incremented in the dossier's transaction,
-        so a rolled-back intake gives its number back and concurrent intakes queue on the row lock."""
+        so a rolled-back intake gives its number back and concurrent intakes queue on the row lock. A code
+        already taken (a row imported or written outside the counter) is skipped, never a failed intake."""
         if self._sqlite:
             from sqlalchemy.dialects.sqlite import insert as upsert
         else:
@@ -386,10 +392,13 @@ class OneStopShop:
         stmt = stmt.on_conflict_do_update(
             index_elements=["unit_code", "day"], set_={"last_serial": dossier_counter.c.last_serial + 1}
         ).returning(dossier_counter.c.last_serial)
-        serial = conn.execute(stmt).scalar_one()
-        if serial > MAX_SERIAL_PER_DAY:
-            raise Conflict("Đã hết số hồ sơ trong ngày của cơ quan.", "No dossier serial numbers left for today.")
-        return format_dossier_code(unit_code, day, serial)
+        while True:
+            serial = conn.execute(stmt).scalar_one()
+            if serial > MAX_SERIAL_PER_DAY:
+                raise Conflict("Đã hết số hồ sơ trong ngày của cơ quan.", "No dossier serial numbers left for today.")
+            code = format_dossier_code(unit_code, day, serial)
+            if conn.execute(select(dossier.c.code).where(dossier.c.code == code)).first() is None:
+                return code
 
     def insert_document(
         self,
@@ -514,9 +523,42 @@ class OneStopShop:
             row = conn.execute(select(document).where(document.c.id == doc_id, document.c.dossier_code == code)).first()
         if row is None:
             raise NotFound("Không tìm thấy tài liệu.", "Document not found.", document_id=doc_id)
-        stream = self.store.open(stored_object(row))
+        stream = self.verified_content(row, person.username)
         self.record("document.read", person.username, code, document_id=doc_id)
         return row, stream
+
+    def verified_content(self, row: Any, actor: str, **how: Any) -> Iterator[bytes]:
+        """The stored bytes of document ``row``, read whole and matched against its recorded SHA-256 and size
+        *before* the caller answers — every route that serves a stored document goes through here.
+
+        A response that has started cannot become an error any more (the download would start 200 and break
+        off), so the bytes are spooled first (memory up to :data:`SPOOL_IN_MEMORY_BYTES`, a temporary file
+        beyond). A mismatch is logged, recorded as ``document.integrity_failed`` and raised as
+        :class:`storage.errors.IntegrityError`: a 503 ``application/problem+json`` with code
+        ``motcua.storage_integrity`` ("Tài liệu … bị hỏng …"), nothing of the document sent."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115 - closed by the reader
+        try:
+            for chunk in self.store.open(stored_object(row)):
+                spool.write(chunk)
+        except IntegrityError as exc:
+            spool.close()
+            log.error("document.integrity_failed", dossier=row.dossier_code, document=row.id, reason=exc.message_en)
+            self.record(
+                "document.integrity_failed",
+                actor,
+                row.dossier_code,
+                document_id=row.id,
+                sha256=row.sha256,
+                size=row.size,
+                reason=str(exc.details.get("reason", "")),
+                **how,
+            )
+            raise
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return _spooled_chunks(spool)
 
     # ------------------------------------------------------------------ tasks
 
@@ -640,9 +682,11 @@ class OneStopShop:
         allowed = choices.get("decision")
         if allowed:
             if decision not in allowed:
+                shown = decision if decision is None or len(decision) <= 40 else decision[:40] + "…"
                 raise InvalidInput(
-                    f"Quyết định '{decision}' không hợp lệ; chọn một trong: {', '.join(allowed)}.",
-                    f"Decision '{decision}' is not known by the process; expected one of {', '.join(allowed)}.",
+                    f"Quyết định '{shown}' không hợp lệ; chọn một trong: {', '.join(allowed)}.",
+                    f"Decision '{shown}' is not known by the process; expected one of {', '.join(allowed)}.",
+                    field="decision",
                     allowed=allowed,
                 )
             variables["decision"] = decision
@@ -650,8 +694,9 @@ class OneStopShop:
             raise InvalidInput(
                 "Bước này không cần quyết định.", "This step takes no decision.", activity=task.activity_id
             )
+        comment = text_rules.clean_comment(comment, label_vi="Ý kiến xử lý", label_en="The comment") or None
         if comment:
-            variables["comment"] = comment[:2000]
+            variables["comment"] = comment
         with transaction(self.db) as conn:
             if task.assignee is None:
                 self.engine.claim(task_id, person.username)
@@ -698,7 +743,9 @@ class OneStopShop:
         ]
         with transaction(self.db) as conn:
             for upload, obj in staged:
-                self.insert_document(conn, code, "supplement", upload.paper_key, upload.filename, obj, person.username)
+                self.insert_document(
+                    conn, code, "supplement", upload.paper_key, upload.stored_filename, obj, person.username
+                )
             self.record("dossier.supplemented", person.username, code, files=len(staged))
             self.engine.correlate_message(SUPPLEMENT_MESSAGE, code, {"supplemented_by": person.username})
         return self.dossier_view(code)
@@ -788,6 +835,13 @@ class OneStopShop:
         return True
 
 
+def _spooled_chunks(spool: Any, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+    """The spool's bytes in chunks; the spool is closed when done, or when the consumer stops early."""
+    with spool:
+        while chunk := spool.read(chunk_size):
+            yield chunk
+
+
 class _ChunkReader(io.RawIOBase):
     """A read-only file over an iterator of byte chunks (stream one store's object into another's put)."""
 
@@ -811,60 +865,15 @@ class _ChunkReader(io.RawIOBase):
 
 
 def check_form(proc: Procedure, details: Mapping[str, Any]) -> dict[str, Any]:
-    """The application form's declared values: known keys only, required ones present, kinds respected."""
-    fields = {f.key: f for f in proc.form_fields}
-    unknown = sorted(set(details) - set(fields))
-    if unknown:
-        raise InvalidInput(
-            f"Tờ khai có mục không thuộc thủ tục này: {', '.join(unknown)}.",
-            f"Unknown form fields for procedure {proc.code}: {', '.join(unknown)}.",
-        )
-    missing = [f for f in proc.form_fields if f.required and details.get(f.key) in (None, "", [])]
-    if missing:
-        raise InvalidInput(
-            "Tờ khai còn thiếu: " + "; ".join(f.name for f in missing) + ".",
-            "Missing form fields: " + ", ".join(f.key for f in missing) + ".",
-            missing=[f.key for f in missing],
-        )
-    out: dict[str, Any] = {}
-    for key, value in details.items():
-        out[key] = _form_value(fields[key], value)
-    return out
-
-
-def _form_value(field: FormField, value: Any) -> Any:
-    bad = InvalidInput(
-        f"Giá trị của mục '{field.name}' không hợp lệ.", f"Invalid value for form field '{field.key}' ({field.kind})."
-    )
-    if field.kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
-            raise bad
-        return int(value)
-    if field.kind == "date":
-        try:
-            return dt.date.fromisoformat(str(value)).isoformat()
-        except ValueError:
-            raise bad from None
-    if field.kind == "list":
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise bad
-        return [v.strip()[:500] for v in value]
-    if not isinstance(value, str | int | float):
-        raise bad
-    return str(value).strip()[:1000]
+    """The application form's declared values, within the domain's bounds (:func:`dossiers.text_rules.check_form`)."""
+    return text_rules.check_form(proc, details)
 
 
 def _check_applicant(applicant: Applicant) -> Applicant:
-    name = (applicant.name or "").strip()
-    number = (applicant.id_number or "").strip()
-    if not name:
-        raise InvalidInput("Thiếu họ tên người nộp hồ sơ.", "Applicant name is required.")
-    if not (number.isdigit() and len(number) in (9, 12)):
-        raise InvalidInput(
-            "Số định danh cá nhân/CCCD phải gồm 12 chữ số (hoặc CMND 9 chữ số).",
-            "The personal ID number must have 12 digits (or 9 for an old ID card).",
-        )
-    phone = (applicant.phone or "").strip() or None
-    if phone is not None and not (phone.lstrip("+").isdigit() and 9 <= len(phone.lstrip("+")) <= 12):
-        raise InvalidInput("Số điện thoại không hợp lệ.", "Invalid phone number.")
-    return Applicant(name, number, phone)
+    """The applicant as stored: a bounded name without control or bidi characters, a 12/9-digit ID number, an
+    optional phone (:mod:`dossiers.text_rules`)."""
+    return Applicant(
+        text_rules.clean_applicant_name(applicant.name),
+        text_rules.clean_id_number(applicant.id_number),
+        text_rules.clean_phone(applicant.phone),
+    )
