@@ -16,7 +16,7 @@ from dossiers.errors import Conflict, InvalidInput, Unauthorized
 from dossiers.model import Person, Role
 from motcua.db import api_token, app_user, transaction
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2id with the library's default parameters (slow on purpose)
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -53,7 +53,10 @@ class Accounts:
         now: dt.datetime,
         *,
         update_existing: bool = False,
+        password_hash: str | None = None,
     ) -> Person:
+        """Create (or with ``update_existing`` change) the account; ``password_hash`` is the hash of ``password``
+        when the caller already has it (the demo people share one, computed once per process)."""
         full_name = text_rules.clean_person_name(
             full_name, field="full_name", label_vi="Họ tên người dùng", label_en="The user's full name"
         )
@@ -64,7 +67,7 @@ class Accounts:
             )
         values = {
             "full_name": full_name,
-            "password_hash": hash_password(password),
+            "password_hash": password_hash or hash_password(password),
             "role": role.value,
             "agency_code": agency_code,
             "department_code": department_code,

@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh Motcua state per test on a simulated clock, and sample files."""
+"""Shared fixtures: a fresh Motcua state per test (a copy of one prepared per session) on a simulated clock, and
+sample files."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 import io
 import json
 import logging
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +15,14 @@ from typing import Any
 
 import pytest
 import structlog
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from dossiers.calendar import VN_TZ
+from motcua import security
 from motcua.app import DEMO_PASSWORD, Runtime, build_runtime, init_state
 from motcua.clock import SimulatedClock
-from motcua.settings import Settings
+from motcua.settings import Settings, read_secret_file
 from tests.integration.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 from tests.services import service_missing
 
@@ -140,9 +144,56 @@ def settings(tmp_path: Path, engine_kind: str, request: pytest.FixtureRequest) -
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its smallest cost (one pass over 8 KiB) for everything hashed and verified in this process.
+
+    At the library's defaults every hash and every login costs about 0.15 s on purpose, and the suite logs in
+    thousands of times: that was most of its run time. No test depends on the cost; what is stored is still an
+    argon2id hash verified by the same code. Servers started as subprocesses (tests/integration/server.py) and
+    every real installation keep the defaults."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+    patch.undo()
+
+
+class PreparedStates:
+    """What ``init_state`` leaves in a state directory, made once per session for each distinct initialisation
+    (every setting but ``var_dir``) and copied into each test's own directory: migrating, seeding, deploying and
+    issuing the development PKI on every set-up was the suite's other big cost. Nothing in the state names its
+    directory (the database URL and every path are derived from ``var_dir`` when the runtime is built).
+
+    Initialised in place, as before, when the state lives partly outside ``var_dir`` (a database or object store
+    URL) or the settings name files of this test alone (no other test could share the template)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.templates: dict[str, Path] = {}
+
+    def install(self, settings: Settings, test_dir: Path) -> None:
+        key = json.dumps(settings.model_dump(mode="json", exclude={"var_dir"}), sort_keys=True)
+        if settings.database_url or settings.storage_url or str(test_dir) in key:
+            init_state(settings)
+            return
+        template = self.templates.get(key)
+        if template is None:
+            made = settings.model_copy(update={"var_dir": self.root / f"state-{len(self.templates)}" / "var"})
+            init_state(made)  # every connection is closed when it returns: the files are complete and quiet
+            template = self.templates[key] = made.var_dir
+        shutil.copytree(template, settings.var_dir, dirs_exist_ok=True)  # modes too (the state is private)
+        if settings.secret_key is None:  # as init_state does: the secret it wrote
+            settings.secret_key = read_secret_file(settings.secret_key_file)
+
+
+@pytest.fixture(scope="session")
+def prepared_states(tmp_path_factory: pytest.TempPathFactory) -> PreparedStates:
+    return PreparedStates(tmp_path_factory.mktemp("prepared-states"))
+
+
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
-    init_state(settings)
+def runtime(settings: Settings, prepared_states: PreparedStates, tmp_path: Path) -> Iterator[Runtime]:
+    prepared_states.install(settings, tmp_path)
     rt = build_runtime(settings, clock=SimulatedClock(MONDAY_MORNING))
     rt.engine.deploy()
     yield rt
@@ -259,7 +310,7 @@ class DeviceKeys:
     signatures can be made in one call. The server's providers refuse person keys (signing.keys)."""
 
     def __init__(self, pki: Any) -> None:
-        from signing.keys import Pkcs12Keys
+        from signing.keys.pkcs12 import Pkcs12Keys
 
         self._inner = Pkcs12Keys(pki)
 

@@ -15,6 +15,7 @@ from motcua.catalogue import BUILT_IN
 from motcua.cli import app as cli
 from motcua.settings import Settings
 from tests.conftest import Api
+from workflows import BPMN_DIR
 
 runner = CliRunner()
 
@@ -93,7 +94,7 @@ def test_an_agency_adds_a_procedure_with_a_bpmn_file_and_an_entry(tmp_path: Path
 
     own = tmp_path / "own"
     own.mkdir()
-    bpmn = (BUILT_IN.parents[1].parent / "workflows" / "generic_procedure.bpmn").read_text(encoding="utf-8")
+    bpmn = (BPMN_DIR / "generic_procedure.bpmn").read_text(encoding="utf-8")
     (own / "local_permit.bpmn").write_text(
         bpmn.replace('id="generic_procedure"', 'id="local_permit"'), encoding="utf-8"
     )

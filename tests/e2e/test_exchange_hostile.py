@@ -28,7 +28,7 @@ from motcua.db import document, dossier, exchange_inbox, exchange_outbox, transa
 from motcua.envelopes import DOSSIER_FIELDS, ENVELOPE_TYPE, canonical, sha256_hex
 from motcua.settings import Settings
 from signing.cms import verify_detached
-from signing.keys import Pkcs12Keys
+from signing.keys.pkcs12 import Pkcs12Keys
 from signing.pki import DevelopmentPki
 from tests.conftest import HOUSEHOLD_BUSINESS, MONDAY_MORNING, OTHER_COMMUNE, Api, minimal_pdf
 from tests.e2e.test_bad_input import add_person, object_files

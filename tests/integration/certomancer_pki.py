@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from asn1crypto import crl, ocsp, tsp
 from asn1crypto import x509 as asn1_x509
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from signing.certs import pem, to_crypto
 from tests.services import service_missing
 
 try:
@@ -79,12 +79,8 @@ class LivePki:
 
     def pem_file(self, name: str, *labels: str) -> Path:
         path = self.directory / name
-        path.write_bytes(b"".join(_pem(self.cert(label)) for label in labels))
+        path.write_bytes(b"".join(pem(to_crypto(self.cert(label))) for label in labels))
         return path
-
-
-def _pem(cert: asn1_x509.Certificate) -> bytes:
-    return x509.load_der_x509_certificate(cert.dump()).public_bytes(serialization.Encoding.PEM)
 
 
 def _write_keys(directory: Path) -> None:

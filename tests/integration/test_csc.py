@@ -1,4 +1,4 @@
-"""Remote signing through the CSC API: pyHanko's CSCSigner (signing.two_step.sign_with_csc) against
+"""Remote signing through the CSC API: pyHanko's CSCSigner (signing.keys.csc.sign_with_csc) against
 ``certomancer-csc-dummy`` running as a subprocess on loopback, with the test PKI in ``csc/certomancer.yml``.
 
 The service's keys are generated per run in a temporary directory (none is kept in the repository). The service
@@ -30,7 +30,7 @@ from pyhanko.sign.signers.csc_signer import CSCCredentialInfo, CSCServiceSession
 from dossiers.errors import InvalidInput, Unavailable
 from dossiers.ports import SignatureRequest
 from signing import DevelopmentPki, PadesSigner, PadesValidator, create_signature_fields
-from signing.two_step import fetch_csc_credential, sign_with_csc
+from signing.keys.csc import fetch_csc_credential, sign_with_csc
 from tests.integration.server import free_port
 from tests.pdftools import nss_db_trusting, pdfsig
 from tests.unit.test_signing import sample_pdf

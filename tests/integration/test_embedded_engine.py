@@ -18,7 +18,7 @@ from dossiers.errors import Conflict, NotFound
 from motcua.clock import SimulatedClock
 from motcua.db import make_engine, metadata, wf_external_task, wf_incident, wf_instance, wf_user_task
 from workers.runtime import Complete, Failure, TaskContext, Worker
-from workflows.embedded import EmbeddedEngine, ProcessError
+from workflows.embedded.engine import EmbeddedEngine, ProcessError
 
 pytestmark = pytest.mark.integration
 START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
@@ -200,6 +200,28 @@ def test_claim_rules(engine: EmbeddedEngine) -> None:
     engine.complete_user_task(task.id, {})
     with pytest.raises(NotFound):
         engine.complete_user_task(task.id, {})
+
+
+def test_the_deployed_definition_and_where_an_instance_is(engine: EmbeddedEngine, tmp_path: Path) -> None:
+    original = (BENCH_BPMN / "five_waits.bpmn").read_bytes()
+    assert engine.definition_xml("bench_five_waits") == original
+    assert engine.definition_xml("no_such_process") is None
+    assert engine.activity_states("K-1") is None
+    engine.start("bench_five_waits", "K-1", {})
+    states = engine.activity_states("K-1")
+    assert states is not None and states.current == ("step1",) and states.completed == ("start",)
+    Worker(engine, {"bench.noop": lambda ctx: Complete()}, "w").run_once()
+    states = engine.activity_states("K-1")
+    assert states is not None and states.current == ("step2",) and states.completed == ("start", "step1")
+
+    # a new version of the file: the running instance keeps the version it started on, a new one gets the latest
+    changed = tmp_path / "five_waits.bpmn"
+    changed.write_bytes(original.replace(b'name="Step 2"', b'name="Step 2 (v2)"'))
+    engine.bpmn_dirs = [tmp_path]
+    assert engine.deploy() == ["bench_five_waits:2"]
+    assert engine.definition_xml("bench_five_waits", "K-1") == original
+    assert b"Step 2 (v2)" in (engine.definition_xml("bench_five_waits") or b"")
+    assert b"Step 2 (v2)" in (engine.definition_xml("bench_five_waits", "K-unknown") or b"")
 
 
 def test_benchmark_script_completes_its_instances() -> None:

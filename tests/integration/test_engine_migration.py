@@ -21,7 +21,7 @@ from motcua.db import audit_log, dossier, wf_instance
 from motcua.settings import Settings
 from tests.conftest import COMMUNE, Api, forget_operaton_instances, minimal_pdf
 from tests.integration.operaton import OperatonServer
-from workflows.operaton import parse_time
+from workflows.operaton.wire import parse_time
 
 pytestmark = pytest.mark.integration
 

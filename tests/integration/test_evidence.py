@@ -41,6 +41,7 @@ from motcua.db import dossier, transaction
 from motcua.evidence import export_evidence
 from motcua.evidence_verify import PackageVerification, fingerprint, verify_package
 from motcua.settings import Settings
+from signing.certs import to_crypto
 from tests.conftest import HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, MONDAY_MORNING, Api
 from tests.integration.certomancer_pki import TSA_NAME, LivePki
 from tests.web import log_in
@@ -475,7 +476,7 @@ def test_with_a_tsa_the_checkpoint_and_the_manifest_are_timestamped(live_pki: Li
     manifest_line = next(line for line in run.output.splitlines() if "manifest.p7s:" in line)
     assert f"timestamp by {TSA_NAME} at " in manifest_line, manifest_line
     # the TSA's certificate travels in the package, and the CRL covering it (fetched at export) for offline checks
-    tsa_cert = x509.load_der_x509_certificate(live_pki.cert("tsa").dump())
+    tsa_cert = to_crypto(live_pki.cert("tsa"))
     assert fingerprint(tsa_cert) in _package_fingerprints(files)
     issuers = {x509.load_der_x509_crl(data).issuer for name, data in files.items() if name.startswith("revocation/")}
     assert tsa_cert.issuer in issuers

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from motcua.envelopes import ENVELOPE_TYPE, canonical, sha256_hex
 from signing.cms import sign_detached, verify_detached
-from signing.keys import Pkcs12Keys
+from signing.keys.pkcs12 import Pkcs12Keys
 from signing.pki import DevelopmentPki
 from tests.conftest import minimal_pdf
 from tests.integration.server import Api, MotcuaServer, free_port

@@ -13,7 +13,7 @@ from tests.integration.operaton import ROOT, Jdbc, OperatonServer, OperatonUnava
 
 pytestmark = pytest.mark.integration
 
-BPMN = ROOT / "workflows" / "household_business_registration.bpmn"
+BPMN = ROOT / "workflows" / "bpmn" / "household_business_registration.bpmn"
 PROCESS_KEY = "household_business_registration"
 
 

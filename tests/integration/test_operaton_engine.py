@@ -1,4 +1,4 @@
-"""The Operaton adapter (workflows/operaton.py) against the real Operaton of deploy/operaton on the suite's
+"""The Operaton adapter (workflows/operaton/) against the real Operaton of deploy/operaton on the suite's
 PostgreSQL: the Engine port's rules, as the embedded engine's tests state them, hold over REST too."""
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from motcua.settings import Settings
 from signing.validate import PadesValidator
 from tests.conftest import MONDAY_MORNING, Api, forget_operaton_instances
 from tests.integration.operaton import OperatonServer
-from workers.operaton_client import ClientTasks
 from workflows import BPMN_DIR
-from workflows.operaton import OperatonEngine, format_time, typed
+from workflows.operaton.engine import OperatonEngine
+from workflows.operaton.external_tasks import ClientTasks
+from workflows.operaton.wire import format_time, typed
 
 pytestmark = pytest.mark.integration
 
@@ -150,6 +151,18 @@ def _to_review(engine: OperatonEngine, clock: SimulatedClock) -> tuple[str, str]
         engine.complete_external_task(_fetch_for(engine, "w", topic, key).id, "w", {})  # type: ignore[attr-defined]
     [review] = engine.user_tasks(business_key=key)
     return key, review.id
+
+
+def test_the_deployed_definition_and_where_an_instance_is(engine: OperatonEngine, clock: SimulatedClock) -> None:
+    original = (BPMN_DIR / f"{PROCESS}.bpmn").read_bytes()
+    assert engine.definition_xml(PROCESS) == original
+    assert engine.definition_xml("no_such_process") is None
+    assert engine.activity_states("HKD-nothing") is None
+    key, _task_id = _to_review(engine, clock)
+    assert engine.definition_xml(PROCESS, key) == original
+    states = engine.activity_states(key)
+    assert states is not None and states.current == ("review",)
+    assert {"received", "accept", "issue_receipt"} <= set(states.completed) and "review" not in states.completed
 
 
 def test_claim_rules(engine: OperatonEngine, clock: SimulatedClock) -> None:

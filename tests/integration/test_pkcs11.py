@@ -1,4 +1,4 @@
-"""The agency seal on a real PKCS#11 token: SoftHSM2, initialised by the fixture, through ``signing.keys``.
+"""The agency seal on a real PKCS#11 token: SoftHSM2, initialised by the fixture, through ``signing.keys.pkcs11``.
 
 Needs the Debian package ``softhsm2`` (``softhsm2-util`` and the module ``libsofthsm2.so``) and python-pkcs11
 (``pyHanko[pkcs11]``). A missing ``softhsm2`` is installed with apt-get when running as root; if it is still
@@ -32,14 +32,10 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
 from dossiers.errors import Forbidden, NotFound
-from signing.keys import (
-    KeyNotOnToken,
-    KeyProvider,
-    Pkcs11Keys,
-    TokenAbsent,
-    TokenLoginFailed,
-    load_key_provider,
-)
+from signing.api import KeyNotOnToken, KeyProvider, TokenAbsent, TokenLoginFailed
+from signing.certs import der
+from signing.keys.loader import load_key_provider
+from signing.keys.pkcs11 import Pkcs11Keys
 from signing.pki import DevelopmentPki
 from signing.validate import PadesValidator
 from tests.services import service_missing
@@ -171,9 +167,6 @@ def _import_objects(module: str, pki: DevelopmentPki) -> None:
         attrs = decode_x509_certificate(cert_der)
         attrs.update({Attribute.LABEL: label, Attribute.ID: object_id, Attribute.TOKEN: True})
         return attrs
-
-    def der(cert: object) -> bytes:
-        return cert.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined,no-any-return]
 
     seal_chain = pki.chain_for(f"agency:{COMMUNE}")
     objects = [

@@ -34,7 +34,7 @@ from signing.validate import PadesValidator
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, MONDAY_MORNING, Api, minimal_pdf
 from tests.integration.postgres import PostgresCluster
 from workers.runtime import Complete, TaskContext, Worker
-from workflows.embedded import EmbeddedEngine
+from workflows.embedded.engine import EmbeddedEngine
 
 pytestmark = pytest.mark.integration
 

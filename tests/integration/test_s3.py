@@ -21,8 +21,8 @@ import pytest
 from minio.error import S3Error
 
 from dossiers.ports import StoredObject
-from storage import IntegrityError, StorageError, WriteOnceViolation
 from storage.check import Record, check_store
+from storage.errors import IntegrityError, StorageError, WriteOnceViolation
 from storage.s3 import MIN_PART_SIZE, PROBE_KEY, S3DocumentStore
 from storage.url import open_s3, parse_s3_url
 from tests.integration.seaweed import SeaweedServer

@@ -56,7 +56,7 @@ def make_store(request: pytest.FixtureRequest, seaweed: SeaweedServer, tmp_path:
     assert list(tmp_path.iterdir()) == [], "a spooled upload was left behind"
 
 
-# Every contract test that takes a store; the local-directory specifics stay in the unit module.
+# Every contract test that takes a store; the local-directory specifics are in test_storage_local.py.
 for _name, _test in inspect.getmembers(contract, inspect.isfunction):
     if _name.startswith("test_") and {"store", "make_store"} & set(inspect.signature(_test).parameters):
         globals()[_name] = _test

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from storage import StorageError
 from storage.check import check_store
+from storage.errors import StorageError
 from storage.s3 import MIN_PART_SIZE, S3DocumentStore
 from storage.url import open_s3, parse_s3_url
 from tests.integration.seaweed import HOST, SeaweedServer

@@ -1,5 +1,6 @@
-"""One contract for every ``DocumentStore`` adapter: local directory and in-memory here; S3 (a real SeaweedFS)
-runs the same tests from ``tests/integration/test_s3_contract.py``, which overrides ``make_store``."""
+"""One contract for every ``DocumentStore`` adapter: the in-memory one here; the local directory
+(``tests/integration/test_storage_local.py``) and S3 on a real SeaweedFS (``tests/integration/test_s3_contract.py``)
+run the same tests with their own ``make_store``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ import datetime as dt
 import hashlib
 import io
 import os
-import stat
 import threading
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -18,18 +17,18 @@ import pytest
 
 from dossiers.errors import Conflict, InvalidInput, NotFound, TooLarge, Unavailable
 from dossiers.ports import DocumentStore, StoredObject
-from storage import (
+from storage.api import VerifiedStream
+from storage.check import Record, check_store, render
+from storage.errors import (
     IntegrityError,
     InvalidKey,
-    LocalDocumentStore,
-    MemoryDocumentStore,
     ObjectExists,
     ObjectMissing,
     UploadTooLarge,
-    VerifiedStream,
     WriteOnceViolation,
 )
-from storage.check import Record, check_store, render
+from storage.local import LocalDocumentStore
+from storage.memory import MemoryDocumentStore
 from storage.s3 import S3DocumentStore
 
 Store = LocalDocumentStore | MemoryDocumentStore | S3DocumentStore
@@ -127,11 +126,9 @@ def corrupt_s3(store: S3DocumentStore, key: str, *, truncate: bool = False, late
     store.client.put_object(store.bucket, name, io.BytesIO(bytes(data)), len(data), metadata=metadata)
 
 
-@pytest.fixture(params=["local", "memory"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStore:
+@pytest.fixture(params=["memory"])
+def make_store() -> MakeStore:
     def make(**kwargs: Any) -> Store:
-        if request.param == "local":
-            return LocalDocumentStore(tmp_path / "objects", **kwargs)
         return MemoryDocumentStore(**kwargs)
 
     return make
@@ -581,94 +578,3 @@ def test_a_writable_store_passes_the_write_probe_and_keeps_nothing(store: Store)
     store.check_writable()
     store.check_writable()
     assert_nothing_stored(store)
-
-
-# ---------------------------------------------------------------- local directory specifics
-
-
-def test_local_layout_and_guarantees(tmp_path: Path) -> None:
-    store = LocalDocumentStore(tmp_path / "objects")
-    obj = store.put_bytes("agency/dossier", b"content", PDF)
-
-    path = tmp_path / "objects" / "agency" / "dossier" / obj.sha256
-    assert path.read_bytes() == b"content"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o440  # read-only (write-once on disk too), not world-readable
-    assert files_under(tmp_path / "objects") == [path]  # no temporary file left behind
-    assert list(LocalDocumentStore(tmp_path / "objects").iter_keys()) == [obj.key]  # survives a restart
-
-
-def test_local_objects_and_directories_are_not_world_readable_whatever_the_umask(tmp_path: Path) -> None:
-    root = tmp_path / "objects"
-    previous = os.umask(0)  # the most permissive umask a service could run with
-    try:
-        obj = LocalDocumentStore(root).put_bytes("agency/dossier", b"personal data", PDF)
-    finally:
-        os.umask(previous)
-    modes = {p.relative_to(root).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")]}
-    assert modes == {
-        ".": 0o750,
-        ".tmp": 0o700,
-        "agency": 0o750,
-        "agency/dossier": 0o750,
-        f"agency/dossier/{obj.sha256}": 0o440,
-    }
-
-
-def test_local_store_takes_world_access_off_an_existing_root(tmp_path: Path) -> None:
-    root = tmp_path / "objects"
-    root.mkdir()
-    root.chmod(0o755)  # as `mkdir` under the usual umask leaves it
-    LocalDocumentStore(root).put_bytes("a", b"x", PDF)
-    assert stat.S_IMODE(root.stat().st_mode) == 0o750
-
-
-def test_local_write_probe_fails_when_nothing_can_be_written(tmp_path: Path) -> None:
-    """Tests run as root, where a read-only mode stops nothing: the store's root is a file, or lies under one."""
-    (tmp_path / "a-file").write_bytes(b"not a directory")
-    for root in (tmp_path / "a-file", tmp_path / "a-file" / "objects"):
-        store = LocalDocumentStore(root)
-        with pytest.raises(Unavailable) as failed:
-            store.check_writable()
-        assert "document store" in failed.value.message_en
-    assert (tmp_path / "a-file").read_bytes() == b"not a directory"
-
-
-def test_local_open_does_not_follow_missing_or_directory(tmp_path: Path) -> None:
-    store = LocalDocumentStore(tmp_path)
-    directory_key = f"a/{sha(b'x')}"
-    (tmp_path / "a" / sha(b"x")).mkdir(parents=True)
-    assert not store.exists(directory_key)
-    with pytest.raises(ObjectMissing):
-        store.open(StoredObject(directory_key, sha(b"x"), 1, PDF))
-
-
-def test_local_iter_keys_skips_temporary_files(tmp_path: Path) -> None:
-    store = LocalDocumentStore(tmp_path)
-    obj = store.put_bytes("a", b"x", PDF)
-    (tmp_path / ".tmp" / "upload-crashed.part").write_bytes(b"debris")
-    assert list(store.iter_keys()) == [obj.key]
-
-
-def test_local_store_streams_50_mb_in_constant_memory(tmp_path: Path) -> None:
-    store = LocalDocumentStore(tmp_path)
-    total = 50 * MiB
-    stream = GeneratedStream(total)
-
-    tracemalloc.start()
-    try:
-        obj = store.put("agency/dossier", stream.as_binary(), PDF)
-        _, put_peak = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        digest = hashlib.sha256()
-        size = 0
-        for chunk in store.open(obj):
-            digest.update(chunk)
-            size += len(chunk)
-        _, read_peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-
-    assert obj.size == size == total
-    assert obj.sha256 == stream.digest.hexdigest() == digest.hexdigest()
-    assert put_peak < 10 * MiB, f"put peak {put_peak / MiB:.1f} MiB"
-    assert read_peak < 10 * MiB, f"read peak {read_peak / MiB:.1f} MiB"

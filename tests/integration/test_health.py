@@ -5,8 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from motcua.health import StoreProbe
-from storage import LocalDocumentStore
+from storage.local import LocalDocumentStore
+
+pytestmark = pytest.mark.integration
 
 
 def test_the_probe_reports_a_store_that_cannot_be_written_and_caches_its_answer(tmp_path: Path) -> None:

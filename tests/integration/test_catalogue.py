@@ -1,0 +1,131 @@
+"""The checks of ``motcua procedures validate`` on edited copies of the shipped catalogue and BPMN files: BPMN keys,
+portable BPMN, roles → departments, calendar overrides. The catalogue as data (dated rule versions, schema problems
+reported with their path) is tested in tests/unit/test_catalogue.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dossiers.agencies import parse_structures
+from motcua.app import load_data
+from motcua.catalogue import BUILT_IN, validate
+from tests.unit.test_catalogue import HOUSEHOLD, entry_data
+from workflows import BPMN_DIR
+
+pytestmark = pytest.mark.integration
+
+
+# ---------------------------------------------------------------- validate: the catalogue and what it uses
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    catalogue, bpmn = tmp_path / "catalogue", tmp_path / "bpmn"
+    shutil.copytree(BUILT_IN, catalogue)
+    shutil.copytree(BPMN_DIR, bpmn)
+    return catalogue, bpmn
+
+
+def _validate(catalogue: Path, bpmn: Path, **kw: Any) -> list[str]:
+    structures = parse_structures(load_data("agencies.json"))
+    return [str(p) for p in validate([catalogue], [bpmn], structures, **kw)]
+
+
+def test_the_shipped_catalogue_is_valid(dirs: tuple[Path, Path]) -> None:
+    assert _validate(*dirs, calendar_overrides=load_data("calendar_overrides.json")) == []
+
+
+def test_an_unknown_process_key_is_reported_with_its_file(dirs: tuple[Path, Path]) -> None:
+    catalogue, bpmn = dirs
+    data = entry_data(code="9.999999", process_key="no_such_process")
+    (catalogue / "9.999999.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    [problem] = _validate(catalogue, bpmn)
+    assert "9.999999.json" in problem and "process_key 'no_such_process' has no BPMN file" in problem
+
+
+def test_broken_json_and_duplicate_codes(dirs: tuple[Path, Path]) -> None:
+    catalogue, bpmn = dirs
+    (catalogue / "broken.json").write_text('{"code": "1.0",', encoding="utf-8")
+    (catalogue / "copy.json").write_text(json.dumps(HOUSEHOLD, ensure_ascii=False), encoding="utf-8")
+    problems = _validate(catalogue, bpmn)
+    assert any("broken.json: not readable JSON" in p for p in problems), problems
+    assert any("2.000575 is also defined in" in p for p in problems), problems
+
+
+def test_a_bpmn_that_breaks_the_portable_rules_is_reported(dirs: tuple[Path, Path]) -> None:
+    catalogue, bpmn = dirs
+    path = bpmn / "household_business_registration.bpmn"
+    xml = path.read_text(encoding="utf-8")
+    # a script task: runs on one engine only
+    broken = xml.replace('<bpmn:serviceTask id="close"', '<bpmn:scriptTask id="close"', 1).replace(
+        'camunda:topic="dossier.close"', 'scriptFormat="python"', 1
+    )
+    path.write_text(broken, encoding="utf-8")
+    problems = _validate(catalogue, bpmn)
+    assert any("household_business_registration.bpmn" in p and "close" in p for p in problems), problems
+
+
+def test_a_role_no_department_handles_is_reported(dirs: tuple[Path, Path]) -> None:
+    catalogue, bpmn = dirs
+    data = load_data("agencies.json")
+    for structure in data["structures"]:
+        for agency in structure["agencies"]:
+            agency.get("role_departments", {}).pop("leader", None)
+    structures = parse_structures(data)
+    problems = [str(p) for p in validate([catalogue], [bpmn], structures)]
+    assert any("maps no department to the role(s) leader" in p and "2.000575" in p for p in problems), problems
+
+
+def test_an_invalid_holiday_override_is_reported(dirs: tuple[Path, Path]) -> None:
+    overrides = load_data("calendar_overrides.json")
+    overrides["2026"]["holidays"]["2026-02-30"] = "Ngày không tồn tại"
+    problems = _validate(*dirs, calendar_overrides=overrides)
+    assert any("calendar_overrides.json" in p and "2026-02-30" in p for p in problems), problems
+
+
+def _rewrite(catalogue: Path, code: str, **changes: Any) -> None:
+    path = catalogue / f"{code}.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def test_a_role_several_departments_share_must_name_its_kind_of_department(dirs: tuple[Path, Path]) -> None:
+    """A commune maps three departments to specialists: a procedure that does not say which kind decides its
+    steps would let any of them decide (the economic department certifying copies)."""
+    catalogue, bpmn = dirs
+    _rewrite(catalogue, "1.001193", departments=None)
+    problems = _validate(catalogue, bpmn)
+    assert problems, "a procedure without departments passed validation"
+    assert all("1.001193" in p for p in problems), problems
+    assert any(
+        "1.001193.json" in p
+        and "000.00.31.H99" in p
+        and "several departments" in p
+        and "specialist" in p
+        and "'departments'" in p
+        for p in problems
+    ), problems
+
+
+def test_department_kinds_an_agency_does_not_have_are_reported(dirs: tuple[Path, Path]) -> None:
+    catalogue, bpmn = dirs
+    _rewrite(catalogue, "2.000815", departments={"specialist": ["XYZ"]})
+    problems = _validate(catalogue, bpmn)
+    assert any("2.000815" in p and "000.00.31.H99" in p and "XYZ" in p for p in problems), problems
+
+
+def test_a_role_one_department_handles_needs_no_kind(dirs: tuple[Path, Path]) -> None:
+    """Reception, leaders and clerks each map to one department of an agency: nothing to choose."""
+    catalogue, bpmn = dirs
+    _rewrite(catalogue, "1.001193", departments={"specialist": ["TPHT", "TP"]})
+    assert _validate(catalogue, bpmn) == []
