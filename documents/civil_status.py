@@ -8,10 +8,10 @@
   (*lời chứng*: "Chứng thực bản sao đúng với bản chính", the certification number and book, the date, the
   certifying person).
 
-Pure functions, like :mod:`documents.forms`: a frozen dataclass in, the bytes of an A4 PDF out, every text set
-in the vendored Noto Serif (embedded subsets; Vietnamese diacritics intact), deterministic (reportlab's
-*invariant* mode). The signature area is :data:`documents.forms.SIGNATURE_BOX` (bottom right of the page that
-carries the signer's block); the records clerk's number and date are filled later into the form fields
+Pure functions, like :mod:`documents.forms`: a frozen dataclass in, the bytes of an A4 PDF out, drawn with
+:mod:`documents.layout` (every text set in the vendored Noto Serif, embedded subsets, Vietnamese diacritics
+intact; deterministic). The signature area is :data:`documents.layout.SIGNATURE_BOX` (bottom right of the page
+that carries the signer's block); the records clerk's number and date are filled later into the form fields
 created at :data:`NUMBER_BOX` and :data:`DATE_BOX` (Decree 30 order of work, :mod:`signing.fields`), so
 nothing is drawn there.
 
@@ -24,31 +24,46 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
-import unicodedata
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.lib.enums import TA_JUSTIFY, TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Frame, KeepInFrame, Paragraph
+from reportlab.platypus import Paragraph
 
-from documents.forms import (  # the font-independent drawing helpers of the standard forms
-    FONT_DIR,
+from documents.layout import (
+    BOLD,
+    CONTENT_WIDTH,
+    LEFT,
+    LEFT_CENTER,
+    LEFT_COLUMN_WIDTH,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    REGULAR,
+    RIGHT,
     SIGNATURE_BOX,
-    VN_TZ,
-    _centered,
-    _rule,
-    _wrapped_centered,
+    TOP,
+    Signer,
     amount_in_words,
+    canvas,
+    centered,
+    check,
+    draw_signers,
+    escape_text,
+    national_motto,
+    oblique_centered,
+    register_fonts,
+    rule,
     short_date,
+    shrink_into,
+    style,
+    upper,
+    wrapped_centered,
 )
+from dossiers.calendar import VN_TZ
 
 __all__ = [
     "DATE_BOX",
@@ -67,51 +82,13 @@ __all__ = [
     "render_marriage_certificate",
 ]
 
-_REGULAR = "MotcuaCivilNotoSerif"
-_BOLD = "MotcuaCivilNotoSerif-Bold"
-_OBLIQUE_SHEAR = 0.2
-
-_PAGE_W, _PAGE_H = A4
-_LEFT = 30 * mm
-_RIGHT = _PAGE_W - 15 * mm
-_TOP = _PAGE_H - 20 * mm
-_CONTENT_W = _RIGHT - _LEFT
-_LEFT_COL_W = 70 * mm
-_LEFT_CENTER = _LEFT + _LEFT_COL_W / 2
-_RIGHT_CENTER = (_LEFT + _LEFT_COL_W + _RIGHT) / 2
-
-NUMBER_BOX = (round(_LEFT + 4), 722, round(_LEFT + _LEFT_COL_W - 4), 738)
+NUMBER_BOX = (round(LEFT + 4), 722, round(LEFT + LEFT_COLUMN_WIDTH - 4), 738)
 """Where the records clerk's number goes: the left column, under the issuing agency (page of the signer)."""
-DATE_BOX = (round(_LEFT + _LEFT_COL_W + 6), 722, round(_RIGHT), 738)
+DATE_BOX = (round(LEFT + LEFT_COLUMN_WIDTH + 6), 722, round(RIGHT), 738)
 """Where the place and date go: the right column, under the national motto."""
-
-_NAME_BASELINE = SIGNATURE_BOX.y - 16
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-
-
-def _nfc(value: str) -> str:
-    return unicodedata.normalize("NFC", value).strip()
-
-
-def _check(data: Any) -> None:
-    """NFC for every text, tuples for sequences; required text (no default) must not be empty; aware instants."""
-    for f in fields(data):
-        value = getattr(data, f.name)
-        if isinstance(value, str):
-            value = _nfc(value)
-            if not value and f.default is not None and f.default != "":
-                raise ValueError(f"{type(data).__name__}.{f.name} is empty")
-        elif isinstance(value, list):
-            value = tuple(value)
-        elif isinstance(value, dt.datetime) and (value.tzinfo is None or value.utcoffset() is None):
-            raise ValueError(f"{type(data).__name__}.{f.name}: pass an aware datetime")
-        object.__setattr__(data, f.name, value)
-
-
-def _upper(text: str) -> str:
-    return unicodedata.normalize("NFC", text.upper())
 
 
 def date_in_words(day: dt.date) -> str:
@@ -125,25 +102,9 @@ def date_in_words(day: dt.date) -> str:
     return f"ngày {words(day.day)} tháng {words(day.month)} năm {words(day.year)}"
 
 
-_fonts_lock = threading.Lock()
-_fonts_ready = False
-
-
-def _register_fonts() -> None:
-    global _fonts_ready
-    with _fonts_lock:
-        if _fonts_ready:
-            return
-        pdfmetrics.registerFont(TTFont(_REGULAR, str(FONT_DIR / "NotoSerif-Regular.ttf")))
-        pdfmetrics.registerFont(TTFont(_BOLD, str(FONT_DIR / "NotoSerif-Bold.ttf")))
-        pdfmetrics.registerFontFamily(_REGULAR, normal=_REGULAR, bold=_BOLD, italic=_REGULAR, boldItalic=_BOLD)
-        _fonts_ready = True
-
-
 def _style(name: str, **kw: Any) -> ParagraphStyle:
-    base: dict[str, Any] = {"fontName": _REGULAR, "fontSize": 12.5, "leading": 19, "alignment": TA_JUSTIFY}
-    base.update(kw)
-    return ParagraphStyle(name, **base)
+    """The civil status papers' paragraphs: 12.5 pt on 19 pt, a little larger than the forms'."""
+    return style(name, **({"fontSize": 12.5, "leading": 19, "alignment": TA_JUSTIFY} | kw))
 
 
 _BODY = _style("civil-body", spaceBefore=2)
@@ -154,76 +115,36 @@ def _p(markup: str, style: ParagraphStyle = _BODY) -> Paragraph:
     return Paragraph(markup, style)
 
 
-def _t(text: str | None) -> str:
-    return escape(text or "")
-
-
 def _line(label: str, value: str | None, *, bold: bool = False) -> Paragraph:
-    shown = _t(value) if value else "…………………………"
-    return _p(f"{_t(label)}: <b>{shown}</b>" if bold else f"{_t(label)}: {shown}")
-
-
-def _oblique_centered(c: Canvas, text: str, cx: float, y: float, size: float) -> None:
-    width = pdfmetrics.stringWidth(text, _REGULAR, size)
-    obj = c.beginText()
-    obj.setTextTransform(1, 0, _OBLIQUE_SHEAR, 1, cx - width / 2, y)
-    obj.setFont(_REGULAR, size)
-    obj.textOut(text)
-    c.drawText(obj)
-
-
-def _canvas(buffer: io.BytesIO, title: str, author: str, subject: str) -> Canvas:
-    c = Canvas(buffer, pagesize=A4, invariant=True, initialFontName=_REGULAR, initialFontSize=12, lang="vi-VN")
-    c.setTitle(title)
-    c.setAuthor(author)
-    c.setSubject(subject)
-    c.setCreator("Motcua")
-    return c
+    shown = escape_text(value) if value else "…………………………"
+    return _p(f"{escape_text(label)}: <b>{shown}</b>" if bold else f"{escape_text(label)}: {shown}")
 
 
 def _header(c: Canvas, agency_lines: tuple[str, ...]) -> float:
     """Issuing agency (left; the number field under it) and the national motto (right; the date field under
     it). Returns the lowest y used."""
     size = 11.5
-    y = _TOP - size
+    y = TOP - size
     for i, line in enumerate(agency_lines):
-        font = _BOLD if i == len(agency_lines) - 1 else _REGULAR
-        y = _wrapped_centered(c, _upper(line), _LEFT_CENTER, y, _LEFT_COL_W - 4, font, size) - size * 1.25
-    _rule(c, _LEFT_CENTER, y + size * 1.25 - 7, 28 * mm)
-    y = _TOP - size
-    _centered(c, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", _RIGHT_CENTER, y, _BOLD, size)
-    y -= size * 1.3
-    motto_w = _centered(c, "Độc lập - Tự do - Hạnh phúc", _RIGHT_CENTER, y, _BOLD, 12.5)
-    _rule(c, _RIGHT_CENTER, y - 7, motto_w)
+        font = BOLD if i == len(agency_lines) - 1 else REGULAR
+        y = wrapped_centered(c, upper(line), LEFT_CENTER, y, LEFT_COLUMN_WIDTH - 4, font, size) - size * 1.25
+    rule(c, LEFT_CENTER, y + size * 1.25 - 7, 28 * mm)
+    national_motto(c, size)
     return NUMBER_BOX[1] - 4
 
 
 def _title(c: Canvas, title: str, y: float, subtitle: str | None = None) -> float:
-    cx = _LEFT + _CONTENT_W / 2
-    y = _wrapped_centered(c, title, cx, y - 30, _CONTENT_W, _BOLD, 16)
+    cx = LEFT + CONTENT_WIDTH / 2
+    y = wrapped_centered(c, title, cx, y - 30, CONTENT_WIDTH, BOLD, 16)
     if subtitle:
-        _oblique_centered(c, subtitle, cx, y - 18, 11.5)
+        oblique_centered(c, subtitle, cx, y - 18, 11.5)
         y -= 18
     return y - 14
 
 
 def _signer(c: Canvas, title: str, note: str | None, name: str) -> float:
     """The signer's block over :data:`SIGNATURE_BOX`; returns the top of the block."""
-    cx = SIGNATURE_BOX.center_x
-    y = SIGNATURE_BOX.top + 6
-    if note:
-        _oblique_centered(c, note, cx, y, 10.5)
-        y += 15
-    for line in reversed(title.splitlines()):
-        _centered(c, _upper(line), cx, y, _BOLD, 12)
-        y += 15
-    _centered(c, name, cx, _NAME_BASELINE, _BOLD, 12)
-    return y
-
-
-def _body(c: Canvas, flowables: list[Any], top: float, bottom: float, x: float = _LEFT, width: float = _CONTENT_W):
-    frame = Frame(x, bottom, width, top - bottom, leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-    frame.addFromList([KeepInFrame(width, top - bottom, flowables, mode="shrink", vAlign="TOP")], c)
+    return draw_signers(c, [Signer(title, note, name, SIGNATURE_BOX.center_x)], note_size=10.5)
 
 
 # ----------------------------------------------------------------------------------------------- birth
@@ -261,7 +182,7 @@ class BirthCertificateData:
     declarer_id_number: str = ""
 
     def __post_init__(self) -> None:
-        _check(self)
+        check(self)
         if isinstance(self.child_birth_date, dt.datetime):
             raise ValueError("child_birth_date is a calendar date, not an instant")
 
@@ -269,9 +190,9 @@ class BirthCertificateData:
 def _parent(label: str, name: str, year: int | None, ethnicity: str, nationality: str, residence: str) -> list[Any]:
     if not name:
         return [_p(f"Họ, chữ đệm, tên người {label}: …………………………")]
-    bits = [f"Năm sinh: {year}" if year else "", f"Dân tộc: {_t(ethnicity)}" if ethnicity else ""]
-    bits.append(f"Quốc tịch: {_t(nationality)}" if nationality else "")
-    out = [_p(f"Họ, chữ đệm, tên người {label}: <b>{_t(_upper(name))}</b>")]
+    bits = [f"Năm sinh: {year}" if year else "", f"Dân tộc: {escape_text(ethnicity)}" if ethnicity else ""]
+    bits.append(f"Quốc tịch: {escape_text(nationality)}" if nationality else "")
+    out = [_p(f"Họ, chữ đệm, tên người {label}: <b>{escape_text(upper(name))}</b>")]
     shown = [b for b in bits if b]
     if shown:
         out.append(_p("&nbsp;&nbsp;&nbsp;&nbsp;".join(shown)))
@@ -282,20 +203,20 @@ def _parent(label: str, name: str, year: int | None, ethnicity: str, nationality
 
 def render_birth_certificate(data: BirthCertificateData) -> bytes:
     """Giấy khai sinh (bản chính), one A4 page; the number ("Số: …") and the date are form fields."""
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
-    c = _canvas(buffer, "GIẤY KHAI SINH", data.agency_name, f"Giấy khai sinh {data.child_name} {data.dossier_code}")
+    c = canvas(buffer, "GIẤY KHAI SINH", data.agency_name, f"Giấy khai sinh {data.child_name} {data.dossier_code}")
     top = _header(c, (data.agency_name,))
     top = _title(c, "GIẤY KHAI SINH", top)
     signer_top = _signer(c, data.signer_title, "(Ký, ghi rõ họ, chữ đệm, tên, chức vụ và đóng dấu)", data.signer_name)
     gap = "&nbsp;" * 4
     flow: list[Any] = [
-        _p(f"Họ, chữ đệm, tên: <b>{_t(_upper(data.child_name))}</b>"),
+        _p(f"Họ, chữ đệm, tên: <b>{escape_text(upper(data.child_name))}</b>"),
         _p(f"Ngày, tháng, năm sinh: <b>{short_date(data.child_birth_date)}</b>"),
-        _p(f"Ghi bằng chữ: {_t(date_in_words(data.child_birth_date))}"),
+        _p(f"Ghi bằng chữ: {escape_text(date_in_words(data.child_birth_date))}"),
         _p(
-            f"Giới tính: {_t(data.child_gender)}{gap}Dân tộc: {_t(data.child_ethnicity)}"
-            f"{gap}Quốc tịch: {_t(data.child_nationality)}"
+            f"Giới tính: {escape_text(data.child_gender)}{gap}Dân tộc: {escape_text(data.child_ethnicity)}"
+            f"{gap}Quốc tịch: {escape_text(data.child_nationality)}"
         ),
         _line("Nơi sinh", data.birth_place),
         _line("Quê quán", data.hometown or None),
@@ -310,9 +231,9 @@ def render_birth_certificate(data: BirthCertificateData) -> bytes:
         "cha", data.father_name, data.father_birth_year, data.father_ethnicity, data.father_nationality,
         data.father_residence,
     )  # fmt: skip
-    declarer = f"Họ, chữ đệm, tên người đi khai sinh: {_t(data.declarer_name)}"
+    declarer = f"Họ, chữ đệm, tên người đi khai sinh: {escape_text(data.declarer_name)}"
     if data.declarer_relationship:
-        declarer += f" (quan hệ với người được khai sinh: {_t(data.declarer_relationship)})"
+        declarer += f" (quan hệ với người được khai sinh: {escape_text(data.declarer_relationship)})"
     flow.append(_p(declarer))
     if data.declarer_id_number:
         flow.append(_line("Giấy tờ tùy thân của người đi khai sinh", f"số định danh cá nhân {data.declarer_id_number}"))
@@ -321,8 +242,8 @@ def render_birth_certificate(data: BirthCertificateData) -> bytes:
         _p(f"Ngày, tháng, năm đăng ký: {short_date(data.registered_at)}"),
     ]
     if data.dossier_code:
-        flow.append(_p(f"Mã hồ sơ: {_t(data.dossier_code)}", _style("civil-small", fontSize=10.5, leading=14)))
-    _body(c, flow, top, signer_top + 8)
+        flow.append(_p(f"Mã hồ sơ: {escape_text(data.dossier_code)}", _style("civil-small", fontSize=10.5, leading=14)))
+    shrink_into(c, flow, top, signer_top + 8)
     c.showPage()
     c.save()
     return buffer.getvalue()
@@ -341,7 +262,7 @@ class Spouse:
     nationality: str = "Việt Nam"
 
     def __post_init__(self) -> None:
-        _check(self)
+        check(self)
 
 
 @dataclass(frozen=True)
@@ -357,38 +278,38 @@ class MarriageCertificateData:
     dossier_code: str = ""
 
     def __post_init__(self) -> None:
-        _check(self)
+        check(self)
 
 
 def render_marriage_certificate(data: MarriageCertificateData) -> bytes:
     """Giấy chứng nhận kết hôn, one A4 page: husband and wife side by side, the place and date of registration,
     the spouses' names (they sign the civil status register at the desk) and the competent person's block."""
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
-    c = _canvas(
+    c = canvas(
         buffer, "GIẤY CHỨNG NHẬN KẾT HÔN", data.agency_name,
         f"Giấy chứng nhận kết hôn {data.husband.name} - {data.wife.name} {data.dossier_code}",
     )  # fmt: skip
     top = _header(c, (data.agency_name,))
     top = _title(c, "GIẤY CHỨNG NHẬN KẾT HÔN", top)
-    col_w = _CONTENT_W / 2 - 6
+    col_w = CONTENT_WIDTH / 2 - 6
 
     def column(label: str, s: Spouse) -> list[Any]:
-        head = _style("civil-head", fontName=_BOLD, fontSize=12.5, leading=18)
+        head = _style("civil-head", fontName=BOLD, fontSize=12.5, leading=18)
         return [
             _p(label, head),
             _p("Họ, chữ đệm, tên:", _CELL),
-            _p(f"<b>{_t(_upper(s.name))}</b>", _CELL),
+            _p(f"<b>{escape_text(upper(s.name))}</b>", _CELL),
             _p(f"Ngày, tháng, năm sinh: {short_date(s.birth_date)}", _CELL),
-            _p(f"Dân tộc: {_t(s.ethnicity)}", _CELL),
-            _p(f"Quốc tịch: {_t(s.nationality)}", _CELL),
-            _p(f"Nơi cư trú: {_t(s.residence)}", _CELL),
-            _p(f"Số định danh cá nhân: {_t(s.id_number)}", _CELL),
+            _p(f"Dân tộc: {escape_text(s.ethnicity)}", _CELL),
+            _p(f"Quốc tịch: {escape_text(s.nationality)}", _CELL),
+            _p(f"Nơi cư trú: {escape_text(s.residence)}", _CELL),
+            _p(f"Số định danh cá nhân: {escape_text(s.id_number)}", _CELL),
         ]
 
     middle = top - 190
-    _body(c, column("Thông tin người chồng", data.husband), top, middle, width=col_w)
-    _body(c, column("Thông tin người vợ", data.wife), top, middle, x=_LEFT + col_w + 12, width=col_w)
+    shrink_into(c, column("Thông tin người chồng", data.husband), top, middle, width=col_w)
+    shrink_into(c, column("Thông tin người vợ", data.wife), top, middle, x=LEFT + col_w + 12, width=col_w)
     signer_top = _signer(c, data.signer_title, "(Ký, ghi rõ họ, chữ đệm, tên, chức vụ và đóng dấu)", data.signer_name)
     flow = [
         _line("Nơi đăng ký kết hôn", data.agency_name),
@@ -396,14 +317,14 @@ def render_marriage_certificate(data: MarriageCertificateData) -> bytes:
         _p("Hai bên nam, nữ đã có mặt, tự nguyện kết hôn và cùng ký vào Sổ đăng ký kết hôn."),
     ]
     if data.dossier_code:
-        flow.append(_p(f"Mã hồ sơ: {_t(data.dossier_code)}", _style("civil-small", fontSize=10.5, leading=14)))
-    _body(c, flow, middle - 6, signer_top + 70)
+        flow.append(_p(f"Mã hồ sơ: {escape_text(data.dossier_code)}", _style("civil-small", fontSize=10.5, leading=14)))
+    shrink_into(c, flow, middle - 6, signer_top + 70)
     # the spouses' blocks on the left, level with the signer's: they sign the register at the desk
     for i, (label, spouse) in enumerate((("CHỒNG", data.husband), ("VỢ", data.wife))):
         y = signer_top - 10 - i * 70  # one above the other in the left column
-        _centered(c, label, _LEFT_CENTER, y, _BOLD, 12)
-        _oblique_centered(c, "(đã ký Sổ đăng ký kết hôn)", _LEFT_CENTER, y - 15, 10.5)
-        _centered(c, spouse.name, _LEFT_CENTER, y - 34, _BOLD, 12)
+        centered(c, label, LEFT_CENTER, y, BOLD, 12)
+        oblique_centered(c, "(đã ký Sổ đăng ký kết hôn)", LEFT_CENTER, y - 15, 10.5)
+        centered(c, spouse.name, LEFT_CENTER, y - 34, BOLD, 12)
     c.showPage()
     c.save()
     return buffer.getvalue()
@@ -433,7 +354,7 @@ class CopyCertificationData:
     dossier_code: str = ""
 
     def __post_init__(self) -> None:
-        _check(self)
+        check(self)
         if self.original_pages < 1:
             raise ValueError("original_pages must be at least 1")
 
@@ -449,11 +370,9 @@ class CopyCertificationData:
 def render_copy_certification(data: CopyCertificationData) -> bytes:
     """The last page of a certified copy: the statement "Chứng thực bản sao đúng với bản chính", what was copied,
     for whom, the pages and the fee; the number (certification number and book) and date are form fields."""
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
-    c = _canvas(
-        buffer, "LỜI CHỨNG CHỨNG THỰC BẢN SAO TỪ BẢN CHÍNH", data.agency_name, f"Chứng thực {data.dossier_code}"
-    )
+    c = canvas(buffer, "LỜI CHỨNG CHỨNG THỰC BẢN SAO TỪ BẢN CHÍNH", data.agency_name, f"Chứng thực {data.dossier_code}")
     top = _header(c, (data.agency_name,))
     top = _title(c, "LỜI CHỨNG CHỨNG THỰC BẢN SAO TỪ BẢN CHÍNH", top)
     signer_top = _signer(c, data.signer_title, "(Ký, ghi rõ họ tên và đóng dấu)", data.signer_name)
@@ -471,8 +390,8 @@ def render_copy_certification(data: CopyCertificationData) -> bytes:
         _p("Số chứng thực và quyển số Sổ chứng thực bản sao từ bản chính (SCT/BS) ghi ở đầu trang."),
     ]
     if data.dossier_code:
-        flow.append(_p(f"Mã hồ sơ: {_t(data.dossier_code)}", _style("civil-small", fontSize=10.5, leading=14)))
-    _body(c, flow, top, signer_top + 8)
+        flow.append(_p(f"Mã hồ sơ: {escape_text(data.dossier_code)}", _style("civil-small", fontSize=10.5, leading=14)))
+    shrink_into(c, flow, top, signer_top + 8)
     c.showPage()
     c.save()
     return buffer.getvalue()
@@ -491,7 +410,7 @@ def page_sizes(pdf: bytes) -> list[tuple[float, float]]:
         while box is None and "/Parent" in node:
             node = node["/Parent"].get_object()
             box = node.get("/MediaBox")
-        x1, y1, x2, y2 = (float(v) for v in (box or (0, 0, _PAGE_W, _PAGE_H)))
+        x1, y1, x2, y2 = (float(v) for v in (box or (0, 0, PAGE_WIDTH, PAGE_HEIGHT)))
         sizes.append((abs(x2 - x1), abs(y2 - y1)))
     return sizes
 
@@ -545,11 +464,11 @@ def image_as_pdf(image: bytes) -> bytes:
     reader = ImageReader(io.BytesIO(image))
     width, height = reader.getSize()
     margin = 10 * mm
-    scale = min((_PAGE_W - 2 * margin) / width, (_PAGE_H - 2 * margin) / height)
+    scale = min((PAGE_WIDTH - 2 * margin) / width, (PAGE_HEIGHT - 2 * margin) / height)
     w, h = width * scale, height * scale
     buffer = io.BytesIO()
     c = Canvas(buffer, pagesize=A4, invariant=True)
-    c.drawImage(reader, (_PAGE_W - w) / 2, (_PAGE_H - h) / 2, w, h)
+    c.drawImage(reader, (PAGE_WIDTH - w) / 2, (PAGE_HEIGHT - h) / 2, w, h)
     c.showPage()
     c.save()
     return buffer.getvalue()

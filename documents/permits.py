@@ -9,11 +9,11 @@
 - :func:`render_land_certificate` — Giấy chứng nhận quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất
   (first certificate); signed by the competent authority, numbered, sealed.
 
-Same layout engine, fonts and fixed signature area (:data:`documents.forms.SIGNATURE_BOX`) as the Circular
-01/2018 forms of :mod:`documents.forms`, so the signing code places signatures, number and date fields the
-same way. The layouts follow the structure of the official forms (Decree 175/2024 appendix for the permit,
-Decree 101/2024 for the certificate) but are simplified renderings, not the official security paper.
-Pure functions: a frozen dataclass in, deterministic PDF bytes out.
+Laid out like the Circular 01/2018 forms of :mod:`documents.forms` (:func:`documents.layout.render_form`: same
+fonts, same fixed signature area :data:`documents.layout.SIGNATURE_BOX`), so the signing code places signatures,
+number and date fields the same way. The layouts follow the structure of the official forms (Decree 175/2024
+appendix for the permit, Decree 101/2024 for the certificate) but are simplified renderings, not the official
+security paper. Pure functions: a frozen dataclass in, deterministic PDF bytes out.
 """
 
 from __future__ import annotations
@@ -21,21 +21,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from documents.forms import (
-    _ITEM,
+from documents.layout import (
+    ITEM,
     SIGNATURE_BOX,
-    _Form,
-    _para,
-    _register_fonts,
-    _render,
-    _Signer,
-    _t,
-    _upper,
+    Form,
+    Signer,
     amount_in_words,
+    escape_text,
     format_vnd,
     long_date,
+    para,
+    register_fonts,
+    render_form,
     short_date,
     time_of_day,
+    upper,
 )
 
 __all__ = [
@@ -85,28 +85,35 @@ class PermitData:
 
 
 def render_construction_permit(data: PermitData) -> bytes:
-    _register_fonts()
+    register_fonts()
     body = [
-        _para(f"1. Cấp cho: <b>{_t(_upper(data.owner_name))}</b>; số định danh cá nhân: {_t(data.owner_id_number)}"),
-        _para("2. Được phép xây dựng công trình: nhà ở riêng lẻ"),
-        _para(f"- Theo thiết kế do: {_t(data.designer or 'chủ đầu tư tự thiết kế')} lập", _ITEM),
-        _para(f"- Vị trí xây dựng: thửa đất số {_t(data.parcel_number)}, tờ bản đồ số {_t(data.map_sheet)}", _ITEM),
-        _para(f"- Địa chỉ: {_t(data.construction_address)}", _ITEM),
-        _para(f"- Giấy tờ về quyền sử dụng đất: {_t(data.land_certificate)}", _ITEM),
-        _para(f"- Diện tích xây dựng tầng 1 (tầng trệt): {data.building_area_m2} m²", _ITEM),
-        _para(f"- Tổng diện tích sàn: {data.total_floor_area_m2} m²", _ITEM),
-        _para(f"- Chiều cao công trình: {_t(data.height_m)} m; số tầng: {data.floors}", _ITEM),
-        _para(f"3. Đã kiểm tra thực địa ngày {short_date(data.inspected_on.date())} (biên bản kèm theo hồ sơ)."),
-        _para(
+        para(
+            f"1. Cấp cho: <b>{escape_text(upper(data.owner_name))}</b>; "
+            f"số định danh cá nhân: {escape_text(data.owner_id_number)}"
+        ),
+        para("2. Được phép xây dựng công trình: nhà ở riêng lẻ"),
+        para(f"- Theo thiết kế do: {escape_text(data.designer or 'chủ đầu tư tự thiết kế')} lập", ITEM),
+        para(
+            f"- Vị trí xây dựng: thửa đất số {escape_text(data.parcel_number)}, "
+            f"tờ bản đồ số {escape_text(data.map_sheet)}",
+            ITEM,
+        ),
+        para(f"- Địa chỉ: {escape_text(data.construction_address)}", ITEM),
+        para(f"- Giấy tờ về quyền sử dụng đất: {escape_text(data.land_certificate)}", ITEM),
+        para(f"- Diện tích xây dựng tầng 1 (tầng trệt): {data.building_area_m2} m²", ITEM),
+        para(f"- Tổng diện tích sàn: {data.total_floor_area_m2} m²", ITEM),
+        para(f"- Chiều cao công trình: {escape_text(data.height_m)} m; số tầng: {data.floors}", ITEM),
+        para(f"3. Đã kiểm tra thực địa ngày {short_date(data.inspected_on.date())} (biên bản kèm theo hồ sơ)."),
+        para(
             f"4. Giấy phép có hiệu lực khởi công xây dựng trong thời hạn {data.valid_months} tháng kể từ ngày "
             "cấp; quá thời hạn trên thì phải đề nghị gia hạn giấy phép xây dựng."
         ),
-        _para(
+        para(
             "5. Chủ đầu tư phải thông báo ngày khởi công cho cơ quan quản lý xây dựng tại địa phương và thực "
             "hiện đúng nội dung giấy phép."
         ),
     ]
-    form = _Form(
+    form = Form(
         parent_agency=data.parent_agency,
         agency=data.issuing_authority,
         number=None,
@@ -115,10 +122,10 @@ def render_construction_permit(data: PermitData) -> bytes:
         title="GIẤY PHÉP XÂY DỰNG",
         subtitles=(f"Mã giấy phép: {data.permit_code}", "(Sử dụng cho nhà ở riêng lẻ)"),
         body=body,
-        signers=(_Signer(data.signer_title, None, data.signer_name, SIGNATURE_BOX.center_x),),
+        signers=(Signer(data.signer_title, None, data.signer_name, SIGNATURE_BOX.center_x),),
         subject=data.permit_code,
     )
-    return _render(form)
+    return render_form(form)
 
 
 @dataclass(frozen=True)
@@ -141,23 +148,26 @@ class InspectionRecordData:
 
 
 def render_inspection_record(data: InspectionRecordData) -> bytes:
-    _register_fonts()
+    register_fonts()
     body = [
-        _para(
+        para(
             f"Hôm nay, vào lúc {time_of_day(data.inspected_at)} {long_date(data.inspected_at)}, tại "
-            f"{_t(data.construction_address)} (thửa đất số {_t(data.parcel_number)}, tờ bản đồ số "
-            f"{_t(data.map_sheet)}), chúng tôi gồm:"
+            f"{escape_text(data.construction_address)} (thửa đất số {escape_text(data.parcel_number)}, tờ bản đồ số "
+            f"{escape_text(data.map_sheet)}), chúng tôi gồm:"
         ),
-        _para(f"- Cán bộ kiểm tra: <b>{_t(data.inspector_name)}</b>, {_t(data.agency_name)}", _ITEM),
-        _para(f"- Chủ đầu tư: <b>{_t(data.owner_name)}</b>", _ITEM),
-        _para(f"Đã kiểm tra hiện trạng khu đất đề nghị cấp giấy phép xây dựng (hồ sơ số {_t(data.dossier_code)})."),
-        _para("<b>Kết quả kiểm tra:</b>"),
-        _para(_t(data.findings), _ITEM),
-        _para("<b>Kết luận:</b>"),
-        _para(_t(data.conclusion), _ITEM),
-        _para("Biên bản được lập thành bản điện tử, có chữ ký số của cơ quan và lưu trong hồ sơ."),
+        para(f"- Cán bộ kiểm tra: <b>{escape_text(data.inspector_name)}</b>, {escape_text(data.agency_name)}", ITEM),
+        para(f"- Chủ đầu tư: <b>{escape_text(data.owner_name)}</b>", ITEM),
+        para(
+            "Đã kiểm tra hiện trạng khu đất đề nghị cấp giấy phép xây dựng "
+            f"(hồ sơ số {escape_text(data.dossier_code)})."
+        ),
+        para("<b>Kết quả kiểm tra:</b>"),
+        para(escape_text(data.findings), ITEM),
+        para("<b>Kết luận:</b>"),
+        para(escape_text(data.conclusion), ITEM),
+        para("Biên bản được lập thành bản điện tử, có chữ ký số của cơ quan và lưu trong hồ sơ."),
     ]
-    form = _Form(
+    form = Form(
         parent_agency=data.parent_agency,
         agency=data.agency_name,
         number=None,
@@ -166,10 +176,10 @@ def render_inspection_record(data: InspectionRecordData) -> bytes:
         title="BIÊN BẢN KIỂM TRA HIỆN TRẠNG",
         subtitles=("(Kiểm tra thực địa phục vụ cấp giấy phép xây dựng)",),
         body=body,
-        signers=(_Signer("CÁN BỘ KIỂM TRA", None, data.inspector_name, SIGNATURE_BOX.center_x),),
+        signers=(Signer("CÁN BỘ KIỂM TRA", None, data.inspector_name, SIGNATURE_BOX.center_x),),
         subject=f"Biên bản kiểm tra hiện trạng {data.dossier_code}",
     )
-    return _render(form)
+    return render_form(form)
 
 
 @dataclass(frozen=True)
@@ -197,29 +207,32 @@ class TaxNoticeData:
 
 
 def render_tax_notice(data: TaxNoticeData) -> bytes:
-    _register_fonts()
+    register_fonts()
     body = [
-        _para(
-            f"Căn cứ Phiếu chuyển thông tin địa chính của hồ sơ số {_t(data.dossier_code)}, cơ quan thuế "
+        para(
+            f"Căn cứ Phiếu chuyển thông tin địa chính của hồ sơ số {escape_text(data.dossier_code)}, cơ quan thuế "
             "thông báo nghĩa vụ tài chính về đất đai như sau:"
         ),
-        _para(f"1. Người nộp: <b>{_t(data.taxpayer_name)}</b>; số định danh cá nhân: {_t(data.taxpayer_id_number)}"),
-        _para(
-            f"2. Thửa đất số {_t(data.parcel_number)}, tờ bản đồ số {_t(data.map_sheet)}, diện tích "
-            f"{data.area_m2} m²; địa chỉ: {_t(data.land_address)}"
+        para(
+            f"1. Người nộp: <b>{escape_text(data.taxpayer_name)}</b>; "
+            f"số định danh cá nhân: {escape_text(data.taxpayer_id_number)}"
         ),
-        _para(f"3. Lệ phí trước bạ phải nộp: <b>{format_vnd(data.registration_fee_vnd)}</b>"),
-        _para(f"Bằng chữ: {amount_in_words(data.registration_fee_vnd)} đồng", _ITEM),
+        para(
+            f"2. Thửa đất số {escape_text(data.parcel_number)}, tờ bản đồ số {escape_text(data.map_sheet)}, diện tích "
+            f"{data.area_m2} m²; địa chỉ: {escape_text(data.land_address)}"
+        ),
+        para(f"3. Lệ phí trước bạ phải nộp: <b>{format_vnd(data.registration_fee_vnd)}</b>"),
+        para(f"Bằng chữ: {amount_in_words(data.registration_fee_vnd)} đồng", ITEM),
     ]
     if data.assessment:
-        body.append(_para(f"4. Ghi chú của cơ quan thuế: {_t(data.assessment)}"))
+        body.append(para(f"4. Ghi chú của cơ quan thuế: {escape_text(data.assessment)}"))
     body.append(
-        _para(
+        para(
             f"Thời hạn nộp: trong {data.pay_within_days} ngày kể từ ngày ký thông báo, tại ngân hàng thương mại, "
             "kho bạc nhà nước hoặc qua Cổng Dịch vụ công quốc gia."
         )
     )
-    form = _Form(
+    form = Form(
         parent_agency=data.parent_agency,
         agency=data.agency_name,
         number=None,
@@ -228,10 +241,10 @@ def render_tax_notice(data: TaxNoticeData) -> bytes:
         title="THÔNG BÁO NỘP TIỀN",
         subtitles=("(Nghĩa vụ tài chính về đất đai)",),
         body=body,
-        signers=(_Signer("CÁN BỘ THUẾ", None, data.official_name, SIGNATURE_BOX.center_x),),
+        signers=(Signer("CÁN BỘ THUẾ", None, data.official_name, SIGNATURE_BOX.center_x),),
         subject=f"Thông báo nộp tiền {data.dossier_code}",
     )
-    return _render(form)
+    return render_form(form)
 
 
 @dataclass(frozen=True)
@@ -258,25 +271,29 @@ class LandCertificateData:
 
 
 def render_land_certificate(data: LandCertificateData) -> bytes:
-    _register_fonts()
+    register_fonts()
     body = [
-        _para("<b>1. Người sử dụng đất, chủ sở hữu tài sản gắn liền với đất:</b>"),
-        _para(
-            f"Ông/Bà: <b>{_t(_upper(data.holder_name))}</b>; số định danh cá nhân: {_t(data.holder_id_number)}", _ITEM
+        para("<b>1. Người sử dụng đất, chủ sở hữu tài sản gắn liền với đất:</b>"),
+        para(
+            f"Ông/Bà: <b>{escape_text(upper(data.holder_name))}</b>; "
+            f"số định danh cá nhân: {escape_text(data.holder_id_number)}",
+            ITEM,
         ),
-        _para("<b>2. Thông tin thửa đất:</b>"),
-        _para(f"a) Thửa đất số: {_t(data.parcel_number)}; tờ bản đồ số: {_t(data.map_sheet)}", _ITEM),
-        _para(f"b) Địa chỉ: {_t(data.land_address)}", _ITEM),
-        _para(f"c) Diện tích: {data.area_m2} m²; hình thức sử dụng: sử dụng riêng", _ITEM),
-        _para(f"d) Mục đích sử dụng: {_t(data.land_use_purpose)}", _ITEM),
-        _para(f"đ) Thời hạn sử dụng: {_t(data.use_term)}", _ITEM),
-        _para(f"e) Nguồn gốc sử dụng: {_t(data.land_origin)}", _ITEM),
-        _para("<b>3. Tài sản gắn liền với đất:</b> không đăng ký."),
-        _para("<b>4. Ghi chú:</b> Giấy chứng nhận cấp lần đầu."),
+        para("<b>2. Thông tin thửa đất:</b>"),
+        para(f"a) Thửa đất số: {escape_text(data.parcel_number)}; tờ bản đồ số: {escape_text(data.map_sheet)}", ITEM),
+        para(f"b) Địa chỉ: {escape_text(data.land_address)}", ITEM),
+        para(f"c) Diện tích: {data.area_m2} m²; hình thức sử dụng: sử dụng riêng", ITEM),
+        para(f"d) Mục đích sử dụng: {escape_text(data.land_use_purpose)}", ITEM),
+        para(f"đ) Thời hạn sử dụng: {escape_text(data.use_term)}", ITEM),
+        para(f"e) Nguồn gốc sử dụng: {escape_text(data.land_origin)}", ITEM),
+        para("<b>3. Tài sản gắn liền với đất:</b> không đăng ký."),
+        para("<b>4. Ghi chú:</b> Giấy chứng nhận cấp lần đầu."),
     ]
     if data.prepared_by:
-        body.append(_para(f"Hồ sơ do {_t(data.prepared_by)} kiểm tra, chuẩn bị và cập nhật vào cơ sở dữ liệu đất đai."))
-    form = _Form(
+        body.append(
+            para(f"Hồ sơ do {escape_text(data.prepared_by)} kiểm tra, chuẩn bị và cập nhật vào cơ sở dữ liệu đất đai.")
+        )
+    form = Form(
         parent_agency=None,
         agency=data.parent_agency,
         number=None,
@@ -285,7 +302,7 @@ def render_land_certificate(data: LandCertificateData) -> bytes:
         title="GIẤY CHỨNG NHẬN QUYỀN SỬ DỤNG ĐẤT, QUYỀN SỞ HỮU TÀI SẢN GẮN LIỀN VỚI ĐẤT",
         subtitles=(f"Mã giấy chứng nhận: {data.certificate_code}",),
         body=body,
-        signers=(_Signer(data.signer_title, None, data.signer_name, SIGNATURE_BOX.center_x),),
+        signers=(Signer(data.signer_title, None, data.signer_name, SIGNATURE_BOX.center_x),),
         subject=data.certificate_code,
     )
-    return _render(form)
+    return render_form(form)

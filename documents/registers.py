@@ -18,19 +18,20 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from documents.forms import (
-    _BOLD,
-    _REGULAR,
+from documents.layout import (
+    BOLD,
+    REGULAR,
     SignatureBox,
-    _check,
-    _register_fonts,
-    _style,
-    _t,
-    _upper,
+    check,
+    escape_text,
     long_date,
+    register_fonts,
     short_date,
+    style,
+    upper,
 )
 from documents.templating import Templates, default_templates
+from dossiers.calendar import VN_TZ
 
 __all__ = ["TrackingRegisterData", "TrackingRow", "render_tracking_register", "tracking_register_xlsx"]
 
@@ -56,7 +57,7 @@ class TrackingRow:
     overdue: bool = False  # still in progress after the due date
 
     def __post_init__(self) -> None:
-        _check(self)
+        check(self)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class TrackingRegisterData:
     signer_title: str | None = None  # None: the template's (mau-06 texts.signer)
 
     def __post_init__(self) -> None:
-        _check(self)
+        check(self)
 
 
 def _result(row: TrackingRow, labels: dict[str, str], in_progress: str, overdue: str) -> str:
@@ -116,44 +117,44 @@ def render_tracking_register(
     data: TrackingRegisterData, templates: Templates | None = None
 ) -> tuple[bytes, SignatureBox]:
     """Mẫu 06 as a landscape A4 PDF; returns the bytes and the blank box left for the agency's seal."""
-    _register_fonts()
+    register_fonts()
     tpl = (templates or default_templates()).get("mau-06")
     size = tpl.layout("font_size")
-    cell = _style("reg-cell", fontSize=size, leading=size * 1.25, alignment=0)
-    cell_c = _style("reg-cellc", fontSize=size, leading=size * 1.25, alignment=TA_CENTER)
-    head = _style("reg-head", fontName=_BOLD, fontSize=size, leading=size * 1.25, alignment=TA_CENTER)
-    centered = _style("reg-c", fontSize=11.5, leading=15, alignment=TA_CENTER)
-    bold_c = _style("reg-bc", fontName=_BOLD, fontSize=11.5, leading=15, alignment=TA_CENTER)
+    cell = style("reg-cell", fontSize=size, leading=size * 1.25, alignment=0)
+    cell_c = style("reg-cellc", fontSize=size, leading=size * 1.25, alignment=TA_CENTER)
+    head = style("reg-head", fontName=BOLD, fontSize=size, leading=size * 1.25, alignment=TA_CENTER)
+    centered = style("reg-c", fontSize=11.5, leading=15, alignment=TA_CENTER)
+    bold_c = style("reg-bc", fontName=BOLD, fontSize=11.5, leading=15, alignment=TA_CENTER)
     width = PAGE[0] - 2 * _MARGIN_X
 
     left = []
     if data.parent_agency:
-        left.append(Paragraph(_t(_upper(data.parent_agency)), centered))
-    left.append(Paragraph(_t(_upper(data.agency_name)), bold_c))
+        left.append(Paragraph(escape_text(upper(data.parent_agency)), centered))
+    left.append(Paragraph(escape_text(upper(data.agency_name)), bold_c))
     right = [
         Paragraph("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold_c),
         Paragraph("Độc lập - Tự do - Hạnh phúc", bold_c),
-        Paragraph(f"<i>{_t(data.place_name)}, {long_date(data.issued_at)}</i>", centered),
+        Paragraph(f"<i>{escape_text(data.place_name)}, {long_date(data.issued_at)}</i>", centered),
     ]
     header = Table([[left, right]], colWidths=[width * 0.42, width * 0.58])
-    header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), _REGULAR)]))
+    header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), REGULAR)]))
 
     labels = tpl.labels("timeliness")
     in_progress, overdue = tpl.plain("in_progress"), tpl.plain("overdue")
-    rows: list[list[Any]] = [[Paragraph(_t(h), head) for h in tpl.list("headers")]]
+    rows: list[list[Any]] = [[Paragraph(escape_text(h), head) for h in tpl.list("headers")]]
     for i, row in enumerate(data.rows, start=1):
         rows.append(
             [
                 Paragraph(str(i), cell_c),
-                Paragraph(_t(row.dossier_code), cell),
-                Paragraph(_t(row.procedure_name), cell),
-                Paragraph(_t(row.applicant_name), cell),
+                Paragraph(escape_text(row.dossier_code), cell),
+                Paragraph(escape_text(row.procedure_name), cell),
+                Paragraph(escape_text(row.applicant_name), cell),
                 Paragraph(_day(row.received_at), cell_c),
                 Paragraph(_day(row.due_at), cell_c),
                 Paragraph(_day(row.resolved_at), cell_c),
                 Paragraph(_day(row.returned_at), cell_c),
-                Paragraph(_t(row.status), cell_c),
-                Paragraph(_t(_result(row, labels, in_progress, overdue)), cell_c),
+                Paragraph(escape_text(row.status), cell_c),
+                Paragraph(escape_text(_result(row, labels, in_progress, overdue)), cell_c),
             ]
         )
     table = Table(rows, colWidths=[width * s for s in _SHARES], repeatRows=1)
@@ -161,7 +162,7 @@ def render_tracking_register(
         TableStyle(
             [
                 ("GRID", (0, 0), (-1, -1), 0.5, "black"),
-                ("FONTNAME", (0, 0), (-1, -1), _REGULAR),
+                ("FONTNAME", (0, 0), (-1, -1), REGULAR),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("TOPPADDING", (0, 0), (-1, -1), 2),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
@@ -170,36 +171,40 @@ def render_tracking_register(
     )
     seal = _SealSpot(_SEAL_W, _SEAL_H)
     signer_w = _SEAL_W + 40
-    signer_c = _style("reg-sig", fontName=_BOLD, fontSize=12, leading=15, alignment=TA_CENTER)
-    note_c = _style("reg-note", fontSize=11, leading=14, alignment=TA_CENTER)
+    signer_c = style("reg-sig", fontName=BOLD, fontSize=12, leading=15, alignment=TA_CENTER)
+    note_c = style("reg-note", fontSize=11, leading=14, alignment=TA_CENTER)
     signer = Table(
         [
-            [Paragraph(_t(_upper(data.signer_title or tpl.plain("signer"))), signer_c)],
-            [Paragraph(f"<i>{_t(tpl.plain('signature_note'))}</i>", note_c)],
+            [Paragraph(escape_text(upper(data.signer_title or tpl.plain("signer"))), signer_c)],
+            [Paragraph(f"<i>{escape_text(tpl.plain('signature_note'))}</i>", note_c)],
             [seal],
         ],
         colWidths=[signer_w],
         hAlign="RIGHT",
-        style=[("FONTNAME", (0, 0), (-1, -1), _REGULAR), ("ALIGN", (0, 0), (-1, -1), "CENTER")],
+        style=[("FONTNAME", (0, 0), (-1, -1), REGULAR), ("ALIGN", (0, 0), (-1, -1), "CENTER")],
     )
     story: list[Flowable] = [
         header,
         Spacer(1, 10),
-        Paragraph(_t(tpl.plain("title")), _style("reg-title", fontName=_BOLD, fontSize=14, leading=18, alignment=1)),
         Paragraph(
-            _t(tpl.plain("period", from_date=short_date(data.period_from), to_date=short_date(data.period_to))),
+            escape_text(tpl.plain("title")), style("reg-title", fontName=BOLD, fontSize=14, leading=18, alignment=1)
+        ),
+        Paragraph(
+            escape_text(
+                tpl.plain("period", from_date=short_date(data.period_from), to_date=short_date(data.period_to))
+            ),
             centered,
         ),
         Spacer(1, 8),
-        table if data.rows else Paragraph(tpl.markup("no_rows"), _style("reg-none")),
+        table if data.rows else Paragraph(tpl.markup("no_rows"), style("reg-none")),
         Spacer(1, 6),
-        Paragraph(tpl.markup("summary", **_summary_values(data)), _style("reg-sum", fontSize=11, leading=14)),
+        Paragraph(tpl.markup("summary", **_summary_values(data)), style("reg-sum", fontSize=11, leading=14)),
         Spacer(1, 6),
         KeepTogether([signer]),
     ]
 
     def page_number(canvas: Any, doc: Any) -> None:
-        canvas.setFont(_REGULAR, 9)
+        canvas.setFont(REGULAR, 9)
         canvas.drawCentredString(PAGE[0] / 2, 8 * mm, tpl.plain("page", page=doc.page))
 
     out = io.BytesIO()
@@ -215,7 +220,7 @@ def render_tracking_register(
         creator="Motcua",
         lang="vi-VN",
         invariant=True,
-        initialFontName=_REGULAR,  # no base-14 font anywhere
+        initialFontName=REGULAR,  # no base-14 font anywhere
         initialFontSize=10,
     )
     doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
@@ -248,8 +253,6 @@ def tracking_register_xlsx(data: TrackingRegisterData, templates: Templates | No
         c.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
     def local(value: dt.datetime | None) -> dt.datetime | None:
-        from documents.forms import VN_TZ
-
         return value.astimezone(VN_TZ).replace(tzinfo=None) if value is not None else None
 
     for i, row in enumerate(data.rows, start=1):

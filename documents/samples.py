@@ -7,17 +7,17 @@ import io
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from documents.forms import _BOLD, _REGULAR, _register_fonts
+from documents.layout import BOLD, REGULAR, register_fonts
 
 
 def sample_pdf(title: str, body: str = "Bản điện tử do chương trình mô phỏng tạo ra.") -> bytes:
     """A one-page A4 PDF with a title and a line of text, in the embedded Noto Serif."""
-    _register_fonts()
+    register_fonts()
     out = io.BytesIO()
     canvas = Canvas(out, pagesize=A4, invariant=True)
-    canvas.setFont(_BOLD, 14)
+    canvas.setFont(BOLD, 14)
     canvas.drawString(72, 770, title)
-    canvas.setFont(_REGULAR, 11)
+    canvas.setFont(REGULAR, 11)
     canvas.drawString(72, 745, body)
     canvas.showPage()
     canvas.save()

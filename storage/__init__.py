@@ -1,45 +1,11 @@
-"""Document-store adapters behind :class:`dossiers.ports.DocumentStore` (DESIGN §8).
+"""Document-store adapters behind :class:`dossiers.ports.DocumentStore` (DESIGN §8), in pyHanko's manner: an
+interface module beside one module per implementation.
 
 Objects are content addressed (``<key_prefix>/<sha256>``), written once, never overwritten, and checked
-against their SHA-256 and size on every read. Adapters: a local directory (the embedded default),
-S3 through the MinIO SDK (:mod:`storage.s3`, imported on demand) and memory (unit tests);
-:func:`storage.url.open_store` picks one from ``MOTCUA_STORAGE_URL``.
+against their SHA-256 and size on every read. :mod:`storage.api` holds what every adapter shares (key
+layout, the records a store describes, the one integrity check, the common base); the adapters are a local
+directory (:mod:`storage.local`, the embedded default), S3 through the MinIO SDK (:mod:`storage.s3`, imported
+on demand) and memory (:mod:`storage.memory`, unit tests). :func:`storage.url.open_store` picks one from
+``MOTCUA_STORAGE_URL``; :mod:`storage.check` is ``motcua storage check``; :mod:`storage.errors` the errors
+they raise.
 """
-
-from storage.errors import (
-    IntegrityError,
-    InvalidKey,
-    ObjectExists,
-    ObjectMissing,
-    StorageError,
-    UploadTooLarge,
-    WriteOnceViolation,
-)
-from storage.local import (
-    CHUNK_SIZE,
-    MAX_KEY_LENGTH,
-    LocalDocumentStore,
-    ObjectInfo,
-    ObjectVersion,
-    VerifiedStream,
-    is_write_once,
-)
-from storage.memory import MemoryDocumentStore
-
-__all__ = [
-    "CHUNK_SIZE",
-    "MAX_KEY_LENGTH",
-    "IntegrityError",
-    "InvalidKey",
-    "LocalDocumentStore",
-    "MemoryDocumentStore",
-    "ObjectExists",
-    "ObjectInfo",
-    "ObjectMissing",
-    "ObjectVersion",
-    "StorageError",
-    "UploadTooLarge",
-    "VerifiedStream",
-    "WriteOnceViolation",
-    "is_write_once",
-]

@@ -20,8 +20,8 @@ from typing import Any
 
 from dossiers.errors import MotcuaError
 from dossiers.ports import StoredObject
+from storage.api import AUDIT_ANCHOR_KEY
 from storage.errors import IntegrityError, ObjectMissing, StorageError, WriteOnceViolation
-from storage.local import AUDIT_ANCHOR_KEY
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,8 @@ def check_record(store: Any, record: Record) -> list[Problem]:
         problem("missing", "no object is stored under this key")
     except IntegrityError as exc:
         details = exc.details
-        if "actual_size" in details or "read_size" in details:
-            actual = details.get("actual_size", details.get("read_size"))
-            problem("size", f"{exc.details.get('reason')}: recorded {obj.size} bytes, stored {actual}")
+        if "actual_size" in details:
+            problem("size", f"{details.get('reason')}: recorded {obj.size} bytes, stored {details['actual_size']}")
         else:
             problem("sha256", f"{details.get('reason')}: recorded {obj.sha256}, found {details.get('actual_sha256')}")
     except StorageError as exc:

@@ -1,4 +1,4 @@
-"""Local-directory adapter of the ``DocumentStore`` port, plus the helpers every adapter shares.
+"""Local-directory adapter of the ``DocumentStore`` port (what every adapter shares: :mod:`storage.api`).
 
 Layout under ``root``::
 
@@ -20,290 +20,40 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import hashlib
 import io
 import os
-import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO
 
-from dossiers.errors import InvalidInput
 from dossiers.ports import StoredObject
-from storage.errors import (
-    IntegrityError,
-    InvalidKey,
-    ObjectExists,
-    ObjectMissing,
-    StorageError,
-    UploadTooLarge,
-    WriteOnceViolation,
+from storage.api import (
+    CHUNK_SIZE,
+    BaseStore,
+    ObjectInfo,
+    VerifiedStream,
+    check_deletable,
+    check_existing,
+    check_integrity,
+    is_write_once,
+    object_key,
+    spool,
+    validate_content_type,
+    validate_key,
+    validate_key_prefix,
+    validate_record,
 )
+from storage.errors import ObjectExists, ObjectMissing, StorageError
 
-CHUNK_SIZE = 1024 * 1024  # 1 MiB: read, hash and write in pieces of this size
-MAX_KEY_LENGTH = 500  # ``document.storage_key`` is a VARCHAR(500)
-MAX_SEGMENT_LENGTH = 255  # NAME_MAX on common filesystems
-MAX_CONTENT_TYPE_LENGTH = 100  # ``document.content_type`` is a VARCHAR(100)
-SHA256_HEX_LENGTH = 64
 TMP_DIR = ".tmp"
 OBJECT_MODE = 0o440
 DIR_MODE = 0o750
 TMP_DIR_MODE = 0o700
 
-# Documents the system issues and signs (``motcua/issuing.py``): ``<agency>/dossiers/<dossier>/<kind>/<sha256>``,
-# and the audit log's head anchors (``motcua/audit.py``): ``audit/anchors/<bucket>/<seq>/<sha256>``.
-# Every adapter refuses to overwrite or delete them, whatever the server or filesystem would allow.
-AUDIT_ANCHOR_KEY = re.compile(r"audit/anchors/[0-9]{8}/[0-9]{12}/[0-9a-f]{64}")
-WRITE_ONCE_KEY = re.compile(rf"[^/]+/dossiers/[^/]+/[^/]+/[0-9a-f]{{64}}|{AUDIT_ANCHOR_KEY.pattern}")
 
-_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
-_CONTENT_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(?: *;[ -~]*)?")  # printable ASCII only: no CR/LF
-
-
-# ---------------------------------------------------------------- shared helpers
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What a store says about one stored object (for ``storage check`` and the write-once guards)."""
-
-    key: str
-    size: int
-    last_modified: dt.datetime | None = None
-    sha256: str | None = None  # from the object's metadata where the store keeps one (S3), else None
-    version_id: str | None = None
-    write_once: bool = False
-
-
-@dataclass(frozen=True)
-class ObjectVersion:
-    """One version of a key, newest first in :meth:`versions` lists; unversioned stores have one, id None."""
-
-    version_id: str | None
-    is_latest: bool
-    is_delete_marker: bool = False
-    last_modified: dt.datetime | None = None
-
-
-def is_write_once(key: str) -> bool:
-    """A signed result: never overwritten, never deleted (see :data:`WRITE_ONCE_KEY`)."""
-    return WRITE_ONCE_KEY.fullmatch(key) is not None
-
-
-def validate_key(key: str) -> str:
-    """Return ``key`` if it is a safe relative key, else raise :class:`InvalidKey`.
-
-    A key is one or more ``/``-separated segments of ``[A-Za-z0-9._-]``; a segment may not start with
-    ``.`` (no ``.``/``..``, and ``.tmp`` stays private), and there are no empty segments, so absolute
-    paths, ``a//b`` and trailing slashes are refused.
-    """
-    if not isinstance(key, str):
-        raise InvalidKey(repr(key), "a key must be a string")
-    if not key:
-        raise InvalidKey(key, "empty key")
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidKey(key[:40] + "…", f"longer than {MAX_KEY_LENGTH} characters")
-    if key.startswith("/"):
-        raise InvalidKey(key, "absolute paths are not allowed")
-    for segment in key.split("/"):
-        if not segment:
-            raise InvalidKey(key, "empty path segment (leading, trailing or doubled '/')")
-        if segment in (".", ".."):
-            raise InvalidKey(key, f"'{segment}' segments are not allowed")
-        if not _SEGMENT.fullmatch(segment):
-            raise InvalidKey(key, "only A-Z, a-z, 0-9, '.', '_', '-' and '/' are allowed")
-        if segment.startswith("."):
-            raise InvalidKey(key, "a path segment may not start with '.'")
-        if len(segment) > MAX_SEGMENT_LENGTH:
-            raise InvalidKey(key, f"a path segment is longer than {MAX_SEGMENT_LENGTH} characters")
-    return key
-
-
-def validate_key_prefix(key_prefix: str) -> str:
-    """A prefix follows the key rules and leaves room for ``/<sha256>`` within :data:`MAX_KEY_LENGTH`."""
-    validate_key(key_prefix)
-    if len(key_prefix) + 1 + SHA256_HEX_LENGTH > MAX_KEY_LENGTH:
-        raise InvalidKey(
-            key_prefix[:40] + "…",
-            f"prefix longer than {MAX_KEY_LENGTH - 1 - SHA256_HEX_LENGTH} characters",
-        )
-    return key_prefix
-
-
-def validate_content_type(content_type: str) -> str:
-    """``type/subtype[; params]`` in printable ASCII (it ends up in HTTP headers), at most 100 characters."""
-    if (
-        not isinstance(content_type, str)
-        or len(content_type) > MAX_CONTENT_TYPE_LENGTH
-        or not _CONTENT_TYPE.fullmatch(content_type)
-    ):
-        raise InvalidInput(
-            f"Kiểu nội dung (content type) không hợp lệ: {content_type!r}.",
-            f"Invalid content type: {content_type!r}.",
-            content_type=repr(content_type),
-        )
-    return content_type
-
-
-def object_key(key_prefix: str, sha256: str) -> str:
-    return f"{key_prefix}/{sha256}"
-
-
-def validate_record(obj: StoredObject) -> None:
-    """Refuse a :class:`StoredObject` whose key, hash and size cannot describe a stored object."""
-    validate_key(obj.key)
-    if not _SHA256.fullmatch(obj.sha256) or obj.key.rsplit("/", 1)[-1] != obj.sha256 or obj.size < 0:
-        raise IntegrityError(
-            obj.key,
-            "the record is inconsistent: the key must end with its lowercase SHA-256 and the size be >= 0",
-            expected_sha256=obj.sha256,
-            expected_size=obj.size,
-        )
-
-
-def spool(
-    stream: BinaryIO,
-    write: Callable[[bytes], object],
-    *,
-    max_bytes: int | None,
-    chunk_size: int,
-) -> tuple[str, int]:
-    """Copy ``stream`` to ``write`` chunk by chunk; return ``(sha256 hex, size)``.
-
-    Never reads more than ``max_bytes + 1`` bytes: the upload is refused with :class:`UploadTooLarge`
-    as soon as the limit is exceeded, before the excess is written anywhere.
-    """
-    digest = hashlib.sha256()
-    size = 0
-    while True:
-        want = chunk_size if max_bytes is None else min(chunk_size, max_bytes - size + 1)
-        chunk = stream.read(want)
-        if chunk is None:
-            raise ValueError("stream.read() returned None: non-blocking streams are not supported")
-        if not chunk:
-            return digest.hexdigest(), size
-        size += len(chunk)
-        if max_bytes is not None and size > max_bytes:
-            raise UploadTooLarge(max_bytes)
-        digest.update(chunk)
-        write(chunk)
-
-
-class VerifiedStream(Iterator[bytes]):
-    """Iterate over an object's chunks while checking them against the :class:`StoredObject`.
-
-    The size is checked as the bytes arrive; the **last** chunk is only released once the whole content
-    has been hashed and matched, so a consumer never receives the complete bytes of a corrupted object:
-    :class:`IntegrityError` is raised instead (a streamed HTTP response is cut short, never completed).
-    Closes the underlying source when exhausted, on error, on :meth:`close` or when used as a context
-    manager.
-    """
-
-    def __init__(
-        self,
-        obj: StoredObject,
-        chunks: Iterator[bytes],
-        on_close: Callable[[], object] | None = None,
-    ) -> None:
-        self.obj = obj
-        self._chunks = chunks
-        self._on_close = on_close
-        self._digest = hashlib.sha256()
-        self._size = 0
-        self._closed = False
-
-    def __iter__(self) -> VerifiedStream:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._closed:
-            raise StopIteration
-        try:
-            chunk = self._pull()
-            if chunk is not None:
-                self._size += len(chunk)
-                self._check_not_larger()
-                self._digest.update(chunk)
-                if self._size < self.obj.size:
-                    return chunk
-                # Last chunk: hold it back until the source is confirmed exhausted and the hash matches.
-                extra = self._pull()
-                if extra is not None:
-                    self._size += len(extra)
-                    self._check_not_larger()
-            self._verify_complete()
-        except BaseException:
-            self.close()
-            raise
-        self.close()
-        if chunk is None:
-            raise StopIteration
-        return chunk
-
-    def _pull(self) -> bytes | None:
-        for chunk in self._chunks:
-            if chunk:
-                return chunk
-        return None
-
-    def _check_not_larger(self) -> None:
-        if self._size > self.obj.size:
-            raise IntegrityError(
-                self.obj.key,
-                "the stored content is larger than recorded",
-                expected_size=self.obj.size,
-                read_size=self._size,
-            )
-
-    def _verify_complete(self) -> None:
-        if self._size != self.obj.size:
-            raise IntegrityError(
-                self.obj.key,
-                "the stored content is shorter than recorded",
-                expected_size=self.obj.size,
-                actual_size=self._size,
-            )
-        actual = self._digest.hexdigest()
-        if actual != self.obj.sha256:
-            raise IntegrityError(
-                self.obj.key,
-                "SHA-256 mismatch",
-                expected_sha256=self.obj.sha256,
-                actual_sha256=actual,
-            )
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        close_chunks = getattr(self._chunks, "close", None)
-        if callable(close_chunks):
-            close_chunks()
-        if self._on_close is not None:
-            with contextlib.suppress(OSError):
-                self._on_close()
-
-    def __enter__(self) -> VerifiedStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            with contextlib.suppress(Exception):
-                self.close()
+# ---------------------------------------------------------------- helpers
 
 
 @contextlib.contextmanager
@@ -342,17 +92,12 @@ def _fsync_dir(path: Path) -> None:
 # ---------------------------------------------------------------- adapter
 
 
-class LocalDocumentStore:
+class LocalDocumentStore(BaseStore):
     """Write-once, content-addressed objects in a local directory (see the module docstring)."""
 
     def __init__(self, root: Path, max_bytes: int | None = None, chunk_size: int = CHUNK_SIZE) -> None:
-        if max_bytes is not None and max_bytes < 0:
-            raise ValueError("max_bytes must be >= 0")
-        if chunk_size <= 0:
-            raise ValueError("chunk_size must be > 0")
+        super().__init__(max_bytes, chunk_size)
         self.root = Path(root).absolute()
-        self.max_bytes = max_bytes
-        self.chunk_size = chunk_size
 
     # -- port
 
@@ -422,13 +167,7 @@ class LocalDocumentStore:
                 st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise ObjectMissing(obj.key)
-            if st.st_size != obj.size:
-                raise IntegrityError(
-                    obj.key,
-                    "size on disk differs from the record",
-                    expected_size=obj.size,
-                    actual_size=st.st_size,
-                )
+            check_integrity(obj, st.st_size)
             file = io.FileIO(fd, "rb", closefd=True)
         except BaseException:
             os.close(fd)
@@ -460,9 +199,6 @@ class LocalDocumentStore:
                 os.unlink(name)
 
     # -- conveniences
-
-    def put_bytes(self, key_prefix: str, data: bytes, content_type: str) -> StoredObject:
-        return self.put(key_prefix, io.BytesIO(data), content_type)
 
     def iter_keys(self) -> Iterator[str]:
         """Every stored key, sorted, skipping ``.tmp`` (for orphan checks against the database)."""
@@ -497,14 +233,6 @@ class LocalDocumentStore:
         walk(self._path(prefix), prefix + "/")
         return sorted(found)
 
-    def list_objects(self) -> Iterator[ObjectInfo]:
-        """Every stored object with its size and modification time, sorted by key."""
-        for key in self.iter_keys():
-            try:
-                yield self.stat(key)
-            except ObjectMissing:  # deleted while listing
-                continue
-
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
         """Size and modification time of ``key`` (there are no versions: ``version_id`` must be None)."""
         validate_key(key)
@@ -521,19 +249,9 @@ class LocalDocumentStore:
         modified = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
         return ObjectInfo(key=key, size=st.st_size, last_modified=modified, write_once=is_write_once(key))
 
-    def versions(self, key: str) -> list[ObjectVersion]:
-        """The one "version" a directory keeps (id None), or none."""
-        try:
-            info = self.stat(key)
-        except ObjectMissing:
-            return []
-        return [ObjectVersion(version_id=None, is_latest=True, last_modified=info.last_modified)]
-
     def delete(self, key: str) -> None:
         """Remove an object (``storage check --clean`` of orphans). Signed results are refused."""
-        validate_key(key)
-        if is_write_once(key):
-            raise WriteOnceViolation(key, "delete")
+        check_deletable(key)
         self.stat(key)  # ObjectMissing if there is nothing to delete
         try:
             os.unlink(self._path(key))
@@ -543,10 +261,6 @@ class LocalDocumentStore:
             raise StorageError.io_failure("delete", key, exc) from exc
         with _io("sync directory", key):
             _fsync_dir(self._path(key).parent)
-
-    def presigned_url(self, obj: StoredObject, expires: dt.timedelta, filename: str | None = None) -> str | None:
-        """A directory cannot sign URLs: None, and the caller streams :meth:`open` instead."""
-        return None
 
     # -- internals
 
@@ -586,24 +300,13 @@ class LocalDocumentStore:
             st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode):
             raise ObjectExists(obj.key)
-        if st.st_size != obj.size:
-            raise IntegrityError(
-                obj.key,
-                "an existing object with this key is corrupted (size differs); it is not overwritten",
-                expected_size=obj.size,
-                actual_size=st.st_size,
-            )
-        digest = hashlib.sha256()
-        with _io("read", obj.key), open(path, "rb", buffering=0) as f:
-            while chunk := f.read(self.chunk_size):
-                digest.update(chunk)
-        if digest.hexdigest() != obj.sha256:
-            raise IntegrityError(
-                obj.key,
-                "an existing object with this key is corrupted (SHA-256 differs); it is not overwritten",
-                expected_sha256=obj.sha256,
-                actual_sha256=digest.hexdigest(),
-            )
+
+        def content() -> Iterator[bytes]:
+            with _io("read", obj.key):
+                file = io.FileIO(path, "rb")
+            return self._read_chunks(file, obj.key)
+
+        check_existing(obj, ObjectInfo(obj.key, st.st_size), content)
         with _io("sync directory", obj.key):  # the first writer may not have synced the entry yet
             _fsync_dir(path.parent)
         return obj

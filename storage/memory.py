@@ -8,19 +8,19 @@ another key needs a "directory". :meth:`MemoryDocumentStore.corrupt` damages an 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
 import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from dossiers.ports import StoredObject
-from storage.errors import IntegrityError, ObjectExists, ObjectMissing, WriteOnceViolation
-from storage.local import (
+from storage.api import (
     CHUNK_SIZE,
+    BaseStore,
     ObjectInfo,
-    ObjectVersion,
     VerifiedStream,
+    check_deletable,
+    check_existing,
+    check_integrity,
     is_write_once,
     object_key,
     spool,
@@ -29,16 +29,12 @@ from storage.local import (
     validate_key_prefix,
     validate_record,
 )
+from storage.errors import ObjectExists, ObjectMissing
 
 
-class MemoryDocumentStore:
+class MemoryDocumentStore(BaseStore):
     def __init__(self, max_bytes: int | None = None, chunk_size: int = CHUNK_SIZE) -> None:
-        if max_bytes is not None and max_bytes < 0:
-            raise ValueError("max_bytes must be >= 0")
-        if chunk_size <= 0:
-            raise ValueError("chunk_size must be > 0")
-        self.max_bytes = max_bytes
-        self.chunk_size = chunk_size
+        super().__init__(max_bytes, chunk_size)
         self._objects: dict[str, bytes] = {}
         self._modified: dict[str, dt.datetime] = {}
         self._lock = threading.Lock()
@@ -55,13 +51,7 @@ class MemoryDocumentStore:
         with self._lock:
             existing = self._objects.get(obj.key)
             if existing is not None:
-                if len(existing) != size or hashlib.sha256(existing).hexdigest() != sha256:
-                    raise IntegrityError(
-                        obj.key,
-                        "an existing object with this key is corrupted; it is not overwritten",
-                        expected_sha256=sha256,
-                        expected_size=size,
-                    )
+                check_existing(obj, ObjectInfo(obj.key, len(existing)), lambda: [existing])
                 return obj
             self._check_path_free(obj.key)
             self._objects[obj.key] = bytes(buffer)
@@ -75,13 +65,7 @@ class MemoryDocumentStore:
             data = self._objects.get(obj.key)
         if data is None:
             raise ObjectMissing(obj.key)
-        if len(data) != obj.size:
-            raise IntegrityError(
-                obj.key,
-                "stored size differs from the record",
-                expected_size=obj.size,
-                actual_size=len(data),
-            )
+        check_integrity(obj, len(data))
         step = self.chunk_size
         return VerifiedStream(obj, (data[i : i + step] for i in range(0, len(data), step)))
 
@@ -95,9 +79,6 @@ class MemoryDocumentStore:
 
     # -- conveniences
 
-    def put_bytes(self, key_prefix: str, data: bytes, content_type: str) -> StoredObject:
-        return self.put(key_prefix, io.BytesIO(data), content_type)
-
     def iter_keys(self) -> Iterator[str]:
         with self._lock:
             keys = sorted(self._objects)
@@ -110,13 +91,6 @@ class MemoryDocumentStore:
             keys = sorted(self._objects)
         return [k for k in keys if k.startswith(prefix + "/") and (not start_after or k > start_after)]
 
-    def list_objects(self) -> Iterator[ObjectInfo]:
-        for key in self.iter_keys():
-            try:
-                yield self.stat(key)
-            except ObjectMissing:
-                continue
-
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
         validate_key(key)
         with self._lock:
@@ -126,25 +100,13 @@ class MemoryDocumentStore:
             raise ObjectMissing(key)
         return ObjectInfo(key=key, size=len(data), last_modified=modified, write_once=is_write_once(key))
 
-    def versions(self, key: str) -> list[ObjectVersion]:
-        try:
-            info = self.stat(key)
-        except ObjectMissing:
-            return []
-        return [ObjectVersion(version_id=None, is_latest=True, last_modified=info.last_modified)]
-
     def delete(self, key: str) -> None:
         """See :meth:`storage.local.LocalDocumentStore.delete`."""
-        validate_key(key)
-        if is_write_once(key):
-            raise WriteOnceViolation(key, "delete")
+        check_deletable(key)
         with self._lock:
             if self._objects.pop(key, None) is None:
                 raise ObjectMissing(key)
             self._modified.pop(key, None)
-
-    def presigned_url(self, obj: StoredObject, expires: dt.timedelta, filename: str | None = None) -> str | None:
-        return None
 
     # -- test helpers
 

@@ -5,13 +5,13 @@ Same guarantees as the local directory (DESIGN §8):
 * **Hash first.** An upload is spooled to an anonymous temporary file while its SHA-256 is computed (never
   held whole in memory), then stored as ``<key_prefix>/<sha256>`` with the hash in the object's metadata
   (``x-amz-meta-sha256``); the database keeps it too. Every read checks size, metadata and content
-  (:class:`storage.local.VerifiedStream`): a corrupted object is reported, never served as good.
+  (:class:`storage.api.VerifiedStream`): a corrupted object is reported, never served as good.
 * **Write once.** The adapter never overwrites a key: it looks first (HEAD) and then writes with
   ``If-None-Match: *``, which the server refuses (412) if anything appeared meanwhile. Whether the server
   honours the condition is probed once per process on a fixed key (``.motcua/conditional-write-probe``);
   where it does not, the HEAD before the write is the only guard (a race between two writers of the same
   key remains possible there: both write identical bytes). Signed results
-  (:func:`storage.local.is_write_once`) are also refused to :meth:`S3DocumentStore.delete`.
+  (:func:`storage.api.is_write_once`) are also refused to :meth:`S3DocumentStore.delete`.
 * **Versions.** On a versioned bucket each write records its version id (``StoredObject.version_id``, kept
   in the database) and reads ask for that version, so a later PUT to the same key — which a versioned
   bucket *accepts* as a new version — can never change what is served; ``storage check`` reports it.
@@ -34,8 +34,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
-import io
 import random
 import tempfile
 import threading
@@ -57,18 +55,15 @@ from minio.versioningconfig import VersioningConfig
 from minio.xml import Element, SubElement, getbytes
 
 from dossiers.ports import StoredObject
-from storage.errors import (
-    IntegrityError,
-    ObjectExists,
-    ObjectMissing,
-    StorageError,
-    WriteOnceViolation,
-)
-from storage.local import (
+from storage.api import (
     CHUNK_SIZE,
+    BaseStore,
     ObjectInfo,
     ObjectVersion,
     VerifiedStream,
+    check_deletable,
+    check_existing,
+    check_integrity,
     is_write_once,
     object_key,
     spool,
@@ -77,6 +72,7 @@ from storage.local import (
     validate_key_prefix,
     validate_record,
 )
+from storage.errors import ObjectExists, ObjectMissing, StorageError, WriteOnceViolation
 
 log = structlog.get_logger(__name__)
 
@@ -166,7 +162,7 @@ def make_client(
     return Minio(endpoint, access_key, secret_key, secure=secure, region=region, http_client=http)
 
 
-class S3DocumentStore:
+class S3DocumentStore(BaseStore):
     """Write-once, content-addressed, verified objects in one S3 bucket (see the module docstring).
 
     ``namespace`` (optional) puts every key under ``<namespace>/`` in the bucket, so several stores can share
@@ -192,10 +188,7 @@ class S3DocumentStore:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if max_bytes is not None and max_bytes < 0:
-            raise ValueError("max_bytes must be >= 0")
-        if chunk_size <= 0:
-            raise ValueError("chunk_size must be > 0")
+        super().__init__(max_bytes, chunk_size)
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             raise ValueError(f"part_size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes")
         if retention_days is not None and retention_days < 1:
@@ -208,8 +201,6 @@ class S3DocumentStore:
         self.bucket = bucket
         self.namespace = namespace
         self.endpoint = endpoint or "S3"
-        self.max_bytes = max_bytes
-        self.chunk_size = chunk_size
         self.part_size = part_size
         self.spool_dir = spool_dir
         self.want_versioning = versioning or retention_days is not None
@@ -275,28 +266,27 @@ class S3DocumentStore:
         status = self._call("read versioning", bucket, lambda: self.client.get_bucket_versioning(bucket)).status
         if status == ENABLED:
             return True
-        try:
-            self._call(
-                "enable versioning",
-                bucket,
-                lambda: self.client.set_bucket_versioning(bucket, VersioningConfig(ENABLED)),
-            )
-        except StorageError as exc:
-            if exc.details.get("code") in NOT_SUPPORTED_CODES:
-                log.warning("storage.versioning_unsupported", bucket=bucket, code=exc.details.get("code"))
-                return False
-            raise
-        return True
+        config = VersioningConfig(ENABLED)
+        return self._configure(
+            "enable versioning", "versioning", lambda: self.client.set_bucket_versioning(bucket, config)
+        )
 
     def _set_retention(self) -> bool:
         """Default retention on the bucket (every new version is locked for ``retention_days``)."""
         bucket = self.bucket
         config = ObjectLockConfig(RETENTION_MODES[self.retention_mode], self.retention_days, DAYS)
+        return self._configure(
+            "set object lock", "object_lock", lambda: self.client.set_object_lock_config(bucket, config)
+        )
+
+    def _configure(self, operation: str, feature: str, request: Callable[[], object]) -> bool:
+        """Apply one bucket setting; False (and a warning ``storage.<feature>_unsupported``) where the server does
+        not offer it."""
         try:
-            self._call("set object lock", bucket, lambda: self.client.set_object_lock_config(bucket, config))
+            self._call(operation, self.bucket, request)
         except StorageError as exc:
             if exc.details.get("code") in NOT_SUPPORTED_CODES:
-                log.warning("storage.object_lock_unsupported", bucket=bucket, code=exc.details.get("code"))
+                log.warning(f"storage.{feature}_unsupported", bucket=self.bucket, code=exc.details.get("code"))
                 return False
             raise
         return True
@@ -366,22 +356,7 @@ class S3DocumentStore:
         validate_record(obj)
         self.capabilities  # noqa: B018 - set up the bucket on first use
         info = self.stat(obj.key, obj.version_id)
-        if info.size != obj.size:
-            raise IntegrityError(
-                obj.key,
-                "stored size differs from the record",
-                expected_size=obj.size,
-                actual_size=info.size,
-                version_id=obj.version_id,
-            )
-        if info.sha256 is not None and info.sha256 != obj.sha256:
-            raise IntegrityError(
-                obj.key,
-                "the SHA-256 in the object's metadata differs from the record",
-                expected_sha256=obj.sha256,
-                actual_sha256=info.sha256,
-                version_id=obj.version_id,
-            )
+        check_integrity(obj, info.size, info.sha256)
         name = self._name(obj.key)
         response = self._call(
             "read",
@@ -411,9 +386,6 @@ class S3DocumentStore:
             raise StorageError.rejected("check bucket", bucket, self.endpoint, "NoSuchBucket", "bucket missing")
 
     # ------------------------------------------------------------------ beyond the port
-
-    def put_bytes(self, key_prefix: str, data: bytes, content_type: str) -> StoredObject:
-        return self.put(key_prefix, io.BytesIO(data), content_type)
 
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
         """HEAD of ``key`` (latest version, or ``version_id``); :class:`ObjectMissing` if there is none."""
@@ -529,9 +501,7 @@ class S3DocumentStore:
         On a versioned bucket this adds a delete marker: earlier versions stay (and are locked where the
         bucket has a retention period).
         """
-        validate_key(key)
-        if is_write_once(key):
-            raise WriteOnceViolation(key, "delete")
+        check_deletable(key)
         info = self.stat(key)
         if info.write_once:
             raise WriteOnceViolation(key, "delete")
@@ -550,15 +520,7 @@ class S3DocumentStore:
         if not dt.timedelta(seconds=1) <= expires <= dt.timedelta(days=7):
             raise ValueError("expires must be between 1 second and 7 days")
         info = self.stat(obj.key, obj.version_id)
-        if info.size != obj.size or (info.sha256 is not None and info.sha256 != obj.sha256):
-            raise IntegrityError(
-                obj.key,
-                "stored size or metadata SHA-256 differs from the record",
-                expected_size=obj.size,
-                actual_size=info.size,
-                expected_sha256=obj.sha256,
-                actual_sha256=info.sha256,
-            )
+        check_integrity(obj, info.size, info.sha256)
         headers: Headers = {"response-content-type": obj.content_type}
         if filename:
             safe = "".join(c for c in filename if c.isalnum() or c in "._- ")[:120] or "document"
@@ -614,39 +576,17 @@ class S3DocumentStore:
 
     def _existing(self, obj: StoredObject, info: ObjectInfo) -> StoredObject:
         """The key is taken: the same content → the existing object (and version); anything else is refused."""
-        if info.size != obj.size:
-            raise IntegrityError(
-                obj.key,
-                "an existing object with this key is corrupted (size differs); it is not overwritten",
-                expected_size=obj.size,
-                actual_size=info.size,
-            )
-        if info.sha256 != obj.sha256:
-            raise IntegrityError(
-                obj.key,
-                "an existing object with this key has another SHA-256 in its metadata; it is not overwritten",
-                expected_sha256=obj.sha256,
-                actual_sha256=info.sha256,
-            )
-        found = dataclasses.replace(obj, version_id=info.version_id)
-        digest = hashlib.sha256()
         name = self._name(obj.key)
-        response = self._call(
-            "read", obj.key, lambda: self.client.get_object(self.bucket, name, version_id=_api_version(info.version_id))
-        )
-        try:
-            for chunk in self._chunks(response, obj.key):
-                digest.update(chunk)
-        finally:
-            _release(response)
-        if digest.hexdigest() != obj.sha256:
-            raise IntegrityError(
-                obj.key,
-                "an existing object with this key is corrupted (SHA-256 differs); it is not overwritten",
-                expected_sha256=obj.sha256,
-                actual_sha256=digest.hexdigest(),
+
+        def content() -> Iterator[bytes]:
+            version = _api_version(info.version_id)
+            response = self._call(
+                "read", obj.key, lambda: self.client.get_object(self.bucket, name, version_id=version)
             )
-        return found
+            return self._chunks(response, obj.key)
+
+        check_existing(obj, info, content)
+        return dataclasses.replace(obj, version_id=info.version_id)
 
     def _check_path_free(self, key: str) -> None:
         """Keys behave like paths on every adapter: no object is a "directory" of another, or vice versa.
