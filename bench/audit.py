@@ -218,7 +218,7 @@ def in_memory(count: int) -> tuple[float, float, float]:
 
 def checkpoint_costs(rounds: int = 20) -> tuple[float, float]:
     from signing.cms import sign_detached, verify_detached
-    from signing.keys import Pkcs12Keys
+    from signing.keys.pkcs12 import Pkcs12Keys
     from signing.pki import DevelopmentPki
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,10 +4,10 @@ Measures, in one warm process on one core (the issue's conditions; ``--all-cores
 
 * invisible B-B signatures on a 1-page and a 50-page PDF with the development PKI's agency seal (ECDSA P-256):
   ``PadesSigner`` as it is, pyHanko's ``SimpleSigner`` loaded from the PKCS#12 file for every document, the
-  same ``SimpleSigner`` kept between documents, and ``signing.keys.Pkcs12Keys`` (key parsed once, kept);
+  same ``SimpleSigner`` kept between documents, and ``signing.keys.pkcs12.Pkcs12Keys`` (key parsed once, kept);
 * the same with an RSA-2048 key (``SimpleSigner`` kept vs. ``LoadedKeySigner``), the issue's reference key;
 * a co-signature (a second signature on an already signed PDF);
-* each also with ``bytes_reserved`` given (``signing.keys.bytes_reserved_for``), which spares pyHanko building
+* each also with ``bytes_reserved`` given (``signing.pdf.bytes_reserved_for``), which spares pyHanko building
   the CMS container a second time only to measure it;
 * validations with ``PadesValidator`` (one and two signatures);
 * raw RSA-2048 (PKCS#1 v1.5, SHA-256) and ECDSA P-256 signatures with ``cryptography`` — the limit; each row
@@ -48,8 +48,10 @@ from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.pdfgen import canvas  # noqa: E402
 
 from dossiers.ports import SignatureRequest  # noqa: E402
-from signing.keys import LoadedKeySigner, Pkcs12Keys, bytes_reserved_for  # noqa: E402
-from signing.pades import PadesSigner, to_asn1  # noqa: E402
+from signing.certs import to_asn1  # noqa: E402
+from signing.keys.pkcs12 import LoadedKeySigner, Pkcs12Keys  # noqa: E402
+from signing.pades import PadesSigner  # noqa: E402
+from signing.pdf import bytes_reserved_for  # noqa: E402
 from signing.pki import DevelopmentPki  # noqa: E402
 from signing.validate import PadesValidator  # noqa: E402
 
@@ -210,7 +212,7 @@ def run(budget: Budget, pdf_budget: Budget) -> list[Result]:
         ]
 
         # the product path: a Decree 30 visible seal (red seal image, agency name, +07:00 time, Noto Serif)
-        from documents.forms import SIGNATURE_BOX
+        from documents.layout import SIGNATURE_BOX
         from signing.appearance import development_seal_png, seal_style, warm_up
         from signing.pades import create_signature_fields
 

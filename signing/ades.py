@@ -89,6 +89,7 @@ from dossiers.calendar import VN_TZ
 from dossiers.errors import InvalidInput
 from dossiers.ports import JsonValue, SignatureCheck, ValidationReport
 from signing._async import run_sync
+from signing.certs import TrustRoot, subject_text, to_asn1
 from signing.validate import (
     FORMAT_FAILURE,
     INDETERMINATE,
@@ -98,9 +99,6 @@ from signing.validate import (
     PROBLEM_TEXT,
     TOTAL_FAILED,
     TOTAL_PASSED,
-    TrustRoot,
-    _to_asn1,
-    subject_text,
 )
 
 SIGNATURE = "signature"
@@ -232,7 +230,7 @@ def validation_spec(
     trust_roots: Iterable[TrustRoot], *, allow_fetching: bool = True, local_knowledge: LocalKnowledge | None = None
 ) -> PdfSignatureValidationSpec:
     """The AdES validation spec used by :func:`validate_ades` (see the module docstring)."""
-    roots = [_to_asn1(cert) for cert in trust_roots]
+    roots = [to_asn1(cert) for cert in trust_roots]
     policy = CertValidationPolicySpec(
         trust_manager=SimpleTrustManager.build(trust_roots=roots),  # a list, even empty: never the OS store
         revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
@@ -270,7 +268,7 @@ def validate_ades(
     """
     if moment is not None and moment.tzinfo is None:
         raise InvalidInput("Thời điểm phải có múi giờ.", "The time must be timezone-aware.")
-    roots = [_to_asn1(cert) for cert in trust_roots]
+    roots = [to_asn1(cert) for cert in trust_roots]
     reader = _read(pdf)
     if moment is None:
         timing = ValidationTimingInfo.now(tz=dt.UTC)
@@ -314,7 +312,7 @@ class AdesValidator:
         moment: dt.datetime | None = None,
         crls: Iterable[bytes] = (),
     ) -> None:
-        self.trust_roots = tuple(_to_asn1(cert) for cert in trust_roots)
+        self.trust_roots = tuple(to_asn1(cert) for cert in trust_roots)
         self.allow_fetching = allow_fetching
         self.moment = moment
         self.crls = tuple(crls)

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import cms
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.sign import signers
 from pyhanko.sign.validation import generic_cms
 from pyhanko_certvalidator import ValidationContext
 
 from signing._async import run_sync
+from signing.certs import common_name, to_asn1, to_crypto
 from signing.ltv import timestamper_for
 
 
@@ -61,14 +60,6 @@ def sign_detached(data: bytes, signer: signers.Signer, *, timestamper_url: str |
     return bytes(run_sync(sign).dump())
 
 
-def _to_crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
-    return x509.load_der_x509_certificate(cert.dump())
-
-
-def _to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
-
-
 def verify_detached(
     data: bytes,
     signature: bytes,
@@ -92,7 +83,7 @@ def verify_detached(
     except Exception as exc:  # asn1crypto raises ValueError/TypeError/KeyError on malformed DER
         raise CmsInvalid(f"not a readable CMS signature ({type(exc).__name__})") from exc
 
-    roots = [_to_asn1(c) for c in trust_roots]
+    roots = [to_asn1(c) for c in trust_roots]
 
     def context(moment: dt.datetime | None) -> ValidationContext:
         return ValidationContext(
@@ -136,14 +127,13 @@ def verify_detached(
             raise CmsInvalid("the signer's certificate is revoked")
         raise CmsInvalid(f"the signer's certificate is not trusted ({reason or 'unknown reason'})")
     try:
-        cert = _to_crypto(status.signing_cert)
-        certs = tuple(_to_crypto(c.chosen) for c in signed_data["certificates"] if c.name == "certificate")
+        cert = to_crypto(status.signing_cert)
+        certs = tuple(to_crypto(c.chosen) for c in signed_data["certificates"] if c.name == "certificate")
     except ValueError as exc:  # a malformed certificate embedded next to the signer's
         raise CmsInvalid(f"the signature carries a malformed certificate ({exc})") from exc
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return CmsReport(
         signer_subject=cert.subject.rfc4514_string(),
-        signer_common_name=str(names[0].value) if names else "",
+        signer_common_name=common_name(cert),
         signer_certificate=cert,
         certificates=certs,
         signing_time=status.signer_reported_dt,

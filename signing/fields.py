@@ -29,11 +29,12 @@ from pyhanko.pdf_utils.form_tools import populate_static_text_field
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import FormFillingError, PdfError
+from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields as sig_fields
 
 from dossiers.errors import InvalidInput
 from signing.appearance import DEFAULT_CONFIG, AppearanceConfig, Box, text_box_style
-from signing.pades import _check_field_name, _open
+from signing.pdf import check_field_name, open_for_update
 
 __all__ = [
     "DATE_FIELD",
@@ -42,6 +43,8 @@ __all__ = [
     "NUMBER_FIELD",
     "SEAL_FIELD",
     "FieldNames",
+    "add_text_field",
+    "ensure_default_resources",
     "fill_number_and_date",
     "prepare_fields",
 ]
@@ -108,7 +111,7 @@ def _check_box(name: str, box: Box) -> tuple[float, float, float, float]:
     return (x1, y1, x2, y2)
 
 
-def _add_text_field(
+def add_text_field(
     writer: IncrementalPdfFileWriter, page_ref: generic.IndirectObject, name: str, box: Box, tooltip: str
 ) -> None:
     """An empty one-line text field merged with its widget, printed, without a value or an appearance yet."""
@@ -134,7 +137,7 @@ def _add_text_field(
     writer.register_annotation(page_ref, ref)
 
 
-def _ensure_default_resources(writer: IncrementalPdfFileWriter) -> None:
+def ensure_default_resources(writer: IncrementalPdfFileWriter) -> None:
     """The AcroForm's default appearance and /Helv resource, which a viewer needs to edit an empty text field."""
     form = writer.root["/AcroForm"]
     changed = False
@@ -188,7 +191,7 @@ def prepare_fields(
     if len(set(all_names)) != len(all_names):
         raise InvalidInput("Tên các ô bị trùng.", "Field names repeat.", names=list(all_names))
     for name in all_names:
-        _check_field_name(name)
+        check_field_name(name)
     boxes = {
         names.leader: _check_box(names.leader, leader_box),
         names.number: _check_box(names.number, number_box),
@@ -196,7 +199,7 @@ def prepare_fields(
     }
     if seal_box is not None:
         boxes[names.seal] = _check_box(names.seal, seal_box)
-    writer = _open(pdf)
+    writer = open_for_update(pdf)
     if any(value is not None for _, value, _ in sig_fields.enumerate_sig_fields(writer)):
         raise InvalidInput(
             "Tài liệu đã được ký; các ô phải được tạo trước chữ ký đầu tiên.",
@@ -225,9 +228,9 @@ def prepare_fields(
             spec = sig_fields.SigFieldSpec(sig_field_name=name, on_page=page, box=_int_box(box) if box else None)
             sig_fields.append_signature_field(writer, spec)
         page_ref = writer.find_page_for_modification(page)[0]
-        _ensure_default_resources(writer)
-        _add_text_field(writer, page_ref, names.number, boxes[names.number], "Số, ký hiệu văn bản")
-        _add_text_field(writer, page_ref, names.date, boxes[names.date], "Địa danh, ngày tháng năm ban hành")
+        ensure_default_resources(writer)
+        add_text_field(writer, page_ref, names.number, boxes[names.number], "Số, ký hiệu văn bản")
+        add_text_field(writer, page_ref, names.date, boxes[names.date], "Địa danh, ngày tháng năm ban hành")
         out = io.BytesIO()
         writer.write(out)  # type: ignore[no-untyped-call]
     except (PdfError, ValueError, KeyError, TypeError) as exc:
@@ -269,32 +272,26 @@ def fill_number_and_date(
     date_value = unicodedata.normalize("NFC", " ".join(date_text.split()))
     if not number.strip() or not date_value:
         raise InvalidInput("Số và ngày văn bản không được để trống.", "The number and the date must not be empty.")
-    writer = _open(pdf)
+    writer = open_for_update(pdf)
     # pyHanko sets the last baseline at the bottom of the text's box: lift it by the font's descent (Noto Serif:
     # 0.293 em) so that a line centred in its field has its descenders inside the field too
     descent = round(font_size * 0.3)
-    left = text_box_style(
-        config,
-        font_size=font_size,
-        leading=font_size,
-        box_layout_rule=layout.SimpleBoxLayoutRule(
-            x_align=layout.AxisAlignment.ALIGN_MIN,
-            y_align=layout.AxisAlignment.ALIGN_MID,
-            margins=layout.Margins(left=2, right=2, bottom=descent),
-            inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT,
-        ),
-    )
-    centred = text_box_style(
-        config,
-        font_size=font_size,
-        leading=font_size,
-        box_layout_rule=layout.SimpleBoxLayoutRule(
-            x_align=layout.AxisAlignment.ALIGN_MID,
-            y_align=layout.AxisAlignment.ALIGN_MID,
-            margins=layout.Margins(left=2, right=2, bottom=descent),
-            inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT,
-        ),
-    )
+
+    def style(x_align: layout.AxisAlignment) -> TextBoxStyle:
+        return text_box_style(
+            config,
+            font_size=font_size,
+            leading=font_size,
+            box_layout_rule=layout.SimpleBoxLayoutRule(
+                x_align=x_align,
+                y_align=layout.AxisAlignment.ALIGN_MID,
+                margins=layout.Margins(left=2, right=2, bottom=descent),
+                inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT,
+            ),
+        )
+
+    left = style(layout.AxisAlignment.ALIGN_MIN)
+    centred = style(layout.AxisAlignment.ALIGN_MID)
     try:
         populate_static_text_field(writer, names.number, left, number_text)
         populate_static_text_field(writer, names.date, centred, date_value)

@@ -50,8 +50,15 @@ from pyhanko_certvalidator.errors import (
 
 from dossiers.errors import InvalidInput, MotcuaError, Unavailable
 from signing._async import run_sync
-from signing.pades import CERTIFICATION_PERMISSIONS, DIGEST_ALGORITHM, _check_field_name, _open, _sig_fields
-from signing.validate import TrustRoot, _to_asn1, subject_text
+from signing.certs import TrustRoot, subject_text, to_asn1
+from signing.pdf import (
+    CERTIFICATION_PERMISSIONS,
+    DIGEST_ALGORITHM,
+    check_field_name,
+    open_for_signature,
+    open_for_update,
+    signature_fields,
+)
 
 T = TypeVar("T")
 
@@ -70,8 +77,8 @@ def validation_context_for_signing(
     """A validation context for B-LT/B-LTA signing: only ``trust_roots`` are anchors (never the OS store), revocation
     information is required for every certificate and fetched from the OCSP/CRL URLs in the certificates."""
     return ValidationContext(
-        trust_roots=[_to_asn1(cert) for cert in trust_roots],
-        other_certs=[_to_asn1(cert) for cert in other_certs],
+        trust_roots=[to_asn1(cert) for cert in trust_roots],
+        other_certs=[to_asn1(cert) for cert in other_certs],
         allow_fetching=allow_fetching,
         revocation_mode="require",
     )
@@ -128,7 +135,7 @@ def sign_pades(
             f"Mức chữ ký PAdES không hợp lệ: {level!r} (B-B, B-T, B-LT, B-LTA).",
             f"Unknown PAdES level {level!r} (expected one of {', '.join(LEVELS)}).",
         )
-    _check_field_name(field_name)
+    check_field_name(field_name)
     if level in TIMESTAMP_LEVELS or content_timestamp:
         if timestamper is None and not timestamper_url:
             raise InvalidInput(
@@ -155,20 +162,7 @@ def sign_pades(
         raise InvalidInput("Khóa ký không kèm chứng thư số.", "The signer has no certificate.")
     _check_validity_period(cert, now or dt.datetime.now(dt.UTC))
 
-    writer = _open(pdf)
-    existing = _sig_fields(writer)
-    if existing.get(field_name):
-        raise InvalidInput(
-            f"Ô chữ ký '{field_name}' đã được ký; không thể ký đè.",
-            f"Signature field '{field_name}' is already signed and cannot be signed again.",
-            field=field_name,
-        )
-    if certify and any(existing.values()):
-        raise InvalidInput(
-            "Chữ ký chứng nhận (certify) phải là chữ ký đầu tiên của tài liệu.",
-            "A certification signature must be the first signature in the document.",
-            field=field_name,
-        )
+    writer, existing = open_for_signature(pdf, field_name, certify=certify)
     if level == "B-LTA" and timestamp_field_name is None:
         timestamp_field_name = _unique_name(DOCUMENT_TIMESTAMP_FIELD, existing)
 
@@ -229,8 +223,8 @@ def add_archival_timestamp(
                 "Chưa cấu hình dịch vụ cấp dấu thời gian (TSA).", "No time-stamping service (TSA) is configured."
             )
         timestamper = timestamper_for(timestamper_url)
-    writer = _open(pdf)
-    name = timestamp_field_name or _unique_name(DOCUMENT_TIMESTAMP_FIELD, _sig_fields(writer))
+    writer = open_for_update(pdf)
+    name = timestamp_field_name or _unique_name(DOCUMENT_TIMESTAMP_FIELD, signature_fields(writer))
     out = io.BytesIO()
     stamper = PdfTimeStamper(timestamper, field_name=name)
     try:
@@ -301,6 +295,29 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
+# A certificate in the chain that cannot sign: (pyHanko's error, reason, Vietnamese, English), checked in this order.
+_CERTIFICATE_PROBLEMS: tuple[tuple[type[Exception], str, str, str], ...] = (
+    (
+        RevokedError,
+        "certificate_revoked",
+        "Chứng thư số của người ký (hoặc CA cấp) đã bị thu hồi",
+        "The signer's certificate (or an issuing CA) is revoked",
+    ),
+    (
+        ExpiredError,
+        "certificate_expired",
+        "Chứng thư số trong chuỗi đã hết hạn",
+        "A certificate in the signer's chain has expired",
+    ),
+    (
+        NotYetValidError,
+        "certificate_not_yet_valid",
+        "Chứng thư số trong chuỗi chưa có hiệu lực",
+        "A certificate in the signer's chain is not yet valid",
+    ),
+)
+
+
 def _signing_error(exc: BaseException, field_name: str, timestamper: TimeStamper | None) -> MotcuaError:
     causes = _causes(exc)
     url = getattr(timestamper, "url", "")
@@ -312,27 +329,9 @@ def _signing_error(exc: BaseException, field_name: str, timestamper: TimeStamper
             url=url,
         )
     for cause in causes:
-        if isinstance(cause, RevokedError):
-            return InvalidInput(
-                f"Chứng thư số của người ký (hoặc CA cấp) đã bị thu hồi: {cause}",
-                f"The signer's certificate (or an issuing CA) is revoked: {cause}",
-                reason="certificate_revoked",
-                field=field_name,
-            )
-        if isinstance(cause, ExpiredError):
-            return InvalidInput(
-                f"Chứng thư số trong chuỗi đã hết hạn: {cause}",
-                f"A certificate in the signer's chain has expired: {cause}",
-                reason="certificate_expired",
-                field=field_name,
-            )
-        if isinstance(cause, NotYetValidError):
-            return InvalidInput(
-                f"Chứng thư số trong chuỗi chưa có hiệu lực: {cause}",
-                f"A certificate in the signer's chain is not yet valid: {cause}",
-                reason="certificate_not_yet_valid",
-                field=field_name,
-            )
+        for error, reason, text_vi, text_en in _CERTIFICATE_PROBLEMS:
+            if isinstance(cause, error):
+                return InvalidInput(f"{text_vi}: {cause}", f"{text_en}: {cause}", reason=reason, field=field_name)
     if any(isinstance(c, aiohttp.ClientError | OSError | TimeoutError) for c in causes) or any(
         isinstance(c, InsufficientRevinfoError) for c in causes
     ):

@@ -33,10 +33,12 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from dossiers.errors import InvalidInput, NotFound
+from signing.api import AGENCY_CODE, AGENCY_PREFIX, PERSON_PREFIX, USERNAME, parse_key_id
 
 DEVELOPMENT_PASSPHRASE = "motcua-development-only"  # noqa: S105 - the embedded default's well-known passphrase
 
@@ -60,12 +62,6 @@ CRL_BASE_URL = "http://crl.motcua.invalid/"
 # RFC 9336 id-kp-documentSigning, plus emailProtection, which NSS (and so poppler) requires for signer certificates.
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
-AGENCY_PREFIX = "agency:"
-PERSON_PREFIX = "person:"
-
-_AGENCY_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,63}$")
-_USERNAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,63}$")
-
 
 @dataclass(frozen=True)
 class KeyMaterial:
@@ -78,18 +74,19 @@ class KeyMaterial:
     chain: tuple[x509.Certificate, ...]  # issuers, nearest first, ending with the root
 
 
-def parse_key_id(key_id: str) -> tuple[str, str]:
-    """Split ``agency:<code>`` / ``person:<username>`` into (kind, name); raise :class:`NotFound` otherwise."""
-    for prefix, pattern in ((AGENCY_PREFIX, _AGENCY_CODE), (PERSON_PREFIX, _USERNAME)):
-        if key_id.startswith(prefix):
-            name = key_id[len(prefix) :]
-            if pattern.match(name) and ".." not in name:
-                return prefix[:-1], name
-    raise NotFound(
-        f"Không có khóa ký nào mang định danh '{key_id}' (dạng hợp lệ: agency:<mã cơ quan>, person:<tên đăng nhập>).",
-        f"No signing key with id '{key_id}' (valid forms: agency:<agency code>, person:<username>).",
-        key_id=key_id,
-    )
+def open_pkcs12(
+    data: bytes, passphrase: bytes, key_id: str
+) -> tuple[PrivateKeyTypes | None, x509.Certificate | None, list[x509.Certificate]]:
+    """Decrypt the PKCS#12 file of ``key_id``: its key, certificate and the other certificates it carries.
+    :class:`InvalidInput` when the passphrase is wrong or the file damaged."""
+    try:
+        return pkcs12.load_key_and_certificates(data, passphrase)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"Không mở được khóa ký '{key_id}' (sai mật khẩu hoặc tệp hỏng).",
+            f"Could not open signing key '{key_id}' (wrong passphrase or damaged file).",
+            key_id=key_id,
+        ) from exc
 
 
 class DevelopmentPki:
@@ -150,14 +147,7 @@ class DevelopmentPki:
                 key_id=key_id,
             )
         data = path.read_bytes()
-        try:
-            _, cert, extra = pkcs12.load_key_and_certificates(data, self._passphrase)
-        except ValueError as exc:
-            raise InvalidInput(
-                f"Không mở được khóa ký '{key_id}' (sai mật khẩu hoặc tệp hỏng).",
-                f"Could not open signing key '{key_id}' (wrong passphrase or damaged file).",
-                key_id=key_id,
-            ) from exc
+        _, cert, extra = open_pkcs12(data, self._passphrase, key_id)
         if cert is None:
             raise InvalidInput(
                 f"Tệp khóa '{key_id}' không có chứng thư số.",
@@ -189,9 +179,9 @@ class DevelopmentPki:
         agencies = list(agencies)
         officials = list(officials)
         for code, _ in agencies:
-            self._check_name(code, _AGENCY_CODE, "agency code", "mã cơ quan")
+            self._check_name(code, AGENCY_CODE, "agency code", "mã cơ quan")
         for username, _, _ in officials:
-            self._check_name(username, _USERNAME, "username", "tên đăng nhập")
+            self._check_name(username, USERNAME, "username", "tên đăng nhập")
 
         private_dir(self.root_dir)
         for directory in self.root_dir.iterdir():  # made by an earlier version, maybe under a loose umask
@@ -279,13 +269,7 @@ class DevelopmentPki:
             )
         key = ec.generate_private_key(ec.SECP256R1())
         name = _ca_name(ROOT_CA_NAME)
-        cert = (
-            _builder(name, name, key.public_key(), now - BACKDATE, now + ROOT_VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256())
-        )
+        cert = _ca_certificate(name, key, name, key, now - BACKDATE, now + ROOT_VALIDITY, path_length=1)
         self._save_ca("root", key, cert, self.root_cert_path)
         return key, cert
 
@@ -295,19 +279,9 @@ class DevelopmentPki:
         if self.agency_ca_cert_path.exists():
             return self._load_ca("agency-ca", self.agency_ca_cert_path)
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            _builder(
-                _ca_name(AGENCY_CA_NAME),
-                root_cert.subject,
-                key.public_key(),
-                now - BACKDATE,
-                min(now + ROOT_VALIDITY, root_cert.not_valid_after_utc),
-            )
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-            .sign(root_key, hashes.SHA256())
-        )
+        not_after = min(now + ROOT_VALIDITY, root_cert.not_valid_after_utc)
+        subject = _ca_name(AGENCY_CA_NAME)
+        cert = _ca_certificate(subject, key, root_cert.subject, root_key, now - BACKDATE, not_after, path_length=0)
         self._save_ca("agency-ca", key, cert, self.agency_ca_cert_path)
         return key, cert
 
@@ -529,6 +503,26 @@ def _builder(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+
+
+def _ca_certificate(
+    subject: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    *,
+    path_length: int,
+) -> x509.Certificate:
+    """A CA certificate for ``key``, signed by ``issuer_key`` (the key itself for the root)."""
+    return (
+        _builder(subject, issuer, key.public_key(), not_before, not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        .sign(issuer_key, hashes.SHA256())
     )
 
 

@@ -30,9 +30,8 @@ What the device signs (ECDSA or RSA PKCS#1 v1.5, SHA-256 by default): the DER en
 SHA-256(data_to_sign)``. An ECDSA value may come back as DER (``ECDSA-Sig-Value``, what CMS stores) or as raw
 ``r‖s`` (PKCS#11 ``CKM_ECDSA``, WebCrypto); ``finish`` accepts both and embeds DER.
 
-Remote signing through a CSC API service (the key stays in the service) is :func:`sign_with_csc`, built on
-pyHanko's :class:`~pyhanko.sign.signers.csc_signer.CSCSigner`; :func:`fetch_csc_credential` reads a credential's
-certificates. These produce PAdES B-B; timestamps and revocation data (B-T and above) come separately.
+Remote signing through a CSC API service (the key stays in the service) is :mod:`signing.keys.csc`. These produce
+PAdES B-B; timestamps and revocation data (B-T and above) come separately.
 """
 
 from __future__ import annotations
@@ -43,61 +42,34 @@ import datetime as dt
 import hashlib
 import io
 import json
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
-import aiohttp
 from asn1crypto import algos, cms
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509.oid import NameOID
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers
-from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import SigningError
-from pyhanko.sign.signers.csc_signer import (
-    CSCAuthorizationInfo,
-    CSCAuthorizationManager,
-    CSCCredentialInfo,
-    CSCServiceSessionInfo,
-    CSCSigner,
-    fetch_certs_in_csc_credential,
-)
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.stamp import BaseStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from dossiers.errors import InvalidInput, MotcuaError, Unavailable
+from dossiers.errors import InvalidInput, MotcuaError
 from dossiers.ports import SignatureRequest
-from signing._async import run_sync
+from signing.certs import check_key_type, check_validity, load_certificate, to_asn1
 from signing.device import hash_algorithm
-from signing.pades import (
-    CERTIFICATION_PERMISSIONS,
-    PLACEHOLDER_STAMP,
-    _check_field_name,
-    _open,
-    _sig_fields,
-    ascii_fold,
-    to_asn1,
-)
+from signing.pdf import PLACEHOLDER_STAMP, open_for_signature, placeholder_text, run_signing, signature_metadata
 
 STATE_FORMAT = "motcua.prepared-signature"
 STATE_VERSION = 1
 SUPPORTED_DIGESTS = ("sha256", "sha384", "sha512")
 
-T = TypeVar("T")
-
 # Room for the raw signature value while pyHanko sizes the /Contents placeholder (it adds 50% on top):
 # ECDSA P-521 DER is at most 139 bytes, RSA is the modulus length.
 MIN_PLACEHOLDER_SIGNATURE = 512
-
-CSC_TIMEOUT_SECONDS = 60
 
 MISMATCH_VI = "Chữ ký số từ thiết bị không khớp với bản tóm lược."
 MISMATCH_EN = "The device's signature value does not match the digest."
@@ -215,13 +187,13 @@ def prepare(
     is already signed, a certification that is not first, a certificate that is expired or not yet valid, a key
     type other than RSA/ECDSA and a digest other than SHA-256/384/512.
     """
-    md = _check_md(md_algorithm)
+    md = supported_digest(md_algorithm)
     if not signer_chain:
         raise InvalidInput("Cần chứng thư số của người ký.", "The signer's certificate is needed.")
     signer_cert = signer_chain[0]
-    _check_key_type(signer_cert)
-    _check_validity(signer_cert, now)
-    writer = _writable(pdf, request)
+    check_key_type(signer_cert)
+    check_validity(signer_cert, now)
+    writer, _ = open_for_signature(pdf, request.field_name, certify=request.certify)
 
     asn1_cert = to_asn1(signer_cert)
     chain = [to_asn1(cert) for cert in signer_chain[1:]]
@@ -232,12 +204,12 @@ def prepare(
     )
     mechanism = external.get_signature_mechanism_for_digest(md)
     pdf_signer = signers.PdfSigner(
-        _metadata(request, md),
+        signature_metadata(request, md),
         signer=external,
         stamp_style=appearance or PLACEHOLDER_STAMP,
         new_field_spec=fields.SigFieldSpec(request.field_name),
     )
-    text_params = {"signer_ascii": ascii_fold(_display_name(signer_cert, request.signer))}
+    text_params = placeholder_text(signer_cert, request.signer)
 
     async def digest() -> tuple[PreparedByteRangeDigest, cms.CMSAttributes, bytes]:
         byte_range, tbs, output = await pdf_signer.async_digest_doc_for_signing(
@@ -251,7 +223,7 @@ def prepare(
         output.seek(0)
         return byte_range, attrs, output.read()
 
-    byte_range, attrs, prepared_pdf = _run_pyhanko(digest, request.field_name)
+    byte_range, attrs, prepared_pdf = run_signing(digest, request.field_name)
     return PreparedSignature(
         field_name=request.field_name,
         md_algorithm=md,
@@ -280,16 +252,16 @@ def finish(prepared: PreparedSignature, signature_value: bytes, *, now: dt.datet
     :class:`~dossiers.errors.InvalidInput`. So do a certificate that is no longer valid at ``now`` and a prepared
     state whose PDF, digest and signed attributes do not belong together.
     """
-    md = _check_md(prepared.md_algorithm)
-    cert = _load_certificate(prepared.signer_certificate)
+    md = supported_digest(prepared.md_algorithm)
+    cert = load_certificate(prepared.signer_certificate)
     value = verify_signature_value(cert, prepared.signed_attributes, signature_value, md)
-    _check_validity(cert, now)
+    check_validity(cert, now)
     _check_consistency(prepared)
 
     signed_attrs = cms.CMSAttributes.load(prepared.signed_attributes)
     external = signers.ExternalSigner(
-        signing_cert=asn1_x509.Certificate.load(prepared.signer_certificate),
-        cert_registry=SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(c) for c in prepared.chain]),
+        signing_cert=to_asn1(prepared.signer_certificate),
+        cert_registry=SimpleCertificateStore.from_certs([to_asn1(c) for c in prepared.chain]),
         signature_value=value,
         signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": prepared.signature_mechanism}),
     )
@@ -300,7 +272,7 @@ def finish(prepared: PreparedSignature, signature_value: bytes, *, now: dt.datet
         await PdfTBSDocument.async_finish_signing(output, prepared.byte_range_digest, signature_cms)
         return output.getvalue()
 
-    return _run_pyhanko(embed, prepared.field_name)
+    return run_signing(embed, prepared.field_name)
 
 
 def verify_signature_value(cert: x509.Certificate, data: bytes, signature_value: bytes, md_algorithm: str) -> bytes:
@@ -334,254 +306,14 @@ def verify_signature_value(cert: x509.Certificate, data: bytes, signature_value:
     raise InvalidInput(MISMATCH_VI, MISMATCH_EN, reason="signature_mismatch")
 
 
-# ---------------------------------------------------------------------- remote signing (CSC API)
-
-
-class HashBoundAuthorization(CSCAuthorizationManager):
-    """Asks ``credentials/authorize`` for signature activation data (SAD) bound to the hashes about to be signed
-    (SCAL 2), with the user's PIN/OTP when the service wants them. One SAD per signing request."""
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        csc_session_info: CSCServiceSessionInfo,
-        credential_info: CSCCredentialInfo,
-        *,
-        pin: str | None = None,
-        otp: str | None = None,
-        timeout: int = CSC_TIMEOUT_SECONDS,
-    ) -> None:
-        super().__init__(csc_session_info, credential_info)
-        self._session = session
-        self._pin = pin
-        self._otp = otp
-        self._timeout = timeout
-
-    async def authorize_signature(self, hash_b64s: list[str]) -> CSCAuthorizationInfo:
-        body = self.format_csc_auth_request(pin=self._pin, otp=self._otp, hash_b64s=hash_b64s)
-        url = self.csc_session_info.endpoint_url("credentials/authorize")
-        try:
-            async with self._session.post(
-                url,
-                headers=self.auth_headers,
-                json=body,
-                raise_for_status=True,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-            ) as response:
-                data = await response.json()
-        except aiohttp.ClientError as exc:
-            raise SigningError(f"Authorization request failed: {exc}") from exc
-        return self.parse_csc_auth_response(data)
-
-
-class _CheckingCSCSigner(CSCSigner):
-    """A :class:`CSCSigner` that checks each signature value from the service before pyHanko embeds it, and keeps
-    the service's error (pyHanko logs it and reports only "No signing results available")."""
-
-    commit_error: SigningError | None = None
-
-    async def commit(self) -> None:
-        try:
-            await super().commit()
-        except SigningError as exc:
-            self.commit_error = exc
-            raise
-
-    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
-        value = await super().async_sign_raw(data, digest_algorithm, dry_run)
-        if dry_run:
-            return value
-        assert self.signing_cert is not None
-        cert = x509.load_der_x509_certificate(self.signing_cert.dump())
-        try:
-            return verify_signature_value(cert, data, value, digest_algorithm)
-        except InvalidInput as exc:
-            raise InvalidInput(
-                "Chữ ký số từ dịch vụ ký từ xa không khớp với bản tóm lược.",
-                "The remote signing service's signature value does not match the digest.",
-                reason="signature_mismatch",
-            ) from exc
-
-
-def fetch_csc_credential(
-    session_info: CSCServiceSessionInfo, *, timeout: int = CSC_TIMEOUT_SECONDS
-) -> CSCCredentialInfo:
-    """The credential's certificates and capabilities (``credentials/info``); :class:`Unavailable` if unreachable."""
-
-    async def fetch() -> CSCCredentialInfo:
-        async with aiohttp.ClientSession() as session:
-            return await fetch_certs_in_csc_credential(session, session_info, timeout=timeout)
-
-    try:
-        return run_sync(fetch)
-    except SigningError as exc:
-        raise _csc_error(exc, session_info) from exc
-
-
-def sign_with_csc(
-    pdf: bytes,
-    request: SignatureRequest,
-    session_info: CSCServiceSessionInfo,
-    credential_info: CSCCredentialInfo,
-    *,
-    appearance: BaseStampStyle | None = None,
-    md_algorithm: str = "sha256",
-    now: dt.datetime | None = None,
-    pin: str | None = None,
-    otp: str | None = None,
-    timeout: int = CSC_TIMEOUT_SECONDS,
-) -> bytes:
-    """Sign ``request.field_name`` through a CSC API service; the key never leaves the service.
-
-    ``credential_info`` comes from :func:`fetch_csc_credential` (or pyHanko's ``fetch_certs_in_csc_credential``).
-    The SAD is requested per signature, bound to its hash; ``pin``/``otp`` are passed on when given. Each returned
-    value is checked against the credential's certificate before it is embedded. Same input checks as
-    :func:`prepare`; :class:`~dossiers.errors.Unavailable` when the service cannot be reached.
-    """
-    md = _check_md(md_algorithm)
-    signer_cert = _load_certificate(credential_info.signing_cert.dump())
-    _check_key_type(signer_cert)
-    _check_validity(signer_cert, now)
-    writer = _writable(pdf, request)
-    text_params = {"signer_ascii": ascii_fold(_display_name(signer_cert, request.signer))}
-
-    async def sign() -> bytes:
-        async with aiohttp.ClientSession() as session:
-            auth = HashBoundAuthorization(session, session_info, credential_info, pin=pin, otp=otp, timeout=timeout)
-            csc_signer = _CheckingCSCSigner(session, auth, sign_timeout=timeout)
-            pdf_signer = signers.PdfSigner(
-                _metadata(request, md),
-                signer=csc_signer,
-                stamp_style=appearance or PLACEHOLDER_STAMP,
-                new_field_spec=fields.SigFieldSpec(request.field_name),
-            )
-            output = io.BytesIO()
-            try:
-                await pdf_signer.async_sign_pdf(writer, output=output, appearance_text_params=text_params)
-            except SigningError as exc:
-                if csc_signer.commit_error is not None:
-                    raise _csc_error(csc_signer.commit_error, session_info) from exc
-                raise
-            return output.getvalue()
-
-    return _run_pyhanko(sign, request.field_name)
-
-
 # ---------------------------------------------------------------------- helpers
 
 
-def _metadata(request: SignatureRequest, md: str) -> signers.PdfSignatureMetadata:
-    return signers.PdfSignatureMetadata(
-        field_name=request.field_name,
-        md_algorithm=md,
-        subfilter=SigSeedSubFilter.PADES,
-        reason=request.reason or None,
-        location=request.location or None,
-        certify=request.certify,
-        docmdp_permissions=CERTIFICATION_PERMISSIONS,
-    )
-
-
-def _writable(pdf: bytes, request: SignatureRequest) -> IncrementalPdfFileWriter:
-    """Open ``pdf`` and check that ``request.field_name`` can take this signature."""
-    _check_field_name(request.field_name)
-    if not isinstance(pdf, bytes | bytearray) or b"%PDF-" not in pdf[:1024]:
-        raise InvalidInput(
-            "Tệp không phải là PDF (thiếu phần đầu %PDF-).",
-            "The file is not a PDF (no %PDF- header).",
-        )
-    writer = _open(bytes(pdf))
-    try:
-        existing = _sig_fields(writer)
-    except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise InvalidInput(
-            "Tệp PDF bị hỏng (không đọc được các ô biểu mẫu).",
-            f"The PDF is damaged (its form fields cannot be read): {exc}",
-        ) from exc
-    if existing.get(request.field_name):
-        raise InvalidInput(
-            f"Ô chữ ký '{request.field_name}' đã được ký; không thể ký đè.",
-            f"Signature field '{request.field_name}' is already signed and cannot be signed again.",
-            field=request.field_name,
-        )
-    if request.certify and any(existing.values()):
-        raise InvalidInput(
-            "Chữ ký chứng nhận (certify) phải là chữ ký đầu tiên của tài liệu.",
-            "A certification signature must be the first signature in the document.",
-            field=request.field_name,
-        )
-    return writer
-
-
-def _run_pyhanko(factory: Callable[[], Coroutine[Any, Any, T]], field_name: str) -> T:
-    """Run a pyHanko coroutine; its errors become :class:`InvalidInput`."""
-    try:
-        return run_sync(factory)
-    except MotcuaError:
-        raise
-    except SigningError as exc:
-        raise InvalidInput(
-            f"Không thể ký ô '{field_name}': {exc}",
-            f"Cannot sign field '{field_name}': {exc}",
-            field=field_name,
-        ) from exc
-    except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise InvalidInput(
-            "Tệp PDF có cấu trúc không ký được.",
-            f"The PDF cannot be signed: {exc}",
-            field=field_name,
-        ) from exc
-
-
-def _csc_error(exc: SigningError, session_info: CSCServiceSessionInfo) -> MotcuaError:
-    if isinstance(exc.__cause__, aiohttp.ClientConnectionError | TimeoutError):
-        return Unavailable(
-            "Không kết nối được dịch vụ ký số từ xa.",
-            f"The remote signing service at {session_info.service_url} cannot be reached: {exc}",
-            service_url=session_info.service_url,
-        )
-    return InvalidInput(
-        f"Dịch vụ ký số từ xa từ chối yêu cầu: {exc}",
-        f"The remote signing service refused the request: {exc} ({exc.__cause__ or 'no detail'})",
-        service_url=session_info.service_url,
-        credential_id=session_info.credential_id,
-    )
-
-
-def _check_md(md_algorithm: str) -> str:
+def supported_digest(md_algorithm: str) -> str:
+    """The lower-case name of ``md_algorithm``; :class:`InvalidInput` unless it is SHA-256, SHA-384 or SHA-512."""
     md = str(md_algorithm).lower()
     hash_algorithm(md)  # InvalidInput for anything else
     return md
-
-
-def _check_key_type(cert: x509.Certificate) -> None:
-    if not isinstance(cert.public_key(), rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise InvalidInput(
-            "Chỉ hỗ trợ chứng thư số có khóa RSA hoặc ECDSA.",
-            "Only certificates with RSA or ECDSA keys are supported.",
-        )
-
-
-def _check_validity(cert: x509.Certificate, now: dt.datetime | None) -> None:
-    if now is None:
-        now = dt.datetime.now(dt.UTC)
-    elif now.tzinfo is None:
-        raise InvalidInput("Thời điểm phải có múi giờ.", "The time must be timezone-aware.")
-    subject = cert.subject.rfc4514_string()
-    if now < cert.not_valid_before_utc:
-        raise InvalidInput(
-            f"Chứng thư số của người ký chưa có hiệu lực (từ {cert.not_valid_before_utc.isoformat()}).",
-            f"The signer's certificate is not valid yet (valid from {cert.not_valid_before_utc.isoformat()}).",
-            subject=subject,
-            reason="certificate_not_yet_valid",
-        )
-    if now > cert.not_valid_after_utc:
-        raise InvalidInput(
-            f"Chứng thư số của người ký đã hết hạn (ngày {cert.not_valid_after_utc.isoformat()}).",
-            f"The signer's certificate has expired (on {cert.not_valid_after_utc.isoformat()}).",
-            subject=subject,
-            reason="certificate_expired",
-        )
 
 
 def _check_consistency(prepared: PreparedSignature) -> None:
@@ -606,23 +338,11 @@ def _check_consistency(prepared: PreparedSignature) -> None:
         )
 
 
-def _load_certificate(der: bytes) -> x509.Certificate:
-    try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
-        raise InvalidInput("Chứng thư số không đọc được.", f"The certificate cannot be read: {exc}") from exc
-
-
 def _placeholder_size(cert: x509.Certificate) -> int:
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         return max(MIN_PLACEHOLDER_SIGNATURE, (key.key_size + 7) // 8)
     return MIN_PLACEHOLDER_SIGNATURE
-
-
-def _display_name(cert: x509.Certificate, fallback: str) -> str:
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else fallback
 
 
 def _b64(data: bytes) -> str:
@@ -651,11 +371,9 @@ def _int(value: object) -> int:
 
 
 __all__ = [
-    "HashBoundAuthorization",
     "PreparedSignature",
-    "fetch_csc_credential",
     "finish",
     "prepare",
-    "sign_with_csc",
+    "supported_digest",
     "verify_signature_value",
 ]

@@ -30,11 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
-from typing import TypeAlias
 
-from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure
@@ -55,6 +51,7 @@ from dossiers.calendar import VN_TZ
 from dossiers.errors import InvalidInput
 from dossiers.ports import JsonValue, SignatureCheck, ValidationReport
 from signing._async import run_sync
+from signing.certs import TrustRoot, subject_text, to_asn1
 
 TOTAL_PASSED = "TOTAL-PASSED"
 TOTAL_FAILED = "TOTAL-FAILED"
@@ -82,31 +79,6 @@ NO_REVOCATION_CHECK = CertRevTrustPolicy(
 )
 REVOCATION_CHECKING = "none"  # reported in the JSON so an auditor sees what was not checked
 
-TrustRoot: TypeAlias = x509.Certificate | asn1_x509.Certificate | bytes
-
-
-def _to_asn1(cert: TrustRoot) -> asn1_x509.Certificate:
-    """Accept ``cryptography`` or ``asn1crypto`` certificates, or PEM/DER bytes."""
-    if isinstance(cert, asn1_x509.Certificate):
-        return cert
-    if isinstance(cert, bytes):
-        if cert.lstrip().startswith(b"-----BEGIN"):
-            cert = x509.load_pem_x509_certificate(cert)
-        else:
-            return asn1_x509.Certificate.load(cert)
-    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
-
-
-_ATTRIBUTE_NAMES = {x509.NameOID.SERIAL_NUMBER: "serialNumber"}
-
-
-def subject_text(cert: asn1_x509.Certificate) -> str:
-    """The subject as an RFC 4514 string that keeps Vietnamese letters: ``CN=Phạm Văn Hùng,UID=…,O=…,C=VN``."""
-    try:
-        return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string(_ATTRIBUTE_NAMES)
-    except ValueError:
-        return str(cert.subject.human_friendly)
-
 
 class PadesValidator:
     """:class:`~dossiers.ports.SignatureValidator` adapter built on pyHanko's validation.
@@ -116,7 +88,7 @@ class PadesValidator:
     """
 
     def __init__(self, trust_roots: Iterable[TrustRoot], *, moment: dt.datetime | None = None) -> None:
-        self.trust_roots = tuple(_to_asn1(cert) for cert in trust_roots)
+        self.trust_roots = tuple(to_asn1(cert) for cert in trust_roots)
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput("Thời điểm phải có múi giờ.", "The time must be timezone-aware.")
         self.moment = moment

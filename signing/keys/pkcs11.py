@@ -1,52 +1,37 @@
-"""Server-side signing keys (DESIGN §7 "Whose key signs where"): only an agency seal ever signs on the server.
+"""Agency seals on a PKCS#11 token or HSM (SoftHSM2 in tests), through pyHanko's
+:class:`~pyhanko.sign.pkcs11.PKCS11Signer`.
 
-A :class:`KeyProvider` turns a key id into a pyHanko :class:`~pyhanko.sign.signers.Signer` and the certificate
-chain behind it. Only ``agency:<code>`` ids are accepted: ``person:<username>`` raises
-:class:`~dossiers.errors.Forbidden`, because a person's key never enters the server — personal signatures are
-made on the signer's device (USB token) or by a remote-signing service, and the server only embeds the value.
-
-Two providers:
-
-* :class:`Pkcs12Keys` — the development PKI's encrypted PKCS#12 files. Each key is decrypted (PBKDF2, the
-  largest cost of a signature when done per document) and parsed once, and kept in memory (thread-safe cache,
-  reloaded when the file changes). Signing goes through :class:`LoadedKeySigner`, which keeps the parsed
-  ``cryptography`` key: pyHanko's ``SimpleSigner`` re-parses the DER private key for every raw signature (for
-  RSA that includes the key's consistency check, ≈ 30 ms) and signs twice per document, because its
-  size-estimating dry run signs for real.
-* :class:`Pkcs11Keys` — a PKCS#11 token or HSM through pyHanko's :class:`~pyhanko.sign.pkcs11.PKCS11Signer`.
-  One session is opened on first use and shared; every call into the PKCS#11 module goes through one lock
-  (a PKCS#11 session must not run two operations at once). Errors are explicit: module not loadable, token
-  absent, wrong PIN (never retried automatically — a token locks its PIN after a few failures), key or
-  certificate label missing, key not matching its certificate.
-
-:func:`load_key_provider` picks PKCS#11 when the ``MOTCUA_PKCS11_*`` values are set, else the PKCS#12 files.
-:func:`bytes_reserved_for` sizes the signature container up front, which spares pyHanko building the CMS twice.
+One session is opened on first use and shared; every call into the PKCS#11 module goes through one lock (a PKCS#11
+session must not run two operations at once). Errors are explicit (:mod:`signing.api`): module not loadable, token
+absent, wrong PIN (never retried automatically — a token locks its PIN after a few failures), key or certificate
+label missing, key not matching its certificate.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.sign import signers
-from pyhanko.sign.general import SigningError
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
-from dossiers.errors import Forbidden, InvalidInput, MotcuaError, NotFound, Unavailable
+from dossiers.errors import InvalidInput, MotcuaError, NotFound
 from signing._async import run_sync
-from signing.pki import AGENCY_PREFIX, DevelopmentPki, parse_key_id
+from signing.api import (
+    AGENCY_PREFIX,
+    KeyNotOnToken,
+    TokenAbsent,
+    TokenLoginFailed,
+    TokenUnavailable,
+    parse_key_id,
+    server_agency_code,
+)
+from signing.certs import issuer_chain, to_asn1, to_crypto
 
 if TYPE_CHECKING:
     from pyhanko.sign.pkcs11 import PKCS11Signer
@@ -56,233 +41,6 @@ ENV_PKCS11_TOKEN = "MOTCUA_PKCS11_TOKEN"  # token label
 ENV_PKCS11_PIN = "MOTCUA_PKCS11_PIN"  # user PIN
 ENV_PKCS11_KEYS = "MOTCUA_PKCS11_KEYS"  # JSON object: agency code → label of its key and certificate on the token
 PKCS11_ENV = (ENV_PKCS11_MODULE, ENV_PKCS11_TOKEN, ENV_PKCS11_PIN, ENV_PKCS11_KEYS)
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
-
-
-# ---------------------------------------------------------------------- errors
-
-
-class PersonKeyRefused(Forbidden):
-    code = "motcua.signing.person_key_on_server"
-
-
-class TokenUnavailable(Unavailable):
-    """The PKCS#11 module cannot be used (not loadable, session lost, device error)."""
-
-    code = "motcua.signing.token_unavailable"
-
-
-class TokenAbsent(TokenUnavailable):
-    code = "motcua.signing.token_absent"
-
-
-class TokenLoginFailed(TokenUnavailable):
-    """Wrong, locked or expired PIN. Remembered: the provider does not try the same PIN again."""
-
-    code = "motcua.signing.token_login_failed"
-
-
-class KeyNotOnToken(NotFound):
-    code = "motcua.signing.key_not_on_token"
-
-
-# ---------------------------------------------------------------------- the port
-
-
-@runtime_checkable
-class KeyProvider(Protocol):
-    """Server-side keys: ``agency:<code>`` only (see the module docstring)."""
-
-    def signer_for(self, key_id: str) -> signers.Signer:
-        """A pyHanko signer for ``key_id``, reusable and safe to share between threads."""
-        ...
-
-    def chain_for(self, key_id: str) -> list[x509.Certificate]:
-        """The signing certificate of ``key_id`` followed by its issuers (leaf first)."""
-        ...
-
-
-def server_agency_code(key_id: str) -> str:
-    """The agency code of an ``agency:<code>`` key id.
-
-    :class:`~dossiers.errors.Forbidden` for ``person:<username>`` (a person's key never enters the server),
-    :class:`~dossiers.errors.NotFound` for anything that is not a key id."""
-    kind, name = parse_key_id(key_id)
-    if kind != AGENCY_PREFIX[:-1]:
-        raise PersonKeyRefused(
-            f"Không ký bằng khóa '{key_id}' trên máy chủ: khóa của cá nhân không bao giờ được đưa lên máy chủ; "
-            "chữ ký cá nhân được tạo trên thiết bị của người ký (hoặc dịch vụ ký từ xa).",
-            f"Refusing to sign with '{key_id}' on the server: a person's key never enters the server; personal "
-            "signatures are made on the signer's device (or by a remote-signing service).",
-            key_id=key_id,
-        )
-    return name
-
-
-def _to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
-
-# ---------------------------------------------------------------------- in-memory keys
-
-
-class LoadedKeySigner(signers.Signer):
-    """A pyHanko :class:`~pyhanko.sign.signers.Signer` over an already parsed ``cryptography`` private key.
-
-    Unlike ``SimpleSigner`` it never re-parses the key, and its dry run (pyHanko's size estimate before the
-    real signature) returns placeholder bytes of the largest possible size instead of signing. Immutable after
-    construction, so one instance can serve concurrent signatures."""
-
-    def __init__(
-        self,
-        private_key: PrivateKey,
-        certificate: x509.Certificate,
-        issuers: Iterable[x509.Certificate] = (),
-        *,
-        prefer_pss: bool = False,
-        embed_roots: bool = True,
-    ) -> None:
-        if not isinstance(private_key, PrivateKey):
-            raise InvalidInput(
-                "Loại khóa ký không được hỗ trợ.", f"Unsupported signing key type {type(private_key).__name__}."
-            )
-        if _public_der(private_key.public_key()) != _public_der(certificate.public_key()):
-            raise InvalidInput(
-                "Khóa bí mật không khớp với chứng thư số.", "The private key does not match the certificate."
-            )
-        registry = SimpleCertificateStore()
-        registry.register_multiple([_to_asn1(cert) for cert in issuers])
-        super().__init__(
-            prefer_pss=prefer_pss,
-            embed_roots=embed_roots,
-            signing_cert=_to_asn1(certificate),
-            cert_registry=registry,
-        )
-        self._key = private_key
-        self._max_size = _max_signature_size(private_key)
-
-    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
-        if dry_run:
-            return bytes(self._max_size)
-        return self.sign_raw(data, digest_algorithm)
-
-    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
-        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
-        algorithm = mechanism.signature_algo
-        key = self._key
-        if algorithm == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPrivateKey):
-            return key.sign(data, padding.PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
-        if algorithm == "rsassa_pss" and isinstance(key, rsa.RSAPrivateKey):
-            pss, hash_algorithm = process_pss_params(mechanism["parameters"])
-            return key.sign(data, pss, hash_algorithm)
-        if algorithm == "ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
-        if algorithm in ("ed25519", "ed448") and isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
-            return key.sign(data)
-        raise SigningError(f"Signature mechanism {algorithm} does not fit a {type(key).__name__}.")
-
-
-def _public_der(key: Any) -> bytes:
-    return bytes(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
-
-
-def _max_signature_size(key: PrivateKey) -> int:
-    """An upper bound of the encoded raw signature, used for pyHanko's dry run."""
-    if isinstance(key, rsa.RSAPrivateKey):
-        return (key.key_size + 7) // 8
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        # DER SEQUENCE { INTEGER r, INTEGER s }: each integer at most the order's length plus a sign byte,
-        # with up to 3 bytes of tag and length; the sequence header at most 4 bytes.
-        return 2 * ((key.curve.key_size + 7) // 8 + 1 + 3) + 4
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return 64
-    return 114  # Ed448
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    signer: LoadedKeySigner
-    chain: tuple[x509.Certificate, ...]  # leaf first
-    stamp: tuple[int, int, int]  # (inode, size, mtime_ns) of the PKCS#12 file it came from
-
-
-class Pkcs12Keys:
-    """:class:`KeyProvider` over a :class:`~signing.pki.DevelopmentPki`: agency seals from PKCS#12 files.
-
-    Each key is decrypted once and cached; a file replaced on disk (a re-issued certificate) is loaded again."""
-
-    def __init__(self, pki: DevelopmentPki, *, prefer_pss: bool = False) -> None:
-        self.pki = pki
-        self.prefer_pss = prefer_pss
-        self._cache: dict[str, _Loaded] = {}
-        self._lock = threading.Lock()
-        self.loads = 0  # how many times a key was decrypted (tests and the benchmark read it)
-
-    def signer_for(self, key_id: str) -> signers.Signer:
-        return self._get(key_id).signer
-
-    def chain_for(self, key_id: str) -> list[x509.Certificate]:
-        return list(self._get(key_id).chain)
-
-    def close(self) -> None:
-        """Drop every decrypted key from memory (as :meth:`Pkcs11Keys.close` closes its session)."""
-        self.forget()
-
-    def forget(self, key_id: str | None = None) -> None:
-        """Drop one cached key (or all of them)."""
-        with self._lock:
-            if key_id is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(key_id, None)
-
-    def _stamp(self, key_id: str) -> tuple[int, int, int] | None:
-        try:
-            info = self.pki.pkcs12_path(key_id).stat()
-        except FileNotFoundError:
-            return None
-        return (info.st_ino, info.st_size, info.st_mtime_ns)
-
-    def _get(self, key_id: str) -> _Loaded:
-        server_agency_code(key_id)
-        stamp = self._stamp(key_id)
-        cached = self._cache.get(key_id)  # a dict read is atomic; the lock only serialises loading
-        if cached is not None and cached.stamp == stamp:
-            return cached
-        with self._lock:
-            cached = self._cache.get(key_id)
-            if cached is not None and cached.stamp == stamp:
-                return cached
-            self._cache.pop(key_id, None)
-            loaded = self._load(key_id, stamp)
-            self._cache[key_id] = loaded
-            return loaded
-
-    def _load(self, key_id: str, stamp: tuple[int, int, int] | None) -> _Loaded:
-        material = self.pki.key_material(key_id)  # NotFound / InvalidInput with a clear message
-        try:
-            key, _, _ = pkcs12.load_key_and_certificates(material.pkcs12_data, material.passphrase)
-        except ValueError as exc:
-            raise InvalidInput(
-                f"Không mở được khóa ký '{key_id}' (sai mật khẩu hoặc tệp hỏng).",
-                f"Could not open signing key '{key_id}' (wrong passphrase or damaged file).",
-                key_id=key_id,
-            ) from exc
-        if not isinstance(key, PrivateKey):
-            raise InvalidInput(
-                f"Tệp khóa '{key_id}' không chứa khóa bí mật dùng được.",
-                f"Key file '{key_id}' holds no usable private key.",
-                key_id=key_id,
-            )
-        signer = LoadedKeySigner(key, material.certificate, material.chain, prefer_pss=self.prefer_pss)
-        self.loads += 1
-        # a file that appeared between the stat and the read is stamped now (a later change still reloads it)
-        final_stamp = stamp or self._stamp(key_id) or (0, 0, 0)
-        return _Loaded(signer, (material.certificate, *material.chain), final_stamp)
-
-
-# ---------------------------------------------------------------------- PKCS#11
 
 
 class _LockedObject:
@@ -318,7 +76,7 @@ class _LockedSession:
 
 
 class Pkcs11Keys:
-    """:class:`KeyProvider` over a PKCS#11 token (an HSM in production, SoftHSM2 in tests).
+    """:class:`~signing.api.KeyProvider` over a PKCS#11 token (an HSM in production, SoftHSM2 in tests).
 
     ``key_labels`` maps an agency code to the label of its private key and certificate on the token (the two
     objects share the label). Issuer certificates come from ``ca_certs`` and from the certificates on the token.
@@ -560,13 +318,13 @@ class Pkcs11Keys:
                 )
             if object_class == ObjectClass.CERTIFICATE:
                 certificates = found
-        leaf = x509.load_der_x509_certificate(bytes(certificates[0][Attribute.VALUE]))
+        leaf = to_crypto(bytes(certificates[0][Attribute.VALUE]))
         issuers = self._issuers(session, leaf)
         signer = PKCS11Signer(
             session,  # type: ignore[arg-type]
-            signing_cert=_to_asn1(leaf),
+            signing_cert=to_asn1(leaf),
             key_label=label,
-            ca_chain=[_to_asn1(cert) for cert in issuers],
+            ca_chain=[to_asn1(cert) for cert in issuers],
             prefer_pss=self.prefer_pss,
             use_raw_mechanism=self._raw_ecdsa(leaf),
         )
@@ -599,7 +357,7 @@ class Pkcs11Keys:
 
         if self._token_certs is None:
             objects = session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})
-            self._token_certs = [x509.load_der_x509_certificate(obj[Attribute.VALUE]) for obj in objects]
+            self._token_certs = [to_crypto(bytes(obj[Attribute.VALUE])) for obj in objects]
         return issuer_chain(leaf, [*self.ca_certs, *self._token_certs])
 
     def _self_test(self, signer: PKCS11Signer, leaf: x509.Certificate, key_id: str) -> None:
@@ -626,30 +384,6 @@ class Pkcs11Keys:
                 key_id=key_id,
                 label=label,
             )
-
-
-def issuer_chain(leaf: x509.Certificate, candidates: Iterable[x509.Certificate]) -> list[x509.Certificate]:
-    """The issuers of ``leaf`` found among ``candidates``, nearest first, up to a self-signed root."""
-    pool = [cert for cert in candidates if cert != leaf]
-    chain: list[x509.Certificate] = []
-    current = leaf
-    while current.issuer != current.subject and len(chain) < 8:
-        issuer = next((cert for cert in pool if cert not in chain and _issued_by(current, cert)), None)
-        if issuer is None:
-            break
-        chain.append(issuer)
-        current = issuer
-    return chain
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
 
 
 def verify_raw(cert: x509.Certificate, mechanism: Any, data: bytes, signature: bytes, digest_algorithm: str) -> bool:
@@ -695,79 +429,3 @@ def _check_key_labels(key_labels: Mapping[str, str]) -> dict[str, str]:
             )
         checked[code] = label
     return checked
-
-
-def bytes_reserved_for(chain: Iterable[x509.Certificate], *, extra: int = 0) -> int:
-    """A ``bytes_reserved`` for ``PdfSigner.sign_pdf`` that fits a B-B signature by a signer with ``chain``.
-
-    Without it pyHanko builds the whole CMS container twice per document (once, with a dry-run signature, only
-    to measure it) — about half the time of an invisible signature. The CMS holds the chain's certificates,
-    the signed attributes, the signer info and a signature value (at most 512 bytes, RSA-4096); 4 KiB covers
-    everything but the certificates with a wide margin. ``extra`` adds room for what pyHanko would otherwise
-    size itself (a timestamp token for B-T: its TSA certificates plus about 2 KiB). The result counts hex
-    digits, as ``bytes_reserved`` does, and is even."""
-    certificates = sum(len(cert.public_bytes(serialization.Encoding.DER)) for cert in chain)
-    return 2 * (certificates + 4096 + max(0, extra))
-
-
-# ---------------------------------------------------------------------- choosing a provider
-
-
-def load_key_provider(
-    settings: Mapping[str, Any] | None = None,
-    *,
-    pki: DevelopmentPki | None = None,
-    module: str | None = None,
-    token: str | None = None,
-    pin: str | None = None,
-    keys: str | Mapping[str, str] | None = None,
-    ca_certs: Iterable[x509.Certificate] = (),
-) -> KeyProvider:
-    """The key provider for the server: PKCS#11 when any ``MOTCUA_PKCS11_*`` value is set, else ``pki``'s files.
-
-    ``settings`` is any mapping with the ``MOTCUA_PKCS11_MODULE``, ``…_TOKEN``, ``…_PIN`` and ``…_KEYS`` names
-    (``os.environ`` works); explicit arguments win over it. ``keys`` is a JSON object text (or a mapping) from
-    agency code to the label of its key and certificate on the token. A partial PKCS#11 configuration is an
-    error rather than a silent fall-back to the development keys."""
-    settings = settings or {}
-
-    def pick(explicit: Any, name: str) -> Any:
-        value = explicit if explicit is not None else settings.get(name)
-        return value or None
-
-    values = {
-        ENV_PKCS11_MODULE: pick(module, ENV_PKCS11_MODULE),
-        ENV_PKCS11_TOKEN: pick(token, ENV_PKCS11_TOKEN),
-        ENV_PKCS11_PIN: pick(pin, ENV_PKCS11_PIN),
-        ENV_PKCS11_KEYS: pick(keys, ENV_PKCS11_KEYS),
-    }
-    if not any(values.values()):
-        if pki is None:
-            raise InvalidInput(
-                "Chưa cấu hình khóa ký của cơ quan (PKCS#11 hoặc hạ tầng khóa phát triển).",
-                f"No agency signing keys are configured (set {', '.join(PKCS11_ENV)}, or give a development PKI).",
-            )
-        return Pkcs12Keys(pki)
-    missing = [name for name, value in values.items() if value is None]
-    if missing:
-        raise InvalidInput(
-            f"Cấu hình PKCS#11 chưa đủ: thiếu {', '.join(missing)}.",
-            f"PKCS#11 configuration is incomplete: {', '.join(missing)} missing.",
-            missing=missing,
-        )
-    labels = values[ENV_PKCS11_KEYS]
-    if isinstance(labels, str):
-        try:
-            labels = json.loads(labels)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(
-                f"{ENV_PKCS11_KEYS} không phải JSON hợp lệ.",
-                f"{ENV_PKCS11_KEYS} is not valid JSON: {exc}",
-            ) from exc
-    return Pkcs11Keys(
-        os.fspath(values[ENV_PKCS11_MODULE]),
-        str(values[ENV_PKCS11_TOKEN]),
-        str(values[ENV_PKCS11_PIN]),
-        labels,
-        ca_certs=ca_certs,
-    )
