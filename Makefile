@@ -59,7 +59,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy dossiers
 	$(BIN)/lint-imports
-	$(BIN)/python -m workflows.lint workflows
+	$(BIN)/python -m workflows.lint workflows/bpmn
 
 bench: install
 	$(BIN)/python bench/engine.py

@@ -5,9 +5,11 @@ Mounted by ``create_app``: ``app.include_router(diagram_router(runtime))``.
 
 ``GET /api/dossiers/{code}/diagram`` answers the BPMN XML of the dossier's process with where the dossier is:
 ``current`` (open user tasks, service steps waiting for a worker, message or timer events being waited for) and
-``completed`` (steps done, an activity that is current again after a loop is only in ``current``). The process
-files carry no diagram interchange (BPMNDI): when a file has none, a left-to-right layout is added here so the
-viewer has something to draw; a file drawn in a modeller is served as it is.
+``completed`` (steps done, an activity that is current again after a loop is only in ``current``). The BPMN is the
+one the engine runs the dossier on and where it is comes from the audit trail and the engine (the ``Engine`` port:
+``definition_xml``, ``user_tasks``, ``activity_states``), whichever engine it is. The process files carry no
+diagram interchange (BPMNDI): when a file has none, a left-to-right layout is added here so the viewer has
+something to draw; a file drawn in a modeller is served as it is.
 """
 
 import hashlib
@@ -24,7 +26,7 @@ from lxml import etree
 from dossiers.errors import NotFound, Unauthorized
 from dossiers.model import Person
 from motcua.app import Runtime
-from workflows.introspect import BPMN_NS, bpmn_file_for
+from workflows.introspect import BPMN_NS
 
 log = structlog.get_logger(__name__)
 
@@ -96,14 +98,14 @@ def diagram_router(runtime: Runtime) -> APIRouter:
         (``/static/js/diagram.js``). Who may read the dossier may read its diagram."""
         row = shop.authorize_dossier(person, code)
         process_key = shop.procedure_of(row).process_key
-        path = next((p for d in shop.bpmn_dirs if (p := bpmn_file_for(process_key, d)) is not None), None)
-        if path is None:
+        xml = runtime.engine.definition_xml(process_key, code)
+        if xml is None:
             raise NotFound(
                 f"Không tìm thấy sơ đồ quy trình '{process_key}'.",
-                f"No BPMN file for process '{process_key}'.",
+                f"No deployed BPMN for process '{process_key}'.",
                 process_key=process_key,
             )
-        root = etree.fromstring(path.read_bytes())
+        root = etree.fromstring(xml)
         process = _process(root, process_key)
         kinds = _flow_nodes(process)
         names = {node_id: name for node_id, (_kind, name) in kinds.items()}
@@ -116,19 +118,18 @@ def diagram_router(runtime: Runtime) -> APIRouter:
                 activity = event["details"].get("task")
                 if isinstance(activity, str) and activity in kinds:
                     completed.append(activity)
-        # the engine: open user tasks, then whatever else it can tell (embedded: the task tree; Operaton: history)
+        # the engine: open user tasks, then every activity it is at or has done
         for task in runtime.engine.user_tasks(business_key=code):
             current.append(task.activity_id)
             names.setdefault(task.activity_id, task.name)
         try:
-            states = _engine_states(runtime.engine, code)
+            states = runtime.engine.activity_states(code)
         except Exception as exc:  # noqa: BLE001 - the diagram still shows what the audit and user tasks say
             log.warning("diagram.engine_state_unavailable", dossier_code=code, error=str(exc))
             states = None
         if states is not None:
-            engine_current, engine_completed = states
-            current.extend(a for a in engine_current if a in kinds and kinds[a][0] not in WAITING_KINDS_EXCLUDED)
-            completed.extend(a for a in engine_completed if a in kinds)
+            current.extend(a for a in states.current if a in kinds and kinds[a][0] not in WAITING_KINDS_EXCLUDED)
+            completed.extend(a for a in states.completed if a in kinds)
         current_ids = _unique(current)
         return {
             "process_key": process_key,
@@ -183,71 +184,7 @@ def _static_path(path: str) -> Path:
     return resolved
 
 
-# ---------------------------------------------------------------------- engine state
-
-
-def _engine_states(engine: Any, code: str) -> tuple[list[str], list[str]] | None:
-    """(current, completed) activity ids from the engine, or None when it cannot say more than its user tasks."""
-    from workflows.embedded import EmbeddedEngine
-    from workflows.operaton import OperatonEngine
-
-    if isinstance(engine, EmbeddedEngine):
-        return _embedded_states(engine, code)
-    if isinstance(engine, OperatonEngine):
-        return _operaton_states(engine, code)
-    return None
-
-
-def _embedded_states(engine: Any, code: str) -> tuple[list[str], list[str]] | None:
-    from SpiffWorkflow.util.task import TaskState
-    from sqlalchemy import select
-
-    from motcua.db import transaction, wf_instance
-    from workflows.spiff_support import load_instance
-
-    with transaction(engine.db) as conn:
-        row = conn.execute(select(wf_instance).where(wf_instance.c.business_key == code)).first()
-        if row is None:
-            return None
-        definition = engine._definition(conn, row.definition_id)  # noqa: SLF001 - no public way to the task tree
-    workflow = load_instance(row.state, definition, engine._script_engine())  # noqa: SLF001
-    current = [
-        t.task_spec.bpmn_id
-        for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-        if getattr(t.task_spec, "bpmn_id", None)
-    ]
-    completed = [
-        t.task_spec.bpmn_id
-        for t in workflow.get_tasks(state=TaskState.COMPLETED)
-        if getattr(t.task_spec, "bpmn_id", None)
-    ]
-    return current, completed
-
-
-def _operaton_states(engine: Any, code: str) -> tuple[list[str], list[str]] | None:
-    http = engine.http
-    instances = http.get("/history/process-instance", params={"processInstanceBusinessKey": code})
-    instances.raise_for_status()
-    rows = instances.json()
-    if not rows:
-        return None
-    latest = max(rows, key=lambda r: str(r.get("startTime") or ""))
-    activities = http.get(
-        "/history/activity-instance",
-        params={"processInstanceId": latest["id"], "sortBy": "startTime", "sortOrder": "asc"},
-    )
-    activities.raise_for_status()
-    current: list[str] = []
-    completed: list[str] = []
-    for a in activities.json():
-        activity_id = a.get("activityId")
-        if not activity_id:
-            continue
-        if a.get("endTime") is None:
-            current.append(activity_id)
-        elif not a.get("canceled"):
-            completed.append(activity_id)
-    return current, completed
+# ---------------------------------------------------------------------- where the dossier is
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -21,7 +21,7 @@ import structlog
 from motcua.clock import SystemClock
 from motcua.db import make_engine, metadata
 from workers.runtime import Complete, TaskContext, Worker
-from workflows.embedded import EmbeddedEngine
+from workflows.embedded.engine import EmbeddedEngine
 
 HERE = Path(__file__).resolve().parent
 

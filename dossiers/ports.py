@@ -75,10 +75,29 @@ class ProcessInstance:
     variables: Mapping[str, JsonValue]
 
 
+@dataclass(frozen=True)
+class ActivityStates:
+    """Where an instance is, by BPMN activity id, each in the order the engine met them: ``current`` (waiting there
+    now: a user task, a service step for a worker, a message or timer event) and ``completed`` (done; an activity
+    done once and current again after a loop is in both)."""
+
+    current: tuple[str, ...]
+    completed: tuple[str, ...]
+
+
 class Engine(Protocol):
     """One BPMN file, two engines: embedded SpiffWorkflow and Operaton implement this."""
 
     def deploy(self) -> list[str]: ...
+
+    def definition_xml(self, process_key: str, business_key: str | None = None) -> bytes | None:
+        """The deployed BPMN file that holds ``process_key``: the version the instance of ``business_key`` runs
+        when it has one, else the latest; None when no such process is deployed."""
+        ...
+
+    def activity_states(self, business_key: str) -> ActivityStates | None:
+        """The activities of the instance of ``business_key``; None when there is no instance."""
+        ...
 
     def start(self, process_key: str, business_key: str, variables: Mapping[str, JsonValue]) -> str:
         """Start an instance; starting again with the same business key returns the existing one."""

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import threading
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,12 +42,13 @@ from motcua.late import operations_tick
 from motcua.migrate import upgrade
 from motcua.paperwork import Paperwork
 from motcua.ratelimit import LoginThrottle, PublicLookups, RateLimiter
-from motcua.security import Accounts
+from motcua.security import Accounts, hash_password
 from motcua.services import OneStopShop
 from motcua.settings import Settings, ensure_secret_file
 from motcua.signatures import PersonalSignatures
+from signing.api import KeyProvider
 from signing.cms import sign_detached
-from signing.keys import KeyProvider, load_key_provider
+from signing.keys.loader import load_key_provider
 from signing.pades import PadesSigner
 from signing.pki import DevelopmentPki
 from storage.local import private_dir
@@ -281,15 +282,15 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     engine: Engine
     tasks: TaskSource | None = None
     if settings.engine == "operaton":
-        from workers.operaton_client import ClientTasks
-        from workflows.operaton import OperatonEngine
+        from workflows.operaton.engine import OperatonEngine
+        from workflows.operaton.external_tasks import ClientTasks
 
         engine = OperatonEngine(
             settings.operaton_url or "", settings.operaton_user, settings.operaton_password, clock, bpmn_dirs(settings)
         )
         tasks = ClientTasks(settings.operaton_url or "", settings.operaton_user, settings.operaton_password)
     else:
-        from workflows.embedded import EmbeddedEngine
+        from workflows.embedded.engine import EmbeddedEngine
 
         engine = EmbeddedEngine(db, clock, bpmn_dirs(settings))
     store = store or open_store(settings)
@@ -535,6 +536,13 @@ def ensure_keys(runtime: Runtime) -> int:
     return len(runtime.pki.key_ids()) - before
 
 
+@cache
+def demo_password_hash() -> str:
+    """The argon2id hash of DEMO_PASSWORD, computed once per process: hashing is slow on purpose and every demo
+    person has that same published password, so one hash (one salt) for all of them gives nothing away."""
+    return hash_password(DEMO_PASSWORD)
+
+
 def _seed_demo_people(runtime: Runtime, settings: Settings) -> list[str]:
     if settings.environment == "production":
         return []
@@ -550,6 +558,7 @@ def _seed_demo_people(runtime: Runtime, settings: Settings) -> list[str]:
             person.agency_code,
             person.department_code,
             runtime.clock.now(),
+            password_hash=demo_password_hash(),
         )
         created.append(person.username)
     return created

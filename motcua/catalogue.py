@@ -76,7 +76,7 @@ def read_catalogue(dirs: Iterable[Path]) -> tuple[list[tuple[Path, dict[str, Any
 
 
 def _bpmn_index(bpmn_dirs: Sequence[Path]) -> tuple[dict[str, Path], list[Problem]]:
-    from workflows.spiff_support import process_ids
+    from workflows.introspect import process_ids
 
     index: dict[str, Path] = {}
     problems: list[Problem] = []
@@ -95,7 +95,7 @@ def _bpmn_index(bpmn_dirs: Sequence[Path]) -> tuple[dict[str, Path], list[Proble
 
 
 def _roles(bpmn: Path) -> set[str]:
-    from workflows.spiff_support import read_activity_attributes
+    from workflows.introspect import read_activity_attributes
 
     attrs = read_activity_attributes(bpmn.read_bytes())
     return {g for a in attrs.values() if a.kind == "userTask" for g in a.candidate_groups}

@@ -699,7 +699,7 @@ def engine_migrate(
     from motcua.app import bpmn_dirs, make_clock
     from motcua.db import make_engine
     from workflows.migration import migrate_to_operaton
-    from workflows.operaton import OperatonEngine
+    from workflows.operaton.engine import OperatonEngine
 
     if to != "operaton":
         typer.echo(f"lỗi / error: --to {to}: only 'operaton' is supported", err=True)

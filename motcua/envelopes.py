@@ -52,7 +52,6 @@ from typing import Any
 import httpx
 import structlog
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import insert, select, update
 
 from dossiers.bounded_json import MAX_JSON_BYTES, loads_bounded
@@ -65,6 +64,7 @@ from motcua.db import document, dossier, exchange_inbox, exchange_outbox, transa
 from motcua.exchange import RECEIVED, InProcessExchange
 from motcua.services import OneStopShop, stored_object
 from motcua.uploads import Upload, check_upload
+from signing.certs import der
 from signing.cms import CmsInvalid, agency_code_of, sign_detached, verify_detached
 
 log = structlog.get_logger(__name__)
@@ -286,8 +286,8 @@ def check_partner_signature(
         ) from exc
     cert = report.signer_certificate
     if partner.certificates:
-        pinned = {c.public_bytes(Encoding.DER) for c in partner.certificates}
-        if cert.public_bytes(Encoding.DER) not in pinned:
+        pinned = {der(c) for c in partner.certificates}
+        if der(cert) not in pinned:
             raise Refusal(
                 "foreign_certificate",
                 f"Chứng thư số ký phong bì không phải chứng thư đã đăng ký của cơ quan {agency}.",

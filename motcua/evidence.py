@@ -49,6 +49,7 @@ from motcua.db import audit_log, document, transaction
 from motcua.services import stored_object
 from motcua.verification import validator_for
 from signing.ades import AdesValidator, report_to_dict
+from signing.certs import der, pem, to_crypto
 from signing.cms import sign_detached
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def export_evidence(runtime: Runtime, code: str, actor: str, *, channel: str) ->
     now = runtime.clock.now()
 
     validator = validator_for(runtime.settings)
-    roots = [layout.to_crypto(c) for c in validator.trust_roots]
+    roots = [to_crypto(c) for c in validator.trust_roots]
     crls = list(validator.crls)
 
     pdfs = [(doc, _read_document(runtime, code, doc["id"])) for doc in candidates]
@@ -108,11 +109,11 @@ def export_evidence(runtime: Runtime, code: str, actor: str, *, channel: str) ->
 
     seal_key = f"agency:{runtime.settings.audit_agency}"
     signer = runtime.keys.signer_for(seal_key)
-    seal_chain = [*runtime.keys.chain_for(seal_key), *(layout.to_crypto(c) for c in checkpoint_certs)]
+    seal_chain = [*runtime.keys.chain_for(seal_key), *(to_crypto(c) for c in checkpoint_certs)]
     pdf_certs = [c for _, pdf in pdfs for c in _pdf_certificates(pdf)]
     tsa_certs = [c for _, pdf in pdfs for c in _pdf_timestamp_certificates(pdf)]
     fetch = bool(runtime.settings.verify_allow_fetching)
-    crls += fetch_crls([*seal_chain, *(layout.to_crypto(c) for c in pdf_certs)], crls, allow=fetch)
+    crls += fetch_crls([*seal_chain, *(to_crypto(c) for c in pdf_certs)], crls, allow=fetch)
 
     ades = AdesValidator(validator.trust_roots, allow_fetching=False, moment=now, crls=crls)
     files: dict[str, bytes] = {}
@@ -146,7 +147,7 @@ def export_evidence(runtime: Runtime, code: str, actor: str, *, channel: str) ->
     files[layout.CHECKPOINT_SIGNATURE] = checkpoint.signature
     files[layout.README] = _readme(code, now, runtime.settings.audit_agency, checkpoint.seq).encode()
 
-    others = [*seal_chain, *(layout.to_crypto(c) for c in tsa_certs)]
+    others = [*seal_chain, *(to_crypto(c) for c in tsa_certs)]
     manifest: dict[str, Any] = {}
     signature = b""
     for _ in range(3):  # the manifest's own timestamp may bring a TSA certificate not seen yet: list it and sign again
@@ -168,8 +169,8 @@ def export_evidence(runtime: Runtime, code: str, actor: str, *, channel: str) ->
         body = layout.manifest_bytes(manifest)
         signature = sign_detached(body, signer, timestamper_url=runtime.settings.tsa_url)
         carried = layout.cms_certificates(cms.ContentInfo.load(signature)["content"])
-        known = {layout.der(c) for c in [*roots, *others]}
-        new = [layout.to_crypto(c) for c in carried if c.dump() not in known]
+        known = {der(c) for c in [*roots, *others]}
+        new = [to_crypto(c) for c in carried if c.dump() not in known]
         if not new:
             break
         others += new
@@ -293,13 +294,13 @@ def _download_crl(url: str) -> x509.CertificateRevocationList | None:
 def _put_certificates(
     files: dict[str, bytes], roots: Sequence[x509.Certificate], others: Sequence[x509.Certificate]
 ) -> None:
-    root_ders = {layout.der(c) for c in roots}
+    root_ders = {der(c) for c in roots}
     for cert in roots:
-        files[f"{layout.ROOTS_DIR}{layout.sha256_hex(layout.der(cert))[:16]}.pem"] = layout.pem(cert)
+        files[f"{layout.ROOTS_DIR}{layout.sha256_hex(der(cert))[:16]}.pem"] = pem(cert)
     for cert in others:
-        if layout.der(cert) in root_ders:
+        if der(cert) in root_ders:
             continue
-        files[f"{layout.CERTIFICATES_DIR}{layout.sha256_hex(layout.der(cert))[:16]}.pem"] = layout.pem(cert)
+        files[f"{layout.CERTIFICATES_DIR}{layout.sha256_hex(der(cert))[:16]}.pem"] = pem(cert)
 
 
 def _put_crls(files: dict[str, bytes], crls: Sequence[bytes]) -> None:

@@ -41,13 +41,13 @@ from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from dossiers.audit import ChainProof, ProofStep, parse_checkpoint_statement, verify_proof
 from dossiers.calendar import VN_TZ
 from dossiers.errors import MotcuaError
 from dossiers.ports import AuditEntry, AuditEvent
 from signing.ades import report_to_dict, validate_ades
+from signing.certs import common_name, der, subject_of, to_crypto
 from signing.cms import CmsInvalid, agency_code_of, verify_detached
 
 PACKAGE_TYPE = "motcua.evidence/1"
@@ -122,15 +122,6 @@ def sha256_hex(data: bytes) -> str:
 def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 fingerprint as ``openssl x509 -noout -fingerprint -sha256`` prints it."""
     return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
-
-
-def subject_of(cert: x509.Certificate) -> str:
-    return cert.subject.rfc4514_string({x509.NameOID.SERIAL_NUMBER: "serialNumber"})
-
-
-def common_name(cert: x509.Certificate) -> str:
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else subject_of(cert)
 
 
 def names_agency(cert: x509.Certificate, agency_code: str) -> bool:
@@ -208,10 +199,6 @@ def _signed_data_problem(signed_data: cms.SignedData, *, detached: bool) -> str 
     return None
 
 
-def to_crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
-    return x509.load_der_x509_certificate(cert.dump())
-
-
 def token_signer(token: cms.ContentInfo) -> x509.Certificate | None:
     """The TSA certificate of a timestamp token (matched by issuer and serial number, else by key identifier)."""
     signed_data = token["content"]
@@ -230,14 +217,6 @@ def token_signer(token: cms.ContentInfo) -> x509.Certificate | None:
 
 def pem_certificates(data: bytes) -> list[x509.Certificate]:
     return list(x509.load_pem_x509_certificates(data))
-
-
-def pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(Encoding.PEM)
-
-
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(Encoding.DER)
 
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
@@ -440,7 +419,7 @@ def _signature_check(
     except Exception as exc:  # noqa: BLE001 - a malformed certificate inside untrusted DER, for one
         return False, f"the signature cannot be checked ({type(exc).__name__}: {exc})", None
     signer = report.signer_certificate
-    who = f"{common_name(signer)}"
+    who = f"{common_name(signer, subject_of(signer))}"
     if agency is not None:
         if not names_agency(signer, agency):
             return False, f"signed by {subject_of(signer)}, which is not a certificate of agency {agency}", report
@@ -450,7 +429,7 @@ def _signature_check(
         text += f" at {_time_text(report.signing_time)}"
     if tokens:
         tsa = token_signer(tokens[0])
-        tsa_name = common_name(tsa) if tsa is not None else "?"
+        tsa_name = common_name(tsa, subject_of(tsa)) if tsa is not None else "?"
         if not report.timestamp_valid:
             return False, text + f"; the timestamp by {tsa_name} does NOT verify", report
         text += f"; timestamp by {tsa_name} at {_time_text(report.timestamp_time)} valid"

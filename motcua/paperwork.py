@@ -19,7 +19,6 @@ from sqlalchemy import select
 from documents.forms import (
     COPY,
     ELECTRONIC,
-    SIGNATURE_BOX,
     ApologyData,
     CertificateData,
     ControlSheetData,
@@ -28,7 +27,6 @@ from documents.forms import (
     ReceivedPaper,
     RefusalData,
     SupplementData,
-    long_date,
     render_apology,
     render_control_sheet,
     render_household_business_certificate,
@@ -36,6 +34,7 @@ from documents.forms import (
     render_refusal,
     render_supplement_request,
 )
+from documents.layout import SIGNATURE_BOX, long_date
 from documents.registers import TrackingRegisterData, TrackingRow, render_tracking_register, tracking_register_xlsx
 from documents.templating import Templates
 from dossiers.calendar import VN_TZ

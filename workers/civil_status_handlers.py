@@ -43,7 +43,7 @@ from documents.civil_status import (
     render_copy_certification,
     render_marriage_certificate,
 )
-from documents.forms import SIGNATURE_BOX, long_date
+from documents.layout import SIGNATURE_BOX, long_date
 from dossiers.calendar import VN_TZ
 from dossiers.ports import SignatureRequest, Signer, StoredObject
 from motcua.db import document, document_register, is_sqlite, side_effect, transaction
@@ -134,19 +134,19 @@ def prepare_copy_fields(pdf: bytes, first_page: tuple[float, float], last_page: 
     top right of page 1 (Decree 30, Appendix I)."""
     from pyhanko.sign import fields as sig_fields
 
-    from signing.fields import _add_text_field, _ensure_default_resources
-    from signing.pades import _open
+    from signing.fields import add_text_field, ensure_default_resources
+    from signing.pdf import open_for_update
 
-    writer = _open(pdf)
+    writer = open_for_update(pdf)
     for name, page, box in (
         (LEADER_FIELD, last_page, SIGNATURE_BOX.box),
         (COPY_SEAL_FIELD, 0, copy_box(*first_page)),
     ):
         sig_fields.append_signature_field(writer, sig_fields.SigFieldSpec(sig_field_name=name, on_page=page, box=box))
     page_ref = writer.find_page_for_modification(last_page)[0]
-    _ensure_default_resources(writer)
-    _add_text_field(writer, page_ref, NUMBER_FIELD, NUMBER_BOX, "Số chứng thực, quyển số")
-    _add_text_field(writer, page_ref, DATE_FIELD, DATE_BOX, "Địa danh, ngày chứng thực")
+    ensure_default_resources(writer)
+    add_text_field(writer, page_ref, NUMBER_FIELD, NUMBER_BOX, "Số chứng thực, quyển số")
+    add_text_field(writer, page_ref, DATE_FIELD, DATE_BOX, "Địa danh, ngày chứng thực")
     out = io.BytesIO()
     writer.write(out)  # type: ignore[no-untyped-call]
     return out.getvalue()

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from documents.forms import SIGNATURE_BOX, long_date
+from documents.layout import SIGNATURE_BOX, long_date
 from documents.permits import (
     InspectionRecordData,
     LandCertificateData,

@@ -12,7 +12,7 @@ transaction: nobody ever sees a dossier whose status moved while its process has
 after its lock expires and the idempotent handler finds its work already done.
 
 Fetch, complete and fail go to a ``tasks`` source: the engine itself, or for Operaton the Camunda external-task
-client (``workers.operaton_client``).
+client (``workflows.operaton.external_tasks``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""BPMN models (one per procedure), the BPMN lint, and the engine adapters behind the ``Engine`` port."""
+"""BPMN models (one per procedure, in ``bpmn/``), the BPMN lint, and the engine adapters behind the ``Engine`` port:
+``embedded/`` (SpiffWorkflow, its state in the application database) and ``operaton/`` (a remote Operaton)."""
 
 from pathlib import Path
 
-BPMN_DIR = Path(__file__).resolve().parent
+BPMN_DIR = Path(__file__).resolve().parent / "bpmn"

@@ -1,4 +1,5 @@
-"""What a BPMN file tells the application without an engine: which decisions a user task accepts.
+"""What a BPMN file tells the application without an engine: its executable processes, the ``camunda:*``
+attributes of its tasks (read the same way by both engines and the catalogue), which decisions a user task accepts.
 
 A decision value is accepted when some condition on the gateway right after the task compares the
 variable to it (``${decision == 'approve'}``). The API rejects any other value with a clear error instead of
@@ -7,6 +8,7 @@ letting the engine fail or take a default path by accident.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,7 +17,41 @@ from lxml import etree
 from workflows.expressions import And, Compare, Const, Expr, Not, Or, Var, parse_condition
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 _N = {"bpmn": BPMN_NS}
+
+
+@dataclass(frozen=True)
+class ActivityAttributes:
+    """The ``camunda:*`` attributes SpiffWorkflow ignores, read from the XML by element id."""
+
+    kind: str  # serviceTask | userTask
+    name: str
+    topic: str | None = None
+    candidate_groups: tuple[str, ...] = ()
+    due_date: str | None = None
+
+
+def read_activity_attributes(xml: bytes) -> dict[str, ActivityAttributes]:
+    root = etree.fromstring(xml)
+    out: dict[str, ActivityAttributes] = {}
+    for tag in ("serviceTask", "userTask"):
+        for el in root.iter(f"{{{BPMN_NS}}}{tag}"):
+            groups = el.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
+            out[el.get("id", "")] = ActivityAttributes(
+                kind=tag,
+                name=el.get("name") or el.get("id", ""),
+                topic=el.get(f"{{{CAMUNDA_NS}}}topic"),
+                candidate_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
+                due_date=el.get(f"{{{CAMUNDA_NS}}}dueDate"),
+            )
+    return out
+
+
+def process_ids(xml: bytes) -> list[str]:
+    """The ids of the executable processes of a BPMN file (what an engine deploys)."""
+    root = etree.fromstring(xml)
+    return [p.get("id", "") for p in root.iter(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"]
 
 
 def _literals(expr: Expr, out: dict[str, set[str]]) -> None:

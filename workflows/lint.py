@@ -28,10 +28,9 @@ from lxml import etree
 
 from dossiers.model import Role
 from workflows.expressions import ConditionError, parse_condition
+from workflows.introspect import BPMN_NS, CAMUNDA_NS
 
 __all__ = [
-    "BPMN_NS",
-    "CAMUNDA_NS",
     "KNOWN_ROLES",
     "RULES",
     "LintProblem",
@@ -40,8 +39,6 @@ __all__ = [
     "main",
 ]
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 OPERATON_NS = "http://operaton.org/schema/1.0/bpmn"
 
 KNOWN_ROLES: frozenset[str] = frozenset(role.value for role in Role)

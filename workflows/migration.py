@@ -51,8 +51,9 @@ from motcua.db import (
     wf_timer,
     wf_user_task,
 )
-from workflows.operaton import OperatonEngine, format_time, parse_time, typed_variables
-from workflows.spiff_support import ClockScriptEngine, ExternalServiceTask, load_instance, parse_definition
+from workflows.embedded.spiff import ClockScriptEngine, ExternalServiceTask, load_instance, parse_definition
+from workflows.operaton.engine import OperatonEngine
+from workflows.operaton.wire import format_time, parse_time, typed_variables
 
 RUNNING = "running"
 MIGRATED = "migrated"  # wf_instance.status of an instance that now runs on Operaton
@@ -236,10 +237,10 @@ def read_embedded(db: SqlEngine, clock: Clock, business_keys: Iterable[str] | No
 
 def _on_operaton(operaton: OperatonEngine, business_key: str) -> str | None:
     """The id of an Operaton instance under this business key: running, or completed (not one we deleted)."""
-    rows = operaton._json("GET", "/process-instance", "process instances", params={"businessKey": business_key})
+    rows = operaton.call("GET", "/process-instance", "process instances", params={"businessKey": business_key})
     if rows:
         return str(rows[0]["id"])
-    done = operaton._json(
+    done = operaton.call(
         "GET", "/history/process-instance", "history", params={"processInstanceBusinessKey": business_key}
     )
     for row in done or []:
@@ -260,7 +261,7 @@ def _waiting_activities(tree: Mapping[str, Any]) -> set[str]:
 
 
 def _operaton_tasks(operaton: OperatonEngine, instance_id: str) -> list[dict[str, Any]]:
-    return list(operaton._json("GET", "/task", "user tasks", params={"processInstanceId": instance_id}) or [])
+    return list(operaton.call("GET", "/task", "user tasks", params={"processInstanceId": instance_id}) or [])
 
 
 def _restore_assignees(
@@ -275,7 +276,7 @@ def _restore_assignees(
             continue
         for task in tasks:
             if task.get("taskDefinitionKey") == wait.activity_id and not task.get("assignee"):
-                operaton._json("POST", f"/task/{task['id']}/assignee", "task assignee", json={"userId": wait.assignee})
+                operaton.call("POST", f"/task/{task['id']}/assignee", "task assignee", json={"userId": wait.assignee})
                 task["assignee"] = wait.assignee
                 restored.append(f"{wait.activity_id} → {wait.assignee}")
                 break
@@ -290,10 +291,10 @@ def _align_timers(
 ) -> list[str]:
     """Timers Operaton created for the re-entered activities: keep the embedded due date; disarm a timer whose
     embedded twin already fired (no pending ``wf_timer`` row), so a deadline warning is not sent twice."""
-    jobs = operaton._json("GET", "/job", "timer jobs", params={"processInstanceId": instance_id, "timers": "true"})
+    jobs = operaton.call("GET", "/job", "timer jobs", params={"processInstanceId": instance_id, "timers": "true"})
     if not jobs:
         return []
-    definitions = operaton._json(
+    definitions = operaton.call(
         "GET", "/job-definition", "job definitions", params={"processDefinitionId": definition_id}
     )
     activity_of = {d["id"]: str(d.get("activityId") or "") for d in definitions or []}
@@ -308,7 +309,7 @@ def _align_timers(
             continue
         else:
             target, note = wanted, f"timer {activity} due {wanted.isoformat()}"
-        operaton._json("PUT", f"/job/{job['id']}/duedate", "timer due date", json={"duedate": format_time(target)})
+        operaton.call("PUT", f"/job/{job['id']}/duedate", "timer due date", json={"duedate": format_time(target)})
         notes.append(note)
     return notes
 
@@ -316,12 +317,12 @@ def _align_timers(
 def _discard(operaton: OperatonEngine, instance_id: str) -> None:
     """Undo a half-made recreation: the instance and its history (so a re-run does not take it for done)."""
     try:
-        operaton._request(
+        operaton.request(
             "DELETE",
             f"/process-instance/{instance_id}",
             params={"skipCustomListeners": "true", "skipIoMappings": "true", "skipSubprocesses": "true"},
         )
-        operaton._request("DELETE", f"/history/process-instance/{instance_id}")
+        operaton.request("DELETE", f"/history/process-instance/{instance_id}")
     except MotcuaError:
         pass
 
@@ -336,12 +337,12 @@ def recreate(operaton: OperatonEngine, source: EmbeddedInstance) -> tuple[str, l
         "skipCustomListeners": True,
         "skipIoMappings": True,
     }
-    started = operaton._json(
+    started = operaton.call(
         "POST", f"/process-definition/key/{source.process_key}/start", f"start of {source.process_key}", json=body
     )
     instance_id = str(started["id"])
     try:
-        tree = operaton._json("GET", f"/process-instance/{instance_id}/activity-instances", "activity instances")
+        tree = operaton.call("GET", f"/process-instance/{instance_id}/activity-instances", "activity instances")
         waiting = _waiting_activities(tree or {})
         missing = sorted({w.activity_id for w in source.waits} - waiting)
         if missing:

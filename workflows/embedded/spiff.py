@@ -37,9 +37,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 
 from workflows.expressions import evaluate_condition
+from workflows.introspect import ActivityAttributes, read_activity_attributes
 
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _VAR_REF = re.compile(r"^\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}$")
 
 
@@ -114,44 +113,12 @@ class MotcuaParser(BpmnParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES = {full_tag("serviceTask"): (TaskParser, ExternalServiceTask)}
 
 
-@dataclass(frozen=True)
-class ActivityAttributes:
-    """The ``camunda:*`` attributes SpiffWorkflow ignores, read from the XML by element id."""
-
-    kind: str  # serviceTask | userTask
-    name: str
-    topic: str | None = None
-    candidate_groups: tuple[str, ...] = ()
-    due_date: str | None = None
-
-
 @dataclass
 class ParsedDefinition:
     process_key: str
     spec: Any
     subprocess_specs: Mapping[str, Any]
     activities: Mapping[str, ActivityAttributes] = field(default_factory=dict)
-
-
-def read_activity_attributes(xml: bytes) -> dict[str, ActivityAttributes]:
-    root = etree.fromstring(xml)
-    out: dict[str, ActivityAttributes] = {}
-    for tag in ("serviceTask", "userTask"):
-        for el in root.iter(f"{{{BPMN_NS}}}{tag}"):
-            groups = el.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
-            out[el.get("id", "")] = ActivityAttributes(
-                kind=tag,
-                name=el.get("name") or el.get("id", ""),
-                topic=el.get(f"{{{CAMUNDA_NS}}}topic"),
-                candidate_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
-                due_date=el.get(f"{{{CAMUNDA_NS}}}dueDate"),
-            )
-    return out
-
-
-def process_ids(xml: bytes) -> list[str]:
-    root = etree.fromstring(xml)
-    return [p.get("id", "") for p in root.iter(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"]
 
 
 def parse_definition(xml: bytes, process_key: str, source_name: str) -> ParsedDefinition:

@@ -1,9 +1,8 @@
 """The Operaton engine: the ``Engine`` port over Operaton's REST API (``/engine-rest``, Camunda 7 compatible).
 
-One ``httpx`` client with Basic auth. Variables travel typed: ``str`` → String, ``bool`` → Boolean, ``int`` →
-Long, ``float`` → Double, ``None`` → Null, ``dict``/``list`` → Json (Spin, a serialized string); values are read
-back with ``deserializeValues=false`` so Json comes home as text and is parsed here. Errors become the domain's
-``NotFound``/``Conflict``/``InvalidInput``/``Unavailable`` with the same meaning as in the embedded engine.
+One ``httpx`` client with Basic auth; variables, times and refusals in the wire format of :mod:`.wire`. Errors
+become the domain's ``NotFound``/``Conflict``/``InvalidInput``/``Unavailable`` with the same meaning as in the
+embedded engine.
 
 Time: Operaton computes due dates and lock expiry on the real clock. Timers in our BPMN are absolute dates
 (``${warn_at}``) computed by workers on the application clock, so ``fire_due_timers(now)`` executes every
@@ -14,7 +13,6 @@ simulated clock needs; with the job executor on, Operaton also fires them itself
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,115 +20,32 @@ from typing import Any
 import httpx
 import structlog
 
-from dossiers.errors import Conflict, InvalidInput, MotcuaError, NotFound, Unavailable
-from dossiers.ports import Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
-from workflows.spiff_support import process_ids, read_activity_attributes
+from dossiers.errors import Conflict, InvalidInput, NotFound, Unavailable
+from dossiers.ports import ActivityStates, Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
+from workflows.introspect import process_ids, read_activity_attributes
+from workflows.operaton.wire import (
+    base_url_of,
+    credentials_refused,
+    external_task_error,
+    external_tasks,
+    format_time,
+    parse_time,
+    plain_variables,
+    typed_variables,
+    unreachable,
+    untyped,
+)
+from workflows.refusals import (
+    external_task_unknown,
+    no_deployed_process,
+    no_running_process,
+    not_waiting_for_message,
+    user_task_gone,
+    user_task_taken,
+)
 
 log = structlog.get_logger(__name__)
 DEPLOYMENT_NAME = "motcua"
-LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
-
-
-# ---------------------------------------------------------------- values
-
-
-def typed(value: Any) -> dict[str, Any]:
-    """One variable in Operaton's typed form."""
-    if value is None:
-        return {"type": "Null", "value": None}
-    if isinstance(value, bool):
-        return {"type": "Boolean", "value": value}
-    if isinstance(value, int):
-        if LONG_MIN <= value <= LONG_MAX:
-            return {"type": "Long", "value": value}
-        return {"type": "String", "value": str(value)}
-    if isinstance(value, float):
-        return {"type": "Double", "value": value}
-    if isinstance(value, str):
-        return {"type": "String", "value": value}
-    if isinstance(value, Mapping | list | tuple):
-        return {"type": "Json", "value": json.dumps(value, ensure_ascii=False, default=str)}
-    if isinstance(value, dt.datetime | dt.date):
-        return {"type": "String", "value": value.isoformat()}
-    return {"type": "String", "value": str(value)}
-
-
-def typed_variables(variables: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: typed(value) for name, value in variables.items()}
-
-
-def untyped(var: Mapping[str, Any]) -> Any:
-    """A typed value as read with ``deserializeValues=false`` → plain JSON value."""
-    kind = str(var.get("type") or "").lower()
-    value = var.get("value")
-    if value is None or kind == "null":
-        return None
-    if kind == "json":
-        return json.loads(value) if isinstance(value, str) else value
-    if kind == "object":
-        fmt = str((var.get("valueInfo") or {}).get("serializationDataFormat") or "")
-        if "json" in fmt and isinstance(value, str):
-            return json.loads(value)
-    return value
-
-
-def plain_variables(variables: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
-    return {name: untyped(v) for name, v in (variables or {}).items()}
-
-
-def parse_time(text: str | None) -> dt.datetime | None:
-    """Operaton's ``2026-03-02T08:00:00.000+0700`` as an aware datetime."""
-    if not text:
-        return None
-    moment = dt.datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def format_time(moment: dt.datetime) -> str:
-    """An aware datetime in Operaton's query format (``yyyy-MM-dd'T'HH:mm:ss.SSSZ``)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}" + moment.strftime("%z")
-
-
-# ---------------------------------------------------------------- engine
-
-
-def external_tasks(rows: Iterable[Mapping[str, Any]], worker_id: str) -> list[ExternalTask]:
-    """Rows of ``fetchAndLock`` (variables read with ``deserializeValues=false``) as port tasks."""
-    return [
-        ExternalTask(
-            id=r["id"],
-            topic=r["topicName"],
-            activity_id=r["activityId"],
-            instance_id=r["processInstanceId"],
-            business_key=r.get("businessKey") or "",
-            variables=plain_variables(r.get("variables")),
-            retries=r.get("retries"),
-            worker_id=r.get("workerId") or worker_id,
-            lock_expires_at=parse_time(r.get("lockExpirationTime")),
-        )
-        for r in rows
-    ]
-
-
-def external_task_error(status: int, message: str, task_id: str) -> MotcuaError | None:
-    """What a refused complete/failure/extendLock means: gone (another delivery completed it) or taken (our lock
-    expired and another worker holds it). None: some other refusal."""
-    lowered = message.lower()
-    if status == 404 or "does not exist" in lowered or "not found" in lowered:
-        return NotFound(
-            "Tác vụ không còn chờ xử lý (đã hoàn thành hoặc không tồn tại).",
-            "External task is no longer waiting (already completed or unknown).",
-            task_id=task_id,
-        )
-    if "locked by" in lowered or "cannot be" in lowered or "is not locked" in lowered:
-        return Conflict(
-            "Tác vụ đang do tiến trình khác giữ khóa.",
-            f"External task is locked by another worker ({message}).",
-            task_id=task_id,
-        )
-    return None
 
 
 class OperatonEngine:
@@ -149,12 +64,7 @@ class OperatonEngine:
         timeout: float = 30,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if not base_url:
-            raise InvalidInput(
-                "Chưa cấu hình địa chỉ Operaton (MOTCUA_OPERATON_URL).",
-                "MOTCUA_OPERATON_URL is not set (the Operaton REST base URL, …/engine-rest).",
-            )
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url_of(base_url)
         self.clock = clock
         self.bpmn_dirs = [Path(d) for d in bpmn_dirs]
         auth = (user, password or "") if user else None
@@ -167,20 +77,14 @@ class OperatonEngine:
 
     # ------------------------------------------------------------------ HTTP
 
-    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One REST call, its answer as it is; an unreachable engine or refused credentials raise ``Unavailable``."""
         try:
             response = self.http.request(method, path, **kw)
         except httpx.TransportError as exc:
-            raise Unavailable(
-                f"Không kết nối được máy chủ quy trình Operaton ({self.base_url}): {exc}",
-                f"Cannot reach the Operaton engine at {self.base_url}: {exc}",
-            ) from exc
+            raise unreachable(self.base_url, exc) from exc
         if response.status_code == 401:
-            raise Unavailable(
-                "Operaton từ chối tên đăng nhập/mật khẩu (MOTCUA_OPERATON_USER, MOTCUA_OPERATON_PASSWORD).",
-                "Operaton refused the credentials (bad MOTCUA_OPERATON_USER / MOTCUA_OPERATON_PASSWORD).",
-                url=self.base_url,
-            )
+            raise credentials_refused(self.base_url)
         if response.status_code == 403:
             raise Unavailable(
                 "Tài khoản Operaton không có quyền thực hiện thao tác này.",
@@ -214,8 +118,9 @@ class OperatonEngine:
             status=response.status_code,
         )
 
-    def _json(self, method: str, path: str, what: str, **kw: Any) -> Any:
-        response = self._request(method, path, **kw)
+    def call(self, method: str, path: str, what: str, **kw: Any) -> Any:
+        """One REST call, its JSON body (None when empty); a refusal raises the domain's error about ``what``."""
+        response = self.request(method, path, **kw)
         if response.status_code >= 400:
             self._fail(response, what)
         if response.status_code == 204 or not response.content:
@@ -233,7 +138,7 @@ class OperatonEngine:
         if not files:
             return []
         handles = [(f"data{i}", (p.name, p.read_bytes(), "application/octet-stream")) for i, p in enumerate(files)]
-        body = self._json(
+        body = self.call(
             "POST",
             "/deployment/create",
             "deployment",
@@ -249,6 +154,19 @@ class OperatonEngine:
         if deployed:
             log.info("operaton.deployed", definitions=deployed)
         return deployed
+
+    def definition_xml(self, process_key: str, business_key: str | None = None) -> bytes | None:
+        latest = self._latest_in_history(business_key) if business_key is not None else None
+        if latest is not None and latest.get("processDefinitionKey") == process_key:
+            path = f"/process-definition/{latest['processDefinitionId']}/xml"
+        else:
+            path = f"/process-definition/key/{process_key}/xml"
+        try:
+            body = self.call("GET", path, f"BPMN of {process_key}")
+        except NotFound:
+            return None
+        xml = (body or {}).get("bpmn20Xml")
+        return None if xml is None else str(xml).encode("utf-8")
 
     def _candidate_groups(self, definition_id: str | None, activity_id: str) -> tuple[str, ...]:
         if self._groups is None:
@@ -268,26 +186,24 @@ class OperatonEngine:
     def _definition_key(self, definition_id: str) -> str:
         """A process definition's key (ids are UUIDs here, not ``key:version:…``); cached, ids never change."""
         if definition_id not in self._definition_keys:
-            body = self._json("GET", f"/process-definition/{definition_id}", "process definition")
+            body = self.call("GET", f"/process-definition/{definition_id}", "process definition")
             self._definition_keys[definition_id] = str((body or {}).get("key") or "")
         return self._definition_keys[definition_id]
 
     # ------------------------------------------------------------------ instances
 
     def _running(self, business_key: str) -> dict[str, Any] | None:
-        rows = self._json("GET", "/process-instance", "process instances", params={"businessKey": business_key})
+        rows = self.call("GET", "/process-instance", "process instances", params={"businessKey": business_key})
         return rows[0] if rows else None
 
     def start(self, process_key: str, business_key: str, variables: Mapping[str, JsonValue]) -> str:
         existing = self._running(business_key)
         if existing is not None:
             return str(existing["id"])
-        done = self._json(
-            "GET", "/history/process-instance", "history", params={"processInstanceBusinessKey": business_key}
-        )
-        if done:
-            return str(done[0]["id"])
-        response = self._request(
+        done = self._latest_in_history(business_key)
+        if done is not None:
+            return str(done["id"])
+        response = self.request(
             "POST",
             f"/process-definition/key/{process_key}/start",
             json={"businessKey": business_key, "variables": typed_variables(variables)},
@@ -295,18 +211,14 @@ class OperatonEngine:
         if response.status_code == 404 or (
             response.status_code >= 400 and "no processes deployed" in self._message(response).lower()
         ):
-            raise NotFound(
-                f"Không có quy trình BPMN '{process_key}'.",
-                f"No deployed BPMN process '{process_key}'.",
-                process_key=process_key,
-            )
+            raise no_deployed_process(process_key)
         if response.status_code >= 400:
             self._fail(response, f"start of {process_key}")
         log.info("process.started", process_key=process_key, business_key=business_key)
         return str(response.json()["id"])
 
     def _variables_of(self, instance_id: str) -> dict[str, Any]:
-        body = self._json(
+        body = self.call(
             "GET",
             f"/process-instance/{instance_id}/variables",
             "process variables",
@@ -324,13 +236,10 @@ class OperatonEngine:
                 state="running",
                 variables=self._variables_of(running["id"]),
             )
-        rows = self._json(
-            "GET", "/history/process-instance", "history", params={"processInstanceBusinessKey": business_key}
-        )
-        if not rows:
+        row = self._latest_in_history(business_key)
+        if row is None:
             return None
-        row = rows[0]
-        history = self._json(
+        history = self.call(
             "GET",
             "/history/variable-instance",
             "history variables",
@@ -350,11 +259,42 @@ class OperatonEngine:
             variables=variables,
         )
 
+    def _latest_in_history(self, business_key: str) -> dict[str, Any] | None:
+        """The newest instance under the business key, running or ended (its historic process instance)."""
+        rows = self.call(
+            "GET", "/history/process-instance", "history", params={"processInstanceBusinessKey": business_key}
+        )
+        return max(rows, key=lambda r: str(r.get("startTime") or "")) if rows else None
+
+    def activity_states(self, business_key: str) -> ActivityStates | None:
+        """From Operaton's activity history of the newest instance (an activity cancelled by a boundary event or
+        a message is neither current nor completed)."""
+        latest = self._latest_in_history(business_key)
+        if latest is None:
+            return None
+        rows = self.call(
+            "GET",
+            "/history/activity-instance",
+            "activity history",
+            params={"processInstanceId": latest["id"], "sortBy": "startTime", "sortOrder": "asc"},
+        )
+        current: list[str] = []
+        completed: list[str] = []
+        for a in rows or []:
+            activity_id = a.get("activityId")
+            if not activity_id:
+                continue
+            if a.get("endTime") is None:
+                current.append(activity_id)
+            elif not a.get("canceled"):
+                completed.append(activity_id)
+        return ActivityStates(current=tuple(current), completed=tuple(completed))
+
     def _business_keys(self, instance_ids: Iterable[str]) -> dict[str, str]:
         ids = sorted(set(instance_ids))
         if not ids:
             return {}
-        rows = self._json("POST", "/process-instance", "process instances", json={"processInstanceIds": ids})
+        rows = self.call("POST", "/process-instance", "process instances", json={"processInstanceIds": ids})
         return {r["id"]: r.get("businessKey") or "" for r in rows or []}
 
     # ------------------------------------------------------------------ external tasks
@@ -375,11 +315,11 @@ class OperatonEngine:
         if wait_seconds > 0:
             body["asyncResponseTimeout"] = int(wait_seconds * 1000)
             extra["timeout"] = wait_seconds + 10
-        rows = self._json("POST", "/external-task/fetchAndLock", "fetch and lock", json=body, **extra)
+        rows = self.call("POST", "/external-task/fetchAndLock", "fetch and lock", json=body, **extra)
         return external_tasks(rows or [], worker_id)
 
     def _external(self, method: str, task_id: str, action: str, body: Mapping[str, Any]) -> None:
-        response = self._request(method, f"/external-task/{task_id}/{action}", json=dict(body))
+        response = self.request(method, f"/external-task/{task_id}/{action}", json=dict(body))
         if response.status_code < 400:
             return
         error = external_task_error(response.status_code, self._message(response), task_id)
@@ -416,15 +356,15 @@ class OperatonEngine:
 
     def set_retries(self, task_id: str, retries: int) -> None:
         """Resolve an incident: make the task fetchable again."""
-        response = self._request("PUT", f"/external-task/{task_id}/retries", json={"retries": retries})
+        response = self.request("PUT", f"/external-task/{task_id}/retries", json={"retries": retries})
         if response.status_code >= 400:
             if response.status_code == 404 or "not found" in self._message(response).lower():
-                raise NotFound("Không tìm thấy tác vụ.", "External task not found.", task_id=task_id)
+                raise external_task_unknown(task_id)
             self._fail(response, "set retries")
 
     def pending_external_tasks(self) -> int:
         """External tasks a worker could fetch now (queue depth)."""
-        body = self._json(
+        body = self.call(
             "GET",
             "/external-task/count",
             "external task count",
@@ -433,7 +373,7 @@ class OperatonEngine:
         return int((body or {}).get("count", 0))
 
     def incidents(self) -> list[Incident]:
-        rows = self._json("GET", "/incident", "incidents") or []
+        rows = self.call("GET", "/incident", "incidents") or []
         keys = self._business_keys(r["processInstanceId"] for r in rows if r.get("processInstanceId"))
         return [
             Incident(
@@ -458,7 +398,7 @@ class OperatonEngine:
         keys = self._business_keys(instance_ids)
         values: dict[str, dict[str, Any]] = {i: {} for i in instance_ids}
         if instance_ids:
-            found = self._json(
+            found = self.call(
                 "POST",
                 "/variable-instance",
                 "variables",
@@ -503,11 +443,11 @@ class OperatonEngine:
             query["processInstanceBusinessKey"] = business_key
         if assignee is not None:
             query["assignee"] = assignee
-        rows = self._json("POST", "/task", "user tasks", json=query)
+        rows = self.call("POST", "/task", "user tasks", json=query)
         return self._user_tasks(rows or [])
 
     def user_task(self, task_id: str) -> UserTask | None:
-        response = self._request("GET", f"/task/{task_id}")
+        response = self.request("GET", f"/task/{task_id}")
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
@@ -518,41 +458,28 @@ class OperatonEngine:
         return tasks[0] if tasks else None
 
     def _missing_or_taken(self, task_id: str) -> None:
-        task = self._request("GET", f"/task/{task_id}")
+        task = self.request("GET", f"/task/{task_id}")
         if task.status_code >= 400:
-            raise NotFound(
-                "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
-                "Task not found or already completed.",
-                task_id=task_id,
-            )
-        assignee = task.json().get("assignee")
-        raise Conflict(
-            f"Nhiệm vụ đã được {assignee} nhận xử lý.",
-            f"Task is already claimed by {assignee}.",
-            task_id=task_id,
-        )
+            raise user_task_gone(task_id)
+        raise user_task_taken(task.json().get("assignee"), task_id)
 
     def claim(self, task_id: str, user: str) -> None:
-        response = self._request("POST", f"/task/{task_id}/claim", json={"userId": user})
+        response = self.request("POST", f"/task/{task_id}/claim", json={"userId": user})
         if response.status_code >= 400:
             self._missing_or_taken(task_id)
 
     def unclaim(self, task_id: str) -> None:
-        response = self._request("POST", f"/task/{task_id}/unclaim")
+        response = self.request("POST", f"/task/{task_id}/unclaim")
         if response.status_code >= 400:
             self._missing_or_taken(task_id)
 
     def complete_user_task(self, task_id: str, variables: Mapping[str, JsonValue]) -> None:
-        response = self._request("POST", f"/task/{task_id}/complete", json={"variables": typed_variables(variables)})
+        response = self.request("POST", f"/task/{task_id}/complete", json={"variables": typed_variables(variables)})
         if response.status_code < 400:
             return
-        exists = self._request("GET", f"/task/{task_id}")
+        exists = self.request("GET", f"/task/{task_id}")
         if exists.status_code >= 400:
-            raise NotFound(
-                "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
-                "Task not found or already completed.",
-                task_id=task_id,
-            )
+            raise user_task_gone(task_id)
         message = self._message(response)
         raise InvalidInput(
             f"Quy trình không thể tiếp tục: {message}",
@@ -564,11 +491,8 @@ class OperatonEngine:
 
     def correlate_message(self, name: str, business_key: str, variables: Mapping[str, JsonValue]) -> None:
         if self._running(business_key) is None:
-            raise NotFound(
-                "Không có quy trình đang chạy cho hồ sơ này.",
-                f"No running process for business key {business_key}.",
-            )
-        response = self._request(
+            raise no_running_process(business_key)
+        response = self.request(
             "POST",
             "/message",
             json={"messageName": name, "businessKey": business_key, "processVariables": typed_variables(variables)},
@@ -577,21 +501,18 @@ class OperatonEngine:
             return
         message = self._message(response)
         if response.status_code in (400, 404, 409) or "no process definition or execution matches" in message.lower():
-            raise Conflict(
-                f"Quy trình không chờ thông điệp '{name}'.",
-                f"The process is not waiting for message '{name}' ({message}).",
-            )
+            raise not_waiting_for_message(name, message)
         self._fail(response, f"message {name}")
 
     def fire_due_timers(self, now: dt.datetime) -> int:
         """Execute every timer job due at or before ``now`` (the application's clock, possibly simulated)."""
         bound = format_time(now + dt.timedelta(milliseconds=1))  # Operaton compares strictly: lt ≡ ≤ now
-        jobs = self._json(
+        jobs = self.call(
             "GET", "/job", "timer jobs", params={"timers": "true", "dueDates": f"lt_{bound}", "withRetriesLeft": "true"}
         )
         fired = 0
         for job in jobs or []:
-            response = self._request("POST", f"/job/{job['id']}/execute")
+            response = self.request("POST", f"/job/{job['id']}/execute")
             if response.status_code < 400:
                 fired += 1
             elif response.status_code == 404 or "not" in self._message(response).lower():

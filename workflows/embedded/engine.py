@@ -25,7 +25,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 from sqlalchemy import Engine as SqlEngine
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
-from dossiers.ports import Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
+from dossiers.ports import ActivityStates, Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
 from motcua.db import (
     is_sqlite,
     transaction,
@@ -36,7 +36,7 @@ from motcua.db import (
     wf_timer,
     wf_user_task,
 )
-from workflows.spiff_support import (
+from workflows.embedded.spiff import (
     ClockScriptEngine,
     ExternalServiceTask,
     ParsedDefinition,
@@ -44,8 +44,18 @@ from workflows.spiff_support import (
     load_instance,
     new_instance,
     parse_definition,
-    process_ids,
     sha256_hex,
+)
+from workflows.introspect import process_ids
+from workflows.refusals import (
+    external_task_gone,
+    external_task_taken,
+    external_task_unknown,
+    no_deployed_process,
+    no_running_process,
+    not_waiting_for_message,
+    user_task_gone,
+    user_task_taken,
 )
 
 log = structlog.get_logger(__name__)
@@ -60,6 +70,11 @@ class ProcessError(InvalidInput):
 
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(data), default=str))  # type: ignore[no-any-return]
+
+
+def _activity_ids(tasks: Iterable[Any]) -> tuple[str, ...]:
+    """The BPMN ids of tasks, in order (SpiffWorkflow's own tasks, the root and the end, have none)."""
+    return tuple(bpmn_id for t in tasks if (bpmn_id := getattr(t.task_spec, "bpmn_id", None)))
 
 
 class EmbeddedEngine:
@@ -85,12 +100,7 @@ class EmbeddedEngine:
                 xml = path.read_bytes()
                 digest = sha256_hex(xml)
                 for key in process_ids(xml):
-                    latest = conn.execute(
-                        select(wf_definition.c.version, wf_definition.c.sha256)
-                        .where(wf_definition.c.process_key == key)
-                        .order_by(wf_definition.c.version.desc())
-                        .limit(1)
-                    ).first()
+                    latest = self._latest(conn, key)
                     if latest is not None and latest.sha256 == digest:
                         continue
                     parse_definition(xml, key, path.name)  # refuse to deploy what does not parse
@@ -108,6 +118,29 @@ class EmbeddedEngine:
                     )
                     deployed.append(f"{key}:{version}")
         return deployed
+
+    @staticmethod
+    def _latest(conn: Connection, process_key: str) -> Any:
+        """The newest deployed version of a process (its ``wf_definition`` row), or None."""
+        return conn.execute(
+            select(wf_definition)
+            .where(wf_definition.c.process_key == process_key)
+            .order_by(wf_definition.c.version.desc())
+            .limit(1)
+        ).first()
+
+    def definition_xml(self, process_key: str, business_key: str | None = None) -> bytes | None:
+        with transaction(self.db) as conn:
+            row = None
+            if business_key is not None:
+                row = conn.execute(
+                    select(wf_definition.c.bpmn_xml)
+                    .join(wf_instance, wf_instance.c.definition_id == wf_definition.c.id)
+                    .where(wf_instance.c.business_key == business_key, wf_definition.c.process_key == process_key)
+                ).first()
+            if row is None:
+                row = self._latest(conn, process_key)
+        return None if row is None else str(row.bpmn_xml).encode("utf-8")
 
     def _definition(self, conn: Connection, definition_id: str) -> ParsedDefinition:
         cached = self._definitions.get(definition_id)
@@ -128,18 +161,9 @@ class EmbeddedEngine:
             existing = conn.execute(select(wf_instance.c.id).where(wf_instance.c.business_key == business_key)).first()
             if existing is not None:
                 return str(existing.id)
-            definition_row = conn.execute(
-                select(wf_definition.c.id)
-                .where(wf_definition.c.process_key == process_key)
-                .order_by(wf_definition.c.version.desc())
-                .limit(1)
-            ).first()
+            definition_row = self._latest(conn, process_key)
             if definition_row is None:
-                raise NotFound(
-                    f"Không có quy trình BPMN '{process_key}'.",
-                    f"No deployed BPMN process '{process_key}'.",
-                    process_key=process_key,
-                )
+                raise no_deployed_process(process_key)
             definition = self._definition(conn, definition_row.id)
             instance_id = str(uuid.uuid4())
             workflow = new_instance(definition, self._script_engine())
@@ -165,18 +189,42 @@ class EmbeddedEngine:
 
     def instance(self, business_key: str) -> ProcessInstance | None:
         with transaction(self.db) as conn:
-            row = conn.execute(select(wf_instance).where(wf_instance.c.business_key == business_key)).first()
-            if row is None:
-                return None
-            definition = self._definition(conn, row.definition_id)
-            workflow = load_instance(row.state, definition, self._script_engine())
-            return ProcessInstance(
-                id=row.id,
-                process_key=row.process_key,
-                business_key=row.business_key,
-                state=row.status,
-                variables=_jsonable(self._variables(workflow)),
-            )
+            found = self._by_business_key(conn, business_key)
+        if found is None:
+            return None
+        row, workflow = found
+        return ProcessInstance(
+            id=row.id,
+            process_key=row.process_key,
+            business_key=row.business_key,
+            state=row.status,
+            variables=_jsonable(self._variables(workflow)),
+        )
+
+    def activity_states(self, business_key: str) -> ActivityStates | None:
+        """From the instance's task tree (whatever its status: running, completed or migrated)."""
+        with transaction(self.db) as conn:
+            found = self._by_business_key(conn, business_key)
+        if found is None:
+            return None
+        _row, workflow = found
+        waiting = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        return ActivityStates(
+            current=_activity_ids(waiting), completed=_activity_ids(workflow.get_tasks(state=TaskState.COMPLETED))
+        )
+
+    def _by_business_key(self, conn: Connection, business_key: str) -> tuple[Any, Any] | None:
+        """The instance of a business key (its ``wf_instance`` row) and its workflow as saved, or None."""
+        row = conn.execute(select(wf_instance).where(wf_instance.c.business_key == business_key)).first()
+        if row is None:
+            return None
+        _definition, workflow = self._restore(conn, row)
+        return row, workflow
+
+    def _restore(self, conn: Connection, row: Any, now: dt.datetime | None = None) -> tuple[ParsedDefinition, Any]:
+        """An instance's definition and its workflow as saved (``row``: its ``wf_instance`` row)."""
+        definition = self._definition(conn, row.definition_id)
+        return definition, load_instance(row.state, definition, self._script_engine(now))
 
     @staticmethod
     def _variables(workflow: Any) -> dict[str, Any]:
@@ -214,8 +262,7 @@ class EmbeddedEngine:
             raise NotFound("Không tìm thấy quy trình.", "Process instance not found.", instance_id=instance_id)
         if row.status != "running":
             raise Conflict("Quy trình đã kết thúc.", "The process instance has already ended.", instance_id=instance_id)
-        definition = self._definition(conn, row.definition_id)
-        workflow = load_instance(row.state, definition, self._script_engine(now))
+        definition, workflow = self._restore(conn, row, now)
         command(workflow)
         self._run(workflow)
         self._save(conn, instance_id, row.business_key, definition, workflow, revision=row.revision + 1)
@@ -273,9 +320,18 @@ class EmbeddedEngine:
                 if value is not None and getattr(task.task_spec, "event_definition", None) is not None:
                     due = dt.datetime.fromisoformat(str(value))
                     timers[str(task.id)] = {"activity_id": task.task_spec.bpmn_id, "due_at": due}
-        self._sync_external(conn, instance_id, business_key, externals, now)
-        self._sync_users(conn, instance_id, business_key, users, now)
-        self._sync_timers(conn, instance_id, timers)
+        self._sync(
+            conn,
+            wf_external_task,
+            instance_id,
+            externals,
+            business_key=business_key,
+            available_at=now,
+            created_at=now,
+            retries=None,
+        )
+        self._sync(conn, wf_user_task, instance_id, users, business_key=business_key, created_at=now)
+        self._sync(conn, wf_timer, instance_id, timers)
         if completed:
             conn.execute(
                 update(wf_incident)
@@ -297,63 +353,22 @@ class EmbeddedEngine:
         return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
     @staticmethod
-    def _existing_ids(conn: Connection, table: Any, instance_id: str) -> set[str]:
-        return {r.id for r in conn.execute(select(table.c.id).where(table.c.instance_id == instance_id))}
-
-    def _sync_external(
-        self,
+    def _sync(
         conn: Connection,
+        table: Any,
         instance_id: str,
-        business_key: str,
         wanted: Mapping[str, Mapping[str, Any]],
-        now: dt.datetime,
+        **columns: Any,
     ) -> None:
-        existing = self._existing_ids(conn, wf_external_task, instance_id)
+        """Make the instance's rows of a mirror table the ``wanted`` ones: rows no longer wanted go, new ones are
+        inserted with ``columns``; a row still wanted is left as it is (its lock, assignee or retries stay)."""
+        existing = {r.id for r in conn.execute(select(table.c.id).where(table.c.instance_id == instance_id))}
         gone = existing - wanted.keys()
         if gone:
-            conn.execute(delete(wf_external_task).where(wf_external_task.c.id.in_(gone)))
+            conn.execute(delete(table).where(table.c.id.in_(gone)))
         for task_id, info in wanted.items():
             if task_id not in existing:
-                conn.execute(
-                    insert(wf_external_task).values(
-                        id=task_id,
-                        instance_id=instance_id,
-                        business_key=business_key,
-                        available_at=now,
-                        created_at=now,
-                        retries=None,
-                        **info,
-                    )
-                )
-
-    def _sync_users(
-        self,
-        conn: Connection,
-        instance_id: str,
-        business_key: str,
-        wanted: Mapping[str, Mapping[str, Any]],
-        now: dt.datetime,
-    ) -> None:
-        existing = self._existing_ids(conn, wf_user_task, instance_id)
-        gone = existing - wanted.keys()
-        if gone:
-            conn.execute(delete(wf_user_task).where(wf_user_task.c.id.in_(gone)))
-        for task_id, info in wanted.items():
-            if task_id not in existing:
-                conn.execute(
-                    insert(wf_user_task).values(
-                        id=task_id, instance_id=instance_id, business_key=business_key, created_at=now, **info
-                    )
-                )
-
-    def _sync_timers(self, conn: Connection, instance_id: str, wanted: Mapping[str, Mapping[str, Any]]) -> None:
-        existing = self._existing_ids(conn, wf_timer, instance_id)
-        gone = existing - wanted.keys()
-        if gone:
-            conn.execute(delete(wf_timer).where(wf_timer.c.id.in_(gone)))
-        for task_id, info in wanted.items():
-            if task_id not in existing:
-                conn.execute(insert(wf_timer).values(id=task_id, instance_id=instance_id, **info))
+                conn.execute(insert(table).values(id=task_id, instance_id=instance_id, **columns, **info))
 
     # ------------------------------------------------------------------ external tasks
 
@@ -406,17 +421,9 @@ class EmbeddedEngine:
             query = query.with_for_update()
         row = conn.execute(query).first()
         if row is None:
-            raise NotFound(
-                "Tác vụ không còn chờ xử lý (đã hoàn thành hoặc không tồn tại).",
-                "External task is no longer waiting (already completed or unknown).",
-                task_id=task_id,
-            )
+            raise external_task_gone(task_id)
         if row.worker_id != worker_id:
-            raise Conflict(
-                "Tác vụ đang do tiến trình khác giữ khóa.",
-                f"External task is locked by another worker ({row.worker_id}).",
-                task_id=task_id,
-            )
+            raise external_task_taken(row.worker_id, task_id)
         return row
 
     def complete_external_task(self, task_id: str, worker_id: str, variables: Mapping[str, JsonValue]) -> None:
@@ -479,7 +486,7 @@ class EmbeddedEngine:
                 .values(retries=retries, available_at=now, worker_id=None, lock_expires_at=None)
             )
             if done.rowcount == 0:
-                raise NotFound("Không tìm thấy tác vụ.", "External task not found.", task_id=task_id)
+                raise external_task_unknown(task_id)
             conn.execute(
                 update(wf_incident)
                 .where(wf_incident.c.external_task_id == task_id, wf_incident.c.resolved_at.is_(None))
@@ -571,16 +578,8 @@ class EmbeddedEngine:
     def _raise_missing_or_taken(conn: Connection, task_id: str) -> None:
         row = conn.execute(select(wf_user_task.c.assignee).where(wf_user_task.c.id == task_id)).first()
         if row is None:
-            raise NotFound(
-                "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
-                "Task not found or already completed.",
-                task_id=task_id,
-            )
-        raise Conflict(
-            f"Nhiệm vụ đã được {row.assignee} nhận xử lý.",
-            f"Task is already claimed by {row.assignee}.",
-            task_id=task_id,
-        )
+            raise user_task_gone(task_id)
+        raise user_task_taken(row.assignee, task_id)
 
     def unclaim(self, task_id: str) -> None:
         with transaction(self.db) as conn:
@@ -613,10 +612,7 @@ class EmbeddedEngine:
                 )
             ).first()
             if row is None:
-                raise NotFound(
-                    "Không có quy trình đang chạy cho hồ sơ này.",
-                    f"No running process for business key {business_key}.",
-                )
+                raise no_running_process(business_key)
 
             def command(workflow: Any) -> None:
                 waiting = [
@@ -626,10 +622,7 @@ class EmbeddedEngine:
                     and t.task_spec.event_definition.name == name
                 ]
                 if not waiting:
-                    raise Conflict(
-                        f"Quy trình không chờ thông điệp '{name}'.",
-                        f"The process is not waiting for message '{name}'.",
-                    )
+                    raise not_waiting_for_message(name)
                 for task in waiting:
                     task.data.update(data)
                 workflow.catch(BpmnEvent(MessageEventDefinition(name), data))

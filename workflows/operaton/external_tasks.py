@@ -2,12 +2,12 @@
 
 The library's own loop (``ExternalTaskWorker.subscribe``) is not used: on any error it sleeps 300 s and it
 hands task exceptions to a handler API of its own. We use its ``ExternalTaskClient`` for the three REST calls
-a worker makes — ``fetchAndLock`` (with long polling), ``complete`` and ``failure`` — and keep our
-:class:`workers.runtime.Worker` loop, so every topic handler runs unchanged on both engines and an exception
+a worker makes — ``fetchAndLock`` (with long polling), ``complete`` and ``failure`` — and keep the
+``workers.runtime.Worker`` loop, so every topic handler runs unchanged on both engines and an exception
 always becomes a failure with retries.
 
 Variables go out in Operaton's typed form (dicts and lists as ``Json``) and are read back with
-``deserializeValues=false`` through the same functions as the REST adapter (``workflows.operaton``).
+``deserializeValues=false`` through the same functions as the REST adapter (:mod:`.wire`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,16 @@ from typing import Any, NoReturn
 import requests
 from camunda.client.external_task_client import ExternalTaskClient
 
-from dossiers.errors import InvalidInput, MotcuaError, Unavailable
+from dossiers.errors import InvalidInput, MotcuaError
 from dossiers.ports import ExternalTask, JsonValue
-from workflows.operaton import external_task_error, external_tasks, typed_variables
+from workflows.operaton.wire import (
+    base_url_of,
+    credentials_refused,
+    external_task_error,
+    external_tasks,
+    typed_variables,
+    unreachable,
+)
 
 _STATUS = re.compile(r"received (\d{3})")
 HTTP_SECONDS = 30.0
@@ -31,12 +38,7 @@ class ClientTasks:
     """The fetch/complete/fail part of the ``Engine`` port, spoken through the Camunda external-task client."""
 
     def __init__(self, base_url: str, user: str | None, password: str | None) -> None:
-        if not base_url:
-            raise InvalidInput(
-                "Chưa cấu hình địa chỉ Operaton (MOTCUA_OPERATON_URL).",
-                "MOTCUA_OPERATON_URL is not set (the Operaton REST base URL, …/engine-rest).",
-            )
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url_of(base_url)
         self._auth = {"auth_basic": {"username": user, "password": password or ""}} if user else {}
         self._clients: dict[tuple[str, int, int, int], ExternalTaskClient] = {}
 
@@ -65,23 +67,16 @@ class ClientTasks:
             status = exc.response.status_code if exc.response is not None else 0
             self._raise(what, task_id, status, str(exc), exc)
         except requests.RequestException as exc:
-            raise Unavailable(
-                f"Không kết nối được máy chủ quy trình Operaton ({self.base_url}): {exc}",
-                f"Cannot reach the Operaton engine at {self.base_url} ({what}): {exc}",
-            ) from exc
+            raise unreachable(self.base_url, exc, what) from exc
         except MotcuaError:
             raise
         except Exception as exc:  # noqa: BLE001 - the client raises bare Exception("received <status> : …")
             found = _STATUS.search(str(exc))
             self._raise(what, task_id, int(found.group(1)) if found else 0, str(exc), exc)
 
-    @staticmethod
-    def _raise(what: str, task_id: str, status: int, message: str, cause: Exception) -> NoReturn:
+    def _raise(self, what: str, task_id: str, status: int, message: str, cause: Exception) -> NoReturn:
         if status == 401:
-            raise Unavailable(
-                "Operaton từ chối tên đăng nhập/mật khẩu (MOTCUA_OPERATON_USER, MOTCUA_OPERATON_PASSWORD).",
-                "Operaton refused the credentials (bad MOTCUA_OPERATON_USER / MOTCUA_OPERATON_PASSWORD).",
-            ) from cause
+            raise credentials_refused(self.base_url) from cause
         error = external_task_error(status, message, task_id) if task_id else None
         if error is not None:
             raise error from cause
