@@ -19,6 +19,7 @@ COPY signing ./signing
 COPY storage ./storage
 COPY api ./api
 COPY documents ./documents
+COPY persistence ./persistence
 
 # pyproject declares everything production needs: psycopg (MOTCUA_DATABASE_URL=postgresql+psycopg://…),
 # minio, and camunda-external-task-client-python3 for the workers on Operaton.

@@ -14,7 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.bearer import role_guard
 from dossiers.model import Person, Role
-from motcua.audit import Checkpoint, audit_report
+from motcua.audit import audit_report
+from persistence.audit_log import Checkpoint
 
 AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
 

@@ -20,13 +20,14 @@ from starlette.datastructures import UploadFile
 from api.openapi import download, json_body, multipart, problems
 from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
-from motcua.db import document, notification, transaction
 from motcua.digitise import Digitiser
 from motcua.late import LateNotices
 from motcua.notify import build_dispatcher
 from motcua.payments import SIGNATURE_HEADER, Payments, callback_secret
-from motcua.ratelimit import TooManyRequests
 from motcua.uploads import Upload
+from persistence.rate_limits import TooManyRequests
+from persistence.schema import document, notification
+from persistence.uow import transaction
 
 RESULT_KINDS = ("result",)
 REFUSAL_KINDS = ("refusal",)

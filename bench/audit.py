@@ -46,8 +46,9 @@ from sqlalchemy import Engine, insert  # noqa: E402
 
 from dossiers.audit import GENESIS_HASH, chain_hash, checkpoint_statement, verify_chain  # noqa: E402
 from dossiers.ports import AuditEntry, AuditEvent  # noqa: E402
-from motcua.audit import SqlAuditLog  # noqa: E402
-from motcua.db import audit_head, audit_log, make_engine, metadata, transaction  # noqa: E402
+from persistence.audit_log import SqlAuditLog  # noqa: E402
+from persistence.schema import audit_head, audit_log, metadata  # noqa: E402
+from persistence.uow import make_engine, transaction  # noqa: E402
 
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
 KINDS = ("dossier.received", "document.stored", "task.claimed", "task.completed", "dossier.read", "document.read")
@@ -241,7 +242,7 @@ def checkpoint_costs(rounds: int = 20) -> tuple[float, float]:
 
 def anchor_costs(count: int) -> tuple[float, float, int]:
     """(ms to write one anchor, ms to list the anchors near the end, anchors listed) over ``count`` anchors."""
-    from motcua.audit import AuditAnchors
+    from persistence.audit_log import AuditAnchors
     from storage.local import LocalDocumentStore
 
     class Head:  # the head row of a log whose newest entry is ``seq``

@@ -19,7 +19,8 @@ from pathlib import Path
 import structlog
 
 from motcua.clock import SystemClock
-from motcua.db import make_engine, metadata
+from persistence.schema import metadata
+from persistence.uow import make_engine
 from workers.runtime import Complete, TaskContext, Worker
 from workflows.embedded.engine import EmbeddedEngine
 

@@ -72,8 +72,8 @@ import structlog  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from motcua.app import Runtime, build_runtime, init_state  # noqa: E402
-from motcua.db import document, dossier  # noqa: E402
 from motcua.settings import Settings  # noqa: E402
+from persistence.schema import document, dossier  # noqa: E402
 
 RECEPTION = "tiepnhan.xa1"
 SPECIALIST = "chuyenvien1.xa1"

@@ -23,29 +23,22 @@ from dossiers.calendar import CalendarOverrides, WorkingCalendar
 from dossiers.errors import InvalidInput
 from dossiers.model import AgencyStructure
 from dossiers.ports import Clock, DocumentStore, Engine
-from motcua.audit import AuditAnchors, AuditCheckpoints, SqlAuditLog
 from motcua.catalogue import Problem, catalogue_dirs, read_catalogue
 from motcua.catalogue import validate as validate_catalogue
 from motcua.clock import SimulatedClock, SystemClock
-from motcua.db import (
-    agency,
-    agency_structure,
-    calendar_override,
-    department,
-    make_engine,
-    procedure,
-    transaction,
-)
 from motcua.envelopes import EnvelopeExchange, EnvelopeReceiver, PartnerRegistry
 from motcua.issuing import DocumentIssuer
 from motcua.late import operations_tick
-from motcua.migrate import upgrade
 from motcua.paperwork import Paperwork
-from motcua.ratelimit import LoginThrottle, PublicLookups, RateLimiter
 from motcua.security import Accounts, hash_password
 from motcua.services import OneStopShop
 from motcua.settings import Settings, ensure_secret_file
 from motcua.signatures import PersonalSignatures
+from persistence.audit_log import AuditAnchors, AuditCheckpoints, SqlAuditLog
+from persistence.migrate import upgrade
+from persistence.rate_limits import LoginThrottle, PublicLookups, RateLimiter
+from persistence.schema import agency, agency_structure, calendar_override, department, procedure
+from persistence.uow import make_engine, transaction
 from signing.api import KeyProvider
 from signing.cms import sign_detached
 from signing.keys.loader import load_key_provider
@@ -262,7 +255,7 @@ def make_clock(settings: Settings, db: SqlEngine | None = None) -> Clock:
     if db is not None:
         from sqlalchemy import func
 
-        from motcua.db import audit_log
+        from persistence.schema import audit_log
 
         try:
             with db.connect() as conn:

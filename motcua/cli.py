@@ -645,8 +645,9 @@ def storage_check(
 
     from sqlalchemy import select
 
-    from motcua.db import document, make_engine
     from motcua.services import stored_object
+    from persistence.schema import document
+    from persistence.uow import make_engine
     from storage.check import Record, check_store, render
     from storage.url import open_store
 
@@ -697,7 +698,7 @@ def engine_migrate(
     from sqlalchemy import make_url
 
     from motcua.app import bpmn_dirs, make_clock
-    from motcua.db import make_engine
+    from persistence.uow import make_engine
     from workflows.migration import migrate_to_operaton
     from workflows.operaton.engine import OperatonEngine
 

@@ -18,9 +18,10 @@ from sqlalchemy import update
 from dossiers.errors import Conflict, Forbidden, InvalidInput, TooLarge
 from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
 from dossiers.ports import SignatureRequest, Signer
-from motcua.db import document, transaction
 from motcua.issuing import DocumentIssuer, IssueRequest
 from motcua.uploads import MAX_PAGE_TREE_DEPTH, Upload, check_upload
+from persistence.schema import document
+from persistence.uow import transaction
 
 if TYPE_CHECKING:
     from motcua.services import OneStopShop

@@ -60,10 +60,11 @@ from dossiers.errors import Conflict, InvalidInput, NotFound
 from dossiers.model import DossierStatus
 from dossiers.ports import ExchangeDocument, ExchangeReceipt, UserTask
 from dossiers.text_rules import check_form, clean_applicant_name, clean_id_number, clean_phone
-from motcua.db import document, dossier, exchange_inbox, exchange_outbox, transaction
 from motcua.exchange import RECEIVED, InProcessExchange
 from motcua.services import OneStopShop, stored_object
 from motcua.uploads import Upload, check_upload
+from persistence.schema import document, dossier, exchange_inbox, exchange_outbox
+from persistence.uow import transaction
 from signing.certs import der
 from signing.cms import CmsInvalid, agency_code_of, sign_detached, verify_detached
 

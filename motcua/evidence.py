@@ -45,9 +45,10 @@ from dossiers.calendar import VN_TZ
 from dossiers.errors import NotFound
 from dossiers.ports import AuditEntry, AuditEvent
 from motcua import evidence_verify as layout
-from motcua.db import audit_log, document, transaction
 from motcua.services import stored_object
 from motcua.verification import validator_for
+from persistence.schema import audit_log, document
+from persistence.uow import transaction
 from signing.ades import AdesValidator, report_to_dict
 from signing.certs import der, pem, to_crypto
 from signing.cms import sign_detached

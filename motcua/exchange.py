@@ -26,8 +26,9 @@ from sqlalchemy import insert, select
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
 from dossiers.ports import ExchangeDocument, ExchangeReceipt
-from motcua.db import document, side_effect, transaction
 from motcua.services import OneStopShop
+from persistence.schema import document, side_effect
+from persistence.uow import transaction
 
 DELIVERED = "exchange.delivered"
 """The audit event of one delivery (details: message id, sender, receiver, documents with SHA-256)."""

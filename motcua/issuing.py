@@ -16,9 +16,10 @@ import structlog
 from sqlalchemy import select
 
 from dossiers.ports import SignatureRequest, Signer
-from motcua.db import document, transaction
 from motcua.rendering import DEFAULT_RENDER_SECONDS, within_time_limit
 from motcua.services import OneStopShop
+from persistence.schema import document
+from persistence.uow import transaction
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -30,8 +30,10 @@ from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavail
 from dossiers.lifecycle import warning_at
 from dossiers.model import FINAL_STATUSES, OFFICIAL_ROLES, Agency, DossierStatus, Person, Procedure, Role
 from dossiers.ports import UserTask
-from motcua.db import dossier, is_sqlite, late_notice, transaction
 from motcua.notify import Outbox, build_dispatcher, notify_applicant
+from persistence.counters import upsert
+from persistence.schema import dossier, late_notice
+from persistence.uow import transaction
 
 if TYPE_CHECKING:
     from motcua.app import Runtime
@@ -104,12 +106,8 @@ def find_late_risks(shop: OneStopShop, now: dt.datetime, *, window_hours: float 
 
 
 def _open_notice(shop: OneStopShop, row: Any, department: str | None, now: dt.datetime) -> bool:
-    if is_sqlite(shop.db):
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    else:
-        from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
     notice_id = str(uuid.uuid4())
-    stmt = upsert(late_notice).values(
+    values = dict(
         id=notice_id,
         dossier_code=row.code,
         agency_code=row.agency_code,
@@ -119,7 +117,8 @@ def _open_notice(shop: OneStopShop, row: Any, department: str | None, now: dt.da
         created_at=now,
     )
     with transaction(shop.db) as conn:
-        result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["dossier_code"]))
+        stmt = upsert(conn, late_notice).values(**values).on_conflict_do_nothing(index_elements=["dossier_code"])
+        result = conn.execute(stmt)
         if result.rowcount != 1:
             return False  # another process opened it first
         shop.record(

@@ -1,7 +1,7 @@
 """Notifications to citizens (the ``Notifier`` port): an outbox, a dispatcher and delivery adapters.
 
 ``Outbox.notify`` only writes a row of the ``notification`` table, inside the caller's unit of work
-(:func:`motcua.db.transaction`): the message exists exactly when the business change it announces was
+(:func:`persistence.uow.transaction`): the message exists exactly when the business change it announces was
 committed. The :class:`Dispatcher` (run by the housekeeping thread) delivers pending rows afterwards:
 
 * a row is *claimed* (``pending`` → ``sending``) by a conditional update before it is sent, so two
@@ -48,7 +48,9 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select, update
 
 from dossiers.ports import Clock
-from motcua.db import is_sqlite, notification, transaction
+from persistence.counters import upsert
+from persistence.schema import notification
+from persistence.uow import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -97,11 +99,7 @@ class Outbox:
             raise ValueError(f"unknown notification channel {channel!r} (expected one of {', '.join(CHANNELS)})")
         if not recipient.strip() or not idempotency_key.strip():
             raise ValueError("a notification needs a recipient and an idempotency key")
-        if is_sqlite(self.db):
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
-        stmt = upsert(notification).values(
+        values = dict(
             id=str(uuid.uuid4()),
             dossier_code=dossier_code,
             channel=channel,
@@ -114,7 +112,9 @@ class Outbox:
             created_at=self.clock.now(),
         )
         with transaction(self.db) as conn:
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+            conn.execute(
+                upsert(conn, notification).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            )
             found = conn.execute(
                 select(notification.c.id).where(notification.c.idempotency_key == idempotency_key)
             ).scalar_one()

@@ -41,9 +41,10 @@ from sqlalchemy import select
 
 from dossiers.errors import Forbidden, Unauthorized, Unavailable
 from dossiers.model import Person
-from motcua.db import app_user, transaction
 from motcua.security import Accounts
 from motcua.settings import Settings
+from persistence.schema import app_user
+from persistence.uow import transaction
 
 SCOPES = "openid profile email"
 # Asymmetric algorithms only: "none" and HS* (keyed with the client secret) are never accepted for ID tokens.

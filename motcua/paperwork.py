@@ -42,10 +42,12 @@ from dossiers.lifecycle import timeliness
 from dossiers.model import FINAL_STATUSES, STATUS_LABELS_VI, Agency, DossierStatus, Role
 from dossiers.ports import SignatureRequest
 from dossiers.text_rules import check_day
-from motcua.db import audit_log, document_register, dossier, is_sqlite, pending_signature, transaction
 from motcua.issuing import DocumentIssuer, IssueRequest
 from motcua.services import OneStopShop
 from motcua.signatures import PersonalSignatures
+from persistence.counters import next_register_number
+from persistence.schema import audit_log, dossier, pending_signature
+from persistence.uow import transaction
 from signing.appearance import development_signature_png, leader_style, seal_box
 from signing.fields import LEADER_FIELD, SEAL_FIELD, fill_number_and_date, prepare_fields
 
@@ -552,15 +554,6 @@ class Paperwork:
 
     def _register_number(self, agency_code: str, year: int) -> str:
         """Next number in the agency's register of this series for the year (no gaps: same transaction)."""
-        if is_sqlite(self.shop.db):
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
-        stmt = upsert(document_register).values(agency_code=agency_code, year=year, series=RESULT_SERIES, last_number=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["agency_code", "year", "series"],
-            set_={"last_number": document_register.c.last_number + 1},
-        ).returning(document_register.c.last_number)
         with transaction(self.shop.db) as conn:
-            number = conn.execute(stmt).scalar_one()
+            number = next_register_number(conn, agency_code, year, RESULT_SERIES)
         return f"{number:02d}/{RESULT_SERIES}"

@@ -27,7 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
 from dossiers.ports import Clock, PaymentRecord
-from motcua.db import payment, transaction
+from persistence.schema import payment
+from persistence.uow import transaction
 
 if TYPE_CHECKING:
     from motcua.services import OneStopShop

@@ -14,7 +14,8 @@ from sqlalchemy import Engine, insert, select, update
 from dossiers import text_rules
 from dossiers.errors import Conflict, InvalidInput, Unauthorized
 from dossiers.model import Person, Role
-from motcua.db import api_token, app_user, transaction
+from persistence.schema import api_token, app_user
+from persistence.uow import transaction
 
 _hasher = PasswordHasher()  # argon2id with the library's default parameters (slow on purpose)
 MIN_PASSWORD_LENGTH = 8

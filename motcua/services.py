@@ -39,10 +39,12 @@ from dossiers.model import (
     structure_in_force,
 )
 from dossiers.ports import AuditEvent, AuditLog, Clock, DocumentStore, Engine, Incident, StoredObject, UserTask
-from motcua.db import document, dossier, dossier_counter, is_sqlite, procedure, side_effect, transaction
 from motcua.payments import RETURN_ACTIVITY, require_paid
 from motcua.security import Accounts
 from motcua.uploads import Upload, check_upload
+from persistence.counters import next_dossier_serial
+from persistence.schema import document, dossier, procedure, side_effect
+from persistence.uow import is_sqlite, transaction
 from storage.errors import IntegrityError
 from workflows.introspect import bpmn_file_for, decision_options
 
@@ -384,16 +386,8 @@ class OneStopShop:
         """Gap-free serial per unit and day: the counter row is incremented in the dossier's transaction,
         so a rolled-back intake gives its number back and concurrent intakes queue on the row lock. A code
         already taken (a row imported or written outside the counter) is skipped, never a failed intake."""
-        if self._sqlite:
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
-        stmt = upsert(dossier_counter).values(unit_code=unit_code, day=day, last_serial=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["unit_code", "day"], set_={"last_serial": dossier_counter.c.last_serial + 1}
-        ).returning(dossier_counter.c.last_serial)
         while True:
-            serial = conn.execute(stmt).scalar_one()
+            serial = next_dossier_serial(conn, unit_code, day)
             if serial > MAX_SERIAL_PER_DAY:
                 raise Conflict("Đã hết số hồ sơ trong ngày của cơ quan.", "No dossier serial numbers left for today.")
             code = format_dossier_code(unit_code, day, serial)

@@ -20,8 +20,9 @@ from sqlalchemy import insert, select, update
 from dossiers.errors import Conflict, Forbidden, NotFound
 from dossiers.model import Person
 from dossiers.ports import SignatureRequest, StoredObject
-from motcua.db import document, pending_signature, transaction
 from motcua.services import OneStopShop, stored_object
+from persistence.schema import document, pending_signature
+from persistence.uow import transaction
 from signing.pki import DevelopmentPki
 from signing.two_step import PreparedSignature, finish, prepare
 

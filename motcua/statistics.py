@@ -37,8 +37,9 @@ from dossiers.statistics import (
     table,
 )
 from dossiers.text_rules import check_day
-from motcua.db import app_user, audit_log, document, dossier, payment, rating, transaction
 from motcua.services import OneStopShop
+from persistence.schema import app_user, audit_log, document, dossier, payment, rating
+from persistence.uow import transaction
 
 HANDLING_EVENTS = ("task.claimed", "task.completed")
 _CHUNK = 500  # codes per IN (...) list: SQLite allows 32766 variables, PostgreSQL 65535; stay far below

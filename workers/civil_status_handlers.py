@@ -46,10 +46,12 @@ from documents.civil_status import (
 from documents.layout import SIGNATURE_BOX, long_date
 from dossiers.calendar import VN_TZ
 from dossiers.ports import SignatureRequest, Signer, StoredObject
-from motcua.db import document, document_register, is_sqlite, side_effect, transaction
 from motcua.issuing import DocumentIssuer, IssueRequest
 from motcua.paperwork import Paperwork, place_name
 from motcua.services import OneStopShop
+from persistence.counters import next_register_number
+from persistence.schema import document, side_effect
+from persistence.uow import transaction
 from signing.appearance import copy_box, copy_style, development_signature_png, leader_style, seal_box
 from signing.fields import DATE_FIELD, LEADER_FIELD, NUMBER_FIELD, SEAL_FIELD, fill_number_and_date, prepare_fields
 from workers.runtime import Complete, Handler, Outcome, TaskContext
@@ -293,20 +295,11 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
         """The next number of the agency's register for the year, once per dossier (gap-free: the counter and
         the dossier's claim on its number are written in one transaction)."""
         key = f"{code}/result/register"
-        if is_sqlite(shop.db):
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
         with transaction(shop.db) as conn:
             found = conn.execute(select(side_effect.c.result).where(side_effect.c.key == key)).first()
             if found is not None:
                 return int(found.result["number"])
-            stmt = upsert(document_register).values(agency_code=agency_code, year=year, series=series, last_number=1)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["agency_code", "year", "series"],
-                set_={"last_number": document_register.c.last_number + 1},
-            ).returning(document_register.c.last_number)
-            number = int(conn.execute(stmt).scalar_one())
+            number = next_register_number(conn, agency_code, year, series)
             conn.execute(
                 insert(side_effect).values(
                     key=key, result={"number": number, "series": series, "year": year}, created_at=shop.clock.now()

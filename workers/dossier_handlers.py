@@ -9,9 +9,9 @@ from __future__ import annotations
 from dossiers.lifecycle import warning_at
 from dossiers.model import DossierStatus
 from dossiers.ports import Exchange
-from motcua.db import transaction
 from motcua.paperwork import Paperwork
 from motcua.services import OneStopShop
+from persistence.uow import transaction
 from workers.civil_status_handlers import civil_status_handlers
 from workers.joint_handlers import joint_handlers
 from workers.runtime import Complete, Handler, Outcome, TaskContext

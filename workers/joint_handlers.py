@@ -43,11 +43,12 @@ from documents.permits import (
 from dossiers.calendar import VN_TZ
 from dossiers.model import Agency
 from dossiers.ports import Exchange, ExchangeDocument, SignatureRequest
-from motcua.db import document_register, is_sqlite, transaction
 from motcua.exchange import ORIGIN, InProcessExchange, PartnerDirectory
 from motcua.issuing import IssueRequest
 from motcua.paperwork import AGENCY_FIELD, DATE_BOX, NUMBER_BOX, VISIBLE_SEAL, Paperwork, place_name
 from motcua.services import OneStopShop
+from persistence.counters import next_register_number
+from persistence.uow import transaction
 from signing.appearance import development_signature_png, leader_style, seal_box
 from signing.fields import LEADER_FIELD, fill_number_and_date, prepare_fields
 from workers.runtime import Complete, Handler, Outcome, TaskContext
@@ -178,17 +179,8 @@ class JointWork:
 
     def register_number(self, agency_code: str, year: int, series: str) -> str:
         """Next number in the agency's register of ``series`` for the year (same transaction: no gaps)."""
-        if is_sqlite(self.shop.db):
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
-        stmt = upsert(document_register).values(agency_code=agency_code, year=year, series=series, last_number=1)
-        counted = stmt.on_conflict_do_update(
-            index_elements=["agency_code", "year", "series"],
-            set_={"last_number": document_register.c.last_number + 1},
-        ).returning(document_register.c.last_number)
         with transaction(self.shop.db) as conn:
-            number = conn.execute(counted).scalar_one()
+            number = next_register_number(conn, agency_code, year, series)
         return f"{number:02d}/{series}"
 
     def seal(self, agency: Agency, reason: str) -> SignatureRequest:

@@ -39,11 +39,9 @@ from sqlalchemy import Engine as SqlEngine
 
 from dossiers.errors import MotcuaError
 from dossiers.ports import AuditEvent, Clock
-from motcua.audit import SqlAuditLog
-from motcua.db import (
+from persistence.audit_log import SqlAuditLog
+from persistence.schema import (
     dossier,
-    is_sqlite,
-    transaction,
     wf_definition,
     wf_external_task,
     wf_incident,
@@ -51,6 +49,7 @@ from motcua.db import (
     wf_timer,
     wf_user_task,
 )
+from persistence.uow import is_sqlite, transaction
 from workflows.embedded.spiff import ClockScriptEngine, ExternalServiceTask, load_instance, parse_definition
 from workflows.operaton.engine import OperatonEngine
 from workflows.operaton.wire import format_time, parse_time, typed_variables

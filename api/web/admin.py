@@ -30,7 +30,8 @@ from api.web.routes import form_of, signed_in
 from dossiers.calendar import VN_TZ, validate_overrides, vietnam_year_days
 from dossiers.errors import InvalidInput, MotcuaError
 from dossiers.model import OFFICIAL_ROLES, Person, Role
-from motcua.db import app_user, calendar_override, transaction
+from persistence.schema import app_user, calendar_override
+from persistence.uow import transaction
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")  # as dossiers.agencies checks the demo people
 OVERRIDE_KINDS = {

@@ -42,7 +42,8 @@ from dossiers.errors import Forbidden, MotcuaError, NotFound
 from dossiers.model import Agency, DossierStatus, Person, Procedure, Role
 from dossiers.statistics import RATING_LEVELS, RESULT_STATUSES
 from motcua import statistics as stats
-from motcua.db import dossier, rating, transaction
+from persistence.schema import dossier, rating
+from persistence.uow import transaction
 
 RATING_NAMES: Mapping[int, Message] = {
     1: ("Rất không hài lòng", "Very dissatisfied"),

@@ -32,9 +32,10 @@ from dossiers import text_rules
 from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.errors import Forbidden, InvalidInput, MotcuaError, NotFound
 from dossiers.model import DossierStatus, Person, Procedure, Role
-from motcua.db import dossier, transaction
 from motcua.services import Applicant
 from motcua.uploads import Upload, check_upload
+from persistence.schema import dossier
+from persistence.uow import transaction
 
 Message = tuple[str, str]  # (Vietnamese, English)
 T = TypeVar("T")

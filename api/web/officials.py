@@ -38,8 +38,9 @@ from dossiers.errors import MotcuaError, NotFound
 from dossiers.lifecycle import Timeliness, timeliness, warning_at
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
 from dossiers.text_rules import COMMENT_MAX
-from motcua.db import pending_signature, transaction
 from motcua.services import SIGNING_ACTIVITIES
+from persistence.schema import pending_signature
+from persistence.uow import transaction
 from signing.two_step import PreparedSignature
 
 OFFICIALS = (Role.RECEPTION, Role.SPECIALIST, Role.LEADER, Role.CLERK)

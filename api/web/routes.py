@@ -25,7 +25,7 @@ from api.web.session import (
 )
 from dossiers.errors import Forbidden, Unauthorized
 from dossiers.model import Person, Role
-from motcua.ratelimit import TooManyRequests
+from persistence.rate_limits import TooManyRequests
 
 HOME_BY_ROLE = {
     Role.CITIZEN: "/cong-dan",

@@ -15,7 +15,7 @@ submit another site can neither read nor forge — and an ``Origin`` (or, withou
 name this site: the request's own host or ``MOTCUA_PUBLIC_BASE_URL``. Without it a foreign page could log a
 victim into the attacker's account (login CSRF) and read what the victim then submits.
 
-Login attempts are rate-limited per client address and per user name by :class:`motcua.ratelimit.LoginThrottle`
+Login attempts are rate-limited per client address and per user name by :class:`persistence.rate_limits.LoginThrottle`
 (counted in the database, so the limit holds across API processes; the same one guards ``POST /api/auth/token``).
 """
 

@@ -7,7 +7,8 @@ import re
 
 from sqlalchemy import update
 
-from motcua.db import audit_log, transaction
+from persistence.schema import audit_log
+from persistence.uow import transaction
 from tests.conftest import Api
 from tests.web import csrf, logged_in
 

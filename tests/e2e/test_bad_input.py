@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 from dossiers.model import Role
 from motcua.app import DEMO_PASSWORD, Runtime
 from motcua.clock import SimulatedClock
-from motcua.db import audit_log, document, dossier, dossier_counter, transaction, wf_instance, wf_user_task
 from motcua.services import Applicant
 from motcua.uploads import Upload
+from persistence.schema import audit_log, document, dossier, dossier_counter, wf_instance, wf_user_task
+from persistence.uow import transaction
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, OTHER_COMMUNE, Api, minimal_pdf
 
 MB = 1024 * 1024

@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from dossiers.calendar import VN_TZ
 from dossiers.text_rules import COMMENT_MAX, FORM_INTEGER_MAX, NAME_MAX
-from motcua.db import late_notice, transaction
 from motcua.late import find_late_risks
+from persistence.schema import late_notice
+from persistence.uow import transaction
 from tests.conftest import HOUSEHOLD_DETAILS, Api
 from tests.e2e.test_bad_input import assert_problem, snapshot
 from tests.e2e.test_web_desk import FORM, application, inputs_of, register, scans, signed_in_as

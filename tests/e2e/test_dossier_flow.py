@@ -37,7 +37,7 @@ def test_approve_path_end_to_end(api: Api) -> None:
     with api.runtime.db.connect() as conn:
         from sqlalchemy import select
 
-        from motcua.db import document
+        from persistence.schema import document
 
         keys = {r.kind: r.storage_key for r in conn.execute(select(document).where(document.c.dossier_code == code))}
     assert keys["upload"].startswith(f"{COMMUNE}/dossiers/{code}/upload/")

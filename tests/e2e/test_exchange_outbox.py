@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from motcua.db import exchange_outbox, transaction
 from motcua.settings import Settings
+from persistence.schema import exchange_outbox
+from persistence.uow import transaction
 from signing.cms import verify_detached
 from signing.pki import DevelopmentPki
 from tests.conftest import Api

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from motcua.app import DEMO_PASSWORD
-from motcua.db import api_token
+from persistence.schema import api_token
 from tests.conftest import Api, minimal_pdf
 from tests.web import browser, login_form_token
 

@@ -246,7 +246,7 @@ def test_form_fields_are_checked_at_intake(api: Api) -> None:
     with api.runtime.db.connect() as conn:
         from sqlalchemy import func, select
 
-        from motcua.db import dossier
+        from persistence.schema import dossier
 
         assert conn.execute(select(func.count()).select_from(dossier)).scalar_one() == 0
 

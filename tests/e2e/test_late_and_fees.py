@@ -15,10 +15,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select, update
 
 from dossiers.calendar import VN_TZ
-from motcua.db import document, dossier, late_notice, notification
 from motcua.late import find_late_risks, operations_tick
 from motcua.notify import build_dispatcher, outbox_file
 from motcua.payments import callback_secret, is_paid, sign_callback
+from persistence.schema import document, dossier, late_notice, notification
 from tests.conftest import COMMUNE, HOUSEHOLD_DETAILS, Api, minimal_pdf
 
 CERTIFICATION = "2.000815"  # same day, fee 2.000 VND, generic process (no result document)

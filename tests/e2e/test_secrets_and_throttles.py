@@ -24,8 +24,9 @@ from sqlalchemy import select, update
 from api.services_routes import result_link_token
 from motcua.app import DEMO_PASSWORD, Runtime, build_runtime
 from motcua.clock import SimulatedClock
-from motcua.db import audit_log, document, transaction
-from motcua.ratelimit import Limit, RateLimiter
+from persistence.rate_limits import Limit, RateLimiter
+from persistence.schema import audit_log, document
+from persistence.uow import transaction
 from tests.conftest import MONDAY_MORNING, Api, minimal_pdf
 from tests.web import browser, log_in
 

@@ -10,7 +10,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from motcua.db import dossier, transaction
+from persistence.schema import dossier
+from persistence.uow import transaction
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, Api, minimal_pdf
 from tests.web import csrf, log_in
 

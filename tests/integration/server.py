@@ -356,8 +356,9 @@ def locked_external_tasks(var_dir: Path) -> list[tuple[str, str, str]]:
     """(business key, topic, lock owner) of every external task that a worker holds a lock on."""
     from sqlalchemy import select
 
-    from motcua.db import make_engine, transaction, wf_external_task
     from motcua.settings import Settings
+    from persistence.schema import wf_external_task
+    from persistence.uow import make_engine, transaction
 
     t = wf_external_task
     db = make_engine(Settings(var_dir=var_dir).resolved_database_url)

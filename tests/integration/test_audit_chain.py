@@ -1,5 +1,5 @@
-"""The audit hash chain over a real database (DESIGN §10): ``motcua.audit.SqlAuditLog``, its checkpoints and the
-head anchors in the object store, where rows are tampered with directly: every edit, deletion or reordering is
+"""The audit hash chain over a real database (DESIGN §10): ``persistence.audit_log.SqlAuditLog``, its checkpoints
+and the head anchors in the object store, where rows are tampered with directly: every edit, deletion or reordering is
 located at the first broken entry. The pure rules are tested in tests/unit/test_audit_chain.py."""
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from dossiers.audit import GENESIS_HASH, anchor_key, chain_hash
 from dossiers.calendar import VN_TZ
 from dossiers.ports import AuditEntry, AuditEvent
 from motcua.app import Runtime
-from motcua.audit import AuditCheckpoints, SqlAuditLog, audit_report
+from motcua.audit import audit_report
 from motcua.clock import SimulatedClock
-from motcua.db import audit_checkpoint, audit_log, transaction
 from motcua.settings import Settings
+from persistence.audit_log import AuditCheckpoints, SqlAuditLog
+from persistence.schema import audit_checkpoint, audit_log
+from persistence.uow import transaction
 from signing.cms import sign_detached
 from tests.unit.test_audit_chain import T0, event
 
@@ -289,7 +291,7 @@ def test_the_housekeeping_thread_makes_the_scheduled_checkpoint(runtime: Runtime
 def _tamper_tail(runtime: Runtime, keep: int, rewrite_last: bool = False) -> None:
     """What someone holding the database can do to the newest entries: delete those after ``keep`` (or rewrite
     entry ``keep`` with a recomputed hash) and set the head row to match, so the chain and the head verify."""
-    from motcua.db import audit_head
+    from persistence.schema import audit_head
 
     with transaction(runtime.db) as conn:
         conn.execute(delete(audit_log).where(audit_log.c.seq > keep))

@@ -29,10 +29,12 @@ from sqlalchemy import Engine, delete, insert, select, update
 from dossiers.audit import ChainProof, ProofStep, chain_hash, chain_proof, parse_checkpoint_statement, verify_proof
 from dossiers.ports import AuditEvent
 from motcua.app import Runtime, build_runtime, init_state
-from motcua.audit import SqlAuditLog, audit_report
+from motcua.audit import audit_report
 from motcua.clock import SimulatedClock
-from motcua.db import audit_checkpoint, audit_head, audit_log, make_engine, metadata, transaction
 from motcua.settings import Settings
+from persistence.audit_log import SqlAuditLog
+from persistence.schema import audit_checkpoint, audit_head, audit_log, metadata
+from persistence.uow import make_engine, transaction
 from signing.cms import sign_detached, verify_detached
 from tests.conftest import MONDAY_MORNING
 from tests.integration.certomancer_pki import LivePki

@@ -16,7 +16,8 @@ from bench.engine import HERE as BENCH_BPMN
 from bench.engine import run as run_bench
 from dossiers.errors import Conflict, NotFound
 from motcua.clock import SimulatedClock
-from motcua.db import make_engine, metadata, wf_external_task, wf_incident, wf_instance, wf_user_task
+from persistence.schema import metadata, wf_external_task, wf_incident, wf_instance, wf_user_task
+from persistence.uow import make_engine
 from workers.runtime import Complete, Failure, TaskContext, Worker
 from workflows.embedded.engine import EmbeddedEngine, ProcessError
 

@@ -17,8 +17,8 @@ from dossiers.model import Role
 from motcua.app import DEMO_PASSWORD, Runtime, build_runtime
 from motcua.cli import app as cli
 from motcua.clock import SimulatedClock
-from motcua.db import audit_log, dossier, wf_instance
 from motcua.settings import Settings
+from persistence.schema import audit_log, dossier, wf_instance
 from tests.conftest import COMMUNE, Api, forget_operaton_instances, minimal_pdf
 from tests.integration.operaton import OperatonServer
 from workflows.operaton.wire import parse_time

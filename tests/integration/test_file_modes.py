@@ -80,7 +80,7 @@ def test_nothing_motcua_init_and_a_dossier_leave_is_open_to_other_users(tmp_path
 
 def test_an_existing_database_loses_access_by_others(tmp_path: Path) -> None:
     """An installation made before this rule: the next start takes the database's group and world access off."""
-    from motcua.db import make_engine
+    from persistence.uow import make_engine
 
     database = tmp_path / "old.sqlite3"
     database.write_bytes(b"")

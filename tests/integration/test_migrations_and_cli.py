@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from motcua.cli import app
-from motcua.db import make_engine, metadata
-from motcua.migrate import upgrade
+from persistence.migrate import upgrade
+from persistence.schema import metadata
+from persistence.uow import make_engine
 
 pytestmark = pytest.mark.integration
 

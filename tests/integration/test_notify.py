@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from motcua.clock import SimulatedClock
-from motcua.db import make_engine, metadata, notification, transaction
 from motcua.notify import Dispatcher, FileTransport, MemoryTransport, Outbox, notify_applicant
+from persistence.schema import metadata, notification
+from persistence.uow import make_engine, transaction
 from tests.unit.test_notify import BODY, SUBJECT
 
 pytestmark = pytest.mark.integration

@@ -21,9 +21,10 @@ import pytest
 from sqlalchemy import Engine, select
 
 from motcua.clock import SimulatedClock
-from motcua.db import make_engine, metadata, notification, transaction
 from motcua.notify import Dispatcher, EmailTransport, FileTransport, Outbox, SmsTransport, build_dispatcher
 from motcua.settings import Settings
+from persistence.schema import metadata, notification
+from persistence.uow import make_engine, transaction
 
 pytestmark = pytest.mark.integration
 

@@ -23,13 +23,14 @@ from bench.engine import HERE as BENCH_BPMN
 from bench.engine import run as run_bench
 from dossiers.ports import AuditEvent
 from motcua.app import Runtime, build_runtime, init_state
-from motcua.audit import SqlAuditLog
 from motcua.clock import SimulatedClock, SystemClock
-from motcua.db import dossier, dossier_counter, make_engine, metadata, transaction
-from motcua.migrate import upgrade
 from motcua.services import Applicant
 from motcua.settings import Settings
 from motcua.uploads import Upload
+from persistence.audit_log import SqlAuditLog
+from persistence.migrate import upgrade
+from persistence.schema import dossier, dossier_counter, metadata
+from persistence.uow import make_engine, transaction
 from signing.validate import PadesValidator
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, MONDAY_MORNING, Api, minimal_pdf
 from tests.integration.postgres import PostgresCluster
@@ -219,7 +220,7 @@ def test_household_business_dossier_end_to_end_over_http_on_postgresql(pg_runtim
 def test_a_rate_limit_holds_for_concurrent_requests_of_several_processes_on_postgresql(pg_url: str) -> None:
     """Eight "API processes" (each its own engine and limiter) count 40 requests of one client at once against a
     limit of 10: exactly 10 pass, whatever the interleaving (an advisory lock per key serializes the count)."""
-    from motcua.ratelimit import Limit, RateLimiter
+    from persistence.rate_limits import Limit, RateLimiter
 
     engines = [make_engine(pg_url) for _ in range(8)]
     metadata.create_all(engines[0])

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 from motcua.app import Runtime, build_runtime, init_state
 from motcua.cli import app as cli
 from motcua.clock import SimulatedClock
-from motcua.db import document, dossier
 from motcua.services import OneStopShop
 from motcua.settings import Settings
+from persistence.schema import document, dossier
 from storage.s3 import S3DocumentStore
 from tests.conftest import COMMUNE, MONDAY_MORNING, Api
 from tests.integration.seaweed import SeaweedServer

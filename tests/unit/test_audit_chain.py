@@ -1,7 +1,8 @@
 """The audit hash chain (DESIGN §10): entry hash = SHA-256(previous hash ‖ SHA-256(canonical entry)).
 
 Pure tests of ``dossiers.audit``: every edit, deletion or reordering is located at the first broken entry. The
-same over a real database (``motcua.audit.SqlAuditLog``, checkpoints, anchors) is tests/integration/test_audit_chain.py.
+same over a real database (``persistence.audit_log.SqlAuditLog``, checkpoints, anchors) is
+tests/integration/test_audit_chain.py.
 """
 
 from __future__ import annotations

@@ -26,16 +26,8 @@ from sqlalchemy import Engine as SqlEngine
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
 from dossiers.ports import ActivityStates, Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
-from motcua.db import (
-    is_sqlite,
-    transaction,
-    wf_definition,
-    wf_external_task,
-    wf_incident,
-    wf_instance,
-    wf_timer,
-    wf_user_task,
-)
+from persistence.schema import wf_definition, wf_external_task, wf_incident, wf_instance, wf_timer, wf_user_task
+from persistence.uow import is_sqlite, transaction
 from workflows.embedded.spiff import (
     ClockScriptEngine,
     ExternalServiceTask,
@@ -80,7 +72,7 @@ def _activity_ids(tasks: Iterable[Any]) -> tuple[str, ...]:
 class EmbeddedEngine:
     """The ``Engine`` port on SpiffWorkflow and SQLAlchemy (SQLite by default, PostgreSQL too)."""
 
-    shares_database = True  # engine steps run in the caller's transaction (motcua.db.transaction)
+    shares_database = True  # engine steps run in the caller's transaction (persistence.uow.transaction)
 
     def __init__(self, db: SqlEngine, clock: Clock, bpmn_dirs: Iterable[Path]) -> None:
         self.db = db

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 07:14:43.153172
 import sqlalchemy as sa
 from alembic import op
 
-import motcua.db
+import persistence.schema
 
 revision = "0005"
 down_revision = "0004"
@@ -22,7 +22,7 @@ def upgrade() -> None:
         "audit_checkpoint",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("head_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.Column("agency_code", sa.String(length=40), nullable=False),
         sa.Column("statement", sa.LargeBinary(), nullable=False),
         sa.Column("signature", sa.LargeBinary(), nullable=False),
@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("ack", sa.LargeBinary(), nullable=False),
         sa.Column("ack_signature", sa.LargeBinary(), nullable=False),
-        sa.Column("received_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("received_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_exchange_inbox")),
     )
     with op.batch_alter_table("exchange_inbox", schema=None) as batch_op:
@@ -56,12 +56,12 @@ def upgrade() -> None:
         sa.Column("signature", sa.LargeBinary(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("next_attempt_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("ack", sa.LargeBinary(), nullable=True),
         sa.Column("ack_signature", sa.LargeBinary(), nullable=True),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("delivered_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_exchange_outbox")),
     )
     with op.batch_alter_table("exchange_outbox", schema=None) as batch_op:

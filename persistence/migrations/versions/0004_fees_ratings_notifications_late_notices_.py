@@ -8,7 +8,7 @@ Create Date: 2026-11-22 04:59:02.115009
 import sqlalchemy as sa
 from alembic import op
 
-import motcua.db
+import persistence.schema
 
 revision = "0004"
 down_revision = "0003"
@@ -30,8 +30,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_notification_idempotency_key")),
     )
@@ -44,12 +44,12 @@ def upgrade() -> None:
         sa.Column("dossier_code", sa.String(length=60), nullable=False),
         sa.Column("agency_code", sa.String(length=40), nullable=False),
         sa.Column("department_code", sa.String(length=40), nullable=True),
-        sa.Column("old_due_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("new_due_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("old_due_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("new_due_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("issued_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("issued_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.Column("issued_by", sa.String(length=80), nullable=True),
         sa.Column("document_id", sa.String(length=36), nullable=True),
         sa.ForeignKeyConstraint(["dossier_code"], ["dossier.code"], name=op.f("fk_late_notice_dossier_code_dossier")),
@@ -65,8 +65,8 @@ def upgrade() -> None:
         sa.Column("online", sa.Boolean(), nullable=False),
         sa.Column("reference", sa.String(length=120), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("paid_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("paid_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.Column("recorded_by", sa.String(length=80), nullable=False),
         sa.ForeignKeyConstraint(["dossier_code"], ["dossier.code"], name=op.f("fk_payment_dossier_code_dossier")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment")),
@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.Column("dossier_code", sa.String(length=60), nullable=False),
         sa.Column("level", sa.Integer(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
-        sa.Column("rated_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("rated_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["dossier_code"], ["dossier.code"], name=op.f("fk_rating_dossier_code_dossier")),
         sa.PrimaryKeyConstraint("dossier_code", name=op.f("pk_rating")),
     )

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 02:16:04.520770
 import sqlalchemy as sa
 from alembic import op
 
-import motcua.db
+import persistence.schema
 
 revision = "0001"
 down_revision = None
@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("agency_code", sa.String(length=40), nullable=True),
         sa.Column("department_code", sa.String(length=40), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("username", name=op.f("pk_app_user")),
     )
     op.create_table(
@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("kind", sa.String(length=60), nullable=False),
         sa.Column("actor", sa.String(length=80), nullable=False),
-        sa.Column("at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("at", persistence.schema.UTCDateTime(), nullable=False),
         sa.Column("dossier_code", sa.String(length=60), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
@@ -98,7 +98,7 @@ def upgrade() -> None:
         "side_effect",
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("result", sa.JSON(), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_side_effect")),
     )
     op.create_table(
@@ -109,7 +109,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("source_name", sa.String(length=255), nullable=False),
         sa.Column("bpmn_xml", sa.Text(), nullable=False),
-        sa.Column("deployed_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("deployed_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_wf_definition")),
         sa.UniqueConstraint("process_key", "version", name=op.f("uq_wf_definition_process_key")),
     )
@@ -123,10 +123,10 @@ def upgrade() -> None:
         sa.Column("variables", sa.JSON(), nullable=False),
         sa.Column("retries", sa.Integer(), nullable=True),
         sa.Column("worker_id", sa.String(length=120), nullable=True),
-        sa.Column("lock_expires_at", motcua.db.UTCDateTime(), nullable=True),
-        sa.Column("available_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("lock_expires_at", persistence.schema.UTCDateTime(), nullable=True),
+        sa.Column("available_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.Column("error_message", sa.Text(), nullable=True),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_wf_external_task")),
     )
     with op.batch_alter_table("wf_external_task", schema=None) as batch_op:
@@ -141,8 +141,8 @@ def upgrade() -> None:
         sa.Column("activity_id", sa.String(length=120), nullable=False),
         sa.Column("external_task_id", sa.String(length=36), nullable=True),
         sa.Column("message", sa.Text(), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("resolved_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("resolved_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_wf_incident")),
     )
     with op.batch_alter_table("wf_incident", schema=None) as batch_op:
@@ -153,7 +153,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("instance_id", sa.String(length=36), nullable=False),
         sa.Column("activity_id", sa.String(length=120), nullable=False),
-        sa.Column("due_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("due_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_wf_timer")),
     )
     with op.batch_alter_table("wf_timer", schema=None) as batch_op:
@@ -170,8 +170,8 @@ def upgrade() -> None:
         sa.Column("candidate_groups", sa.String(length=255), nullable=False),
         sa.Column("variables", sa.JSON(), nullable=False),
         sa.Column("assignee", sa.String(length=80), nullable=True),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("due_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("due_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_wf_user_task")),
     )
     with op.batch_alter_table("wf_user_task", schema=None) as batch_op:
@@ -197,8 +197,8 @@ def upgrade() -> None:
         "api_token",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("username", sa.String(length=80), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.Column("revoked", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["username"], ["app_user.username"], name=op.f("fk_api_token_username_app_user")),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_api_token")),
@@ -214,16 +214,16 @@ def upgrade() -> None:
         sa.Column("applicant_id_number", sa.String(length=20), nullable=False),
         sa.Column("applicant_phone", sa.String(length=20), nullable=True),
         sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("received_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("clock_start", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("due_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("paused_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("received_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("clock_start", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("due_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("paused_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.Column("paused_seconds", sa.Integer(), nullable=False),
-        sa.Column("finished_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("finished_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.Column("decision", sa.String(length=30), nullable=True),
         sa.Column("received_by", sa.String(length=80), nullable=False),
         sa.Column("process_instance_id", sa.String(length=64), nullable=True),
-        sa.Column("updated_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["procedure_code"], ["procedure.code"], name=op.f("fk_dossier_procedure_code_procedure")
         ),
@@ -241,8 +241,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("state", sa.Text(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["definition_id"], ["wf_definition.id"], name=op.f("fk_wf_instance_definition_id_wf_definition")
         ),
@@ -263,7 +263,7 @@ def upgrade() -> None:
         sa.Column("version_id", sa.String(length=200), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
         sa.Column("created_by", sa.String(length=80), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["dossier_code"], ["dossier.code"], name=op.f("fk_document_dossier_code_dossier")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_document")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_document_idempotency_key")),

@@ -23,7 +23,8 @@ from sqlalchemy import Engine, delete, func, insert, select, text
 
 from dossiers.errors import MotcuaError, Unauthorized
 from dossiers.model import Person
-from motcua.db import is_sqlite, rate_limit_hit, transaction
+from persistence.schema import rate_limit_hit
+from persistence.uow import is_sqlite, transaction
 
 PRUNE_EVERY = 60.0  # seconds between two deletions of expired hits by one limiter
 LONGEST_WINDOW = 3600.0  # hits older than this are never looked at again

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 03:02:33.429491
 import sqlalchemy as sa
 from alembic import op
 
-import motcua.db
+import persistence.schema
 
 revision = "0003"
 down_revision = "0002"
@@ -35,8 +35,8 @@ def upgrade() -> None:
         sa.Column("document_kind", sa.String(length=30), nullable=False),
         sa.Column("state", sa.Text(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
-        sa.Column("created_at", motcua.db.UTCDateTime(), nullable=False),
-        sa.Column("completed_at", motcua.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", persistence.schema.UTCDateTime(), nullable=False),
+        sa.Column("completed_at", persistence.schema.UTCDateTime(), nullable=True),
         sa.Column("document_id", sa.String(length=36), nullable=True),
         sa.ForeignKeyConstraint(
             ["dossier_code"], ["dossier.code"], name=op.f("fk_pending_signature_dossier_code_dossier")

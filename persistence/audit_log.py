@@ -1,0 +1,505 @@
+"""The audit log's store in the database: one append-only, hash-chained table (DESIGN §10).
+
+Appends take the chain head row under a lock (``FOR UPDATE`` on PostgreSQL, the single writer on SQLite)
+in the caller's transaction, so an event is recorded exactly when the change it describes commits.
+
+Verification (:meth:`SqlAuditLog.verify_report`; :func:`motcua.audit.audit_report` for ``motcua audit verify``
+and ``GET /api/audit/status``) reads the
+log, its head row and the checkpoints in one snapshot, streaming the entries through the core's
+:class:`~dossiers.audit.ChainScan` (constant memory), then checks every checkpoint: its statement names an entry
+whose stored hash is the signed head, its detached CMS signature chains to the trusted roots and is the audit
+agency's seal, and its RFC 3161 timestamp holds. :class:`AuditCheckpoints` signs the head on demand or, from
+housekeeping, on a schedule (:meth:`AuditCheckpoints.make_if_due`).
+
+Checkpoints are hourly and live in the same database, so whoever can delete the newest entries and rewrite the
+head row could delete a checkpoint too. :class:`AuditAnchors` closes that window: every few seconds
+(MOTCUA_AUDIT_ANCHOR_SECONDS) housekeeping writes the committed head, write-once, to the object store, and
+verification compares the anchors of the newest entries with the log — an anchor beyond the log's end names the
+deleted entries, an anchor that no longer matches its entry names a rewrite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.pool import NullPool
+
+from dossiers.audit import (
+    ANCHOR_BUCKET,
+    ANCHOR_PREFIX,
+    GENESIS_HASH,
+    ChainProblem,
+    ChainScan,
+    anchor_folder,
+    anchor_problems,
+    anchor_seq,
+    anchor_statement,
+    chain_hash,
+    chain_problems,
+    checkpoint_problems,
+    checkpoint_statement,
+    timestamp_problems,
+)
+from dossiers.ports import AuditEntry, AuditEvent
+from persistence.counters import upsert
+from persistence.schema import audit_checkpoint, audit_head, audit_log
+from persistence.uow import is_sqlite, transaction
+
+if TYPE_CHECKING:
+    pass
+
+STREAM_BATCH = 5_000  # rows fetched at a time when the whole log is read (a server-side cursor on PostgreSQL)
+
+
+def _canonical_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(json.dumps(dict(details), default=str, sort_keys=True))  # type: ignore[no-any-return]
+
+
+class SqlAuditLog:
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+        self._sqlite = is_sqlite(db)
+        self._reader: Engine | None = None
+        self._reader_lock = threading.Lock()
+
+    def append(self, event: AuditEvent) -> AuditEntry:
+        event = AuditEvent(
+            kind=event.kind,
+            actor=event.actor,
+            at=event.at,
+            dossier_code=event.dossier_code,
+            details=_canonical_details(event.details),
+        )
+        with transaction(self.db) as conn:
+            # the head row must exist before it can be locked: otherwise concurrent first appends on an empty
+            # PostgreSQL log would all take seq 1 (nothing to lock) and all but one fail
+            conn.execute(
+                upsert(conn, audit_head)
+                .values(id=1, seq=0, entry_hash=GENESIS_HASH)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            query = select(audit_head).where(audit_head.c.id == 1)
+            if not self._sqlite:
+                query = query.with_for_update()
+            head = conn.execute(query).one()
+            seq = head.seq + 1
+            prev = head.entry_hash
+            entry_hash = chain_hash(prev, event, seq)
+            conn.execute(
+                insert(audit_log).values(
+                    seq=seq,
+                    kind=event.kind,
+                    actor=event.actor,
+                    at=event.at,
+                    dossier_code=event.dossier_code,
+                    details=dict(event.details),
+                    prev_hash=prev,
+                    entry_hash=entry_hash,
+                )
+            )
+            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, entry_hash=entry_hash))
+        return AuditEntry(seq=seq, event=event, prev_hash=prev, entry_hash=entry_hash)
+
+    @staticmethod
+    def _entry(r: Any) -> AuditEntry:
+        return AuditEntry(
+            seq=r.seq,
+            event=AuditEvent(kind=r.kind, actor=r.actor, at=r.at, dossier_code=r.dossier_code, details=r.details),
+            prev_hash=r.prev_hash,
+            entry_hash=r.entry_hash,
+        )
+
+    def for_dossier(self, dossier_code: str) -> list[AuditEntry]:
+        with transaction(self.db) as conn:
+            rows = conn.execute(
+                select(audit_log).where(audit_log.c.dossier_code == dossier_code).order_by(audit_log.c.seq)
+            ).all()
+        return [self._entry(r) for r in rows]
+
+    def all(self) -> list[AuditEntry]:
+        with transaction(self.db) as conn:
+            rows = conn.execute(select(audit_log).order_by(audit_log.c.seq)).all()
+        return [self._entry(r) for r in rows]
+
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest entry as the head row says; (0, genesis) for an empty log."""
+        with transaction(self.db) as conn:
+            row = conn.execute(select(audit_head.c.seq, audit_head.c.entry_hash).where(audit_head.c.id == 1)).first()
+        return (0, GENESIS_HASH) if row is None else (row.seq, row.entry_hash)
+
+    # ------------------------------------------------------------------ reading the whole log for verification
+
+    def _sqlite_reader(self) -> Engine | None:
+        """A second engine on the same SQLite file whose transactions are plain (deferred) ``BEGIN``: in WAL mode a
+        reader sees one snapshot and takes no write lock, so verifying a large log does not stop appends (the
+        application's engine begins every transaction IMMEDIATE, i.e. as the single writer)."""
+        database = self.db.url.database
+        if not database or database == ":memory:" or "mode=memory" in str(self.db.url):
+            return None
+        with self._reader_lock:
+            if self._reader is None:
+                reader = create_engine(
+                    self.db.url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 60}
+                )
+
+                @event.listens_for(reader, "connect")
+                def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+                    dbapi_conn.isolation_level = None  # BEGIN/COMMIT are ours
+                    dbapi_conn.execute("PRAGMA busy_timeout=60000")
+
+                self._reader = reader
+            return self._reader
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """One consistent read of the log, its head and its checkpoints (REPEATABLE READ on PostgreSQL, a read
+        transaction on SQLite), without blocking writers."""
+        if self._sqlite:
+            reader = self._sqlite_reader()
+            if reader is None:
+                with transaction(self.db) as conn:
+                    yield conn
+                return
+            with reader.connect() as conn:
+                conn.exec_driver_sql("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    conn.exec_driver_sql("ROLLBACK")
+            return
+        with self.db.connect() as conn:
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                yield conn
+
+    def stream(self, conn: Connection, batch: int = STREAM_BATCH) -> Iterator[AuditEntry]:
+        """Every entry in seq order, ``batch`` rows at a time (never the whole log in memory)."""
+        result = conn.execution_options(yield_per=batch).execute(select(audit_log).order_by(audit_log.c.seq))
+        for row in result:
+            yield self._entry(row)
+
+    def scan(self, watch: Sequence[int] = ()) -> tuple[ChainScan, tuple[int, str] | None]:
+        """The whole log through :class:`ChainScan` (keeping the hashes of the ``watch`` seqs) and the head row."""
+        with self.snapshot() as conn:
+            return self._scan(conn, watch)
+
+    def _scan(self, conn: Connection, watch: Sequence[int]) -> tuple[ChainScan, tuple[int, str] | None]:
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.entry_hash).where(audit_head.c.id == 1)).first()
+        scan = ChainScan(watch)
+        for entry in self.stream(conn):
+            scan.feed(entry)
+        return scan, None if head is None else (head.seq, head.entry_hash)
+
+    def verify(self) -> int | None:
+        """``seq`` of the first broken entry, or None when the whole chain holds. The head row names the
+        newest entry, so deleting entries from the end is detected too (reported as the first missing seq).
+        Reads the log as a stream: a million entries take seconds and little memory. :meth:`verify_report` says
+        what is wrong and checks the signed checkpoints too."""
+        return self.verify_result(*self.scan())
+
+    def verify_report(
+        self,
+        *,
+        check_signature: Callable[[Checkpoint], CheckpointStatus] | None = None,
+        anchors: AuditAnchors | None = None,
+    ) -> AuditReport:
+        """Recompute the whole chain, compare the head, and check every checkpoint: its statement, that it names
+        an entry whose stored hash is the signed head hash and, with ``check_signature`` (which needs the signing
+        adapter: :func:`motcua.audit.check_signature`), its CMS signature and RFC 3161 timestamp. With
+        ``anchors``, the head anchors of the newest entries in the object store are compared with the log too
+        (listed before the log is read: an anchor only names a committed
+        head, so a log read afterwards has every anchored entry)."""
+        anchor_keys: list[str] = []
+        anchor_trouble: list[ChainProblem] = []
+        if anchors is not None:
+            try:
+                anchor_keys = anchors.keys_near(self.last_seq())
+            except Exception as exc:  # noqa: BLE001 - the store is down: the newest entries cannot be vouched for
+                message = getattr(exc, "message_en", None) or f"{type(exc).__name__}: {exc}"
+                anchor_trouble.append(
+                    ChainProblem(0, "anchor", f"the head anchors in the object store could not be listed ({message})")
+                )
+        with self.snapshot() as conn:
+            rows = conn.execute(select(audit_checkpoint).order_by(audit_checkpoint.c.seq)).all()
+            stored = [AuditCheckpoints._row(r) for r in rows]
+            anchored = [seq for seq in map(anchor_seq, anchor_keys) if seq is not None]
+            scan, head = self._scan(conn, [c.seq for c in stored] + anchored)
+        problems = chain_problems(scan, head)
+        problems += anchor_problems(anchor_keys, scan.hashes, scan.last_seq) + anchor_trouble
+        checked: list[CheckpointStatus] = []
+        last_good: int | None = None
+        for cp in stored:
+            found = checkpoint_problems(
+                cp.seq,
+                cp.head_hash,
+                cp.agency_code,
+                cp.statement,
+                scan.hashes.get(cp.seq),
+                scan.last_seq,
+                last_good=last_good,
+            )
+            status = (
+                check_signature(cp)
+                if check_signature is not None
+                else CheckpointStatus(cp.seq, cp.created_at, cp.trigger, cp.timestamped, None, None, None)
+            )
+            found += list(status.problems)
+            if not found:
+                last_good = cp.seq  # an anchor: a later mismatch was rewritten after this entry
+            problems += found
+            checked.append(dataclasses.replace(status, problems=tuple(found)))
+        if check_signature is not None:
+            problems += timestamp_problems([(c.seq, c.timestamp_valid) for c in checked])
+        return AuditReport(
+            entries=scan.count,
+            last_seq=scan.last_seq,
+            head_seq=None if head is None else head[0],
+            first_broken=self.verify_result(scan, head),
+            checkpoints=tuple(checked),
+            problems=tuple(problems),
+        )
+
+    def last_seq(self) -> int:
+        """The newest entry's seq as the log itself says (not the head row)."""
+        with transaction(self.db) as conn:
+            return int(conn.execute(select(func.coalesce(func.max(audit_log.c.seq), 0))).scalar_one())
+
+    @staticmethod
+    def verify_result(scan: ChainScan, head: tuple[int, str] | None) -> int | None:
+        """:meth:`verify`'s answer from a scan and the head row."""
+        if scan.first_bad is not None:
+            return scan.first_bad
+        if head is None:
+            return None if scan.count == 0 else 1
+        if head[0] != scan.last_seq or head[1] != scan.last_hash:
+            return min(head[0], scan.last_seq + 1)
+        return None
+
+
+@dataclass(frozen=True)
+class CheckpointStatus:
+    """One checkpoint as verified: who signed it and when, whether a TSA's timestamp holds, what is wrong."""
+
+    seq: int
+    created_at: dt.datetime
+    trigger: str
+    timestamped: bool  # as stored
+    signer: str | None
+    signing_time: dt.datetime | None
+    timestamp_time: dt.datetime | None
+    timestamp_valid: bool = False
+    problems: tuple[ChainProblem, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "created_at": self.created_at.isoformat(),
+            "trigger": self.trigger,
+            "timestamped": self.timestamped,
+            "signer": self.signer,
+            "signing_time": self.signing_time.isoformat() if self.signing_time else None,
+            "timestamp_time": self.timestamp_time.isoformat() if self.timestamp_time else None,
+            "timestamp_valid": self.timestamp_valid,
+            "valid": not self.problems,
+        }
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The result of verifying the log: how many entries and checkpoints, and every problem found (one line each,
+    the first broken entry first)."""
+
+    entries: int
+    last_seq: int
+    head_seq: int | None
+    first_broken: int | None  # what :meth:`SqlAuditLog.verify` answers
+    checkpoints: tuple[CheckpointStatus, ...] = ()
+    problems: tuple[ChainProblem, ...] = field(default=())
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def latest(self) -> CheckpointStatus | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+    def summary(self) -> str:
+        if not self.intact:
+            return f"audit log BROKEN: {len(self.problems)} problem(s), first at entry {self.problems[0].seq}"
+        text = f"audit chain intact: {self.entries} entries, {len(self.checkpoints)} checkpoints"
+        latest = self.latest
+        if latest is None:
+            return text + " (no checkpoint yet)"
+        signer = f", signed by {latest.signer}" if latest.signer else ""
+        if latest.timestamp_valid and latest.timestamp_time is not None:
+            stamped = f", timestamped {latest.timestamp_time.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+        else:
+            stamped = ", not timestamped"
+        return text + f" (latest at seq {latest.seq}{signer}{stamped})"
+
+    def lines(self) -> list[str]:
+        return [p.message for p in self.problems] or [self.summary()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intact": self.intact,
+            "summary": self.summary(),
+            "entries": self.entries,
+            "last_seq": self.last_seq,
+            "head_seq": self.head_seq,
+            "first_broken": self.first_broken,
+            "problems": [{"seq": p.seq, "kind": p.kind, "message": p.message} for p in self.problems],
+            "checkpoints": len(self.checkpoints),
+            "latest_checkpoint": self.latest.to_dict() if self.latest else None,
+        }
+
+
+class AuditAnchors:
+    """The audit chain's head, written write-once to the object store (``audit/anchors/<bucket>/<seq>/<sha256>``,
+    see :func:`dossiers.audit.anchor_key`): a copy of the newest entries' hashes out of reach of whoever holds
+    only the database. Housekeeping writes one every MOTCUA_AUDIT_ANCHOR_SECONDS when the head moved (after
+    the appends committed, never inside their transaction: an anchor names only a committed entry). Anchors of
+    the same head from several processes are the same object."""
+
+    def __init__(self, log: SqlAuditLog, store: Any) -> None:
+        self.log = log
+        self.store = store
+        self._written = 0
+
+    @property
+    def supported(self) -> bool:
+        """Whether the store can list keys (every store Motcua ships can)."""
+        return callable(getattr(self.store, "list_keys", None))
+
+    def write(self) -> int | None:
+        """Anchor the committed head unless this process already did; the seq anchored, or None."""
+        seq, head_hash = self.log.head()
+        if seq == 0 or seq == self._written:
+            return None
+        self.store.put(anchor_folder(seq), io.BytesIO(anchor_statement(seq, head_hash)), "application/json")
+        self._written = seq
+        return seq
+
+    def keys_near(self, log_end: int) -> list[str]:
+        """The anchor keys from the bucket before the one of ``log_end`` on (the newest 10,000–20,000 entries,
+        and every anchor beyond the log's end however far): older history is covered by signed checkpoints."""
+        first_bucket = max(0, log_end // ANCHOR_BUCKET - 1)
+        start_after = f"{ANCHOR_PREFIX}/{first_bucket:08d}" if first_bucket else None
+        keys: list[str] = self.store.list_keys(ANCHOR_PREFIX, start_after)
+        return keys
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A stored checkpoint: the signed statement of the head at ``seq`` (see :func:`checkpoint_statement`)."""
+
+    seq: int
+    head_hash: str
+    created_at: dt.datetime
+    agency_code: str
+    statement: bytes
+    signature: bytes  # DER, detached CMS over ``statement`` (with an RFC 3161 signature timestamp when ``timestamped``)
+    timestamped: bool
+    trigger: str
+
+
+class AuditCheckpoints:
+    """Signs the head of the audit chain with the agency's key and a TSA timestamp (DESIGN §10).
+
+    ``sign(statement) -> (cms_der, timestamped)`` is the signing adapter (agency key from the key provider, the
+    TSA from settings); a checkpoint of a head that already has one returns the existing checkpoint."""
+
+    def __init__(
+        self, db: Engine, log: SqlAuditLog, agency_code: str, sign: Callable[[bytes], tuple[bytes, bool]]
+    ) -> None:
+        self.db = db
+        self.log = log
+        self.agency_code = agency_code
+        self.sign = sign
+
+    @staticmethod
+    def _row(r: Any) -> Checkpoint:
+        return Checkpoint(
+            seq=r.seq,
+            head_hash=r.head_hash,
+            created_at=r.created_at,
+            agency_code=r.agency_code,
+            statement=bytes(r.statement),
+            signature=bytes(r.signature),
+            timestamped=bool(r.timestamped),
+            trigger=r.trigger,
+        )
+
+    def make(self, now: dt.datetime, trigger: str = "demand") -> Checkpoint | None:
+        """Checkpoint the current head (None while the log is empty). Signing happens outside any lock: the
+        statement names a head that can never change, so a concurrent append does not invalidate it."""
+        with transaction(self.db) as conn:
+            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+            if head is None or head.seq == 0:
+                return None
+            found = conn.execute(select(audit_checkpoint).where(audit_checkpoint.c.seq == head.seq)).first()
+            if found is not None:
+                return self._row(found)
+        statement = checkpoint_statement(self.agency_code, head.seq, head.entry_hash, now)
+        signature, timestamped = self.sign(statement)
+        with transaction(self.db) as conn:
+            conn.execute(
+                upsert(conn, audit_checkpoint)
+                .values(
+                    seq=head.seq,
+                    head_hash=head.entry_hash,
+                    created_at=now,
+                    agency_code=self.agency_code,
+                    statement=statement,
+                    signature=signature,
+                    timestamped=timestamped,
+                    trigger=trigger,
+                )
+                .on_conflict_do_nothing(index_elements=["seq"])
+            )
+            row = conn.execute(select(audit_checkpoint).where(audit_checkpoint.c.seq == head.seq)).one()
+        return self._row(row)
+
+    def due(self, now: dt.datetime, every_minutes: float) -> bool:
+        """Whether a scheduled checkpoint is due: the head moved since the latest checkpoint, and that one is older
+        than ``every_minutes`` (0: never). Two cheap reads, fine to ask every housekeeping tick."""
+        if every_minutes <= 0:
+            return False
+        with transaction(self.db) as conn:
+            head = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar_one_or_none()
+            latest = conn.execute(
+                select(audit_checkpoint.c.seq, audit_checkpoint.c.created_at)
+                .order_by(audit_checkpoint.c.seq.desc())
+                .limit(1)
+            ).first()
+        if not head:
+            return False
+        if latest is None:
+            return True
+        return bool(head > latest.seq and now - latest.created_at >= dt.timedelta(minutes=every_minutes))
+
+    def make_if_due(self, now: dt.datetime, every_minutes: float) -> Checkpoint | None:
+        """The scheduled checkpoint (housekeeping): made when :meth:`due`. Several processes may ask at once; the
+        same head checkpointed twice keeps the first (ON CONFLICT DO NOTHING on seq)."""
+        return self.make(now, trigger="schedule") if self.due(now, every_minutes) else None
+
+    def all(self) -> list[Checkpoint]:
+        with transaction(self.db) as conn:
+            rows = conn.execute(select(audit_checkpoint).order_by(audit_checkpoint.c.seq)).all()
+        return [self._row(r) for r in rows]
+
+    def latest(self) -> Checkpoint | None:
+        with transaction(self.db) as conn:
+            row = conn.execute(select(audit_checkpoint).order_by(audit_checkpoint.c.seq.desc()).limit(1)).first()
+        return None if row is None else self._row(row)

@@ -1,0 +1,89 @@
+"""The unit of work: one transaction shared by nested calls, and the engine that opens them.
+
+SQLite (default) serializes writers with ``BEGIN IMMEDIATE``; PostgreSQL uses row locks
+(``SELECT … FOR UPDATE [SKIP LOCKED]``).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+
+_current: ContextVar[Connection | None] = ContextVar("motcua_current_connection", default=None)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One unit of work: nested calls (engine step, audit append, dossier update) share the outer
+    transaction, so they commit or roll back together."""
+    outer = _current.get()
+    if outer is not None:
+        yield outer
+        return
+    with engine.begin() as conn:
+        token = _current.set(conn)
+        try:
+            yield conn
+        finally:
+            _current.reset(token)
+
+
+SQLITE_MODE = 0o600
+
+
+def private_sqlite_file(url: str) -> None:
+    """The SQLite database file of ``url`` made 0600 before SQLite opens it, whatever the umask (SQLite gives its
+    ``-wal``/``-shm``/``-journal`` files the database's mode); an existing one, and its companions, lose group
+    and world access: the database holds personal data and password hashes."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite reports that itself
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), SQLITE_MODE)
+    os.close(fd)
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        with suppress(FileNotFoundError, PermissionError):  # PermissionError: another user's file, not ours
+            if stat.S_IMODE(os.stat(file).st_mode) != SQLITE_MODE:
+                os.chmod(file, SQLITE_MODE)
+
+
+def make_engine(url: str) -> Engine:
+    """Create the SQLAlchemy engine; on SQLite every transaction is ``BEGIN IMMEDIATE`` (one writer) and the
+    database file is private to the service's user (:func:`private_sqlite_file`)."""
+    if url.startswith("sqlite"):
+        private_sqlite_file(url)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=10, max_overflow=20
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
