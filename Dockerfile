@@ -20,6 +20,8 @@ COPY storage ./storage
 COPY api ./api
 COPY documents ./documents
 COPY persistence ./persistence
+COPY integrations ./integrations
+COPY services ./services
 
 # pyproject declares everything production needs: psycopg (MOTCUA_DATABASE_URL=postgresql+psycopg://…),
 # minio, and camunda-external-task-client-python3 for the workers on Operaton.

@@ -4,19 +4,21 @@ import base64
 import datetime as dt
 import hmac
 import io
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
+from starlette.routing import Mount
 
+from api.deps import BearerCredentials, CurrentPerson, Runtime, require_role, resolve_person
 from api.headers import SecurityHeaders
 from api.json_limits import JsonBodyLimit
 from api.limits import BodySizeLimit
@@ -24,23 +26,24 @@ from api.openapi import download as download_response
 from api.openapi import install as install_openapi
 from api.openapi import multipart, problems
 from api.problems import install as install_problems
-from api.services_routes import PublicLookupLimit, include_operations, public_tracking
-from api.web.session import SAFE_METHODS, check_csrf, session_token
+from api.public_results import PublicLookupLimit
+from api.web.session import session_token
 from dossiers.bounded_json import loads_bounded
+from dossiers.clock import SimulatedClock
 from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Procedure, Role
+from dossiers.model import STATUS_LABELS_VI, DossierStatus, Procedure, Role
 from dossiers.text_rules import DETAILS_MAX_BYTES, DETAILS_MAX_DEPTH, NAME_MAX
-from motcua.app import Runtime
-from motcua.clock import SimulatedClock
-from motcua.health import StoreProbe
-from motcua.services import Applicant
-from motcua.uploads import Upload, check_upload
-from motcua.verification import validator_for
+from services.health import StoreProbe
+from services.public_lookup import public_tracking
+from services.shop import Applicant
+from services.uploads import Upload, check_upload
+from services.verification import validator_for
 
 log = structlog.get_logger(__name__)
 REQUESTS = Counter("motcua_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("motcua_http_request_seconds", "HTTP request latency", ["route"])
 PAPER_FIELD_PREFIX = "paper."
+UNMATCHED_ROUTE = "unmatched"  # the route label of a request no route answered (404, a slash redirect)
 
 
 class LoginRequest(BaseModel):
@@ -123,43 +126,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_problems(app)
     install_openapi(app)
     shop = runtime.shop
-    bearer = HTTPBearer(auto_error=False)
 
     @app.middleware("http")
     async def _context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        route = request.url.path
-        with LATENCY.labels(route=_route_label(route)).time():
+        started = time.perf_counter()
+        try:
             response = await call_next(request)
-        REQUESTS.labels(request.method, _route_label(route), str(response.status_code)).inc()
+        finally:  # the router has put the matched route in the scope by now (none: the path matched nothing)
+            LATENCY.labels(route=_route_label(request)).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, _route_label(request), str(response.status_code)).inc()
         response.headers["x-request-id"] = request_id
         structlog.contextvars.clear_contextvars()
         return response
-
-    def current_person(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Person:
-        """A bearer token (API clients), or the browser's session cookie (the pages' scripts) — then a
-        state-changing request must carry the session's CSRF token (``X-CSRF-Token``)."""
-        if credentials is not None and credentials.scheme.lower() == "bearer":
-            return runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
-        if session_token(request):
-            person = runtime.accounts.person_for_token(session_token(request) or "", runtime.clock.now())
-            if request.method not in SAFE_METHODS:
-                check_csrf(request, runtime, None)
-            return person
-        raise Unauthorized("Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token).")
-
-    CurrentPerson = Annotated[Person, Depends(current_person)]  # noqa: N806 - a type alias
-
-    def require(person: Person, *roles: Role) -> None:
-        if person.role not in roles:
-            raise Forbidden(
-                "Vai trò của bạn không được phép thực hiện thao tác này.",
-                f"Role {person.role} may not do this (needs {', '.join(r.value for r in roles)}).",
-            )
 
     # ------------------------------------------------------------------ auth
 
@@ -396,7 +376,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Upload a PDF (multipart field `file`): the AdES validation report of every signature in it, and
         `active_content`: what in the file would act (scripts, launch or submit actions, embedded files…). Such
         a PDF is verified, not refused: it is neither stored nor opened, and an auditor may need its signatures."""
-        require(person, Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.CLERK, Role.SPECIALIST, Role.RECEPTION)
+        require_role(person, (Role.AUDITOR, Role.ADMIN, Role.LEADER, Role.CLERK, Role.SPECIALIST, Role.RECEPTION))
         form = await request.form(max_files=1, max_fields=5)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -428,7 +408,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/api/incidents", tags=["operations"])
     def incidents(person: CurrentPerson) -> list[dict[str, Any]]:
-        require(person, Role.ADMIN, Role.AUDITOR)
+        require_role(person, (Role.ADMIN, Role.AUDITOR))
         return [
             {
                 "id": i.id,
@@ -445,14 +425,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/api/incidents/{incident_id}/retry", tags=["operations"])
     def retry_incident(incident_id: str, person: CurrentPerson, retries: int = 3) -> dict[str, Any]:
         """After the cause is fixed: the failed step runs again (the workers fetch it at once)."""
-        require(person, Role.ADMIN)
+        require_role(person, (Role.ADMIN,))
         incident = shop.retry_incident(incident_id, person.username, retries)
         return {"id": incident.id, "dossier_code": incident.business_key, "retried": True, "retries": max(1, retries)}
 
     @app.post("/api/admin/clock/advance", tags=["operations"])
     def advance_clock(body: AdvanceClock, person: CurrentPerson) -> dict[str, Any]:
         """Move the simulated clock (demo and test deployments only) and fire the timers that fell due."""
-        require(person, Role.ADMIN)
+        require_role(person, (Role.ADMIN,))
         if not isinstance(runtime.clock, SimulatedClock):
             raise Forbidden("Đồng hồ hệ thống là đồng hồ thật.", "This deployment runs on the real clock.")
         now = runtime.clock.advance(dt.timedelta(days=body.days, hours=body.hours))
@@ -481,9 +461,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse(body, status_code=503 if reasons else 200)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-    ) -> Response:
+    def metrics(request: Request, credentials: BearerCredentials) -> Response:
         """Prometheus metrics, never public: the scraper's ``MOTCUA_METRICS_TOKEN``, or an administrator's or
         auditor's own token (the route names, request counts and latencies map the installation)."""
         scraper = runtime.settings.metrics_token
@@ -500,7 +478,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                 "GET /metrics needs a bearer token: MOTCUA_METRICS_TOKEN (the scraper's) or an administrator's or "
                 "auditor's token.",
             )
-        require(current_person(request, credentials), Role.ADMIN, Role.AUDITOR)
+        require_role(resolve_person(runtime, request, credentials, accept_session=True), (Role.ADMIN, Role.AUDITOR))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     from api.pages import pages_router
@@ -543,8 +521,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.exchange_routes import ENVELOPES_PATH, exchange_router
 
     app.include_router(exchange_router(runtime))
-    # routers of other modules (registers, statistics, operations) are included here as they arrive
-    include_operations(app, runtime)
+    from api.late_notices import late_notices_router
+    from api.notifications import notifications_router
+    from api.payments import payments_router
+    from api.public_results import public_results_router
+    from api.scans import scans_router
+
+    app.include_router(late_notices_router(runtime))
+    app.include_router(payments_router(runtime))
+    app.include_router(scans_router(runtime))
+    app.include_router(notifications_router(runtime))
+    app.include_router(public_results_router(runtime))
 
     # JSON bodies: at most 1 MiB and 32 levels deep, checked before FastAPI parses them (the exchange endpoint
     # reads its larger, signed envelopes itself and answers with a signed refusal)
@@ -624,8 +611,13 @@ def _quote(name: str) -> str:
     return quote(name, safe="")
 
 
-def _route_label(path: str) -> str:
-    parts = path.strip("/").split("/")
-    if len(parts) >= 3 and parts[0] == "api" and parts[1] in ("dossiers", "tasks"):
-        return f"/api/{parts[1]}/{{id}}" + ("/" + "/".join(parts[3:4]) if len(parts) > 3 else "")
-    return "/" + "/".join(parts[:3])
+def _route_label(request: Request) -> str:
+    """The metrics' ``route`` label: the template of the route that answered (``/api/dossiers/{code}``), never
+    the path itself — ids, codes, tokens and whatever a scanner tries would each make a new time series."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return UNMATCHED_ROUTE
+    if isinstance(route, Mount):
+        return template.rstrip("/") + "/{path}"
+    return template

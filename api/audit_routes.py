@@ -12,12 +12,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.bearer import role_guard
+from api.deps import role_guard
 from dossiers.model import Person, Role
-from motcua.audit import audit_report
 from persistence.audit_log import Checkpoint
+from services.audit import audit_report
 
 AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
+Auditor = Annotated[
+    Person,
+    Depends(
+        role_guard(
+            AUDIT_ROLES,
+            "Chỉ thanh tra viên và quản trị viên được xem nhật ký kiểm toán.",
+            "Only auditors and administrators may see the audit log's state.",
+        )
+    ),
+]
 
 
 def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
@@ -33,13 +43,6 @@ def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
 
 def audit_api_router(runtime: Any) -> APIRouter:
     router = APIRouter(tags=["audit"])
-    auditor = role_guard(
-        runtime,
-        AUDIT_ROLES,
-        "Chỉ thanh tra viên và quản trị viên được xem nhật ký kiểm toán.",
-        "Only auditors and administrators may see the audit log's state.",
-    )
-    Auditor = Annotated[Person, Depends(auditor)]  # noqa: N806 - a type alias
 
     @router.get("/api/audit/status")
     async def status(person: Auditor) -> dict[str, Any]:

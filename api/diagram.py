@@ -15,17 +15,15 @@ something to draw; a file drawn in a modeller is served as it is.
 import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from lxml import etree
 
-from dossiers.errors import NotFound, Unauthorized
-from dossiers.model import Person
-from motcua.app import Runtime
+from api.deps import CurrentPerson, Runtime
+from dossiers.errors import NotFound
 from workflows.introspect import BPMN_NS
 
 log = structlog.get_logger(__name__)
@@ -47,8 +45,6 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     "": "text/plain; charset=utf-8",  # LICENSE, VERSION
 }
-from api.web.session import SESSION_COOKIE  # noqa: E402 - the browser session (one of the tokens)
-
 VENDOR_CACHE = "public, max-age=604800"  # a refresh (scripts/refresh-bpmn-js.sh) changes ETag; a week is fine
 OWN_CACHE = "public, max-age=300, must-revalidate"
 
@@ -74,24 +70,9 @@ WAITING_KINDS_EXCLUDED = {"boundaryEvent", "startEvent"}
 
 def diagram_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
-    bearer = HTTPBearer(auto_error=False)
     shop = runtime.shop
 
-    # the same check as api.app.create_app's current_person (that one is local to create_app): a bearer token,
-    # or the browser's session cookie (the diagram page fetches with its own credentials; GET only, no CSRF)
-    def current_person(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Person:
-        if credentials is not None and credentials.scheme.lower() == "bearer":
-            return runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
-        token = request.cookies.get(SESSION_COOKIE)
-        if token:
-            return runtime.accounts.person_for_token(token, runtime.clock.now())
-        raise Unauthorized("Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token).")
-
-    CurrentPerson = Annotated[Person, Depends(current_person)]  # noqa: N806 - a type alias
-
+    # CurrentPerson: a bearer token or the session cookie (the diagram page fetches with its own credentials)
     @router.get("/api/dossiers/{code}/diagram", tags=["dossiers"])
     def dossier_diagram(code: str, person: CurrentPerson) -> dict[str, Any]:
         """The BPMN of the dossier's process with its current and completed steps, for the diagram page

@@ -1,4 +1,4 @@
-"""A dossier's evidence package over HTTP, for auditors (:mod:`motcua.evidence`, DESIGN §10).
+"""A dossier's evidence package over HTTP, for auditors (:mod:`services.evidence`, DESIGN §10).
 
 - ``GET /api/dossiers/{code}/evidence``: the ZIP (signed PDFs, validation reports, audit entries with the chain
   proof up to a signed and timestamped checkpoint, certificates, a signed manifest), which
@@ -6,7 +6,7 @@
 
 The auditor's desk offers the same file with the session at ``/thanh-tra/ho-so/{code}/goi-chung-cu.zip``.
 Mounted by ``create_app``: ``app.include_router(evidence_router(runtime))``. No ``from __future__ import
-annotations`` here: FastAPI must see the local ``Auditor`` dependency alias as an object, not as a string.
+annotations`` here: FastAPI must see the ``Auditor`` dependency alias as an object, not as a string.
 """
 
 from typing import Annotated, Any
@@ -15,20 +15,24 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.bearer import role_guard
+from api.deps import role_guard
 from dossiers.model import Person, Role
-from motcua.evidence import ZIP, export_evidence
+from services.evidence import ZIP, export_evidence
+
+Auditor = Annotated[
+    Person,
+    Depends(
+        role_guard(
+            (Role.AUDITOR,),
+            "Chỉ thanh tra viên được xuất gói chứng cứ.",
+            "Only auditors may export an evidence package.",
+        )
+    ),
+]
 
 
 def evidence_router(runtime: Any) -> APIRouter:
     router = APIRouter(tags=["verification"])
-    auditor = role_guard(
-        runtime,
-        (Role.AUDITOR,),
-        "Chỉ thanh tra viên được xuất gói chứng cứ.",
-        "Only auditors may export an evidence package.",
-    )
-    Auditor = Annotated[Person, Depends(auditor)]  # noqa: N806 - a type alias
 
     @router.get(
         "/api/dossiers/{code}/evidence",

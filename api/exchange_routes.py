@@ -2,7 +2,7 @@
 
 ``POST /api/exchange/envelopes`` needs no login: the envelope is authenticated by its signature (the partner's
 seal, checked against the partner's configured roots) and, in production, the transport by HTTPS. Every answer
-is a signed acknowledgment: 200 with an ACK, 422 with a NACK naming the reason (see :mod:`motcua.envelopes`).
+is a signed acknowledgment: 200 with an ACK, 422 with a NACK naming the reason (see :mod:`services.receiving`).
 ``GET /api/exchange/messages`` lists the outbox and inbox for administrators and auditors.
 """
 
@@ -12,11 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.bearer import role_guard
+from api.deps import Runtime, role_guard
 from api.openapi import json_body, problems
 from dossiers.errors import NotFound
 from dossiers.model import Person, Role
-from motcua.app import Runtime, envelope_receiver
 
 ENVELOPES_PATH = "/api/exchange/envelopes"
 ANSWER_SCHEMA = {
@@ -29,19 +28,23 @@ ANSWER_SCHEMA = {
 }
 
 
+Operator = Annotated[
+    Person,
+    Depends(
+        role_guard(
+            (Role.ADMIN, Role.AUDITOR), "Chỉ quản trị viên và thanh tra xem được.", "Administrators and auditors only."
+        )
+    ),
+]
+
+
 def answer(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ANSWER_SCHEMA}}}
 
 
 def exchange_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["exchange"])
-    receiver = envelope_receiver(runtime)
-    operator = role_guard(
-        runtime,
-        (Role.ADMIN, Role.AUDITOR),
-        "Chỉ quản trị viên và thanh tra xem được.",
-        "Administrators and auditors only.",
-    )
+    receiver = runtime.envelope_receiver()
 
     def not_configured() -> NotFound:
         return NotFound(
@@ -83,7 +86,7 @@ def exchange_router(runtime: Runtime) -> APIRouter:
         return JSONResponse(answer.json(), status_code=answer.status_code)
 
     @router.get("/api/exchange/messages", responses=problems(404))
-    def messages(person: Annotated[Person, Depends(operator)], dossier: str | None = None) -> dict[str, Any]:
+    def messages(person: Operator, dossier: str | None = None) -> dict[str, Any]:
         """Envelopes sent (status, attempts, next attempt, last error) and received, newest first."""
         if runtime.exchange is None:
             raise not_configured()

@@ -14,27 +14,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.web.render import page
+from api.web.render import fee_text, page, time_limit_text
 from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.errors import NotFound
-from dossiers.model import Procedure
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FONTS = Path(__file__).resolve().parents[1] / "documents" / "fonts"
 LEVEL_NAMES = {"province": "Cấp tỉnh", "district": "Cấp huyện", "commune": "Cấp xã"}
 ONLINE_NAMES = {"full": "Toàn trình", "partial": "Một phần"}
 CHANNEL_NAMES = {"counter": "Trực tiếp", "online": "Trực tuyến", "postal": "Bưu chính công ích"}
-
-
-def time_limit_text(p: Procedure) -> str:
-    if p.time_limit_days == 0:
-        return "Trong ngày (nhận sau 15 giờ thì trả trong ngày làm việc tiếp theo)"
-    unit = "ngày làm việc" if p.working_days else "ngày"
-    return f"{p.time_limit_days:02d} {unit} kể từ ngày nhận đủ hồ sơ hợp lệ"
-
-
-def fee_text(amount: int) -> str:
-    return "Không thu" if amount == 0 else f"{amount:,}".replace(",", ".") + " đồng"
 
 
 def pages_router(runtime: Any) -> APIRouter:

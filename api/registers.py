@@ -6,14 +6,13 @@ Mounted by ``create_app``: ``app.include_router(registers_router(runtime))``.
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.bearer import bearer_person
+from api.deps import BearerPerson, Runtime
 from api.openapi import PDF, XLSX, problems
 from dossiers.errors import Forbidden, InvalidInput
-from dossiers.model import OFFICIAL_ROLES, Person, Role
-from motcua.app import Runtime
+from dossiers.model import OFFICIAL_ROLES, Role
 
 MAX_PERIOD_DAYS = 366
 
@@ -21,9 +20,6 @@ MAX_PERIOD_DAYS = 366
 def registers_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["registers"])
     paperwork = runtime.paperwork
-    current_person = bearer_person(runtime)
-
-    CurrentPerson = Annotated[Person, Depends(current_person)]  # noqa: N806 - a type alias
 
     def _forbidden(what: str) -> Forbidden:
         return Forbidden("Vai trò của bạn không được phép xem tài liệu này.", f"Role may not read the {what}.")
@@ -33,7 +29,7 @@ def registers_router(runtime: Runtime) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {PDF: {}}, "description": "Mẫu 05, sealed by the agency."}},
     )
-    def control_sheet(code: str, person: CurrentPerson) -> Response:
+    def control_sheet(code: str, person: BearerPerson) -> Response:
         """Mẫu 05, Phiếu kiểm soát quá trình giải quyết hồ sơ, as it stands now: every hand-over with its time
         and early / on time / late. Officials of the dossier's agency and auditors."""
         row = runtime.shop.dossier_row(code)
@@ -53,7 +49,7 @@ def registers_router(runtime: Runtime) -> APIRouter:
         },
     )
     async def tracking_register(
-        person: CurrentPerson,
+        person: BearerPerson,
         agency: Annotated[str | None, Query(max_length=40, description="Agency code; default the caller's.")] = None,
         first_day: Annotated[dt.date | None, Query(alias="from", description="First day received (incl.).")] = None,
         last_day: Annotated[dt.date | None, Query(alias="to", description="Last day received (incl.).")] = None,

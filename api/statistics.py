@@ -6,18 +6,17 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.deps import Runtime, role_guard
 from api.openapi import CSV, XLSX, problems
-from api.services_routes import PublicLookupLimit
-from dossiers.errors import Forbidden, Unauthorized
-from dossiers.model import Person
+from api.public_results import PublicLookupLimit
+from dossiers.model import Person, Role
 from dossiers.statistics import UNASSIGNED, UNASSIGNED_LABEL, GroupBy, Indicators, Report
-from motcua import statistics as stats
-from motcua.app import Runtime
+from services import statistics as stats
 
-STATISTICS_ROLES = ("leader", "auditor", "admin")
+STATISTICS_ROLES = (Role.LEADER, Role.AUDITOR, Role.ADMIN)
+Statistician = Annotated[Person, Depends(role_guard(STATISTICS_ROLES))]
 
 
 class RatingRequest(BaseModel):
@@ -91,24 +90,6 @@ def _report(report: Report, names: dict[str, str], first: dt.date, last: dt.date
 def statistics_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
     shop = runtime.shop
-    bearer = HTTPBearer(auto_error=False)
-
-    def statistician(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Person:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized(
-                "Cần đăng nhập (mã truy cập Bearer).", "A bearer token is required (POST /api/auth/token)."
-            )
-        person = runtime.accounts.person_for_token(credentials.credentials, runtime.clock.now())
-        if person.role.value not in STATISTICS_ROLES:
-            raise Forbidden(
-                "Vai trò của bạn không được phép thực hiện thao tác này.",
-                f"Role {person.role} may not do this (needs {', '.join(STATISTICS_ROLES)}).",
-            )
-        return person
-
-    Statistician = Annotated[Person, Depends(statistician)]  # noqa: N806 - a type alias
     First = Annotated[dt.date, Query(alias="from", description="First day (Vietnam time), included.")]  # noqa: N806
     Last = Annotated[dt.date, Query(alias="to", description="Last day (Vietnam time), included.")]  # noqa: N806
     Agency = Annotated[str | None, Query(max_length=40, description="One agency (default: all you may see).")]  # noqa: N806

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import structlog
 
-from motcua.clock import SystemClock
+from dossiers.clock import SystemClock
 from persistence.schema import metadata
 from persistence.uow import make_engine
 from workers.runtime import Complete, TaskContext, Worker

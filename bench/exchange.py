@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 from dossiers.model import Role  # noqa: E402
 from dossiers.ports import ExchangeDocument  # noqa: E402
 from motcua.app import build_runtime  # noqa: E402
-from motcua.services import Applicant  # noqa: E402
 from motcua.settings import Settings  # noqa: E402
-from motcua.uploads import Upload  # noqa: E402
+from services.shop import Applicant  # noqa: E402
+from services.uploads import Upload  # noqa: E402
 from signing.pki import DevelopmentPki  # noqa: E402
 from tests.conftest import minimal_pdf  # noqa: E402
 from tests.integration.server import MotcuaServer, free_port  # noqa: E402

@@ -20,25 +20,27 @@ from sqlalchemy import insert, select, update
 
 from dossiers.agencies import parse_demo_people, parse_structures
 from dossiers.calendar import CalendarOverrides, WorkingCalendar
+from dossiers.clock import SimulatedClock, SystemClock
 from dossiers.errors import InvalidInput
 from dossiers.model import AgencyStructure
 from dossiers.ports import Clock, DocumentStore, Engine
-from motcua.catalogue import Problem, catalogue_dirs, read_catalogue
-from motcua.catalogue import validate as validate_catalogue
-from motcua.clock import SimulatedClock, SystemClock
-from motcua.envelopes import EnvelopeExchange, EnvelopeReceiver, PartnerRegistry
-from motcua.issuing import DocumentIssuer
-from motcua.late import operations_tick
-from motcua.paperwork import Paperwork
-from motcua.security import Accounts, hash_password
-from motcua.services import OneStopShop
+from integrations.envelopes.partners import PartnerRegistry
+from motcua.housekeeping import operations_tick
 from motcua.settings import Settings, ensure_secret_file
-from motcua.signatures import PersonalSignatures
 from persistence.audit_log import AuditAnchors, AuditCheckpoints, SqlAuditLog
 from persistence.migrate import upgrade
 from persistence.rate_limits import LoginThrottle, PublicLookups, RateLimiter
 from persistence.schema import agency, agency_structure, calendar_override, department, procedure
 from persistence.uow import make_engine, transaction
+from services.accounts import Accounts, hash_password
+from services.catalogue import Problem, catalogue_dirs, read_catalogue
+from services.catalogue import validate as validate_catalogue
+from services.exchange import EnvelopeExchange
+from services.issuing import DocumentIssuer
+from services.paperwork import Paperwork
+from services.receiving import EnvelopeReceiver
+from services.shop import OneStopShop
+from services.signatures import PersonalSignatures
 from signing.api import KeyProvider
 from signing.cms import sign_detached
 from signing.keys.loader import load_key_provider
@@ -99,6 +101,18 @@ class Runtime:
     def anchors(self) -> AuditAnchors:
         """The audit log's head anchors in the object store (MOTCUA_AUDIT_ANCHOR_SECONDS)."""
         return AuditAnchors(self.audit, self.store)
+
+    def envelope_receiver(self) -> EnvelopeReceiver | None:
+        """The exchange endpoint's side, when partners are configured."""
+        return envelope_receiver(self)
+
+    def load_calendar(self) -> WorkingCalendar:
+        """The working calendar with the administrator's overrides, read afresh (after an override changes)."""
+        return load_calendar(self.db)
+
+    def catalogue_problems(self) -> list[Problem]:
+        """Everything ``motcua procedures validate`` checks, for the administrator's catalogue page."""
+        return check_catalogue(self.settings)
 
     def start_background(self, workers: int = 2, timer_seconds: float = 1.0) -> None:
         """In-process workers, the timer scheduler and housekeeping (``motcua serve``)."""

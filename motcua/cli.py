@@ -226,7 +226,7 @@ def _supervise(processes: int, threads: int) -> None:
 
 
 def _catalogue_on(on: str | None) -> tuple[Any, dt.date]:
-    from motcua.catalogue import catalogue_dirs, read_catalogue
+    from services.catalogue import catalogue_dirs, read_catalogue
 
     settings = Settings()
     entries, problems = read_catalogue(catalogue_dirs(settings.catalogue_dir))
@@ -458,7 +458,7 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="Print the
     """Recompute the whole audit hash chain and check every signed checkpoint (statement, head hash, agency seal,
     timestamp). Exit 1 with one line per problem, the first broken entry first."""
     from motcua.app import build_runtime
-    from motcua.audit import audit_report
+    from services.audit import audit_report
 
     for noisy in ("pyhanko", "pyhanko_certvalidator"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
@@ -514,7 +514,7 @@ def verify(
 ) -> None:
     """Check every signature of a PDF (AdES): signer, chain, time, timestamp, revocation, coverage, DocMDP.
     Exit 0 only when all pass (TOTAL-PASSED)."""
-    from motcua.verification import validator_for
+    from services.verification import validator_for
     from signing.ades import format_report, report_to_dict
 
     for noisy in ("pyhanko", "pyhanko_certvalidator"):
@@ -645,9 +645,9 @@ def storage_check(
 
     from sqlalchemy import select
 
-    from motcua.services import stored_object
     from persistence.schema import document
     from persistence.uow import make_engine
+    from services.shop import stored_object
     from storage.check import Record, check_store, render
     from storage.url import open_store
 
@@ -759,7 +759,7 @@ def evidence_export(
     with the chain proof up to a signed (and timestamped) checkpoint, the certificates; recorded as
     evidence.exported."""
     from motcua.app import build_runtime
-    from motcua.evidence import export_evidence
+    from services.evidence import export_evidence
 
     _configure_logging(False, level=logging.WARNING)
     for noisy in ("pyhanko", "pyhanko_certvalidator"):
@@ -800,7 +800,7 @@ def evidence_verify(
     """Check an evidence package offline (no database, no server, no network): the signed manifest and every file's
     SHA-256, each PDF's signatures, each report against a fresh validation, the audit proof up to the signed
     checkpoint and its timestamp. Exit 0 only when every check holds."""
-    from motcua.evidence_verify import main as verify_package_main
+    from services.evidence_verify import main as verify_package_main
 
     raise typer.Exit(code=verify_package_main(file, trust or [], as_json=as_json, echo=typer.echo))
 

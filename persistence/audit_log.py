@@ -3,7 +3,7 @@
 Appends take the chain head row under a lock (``FOR UPDATE`` on PostgreSQL, the single writer on SQLite)
 in the caller's transaction, so an event is recorded exactly when the change it describes commits.
 
-Verification (:meth:`SqlAuditLog.verify_report`; :func:`motcua.audit.audit_report` for ``motcua audit verify``
+Verification (:meth:`SqlAuditLog.verify_report`; :func:`services.audit.audit_report` for ``motcua audit verify``
 and ``GET /api/audit/status``) reads the
 log, its head row and the checkpoints in one snapshot, streaming the entries through the core's
 :class:`~dossiers.audit.ChainScan` (constant memory), then checks every checkpoint: its statement names an entry
@@ -215,7 +215,7 @@ class SqlAuditLog:
     ) -> AuditReport:
         """Recompute the whole chain, compare the head, and check every checkpoint: its statement, that it names
         an entry whose stored hash is the signed head hash and, with ``check_signature`` (which needs the signing
-        adapter: :func:`motcua.audit.check_signature`), its CMS signature and RFC 3161 timestamp. With
+        adapter: :func:`services.audit.check_signature`), its CMS signature and RFC 3161 timestamp. With
         ``anchors``, the head anchors of the newest entries in the object store are compared with the log too
         (listed before the log is read: an anchor only names a committed
         head, so a log read afterwards has every anchored entry)."""

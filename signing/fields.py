@@ -58,7 +58,7 @@ NUMBER_LABEL = "Số: "
 
 @dataclass(frozen=True)
 class FieldNames:
-    """The names of the four fields (the defaults match :mod:`motcua.paperwork`)."""
+    """The names of the four fields (the defaults match :mod:`services.paperwork`)."""
 
     leader: str = LEADER_FIELD
     seal: str = SEAL_FIELD

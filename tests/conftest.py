@@ -19,10 +19,10 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from dossiers.calendar import VN_TZ
-from motcua import security
+from dossiers.clock import SimulatedClock
 from motcua.app import DEMO_PASSWORD, Runtime, build_runtime, init_state
-from motcua.clock import SimulatedClock
 from motcua.settings import Settings, read_secret_file
+from services import accounts as security
 from tests.integration.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 from tests.services import service_missing
 

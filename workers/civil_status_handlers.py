@@ -27,8 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
-
 from documents.civil_status import (
     DATE_BOX,
     NUMBER_BOX,
@@ -46,12 +44,9 @@ from documents.civil_status import (
 from documents.layout import SIGNATURE_BOX, long_date
 from dossiers.calendar import VN_TZ
 from dossiers.ports import SignatureRequest, Signer, StoredObject
-from motcua.issuing import DocumentIssuer, IssueRequest
-from motcua.paperwork import Paperwork, place_name
-from motcua.services import OneStopShop
-from persistence.counters import next_register_number
-from persistence.schema import document, side_effect
-from persistence.uow import transaction
+from services.issuing import DocumentIssuer, IssueRequest
+from services.paperwork import Paperwork, place_name
+from services.shop import OneStopShop
 from signing.appearance import copy_box, copy_style, development_signature_png, leader_style, seal_box
 from signing.fields import DATE_FIELD, LEADER_FIELD, NUMBER_FIELD, SEAL_FIELD, fill_number_and_date, prepare_fields
 from workers.runtime import Complete, Handler, Outcome, TaskContext
@@ -255,16 +250,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
 
     def original_of(code: str) -> tuple[bytes, str]:
         """The latest scan of the original (intake or supplement), as PDF bytes, and the paper's name."""
-        with transaction(shop.db) as conn:
-            doc = conn.execute(
-                select(document)
-                .where(
-                    document.c.dossier_code == code,
-                    document.c.paper_key == "ban_chinh",
-                    document.c.kind.in_(("upload", "supplement", "scan")),
-                )
-                .order_by(document.c.created_at.desc())
-            ).first()
+        doc = shop.latest_document(code, "ban_chinh", ("upload", "supplement", "scan"))
         if doc is None:
             raise ValueError(f"dossier {code} has no scan of the original (paper 'ban_chinh')")
         obj = StoredObject(doc.storage_key, doc.sha256, doc.size, doc.content_type, doc.version_id)
@@ -291,22 +277,6 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
         pdf = prepare_copy_fields(pdf, sizes[0], len(sizes))
         return request_leader(code, leader, pdf, "Chứng thực bản sao đúng với bản chính")
 
-    def register_number(code: str, agency_code: str, series: str, year: int) -> int:
-        """The next number of the agency's register for the year, once per dossier (gap-free: the counter and
-        the dossier's claim on its number are written in one transaction)."""
-        key = f"{code}/result/register"
-        with transaction(shop.db) as conn:
-            found = conn.execute(select(side_effect.c.result).where(side_effect.c.key == key)).first()
-            if found is not None:
-                return int(found.result["number"])
-            number = next_register_number(conn, agency_code, year, series)
-            conn.execute(
-                insert(side_effect).values(
-                    key=key, result={"number": number, "series": series, "year": year}, created_at=shop.clock.now()
-                )
-            )
-        return number
-
     def seal(ctx: TaskContext) -> Outcome:
         code = _code(ctx)
         existing = paperwork.issuer.existing(f"{code}/result")
@@ -316,7 +286,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
         kind = RESULTS[shop.procedure_of(row).process_key]
         signed = paperwork.leader_signed_result(code)
         now = shop.clock.now().astimezone(VN_TZ)
-        serial = register_number(code, agency.code, kind.series, now.year)
+        serial = paperwork.register_number(agency.code, now.year, kind.series, once_for=code)
         number = kind.number(serial, now.year)
         filled = fill_number_and_date(
             signed, number, f"{place_name(agency)}, {long_date(now.date())}", number_label=kind.number_label

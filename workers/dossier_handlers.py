@@ -9,9 +9,8 @@ from __future__ import annotations
 from dossiers.lifecycle import warning_at
 from dossiers.model import DossierStatus
 from dossiers.ports import Exchange
-from motcua.paperwork import Paperwork
-from motcua.services import OneStopShop
-from persistence.uow import transaction
+from services.paperwork import Paperwork
+from services.shop import OneStopShop
 from workers.civil_status_handlers import civil_status_handlers
 from workers.joint_handlers import joint_handlers
 from workers.runtime import Complete, Handler, Outcome, TaskContext
@@ -86,9 +85,14 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork, exchange: Exchange | N
 
     def warn_due(ctx: TaskContext) -> Outcome:
         code = _code(ctx)
-        with transaction(shop.db):
-            if shop.once(ctx.idempotency_key, {"warned": code}):
-                shop.record("deadline.near", WORKER_ACTOR, code, due_at=ctx.variables.get("due_at"))
+        shop.record_once(
+            ctx.idempotency_key,
+            {"warned": code},
+            "deadline.near",
+            WORKER_ACTOR,
+            code,
+            due_at=ctx.variables.get("due_at"),
+        )
         return Complete()
 
     return {

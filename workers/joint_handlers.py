@@ -4,7 +4,7 @@ Topics:
 
 - ``exchange.send`` — a hand-off between agencies. Which partner receives it, which documents go with it and
   whether the receiver's officials act next is the hand-off's configuration (:data:`HAND_OFFS`, by the BPMN
-  activity id); the receiving agency comes from :class:`motcua.exchange.PartnerDirectory`. The worker calls
+  activity id); the receiving agency comes from :class:`services.exchange.PartnerDirectory`. The worker calls
   the :class:`dossiers.ports.Exchange` port with the task's idempotency key as message id (a redelivered task
   delivers nothing twice) and sets ``current_agency`` — whose officials see the following user tasks — and
   the receiving step's own deadline ``step_due_at``.
@@ -43,12 +43,10 @@ from documents.permits import (
 from dossiers.calendar import VN_TZ
 from dossiers.model import Agency
 from dossiers.ports import Exchange, ExchangeDocument, SignatureRequest
-from motcua.exchange import ORIGIN, InProcessExchange, PartnerDirectory
-from motcua.issuing import IssueRequest
-from motcua.paperwork import AGENCY_FIELD, DATE_BOX, NUMBER_BOX, VISIBLE_SEAL, Paperwork, place_name
-from motcua.services import OneStopShop
-from persistence.counters import next_register_number
-from persistence.uow import transaction
+from services.exchange import ORIGIN, InProcessExchange, PartnerDirectory
+from services.issuing import IssueRequest
+from services.paperwork import AGENCY_FIELD, DATE_BOX, NUMBER_BOX, VISIBLE_SEAL, Paperwork, place_name
+from services.shop import OneStopShop
 from signing.appearance import development_signature_png, leader_style, seal_box
 from signing.fields import LEADER_FIELD, fill_number_and_date, prepare_fields
 from workers.runtime import Complete, Handler, Outcome, TaskContext
@@ -179,9 +177,7 @@ class JointWork:
 
     def register_number(self, agency_code: str, year: int, series: str) -> str:
         """Next number in the agency's register of ``series`` for the year (same transaction: no gaps)."""
-        with transaction(self.shop.db) as conn:
-            number = next_register_number(conn, agency_code, year, series)
-        return f"{number:02d}/{series}"
+        return f"{self.paperwork.register_number(agency_code, year, series):02d}/{series}"
 
     def seal(self, agency: Agency, reason: str) -> SignatureRequest:
         return SignatureRequest(signer=f"agency:{agency.code}", field_name=AGENCY_FIELD, reason=reason)
@@ -441,16 +437,16 @@ def joint_handlers(
 
     def escalate(ctx: TaskContext) -> Outcome:
         code = _code(ctx)
-        with transaction(shop.db):
-            if shop.once(ctx.idempotency_key, {"escalated": code}):
-                shop.record(
-                    "step.escalated",
-                    WORKER_ACTOR,
-                    code,
-                    step=ctx.activity_id.removeprefix("escalate_"),
-                    agency=ctx.variables.get("current_agency") or shop.dossier_row(code).agency_code,
-                    step_due_at=ctx.variables.get("step_due_at"),
-                )
+        shop.record_once(
+            ctx.idempotency_key,
+            {"escalated": code},
+            "step.escalated",
+            WORKER_ACTOR,
+            code,
+            step=ctx.activity_id.removeprefix("escalate_"),
+            agency=ctx.variables.get("current_agency") or shop.dossier_row(code).agency_code,
+            step_due_at=ctx.variables.get("step_due_at"),
+        )
         return Complete()
 
     def inspection_record(ctx: TaskContext) -> Outcome:

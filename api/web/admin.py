@@ -8,8 +8,9 @@ Every change is a POST form with the session's CSRF token and is recorded in the
 :func:`dossiers.calendar.validate_overrides` together with the days already in force, and the running shop's
 working calendar is rebuilt after each change (deadlines already computed stay as they are).
 
-Accounts (:class:`motcua.security.Accounts`) can add and list people but has no deactivation yet; this module
-sets ``app_user.active`` itself (a deactivated account can neither log in nor use its sessions or tokens).
+The changes and their records are use cases: :func:`services.accounts.save_user` and
+:func:`services.accounts.set_user_active` (a deactivated account can neither log in nor use its sessions or
+tokens), :mod:`services.calendar` for the overrides.
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import delete, insert, select, update
 
 from api.web.render import page
 from api.web.routes import form_of, signed_in
 from dossiers.calendar import VN_TZ, validate_overrides, vietnam_year_days
 from dossiers.errors import InvalidInput, MotcuaError
 from dossiers.model import OFFICIAL_ROLES, Person, Role
-from persistence.schema import app_user, calendar_override
-from persistence.uow import transaction
+from services import calendar as overrides_calendar
+from services.accounts import save_user, set_user_active
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")  # as dossiers.agencies checks the demo people
 OVERRIDE_KINDS = {
@@ -86,21 +86,6 @@ def admin_router(runtime: Any) -> APIRouter:
 
     # ------------------------------------------------------------------ users and roles
 
-    def user_rows() -> list[Any]:
-        with transaction(runtime.db) as conn:
-            return list(
-                conn.execute(
-                    select(
-                        app_user.c.username,
-                        app_user.c.full_name,
-                        app_user.c.role,
-                        app_user.c.agency_code,
-                        app_user.c.department_code,
-                        app_user.c.active,
-                    ).order_by(app_user.c.username)
-                ).all()
-            )
-
     def users_page(request: Request, person: Person, status_code: int = 200, **context: Any) -> HTMLResponse:
         structure = shop.structure_now()
         return page(
@@ -109,7 +94,7 @@ def admin_router(runtime: Any) -> APIRouter:
             "admin/users.html",
             status_code=status_code,
             person=person,
-            users=user_rows(),
+            users=runtime.accounts.rows(),
             roles=[r.value for r in Role],
             agencies=structure.agencies,
             agency_names={a.code: a.name for a in structure.agencies},
@@ -171,7 +156,10 @@ def admin_router(runtime: Any) -> APIRouter:
         try:
             username, full_name, role, agency_code, department_code, password = check_new_user(form)
             await run_in_threadpool(
-                runtime.accounts.add,
+                save_user,
+                runtime.accounts,
+                shop,
+                person.username,
                 username,
                 password,
                 full_name,
@@ -179,20 +167,12 @@ def admin_router(runtime: Any) -> APIRouter:
                 agency_code,
                 department_code,
                 runtime.clock.now(),
+                channel="browser",
             )
         except MotcuaError as exc:
             submitted = {k: _text(form, k) for k in ("username", "full_name", "role", "agency_code", "department_code")}
             status = 409 if exc.kind == "conflict" else 404 if exc.kind == "not_found" else 422
             return users_page(request, person, status, error=(exc.message_vi, exc.message_en), submitted=submitted)
-        shop.record(
-            "admin.user_saved",
-            person.username,
-            username=username,
-            role=role.value,
-            agency_code=agency_code,
-            department_code=department_code,
-            channel="browser",
-        )
         return RedirectResponse(f"/quan-tri/nguoi-dung?da_luu={quote(username)}", status_code=303)
 
     async def set_active(request: Request, username: str, active: bool) -> Response:
@@ -205,16 +185,10 @@ def admin_router(runtime: Any) -> APIRouter:
                 422,
                 error=("Không thể tự khóa tài khoản của mình.", "You cannot deactivate your own account."),
             )
-        with transaction(runtime.db) as conn:
-            changed = conn.execute(
-                update(app_user).where(app_user.c.username == username).values(active=active)
-            ).rowcount
-        if not changed:
+        if not set_user_active(runtime.accounts, shop, person.username, username, active, channel="browser"):
             return users_page(
                 request, person, 404, error=(f"Không có tài khoản {username}.", f"No account {username}.")
             )
-        kind = "admin.user_reactivated" if active else "admin.user_deactivated"
-        shop.record(kind, person.username, username=username, channel="browser")
         return RedirectResponse(f"/quan-tri/nguoi-dung?da_luu={quote(username)}", status_code=303)
 
     @router.post("/quan-tri/nguoi-dung/{username}/khoa", response_class=HTMLResponse)
@@ -260,8 +234,7 @@ def admin_router(runtime: Any) -> APIRouter:
     # ------------------------------------------------------------------ calendar overrides
 
     def overrides() -> list[Any]:
-        with transaction(runtime.db) as conn:
-            return list(conn.execute(select(calendar_override).order_by(calendar_override.c.day)).all())
+        return overrides_calendar.overrides(runtime.db)
 
     def calendar_page(
         request: Request, person: Person, year: int, status_code: int = 200, **context: Any
@@ -295,9 +268,7 @@ def admin_router(runtime: Any) -> APIRouter:
         return calendar_page(request, person, year_of(nam), saved=da_luu)
 
     def rebuild_calendar() -> None:
-        from motcua.app import load_calendar
-
-        shop.calendar = load_calendar(runtime.db)
+        shop.calendar = runtime.load_calendar()
 
     @router.post("/quan-tri/lich", response_class=HTMLResponse)
     async def add_override(request: Request) -> Response:
@@ -335,16 +306,8 @@ def admin_router(runtime: Any) -> APIRouter:
                 "Ngày điều chỉnh không hợp lệ, chưa lưu:", "The override is invalid and was not saved:", problems
             )
         day = dt.date.fromisoformat(day_text)
-        with transaction(runtime.db) as conn:
-            conn.execute(insert(calendar_override).values(day=day, kind=kind, reason=reason))
-        rebuild_calendar()
-        shop.record(
-            "admin.calendar_override_added",
-            person.username,
-            day=day.isoformat(),
-            kind=kind,
-            reason=reason,
-            channel="browser",
+        overrides_calendar.add_override(
+            shop, person.username, day, kind, reason, rebuild=rebuild_calendar, channel="browser"
         )
         return RedirectResponse(f"/quan-tri/lich?nam={day.year}&da_luu={day.isoformat()}", status_code=303)
 
@@ -358,10 +321,9 @@ def admin_router(runtime: Any) -> APIRouter:
             when = None
         removed = None
         if when is not None:
-            with transaction(runtime.db) as conn:
-                removed = conn.execute(select(calendar_override).where(calendar_override.c.day == when)).first()
-                if removed is not None:
-                    conn.execute(delete(calendar_override).where(calendar_override.c.day == when))
+            removed = overrides_calendar.remove_override(
+                shop, person.username, when, rebuild=rebuild_calendar, channel="browser"
+            )
         if removed is None or when is None:
             return calendar_page(
                 request,
@@ -370,15 +332,6 @@ def admin_router(runtime: Any) -> APIRouter:
                 404,
                 error=(f"Không có ngày điều chỉnh {day}.", f"No override on {day}."),
             )
-        rebuild_calendar()
-        shop.record(
-            "admin.calendar_override_removed",
-            person.username,
-            day=when.isoformat(),
-            kind=removed.kind,
-            reason=removed.reason,
-            channel="browser",
-        )
         return RedirectResponse(f"/quan-tri/lich?nam={when.year}", status_code=303)
 
     # ------------------------------------------------------------------ catalogue
@@ -393,9 +346,7 @@ def admin_router(runtime: Any) -> APIRouter:
             entries.append({"entry": entry, "version": version})
         problems = None
         if kiem_tra:
-            from motcua.app import check_catalogue
-
-            problems = [str(p) for p in check_catalogue(runtime.settings)]
+            problems = [str(p) for p in runtime.catalogue_problems()]
         return page(
             request,
             runtime,

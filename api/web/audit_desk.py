@@ -2,7 +2,7 @@
 verification of every document, and the statistics dashboard (QĐ 766 indicators) with SVG charts and exports.
 
 Who: auditors and administrators read and verify everything; leaders see the statistics of their agency and
-the agencies under it (the same rule as ``GET /api/statistics``: :func:`motcua.statistics.agency_scope`).
+the agencies under it (the same rule as ``GET /api/statistics``: :func:`services.statistics.agency_scope`).
 Nothing here changes a dossier: the POSTs are the upload of a PDF to verify, which stores nothing and is
 recorded in the audit log (``signature.verified``) like ``POST /api/verify``, and a signed checkpoint of the
 audit log's head on demand (``/thanh-tra/nhat-ky`` shows the chain's state, recomputed when the page opens).
@@ -34,8 +34,9 @@ from dossiers.calendar import VN_TZ
 from dossiers.errors import InvalidInput, MotcuaError, NotFound
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Role
 from dossiers.statistics import GROUP_HEADERS, UNASSIGNED, UNASSIGNED_LABEL, GroupBy, table
-from motcua import statistics as stats
-from motcua.uploads import Upload, check_upload
+from services import statistics as stats
+from services.uploads import Upload, check_upload
+from services.verification import RecordedVerification
 from signing.ades import ADES_TEXT
 from signing.validate import PROBLEM_TEXT
 
@@ -171,15 +172,7 @@ def _parse_day(text: str | None, default: dt.date, what: str) -> dt.date:
 def audit_router(runtime: Any) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     shop = runtime.shop
-    verifiers: list[Any] = []
-
-    def report_of(pdf: bytes) -> dict[str, Any]:
-        from motcua.verification import validator_for
-        from signing.ades import report_to_dict
-
-        if not verifiers:  # built on first use: it reads the trust roots and the development CRLs
-            verifiers.append(validator_for(runtime.settings))
-        return dict(report_to_dict(verifiers[0].report(pdf)))
+    verification = RecordedVerification(shop, runtime.settings)  # the validator is built on first use
 
     def today() -> dt.date:
         day: dt.date = runtime.clock.now().astimezone(VN_TZ).date()
@@ -224,17 +217,11 @@ def audit_router(runtime: Any) -> APIRouter:
             found = await run_in_threadpool(lambda: check_upload(checked, allow_active_content=True))
             if (upload.content_type or "").split(";")[0].strip().lower() != PDF:
                 raise InvalidInput("Chỉ kiểm tra được tệp PDF.", "Only PDF files can be verified.")
-            report = await run_in_threadpool(report_of, data)
+            report = await run_in_threadpool(
+                verification.verify_file, person.username, filename, data, channel="browser"
+            )
         except MotcuaError as exc:
             return desk(request, person, 422, error=(exc.message_vi, exc.message_en), filename=filename)
-        shop.record(
-            "signature.verified",
-            person.username,
-            None,
-            filename=filename,
-            indication=report["indication"],
-            channel="browser",
-        )
         source = {
             "filename": filename,
             "sha256": hashlib.sha256(data).hexdigest(),
@@ -255,27 +242,15 @@ def audit_router(runtime: Any) -> APIRouter:
         events = shop.history(person, code)
         documents = []
         for doc in view["documents"]:
-            verification = None
+            checked = None
             if doc["content_type"] == PDF:
-                row, stream = shop.open_document(person, code, doc["id"])
-                try:
-                    report = report_of(b"".join(stream))
-                except MotcuaError as exc:
-                    report = {"indication": "INDETERMINATE", "sub_indication": "FORMAT_FAILURE", "error": str(exc)}
-                shop.record(
-                    "signature.verified",
-                    person.username,
-                    code,
-                    document_id=doc["id"],
-                    indication=report["indication"],
-                    channel="browser",
-                )
-                verification = {
+                _, report = verification.verify_document(person, code, doc["id"], tolerant=True, channel="browser")
+                checked = {
                     "indication": report["indication"],
                     "sub_indication": report.get("sub_indication"),
                     "signatures": len(report.get("signatures") or ()),
                 }
-            documents.append(doc | {"verification": verification})
+            documents.append(doc | {"verification": checked})
         status = view["status"]
         return page(
             request,
@@ -292,8 +267,8 @@ def audit_router(runtime: Any) -> APIRouter:
 
     @router.get("/thanh-tra/ho-so/{code}/goi-chung-cu.zip")
     def evidence_package(request: Request, code: str) -> Response:
-        """The dossier's evidence package (motcua.evidence), for auditors; recorded as ``evidence.exported``."""
-        from motcua.evidence import ZIP, export_evidence
+        """The dossier's evidence package (services.evidence), for auditors; recorded as ``evidence.exported``."""
+        from services.evidence import ZIP, export_evidence
 
         person = signed_in(request, runtime, Role.AUDITOR)
         package = export_evidence(runtime, code, person.username, channel="browser")
@@ -309,25 +284,14 @@ def audit_router(runtime: Any) -> APIRouter:
     @router.get("/thanh-tra/ho-so/{code}/tai-lieu/{document_id}", response_class=HTMLResponse)
     def document_report(request: Request, code: str, document_id: str) -> Response:
         person = signed_in(request, runtime, *DESK_ROLES)
-        row, stream = shop.open_document(person, code, document_id)
-        if row.content_type != PDF:
-            raise InvalidInput("Tài liệu không phải PDF.", "The document is not a PDF.")
-        report = report_of(b"".join(stream))
-        shop.record(
-            "signature.verified",
-            person.username,
-            code,
-            document_id=document_id,
-            indication=report["indication"],
-            channel="browser",
-        )
+        row, report = verification.verify_document(person, code, document_id, channel="browser")
         source = {"filename": row.filename, "sha256": row.sha256, "size": row.size, "code": code, "kind": row.kind}
         return page(request, runtime, "audit/report.html", person=person, report=report, source=source, **_helpers())
 
     # ------------------------------------------------------------------ the audit log's chain and checkpoints
 
     def chain_page(request: Request, person: Any, status_code: int = 200, **context: Any) -> HTMLResponse:
-        from motcua.audit import audit_report
+        from services.audit import audit_report
 
         report = audit_report(runtime)
         problems = [
@@ -393,8 +357,7 @@ def audit_router(runtime: Any) -> APIRouter:
         }
         try:
             first, last, group_by, agency = statistics_query(request)
-            period = stats.period_of_days(first, last)
-            report, names = stats.statistics(shop, person, period, group_by, agency)
+            report, names = stats.read_statistics(shop, person, first, last, group_by, agency, channel="browser")
         except MotcuaError as exc:
             status = 403 if exc.kind == "forbidden" else 422
             return page(
@@ -406,14 +369,6 @@ def audit_router(runtime: Any) -> APIRouter:
                 error=(exc.message_vi, exc.message_en),
                 **context,
             )
-        shop.record(
-            "statistics.read",
-            person.username,
-            group_by=group_by.value,
-            agency=agency,
-            channel="browser",
-            **{"from": first.isoformat(), "to": last.isoformat()},
-        )
 
         def name_of(key: str) -> str:
             return names.get(key) or (UNASSIGNED_LABEL if key == UNASSIGNED else key)
@@ -456,17 +411,8 @@ def audit_router(runtime: Any) -> APIRouter:
     def statistics_export(request: Request, format: str = "csv") -> Response:  # noqa: A002 - the query's name
         person = signed_in(request, runtime, *STATISTICS_ROLES)
         first, last, group_by, agency = statistics_query(request)
-        period = stats.period_of_days(first, last)
-        report, names = stats.statistics(shop, person, period, group_by, agency)
-        body, media_type, filename = stats.export(report, names, format, first, last)
-        shop.record(
-            "statistics.exported",
-            person.username,
-            group_by=group_by.value,
-            agency=agency,
-            format=format,
-            channel="browser",
-            **{"from": first.isoformat(), "to": last.isoformat()},
+        body, media_type, filename = stats.export_statistics(
+            shop, person, first, last, group_by, agency, format, channel="browser"
         )
         return Response(
             body,

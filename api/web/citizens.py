@@ -20,9 +20,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from api.services_routes import RateLimited, public_lookup_limit, public_tracking
+from api.public_results import RateLimited, public_lookup_limit
 from api.web.desk import (
     DOCUMENT_NAMES,
     Application,
@@ -41,9 +40,9 @@ from api.web.routes import form_of, signed_in
 from dossiers.errors import Forbidden, MotcuaError, NotFound
 from dossiers.model import Agency, DossierStatus, Person, Procedure, Role
 from dossiers.statistics import RATING_LEVELS, RESULT_STATUSES
-from motcua import statistics as stats
-from persistence.schema import dossier, rating
-from persistence.uow import transaction
+from services import statistics as stats
+from services.public_lookup import public_tracking
+from services.shop import submitted_by
 
 RATING_NAMES: Mapping[int, Message] = {
     1: ("Rất không hài lòng", "Very dissatisfied"),
@@ -55,36 +54,11 @@ RATING_NAMES: Mapping[int, Message] = {
 MAX_DOSSIERS_LISTED = 500
 
 
-def my_dossiers(runtime: Any, username: str) -> list[Any]:
-    """The dossiers a citizen submitted (newest first)."""
-    with transaction(runtime.shop.db) as conn:
-        return list(
-            conn.execute(
-                select(
-                    dossier.c.code,
-                    dossier.c.procedure_code,
-                    dossier.c.status,
-                    dossier.c.received_at,
-                    dossier.c.due_at,
-                    dossier.c.finished_at,
-                )
-                .where(dossier.c.received_by == username)
-                .order_by(dossier.c.received_at.desc(), dossier.c.code.desc())
-                .limit(MAX_DOSSIERS_LISTED)
-            ).all()
-        )
-
-
 def supplement_answered(documents: list[dict[str, Any]]) -> bool:
     """Papers were sent after the latest supplement request (the status changes when a worker takes them in)."""
     kinds = [d["kind"] for d in documents]  # in the order they were stored
     asked = max((i for i, k in enumerate(kinds) if k == "supplement_request"), default=-1)
     return any(k == "supplement" for k in kinds[asked + 1 :])
-
-
-def rated_level(runtime: Any, code: str) -> int | None:
-    with transaction(runtime.shop.db) as conn:
-        return conn.execute(select(rating.c.level).where(rating.c.dossier_code == code)).scalar_one_or_none()
 
 
 def citizens_router(runtime: Any) -> APIRouter:
@@ -107,7 +81,7 @@ def citizens_router(runtime: Any) -> APIRouter:
     @router.get("/cong-dan", response_class=HTMLResponse)
     def home(request: Request) -> Response:
         person = signed_in(request, runtime, Role.CITIZEN)
-        rows = my_dossiers(runtime, person.username)
+        rows = submitted_by(shop, person.username, MAX_DOSSIERS_LISTED)  # newest first
         names = {e.code: e.name for e in shop.catalogue()}
         return page(
             request,
@@ -239,7 +213,7 @@ def citizens_router(runtime: Any) -> APIRouter:
             supplement_open=state == DossierStatus.SUPPLEMENT_REQUESTED and not answered,
             supplement_answered=state == DossierStatus.SUPPLEMENT_REQUESTED and answered,
             can_rate=state in RESULT_STATUSES,
-            rated=rated_level(runtime, code),
+            rated=stats.rating_of(shop, code),
             rating_names=RATING_NAMES,
             supplement_errors=supplement_errors or {},
             supplement_error=supplement_error,

@@ -22,20 +22,16 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import update
 from starlette.datastructures import UploadFile
 
-from api.pages import fee_text, time_limit_text
-from api.web.render import page
+from api.web.render import fee_text, page, time_limit_text
 from api.web.routes import form_of, signed_in
 from dossiers import text_rules
 from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.errors import Forbidden, InvalidInput, MotcuaError, NotFound
 from dossiers.model import DossierStatus, Person, Procedure, Role
-from motcua.services import Applicant
-from motcua.uploads import Upload, check_upload
-from persistence.schema import dossier
-from persistence.uow import transaction
+from services.shop import Applicant, set_applicant_email
+from services.uploads import Upload, check_upload
 
 Message = tuple[str, str]  # (Vietnamese, English)
 T = TypeVar("T")
@@ -276,13 +272,6 @@ async def close_files(form: Mapping[str, Any]) -> None:
                 await item.close()
 
 
-def set_email(runtime: Any, code: str, email: str | None) -> None:
-    """The applicant's e-mail for notifications (the intake use case does not take one yet)."""
-    if email:
-        with transaction(runtime.shop.db) as conn:
-            conn.execute(update(dossier).where(dossier.c.code == code).values(applicant_email=email))
-
-
 async def register(
     runtime: Any,
     person: Person,
@@ -302,7 +291,7 @@ async def register(
     except MotcuaError as exc:
         app.errors.update(problem_fields(proc, exc, app))
         return None, exc
-    await run_in_threadpool(set_email, runtime, view["code"], app.email)
+    await run_in_threadpool(set_applicant_email, runtime.shop, view["code"], app.email)
     return view, None
 
 

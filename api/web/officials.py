@@ -21,7 +21,6 @@ Mounted by ``create_app``: ``app.include_router(officials_router(runtime))``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -29,19 +28,14 @@ from urllib.parse import quote, urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from sqlalchemy import select
 
 from api.problems import STATUS
 from api.web.render import page
 from api.web.routes import form_of, signed_in
 from dossiers.errors import MotcuaError, NotFound
-from dossiers.lifecycle import Timeliness, timeliness, warning_at
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
 from dossiers.text_rules import COMMENT_MAX
-from motcua.services import SIGNING_ACTIVITIES
-from persistence.schema import pending_signature
-from persistence.uow import transaction
-from signing.two_step import PreparedSignature
+from services.shop import list_tasks, task_rows
 
 OFFICIALS = (Role.RECEPTION, Role.SPECIALIST, Role.LEADER, Role.CLERK)
 DOCUMENT_READERS = (*OFFICIALS, Role.AUDITOR, Role.ADMIN)
@@ -113,16 +107,6 @@ INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
 HIDDEN_EVENTS = frozenset({"dossier.read", "document.read"})  # every page view would add one
 
 
-def _timeliness(now: dt.datetime, received: dt.datetime, due: dt.datetime, calendar: Any) -> str:
-    """early (in time) / soon (past the warning point) / on_time (due today) / late, for an open task."""
-    state = timeliness(now, due)
-    if state == Timeliness.LATE:
-        return "late"
-    if state == Timeliness.ON_TIME:
-        return "on_time"
-    return "soon" if now >= warning_at(calendar, received, due) else "early"
-
-
 def _list_url(params: dict[str, str]) -> str:
     kept = {k: v for k, v in params.items() if v}
     return LIST_PATH + (f"?{urlencode(kept)}" if kept else "")
@@ -161,27 +145,6 @@ def officials_router(runtime: Any) -> APIRouter:
     shop = runtime.shop
     router = APIRouter(include_in_schema=False)
 
-    def rows_for(person: Person) -> list[dict[str, Any]]:
-        now = runtime.clock.now()
-        rows = []
-        for task in shop.tasks_for(person):
-            dossier = shop.dossier_row(task["dossier_code"])
-            proc = shop.procedure_of(dossier)
-            due = dt.datetime.fromisoformat(task["dossier_due_at"])
-            rows.append(
-                task
-                | {
-                    "procedure_name": proc.name,
-                    "applicant_name": dossier.applicant_name,
-                    "received_at": dossier.received_at,
-                    "due": due,
-                    "timeliness": _timeliness(now, dossier.received_at, due, shop.calendar),
-                    "mine": task["assignee"] == person.username,
-                    "signing": task["activity_id"] in SIGNING_ACTIVITIES,
-                }
-            )
-        return rows
-
     def in_tab(row: dict[str, Any], tab: str) -> bool:
         if tab == "cua-toi":
             return bool(row["mine"])
@@ -205,14 +168,16 @@ def officials_router(runtime: Any) -> APIRouter:
         person = signed_in(request, runtime, *OFFICIALS)
         tab = muc if muc in TABS else "tat-ca"
         order = sap_xep if sap_xep in SORTS else "han"
-        everything = rows_for(person)
+        everything, shown = list_tasks(
+            shop,
+            person,
+            keep=lambda r: in_tab(r, tab) and (not thu_tuc or r["procedure_code"] == thu_tuc),
+            order_by="due" if order.endswith("han") else "received_at",
+            descending=order.startswith("-"),
+            page="tasks",
+        )
         procedures = sorted({(r["procedure_code"], r["procedure_name"]) for r in everything})
         counts = {name: sum(1 for r in everything if in_tab(r, name)) for name in TABS}
-        shown = [r for r in everything if in_tab(r, tab) and (not thu_tuc or r["procedure_code"] == thu_tuc)]
-        key = "due" if order.endswith("han") else "received_at"
-        shown.sort(key=lambda r: (r[key], r["dossier_code"]), reverse=order.startswith("-"))
-        if shown:  # Decree 13/2023: the list shows these dossiers' applicant names
-            shop.record("dossier.listed", person.username, None, codes=[r["dossier_code"] for r in shown], page="tasks")
         params = {"muc": tab, "thu_tuc": thu_tuc, "sap_xep": order}
         return page(
             request,
@@ -253,7 +218,7 @@ def officials_router(runtime: Any) -> APIRouter:
         return await claim_or_release(request, task_id, claim=False)
 
     def find_task(person: Person, task_id: str) -> dict[str, Any]:
-        for row in rows_for(person):
+        for row in task_rows(shop, person):
             if row["id"] == task_id:
                 return row
         raise NotFound(
@@ -373,13 +338,7 @@ def officials_router(runtime: Any) -> APIRouter:
     def document_to_sign(request: Request, pending_id: str) -> Response:
         """The prepared PDF a pending personal signature is for: the signer reads what they are about to sign."""
         person = signed_in(request, runtime, *OFFICIALS)
-        pending = runtime.signatures.get(person, pending_id)  # only the designated signer, only while pending
-        with transaction(shop.db) as conn:
-            state = conn.execute(
-                select(pending_signature.c.state).where(pending_signature.c.id == pending_id)
-            ).scalar_one()
-        pdf = PreparedSignature.from_bytes(state.encode("ascii")).prepared_pdf
-        shop.record("document.read", person.username, pending.dossier_code, pending_signature=pending_id)
+        pending, pdf = runtime.signatures.prepared_pdf(person, pending_id)  # the signer only, only while pending
         name = f"{pending.dossier_code}-{pending.document_kind}-chua-ky.pdf"
         return Response(pdf, media_type="application/pdf", headers=_document_headers(name, len(pdf), True))
 

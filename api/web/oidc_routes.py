@@ -26,7 +26,7 @@ from fastapi.responses import RedirectResponse
 from api.problems import STATUS, problem
 from api.web.session import start_session
 from dossiers.errors import MotcuaError, NotFound
-from motcua.oidc import OidcClient, OidcConfig, OidcError, local_person, redirect_is_secure
+from integrations.oidc import OidcClient, OidcConfig, OidcError, local_person, redirect_is_secure
 
 STATE_COOKIE = "motcua_oidc"
 STATE_COOKIE_PATH = "/dang-nhap/oidc"
@@ -77,7 +77,13 @@ def safe_next(target: str | None) -> str:
 
 def oidc_router(runtime: Any) -> APIRouter:
     router = APIRouter(tags=["web"], include_in_schema=False)
-    config = OidcConfig.from_settings(runtime.settings)
+    settings = runtime.settings
+    config = OidcConfig.configured(
+        settings.oidc_issuer,
+        settings.oidc_client_id,
+        settings.oidc_client_secret,
+        settings.resolved_oidc_redirect_url,
+    )
     clients: list[OidcClient] = []
     lock = threading.Lock()
 

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from api.web.session import csrf_token, session_person
 from dossiers import text_rules
 from dossiers.calendar import VN_TZ
+from dossiers.model import Procedure
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANG_COOKIE = "motcua_lang"
@@ -95,3 +96,14 @@ def page(request: Request, runtime: Any, template: str, status_code: int = 200, 
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     )
     return response
+
+
+def time_limit_text(p: Procedure) -> str:
+    if p.time_limit_days == 0:
+        return "Trong ngày (nhận sau 15 giờ thì trả trong ngày làm việc tiếp theo)"
+    unit = "ngày làm việc" if p.working_days else "ngày"
+    return f"{p.time_limit_days:02d} {unit} kể từ ngày nhận đủ hồ sơ hợp lệ"
+
+
+def fee_text(amount: int) -> str:
+    return "Không thu" if amount == 0 else f"{amount:,}".replace(",", ".") + " đồng"

@@ -32,6 +32,7 @@ from fastapi import Request, Response
 
 from dossiers.errors import Forbidden, Unauthorized
 from dossiers.model import Person
+from services.accounts import log_in
 
 SESSION_COOKIE = "motcua_session"
 CSRF_FIELD = "csrf_token"
@@ -53,7 +54,9 @@ def start_session(response: Response, runtime: Any, person: Person, request: Req
     import datetime as dt
 
     hours = runtime.settings.token_ttl_hours
-    token, _expires = runtime.accounts.issue_token(person.username, runtime.clock.now(), dt.timedelta(hours=hours))
+    token, _expires = log_in(
+        runtime.accounts, runtime.shop, person, runtime.clock.now(), dt.timedelta(hours=hours), channel="browser"
+    )
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -63,7 +66,6 @@ def start_session(response: Response, runtime: Any, person: Person, request: Req
         secure=_secure(request, runtime),
         path="/",
     )
-    runtime.shop.record("user.login", person.username, role=person.role.value, channel="browser")
     return token
 
 

@@ -35,7 +35,7 @@ def test_background_workers_and_timer_scheduler(api: Api) -> None:
     # move the simulated clock only; nobody calls fire_due_timers by hand: the scheduler must notice
     import datetime as dt
 
-    from motcua.clock import SimulatedClock
+    from dossiers.clock import SimulatedClock
 
     assert isinstance(runtime.clock, SimulatedClock)
     runtime.clock.advance(dt.timedelta(days=2, hours=3))  # Wednesday 11:00, past the 10:00 warning

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dossiers.clock import SimulatedClock
 from dossiers.model import Role
 from motcua.app import DEMO_PASSWORD, Runtime
-from motcua.clock import SimulatedClock
-from motcua.services import Applicant
-from motcua.uploads import Upload
 from persistence.schema import audit_log, document, dossier, dossier_counter, wf_instance, wf_user_task
 from persistence.uow import transaction
+from services.shop import Applicant
+from services.uploads import Upload
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, OTHER_COMMUNE, Api, minimal_pdf
 
 MB = 1024 * 1024
@@ -785,6 +785,6 @@ def test_intake_rolled_back_after_the_serial_was_taken_gives_it_back(api: Api, m
 def test_padded_pdf_helper_makes_a_valid_pdf_of_the_asked_size() -> None:
     data = padded_pdf(3 * MB)
     assert 3 * MB <= len(data) < 3 * MB + 4096
-    from motcua.uploads import check_upload
+    from services.uploads import check_upload
 
     check_upload(Upload("x", "x.pdf", "application/pdf", io.BytesIO(data)))  # does not raise

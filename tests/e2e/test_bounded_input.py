@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from dossiers.calendar import VN_TZ
 from dossiers.text_rules import COMMENT_MAX, FORM_INTEGER_MAX, NAME_MAX
-from motcua.late import find_late_risks
 from persistence.schema import late_notice
 from persistence.uow import transaction
+from services.late import find_late_risks
 from tests.conftest import HOUSEHOLD_DETAILS, Api
 from tests.e2e.test_bad_input import assert_problem, snapshot
 from tests.e2e.test_web_desk import FORM, application, inputs_of, register, scans, signed_in_as
@@ -292,7 +292,7 @@ def test_health_is_served_while_the_desk_checks_an_upload(
 def test_a_form_that_takes_too_long_to_render_is_a_503_and_the_server_stays_responsive(
     api: Api, one_loop: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import motcua.paperwork as paperwork
+    import services.paperwork as paperwork
 
     code = api.submit().json()["code"]
     api.work()

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from dossiers.errors import InvalidInput
 from motcua.app import init_state
-from motcua.catalogue import BUILT_IN
 from motcua.cli import app as cli
 from motcua.settings import Settings
+from services.catalogue import BUILT_IN
 from tests.conftest import Api
 from workflows import BPMN_DIR
 
@@ -88,8 +88,8 @@ def test_init_and_serve_refuse_an_invalid_catalogue(monkeypatch: pytest.MonkeyPa
 
 def test_an_agency_adds_a_procedure_with_a_bpmn_file_and_an_entry(tmp_path: Path) -> None:
     """No Python: the agency's directory holds the BPMN and the entry; the dossier runs end to end."""
+    from dossiers.clock import SimulatedClock
     from motcua.app import build_runtime
-    from motcua.clock import SimulatedClock
     from tests.conftest import MONDAY_MORNING, minimal_pdf
 
     own = tmp_path / "own"

@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, select
 from api.exchange_routes import ENVELOPES_PATH
 from dossiers.codes import format_dossier_code
 from dossiers.model import Role
-from motcua.envelopes import DOSSIER_FIELDS, ENVELOPE_TYPE, canonical, sha256_hex
+from integrations.envelopes.manifest import DOSSIER_FIELDS, ENVELOPE_TYPE, canonical, sha256_hex
 from motcua.settings import Settings
 from persistence.schema import document, dossier, exchange_inbox, exchange_outbox, wf_instance, wf_user_task
 from persistence.uow import transaction

@@ -160,6 +160,54 @@ def test_metrics_with_the_scrapers_token(runtime: Any) -> None:
     _problem(api.client.get("/metrics"), 401)
 
 
+def test_metrics_label_requests_by_route_template(api: Api) -> None:
+    """Ids, codes, tokens and unknown paths never become label values (one time series each): the ``route``
+    label is the template of the route that answered, or ``unmatched``."""
+    from api.app import create_app
+
+    code = api.submit().json()["code"]
+    view = api.get(f"/api/dossiers/{code}", "tiepnhan.xa1")
+    document_id = view.json()["documents"][0]["id"]
+    assert api.get(f"/api/dossiers/{code}/documents/{document_id}", "tiepnhan.xa1").status_code == 200
+    assert api.client.get(f"/thu-tuc/{CERTIFIED_COPY}").status_code == 200
+    assert api.client.get("/static/js/diagram.js").status_code == 200
+    desk = browser(api)
+    desk.post(
+        "/dang-nhap",
+        data={"username": "tiepnhan.xa1", "password": DEMO_PASSWORD, "next": "/", "csrf_token": login_form_token(desk)},
+    )
+    assert desk.get(f"/mot-cua/ho-so/{code}").status_code == 200
+    unknown = "khong-co-" + "9" * 12
+    assert api.client.get(f"/{unknown}/{code}").status_code == 404
+    assert api.get(f"/api/dossiers/{code}/{unknown}", "tiepnhan.xa1").status_code == 404
+
+    text = api.get("/metrics", "quantri.tinh").text
+    for concrete in (code, document_id, unknown, CERTIFIED_COPY, "diagram.js"):
+        assert concrete not in text, concrete
+    routes = set(re.findall(r'^motcua_http_request\w*\{[^}]*route="([^"]*)"', text, re.MULTILINE))
+    expected = {
+        "/api/dossiers/{code}",
+        "/api/dossiers/{code}/documents/{document_id}",
+        "/thu-tuc/{code}",
+        "/static/{path:path}",
+        "/mot-cua/ho-so/{code}",
+        "unmatched",
+    }
+    assert expected <= routes, expected - routes
+    templates = _templates(create_app(api.runtime).routes)
+    assert routes <= templates | {"unmatched"}, routes - templates
+
+
+def _templates(routes: list[Any]) -> set[str]:
+    """Every route's path template, through included routers (newer FastAPI keeps them as branches)."""
+    found = {route.path for route in routes if isinstance(getattr(route, "path", None), str)}
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found |= _templates(included.routes)
+    return found
+
+
 # ------------------------------------------------------------------ 405
 
 

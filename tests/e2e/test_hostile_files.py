@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from api.services_routes import result_link_token
 from dossiers.filenames import safe_filename
-from motcua.uploads import Upload
 from persistence.schema import audit_log, document
 from persistence.uow import transaction
+from services.public_lookup import result_link_token
+from services.uploads import Upload
 from tests.conftest import Api, build_pdf, minimal_pdf
 from tests.e2e.test_bad_input import assert_problem, good_files, in_progress_dossier, snapshot, with_bad_cccd
 from tests.web import logged_in

@@ -17,7 +17,7 @@ import pytest
 
 from dossiers.calendar import VN_TZ
 from dossiers.ports import ExchangeDocument
-from motcua.exchange import InProcessExchange
+from services.exchange import InProcessExchange
 from signing.validate import PadesValidator
 from tests.conftest import ENGINES, Api, minimal_pdf
 from tests.pdftools import pdftotext

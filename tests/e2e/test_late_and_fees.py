@@ -15,10 +15,12 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select, update
 
 from dossiers.calendar import VN_TZ
-from motcua.late import find_late_risks, operations_tick
-from motcua.notify import build_dispatcher, outbox_file
-from motcua.payments import callback_secret, is_paid, sign_callback
+from integrations.payments import sign_callback
+from motcua.housekeeping import operations_tick
 from persistence.schema import document, dossier, late_notice, notification
+from services.fees import callback_secret, is_paid
+from services.late import find_late_risks
+from services.notifications import build_dispatcher, outbox_file
 from tests.conftest import COMMUNE, HOUSEHOLD_DETAILS, Api, minimal_pdf
 
 CERTIFICATION = "2.000815"  # same day, fee 2.000 VND, generic process (no result document)

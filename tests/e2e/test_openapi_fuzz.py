@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import asgi
+from dossiers.clock import SimulatedClock
 from motcua.app import DEMO_PASSWORD, Runtime, build_runtime, init_state
-from motcua.clock import SimulatedClock
 from motcua.settings import Settings
 from tests.conftest import MONDAY_MORNING
 

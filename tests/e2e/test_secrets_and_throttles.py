@@ -21,12 +21,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from api.services_routes import result_link_token
+from dossiers.clock import SimulatedClock
 from motcua.app import DEMO_PASSWORD, Runtime, build_runtime
-from motcua.clock import SimulatedClock
 from persistence.rate_limits import Limit, RateLimiter
 from persistence.schema import audit_log, document
 from persistence.uow import transaction
+from services.public_lookup import result_link_token
 from tests.conftest import MONDAY_MORNING, Api, minimal_pdf
 from tests.web import browser, log_in
 

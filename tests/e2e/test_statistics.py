@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import insert, update
 
 from dossiers.calendar import VN_TZ
-from motcua.payments import is_paid
 from persistence.schema import document, dossier, payment
 from persistence.uow import transaction
+from services.fees import is_paid
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, Api, minimal_pdf
 
 CERTIFICATION = "2.000815"  # a same-day procedure; its result is the certified copy (electronic, signed)

@@ -14,14 +14,14 @@ from sqlalchemy import delete, select, update
 
 from dossiers.audit import GENESIS_HASH, anchor_key, chain_hash
 from dossiers.calendar import VN_TZ
+from dossiers.clock import SimulatedClock
 from dossiers.ports import AuditEntry, AuditEvent
 from motcua.app import Runtime
-from motcua.audit import audit_report
-from motcua.clock import SimulatedClock
 from motcua.settings import Settings
 from persistence.audit_log import AuditCheckpoints, SqlAuditLog
 from persistence.schema import audit_checkpoint, audit_log
 from persistence.uow import transaction
+from services.audit import audit_report
 from signing.cms import sign_detached
 from tests.unit.test_audit_chain import T0, event
 

@@ -27,14 +27,14 @@ from asn1crypto import cms
 from sqlalchemy import Engine, delete, insert, select, update
 
 from dossiers.audit import ChainProof, ProofStep, chain_hash, chain_proof, parse_checkpoint_statement, verify_proof
+from dossiers.clock import SimulatedClock
 from dossiers.ports import AuditEvent
 from motcua.app import Runtime, build_runtime, init_state
-from motcua.audit import audit_report
-from motcua.clock import SimulatedClock
 from motcua.settings import Settings
 from persistence.audit_log import SqlAuditLog
 from persistence.schema import audit_checkpoint, audit_head, audit_log, metadata
 from persistence.uow import make_engine, transaction
+from services.audit import audit_report
 from signing.cms import sign_detached, verify_detached
 from tests.conftest import MONDAY_MORNING
 from tests.integration.certomancer_pki import LivePki
@@ -402,7 +402,7 @@ def test_a_key_holder_rewriting_history_and_re_signing_without_the_tsa_is_caught
 
 
 def _pem_roots(settings: Settings) -> list[Any]:
-    from motcua.verification import configured_roots
+    from services.verification import configured_roots
 
     return configured_roots(settings)
 

@@ -13,7 +13,7 @@ import pytest
 
 from dossiers.agencies import parse_structures
 from motcua.app import load_data
-from motcua.catalogue import BUILT_IN, validate
+from services.catalogue import BUILT_IN, validate
 from tests.unit.test_catalogue import HOUSEHOLD, entry_data
 from workflows import BPMN_DIR
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from bench.engine import HERE as BENCH_BPMN
 from bench.engine import run as run_bench
+from dossiers.clock import SimulatedClock
 from dossiers.errors import Conflict, NotFound
-from motcua.clock import SimulatedClock
 from persistence.schema import metadata, wf_external_task, wf_incident, wf_instance, wf_user_task
 from persistence.uow import make_engine
 from workers.runtime import Complete, Failure, TaskContext, Worker
@@ -114,7 +114,7 @@ def test_a_failure_outcome_is_reported_with_its_message(engine: EmbeddedEngine) 
 
 
 def test_two_workers_racing_complete_every_task_exactly_once(tmp_path: Path) -> None:
-    from motcua.clock import SystemClock
+    from dossiers.clock import SystemClock
 
     db = make_engine(f"sqlite:///{tmp_path}/race.sqlite3")
     metadata.create_all(db)

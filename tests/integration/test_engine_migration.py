@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from dossiers.clock import SimulatedClock
 from dossiers.model import Role
 from motcua.app import DEMO_PASSWORD, Runtime, build_runtime
 from motcua.cli import app as cli
-from motcua.clock import SimulatedClock
 from motcua.settings import Settings
 from persistence.schema import audit_log, dossier, wf_instance
 from tests.conftest import COMMUNE, Api, forget_operaton_instances, minimal_pdf

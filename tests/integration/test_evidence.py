@@ -34,14 +34,14 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from dossiers.calendar import VN_TZ
+from dossiers.clock import SimulatedClock
 from motcua.app import Runtime, build_runtime, init_state
 from motcua.cli import app as cli
-from motcua.clock import SimulatedClock
-from motcua.evidence import export_evidence
-from motcua.evidence_verify import PackageVerification, fingerprint, verify_package
 from motcua.settings import Settings
 from persistence.schema import dossier
 from persistence.uow import transaction
+from services.evidence import export_evidence
+from services.evidence_verify import PackageVerification, fingerprint, verify_package
 from signing.certs import to_crypto
 from tests.conftest import HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, MONDAY_MORNING, Api
 from tests.integration.certomancer_pki import TSA_NAME, LivePki
@@ -224,7 +224,7 @@ def test_the_command_verifies_the_package_offline(installation: Installation, tm
 
     # the verifier imports nothing that opens a database or reads settings
     probe = (
-        "import sys, motcua.evidence_verify; "
+        "import sys, services.evidence_verify; "
         "bad = [m for m in sys.modules if m in ('motcua.app', 'persistence.schema', 'motcua.settings')"
         " or m == 'sqlalchemy']; "
         "assert not bad, bad"

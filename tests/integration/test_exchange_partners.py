@@ -1,5 +1,5 @@
-"""Partner configuration of signed envelopes (motcua.envelopes.PartnerRegistry) read from files: mistakes are named
-clearly. Acknowledgments and refusal codes are tested in tests/unit/test_exchange_partners.py."""
+"""Partner configuration of signed envelopes (integrations.envelopes.partners.PartnerRegistry) read from files:
+mistakes are named clearly. Acknowledgments and refusal codes are tested in tests/unit/test_exchange_partners.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dossiers.errors import InvalidInput
-from motcua.envelopes import PartnerRegistry
+from integrations.envelopes.partners import PartnerRegistry
 from signing.pki import DevelopmentPki
 from tests.unit.test_exchange_partners import LAND_OFFICE
 

@@ -30,7 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from motcua.envelopes import ENVELOPE_TYPE, canonical, sha256_hex
+from integrations.envelopes.manifest import ENVELOPE_TYPE, canonical, sha256_hex
 from signing.cms import sign_detached, verify_detached
 from signing.keys.pkcs12 import Pkcs12Keys
 from signing.pki import DevelopmentPki

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from dossiers.clock import SimulatedClock
 from motcua.app import build_runtime
-from motcua.clock import SimulatedClock
 from motcua.settings import Settings
 from tests.conftest import MONDAY_MORNING, Api
 from tests.integration.server import motcua_command

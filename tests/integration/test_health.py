@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from motcua.health import StoreProbe
+from services.health import StoreProbe
 from storage.local import LocalDocumentStore
 
 pytestmark = pytest.mark.integration

@@ -12,10 +12,11 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import Engine, select, update
 
-from motcua.clock import SimulatedClock
-from motcua.notify import Dispatcher, FileTransport, MemoryTransport, Outbox, notify_applicant
+from dossiers.clock import SimulatedClock
+from integrations.notifications import FileTransport, MemoryTransport
 from persistence.schema import metadata, notification
 from persistence.uow import make_engine, transaction
+from services.notifications import Dispatcher, Outbox, notify_applicant
 from tests.unit.test_notify import BODY, SUBJECT
 
 pytestmark = pytest.mark.integration

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from motcua.clock import SimulatedClock
-from motcua.notify import Dispatcher, EmailTransport, FileTransport, Outbox, SmsTransport, build_dispatcher
+from dossiers.clock import SimulatedClock
+from integrations.notifications import EmailTransport, FileTransport, SmsTransport
 from motcua.settings import Settings
 from persistence.schema import metadata, notification
 from persistence.uow import make_engine, transaction
+from services.notifications import Dispatcher, Outbox, build_dispatcher
 
 pytestmark = pytest.mark.integration
 

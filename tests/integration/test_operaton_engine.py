@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dossiers.clock import SimulatedClock
 from dossiers.errors import Conflict, NotFound, Unavailable
 from motcua.app import Runtime, build_runtime, init_state
-from motcua.clock import SimulatedClock
 from motcua.settings import Settings
 from signing.validate import PadesValidator
 from tests.conftest import MONDAY_MORNING, Api, forget_operaton_instances

@@ -21,16 +21,16 @@ from sqlalchemy import Engine, func, select
 
 from bench.engine import HERE as BENCH_BPMN
 from bench.engine import run as run_bench
+from dossiers.clock import SimulatedClock, SystemClock
 from dossiers.ports import AuditEvent
 from motcua.app import Runtime, build_runtime, init_state
-from motcua.clock import SimulatedClock, SystemClock
-from motcua.services import Applicant
 from motcua.settings import Settings
-from motcua.uploads import Upload
 from persistence.audit_log import SqlAuditLog
 from persistence.migrate import upgrade
 from persistence.schema import dossier, dossier_counter, metadata
 from persistence.uow import make_engine, transaction
+from services.shop import Applicant
+from services.uploads import Upload
 from signing.validate import PadesValidator
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, MONDAY_MORNING, Api, minimal_pdf
 from tests.integration.postgres import PostgresCluster

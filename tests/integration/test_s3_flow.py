@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from dossiers.clock import SimulatedClock
 from motcua.app import Runtime, build_runtime, init_state
 from motcua.cli import app as cli
-from motcua.clock import SimulatedClock
-from motcua.services import OneStopShop
 from motcua.settings import Settings
 from persistence.schema import document, dossier
+from services.shop import OneStopShop
 from storage.s3 import S3DocumentStore
 from tests.conftest import COMMUNE, MONDAY_MORNING, Api
 from tests.integration.seaweed import SeaweedServer

@@ -13,7 +13,7 @@ import pytest
 from dossiers.catalogue import CatalogueError, TimeUnit, check_entry, parse_entry
 from dossiers.errors import InvalidInput
 from dossiers.model import AgencyLevel
-from motcua.catalogue import BUILT_IN, read_catalogue
+from services.catalogue import BUILT_IN, read_catalogue
 
 HOUSEHOLD = json.loads((BUILT_IN / "2.000575.json").read_text(encoding="utf-8"))
 

@@ -53,9 +53,9 @@ from pathlib import Path
 import pytest
 
 from dossiers.calendar import VN_TZ, CalendarOverrides, WorkingCalendar, WorkingHours
+from dossiers.clock import SimulatedClock
 from dossiers.lifecycle import Timeliness, due_at, shifted_due, timeliness
 from dossiers.model import Procedure
-from motcua.clock import SimulatedClock
 
 DATA_FILE = Path(__file__).resolve().parents[2] / "motcua" / "data" / "calendar_overrides.json"
 HOUR = 3600

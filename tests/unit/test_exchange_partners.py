@@ -1,5 +1,5 @@
-"""Signed envelopes (motcua.envelopes): acknowledgments and refusal codes. Partner files on disk and their mistakes,
-named clearly: tests/integration/test_exchange_partners.py."""
+"""Signed envelopes (integrations.envelopes): acknowledgments and refusal codes. Partner files on disk and their
+mistakes, named clearly: tests/integration/test_exchange_partners.py."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from motcua.envelopes import build_ack
+from integrations.envelopes.manifest import build_ack
 
 LAND_OFFICE = "000.40.00.H99"
 
 
 def test_an_acknowledgment_is_canonical_and_names_the_refusal() -> None:
-    from motcua.envelopes import Refusal
+    from integrations.envelopes.manifest import Refusal
 
     at = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
     kwargs = dict(message_id="m1", by_agency=LAND_OFFICE, to_agency="000.00.31.H99", dossier_code="D", at=at)
@@ -40,11 +40,12 @@ def test_every_refusal_code_is_listed_and_documented() -> None:
     docs/exchange.md, and none is listed that nothing raises."""
     import re
 
-    from motcua import envelopes
+    from integrations.envelopes import manifest, partners
+    from services import receiving
 
-    source = Path(envelopes.__file__).read_text(encoding="utf-8")
+    source = "".join(Path(m.__file__ or "").read_text(encoding="utf-8") for m in (manifest, partners, receiving))
     raised = set(re.findall(r'Refusal\(\s*"([a-z_]+)"', source))
-    assert raised == set(envelopes.REFUSALS)
+    assert raised == set(manifest.REFUSALS)
     docs = (Path(__file__).parents[2] / "docs" / "exchange.md").read_text(encoding="utf-8")
     assert {code for code in raised if f"`{code}`" not in docs} == set()
 
@@ -55,7 +56,7 @@ def test_a_refusal_survives_leaving_a_transaction() -> None:
     import contextlib
     from collections.abc import Iterator
 
-    from motcua.envelopes import Refusal
+    from integrations.envelopes.manifest import Refusal
 
     @contextlib.contextmanager
     def unit_of_work() -> Iterator[None]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 
-from motcua.notify import EmailTransport, OutgoingMessage
+from integrations.notifications import EmailTransport, OutgoingMessage
 
 SUBJECT = "Hồ sơ 000.00.31.H99-260302-0001: xin lỗi và hẹn lại ngày trả kết quả"
 BODY = "Kính gửi Ông/Bà Nguyễn Văn An,\nỦy ban nhân dân xã Hòa An thành thật xin lỗi."

@@ -1,4 +1,4 @@
-"""Rendering within a time limit (``motcua.rendering``): the result or the renderer's own error comes back; a
+"""Rendering within a time limit (``documents.time_limit``): the result or the renderer's own error comes back; a
 renderer that does not finish in time is an ``Unavailable`` naming the form and the limit."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from documents.time_limit import within_time_limit
 from dossiers.errors import InvalidInput, Unavailable
-from motcua.rendering import within_time_limit
 
 
 def test_the_result_comes_back() -> None:

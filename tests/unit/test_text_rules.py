@@ -25,7 +25,7 @@ from dossiers.text_rules import (
     clean_text,
     form_value,
 )
-from motcua.catalogue import BUILT_IN
+from services.catalogue import BUILT_IN
 
 HOUSEHOLD = json.loads((BUILT_IN / "2.000575.json").read_text(encoding="utf-8"))
 FIELDS = tuple(FormField(f["key"], f["name"], f["required"], f["kind"]) for f in HOUSEHOLD["form_fields"])

@@ -20,9 +20,9 @@ from sqlalchemy import insert, select, update
 from dossiers.errors import Conflict, Forbidden, NotFound
 from dossiers.model import Person
 from dossiers.ports import SignatureRequest, StoredObject
-from motcua.services import OneStopShop, stored_object
 from persistence.schema import document, pending_signature
 from persistence.uow import transaction
+from services.shop import OneStopShop, stored_object
 from signing.pki import DevelopmentPki
 from signing.two_step import PreparedSignature, finish, prepare
 
@@ -110,6 +110,14 @@ class PersonalSignatures:
 
     def get(self, person: Person, pending_id: str) -> PendingSignature:
         return self._view(self._row_for(person, pending_id))
+
+    def prepared_pdf(self, person: Person, pending_id: str) -> tuple[PendingSignature, bytes]:
+        """The prepared PDF the signer is about to sign (only theirs, only while pending), recorded as
+        ``document.read`` (Decree 13/2023)."""
+        row = self._row_for(person, pending_id)
+        pdf = PreparedSignature.from_bytes(row.state.encode("ascii")).prepared_pdf
+        self.shop.record("document.read", person.username, row.dossier_code, pending_signature=pending_id)
+        return self._view(row), pdf
 
     def _row_for(self, person: Person, pending_id: str) -> Any:
         with transaction(self.shop.db) as conn:

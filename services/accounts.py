@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -16,6 +17,7 @@ from dossiers.errors import Conflict, InvalidInput, Unauthorized
 from dossiers.model import Person, Role
 from persistence.schema import api_token, app_user
 from persistence.uow import transaction
+from services.ports import DossierDesk
 
 _hasher = PasswordHasher()  # argon2id with the library's default parameters (slow on purpose)
 MIN_PASSWORD_LENGTH = 8
@@ -89,6 +91,31 @@ class Accounts:
             rows = conn.execute(select(app_user).order_by(app_user.c.username)).all()
         return [_person(r) for r in rows]
 
+    def rows(self) -> Sequence[Any]:
+        """Every account with its ``active`` flag (the administrator's list), by user name."""
+        with transaction(self.db) as conn:
+            return list(
+                conn.execute(
+                    select(
+                        app_user.c.username,
+                        app_user.c.full_name,
+                        app_user.c.role,
+                        app_user.c.agency_code,
+                        app_user.c.department_code,
+                        app_user.c.active,
+                    ).order_by(app_user.c.username)
+                ).all()
+            )
+
+    def set_active(self, username: str, active: bool) -> bool:
+        """Deactivate or reactivate an account (a deactivated one can neither log in nor use its sessions or
+        tokens); False when there is no such account."""
+        with transaction(self.db) as conn:
+            changed = conn.execute(
+                update(app_user).where(app_user.c.username == username).values(active=active)
+            ).rowcount
+        return bool(changed)
+
     def get(self, username: str) -> Person | None:
         with transaction(self.db) as conn:
             row = conn.execute(select(app_user).where(app_user.c.username == username)).first()
@@ -134,3 +161,49 @@ class Accounts:
         if row.expires_at <= now:
             raise Unauthorized("Mã truy cập đã hết hạn, hãy đăng nhập lại.", "Bearer token has expired.")
         return _person(row)
+
+
+def save_user(
+    accounts: Accounts,
+    shop: DossierDesk,
+    actor: str,
+    username: str,
+    password: str,
+    full_name: str,
+    role: Role,
+    agency_code: str | None,
+    department_code: str | None,
+    now: dt.datetime,
+    **how: Any,
+) -> Person:
+    """An administrator adds an account, recorded as ``admin.user_saved``."""
+    person = accounts.add(username, password, full_name, role, agency_code, department_code, now)
+    shop.record(
+        "admin.user_saved",
+        actor,
+        username=username,
+        role=role.value,
+        agency_code=agency_code,
+        department_code=department_code,
+        **how,
+    )
+    return person
+
+
+def set_user_active(accounts: Accounts, shop: DossierDesk, actor: str, username: str, active: bool, **how: Any) -> bool:
+    """An administrator deactivates or reactivates an account, recorded as ``admin.user_deactivated`` or
+    ``admin.user_reactivated``; False (and nothing recorded) when there is no such account."""
+    if not accounts.set_active(username, active):
+        return False
+    kind = "admin.user_reactivated" if active else "admin.user_deactivated"
+    shop.record(kind, actor, username=username, **how)
+    return True
+
+
+def log_in(
+    accounts: Accounts, shop: DossierDesk, person: Person, now: dt.datetime, ttl: dt.timedelta, **how: Any
+) -> tuple[str, dt.datetime]:
+    """A bearer token for an authenticated person (its expiry beside it), recorded as ``user.login``."""
+    token, expires = accounts.issue_token(person.username, now, ttl)
+    shop.record("user.login", person.username, role=person.role.value, **how)
+    return token, expires

@@ -15,11 +15,11 @@ from typing import TypeVar
 import structlog
 from sqlalchemy import select
 
+from documents.time_limit import DEFAULT_RENDER_SECONDS, within_time_limit
 from dossiers.ports import SignatureRequest, Signer
-from motcua.rendering import DEFAULT_RENDER_SECONDS, within_time_limit
-from motcua.services import OneStopShop
 from persistence.schema import document
 from persistence.uow import transaction
+from services.shop import OneStopShop
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -39,7 +39,7 @@ class IssueRequest:
 
 class DocumentIssuer:
     def __init__(self, shop: OneStopShop, signer: Signer, render_seconds: float = DEFAULT_RENDER_SECONDS) -> None:
-        """``render_seconds``: how long a form's renderer may take (:mod:`motcua.rendering`)."""
+        """``render_seconds``: how long a form's renderer may take (:mod:`documents.time_limit`)."""
         self.shop = shop
         self.signer = signer
         self.render_seconds = render_seconds

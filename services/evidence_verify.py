@@ -1,6 +1,6 @@
 """Offline verification of a dossier's evidence package (*gói chứng cứ*, DESIGN §10): ``motcua evidence verify``.
 
-An auditor, a court or an inspector checks the ZIP that :mod:`motcua.evidence` writes with nothing but this
+An auditor, a court or an inspector checks the ZIP that :mod:`services.evidence` writes with nothing but this
 module: no database, no settings, no server, no network. It imports nothing from ``motcua.app``, ``persistence``
 or ``motcua.settings`` (a test checks it), only the pure audit rules (:mod:`dossiers.audit`) and the signature
 checks (:mod:`signing.cms`, :mod:`signing.ades`), which never fetch anything here.

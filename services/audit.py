@@ -65,8 +65,8 @@ def audit_trust(
 ) -> tuple[list[x509.Certificate], list[x509.Certificate], list[bytes]]:
     """(trust roots, the audit agency's seal certificates, local CRLs) for :meth:`SqlAuditLog.verify_report`: the
     configured roots (``MOTCUA_TRUST_ROOTS``) and, outside production, the development PKI's root — as for PDF
-    signatures (motcua.verification)."""
-    from motcua.verification import configured_roots
+    signatures (services.verification)."""
+    from services.verification import configured_roots
 
     roots = configured_roots(settings)
     if settings.environment != "production":

@@ -18,13 +18,13 @@ from sqlalchemy import update
 from dossiers.errors import Conflict, Forbidden, InvalidInput, TooLarge
 from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
 from dossiers.ports import SignatureRequest, Signer
-from motcua.issuing import DocumentIssuer, IssueRequest
-from motcua.uploads import MAX_PAGE_TREE_DEPTH, Upload, check_upload
 from persistence.schema import document
 from persistence.uow import transaction
+from services.issuing import DocumentIssuer, IssueRequest
+from services.uploads import MAX_PAGE_TREE_DEPTH, Upload, check_upload
 
 if TYPE_CHECKING:
-    from motcua.services import OneStopShop
+    from services.shop import OneStopShop
 
 SCAN = "scan"
 SCAN_COPY = "scan_copy"
@@ -35,7 +35,7 @@ A4 = (595.0, 842.0)
 def first_page_size(pdf: bytes) -> tuple[float, float]:
     """Width and height (points) of the first page's MediaBox (inherited from its parents when absent).
 
-    The scan's page tree was checked by :func:`~motcua.uploads.check_upload` (no loop, bounded depth); the walk
+    The scan's page tree was checked by :func:`~services.uploads.check_upload` (no loop, bounded depth); the walk
     is bounded anyway and a tree that does not reach a page is an ``InvalidInput``, never a hang."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 

@@ -42,12 +42,12 @@ from dossiers.lifecycle import timeliness
 from dossiers.model import FINAL_STATUSES, STATUS_LABELS_VI, Agency, DossierStatus, Role
 from dossiers.ports import SignatureRequest
 from dossiers.text_rules import check_day
-from motcua.issuing import DocumentIssuer, IssueRequest
-from motcua.services import OneStopShop
-from motcua.signatures import PersonalSignatures
 from persistence.counters import next_register_number
 from persistence.schema import audit_log, dossier, pending_signature
 from persistence.uow import transaction
+from services.issuing import DocumentIssuer, IssueRequest
+from services.shop import OneStopShop
+from services.signatures import PersonalSignatures
 from signing.appearance import development_signature_png, leader_style, seal_box
 from signing.fields import LEADER_FIELD, SEAL_FIELD, fill_number_and_date, prepare_fields
 
@@ -553,7 +553,20 @@ class Paperwork:
         )
 
     def _register_number(self, agency_code: str, year: int) -> str:
-        """Next number in the agency's register of this series for the year (no gaps: same transaction)."""
-        with transaction(self.shop.db) as conn:
-            number = next_register_number(conn, agency_code, year, RESULT_SERIES)
+        number = self.register_number(agency_code, year, RESULT_SERIES)
         return f"{number:02d}/{RESULT_SERIES}"
+
+    def register_number(self, agency_code: str, year: int, series: str, *, once_for: str | None = None) -> int:
+        """The next number of the agency's register of ``series`` for ``year`` — the one register allocator of
+        the application (gap-free: :func:`persistence.counters.next_register_number` in one transaction). With
+        ``once_for`` (a dossier code) the dossier keeps its number: a retried step gets the same one."""
+        with transaction(self.shop.db) as conn:
+            if once_for is None:
+                return next_register_number(conn, agency_code, year, series)
+            key = f"{once_for}/result/register"
+            found = self.shop.side_effect_result(key)
+            if found is not None:
+                return int(found["number"])
+            number = next_register_number(conn, agency_code, year, series)
+            self.shop.once(key, {"number": number, "series": series, "year": year})
+        return number

@@ -30,15 +30,14 @@ from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavail
 from dossiers.lifecycle import warning_at
 from dossiers.model import FINAL_STATUSES, OFFICIAL_ROLES, Agency, DossierStatus, Person, Procedure, Role
 from dossiers.ports import UserTask
-from motcua.notify import Outbox, build_dispatcher, notify_applicant
 from persistence.counters import upsert
 from persistence.schema import dossier, late_notice
 from persistence.uow import transaction
+from services.notifications import Outbox, notify_applicant
 
 if TYPE_CHECKING:
-    from motcua.app import Runtime
-    from motcua.paperwork import Paperwork
-    from motcua.services import OneStopShop
+    from services.paperwork import Paperwork
+    from services.shop import OneStopShop
 
 log = structlog.get_logger(__name__)
 SYSTEM_ACTOR = "system:late"
@@ -130,24 +129,6 @@ def _open_notice(shop: OneStopShop, row: Any, department: str | None, now: dt.da
             due_at=row.due_at.isoformat(),
         )
     return True
-
-
-def operations_tick(runtime: Runtime) -> None:
-    """One housekeeping round of this module's jobs: late notices, notification delivery, envelopes to partner
-    installations. Each job is guarded on its own, so a failing one does not stop the others."""
-    try:
-        find_late_risks(runtime.shop, runtime.clock.now(), window_hours=runtime.settings.late_notice_working_hours)
-    except Exception:  # noqa: BLE001 - the next tick retries
-        log.warning("late.find_failed", exc_info=True)
-    try:
-        build_dispatcher(runtime.settings, runtime.db, runtime.clock, runtime.shop.record).dispatch()
-    except Exception:  # noqa: BLE001 - the next tick retries
-        log.warning("notification.dispatch_failed", exc_info=True)
-    if runtime.exchange is not None:
-        try:
-            runtime.exchange.deliver_due()  # envelopes to partner installations, with backoff
-        except Exception:  # noqa: BLE001 - the next tick retries
-            log.warning("exchange.delivery_round_failed", exc_info=True)
 
 
 # ------------------------------------------------------------------ the department's side

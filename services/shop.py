@@ -12,7 +12,7 @@ import datetime as dt
 import io
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.catalogue import CatalogueEntry, parse_entry
 from dossiers.codes import MAX_SERIAL_PER_DAY, format_dossier_code
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge, Unavailable
-from dossiers.lifecycle import check_transition, due_at, shifted_due, warning_at
+from dossiers.lifecycle import Timeliness, check_transition, due_at, shifted_due, timeliness, warning_at
 from dossiers.model import (
     OFFICIAL_ROLES,
     Agency,
@@ -39,12 +39,13 @@ from dossiers.model import (
     structure_in_force,
 )
 from dossiers.ports import AuditEvent, AuditLog, Clock, DocumentStore, Engine, Incident, StoredObject, UserTask
-from motcua.payments import RETURN_ACTIVITY, require_paid
-from motcua.security import Accounts
-from motcua.uploads import Upload, check_upload
 from persistence.counters import next_dossier_serial
 from persistence.schema import document, dossier, procedure, side_effect
 from persistence.uow import is_sqlite, transaction
+from services.accounts import Accounts
+from services.fees import RETURN_ACTIVITY, require_paid
+from services.handoffs import delivered_to
+from services.uploads import Upload, check_upload
 from storage.errors import IntegrityError
 from workflows.introspect import bpmn_file_for, decision_options
 
@@ -56,7 +57,7 @@ SIGNING_ACTIVITIES = frozenset({"sign_result"})  # user tasks completed by a per
 # Joint procedures: the process variable naming the agency whose officials act on the current step (set by the
 # exchange.send worker at each hand-off); without it, the dossier's own agency acts.
 CURRENT_AGENCY = "current_agency"
-JOINT_STEP = "joint_step"  # a partner installation's task: the procedure step it stands for (motcua.envelopes)
+JOINT_STEP = "joint_step"  # a partner installation's task: the procedure step it stands for (services.receiving)
 JOINT_STEP_NAME = "joint_step_name"
 
 
@@ -558,9 +559,7 @@ class OneStopShop:
 
     def _partners(self, code: str) -> set[str]:
         """Agencies the dossier was handed to by a joint procedure (their officials may read it)."""
-        from motcua.exchange import delivered_to
-
-        return delivered_to(self, code)
+        return delivered_to(self.audit, code)
 
     def _task_agency(self, task: UserTask, row: Any = None) -> Agency:
         row = row if row is not None else self.dossier_row(task.business_key)
@@ -819,6 +818,32 @@ class OneStopShop:
             fresh = conn.execute(select(dossier).where(dossier.c.code == code)).one()
         return True, fresh
 
+    def side_effect_result(self, key: str) -> dict[str, Any] | None:
+        """What a side effect recorded under ``key`` (:meth:`once`) returned, or None when it has not happened."""
+        with transaction(self.db) as conn:
+            found = conn.execute(select(side_effect.c.result).where(side_effect.c.key == key)).first()
+        return None if found is None else dict(found.result)
+
+    def record_once(
+        self, key: str, result: Mapping[str, Any], event_kind: str, actor: str, dossier_code: str, **details: Any
+    ) -> bool:
+        """Audit ``event_kind`` once per idempotency key (a retried worker step records it once), in one
+        transaction with the side effect ``result`` (see :meth:`once`)."""
+        with transaction(self.db):
+            if not self.once(key, result):
+                return False
+            self.record(event_kind, actor, dossier_code, **details)
+        return True
+
+    def latest_document(self, code: str, paper_key: str, kinds: Sequence[str]) -> Any:
+        """The newest document row of the dossier for ``paper_key`` among ``kinds`` (None when there is none)."""
+        with transaction(self.db) as conn:
+            return conn.execute(
+                select(document)
+                .where(document.c.dossier_code == code, document.c.paper_key == paper_key, document.c.kind.in_(kinds))
+                .order_by(document.c.created_at.desc())
+            ).first()
+
     def once(self, key: str, result: Mapping[str, Any]) -> bool:
         """Record a side effect under an idempotency key; False when it was already recorded."""
         with transaction(self.db) as conn:
@@ -871,3 +896,85 @@ def _check_applicant(applicant: Applicant) -> Applicant:
         text_rules.clean_id_number(applicant.id_number),
         text_rules.clean_phone(applicant.phone),
     )
+
+
+# ------------------------------------------------------------------ what the pages read and change
+
+
+def submitted_by(shop: OneStopShop, username: str, limit: int) -> list[Any]:
+    """The dossiers an account submitted (the intake records it as ``received_by``), newest first."""
+    with transaction(shop.db) as conn:
+        return list(
+            conn.execute(
+                select(
+                    dossier.c.code,
+                    dossier.c.procedure_code,
+                    dossier.c.status,
+                    dossier.c.received_at,
+                    dossier.c.due_at,
+                    dossier.c.finished_at,
+                )
+                .where(dossier.c.received_by == username)
+                .order_by(dossier.c.received_at.desc(), dossier.c.code.desc())
+                .limit(limit)
+            ).all()
+        )
+
+
+def set_applicant_email(shop: OneStopShop, code: str, email: str | None) -> None:
+    """The applicant's e-mail for notifications (the intake use case does not take one yet)."""
+    if email:
+        with transaction(shop.db) as conn:
+            conn.execute(update(dossier).where(dossier.c.code == code).values(applicant_email=email))
+
+
+def task_timeliness(now: dt.datetime, received: dt.datetime, due: dt.datetime, calendar: WorkingCalendar) -> str:
+    """early (in time) / soon (past the warning point) / on_time (due today) / late, for an open task."""
+    state = timeliness(now, due)
+    if state == Timeliness.LATE:
+        return "late"
+    if state == Timeliness.ON_TIME:
+        return "on_time"
+    return "soon" if now >= warning_at(calendar, received, due) else "early"
+
+
+def task_rows(shop: OneStopShop, person: Person) -> list[dict[str, Any]]:
+    """The tasks the person may act on, each with its dossier's procedure, applicant, dates and timeliness."""
+    now = shop.clock.now()
+    rows = []
+    for task in shop.tasks_for(person):
+        row = shop.dossier_row(task["dossier_code"])
+        proc = shop.procedure_of(row)
+        due = dt.datetime.fromisoformat(task["dossier_due_at"])
+        rows.append(
+            task
+            | {
+                "procedure_name": proc.name,
+                "applicant_name": row.applicant_name,
+                "received_at": row.received_at,
+                "due": due,
+                "timeliness": task_timeliness(now, row.received_at, due, shop.calendar),
+                "mine": task["assignee"] == person.username,
+                "signing": task["activity_id"] in SIGNING_ACTIVITIES,
+            }
+        )
+    return rows
+
+
+def list_tasks(
+    shop: OneStopShop,
+    person: Person,
+    *,
+    keep: Callable[[dict[str, Any]], bool],
+    order_by: str,
+    descending: bool,
+    page: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """All the person's task rows and those shown (kept, sorted by ``order_by`` then dossier code). The shown
+    rows carry their applicants' names: recorded as ``dossier.listed`` (Decree 13/2023)."""
+    everything = task_rows(shop, person)
+    shown = [r for r in everything if keep(r)]
+    shown.sort(key=lambda r: (r[order_by], r["dossier_code"]), reverse=descending)
+    if shown:
+        shop.record("dossier.listed", person.username, None, codes=[r["dossier_code"] for r in shown], page=page)
+    return everything, shown

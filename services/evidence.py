@@ -1,5 +1,5 @@
 """A dossier's evidence package for auditors (*gói chứng cứ*, DESIGN §10): ``motcua evidence export`` and the
-auditor's desk write one ZIP that :mod:`motcua.evidence_verify` checks offline.
+auditor's desk write one ZIP that :mod:`services.evidence_verify` checks offline.
 
 The ZIP holds::
 
@@ -31,7 +31,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
@@ -44,17 +44,36 @@ from dossiers.audit import chain_proof
 from dossiers.calendar import VN_TZ
 from dossiers.errors import NotFound
 from dossiers.ports import AuditEntry, AuditEvent
-from motcua import evidence_verify as layout
-from motcua.services import stored_object
-from motcua.verification import validator_for
 from persistence.schema import audit_log, document
 from persistence.uow import transaction
+from services import evidence_verify as layout
+from services.shop import stored_object
+from services.verification import validator_for
 from signing.ades import AdesValidator, report_to_dict
 from signing.certs import der, pem, to_crypto
 from signing.cms import sign_detached
 
 if TYPE_CHECKING:
-    from motcua.app import Runtime
+    from sqlalchemy import Engine as SqlEngine
+
+    from dossiers.ports import Clock, DocumentStore
+    from persistence.audit_log import AuditCheckpoints, SqlAuditLog
+    from services.shop import OneStopShop
+    from signing.api import KeyProvider
+
+
+class Runtime(Protocol):
+    """What an export reads: the composition root's runtime (``motcua.app.Runtime``) has all of it."""
+
+    shop: OneStopShop
+    clock: Clock
+    settings: Any
+    db: SqlEngine
+    store: DocumentStore
+    audit: SqlAuditLog
+    checkpoints: AuditCheckpoints
+    keys: KeyProvider
+
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -37,12 +37,11 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
+from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select
 
 from dossiers.errors import Forbidden, Unauthorized, Unavailable
 from dossiers.model import Person
-from motcua.security import Accounts
-from motcua.settings import Settings
 from persistence.schema import app_user
 from persistence.uow import transaction
 
@@ -72,18 +71,15 @@ class OidcConfig:
     redirect_url: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OidcConfig | None:
-        """None when OIDC login is not configured (``MOTCUA_OIDC_ISSUER`` unset)."""
-        if not settings.oidc_issuer:
+    def configured(
+        cls, issuer: str | None, client_id: str | None, client_secret: str | None, redirect_url: str
+    ) -> OidcConfig | None:
+        """None when OIDC login is not configured (no issuer: ``MOTCUA_OIDC_ISSUER`` unset)."""
+        if not issuer:
             return None
-        if not (settings.oidc_client_id and settings.oidc_client_secret):
+        if not (client_id and client_secret):
             raise ValueError("MOTCUA_OIDC_ISSUER needs MOTCUA_OIDC_CLIENT_ID and MOTCUA_OIDC_CLIENT_SECRET")
-        return cls(
-            issuer=settings.oidc_issuer,
-            client_id=settings.oidc_client_id,
-            client_secret=settings.oidc_client_secret,
-            redirect_url=settings.resolved_oidc_redirect_url,
-        )
+        return cls(issuer=issuer, client_id=client_id, client_secret=client_secret, redirect_url=redirect_url)
 
 
 @dataclass(frozen=True)
@@ -247,7 +243,15 @@ class OidcClient:
         return data
 
 
-def local_person(accounts: Accounts, claims: dict[str, Any]) -> Person:
+class LocalAccounts(Protocol):
+    """The local accounts an OIDC login maps to (``services.accounts.Accounts``)."""
+
+    db: SqlEngine
+
+    def get(self, username: str) -> Person | None: ...
+
+
+def local_person(accounts: LocalAccounts, claims: dict[str, Any]) -> Person:
     """The existing, active local account named by ``preferred_username``; never creates one."""
     username = claims.get("preferred_username")
     if not isinstance(username, str) or not username.strip():

@@ -37,9 +37,9 @@ from dossiers.statistics import (
     table,
 )
 from dossiers.text_rules import check_day
-from motcua.services import OneStopShop
 from persistence.schema import app_user, audit_log, document, dossier, payment, rating
 from persistence.uow import transaction
+from services.shop import OneStopShop
 
 HANDLING_EVENTS = ("task.claimed", "task.completed")
 _CHUNK = 500  # codes per IN (...) list: SQLite allows 32766 variables, PostgreSQL 65535; stay far below
@@ -253,7 +253,63 @@ def export(report: Report, names: dict[str, str], fmt: str, first: dt.date, last
     raise InvalidInput("Định dạng phải là csv hoặc xlsx.", "format must be csv or xlsx.")
 
 
+def read_statistics(
+    shop: OneStopShop,
+    person: Person,
+    first: dt.date,
+    last: dt.date,
+    group_by: GroupBy,
+    agency: str | None,
+    **how: Any,
+) -> tuple[Report, dict[str, str]]:
+    """The indicators of the days ``first``..``last`` within the person's scope, recorded as ``statistics.read``."""
+    report, names = statistics(shop, person, period_of_days(first, last), group_by, agency)
+    shop.record(
+        "statistics.read",
+        person.username,
+        group_by=group_by.value,
+        agency=agency,
+        **how,
+        **{"from": first.isoformat(), "to": last.isoformat()},
+    )
+    return report, names
+
+
+def export_statistics(
+    shop: OneStopShop,
+    person: Person,
+    first: dt.date,
+    last: dt.date,
+    group_by: GroupBy,
+    agency: str | None,
+    fmt: str,
+    **how: Any,
+) -> tuple[bytes, str, str]:
+    """The same figures as a CSV or XLSX file (body, media type, file name), recorded as ``statistics.exported``."""
+    report, names = statistics(shop, person, period_of_days(first, last), group_by, agency)
+    body, media_type, filename = export(report, names, fmt, first, last)
+    shop.record(
+        "statistics.exported",
+        person.username,
+        group_by=group_by.value,
+        agency=agency,
+        format=fmt,
+        **how,
+        **{"from": first.isoformat(), "to": last.isoformat()},
+    )
+    return body, media_type, filename
+
+
 # ------------------------------------------------------------------ the citizen's rating
+
+
+def rating_of(shop: OneStopShop, code: str) -> int | None:
+    """The level the applicant gave the dossier, None before they rate it."""
+    with transaction(shop.db) as conn:
+        level: int | None = conn.execute(
+            select(rating.c.level).where(rating.c.dossier_code == code)
+        ).scalar_one_or_none()
+    return level
 
 
 def rate(shop: OneStopShop, code: str, id_number: str, level: int, comment: str | None) -> dict[str, Any]:

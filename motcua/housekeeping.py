@@ -1,0 +1,37 @@
+"""The periodic jobs of a serve or worker process, wired from the runtime: each use case is given what it needs.
+
+:func:`operations_tick` runs late-notice detection, notification delivery and envelope delivery; each job is
+guarded on its own, so a failing one does not stop the others (the next tick retries).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from services.late import find_late_risks
+from services.notifications import build_dispatcher
+
+if TYPE_CHECKING:
+    from motcua.app import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+def operations_tick(runtime: Runtime) -> None:
+    """One housekeeping round of this module's jobs: late notices, notification delivery, envelopes to partner
+    installations. Each job is guarded on its own, so a failing one does not stop the others."""
+    try:
+        find_late_risks(runtime.shop, runtime.clock.now(), window_hours=runtime.settings.late_notice_working_hours)
+    except Exception:  # noqa: BLE001 - the next tick retries
+        log.warning("late.find_failed", exc_info=True)
+    try:
+        build_dispatcher(runtime.settings, runtime.db, runtime.clock, runtime.shop.record).dispatch()
+    except Exception:  # noqa: BLE001 - the next tick retries
+        log.warning("notification.dispatch_failed", exc_info=True)
+    if runtime.exchange is not None:
+        try:
+            runtime.exchange.deliver_due()  # envelopes to partner installations, with backoff
+        except Exception:  # noqa: BLE001 - the next tick retries
+            log.warning("exchange.delivery_round_failed", exc_info=True)

@@ -1,0 +1,178 @@
+"""Fees: a dossier with a fee is not returned before its fee is paid, and the use cases behind the payment
+endpoints (authorisation, audit) over the adapters of :mod:`integrations.payments`.
+
+:func:`is_paid` / :func:`require_paid` — the rule "no result is handed over before the fee is paid": a
+procedure without fee is always paid; otherwise the paid payments must cover ``Procedure.fee_vnd``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from dossiers.errors import Conflict, Forbidden, InvalidInput
+from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
+from dossiers.ports import PaymentRecord
+from integrations.payments import SIGNATURE_HEADER, CashPayment, TestGateway, payment_record
+from persistence.schema import payment
+from persistence.uow import transaction
+from services.ports import DossierDesk
+
+RETURN_ACTIVITY = "return_result"
+
+
+class FeeNotPaid(Conflict):
+    code = "motcua.fee_not_paid"
+
+
+def record_view(record: PaymentRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "dossier_code": record.dossier_code,
+        "amount_vnd": record.amount_vnd,
+        "method": record.method,
+        "reference": record.reference,
+        "status": record.status,
+        "created_at": record.created_at.isoformat(),
+        "paid_at": record.paid_at.isoformat() if record.paid_at else None,
+    }
+
+
+def fee_of(shop: DossierDesk, code: str) -> int:
+    return shop.procedure_of(shop.dossier_row(code)).fee_vnd
+
+
+def paid_amount(shop: DossierDesk, code: str) -> int:
+    with transaction(shop.db) as conn:
+        total = conn.execute(
+            select(func.coalesce(func.sum(payment.c.amount_vnd), 0)).where(
+                payment.c.dossier_code == code, payment.c.status == "paid"
+            )
+        ).scalar_one()
+    return int(total)
+
+
+def is_paid(shop: DossierDesk, code: str) -> bool:
+    """True when the dossier's procedure has no fee or its paid payments cover the fee."""
+    fee = fee_of(shop, code)
+    return fee <= 0 or paid_amount(shop, code) >= fee
+
+
+def require_paid(shop: DossierDesk, code: str) -> None:
+    """Raise :class:`FeeNotPaid` (409) unless the fee is paid: the hook before the result is returned."""
+    fee = fee_of(shop, code)
+    if fee <= 0:
+        return
+    paid = paid_amount(shop, code)
+    if paid < fee:
+        raise FeeNotPaid(
+            f"Hồ sơ {code} chưa nộp đủ phí, lệ phí ({paid:,}/{fee:,} đồng); chưa thể trả kết quả.".replace(",", "."),
+            f"Dossier {code} has not paid its fee ({paid} of {fee} VND): the result cannot be returned yet.",
+            dossier_code=code,
+            fee_vnd=fee,
+            paid_vnd=paid,
+        )
+
+
+def callback_secret(settings: Any) -> bytes:
+    """MOTCUA_PAYMENT_CALLBACK_SECRET, or a key derived from the installation's secret (never a value in the
+    source code: the development default is the random ``var/secret_key``)."""
+    if settings.payment_callback_secret:
+        return str(settings.payment_callback_secret).encode()
+    key: bytes = settings.derived_key("motcua/payment-callback")
+    return key
+
+
+class Payments:
+    """The use cases behind the payment endpoints (authorisation, audit) over the two adapters."""
+
+    def __init__(self, shop: DossierDesk, secret: bytes) -> None:
+        self.shop = shop
+        self.cash = CashPayment(shop.db, shop.clock)
+        self.gateway = TestGateway(shop.db, shop.clock, secret)
+
+    def is_paid(self, code: str) -> bool:
+        return is_paid(self.shop, code)
+
+    def summary(self, person: Person, code: str) -> dict[str, Any]:
+        self.shop.authorize_dossier(person, code)
+        with transaction(self.shop.db) as conn:
+            rows = conn.execute(
+                select(payment).where(payment.c.dossier_code == code).order_by(payment.c.created_at)
+            ).all()
+        return {
+            "dossier_code": code,
+            "fee_vnd": fee_of(self.shop, code),
+            "paid_vnd": paid_amount(self.shop, code),
+            "paid": is_paid(self.shop, code),
+            "payments": [record_view(payment_record(r)) for r in rows],
+        }
+
+    def _open_fee(self, code: str) -> int:
+        row = self.shop.dossier_row(code)
+        if DossierStatus(row.status) in FINAL_STATUSES:
+            raise Conflict("Hồ sơ đã kết thúc.", f"Dossier {code} is closed (status {row.status}).")
+        fee = self.shop.procedure_of(row).fee_vnd
+        if fee <= 0:
+            raise InvalidInput("Thủ tục này không thu phí, lệ phí.", f"Dossier {code}'s procedure has no fee.")
+        due = fee - paid_amount(self.shop, code)
+        if due <= 0:
+            raise Conflict("Hồ sơ đã nộp đủ phí, lệ phí.", f"The fee of dossier {code} is already paid.")
+        return due
+
+    def record_cash(
+        self, person: Person, code: str, receipt_number: str, amount_vnd: int | None = None
+    ) -> dict[str, Any]:
+        if person.role != Role.RECEPTION:
+            raise Forbidden("Chỉ cán bộ tiếp nhận được thu tiền mặt.", "Only reception officers record cash.")
+        self.shop.authorize_dossier(person, code)
+        due = self._open_fee(code)
+        amount = due if amount_vnd is None else amount_vnd
+        if amount <= 0:
+            raise InvalidInput("Số tiền phải lớn hơn 0.", "The amount must be positive.")
+        with transaction(self.shop.db):
+            record = self.cash.request(code, amount, person.username, receipt_number)
+            self.shop.record(
+                "payment.recorded",
+                person.username,
+                code,
+                payment_id=record.id,
+                method=record.method,
+                amount_vnd=amount,
+                reference=record.reference,
+            )
+        return record_view(record) | {"fee_paid": is_paid(self.shop, code)}
+
+    def start_online(self, person: Person, code: str) -> dict[str, Any]:
+        row = self.shop.authorize_dossier(person, code)
+        if person.role not in (Role.CITIZEN, Role.RECEPTION):
+            raise Forbidden(
+                "Chỉ người nộp hồ sơ hoặc cán bộ tiếp nhận tạo được giao dịch.",
+                "Only the applicant or reception start an online payment.",
+            )
+        amount = self._open_fee(row.code)
+        with transaction(self.shop.db):
+            record = self.gateway.request(code, amount, person.username)
+            self.shop.record(
+                "payment.requested",
+                person.username,
+                code,
+                payment_id=record.id,
+                amount_vnd=amount,
+                reference=record.reference,
+            )
+        return record_view(record) | {"callback": "/api/payments/callback", "signature_header": SIGNATURE_HEADER}
+
+    def callback(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        with transaction(self.shop.db):
+            record = self.gateway.confirm(body, signature)
+            self.shop.record(
+                "payment.confirmed" if record.status == "paid" else "payment.failed",
+                "system:payment-gateway",
+                record.dossier_code,
+                payment_id=record.id,
+                reference=record.reference,
+                amount_vnd=record.amount_vnd,
+            )
+        return record_view(record) | {"fee_paid": is_paid(self.shop, record.dossier_code)}

@@ -1,0 +1,99 @@
+"""Signature validation as configured: trusted roots, local revocation data, online fetching or not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cryptography import x509
+
+from dossiers.errors import InvalidInput, MotcuaError
+from dossiers.model import Person
+from signing.ades import AdesValidator, report_to_dict
+from signing.pki import DevelopmentPki
+
+if TYPE_CHECKING:
+    from services.shop import OneStopShop
+
+PDF = "application/pdf"
+
+
+class TrustSettings(Protocol):
+    """What validation needs of the settings (``motcua.settings.Settings`` has it)."""
+
+    trust_roots: str
+    environment: str
+    pki_dir: Path
+    key_passphrase: str
+    verify_allow_fetching: bool
+
+
+def configured_roots(settings: TrustSettings | None, extra: list[Path] | None = None) -> list[x509.Certificate]:
+    """The roots listed in ``MOTCUA_TRUST_ROOTS`` (none when ``settings`` is None) and the ``extra`` files."""
+    roots: list[x509.Certificate] = []
+    listed = settings.trust_roots.split(",") if settings is not None else []
+    paths = [Path(p.strip()) for p in listed if p.strip()] + list(extra or [])
+    for path in paths:
+        try:
+            roots.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(
+                f"Không đọc được chứng thư gốc tin cậy '{path}'.", f"Cannot read trusted root '{path}': {exc}"
+            ) from exc
+    return roots
+
+
+def validator_for(
+    settings: TrustSettings, extra_roots: list[Path] | None = None, *, only_extra: bool = False
+) -> AdesValidator:
+    """Trusted: the configured roots (or only ``extra_roots`` when ``only_extra``), plus the development PKI's root
+    outside production. The development PKI's CRLs are local revocation data."""
+    pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase)
+    if only_extra:
+        roots = configured_roots(None, extra_roots)
+    else:
+        roots = configured_roots(settings, extra_roots)
+        if settings.environment != "production":
+            roots += pki.trust_roots()
+    return AdesValidator(roots, allow_fetching=settings.verify_allow_fetching, crls=pki.crls())
+
+
+class RecordedVerification:
+    """Checks of signed PDFs with the configured validator, built on first use (it reads the trust roots and the
+    development CRLs); every check is recorded as ``signature.verified``."""
+
+    def __init__(self, shop: OneStopShop, settings: TrustSettings) -> None:
+        self.shop = shop
+        self.settings = settings
+        self._validator: AdesValidator | None = None
+
+    def report(self, pdf: bytes) -> dict[str, Any]:
+        if self._validator is None:
+            self._validator = validator_for(self.settings)
+        return dict(report_to_dict(self._validator.report(pdf)))
+
+    def verify_file(self, actor: str, filename: str, pdf: bytes, **how: Any) -> dict[str, Any]:
+        """An uploaded PDF, neither stored nor linked to a dossier."""
+        report = self.report(pdf)
+        self.shop.record("signature.verified", actor, None, filename=filename, indication=report["indication"], **how)
+        return report
+
+    def verify_document(
+        self, person: Person, code: str, document_id: str, *, tolerant: bool = False, **how: Any
+    ) -> tuple[Any, dict[str, Any]]:
+        """A stored document of the dossier, read as ``OneStopShop.open_document`` reads it (authorized and
+        recorded as ``document.read``). Not a PDF: InvalidInput. ``tolerant``: a PDF that cannot be checked gets
+        an INDETERMINATE / FORMAT_FAILURE report instead of the error (a dossier's trail shows every document)."""
+        row, stream = self.shop.open_document(person, code, document_id)
+        if not tolerant and row.content_type != PDF:
+            raise InvalidInput("Tài liệu không phải PDF.", "The document is not a PDF.")
+        try:
+            report = self.report(b"".join(stream))
+        except MotcuaError as exc:
+            if not tolerant:
+                raise
+            report = {"indication": "INDETERMINATE", "sub_indication": "FORMAT_FAILURE", "error": str(exc)}
+        self.shop.record(
+            "signature.verified", person.username, code, document_id=document_id, indication=report["indication"], **how
+        )
+        return row, report
