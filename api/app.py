@@ -30,14 +30,16 @@ from api.public_results import PublicLookupLimit
 from api.web.session import session_token
 from dossiers.bounded_json import loads_bounded
 from dossiers.clock import SimulatedClock
-from dossiers.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from dossiers.errors import InvalidInput, NotFound, Unauthorized
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Procedure, Role
 from dossiers.text_rules import DETAILS_MAX_BYTES, DETAILS_MAX_DEPTH, NAME_MAX
+from services.accounts import log_in
 from services.health import StoreProbe
+from services.operations import advance_simulated_clock, read_history
 from services.public_lookup import public_tracking
 from services.shop import Applicant
 from services.uploads import Upload, check_upload
-from services.verification import validator_for
+from services.verification import RecordedVerification, validator_for
 
 log = structlog.get_logger(__name__)
 REQUESTS = Counter("motcua_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -149,11 +151,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         per client address, across every API process) and recorded in the audit log."""
         address = request.client.host if request.client else "?"
         person = runtime.login_throttle.login(body.username, body.password, address, "api")
-        now = runtime.clock.now()
-        token, expires = runtime.accounts.issue_token(
-            person.username, now, dt.timedelta(hours=runtime.settings.token_ttl_hours)
-        )
-        shop.record("user.login", person.username, role=person.role.value)
+        ttl = dt.timedelta(hours=runtime.settings.token_ttl_hours)
+        token, expires = log_in(runtime.accounts, shop, person, runtime.clock.now(), ttl)
         return TokenResponse(access_token=token, expires_at=expires, username=person.username, role=person.role)
 
     @app.get("/api/me", tags=["auth"])
@@ -257,9 +256,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/api/dossiers/{code}/history", tags=["dossiers"])
     def dossier_history(code: str, person: CurrentPerson) -> list[dict[str, Any]]:
-        events = shop.history(person, code)
-        shop.record("dossier.read", person.username, code, part="history")  # Decree 13/2023: reads of personal data
-        return events
+        return read_history(shop, person, code)
 
     @app.get(
         "/api/dossiers/{code}/documents/{document_id}",
@@ -360,12 +357,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     # ------------------------------------------------------------------ verification (auditors)
 
-    verifier = validator_for(runtime.settings)
-
-    def _report(pdf: bytes) -> dict[str, Any]:
-        from signing.ades import report_to_dict
-
-        return report_to_dict(verifier.report(pdf))
+    verification = RecordedVerification(shop, runtime.settings, validator_for(runtime.settings))
 
     @app.post(
         "/api/verify",
@@ -386,22 +378,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         found = await run_in_threadpool(  # parsing a PDF is heavy work: never on the event loop
             lambda: check_upload(checked, allow_active_content=True)
         )
-        report = await run_in_threadpool(_report, data)
-        shop.record(
-            "signature.verified", person.username, None, filename=checked.filename, indication=report["indication"]
-        )
+        report = await run_in_threadpool(verification.verify_file, person.username, checked.filename, data)
         return report | {"active_content": found}
 
     @app.get("/api/dossiers/{code}/documents/{document_id}/verification", tags=["verification"])
     def verify_document(code: str, document_id: str, person: CurrentPerson) -> dict[str, Any]:
         """The validation report of a stored signed document, computed now."""
-        row, stream = shop.open_document(person, code, document_id)
-        if row.content_type != "application/pdf":
-            raise InvalidInput("Tài liệu không phải PDF.", "The document is not a PDF.")
-        report = _report(b"".join(stream))
-        shop.record(
-            "signature.verified", person.username, code, document_id=document_id, indication=report["indication"]
-        )
+        row, report = verification.verify_document(person, code, document_id)
         return report | {"document_id": document_id, "sha256": row.sha256}
 
     # ------------------------------------------------------------------ operations
@@ -433,11 +416,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     def advance_clock(body: AdvanceClock, person: CurrentPerson) -> dict[str, Any]:
         """Move the simulated clock (demo and test deployments only) and fire the timers that fell due."""
         require_role(person, (Role.ADMIN,))
-        if not isinstance(runtime.clock, SimulatedClock):
-            raise Forbidden("Đồng hồ hệ thống là đồng hồ thật.", "This deployment runs on the real clock.")
-        now = runtime.clock.advance(dt.timedelta(days=body.days, hours=body.hours))
-        fired = runtime.engine.fire_due_timers(now)
-        shop.record("clock.advanced", person.username, now=now.isoformat(), timers_fired=fired)
+        now, fired = advance_simulated_clock(
+            runtime.clock, runtime.engine, shop, person, dt.timedelta(days=body.days, hours=body.hours)
+        )
         return {"now": now.isoformat(), "timers_fired": fired}
 
     store_probe = StoreProbe(shop.store)

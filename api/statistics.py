@@ -104,9 +104,7 @@ def statistics_router(runtime: Runtime) -> APIRouter:
     ) -> dict[str, Any]:
         """QĐ 766 indicators per agency, department or procedure for the days `from`…`to` (both included);
         the definitions and every share's denominator are in `dossiers/statistics.py`."""
-        period = stats.period_of_days(first, last)
-        report, names = stats.statistics(shop, person, period, group_by, agency)
-        shop.record("statistics.read", person.username, group_by=group_by.value, agency=agency, **_days(first, last))
+        report, names = stats.read_statistics(shop, person, first, last, group_by, agency)
         return _report(report, names, first, last, agency)
 
     @router.get(
@@ -124,17 +122,7 @@ def statistics_router(runtime: Runtime) -> APIRouter:
         agency: Agency = None,
     ) -> Response:
         """The same figures as a spreadsheet with Vietnamese column headers (CSV: UTF-8 with BOM, for Excel)."""
-        period = stats.period_of_days(first, last)
-        report, names = stats.statistics(shop, person, period, group_by, agency)
-        body, media_type, filename = stats.export(report, names, format, first, last)
-        shop.record(
-            "statistics.exported",
-            person.username,
-            group_by=group_by.value,
-            agency=agency,
-            format=format,
-            **_days(first, last),
-        )
+        body, media_type, filename = stats.export_statistics(shop, person, first, last, group_by, agency, format)
         return Response(
             body,
             media_type=media_type,
@@ -155,7 +143,3 @@ def statistics_router(runtime: Runtime) -> APIRouter:
         return stats.rate(shop, code, body.id_number, body.level, body.comment)
 
     return router
-
-
-def _days(first: dt.date, last: dt.date) -> dict[str, str]:
-    return {"from": first.isoformat(), "to": last.isoformat()}

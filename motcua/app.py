@@ -15,23 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import insert, select, update
 
 from dossiers.agencies import parse_demo_people, parse_structures
 from dossiers.calendar import CalendarOverrides, WorkingCalendar
 from dossiers.clock import SimulatedClock, SystemClock
 from dossiers.errors import InvalidInput
-from dossiers.model import AgencyStructure
 from dossiers.ports import Clock, DocumentStore, Engine
 from integrations.envelopes.partners import PartnerRegistry
 from motcua.housekeeping import operations_tick
 from motcua.settings import Settings, ensure_secret_file
-from persistence.audit_log import AuditAnchors, AuditCheckpoints, SqlAuditLog
+from persistence import calendar, reference_data
+from persistence.audit_log import AuditAnchors, AuditCheckpoints, SqlAuditLog, latest_event_at
 from persistence.migrate import upgrade
 from persistence.rate_limits import LoginThrottle, PublicLookups, RateLimiter
-from persistence.schema import agency, agency_structure, calendar_override, department, procedure
-from persistence.uow import make_engine, transaction
+from persistence.uow import Database, make_engine, transaction
 from services.accounts import Accounts, hash_password
 from services.catalogue import Problem, catalogue_dirs, read_catalogue
 from services.catalogue import validate as validate_catalogue
@@ -65,7 +62,7 @@ def load_data(name: str) -> Any:
 @dataclass
 class Runtime:
     settings: Settings
-    db: SqlEngine
+    db: Database
     clock: Clock
     engine: Engine
     store: DocumentStore
@@ -108,7 +105,7 @@ class Runtime:
 
     def load_calendar(self) -> WorkingCalendar:
         """The working calendar with the administrator's overrides, read afresh (after an override changes)."""
-        return load_calendar(self.db)
+        return calendar.working_calendar(self.db)
 
     def catalogue_problems(self) -> list[Problem]:
         """Everything ``motcua procedures validate`` checks, for the administrator's catalogue page."""
@@ -215,65 +212,15 @@ def decree30_styles(shop: OneStopShop, images: Any) -> Any:
     return style_for
 
 
-def load_structures(db: SqlEngine) -> tuple[AgencyStructure, ...]:
-    """Agency structures from the database, in the JSON shape the domain parser validates."""
-    with transaction(db) as conn:
-        structures = conn.execute(select(agency_structure)).all()
-        agencies = conn.execute(select(agency)).all()
-        departments = conn.execute(select(department)).all()
-    data: dict[str, Any] = {"structures": []}
-    for s in structures:
-        data["structures"].append(
-            {
-                "version": s.version,
-                "valid_from": s.valid_from.isoformat(),
-                "valid_to": s.valid_to.isoformat() if s.valid_to else None,
-                "tiers": s.tiers,
-                "agencies": [
-                    {
-                        "code": a.code,
-                        "name": a.name,
-                        "level": a.level,
-                        "parent_code": a.parent_code,
-                        "role_departments": a.role_departments,
-                        "departments": [
-                            {"code": d.code, "name": d.name}
-                            for d in departments
-                            if d.structure_version == s.version and d.agency_code == a.code
-                        ],
-                    }
-                    for a in agencies
-                    if a.structure_version == s.version
-                ],
-            }
-        )
-    return parse_structures(data) if data["structures"] else ()
-
-
-def load_calendar(db: SqlEngine) -> WorkingCalendar:
-    with transaction(db) as conn:
-        rows = conn.execute(select(calendar_override)).all()
-    overrides = CalendarOverrides(
-        extra_holidays={r.day: r.reason for r in rows if r.kind == "holiday"},
-        extra_working_days={r.day: r.reason for r in rows if r.kind == "working_day"},
-    )
-    return WorkingCalendar.vietnam(overrides=overrides)
-
-
-def make_clock(settings: Settings, db: SqlEngine | None = None) -> Clock:
+def make_clock(settings: Settings, db: Database | None = None) -> Clock:
     """The wall clock, or (demo deployments) a simulated clock that resumes where the state's last recorded
     event left it, so a restarted demo server does not travel back in time."""
     if not settings.demo_clock:
         return SystemClock()
     start = DEMO_CLOCK_START
     if db is not None:
-        from sqlalchemy import func
-
-        from persistence.schema import audit_log
-
         try:
-            with db.connect() as conn:
-                latest = conn.execute(select(func.max(audit_log.c.at))).scalar_one_or_none()
+            latest = latest_event_at(db)
         except Exception:  # noqa: BLE001 - no schema yet (before `motcua init`)
             latest = None
         if latest is not None and latest > start:
@@ -309,8 +256,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         store,
         audit,
         clock,
-        load_calendar(db),
-        load_structures(db),
+        calendar.working_calendar(db),
+        reference_data.agency_structures(db),
         bpmn_dirs(settings),
         max_file_bytes=settings.max_upload_bytes,
         accounts=accounts,
@@ -460,72 +407,17 @@ def refuse_invalid_catalogue(settings: Settings) -> None:
         )
 
 
-def _seed_reference_data(db: SqlEngine, settings: Settings) -> dict[str, Any]:
+def _seed_reference_data(db: Database, settings: Settings) -> dict[str, Any]:
     refuse_invalid_catalogue(settings)
     agencies_data = load_data("agencies.json")
     structures = parse_structures(agencies_data)  # validate before writing anything
     entries, _ = read_catalogue(catalogue_dirs(settings.catalogue_dir))
     added: dict[str, Any] = {"structures": [], "procedures": [], "calendar_days": 0}
     with transaction(db) as conn:
-        have = {r.version for r in conn.execute(select(agency_structure.c.version))}
-        for s in structures:
-            if s.version in have:
-                continue
-            conn.execute(
-                insert(agency_structure).values(
-                    version=s.version,
-                    valid_from=s.valid_from,
-                    valid_to=s.valid_to,
-                    tiers=s.tiers,
-                    description="",
-                )
-            )
-            for a in s.agencies:
-                conn.execute(
-                    insert(agency).values(
-                        structure_version=s.version,
-                        code=a.code,
-                        name=a.name,
-                        level=a.level.value,
-                        parent_code=a.parent_code,
-                        role_departments={k: list(v) for k, v in a.role_departments.items()},
-                    )
-                )
-                for d in a.departments:
-                    conn.execute(
-                        insert(department).values(
-                            structure_version=s.version, agency_code=a.code, code=d.code, name=d.name
-                        )
-                    )
-            added["structures"].append(s.version)
-        have_procedures = {r.code: r.data for r in conn.execute(select(procedure.c.code, procedure.c.data))}
-        for _path, data, entry in entries:
-            latest = entry.versions[-1]
-            values = {
-                "name": entry.name,
-                "process_key": entry.process_key,
-                "time_limit_days": latest.time_limit_days,
-                "working_days": latest.time_unit.value != "calendar_days",
-                "data": data,
-            }
-            if entry.code not in have_procedures:
-                conn.execute(insert(procedure).values(code=entry.code, **values))
-            elif have_procedures[entry.code] != data:
-                # the catalogue changed (e.g. a new rule version): every dossier keeps the version it recorded
-                conn.execute(update(procedure).where(procedure.c.code == entry.code).values(**values))
-            else:
-                continue
-            added["procedures"].append(entry.code)
+        added["structures"] = reference_data.add_structures(conn, structures)
+        added["procedures"] = reference_data.save_procedures(conn, entries)
         overrides = CalendarOverrides.from_data(load_data("calendar_overrides.json"))
-        have_days = {r.day for r in conn.execute(select(calendar_override.c.day))}
-        for kind, table in (
-            ("holiday", overrides.extra_holidays),
-            ("working_day", overrides.extra_working_days),
-        ):
-            for day, reason in table.items():
-                if day not in have_days:
-                    conn.execute(insert(calendar_override).values(day=day, kind=kind, reason=reason))
-                    added["calendar_days"] += 1
+        added["calendar_days"] = calendar.add_missing_overrides(conn, overrides)
     return added
 
 

@@ -643,9 +643,7 @@ def storage_check(
     """Verify every document against the store (missing, size, SHA-256, newer version); exit 1 on a problem."""
     import datetime as dt
 
-    from sqlalchemy import select
-
-    from persistence.schema import document
+    from persistence.documents_read import every_document
     from persistence.uow import make_engine
     from services.shop import stored_object
     from storage.check import Record, check_store, render
@@ -656,7 +654,7 @@ def storage_check(
     try:
         store = open_store(settings)
         with db.connect() as conn:
-            rows = conn.execute(select(document).order_by(document.c.created_at, document.c.id)).all()
+            rows = every_document(conn)
         records = [
             Record(
                 stored_object(r),

@@ -65,6 +65,13 @@ def _canonical_details(details: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(details), default=str, sort_keys=True))  # type: ignore[no-any-return]
 
 
+def latest_event_at(db: Engine) -> dt.datetime | None:
+    """When the newest entry was recorded (None for an empty log): where a restarted demo clock resumes."""
+    with db.connect() as conn:
+        latest: dt.datetime | None = conn.execute(select(func.max(audit_log.c.at))).scalar_one_or_none()
+    return latest
+
+
 class SqlAuditLog:
     def __init__(self, db: Engine) -> None:
         self.db = db
@@ -118,6 +125,14 @@ class SqlAuditLog:
             prev_hash=r.prev_hash,
             entry_hash=r.entry_hash,
         )
+
+    def between(self, first: int, last: int) -> list[AuditEntry]:
+        """The entries ``first``..``last`` (only that stretch: a proof never needs the whole log)."""
+        with transaction(self.db) as conn:
+            rows = conn.execute(
+                select(audit_log).where(audit_log.c.seq >= first, audit_log.c.seq <= last).order_by(audit_log.c.seq)
+            ).all()
+        return [self._entry(r) for r in rows]
 
     def for_dossier(self, dossier_code: str) -> list[AuditEntry]:
         with transaction(self.db) as conn:

@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, Engine, create_engine, event
+
+Database: TypeAlias = Engine
+"""The database a use case is given (SQLAlchemy's ``Engine``, named so the use cases need not import SQLAlchemy)."""
 
 _current: ContextVar[Connection | None] = ContextVar("motcua_current_connection", default=None)
 

@@ -10,13 +10,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, insert, select, update
 
 from dossiers import text_rules
-from dossiers.errors import Conflict, InvalidInput, Unauthorized
+from dossiers.errors import Conflict, InvalidInput, MotcuaError, Unauthorized
 from dossiers.model import Person, Role
-from persistence.schema import api_token, app_user
-from persistence.uow import transaction
+from persistence import accounts as store
+from persistence.uow import Database, transaction
 from services.ports import DossierDesk
 
 _hasher = PasswordHasher()  # argon2id with the library's default parameters (slow on purpose)
@@ -42,7 +41,7 @@ def _person(row: Any) -> Person:
 
 
 class Accounts:
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     def add(
@@ -77,53 +76,39 @@ class Accounts:
             "active": True,
         }
         with transaction(self.db) as conn:
-            exists = conn.execute(select(app_user.c.username).where(app_user.c.username == username)).first()
+            exists = store.user_exists(conn, username)
             if exists and not update_existing:
                 raise Conflict(f"Tài khoản {username} đã tồn tại.", f"User {username} already exists.")
             if exists:
-                conn.execute(update(app_user).where(app_user.c.username == username).values(**values))
+                store.update_user(conn, username, values)
             else:
-                conn.execute(insert(app_user).values(username=username, created_at=now, **values))
+                store.insert_user(conn, username, now, values)
         return Person(username, full_name, role, agency_code, department_code)
 
     def list(self) -> list[Person]:
         with transaction(self.db) as conn:
-            rows = conn.execute(select(app_user).order_by(app_user.c.username)).all()
+            rows = store.users(conn)
         return [_person(r) for r in rows]
 
     def rows(self) -> Sequence[Any]:
         """Every account with its ``active`` flag (the administrator's list), by user name."""
         with transaction(self.db) as conn:
-            return list(
-                conn.execute(
-                    select(
-                        app_user.c.username,
-                        app_user.c.full_name,
-                        app_user.c.role,
-                        app_user.c.agency_code,
-                        app_user.c.department_code,
-                        app_user.c.active,
-                    ).order_by(app_user.c.username)
-                ).all()
-            )
+            return store.user_list(conn)
 
     def set_active(self, username: str, active: bool) -> bool:
         """Deactivate or reactivate an account (a deactivated one can neither log in nor use its sessions or
         tokens); False when there is no such account."""
         with transaction(self.db) as conn:
-            changed = conn.execute(
-                update(app_user).where(app_user.c.username == username).values(active=active)
-            ).rowcount
-        return bool(changed)
+            return store.update_user(conn, username, {"active": active})
 
     def get(self, username: str) -> Person | None:
         with transaction(self.db) as conn:
-            row = conn.execute(select(app_user).where(app_user.c.username == username)).first()
+            row = store.user(conn, username)
         return None if row is None else _person(row)
 
     def authenticate(self, username: str, password: str) -> Person:
         with transaction(self.db) as conn:
-            row = conn.execute(select(app_user).where(app_user.c.username == username)).first()
+            row = store.user(conn, username)
         bad = Unauthorized("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password.")
         if row is None or not row.active:
             _hasher.hash(password)  # same work either way: no user enumeration by timing
@@ -138,24 +123,16 @@ class Accounts:
         token = secrets.token_urlsafe(32)
         expires = now + ttl
         with transaction(self.db) as conn:
-            conn.execute(
-                insert(api_token).values(
-                    token_hash=_token_digest(token), username=username, created_at=now, expires_at=expires
-                )
-            )
+            store.insert_token(conn, _token_digest(token), username, now, expires)
         return token, expires
 
     def revoke(self, token: str) -> None:
         with transaction(self.db) as conn:
-            conn.execute(update(api_token).where(api_token.c.token_hash == _token_digest(token)).values(revoked=True))
+            store.revoke_token(conn, _token_digest(token))
 
     def person_for_token(self, token: str, now: dt.datetime) -> Person:
         with transaction(self.db) as conn:
-            row = conn.execute(
-                select(api_token, app_user)
-                .join(app_user, app_user.c.username == api_token.c.username)
-                .where(api_token.c.token_hash == _token_digest(token))
-            ).first()
+            row = store.token_with_user(conn, _token_digest(token))
         if row is None or row.revoked or not row.active:
             raise Unauthorized("Mã truy cập không hợp lệ.", "Invalid bearer token.")
         if row.expires_at <= now:
@@ -207,3 +184,29 @@ def log_in(
     token, expires = accounts.issue_token(person.username, now, ttl)
     shop.record("user.login", person.username, role=person.role.value, **how)
     return token, expires
+
+
+def oidc_log_in(
+    oidc: Any,
+    accounts: Accounts,
+    shop: DossierDesk,
+    params: dict[str, str],
+    saved: dict[str, Any],
+    now: dt.datetime,
+    ttl: dt.timedelta,
+) -> str:
+    """Finish a login at the identity provider (``integrations.oidc``): the local person its claims name, a session
+    token recorded as ``user.login`` (browser) and ``user.login_oidc``; a refusal is recorded as
+    ``user.login_failed`` and raised."""
+    from integrations.oidc import local_person
+
+    try:
+        claims = oidc.finish(params, state=saved["s"], nonce=saved["n"], code_verifier=saved["v"])
+        person = local_person(accounts, claims)
+    except MotcuaError as exc:
+        actor = str(exc.details.get("username") or "?")
+        shop.record("user.login_failed", actor, channel="oidc", reason=exc.code, detail=exc.message_en)
+        raise
+    token, _expires = log_in(accounts, shop, person, now, ttl, channel="browser")
+    shop.record("user.login_oidc", person.username, issuer=oidc.config.issuer, sub=str(claims["sub"]))
+    return token

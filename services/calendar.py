@@ -7,19 +7,17 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, delete, insert, select
-
-from persistence.schema import calendar_override
-from persistence.uow import transaction
+from persistence import calendar as store
+from persistence.uow import Database, transaction
 
 if TYPE_CHECKING:
     from services.shop import OneStopShop
 
 
-def overrides(db: Engine) -> list[Any]:
+def overrides(db: Database) -> list[Any]:
     """Every override in force, by day."""
     with transaction(db) as conn:
-        return list(conn.execute(select(calendar_override).order_by(calendar_override.c.day)).all())
+        return store.overrides(conn)
 
 
 def add_override(
@@ -35,7 +33,7 @@ def add_override(
     """Store an override (already checked with the days in force), rebuild the working calendar and record
     ``admin.calendar_override_added``."""
     with transaction(shop.db) as conn:
-        conn.execute(insert(calendar_override).values(day=day, kind=kind, reason=reason))
+        store.add_override(conn, day, kind, reason)
     rebuild()
     shop.record("admin.calendar_override_added", actor, day=day.isoformat(), kind=kind, reason=reason, **how)
 
@@ -44,9 +42,9 @@ def remove_override(shop: OneStopShop, actor: str, day: dt.date, *, rebuild: Cal
     """Remove the override of ``day``, rebuild the working calendar and record
     ``admin.calendar_override_removed``; the removed row, or None (nothing changed) when there was none."""
     with transaction(shop.db) as conn:
-        removed = conn.execute(select(calendar_override).where(calendar_override.c.day == day)).first()
+        removed = store.override(conn, day)
         if removed is not None:
-            conn.execute(delete(calendar_override).where(calendar_override.c.day == day))
+            store.remove_override(conn, day)
     if removed is None:
         return None
     rebuild()

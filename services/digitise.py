@@ -13,15 +13,14 @@ import hashlib
 import io
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
-
+from documents.inspection import first_page_size
 from dossiers.errors import Conflict, Forbidden, InvalidInput, TooLarge
 from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
 from dossiers.ports import SignatureRequest, Signer
-from persistence.schema import document
+from persistence.dossier_records import set_document_paper
 from persistence.uow import transaction
 from services.issuing import DocumentIssuer, IssueRequest
-from services.uploads import MAX_PAGE_TREE_DEPTH, Upload, check_upload
+from services.uploads import Upload, check_upload
 
 if TYPE_CHECKING:
     from services.shop import OneStopShop
@@ -29,32 +28,6 @@ if TYPE_CHECKING:
 SCAN = "scan"
 SCAN_COPY = "scan_copy"
 COPY_FIELD = "copy_signature"
-A4 = (595.0, 842.0)
-
-
-def first_page_size(pdf: bytes) -> tuple[float, float]:
-    """Width and height (points) of the first page's MediaBox (inherited from its parents when absent).
-
-    The scan's page tree was checked by :func:`~services.uploads.check_upload` (no loop, bounded depth); the walk
-    is bounded anyway and a tree that does not reach a page is an ``InvalidInput``, never a hang."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    node: Any = reader.root["/Pages"]
-    box = node.get("/MediaBox")
-    for _ in range(MAX_PAGE_TREE_DEPTH + 1):
-        if "/Kids" not in node:
-            break
-        node = node["/Kids"][0]
-        box = node.get("/MediaBox", box)
-    if "/Kids" in node:
-        raise InvalidInput(
-            "Cây trang của bản quét quá sâu hoặc có vòng lặp.", "The scan's page tree is too deep or loops."
-        )
-    if box is None:
-        return A4
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return abs(x2 - x1), abs(y2 - y1)
 
 
 def copy_signer(shop: OneStopShop, base: Signer) -> Signer:
@@ -133,11 +106,7 @@ class Digitiser:
             person.username,
         )
         with transaction(self.shop.db) as conn:
-            conn.execute(
-                update(document)
-                .where(document.c.id == copy_id, document.c.paper_key.is_(None))
-                .values(paper_key=paper_key)
-            )
+            set_document_paper(conn, copy_id, paper_key)
             if fresh:
                 self.shop.record(
                     "dossier.digitised",

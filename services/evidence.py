@@ -37,14 +37,11 @@ from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from pyhanko.pdf_utils.reader import PdfFileReader
-from sqlalchemy import select
 
 from dossiers.audit import chain_proof
 from dossiers.calendar import VN_TZ
 from dossiers.errors import NotFound
-from dossiers.ports import AuditEntry, AuditEvent
-from persistence.schema import audit_log, document
+from persistence.dossier_records import find_document
 from persistence.uow import transaction
 from services import evidence_verify as layout
 from services.shop import stored_object
@@ -52,12 +49,12 @@ from services.verification import validator_for
 from signing.ades import AdesValidator, report_to_dict
 from signing.certs import der, pem, to_crypto
 from signing.cms import sign_detached
+from signing.pdf import embedded_signed_data
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine as SqlEngine
-
     from dossiers.ports import Clock, DocumentStore
     from persistence.audit_log import AuditCheckpoints, SqlAuditLog
+    from persistence.uow import Database
     from services.shop import OneStopShop
     from signing.api import KeyProvider
 
@@ -68,7 +65,7 @@ class Runtime(Protocol):
     shop: OneStopShop
     clock: Clock
     settings: Any
-    db: SqlEngine
+    db: Database
     store: DocumentStore
     audit: SqlAuditLog
     checkpoints: AuditCheckpoints
@@ -124,7 +121,7 @@ def export_evidence(runtime: Runtime, code: str, actor: str, *, channel: str) ->
         checkpoint = runtime.checkpoints.make(now)
     if checkpoint is None:  # pragma: no cover - the log holds at least the export's entry
         raise NotFound("Nhật ký kiểm tra trống.", "The audit log is empty.")
-    proof = chain_proof(_entries_between(runtime, mine[0].seq, checkpoint.seq), code, checkpoint.seq)
+    proof = chain_proof(runtime.audit.between(mine[0].seq, checkpoint.seq), code, checkpoint.seq)
     checkpoint_certs = layout.cms_certificates(cms.ContentInfo.load(checkpoint.signature)["content"])
 
     seal_key = f"agency:{runtime.settings.audit_agency}"
@@ -214,43 +211,20 @@ def _read_document(runtime: Runtime, code: str, doc_id: str) -> bytes:
     """The stored bytes (the store checks size and SHA-256 on every read); no ``document.read`` per file: the one
     ``evidence.exported`` record lists them."""
     with transaction(runtime.db) as conn:
-        row = conn.execute(select(document).where(document.c.id == doc_id, document.c.dossier_code == code)).one()
+        row = find_document(conn, code, doc_id)
+    if row is None:  # pragma: no cover - listed by the dossier's view a moment ago, and documents are never deleted
+        raise NotFound("Không tìm thấy tài liệu của hồ sơ.", "No such document of the dossier.", document_id=doc_id)
     return b"".join(runtime.store.open(stored_object(row)))
 
 
-def _entries_between(runtime: Runtime, first: int, last: int) -> list[AuditEntry]:
-    """The log's entries ``first``..``last`` (only that stretch: a proof never needs the whole log)."""
-    with transaction(runtime.db) as conn:
-        rows = conn.execute(
-            select(audit_log).where(audit_log.c.seq >= first, audit_log.c.seq <= last).order_by(audit_log.c.seq)
-        ).all()
-    return [
-        AuditEntry(
-            seq=r.seq,
-            event=AuditEvent(kind=r.kind, actor=r.actor, at=r.at, dossier_code=r.dossier_code, details=r.details),
-            prev_hash=r.prev_hash,
-            entry_hash=r.entry_hash,
-        )
-        for r in rows
-    ]
-
-
-def _signatures(pdf: bytes) -> list[cms.SignedData]:
-    try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        return [sig.signed_data for sig in reader.embedded_signatures]
-    except Exception:  # noqa: BLE001 - an unreadable PDF simply contributes no certificate
-        return []
-
-
 def _pdf_certificates(pdf: bytes) -> list[asn1_x509.Certificate]:
-    return [c for signed_data in _signatures(pdf) for c in layout.cms_certificates(signed_data)]
+    return [c for signed_data in embedded_signed_data(pdf) for c in layout.cms_certificates(signed_data)]
 
 
 def _pdf_timestamp_certificates(pdf: bytes) -> list[asn1_x509.Certificate]:
     """Certificates of the TSAs: in signature timestamps and in document timestamps."""
     found: list[asn1_x509.Certificate] = []
-    for signed_data in _signatures(pdf):
+    for signed_data in embedded_signed_data(pdf):
         if signed_data["encap_content_info"]["content_type"].native == "tst_info":
             found += layout.cms_certificates(signed_data, with_tokens=False)
         for token in layout.timestamp_tokens(signed_data):

@@ -32,15 +32,14 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import insert, select, update
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
 from dossiers.ports import ExchangeDocument, ExchangeReceipt
 from integrations.envelopes.manifest import ENVELOPE_TYPE, Refusal, canonical, dossier_record, sha256_hex
 from integrations.envelopes.partners import PartnerRegistry
 from integrations.envelopes.sender import post_envelope
+from persistence import dossier_records, exchange_records
 from persistence import outbox as queues
-from persistence.schema import document, exchange_inbox, exchange_outbox, side_effect
 from persistence.uow import transaction
 from services.handoffs import DELIVERED
 from services.shop import OneStopShop, stored_object
@@ -98,9 +97,9 @@ class InProcessExchange:
         self.shop.agency(sender_agency)  # NotFound for an agency outside the structure in force
         self.shop.agency(receiver_agency)
         with transaction(self.shop.db) as conn:
-            found = conn.execute(select(side_effect.c.result).where(side_effect.c.key == _key(message_id))).first()
+            found = dossier_records.side_effect_result(conn, _key(message_id))
             if found is not None:
-                first = _receipt(found.result, duplicate=True)
+                first = _receipt(found, duplicate=True)
                 if (first.dossier_code, first.receiver_agency) != (dossier_code, receiver_agency):
                     raise Conflict(
                         "Mã thông điệp liên thông đã được dùng cho hồ sơ hoặc cơ quan khác.",
@@ -117,7 +116,7 @@ class InProcessExchange:
                 "delivered_at": now.isoformat(),
                 "documents": [d.sha256 for d in documents],
             }
-            conn.execute(insert(side_effect).values(key=_key(message_id), result=receipt, created_at=now))
+            dossier_records.insert_side_effect(conn, _key(message_id), receipt, now)
             self.shop.record(
                 DELIVERED,
                 self.actor,
@@ -134,12 +133,7 @@ class InProcessExchange:
         """Every document belongs to the dossier and is the one the sender named (same SHA-256)."""
         if not documents:
             return
-        rows = conn.execute(
-            select(document.c.id, document.c.sha256).where(
-                document.c.dossier_code == dossier_code, document.c.id.in_([d.id for d in documents])
-            )
-        ).all()
-        stored = {r.id: r.sha256 for r in rows}
+        stored = dossier_records.document_hashes(conn, dossier_code, [d.id for d in documents])
         for d in documents:
             if d.id not in stored:
                 raise NotFound(
@@ -199,7 +193,7 @@ def _real_now() -> dt.datetime:
 
 def _document_bytes(shop: OneStopShop, doc_id: str) -> tuple[Any, bytes]:
     with transaction(shop.db) as conn:
-        row = conn.execute(select(document).where(document.c.id == doc_id)).first()
+        row = dossier_records.document_by_id(conn, doc_id)
     if row is None:
         raise NotFound(f"Không tìm thấy tài liệu {doc_id}.", f"Document {doc_id} not found.")
     return row, b"".join(shop.store.open(stored_object(row)))
@@ -251,7 +245,7 @@ class EnvelopeExchange:
             )
         context = dict(context or {})
         with transaction(self.shop.db) as conn:
-            found = conn.execute(select(exchange_outbox).where(exchange_outbox.c.message_id == message_id)).first()
+            found = exchange_records.sent(conn, message_id)
             if found is not None:
                 if (found.dossier_code, found.receiver_agency) != (dossier_code, receiver_agency):
                     raise Conflict(
@@ -299,19 +293,18 @@ class EnvelopeExchange:
             signature = sign_detached(
                 manifest, self.signer_for(f"agency:{sender_agency}"), timestamper_url=self.timestamper_url
             )
-            conn.execute(
-                insert(exchange_outbox).values(
-                    message_id=message_id,
-                    dossier_code=dossier_code,
-                    sender_agency=sender_agency,
-                    receiver_agency=receiver_agency,
-                    manifest=manifest,
-                    signature=signature,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=_real_now(),
-                    created_at=now,
-                )
+            exchange_records.add_sent(
+                conn,
+                message_id=message_id,
+                dossier_code=dossier_code,
+                sender_agency=sender_agency,
+                receiver_agency=receiver_agency,
+                manifest=manifest,
+                signature=signature,
+                status="pending",
+                attempts=0,
+                next_attempt_at=_real_now(),
+                created_at=now,
             )
             self.shop.record(
                 QUEUED,
@@ -323,7 +316,7 @@ class EnvelopeExchange:
                 manifest_sha256=sha256_hex(manifest),
                 documents=[{"id": d["id"], "kind": d["kind"], "sha256": d["sha256"]} for d in items],
             )
-            row = conn.execute(select(exchange_outbox).where(exchange_outbox.c.message_id == message_id)).one()
+            row = exchange_records.sent_one(conn, message_id)
         return self._receipt(row, duplicate=False)
 
     @staticmethod
@@ -345,13 +338,8 @@ class EnvelopeExchange:
     @property
     def queue(self) -> queues.Queue:
         """The ``exchange_outbox`` table as an outbox queue: a claim holds an envelope for three HTTP timeouts."""
-        return queues.Queue(
-            exchange_outbox,
-            key="message_id",
-            order_by="next_attempt_at",
-            backoff=queues.Backoff(self.retry_seconds, self.retry_max_seconds),
-            lease_seconds=self.timeout_seconds * 3,
-            next_attempt_column="next_attempt_at",
+        return exchange_records.outbox_queue(
+            queues.Backoff(self.retry_seconds, self.retry_max_seconds), lease_seconds=self.timeout_seconds * 3
         )
 
     def backoff(self, attempts: int) -> float:
@@ -374,7 +362,7 @@ class EnvelopeExchange:
 
     def deliver(self, message_id: str) -> int:
         with transaction(self.shop.db) as conn:
-            row = conn.execute(select(exchange_outbox).where(exchange_outbox.c.message_id == message_id)).one()
+            row = exchange_records.sent_one(conn, message_id)
         if row.status != queues.PENDING:
             return 0
         partner = self.partners.get(row.receiver_agency)
@@ -425,7 +413,7 @@ class EnvelopeExchange:
     def retry_now(self, message_id: str, actor: str) -> int:
         """An operator asks for an undelivered envelope to be sent now (the partner is back): try it at once."""
         with transaction(self.shop.db) as conn:
-            row = conn.execute(select(exchange_outbox).where(exchange_outbox.c.message_id == message_id)).first()
+            row = exchange_records.sent(conn, message_id)
             if row is None:
                 raise NotFound("Không có phong bì liên thông này.", f"No envelope {message_id}.")
             if row.status != "pending":
@@ -433,11 +421,7 @@ class EnvelopeExchange:
                     "Phong bì đã được cơ quan nhận trả lời (đã nhận hoặc từ chối); không gửi lại.",
                     f"Envelope {message_id} was already answered ({row.status}); it is not sent again.",
                 )
-            conn.execute(
-                update(exchange_outbox)
-                .where(exchange_outbox.c.message_id == message_id)
-                .values(next_attempt_at=_real_now())
-            )
+            exchange_records.retry_sent_at(conn, message_id, _real_now())
             self.shop.record("exchange.retry_requested", actor, row.dossier_code, message_id=message_id)
         return self.deliver_due()
 
@@ -445,10 +429,7 @@ class EnvelopeExchange:
         """The outbox and inbox (newest first) for operators and auditors."""
         out: list[dict[str, Any]] = []
         with transaction(self.shop.db) as conn:
-            q = select(exchange_outbox).order_by(exchange_outbox.c.created_at.desc()).limit(500)
-            if dossier_code:
-                q = q.where(exchange_outbox.c.dossier_code == dossier_code)
-            for r in conn.execute(q).all():
+            for r in exchange_records.sent_newest(conn, dossier_code):
                 out.append(
                     {
                         "direction": "out",
@@ -463,10 +444,7 @@ class EnvelopeExchange:
                         "acknowledged": r.ack is not None,
                     }
                 )
-            q = select(exchange_inbox).order_by(exchange_inbox.c.received_at.desc()).limit(500)
-            if dossier_code:
-                q = q.where(exchange_inbox.c.dossier_code == dossier_code)
-            for r in conn.execute(q).all():
+            for r in exchange_records.received_newest(conn, dossier_code):
                 out.append(
                     {
                         "direction": "in",

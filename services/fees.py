@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-
 from dossiers.errors import Conflict, Forbidden, InvalidInput
 from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
 from dossiers.ports import PaymentRecord
 from integrations.payments import SIGNATURE_HEADER, CashPayment, TestGateway, payment_record
-from persistence.schema import payment
+from persistence import payments
 from persistence.uow import transaction
 from services.ports import DossierDesk
 
@@ -45,12 +43,7 @@ def fee_of(shop: DossierDesk, code: str) -> int:
 
 def paid_amount(shop: DossierDesk, code: str) -> int:
     with transaction(shop.db) as conn:
-        total = conn.execute(
-            select(func.coalesce(func.sum(payment.c.amount_vnd), 0)).where(
-                payment.c.dossier_code == code, payment.c.status == "paid"
-            )
-        ).scalar_one()
-    return int(total)
+        return payments.paid_total(conn, code)
 
 
 def is_paid(shop: DossierDesk, code: str) -> bool:
@@ -98,9 +91,7 @@ class Payments:
     def summary(self, person: Person, code: str) -> dict[str, Any]:
         self.shop.authorize_dossier(person, code)
         with transaction(self.shop.db) as conn:
-            rows = conn.execute(
-                select(payment).where(payment.c.dossier_code == code).order_by(payment.c.created_at)
-            ).all()
+            rows = payments.of_dossier(conn, code)
         return {
             "dossier_code": code,
             "fee_vnd": fee_of(self.shop, code),

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import select
 
 from documents.time_limit import DEFAULT_RENDER_SECONDS, within_time_limit
 from dossiers.ports import SignatureRequest, Signer
-from persistence.schema import document
+from persistence.dossier_records import document_id_for_key
 from persistence.uow import transaction
 from services.shop import OneStopShop
 
@@ -50,8 +49,7 @@ class DocumentIssuer:
 
     def existing(self, idempotency_key: str) -> str | None:
         with transaction(self.shop.db) as conn:
-            row = conn.execute(select(document.c.id).where(document.c.idempotency_key == idempotency_key)).first()
-        return None if row is None else str(row.id)
+            return document_id_for_key(conn, idempotency_key)
 
     def sign(
         self,

@@ -22,7 +22,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import select, update
 
 from dossiers import text_rules
 from dossiers.calendar import VN_TZ, WorkingCalendar
@@ -30,8 +29,7 @@ from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavail
 from dossiers.lifecycle import warning_at
 from dossiers.model import FINAL_STATUSES, OFFICIAL_ROLES, Agency, DossierStatus, Person, Procedure, Role
 from dossiers.ports import UserTask
-from persistence.counters import upsert
-from persistence.schema import dossier, late_notice
+from persistence import late_notices
 from persistence.uow import transaction
 from services.notifications import Outbox, notify_applicant
 
@@ -82,15 +80,7 @@ def find_late_risks(shop: OneStopShop, now: dt.datetime, *, window_hours: float 
     window = None if window_hours is None else int(window_hours * 3600)
     horizon = calendar.add_working_seconds(now, window if window is not None else calendar.hours.seconds_per_day)
     with transaction(shop.db) as conn:
-        rows = conn.execute(
-            select(dossier)
-            .where(
-                dossier.c.status == DossierStatus.IN_PROGRESS.value,
-                dossier.c.due_at <= horizon,
-                ~select(late_notice.c.id).where(late_notice.c.dossier_code == dossier.c.code).exists(),
-            )
-            .order_by(dossier.c.due_at)
-        ).all()
+        rows = late_notices.dossiers_without_notice(conn, DossierStatus.IN_PROGRESS.value, horizon)
     opened: list[str] = []
     for row in rows:
         if not _at_risk(calendar, row, now, window):
@@ -116,9 +106,7 @@ def _open_notice(shop: OneStopShop, row: Any, department: str | None, now: dt.da
         created_at=now,
     )
     with transaction(shop.db) as conn:
-        stmt = upsert(conn, late_notice).values(**values).on_conflict_do_nothing(index_elements=["dossier_code"])
-        result = conn.execute(stmt)
-        if result.rowcount != 1:
+        if not late_notices.open_notice(conn, values):
             return False  # another process opened it first
         shop.record(
             "late.notice_opened",
@@ -186,13 +174,11 @@ class LateNotices:
     def list_for(self, person: Person, status: str | None = "open") -> list[dict[str, Any]]:
         if person.role not in (*OFFICIAL_ROLES, Role.ADMIN, Role.AUDITOR):
             raise Forbidden("Chỉ cán bộ mới xem được phiếu trễ hạn.", "Only officials see late notices.")
-        query = select(late_notice)
-        if status:
-            query = query.where(late_notice.c.status == status)
-        if person.role not in (Role.ADMIN, Role.AUDITOR):
-            query = query.where(late_notice.c.agency_code == person.agency_code)
+        every_agency = person.role in (Role.ADMIN, Role.AUDITOR)
         with transaction(self.shop.db) as conn:
-            notices = conn.execute(query.order_by(late_notice.c.old_due_at)).all()
+            notices = late_notices.notices(
+                conn, status=status, agency_code=person.agency_code, every_agency=every_agency
+            )
         out = []
         for notice in notices:
             if not self._visible(person, notice):
@@ -211,7 +197,7 @@ class LateNotices:
 
     def _notice(self, notice_id: str) -> Any:
         with transaction(self.shop.db) as conn:
-            notice = conn.execute(select(late_notice).where(late_notice.c.id == notice_id)).first()
+            notice = late_notices.notice(conn, notice_id)
         if notice is None:
             raise NotFound("Không có phiếu trễ hạn này.", "No such late notice.", notice_id=notice_id)
         return notice
@@ -270,21 +256,18 @@ class LateNotices:
         agency = self.shop.agency(row.agency_code, on=row.received_at.date())
         proc = self.shop.procedure_of(row)
         with transaction(self.shop.db) as conn:
-            result = conn.execute(
-                update(late_notice)
-                .where(late_notice.c.id == notice_id, late_notice.c.status == "open")
-                .values(
-                    status="issued",
-                    new_due_at=new_due_at,
-                    reason=reason,
-                    issued_at=now,
-                    issued_by=person.username,
-                    document_id=document_id,
-                )
+            issued = late_notices.mark_issued(
+                conn,
+                notice_id,
+                new_due_at=new_due_at,
+                reason=reason,
+                issued_at=now,
+                issued_by=person.username,
+                document_id=document_id,
             )
-            if result.rowcount != 1:
+            if not issued:
                 raise Conflict("Phiếu xin lỗi của hồ sơ này vừa được lập.", f"The apology for {code} was just issued.")
-            conn.execute(update(dossier).where(dossier.c.code == code).values(due_at=new_due_at, updated_at=now))
+            late_notices.move_due_date(conn, code, new_due_at, now)
             self.shop.record(
                 "dossier.due_extended",
                 person.username,

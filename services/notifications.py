@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import select
 
 from dossiers.errors import NotFound
 from dossiers.ports import Clock
@@ -39,10 +37,9 @@ from integrations.notifications import (
     SmsTransport,
     Transport,
 )
+from persistence import notifications as messages
 from persistence import outbox as queues
-from persistence.counters import upsert
-from persistence.schema import notification
-from persistence.uow import transaction
+from persistence.uow import Database, transaction
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +52,7 @@ SENT = "sent"
 class Outbox:
     """:class:`~dossiers.ports.Notifier` adapter: one ``notification`` row per idempotency key."""
 
-    def __init__(self, db: SqlEngine, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
 
@@ -86,13 +83,7 @@ class Outbox:
             created_at=self.clock.now(),
         )
         with transaction(self.db) as conn:
-            conn.execute(
-                upsert(conn, notification).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-            )
-            found = conn.execute(
-                select(notification.c.id).where(notification.c.idempotency_key == idempotency_key)
-            ).scalar_one()
-        return str(found)
+            return messages.add(conn, values)
 
 
 def notify_applicant(outbox: Outbox, row: Any, subject: str, body: str, idempotency_key: str) -> list[str]:
@@ -127,7 +118,7 @@ class DispatchReport:
 class Dispatcher:
     def __init__(
         self,
-        db: SqlEngine,
+        db: Database,
         clock: Clock,
         transports: Mapping[str, Transport],
         fallback: Transport,
@@ -149,15 +140,7 @@ class Dispatcher:
     @property
     def queue(self) -> queues.Queue:
         """The ``notification`` table as an outbox queue: retried after ``sent_at``, the last attempt's start."""
-        return queues.Queue(
-            notification,
-            key="id",
-            order_by="created_at",
-            backoff=queues.Backoff(self.retry_seconds),
-            lease_seconds=self.stale_seconds,
-            max_attempts=self.max_attempts,
-            started_column="sent_at",
-        )
+        return messages.queue(queues.Backoff(self.retry_seconds), self.stale_seconds, self.max_attempts)
 
     def transport_for(self, channel: str) -> Transport:
         return self.transports.get(channel) or self.fallback
@@ -230,7 +213,7 @@ def outbox_file(settings: Any) -> Path:
 
 
 def build_dispatcher(
-    settings: Any, db: SqlEngine, clock: Clock, record: Callable[..., None] | None = None
+    settings: Any, db: Database, clock: Clock, record: Callable[..., None] | None = None
 ) -> Dispatcher:
     """The dispatcher the settings describe: e-mail when MOTCUA_SMTP_HOST is set, SMS when
     MOTCUA_SMS_GATEWAY_URL is set; every other channel goes to the outbox file."""
@@ -262,13 +245,8 @@ def build_dispatcher(
 
 def list_notifications(db: Any, *, status: str | None = None, dossier_code: str | None = None) -> list[dict[str, Any]]:
     """The outbox as the operators see it: what was sent, what is waiting, what failed (newest 500)."""
-    query = select(notification).order_by(notification.c.created_at.desc()).limit(500)
-    if status:
-        query = query.where(notification.c.status == status)
-    if dossier_code:
-        query = query.where(notification.c.dossier_code == dossier_code)
     with transaction(db) as conn:
-        rows = conn.execute(query).all()
+        rows = messages.newest(conn, status=status, dossier_code=dossier_code)
     return [
         {
             "id": r.id,

@@ -14,8 +14,6 @@ import datetime as dt
 import re
 from typing import Any
 
-from sqlalchemy import select
-
 from documents.forms import (
     COPY,
     ELECTRONIC,
@@ -42,8 +40,8 @@ from dossiers.lifecycle import timeliness
 from dossiers.model import FINAL_STATUSES, STATUS_LABELS_VI, Agency, DossierStatus, Role
 from dossiers.ports import SignatureRequest
 from dossiers.text_rules import check_day
+from persistence import pending_signatures, reports
 from persistence.counters import next_register_number
-from persistence.schema import audit_log, dossier, pending_signature
 from persistence.uow import transaction
 from services.issuing import DocumentIssuer, IssueRequest
 from services.shop import OneStopShop
@@ -394,21 +392,11 @@ class Paperwork:
         start = dt.datetime.combine(first_day, dt.time(), VN_TZ)
         end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), VN_TZ)
         with transaction(self.shop.db) as conn:
-            rows = conn.execute(
-                select(dossier)
-                .where(
-                    dossier.c.agency_code == agency_code, dossier.c.received_at >= start, dossier.c.received_at < end
-                )
-                .order_by(dossier.c.received_at, dossier.c.code)
-            ).all()
+            rows = reports.received_by_agency(conn, agency_code, start, end)
             codes = [r.code for r in rows]
             returned: dict[str, dt.datetime] = {}
             if codes:
-                for e in conn.execute(
-                    select(audit_log.c.dossier_code, audit_log.c.at, audit_log.c.details)
-                    .where(audit_log.c.dossier_code.in_(codes), audit_log.c.kind == "dossier.status_changed")
-                    .order_by(audit_log.c.seq)
-                ):
+                for e in reports.status_changes(conn, codes):
                     if (e.details or {}).get("status") == DossierStatus.RETURNED.value:
                         returned.setdefault(e.dossier_code, e.at)
         names = {p.code: p.name for p in self.shop.procedures()}
@@ -516,16 +504,10 @@ class Paperwork:
     def leader_signed_result(self, code: str) -> bytes:
         """The result as the leader signed it on their device, before the clerk's number and the seal."""
         with transaction(self.shop.db) as conn:
-            pending = conn.execute(
-                select(pending_signature.c.id).where(
-                    pending_signature.c.dossier_code == code,
-                    pending_signature.c.document_kind == "result",
-                    pending_signature.c.completed_at.is_not(None),
-                )
-            ).first()
-        if pending is None:
+            pending_id = pending_signatures.completed_id(conn, code, "result")
+        if pending_id is None:
             raise ValueError(f"the leader has not signed the result of {code} yet")
-        _, signed = self.signatures.signed_document(pending.id)
+        _, signed = self.signatures.signed_document(pending_id)
         return bytes(signed)
 
     def seal_household_business_certificate(self, code: str, clerk: str | None, actor: str) -> str:

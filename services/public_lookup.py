@@ -11,11 +11,9 @@ import hmac
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
-
 from dossiers.errors import Forbidden, NotFound
 from dossiers.model import STATUS_LABELS_VI, DossierStatus
-from persistence.schema import document
+from persistence.documents_read import find_document_of_kinds, newest_of_kinds
 from persistence.uow import transaction
 
 RESULT_KINDS = ("result",)
@@ -52,13 +50,8 @@ def open_result_link(runtime: Any, token: str) -> Any:
     except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         raise bad from None
     with transaction(runtime.shop.db) as conn:
-        row = conn.execute(
-            select(document).where(
-                document.c.id == document_id,
-                document.c.dossier_code == code,
-                document.c.kind.in_(RESULT_KINDS + REFUSAL_KINDS),  # never a scan or an uploaded paper
-            )
-        ).first()
+        # never a scan or an uploaded paper
+        row = find_document_of_kinds(conn, code, document_id, RESULT_KINDS + REFUSAL_KINDS)
     if row is None or not hmac.compare_digest(signature, _link_mac(runtime, code, document_id, row.sha256, expires)):
         raise bad
     now = runtime.clock.now().timestamp()
@@ -94,11 +87,7 @@ def public_tracking(runtime: Any, code: str, id_number: str) -> dict[str, Any]:
     result = None
     if kinds:
         with transaction(shop.db) as conn:
-            doc = conn.execute(
-                select(document.c.id, document.c.filename, document.c.kind, document.c.sha256)
-                .where(document.c.dossier_code == row.code, document.c.kind.in_(kinds))
-                .order_by(document.c.created_at.desc())
-            ).first()
+            doc = newest_of_kinds(conn, row.code, kinds)
         if doc is not None:
             expires = runtime.clock.now() + dt.timedelta(hours=runtime.settings.public_link_hours)
             token = result_link_token(runtime, row.code, doc.id, doc.sha256, expires)

@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, update
 
 from dossiers.codes import parse_dossier_code
 from dossiers.errors import Conflict, InvalidInput, NotFound
@@ -46,14 +45,13 @@ from integrations.envelopes.manifest import (
     bounded_json,
     build_ack,
     check_manifest,
-    max_length,
     sha256_hex,
     step_activity,
     text_field,
     unb64,
 )
 from integrations.envelopes.partners import PartnerRegistry, check_partner_signature
-from persistence.schema import document, dossier, exchange_inbox, exchange_outbox
+from persistence import dossier_records, exchange_records
 from persistence.uow import transaction
 from services.handoffs import RECEIVED
 from services.shop import OneStopShop
@@ -201,7 +199,7 @@ class EnvelopeReceiver:
         )
         digest = sha256_hex(manifest_bytes)
         with transaction(self.shop.db) as conn:
-            seen = conn.execute(select(exchange_inbox).where(exchange_inbox.c.message_id == message_id)).first()
+            seen = exchange_records.received(conn, message_id)
         if seen is not None:
             if seen.manifest_sha256 != digest:
                 raise Refusal(
@@ -216,28 +214,27 @@ class EnvelopeReceiver:
         ack = self._answer(manifest_bytes, True, receiver, sender, code, message_id, None)
         with transaction(self.shop.db) as conn:
             # every rule first, then the writes: a refusal leaves nothing behind (the transaction rolls back)
-            row: Any = conn.execute(select(dossier).where(dossier.c.code == code)).first()
+            row: Any = dossier_records.find_dossier(conn, code)
             new_record: dict[str, Any] | None = None
             completion: tuple[UserTask, dict[str, Any]] | None = None
             if manifest["kind"] == "reply":
                 completion = self._invited_reply(conn, manifest, row)
             else:
                 new_record = self._invited_handoff(conn, manifest, row)
-            conn.execute(
-                insert(exchange_inbox).values(
-                    message_id=message_id,
-                    sender_agency=sender,
-                    receiver_agency=receiver,
-                    dossier_code=code,
-                    manifest_sha256=digest,
-                    status="accepted",
-                    ack=ack.ack,
-                    ack_signature=ack.signature,
-                    received_at=self.shop.clock.now(),
-                )
+            exchange_records.add_received(
+                conn,
+                message_id=message_id,
+                sender_agency=sender,
+                receiver_agency=receiver,
+                dossier_code=code,
+                manifest_sha256=digest,
+                status="accepted",
+                ack=ack.ack,
+                ack_signature=ack.signature,
+                received_at=self.shop.clock.now(),
             )
             if new_record is not None:
-                conn.execute(insert(dossier).values(code=code, updated_at=self.shop.clock.now(), **new_record))
+                dossier_records.insert_dossier(conn, code=code, updated_at=self.shop.clock.now(), **new_record)
             stored = self._store(conn, manifest, contents)
             self.shop.record(
                 RECEIVED,
@@ -332,7 +329,7 @@ class EnvelopeReceiver:
         stored = []
         for item in manifest["documents"]:
             key = f"exchange/{manifest['message_id']}/{item['id']}"
-            if conn.execute(select(document.c.id).where(document.c.idempotency_key == key)).first() is None:
+            if dossier_records.document_id_for_key(conn, key) is None:
                 data = contents[item["id"]]
                 prefix = f"{manifest['receiver']}/dossiers/{code}/{item['kind']}"
                 obj = self.shop.store.put(prefix, io.BytesIO(data), "application/pdf")
@@ -346,30 +343,13 @@ class EnvelopeReceiver:
     def _exchanged(conn: Any, code: str, partner: str, local: str) -> bool:
         """The dossier went between that partner and that agency here: the partner handed it to us (accepted
         inbox) or we sent it to the partner (outbox)."""
-        received = conn.execute(
-            select(exchange_inbox.c.message_id)
-            .where(
-                exchange_inbox.c.dossier_code == code,
-                exchange_inbox.c.sender_agency == partner,
-                exchange_inbox.c.receiver_agency == local,
-                exchange_inbox.c.status == "accepted",
-            )
-            .limit(1)
-        ).first()
-        return received is not None or EnvelopeReceiver._sent(conn, code, partner, local)
+        return exchange_records.accepted_from(conn, code, partner, local) or EnvelopeReceiver._sent(
+            conn, code, partner, local
+        )
 
     @staticmethod
     def _sent(conn: Any, code: str, partner: str, local: str) -> bool:
-        found = conn.execute(
-            select(exchange_outbox.c.message_id)
-            .where(
-                exchange_outbox.c.dossier_code == code,
-                exchange_outbox.c.receiver_agency == partner,
-                exchange_outbox.c.sender_agency == local,
-            )
-            .limit(1)
-        ).first()
-        return found is not None
+        return exchange_records.sent_to(conn, code, partner, local)
 
     def _invited_handoff(self, conn: Any, manifest: Mapping[str, Any], row: Any) -> dict[str, Any] | None:
         """A hand-off creates a dossier only under a code of the sender's own unit (or one we sent that partner)
@@ -460,7 +440,7 @@ class EnvelopeReceiver:
                     raise bad(name, f"is not one of {', '.join(CHANNELS)}")
                 values[name] = value or "counter"
             else:
-                limit = max_length(dossier.c[name])
+                limit = dossier_records.record_text_limit(name)
                 required = name in REQUIRED_RECORD_TEXT
                 if value is None and not required:
                     values[name] = None
@@ -527,15 +507,8 @@ class EnvelopeReceiver:
         in_reply_to = manifest.get("in_reply_to")
         sent = None
         if in_reply_to:
-            sent = conn.execute(
-                select(exchange_outbox.c.manifest).where(
-                    exchange_outbox.c.message_id == in_reply_to,
-                    exchange_outbox.c.dossier_code == code,
-                    exchange_outbox.c.receiver_agency == sender,
-                    exchange_outbox.c.sender_agency == receiver,
-                )
-            ).first()
-        if sent is None or ((json.loads(sent.manifest).get("step") or {}).get("activity")) != step:
+            sent = exchange_records.sent_manifest(conn, in_reply_to, code, sender, receiver)
+        if sent is None or ((json.loads(sent).get("step") or {}).get("activity")) != step:
             raise Refusal(
                 "no_waiting_step",
                 f"Phong bì trả lời không ứng với phong bì chuyển bước '{step}' mà cơ quan này đã gửi cho {sender}.",
@@ -611,8 +584,6 @@ class EnvelopeReceiver:
         )
         if variables.get("decision") is not None:
             with transaction(self.shop.db) as conn:  # the decision column follows the step, as for local officials
-                conn.execute(
-                    update(dossier)
-                    .where(dossier.c.code == code)
-                    .values(decision=variables["decision"], updated_at=self.shop.clock.now())
+                dossier_records.update_dossier(
+                    conn, code, decision=variables["decision"], updated_at=self.shop.clock.now()
                 )

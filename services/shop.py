@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import insert, select, update
 
 from dossiers import text_rules
 from dossiers.calendar import WorkingCalendar
@@ -39,9 +37,9 @@ from dossiers.model import (
     structure_in_force,
 )
 from dossiers.ports import AuditEvent, AuditLog, Clock, DocumentStore, Engine, Incident, StoredObject, UserTask
+from persistence import dossier_records as records
 from persistence.counters import next_dossier_serial
-from persistence.schema import document, dossier, procedure, side_effect
-from persistence.uow import is_sqlite, transaction
+from persistence.uow import Database, transaction
 from services.accounts import Accounts
 from services.fees import RETURN_ACTIVITY, require_paid
 from services.handoffs import delivered_to
@@ -83,7 +81,7 @@ class OneStopShop:
 
     def __init__(
         self,
-        db: SqlEngine,
+        db: Database,
         engine: Engine,
         store: DocumentStore,
         audit: AuditLog,
@@ -104,7 +102,6 @@ class OneStopShop:
         self.bpmn_dirs = [bpmn_dirs] if isinstance(bpmn_dirs, Path) else list(bpmn_dirs)
         self.max_file_bytes = max_file_bytes
         self.accounts = accounts
-        self._sqlite = is_sqlite(db)
         # the embedded engine keeps its state in this database: its steps join our transactions
         self.engine_shares_db = bool(getattr(engine, "shares_database", False))
         # agencies hosted by partner installations (signed envelopes): their steps are worked there, not here
@@ -127,7 +124,7 @@ class OneStopShop:
 
     def catalogue(self) -> list[CatalogueEntry]:
         with transaction(self.db) as conn:
-            rows = conn.execute(select(procedure).order_by(procedure.c.code)).all()
+            rows = records.procedure_rows(conn)
         return [catalogue_entry(r) for r in rows]
 
     def procedures(self, on: dt.date | None = None) -> list[Procedure]:
@@ -137,7 +134,7 @@ class OneStopShop:
 
     def entry(self, code: str) -> CatalogueEntry:
         with transaction(self.db) as conn:
-            row = conn.execute(select(procedure).where(procedure.c.code == code)).first()
+            row = records.find_procedure(conn, code)
         if row is None:
             raise InvalidInput(
                 f"Không có thủ tục hành chính mã '{code}'.",
@@ -246,26 +243,25 @@ class OneStopShop:
         due = due_at(proc, self.calendar, received_at)
         with transaction(self.db) as conn:
             code = self._next_code(conn, agency.code, received_at.astimezone(self.calendar_tz()).date())
-            conn.execute(
-                insert(dossier).values(
-                    code=code,
-                    procedure_code=proc.code,
-                    agency_code=agency.code,
-                    structure_version=structure.version,
-                    status=DossierStatus.RECEIVED.value,
-                    applicant_name=applicant_checked.name,
-                    applicant_id_number=applicant_checked.id_number,
-                    applicant_phone=applicant_checked.phone,
-                    channel=channel,
-                    details=declared,
-                    rule_version=proc.rule_version or None,
-                    received_at=received_at,
-                    clock_start=clock_start,
-                    due_at=due,
-                    paused_seconds=0,
-                    received_by=actor.username,
-                    updated_at=now,
-                )
+            records.insert_dossier(
+                conn,
+                code=code,
+                procedure_code=proc.code,
+                agency_code=agency.code,
+                structure_version=structure.version,
+                status=DossierStatus.RECEIVED.value,
+                applicant_name=applicant_checked.name,
+                applicant_id_number=applicant_checked.id_number,
+                applicant_phone=applicant_checked.phone,
+                channel=channel,
+                details=declared,
+                rule_version=proc.rule_version or None,
+                received_at=received_at,
+                clock_start=clock_start,
+                due_at=due,
+                paused_seconds=0,
+                received_by=actor.username,
+                updated_at=now,
             )
             self.record(
                 "dossier.received",
@@ -283,9 +279,9 @@ class OneStopShop:
                     conn, code, "upload", upload.paper_key, upload.stored_filename, obj, actor.username
                 )
             if self.engine_shares_db:
-                row = conn.execute(select(dossier).where(dossier.c.code == code)).one()
+                row = records.load_dossier(conn, code)
                 instance_id = self.engine.start(proc.process_key, code, self._start_variables(row))
-                conn.execute(update(dossier).where(dossier.c.code == code).values(process_instance_id=instance_id))
+                records.set_process_instance(conn, code, instance_id)
         if not self.engine_shares_db:
             try:
                 self._start_process(code, skip_locked=False)
@@ -310,16 +306,12 @@ class OneStopShop:
         """Start the dossier's process unless it has one; the row lock keeps two processes from both starting
         it (a remote engine's start-by-business-key is check-then-start). True when this call started it."""
         with transaction(self.db) as conn:
-            row = conn.execute(
-                select(dossier)
-                .where(dossier.c.code == code, dossier.c.process_instance_id.is_(None))
-                .with_for_update(skip_locked=skip_locked)
-            ).first()
+            row = records.lock_dossier_without_process(conn, code, skip_locked=skip_locked)
             if row is None:
                 return False
             proc = self.procedure_of(row)
             instance_id = self.engine.start(proc.process_key, code, self._start_variables(row))
-            conn.execute(update(dossier).where(dossier.c.code == code).values(process_instance_id=instance_id))
+            records.set_process_instance(conn, code, instance_id)
         return True
 
     def start_waiting_processes(self, limit: int = 100) -> int:
@@ -327,14 +319,7 @@ class OneStopShop:
         if self.engine_shares_db:
             return 0
         with transaction(self.db) as conn:
-            codes = list(
-                conn.execute(
-                    select(dossier.c.code)
-                    .where(dossier.c.process_instance_id.is_(None))
-                    .order_by(dossier.c.received_at)
-                    .limit(limit)
-                ).scalars()
-            )
+            codes = records.codes_without_process(conn, limit)
         started = 0
         for code in codes:
             if self._start_process(code, skip_locked=True):
@@ -392,7 +377,7 @@ class OneStopShop:
             if serial > MAX_SERIAL_PER_DAY:
                 raise Conflict("Đã hết số hồ sơ trong ngày của cơ quan.", "No dossier serial numbers left for today.")
             code = format_dossier_code(unit_code, day, serial)
-            if conn.execute(select(dossier.c.code).where(dossier.c.code == code)).first() is None:
+            if not records.dossier_code_taken(conn, code):
                 return code
 
     def insert_document(
@@ -407,22 +392,21 @@ class OneStopShop:
         idempotency_key: str | None = None,
     ) -> str:
         doc_id = str(uuid.uuid4())
-        conn.execute(
-            insert(document).values(
-                id=doc_id,
-                dossier_code=code,
-                kind=kind,
-                paper_key=paper_key,
-                filename=filename,
-                content_type=obj.content_type,
-                size=obj.size,
-                sha256=obj.sha256,
-                storage_key=obj.key,
-                version_id=obj.version_id,
-                idempotency_key=idempotency_key,
-                created_by=actor,
-                created_at=self.clock.now(),
-            )
+        records.insert_document(
+            conn,
+            id=doc_id,
+            dossier_code=code,
+            kind=kind,
+            paper_key=paper_key,
+            filename=filename,
+            content_type=obj.content_type,
+            size=obj.size,
+            sha256=obj.sha256,
+            storage_key=obj.key,
+            version_id=obj.version_id,
+            idempotency_key=idempotency_key,
+            created_by=actor,
+            created_at=self.clock.now(),
         )
         self.record(
             "document.stored",
@@ -440,7 +424,7 @@ class OneStopShop:
 
     def dossier_row(self, code: str) -> Any:
         with transaction(self.db) as conn:
-            row = conn.execute(select(dossier).where(dossier.c.code == code)).first()
+            row = records.find_dossier(conn, code)
         if row is None:
             raise NotFound(f"Không tìm thấy hồ sơ {code}.", f"Dossier {code} not found.", dossier_code=code)
         return row
@@ -460,9 +444,7 @@ class OneStopShop:
     def dossier_view(self, code: str) -> dict[str, Any]:
         row = self.dossier_row(code)
         with transaction(self.db) as conn:
-            docs = conn.execute(
-                select(document).where(document.c.dossier_code == code).order_by(document.c.created_at)
-            ).all()
+            docs = records.documents_of(conn, code)
         return {
             "code": row.code,
             "procedure_code": row.procedure_code,
@@ -515,7 +497,7 @@ class OneStopShop:
     def open_document(self, person: Person, code: str, doc_id: str) -> tuple[Any, Iterator[bytes]]:
         self.authorize_dossier(person, code)
         with transaction(self.db) as conn:
-            row = conn.execute(select(document).where(document.c.id == doc_id, document.c.dossier_code == code)).first()
+            row = records.find_document(conn, code, doc_id)
         if row is None:
             raise NotFound("Không tìm thấy tài liệu.", "Document not found.", document_id=doc_id)
         stream = self.verified_content(row, person.username)
@@ -704,11 +686,7 @@ class OneStopShop:
                 department=person.department_code,  # who handled it then (statistics per department)
             )
             if decision is not None:
-                conn.execute(
-                    update(dossier)
-                    .where(dossier.c.code == task.business_key)
-                    .values(decision=decision, updated_at=self.clock.now())
-                )
+                records.update_dossier(conn, task.business_key, decision=decision, updated_at=self.clock.now())
         return {"id": task_id, "completed": True, "decision": decision}
 
     # ------------------------------------------------------------------ supplements
@@ -763,9 +741,7 @@ class OneStopShop:
         row = self.dossier_row(code)
         home = f"{row.agency_code}/dossiers/{code}/"
         with transaction(self.db) as conn:
-            docs = conn.execute(
-                select(document).where(document.c.dossier_code == code, document.c.kind.in_(("upload", "supplement")))
-            ).all()
+            docs = records.uploaded_documents(conn, code)
         moved = 0
         for doc in docs:
             if doc.storage_key.startswith(home):
@@ -775,11 +751,7 @@ class OneStopShop:
             if filed.sha256 != doc.sha256:  # the store re-hashed what it read back: never file other bytes
                 raise Conflict("Nội dung tài liệu thay đổi khi lưu.", f"Document {doc.id} changed while being filed.")
             with transaction(self.db) as conn:
-                conn.execute(
-                    update(document)
-                    .where(document.c.id == doc.id)
-                    .values(storage_key=filed.key, version_id=filed.version_id)
-                )
+                records.refile_document(conn, doc.id, filed.key, filed.version_id)
                 self.record(
                     "document.filed", actor, code, document_id=doc.id, key=filed.key, previous_key=doc.storage_key
                 )
@@ -791,10 +763,7 @@ class OneStopShop:
     def change_status(self, code: str, target: DossierStatus, actor: str, **details: Any) -> tuple[bool, Any]:
         """Move a dossier to ``target``; idempotent for a redelivered task (returns changed=False)."""
         with transaction(self.db) as conn:
-            query = select(dossier).where(dossier.c.code == code)
-            if not self._sqlite:
-                query = query.with_for_update()
-            row = conn.execute(query).first()
+            row = records.lock_dossier(conn, code)
             if row is None:
                 raise NotFound(f"Không tìm thấy hồ sơ {code}.", f"Dossier {code} not found.")
             changed = check_transition(DossierStatus(row.status), target)
@@ -813,16 +782,15 @@ class OneStopShop:
                 target == DossierStatus.RETURNED and row.finished_at is None
             ):
                 values["finished_at"] = now
-            conn.execute(update(dossier).where(dossier.c.code == code).values(**values))
+            records.update_dossier(conn, code, **values)
             self.record("dossier.status_changed", actor, code, status=target.value, previous=row.status, **details)
-            fresh = conn.execute(select(dossier).where(dossier.c.code == code)).one()
+            fresh = records.load_dossier(conn, code)
         return True, fresh
 
     def side_effect_result(self, key: str) -> dict[str, Any] | None:
         """What a side effect recorded under ``key`` (:meth:`once`) returned, or None when it has not happened."""
         with transaction(self.db) as conn:
-            found = conn.execute(select(side_effect.c.result).where(side_effect.c.key == key)).first()
-        return None if found is None else dict(found.result)
+            return records.side_effect_result(conn, key)
 
     def record_once(
         self, key: str, result: Mapping[str, Any], event_kind: str, actor: str, dossier_code: str, **details: Any
@@ -838,19 +806,14 @@ class OneStopShop:
     def latest_document(self, code: str, paper_key: str, kinds: Sequence[str]) -> Any:
         """The newest document row of the dossier for ``paper_key`` among ``kinds`` (None when there is none)."""
         with transaction(self.db) as conn:
-            return conn.execute(
-                select(document)
-                .where(document.c.dossier_code == code, document.c.paper_key == paper_key, document.c.kind.in_(kinds))
-                .order_by(document.c.created_at.desc())
-            ).first()
+            return records.latest_document(conn, code, paper_key, kinds)
 
     def once(self, key: str, result: Mapping[str, Any]) -> bool:
         """Record a side effect under an idempotency key; False when it was already recorded."""
         with transaction(self.db) as conn:
-            exists = conn.execute(select(side_effect.c.key).where(side_effect.c.key == key)).first()
-            if exists:
+            if records.has_side_effect(conn, key):
                 return False
-            conn.execute(insert(side_effect).values(key=key, result=dict(result), created_at=self.clock.now()))
+            records.insert_side_effect(conn, key, result, self.clock.now())
         return True
 
 
@@ -904,28 +867,14 @@ def _check_applicant(applicant: Applicant) -> Applicant:
 def submitted_by(shop: OneStopShop, username: str, limit: int) -> list[Any]:
     """The dossiers an account submitted (the intake records it as ``received_by``), newest first."""
     with transaction(shop.db) as conn:
-        return list(
-            conn.execute(
-                select(
-                    dossier.c.code,
-                    dossier.c.procedure_code,
-                    dossier.c.status,
-                    dossier.c.received_at,
-                    dossier.c.due_at,
-                    dossier.c.finished_at,
-                )
-                .where(dossier.c.received_by == username)
-                .order_by(dossier.c.received_at.desc(), dossier.c.code.desc())
-                .limit(limit)
-            ).all()
-        )
+        return records.submitted_by(conn, username, limit)
 
 
 def set_applicant_email(shop: OneStopShop, code: str, email: str | None) -> None:
     """The applicant's e-mail for notifications (the intake use case does not take one yet)."""
     if email:
         with transaction(shop.db) as conn:
-            conn.execute(update(dossier).where(dossier.c.code == code).values(applicant_email=email))
+            records.update_dossier(conn, code, applicant_email=email)
 
 
 def task_timeliness(now: dt.datetime, received: dt.datetime, due: dt.datetime, calendar: WorkingCalendar) -> str:

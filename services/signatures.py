@@ -15,12 +15,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
-
 from dossiers.errors import Conflict, Forbidden, NotFound
 from dossiers.model import Person
 from dossiers.ports import SignatureRequest, StoredObject
-from persistence.schema import document, pending_signature
+from persistence import pending_signatures as store
 from persistence.uow import transaction
 from services.shop import OneStopShop, stored_object
 from signing.pki import DevelopmentPki
@@ -58,26 +56,23 @@ class PersonalSignatures:
     ) -> str:
         """Prepare ``pdf`` for ``username``'s device; one pending signature per idempotency key."""
         with transaction(self.shop.db) as conn:
-            row = conn.execute(
-                select(pending_signature.c.id).where(pending_signature.c.idempotency_key == idempotency_key)
-            ).first()
-            if row is not None:
-                return str(row.id)
+            existing = store.id_for_key(conn, idempotency_key)
+            if existing is not None:
+                return existing
         chain = self.pki.public_chain(f"person:{username}")
         prepared = prepare(pdf, chain, request, appearance=appearance, now=self.shop.clock.now())
         pending_id = str(uuid.uuid4())
         with transaction(self.shop.db) as conn:
-            conn.execute(
-                insert(pending_signature).values(
-                    id=pending_id,
-                    dossier_code=code,
-                    signer=username,
-                    field_name=request.field_name,
-                    document_kind=document_kind,
-                    state=prepared.to_bytes().decode("ascii"),
-                    idempotency_key=idempotency_key,
-                    created_at=self.shop.clock.now(),
-                )
+            store.add(
+                conn,
+                id=pending_id,
+                dossier_code=code,
+                signer=username,
+                field_name=request.field_name,
+                document_kind=document_kind,
+                state=prepared.to_bytes().decode("ascii"),
+                idempotency_key=idempotency_key,
+                created_at=self.shop.clock.now(),
             )
             self.shop.record(
                 "signature.requested", "system:worker", code, pending_signature=pending_id, signer=username,
@@ -101,11 +96,7 @@ class PersonalSignatures:
 
     def pending_for(self, person: Person) -> list[PendingSignature]:
         with transaction(self.shop.db) as conn:
-            rows = conn.execute(
-                select(pending_signature)
-                .where(pending_signature.c.signer == person.username, pending_signature.c.completed_at.is_(None))
-                .order_by(pending_signature.c.created_at)
-            ).all()
+            rows = store.waiting_for(conn, person.username)
         return [self._view(r) for r in rows]
 
     def get(self, person: Person, pending_id: str) -> PendingSignature:
@@ -121,7 +112,7 @@ class PersonalSignatures:
 
     def _row_for(self, person: Person, pending_id: str) -> Any:
         with transaction(self.shop.db) as conn:
-            row = conn.execute(select(pending_signature).where(pending_signature.c.id == pending_id)).first()
+            row = store.find(conn, pending_id)
         if row is None:
             raise NotFound("Không có yêu cầu ký số này.", "No such pending signature.", pending_id=pending_id)
         if row.signer != person.username:
@@ -142,10 +133,7 @@ class PersonalSignatures:
             t for t in self.shop.engine.user_tasks(business_key=row.dossier_code) if t.activity_id == self.sign_activity
         ]
         with transaction(self.shop.db) as conn:
-            again = conn.execute(
-                select(pending_signature.c.completed_at).where(pending_signature.c.id == pending_id)
-            ).one()
-            if again.completed_at is not None:
+            if store.completed_at(conn, pending_id) is not None:
                 raise Conflict("Văn bản đã được ký.", "This signature has already been made.")
             doc_id = self.shop.insert_document(
                 conn,
@@ -157,11 +145,7 @@ class PersonalSignatures:
                 person.username,
                 idempotency_key=f"pending-signature/{pending_id}",
             )
-            conn.execute(
-                update(pending_signature)
-                .where(pending_signature.c.id == pending_id)
-                .values(completed_at=self.shop.clock.now(), document_id=doc_id)
-            )
+            store.complete(conn, pending_id, self.shop.clock.now(), doc_id)
             self.shop.record(
                 "signature.applied", person.username, row.dossier_code, document_id=doc_id,
                 signer=f"person:{person.username}", field=row.field_name, device=True,
@@ -174,11 +158,7 @@ class PersonalSignatures:
     def signed_document(self, pending_id: str) -> tuple[Any, bytes]:
         """The PDF with the personal signature embedded (the next step fills and seals it)."""
         with transaction(self.shop.db) as conn:
-            row = conn.execute(
-                select(document)
-                .join(pending_signature, pending_signature.c.document_id == document.c.id)
-                .where(pending_signature.c.id == pending_id)
-            ).first()
+            row = store.signed_document(conn, pending_id)
         if row is None:
             raise NotFound("Văn bản chưa được ký.", "The document has not been signed yet.", pending_id=pending_id)
         return row, b"".join(self.shop.store.open(stored_object(row)))

@@ -7,42 +7,29 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
-
-from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import insert, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from dossiers import text_rules
 from dossiers.calendar import VN_TZ
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dossiers.model import AgencyStructure, DossierStatus, Person, Role
 from dossiers.statistics import (
-    DIGITISED_INPUT_KIND,
-    ELECTRONIC_RESULT_KIND,
     RATING_LEVELS,
     RESULT_STATUSES,
-    DocumentRecord,
     DossierRecord,
     GroupBy,
-    HandlingEvent,
-    PaymentRecord,
     Period,
-    RatingRecord,
     Report,
     compute,
-    handling_department,
     table,
 )
 from dossiers.text_rules import check_day
-from persistence.schema import app_user, audit_log, document, dossier, payment, rating
-from persistence.uow import transaction
+from persistence import ratings, reports
+from persistence.dossier_records import find_dossier
+from persistence.uow import Database, transaction
 from services.shop import OneStopShop
-
-HANDLING_EVENTS = ("task.claimed", "task.completed")
-_CHUNK = 500  # codes per IN (...) list: SQLite allows 32766 variables, PostgreSQL 65535; stay far below
 
 
 def period_of_days(first: dt.date, last: dt.date) -> Period:
@@ -57,84 +44,10 @@ def period_of_days(first: dt.date, last: dt.date) -> Period:
     return Period(start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=VN_TZ))
 
 
-def _chunks(codes: Sequence[str]) -> Iterator[Sequence[str]]:
-    for i in range(0, len(codes), _CHUNK):
-        yield codes[i : i + _CHUNK]
-
-
-def load_records(db: SqlEngine, period: Period, agency_codes: Collection[str] | None = None) -> list[DossierRecord]:
-    """Every dossier that can count in ``period``: received before its end and not finished before its start,
-    or rated during it; restricted to ``agency_codes`` when given."""
-    start, end = period.start, period.end
-    rated_in_period = select(rating.c.dossier_code).where(rating.c.rated_at >= start, rating.c.rated_at < end)
-    query = select(dossier).where(
-        dossier.c.received_at < end,
-        or_(dossier.c.finished_at.is_(None), dossier.c.finished_at >= start, dossier.c.code.in_(rated_in_period)),
-    )
-    if agency_codes is not None:
-        query = query.where(dossier.c.agency_code.in_(sorted(agency_codes)))
-    payments: dict[str, list[PaymentRecord]] = defaultdict(list)
-    documents: dict[str, list[DocumentRecord]] = defaultdict(list)
-    ratings: dict[str, RatingRecord] = {}
-    handling: dict[str, list[HandlingEvent]] = defaultdict(list)
+def load_records(db: Database, period: Period, agency_codes: Collection[str] | None = None) -> list[DossierRecord]:
+    """Every dossier that can count in ``period`` (:func:`persistence.reports.statistics_records`)."""
     with transaction(db) as conn:
-        rows = conn.execute(query.order_by(dossier.c.code)).all()
-        codes = [r.code for r in rows]
-        for chunk in _chunks(codes):
-            for p in conn.execute(
-                select(payment.c.dossier_code, payment.c.online, payment.c.status, payment.c.paid_at).where(
-                    payment.c.dossier_code.in_(chunk)
-                )
-            ):
-                payments[p.dossier_code].append(PaymentRecord(bool(p.online), p.status, p.paid_at))
-            for d in conn.execute(
-                select(document.c.dossier_code, document.c.kind, document.c.created_at).where(
-                    document.c.dossier_code.in_(chunk),
-                    document.c.kind.in_((DIGITISED_INPUT_KIND, ELECTRONIC_RESULT_KIND)),
-                )
-            ):
-                documents[d.dossier_code].append(DocumentRecord(d.kind, d.created_at))
-            for g in conn.execute(
-                select(rating.c.dossier_code, rating.c.level, rating.c.rated_at).where(rating.c.dossier_code.in_(chunk))
-            ):
-                ratings[g.dossier_code] = RatingRecord(g.level, g.rated_at)
-            for e in conn.execute(
-                select(
-                    audit_log.c.dossier_code,
-                    audit_log.c.at,
-                    audit_log.c.details,
-                    app_user.c.role,
-                    app_user.c.department_code,
-                )
-                .join(app_user, app_user.c.username == audit_log.c.actor)
-                .where(
-                    audit_log.c.dossier_code.in_(chunk),
-                    audit_log.c.kind.in_(HANDLING_EVENTS),
-                    app_user.c.role == Role.SPECIALIST.value,
-                )
-            ):
-                # the department recorded with the event (since it is recorded), else the official's current one
-                department = (e.details or {}).get("department") or e.department_code
-                handling[e.dossier_code].append(HandlingEvent(e.at, e.role, department))
-    return [
-        DossierRecord(
-            code=r.code,
-            agency_code=r.agency_code,
-            procedure_code=r.procedure_code,
-            department_code=handling_department(handling.get(r.code, ())),
-            status=DossierStatus(r.status),
-            channel=r.channel,
-            return_channel=r.return_channel,
-            received_at=r.received_at,
-            due_at=r.due_at,
-            finished_at=r.finished_at,
-            paused_at=r.paused_at,
-            payments=tuple(payments.get(r.code, ())),
-            documents=tuple(documents.get(r.code, ())),
-            rating=ratings.get(r.code),
-        )
-        for r in rows
-    ]
+        return reports.statistics_records(conn, period, agency_codes)
 
 
 # ------------------------------------------------------------------ who may see what
@@ -306,10 +219,7 @@ def export_statistics(
 def rating_of(shop: OneStopShop, code: str) -> int | None:
     """The level the applicant gave the dossier, None before they rate it."""
     with transaction(shop.db) as conn:
-        level: int | None = conn.execute(
-            select(rating.c.level).where(rating.c.dossier_code == code)
-        ).scalar_one_or_none()
-    return level
+        return ratings.level_of(conn, code)
 
 
 def rate(shop: OneStopShop, code: str, id_number: str, level: int, comment: str | None) -> dict[str, Any]:
@@ -321,23 +231,20 @@ def rate(shop: OneStopShop, code: str, id_number: str, level: int, comment: str 
         "Không tìm thấy hồ sơ với mã và số định danh đã nhập.", "No dossier with this code and ID number."
     )
     now = shop.clock.now()
-    try:
-        with transaction(shop.db) as conn:
-            row = conn.execute(
-                select(dossier.c.status, dossier.c.applicant_id_number).where(dossier.c.code == code)
-            ).first()
-            if row is None or row.applicant_id_number != id_number.strip():
-                raise not_found
-            if DossierStatus(row.status) not in RESULT_STATUSES:
-                raise Conflict(
-                    "Chỉ đánh giá được hồ sơ đã có kết quả giải quyết.",
-                    f"Only a resolved dossier can be rated (this one is {row.status}).",
-                    dossier_status=row.status,
-                )
-            if conn.execute(select(rating.c.level).where(rating.c.dossier_code == code)).first() is not None:
-                raise Conflict("Hồ sơ này đã được đánh giá.", "This dossier has already been rated.")
-            conn.execute(insert(rating).values(dossier_code=code, level=level, comment=text, rated_at=now))
-            shop.record("dossier.rated", "public", code, level=level, commented=text is not None)
-    except IntegrityError:  # a concurrent rating of the same dossier won
-        raise Conflict("Hồ sơ này đã được đánh giá.", "This dossier has already been rated.") from None
+    already = Conflict("Hồ sơ này đã được đánh giá.", "This dossier has already been rated.")
+    with transaction(shop.db) as conn:
+        row = find_dossier(conn, code)
+        if row is None or row.applicant_id_number != id_number.strip():
+            raise not_found
+        if DossierStatus(row.status) not in RESULT_STATUSES:
+            raise Conflict(
+                "Chỉ đánh giá được hồ sơ đã có kết quả giải quyết.",
+                f"Only a resolved dossier can be rated (this one is {row.status}).",
+                dossier_status=row.status,
+            )
+        if ratings.is_rated(conn, code):
+            raise already
+        if not ratings.add(conn, code, level, text, now):  # a concurrent rating of the same dossier won
+            raise already
+        shop.record("dossier.rated", "public", code, level=level, commented=text is not None)
     return {"code": code, "level": level, "rated_at": now.isoformat()}

@@ -62,10 +62,10 @@ class RecordedVerification:
     """Checks of signed PDFs with the configured validator, built on first use (it reads the trust roots and the
     development CRLs); every check is recorded as ``signature.verified``."""
 
-    def __init__(self, shop: OneStopShop, settings: TrustSettings) -> None:
+    def __init__(self, shop: OneStopShop, settings: TrustSettings, validator: AdesValidator | None = None) -> None:
         self.shop = shop
         self.settings = settings
-        self._validator: AdesValidator | None = None
+        self._validator: AdesValidator | None = validator  # None: built on first use
 
     def report(self, pdf: bytes) -> dict[str, Any]:
         if self._validator is None:

@@ -2,7 +2,8 @@
 :mod:`signing.ltv` (B-T to B-LTA), :mod:`signing.two_step` and :mod:`signing.keys.csc` (personal signatures) and
 :mod:`signing.fields` (Decree 30 form fields): opening a document for an incremental update, the signature
 fields it has, the checks before a field is signed, the signature's metadata and the placeholder appearance,
-the room reserved for the signature container, and running pyHanko with its errors told as ours.
+the room reserved for the signature container, and running pyHanko with its errors told as ours; and the CMS
+containers a signed PDF carries (:func:`embedded_signed_data`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import unicodedata
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
+from asn1crypto import cms
 from cryptography import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko.sign.general import SigningError
@@ -169,3 +172,13 @@ def run_signing(factory: Callable[[], Coroutine[Any, Any, T]], field_name: str) 
             f"The PDF cannot be signed: {exc}",
             field=field_name,
         ) from exc
+
+
+def embedded_signed_data(pdf: bytes) -> list[cms.SignedData]:
+    """The CMS ``SignedData`` of every signature and document timestamp embedded in ``pdf``; none from a file that
+    cannot be read (it simply contributes no certificate)."""
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        return [sig.signed_data for sig in reader.embedded_signatures]
+    except Exception:  # noqa: BLE001 - an unreadable PDF simply contributes no certificate
+        return []

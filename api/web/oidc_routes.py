@@ -13,6 +13,7 @@ Without ``MOTCUA_OIDC_ISSUER`` both routes answer 404 (OIDC login is not offered
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -24,9 +25,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.problems import STATUS, problem
-from api.web.session import start_session
+from api.web.session import set_session_cookie
 from dossiers.errors import MotcuaError, NotFound
-from integrations.oidc import OidcClient, OidcConfig, OidcError, local_person, redirect_is_secure
+from integrations.oidc import OidcClient, OidcConfig, OidcError, redirect_is_secure
+from services.accounts import oidc_log_in
 
 STATE_COOKIE = "motcua_oidc"
 STATE_COOKIE_PATH = "/dang-nhap/oidc"
@@ -118,13 +120,16 @@ def oidc_router(runtime: Any) -> APIRouter:
         oidc = client()
         try:
             saved = read_state(request.cookies.get(STATE_COOKIE), runtime.settings.secret_key)
-            claims = oidc.finish(
-                dict(request.query_params), state=saved["s"], nonce=saved["n"], code_verifier=saved["v"]
+            token = oidc_log_in(
+                oidc,
+                runtime.accounts,
+                runtime.shop,
+                dict(request.query_params),
+                saved,
+                runtime.clock.now(),
+                dt.timedelta(hours=runtime.settings.token_ttl_hours),
             )
-            person = local_person(runtime.accounts, claims)
         except MotcuaError as exc:
-            actor = str(exc.details.get("username") or "?")
-            runtime.shop.record("user.login_failed", actor, channel="oidc", reason=exc.code, detail=exc.message_en)
             refused: Response = problem(STATUS.get(exc.kind, 400), exc.code, exc.message_vi, exc.message_en)
             refused.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)  # single use, also when refused
             refused.headers["Cache-Control"] = "no-store"
@@ -132,8 +137,7 @@ def oidc_router(runtime: Any) -> APIRouter:
         response = RedirectResponse(safe_next(saved.get("next")), status_code=303)
         response.headers["Cache-Control"] = "no-store"
         response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)
-        start_session(response, runtime, person, request)
-        runtime.shop.record("user.login_oidc", person.username, issuer=oidc.config.issuer, sub=str(claims["sub"]))
+        set_session_cookie(response, runtime, token, request)
         return response
 
     return router

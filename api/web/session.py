@@ -57,6 +57,13 @@ def start_session(response: Response, runtime: Any, person: Person, request: Req
     token, _expires = log_in(
         runtime.accounts, runtime.shop, person, runtime.clock.now(), dt.timedelta(hours=hours), channel="browser"
     )
+    set_session_cookie(response, runtime, token, request)
+    return token
+
+
+def set_session_cookie(response: Response, runtime: Any, token: str, request: Request | None = None) -> None:
+    """The session cookie carrying ``token`` (issued by a use case that recorded the login)."""
+    hours = runtime.settings.token_ttl_hours
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -66,7 +73,6 @@ def start_session(response: Response, runtime: Any, person: Person, request: Req
         secure=_secure(request, runtime),
         path="/",
     )
-    return token
 
 
 def end_session(request: Request, response: Response, runtime: Any) -> None:

@@ -32,7 +32,20 @@ IO_LIBRARIES = frozenset(
         "typer",
     }
 )
-ADAPTER_PACKAGES = frozenset({"workflows", "workers", "storage", "signing", "api", "motcua"})
+ADAPTER_PACKAGES = frozenset(
+    {
+        "documents",
+        "persistence",
+        "storage",
+        "signing",
+        "workflows",
+        "integrations",
+        "services",
+        "workers",
+        "api",
+        "motcua",
+    }
+)
 FORBIDDEN = IO_LIBRARIES | ADAPTER_PACKAGES
 
 DOMAIN_FILES = sorted(DOMAIN.rglob("*.py"))
