@@ -18,6 +18,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `make test` runs the suite in this many processes (pytest-xdist; tests/distribution.py keeps each file, the
+# browser journeys and everything on Operaton together); TEST_PROCESSES=0 runs it in one.
+TEST_PROCESSES ?= 2
 
 # Debian packages the tests use as independent checkers: poppler (pdfsig, pdftotext, pdffonts, pdftoppm) and
 # NSS tools (certutil, to trust the development root in pdfsig); chromium is the real browser Playwright drives
@@ -52,7 +55,7 @@ system-deps:
 	fi
 
 test: install system-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

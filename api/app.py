@@ -33,11 +33,12 @@ from dossiers.clock import SimulatedClock
 from dossiers.errors import InvalidInput, NotFound, Unauthorized
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Procedure, Role
 from dossiers.text_rules import DETAILS_MAX_BYTES, DETAILS_MAX_DEPTH, NAME_MAX
+from services import operations
 from services.accounts import log_in
 from services.health import StoreProbe
+from services.intake import Applicant
 from services.operations import advance_simulated_clock, read_history
 from services.public_lookup import public_tracking
-from services.shop import Applicant
 from services.uploads import Upload, check_upload
 from services.verification import RecordedVerification, validator_for
 
@@ -232,7 +233,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         fields, uploads = await _read_form(request)
         try:
             return await run_in_threadpool(
-                shop.intake,
+                runtime.intake.intake,
                 person,
                 _required(fields, "procedure_code"),
                 Applicant(
@@ -287,7 +288,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Multipart form with one file field per supplied paper, named `paper.<paper key>`."""
         _, uploads = await _read_form(request)
         try:
-            return await run_in_threadpool(shop.supplement, person, code, uploads)
+            return await run_in_threadpool(runtime.supplements.supplement, person, code, uploads)
         finally:
             _close(uploads)
 
@@ -308,19 +309,19 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/api/tasks", tags=["tasks"])
     def tasks(person: CurrentPerson) -> list[dict[str, Any]]:
-        return shop.tasks_for(person)
+        return runtime.tasks.tasks_for(person)
 
     @app.post("/api/tasks/{task_id}/claim", tags=["tasks"])
     def claim(task_id: str, person: CurrentPerson) -> dict[str, Any]:
-        return shop.claim(person, task_id)
+        return runtime.tasks.claim(person, task_id)
 
     @app.post("/api/tasks/{task_id}/unclaim", tags=["tasks"])
     def unclaim(task_id: str, person: CurrentPerson) -> dict[str, Any]:
-        return shop.unclaim(person, task_id)
+        return runtime.tasks.unclaim(person, task_id)
 
     @app.post("/api/tasks/{task_id}/complete", tags=["tasks"])
     def complete(task_id: str, body: CompleteRequest, person: CurrentPerson) -> dict[str, Any]:
-        return shop.complete(person, task_id, body.decision, body.comment)
+        return runtime.tasks.complete(person, task_id, body.decision, body.comment)
 
     # ------------------------------------------------------------------ personal signatures (two steps)
 
@@ -409,7 +410,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     def retry_incident(incident_id: str, person: CurrentPerson, retries: int = 3) -> dict[str, Any]:
         """After the cause is fixed: the failed step runs again (the workers fetch it at once)."""
         require_role(person, (Role.ADMIN,))
-        incident = shop.retry_incident(incident_id, person.username, retries)
+        incident = operations.retry_incident(runtime.engine, shop.record, incident_id, person.username, retries)
         return {"id": incident.id, "dossier_code": incident.business_key, "retried": True, "retries": max(1, retries)}
 
     @app.post("/api/admin/clock/advance", tags=["operations"])
@@ -421,7 +422,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
         return {"now": now.isoformat(), "timers_fired": fired}
 
-    store_probe = StoreProbe(shop.store)
+    store_probe = StoreProbe(runtime.store)
 
     @app.get("/api/health", tags=["operations"])
     def health() -> JSONResponse:

@@ -23,10 +23,13 @@ from dossiers.ports import Clock, DocumentStore, Engine
 from persistence.audit_log import AuditCheckpoints, SqlAuditLog
 from persistence.rate_limits import LoginThrottle, PublicLookups
 from services.accounts import Accounts
+from services.intake import Intake
 from services.paperwork import Paperwork
 from services.receiving import EnvelopeReceiver
 from services.shop import OneStopShop
 from services.signatures import PersonalSignatures
+from services.supplements import Supplements
+from services.tasks import TaskDesk
 
 
 class Runtime(Protocol):
@@ -41,6 +44,9 @@ class Runtime(Protocol):
     audit: SqlAuditLog
     accounts: Accounts
     shop: OneStopShop
+    intake: Intake
+    tasks: TaskDesk
+    supplements: Supplements
     paperwork: Paperwork
     signatures: PersonalSignatures
     checkpoints: AuditCheckpoints

@@ -23,7 +23,7 @@ class IssueApology(BaseModel):
 
 def late_notices_router(runtime: Any) -> APIRouter:
     router = APIRouter()
-    late = LateNotices(runtime.shop, runtime.paperwork)
+    late = LateNotices(runtime.db, runtime.clock, runtime.engine, runtime.shop, runtime.paperwork)
 
     @router.get("/api/late-notices", tags=["late"])
     def late_notices(

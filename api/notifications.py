@@ -24,13 +24,13 @@ def notifications_router(runtime: Any) -> APIRouter:
         require_role(
             person, (Role.ADMIN, Role.AUDITOR), "Chỉ quản trị viên hoặc thanh tra.", "Admins and auditors only."
         )
-        return list_notifications(shop.db, status=status, dossier_code=dossier_code)
+        return list_notifications(runtime.db, status=status, dossier_code=dossier_code)
 
     @router.post("/api/notifications/{notification_id}/retry", tags=["operations"])
     def retry_notification(notification_id: str, person: BearerPerson) -> dict[str, Any]:
         """After the cause is fixed (gateway, address): a failed notification gets fresh attempts."""
         require_role(person, (Role.ADMIN,), "Chỉ quản trị viên.", "Admins only.")
-        dispatcher = build_dispatcher(runtime.settings, shop.db, runtime.clock, shop.record)
+        dispatcher = build_dispatcher(runtime.settings, runtime.db, runtime.clock, shop.record)
         requeue_notification(dispatcher, shop.record, person, notification_id)
         return {"id": notification_id, "status": "pending"}
 

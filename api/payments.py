@@ -23,7 +23,7 @@ class CashPaymentRequest(BaseModel):
 
 def payments_router(runtime: Any) -> APIRouter:
     router = APIRouter()
-    payments = Payments(runtime.shop, callback_secret(runtime.settings))
+    payments = Payments(runtime.db, runtime.clock, runtime.shop, callback_secret(runtime.settings))
 
     @router.get("/api/dossiers/{code}/payments", tags=["fees"])
     def dossier_payments(code: str, person: BearerPerson) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from services.uploads import Upload
 
 def scans_router(runtime: Any) -> APIRouter:
     router = APIRouter()
-    digitiser = Digitiser(runtime.shop, runtime.paperwork.issuer.signer)
+    digitiser = Digitiser(
+        runtime.db,
+        runtime.store,
+        runtime.shop,
+        runtime.paperwork.issuer.signer,
+        max_file_bytes=runtime.settings.max_upload_bytes,
+    )
 
     @router.post(
         "/api/dossiers/{code}/scans",

@@ -104,7 +104,7 @@ def statistics_router(runtime: Runtime) -> APIRouter:
     ) -> dict[str, Any]:
         """QĐ 766 indicators per agency, department or procedure for the days `from`…`to` (both included);
         the definitions and every share's denominator are in `dossiers/statistics.py`."""
-        report, names = stats.read_statistics(shop, person, first, last, group_by, agency)
+        report, names = stats.read_statistics(runtime.db, shop, person, first, last, group_by, agency)
         return _report(report, names, first, last, agency)
 
     @router.get(
@@ -122,7 +122,9 @@ def statistics_router(runtime: Runtime) -> APIRouter:
         agency: Agency = None,
     ) -> Response:
         """The same figures as a spreadsheet with Vietnamese column headers (CSV: UTF-8 with BOM, for Excel)."""
-        body, media_type, filename = stats.export_statistics(shop, person, first, last, group_by, agency, format)
+        body, media_type, filename = stats.export_statistics(
+            runtime.db, shop, person, first, last, group_by, agency, format
+        )
         return Response(
             body,
             media_type=media_type,
@@ -140,6 +142,6 @@ def statistics_router(runtime: Runtime) -> APIRouter:
         """The applicant rates a resolved dossier (QĐ 766: five levels), once, with the dossier's code and their
         ID number (no account needed). Its answer tells whether a code and an ID number belong together, so it
         shares the public lookup's limit per client address."""
-        return stats.rate(shop, code, body.id_number, body.level, body.comment)
+        return stats.rate(runtime.db, runtime.clock, shop, code, body.id_number, body.level, body.comment)
 
     return router

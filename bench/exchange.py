@@ -38,7 +38,7 @@ from dossiers.model import Role  # noqa: E402
 from dossiers.ports import ExchangeDocument  # noqa: E402
 from motcua.app import build_runtime  # noqa: E402
 from motcua.settings import Settings  # noqa: E402
-from services.shop import Applicant  # noqa: E402
+from services.intake import Applicant  # noqa: E402
 from services.uploads import Upload  # noqa: E402
 from signing.pki import DevelopmentPki  # noqa: E402
 from tests.conftest import minimal_pdf  # noqa: E402
@@ -103,7 +103,9 @@ def run(envelopes: int, threads: int, base: Path) -> dict[str, float]:
                 Upload("don_dang_ky", "don.pdf", "application/pdf", io.BytesIO(minimal_pdf(f"don {i}"))),
                 Upload("giay_to_nhan_than", "cccd.pdf", "application/pdf", io.BytesIO(minimal_pdf(f"cccd {i}"))),
             ]
-            made = shop.intake(reception, LAND, Applicant(f"Nguyễn Văn {i}", "001090012345"), uploads, details=DETAILS)
+            made = runtime.intake.intake(
+                reception, LAND, Applicant(f"Nguyễn Văn {i}", "001090012345"), uploads, details=DETAILS
+            )
             codes.append(str(made["code"]))
         documents = {
             code: [

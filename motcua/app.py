@@ -32,12 +32,15 @@ from persistence.uow import Database, make_engine, transaction
 from services.accounts import Accounts, hash_password
 from services.catalogue import Problem, catalogue_dirs, read_catalogue
 from services.catalogue import validate as validate_catalogue
-from services.exchange import EnvelopeExchange
+from services.exchange import EnvelopeExchange, InProcessExchange
+from services.intake import Intake
 from services.issuing import DocumentIssuer
 from services.paperwork import Paperwork
 from services.receiving import EnvelopeReceiver
 from services.shop import OneStopShop
 from services.signatures import PersonalSignatures
+from services.supplements import Supplements
+from services.tasks import TaskDesk
 from signing.api import KeyProvider
 from signing.cms import sign_detached
 from signing.keys.loader import load_key_provider
@@ -76,6 +79,9 @@ class Runtime:
     keys: KeyProvider
     checkpoints: AuditCheckpoints
     exchange: EnvelopeExchange | None
+    intake: Intake
+    tasks: TaskDesk
+    supplements: Supplements
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -146,7 +152,7 @@ class Runtime:
             try:
                 if fire_timers:
                     self.engine.fire_due_timers(self.clock.now())
-                self.shop.start_waiting_processes()
+                self.intake.start_waiting_processes()
             except Exception:  # noqa: BLE001 - keep it alive; the next tick retries (e.g. engine still down)
                 log.warning("housekeeping.error", exc_info=True)
             operations_tick(self)  # late notices (Mẫu 04) and notification delivery; guards its own errors
@@ -272,19 +278,34 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     )
     images = settings.pki_dir / "images"
     signer = PadesSigner(pki, keys=keys, styles=decree30_styles(shop, images), timestamper_url=settings.tsa_url)
-    signatures = PersonalSignatures(shop, pki)
+    signatures = PersonalSignatures(db, clock, store, engine, shop, pki)
     paperwork = Paperwork(
+        db,
+        clock,
+        audit,
         shop,
-        DocumentIssuer(shop, signer, render_seconds=settings.render_time_limit_seconds),
+        DocumentIssuer(db, store, shop, signer, render_seconds=settings.render_time_limit_seconds),
         signatures,
         images,
         public_base_url=settings.public_base_url,
         templates_dir=settings.templates_dir,
     )
-    exchange = exchange_for(shop, keys, settings)
+    exchange = exchange_for(db, clock, store, shop, keys, settings)
+    record = shop.record
+    intake = Intake(shop, db, engine, store, clock, record, max_file_bytes=settings.max_upload_bytes)
+    supplements = Supplements(shop, db, engine, store, clock, record, max_file_bytes=settings.max_upload_bytes)
+    task_desk = TaskDesk(
+        shop,
+        db,
+        engine,
+        clock,
+        record,
+        bpmn_dirs(settings),
+        remote_agencies=exchange.partners.remote_agencies if exchange is not None else frozenset(),
+    )
     worker = Worker(
         engine,
-        handlers_for(shop, paperwork, exchange),
+        handlers_for(shop, supplements, paperwork, exchange or InProcessExchange(db, clock, shop), clock, store),
         "inproc",
         lock_seconds=settings.worker_lock_seconds,
         default_retries=settings.worker_retries,
@@ -309,17 +330,24 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         keys,
         checkpoints,
         exchange,
+        intake,
+        task_desk,
+        supplements,
     )
 
 
-def exchange_for(shop: OneStopShop, keys: KeyProvider, settings: Settings) -> EnvelopeExchange | None:
+def exchange_for(
+    db: Database, clock: Clock, store: DocumentStore, shop: OneStopShop, keys: KeyProvider, settings: Settings
+) -> EnvelopeExchange | None:
     """Signed envelopes when partner installations are configured (``MOTCUA_EXCHANGE_PARTNERS_FILE``); without
     them every agency is hosted here and hand-offs are delivered in-process."""
     if not settings.exchange_partners_file:
         return None
     partners = PartnerRegistry.load(Path(settings.exchange_partners_file))
-    shop.remote_agencies = partners.remote_agencies
     return EnvelopeExchange(
+        db,
+        clock,
+        store,
         shop,
         keys.signer_for,
         partners,
@@ -337,6 +365,10 @@ def envelope_receiver(runtime: Runtime) -> EnvelopeReceiver | None:
     from workers.joint_handlers import partner_documents
 
     return EnvelopeReceiver(
+        runtime.db,
+        runtime.clock,
+        runtime.store,
+        runtime.engine,
         runtime.shop,
         runtime.keys.signer_for,
         runtime.exchange.partners,

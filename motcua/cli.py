@@ -118,6 +118,9 @@ def init(
         typer.echo(f"demo users (password '{DEMO_PASSWORD}'): {', '.join(report['demo_users'])}")
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 5  # in-flight requests get this long after SIGTERM (Docker's stop grace is 10 s)
+
+
 @app.command()
 def serve(
     workers: Annotated[int, typer.Option(help="In-process worker threads.")] = 2,
@@ -159,6 +162,9 @@ def serve(
             log_level="warning",
             ssl_certfile=settings.tls_cert_file,
             ssl_keyfile=settings.tls_key_file,
+            # an idle TLS keep-alive connection whose client never answers close_notify held the stop for asyncio's
+            # 30 s SSL shutdown timeout: past this many seconds the remaining connections are dropped
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
     finally:
         runtime.close()
@@ -380,11 +386,12 @@ def incidents_retry(
 ) -> None:
     """Run a failed step again once its cause is fixed (recorded in the audit trail)."""
     from motcua.app import build_runtime
+    from services.operations import retry_incident
 
     _configure_logging(False)
     runtime = build_runtime(Settings())
     try:
-        incident = runtime.shop.retry_incident(incident_id, "cli", retries)
+        incident = retry_incident(runtime.engine, runtime.shop.record, incident_id, "cli", retries)
     except MotcuaError as exc:
         raise _fail(exc) from None
     finally:

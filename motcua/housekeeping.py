@@ -23,7 +23,13 @@ def operations_tick(runtime: Runtime) -> None:
     """One housekeeping round of this module's jobs: late notices, notification delivery, envelopes to partner
     installations. Each job is guarded on its own, so a failing one does not stop the others."""
     try:
-        find_late_risks(runtime.shop, runtime.clock.now(), window_hours=runtime.settings.late_notice_working_hours)
+        find_late_risks(
+            runtime.db,
+            runtime.engine,
+            runtime.shop,
+            runtime.clock.now(),
+            window_hours=runtime.settings.late_notice_working_hours,
+        )
     except Exception:  # noqa: BLE001 - the next tick retries
         log.warning("late.find_failed", exc_info=True)
     try:

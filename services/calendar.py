@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from persistence import calendar as store
 from persistence.uow import Database, transaction
-
-if TYPE_CHECKING:
-    from services.shop import OneStopShop
+from services.ports import DossierDesk
 
 
 def overrides(db: Database) -> list[Any]:
@@ -21,7 +19,8 @@ def overrides(db: Database) -> list[Any]:
 
 
 def add_override(
-    shop: OneStopShop,
+    db: Database,
+    desk: DossierDesk,
     actor: str,
     day: dt.date,
     kind: str,
@@ -32,23 +31,25 @@ def add_override(
 ) -> None:
     """Store an override (already checked with the days in force), rebuild the working calendar and record
     ``admin.calendar_override_added``."""
-    with transaction(shop.db) as conn:
+    with transaction(db) as conn:
         store.add_override(conn, day, kind, reason)
     rebuild()
-    shop.record("admin.calendar_override_added", actor, day=day.isoformat(), kind=kind, reason=reason, **how)
+    desk.record("admin.calendar_override_added", actor, day=day.isoformat(), kind=kind, reason=reason, **how)
 
 
-def remove_override(shop: OneStopShop, actor: str, day: dt.date, *, rebuild: Callable[[], None], **how: Any) -> Any:
+def remove_override(
+    db: Database, desk: DossierDesk, actor: str, day: dt.date, *, rebuild: Callable[[], None], **how: Any
+) -> Any:
     """Remove the override of ``day``, rebuild the working calendar and record
     ``admin.calendar_override_removed``; the removed row, or None (nothing changed) when there was none."""
-    with transaction(shop.db) as conn:
+    with transaction(db) as conn:
         removed = store.override(conn, day)
         if removed is not None:
             store.remove_override(conn, day)
     if removed is None:
         return None
     rebuild()
-    shop.record(
+    desk.record(
         "admin.calendar_override_removed",
         actor,
         day=day.isoformat(),

@@ -11,26 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from documents.inspection import first_page_size
 from dossiers.errors import Conflict, Forbidden, InvalidInput, TooLarge
 from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
-from dossiers.ports import SignatureRequest, Signer
+from dossiers.ports import DocumentStore, SignatureRequest, Signer
 from persistence.dossier_records import set_document_paper
-from persistence.uow import transaction
+from persistence.uow import Database, transaction
 from services.issuing import DocumentIssuer, IssueRequest
+from services.ports import DossierDesk
 from services.uploads import Upload, check_upload
-
-if TYPE_CHECKING:
-    from services.shop import OneStopShop
 
 SCAN = "scan"
 SCAN_COPY = "scan_copy"
 COPY_FIELD = "copy_signature"
 
 
-def copy_signer(shop: OneStopShop, base: Signer) -> Signer:
+def copy_signer(desk: DossierDesk, base: Signer) -> Signer:
     """The agency's signer (same keys, same time-stamping) drawing the Decree 30 copy stamp."""
     from signing.appearance import SAO_Y, copy_style
     from signing.pades import PadesSigner
@@ -41,16 +39,26 @@ def copy_signer(shop: OneStopShop, base: Signer) -> Signer:
     def style_for(request: SignatureRequest) -> Any:
         if request.field_name != COPY_FIELD or not request.signer.startswith("agency:"):
             return None
-        agency = shop.agency(request.signer.removeprefix("agency:"))
+        agency = desk.agency(request.signer.removeprefix("agency:"))
         return copy_style(SAO_Y, agency.name)
 
     return PadesSigner(base.pki, keys=base.keys, styles=style_for, timestamper_url=base.timestamper_url)
 
 
 class Digitiser:
-    def __init__(self, shop: OneStopShop, signer: Signer) -> None:
-        self.shop = shop
-        self.issuer = DocumentIssuer(shop, copy_signer(shop, signer))
+    def __init__(
+        self,
+        db: Database,
+        store: DocumentStore,
+        desk: DossierDesk,
+        signer: Signer,
+        max_file_bytes: int | None = None,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.desk = desk
+        self.max_file_bytes = max_file_bytes
+        self.issuer = DocumentIssuer(db, store, desk, copy_signer(desk, signer))
 
     def scan(self, person: Person, code: str, paper_key: str, upload: Upload) -> dict[str, Any]:
         """Store the scan of paper ``paper_key`` of dossier ``code`` and issue its signed electronic copy."""
@@ -58,10 +66,10 @@ class Digitiser:
 
         if person.role != Role.RECEPTION:
             raise Forbidden("Chỉ cán bộ tiếp nhận số hóa hồ sơ giấy.", "Only reception officers digitise papers.")
-        row = self.shop.authorize_dossier(person, code)
+        row = self.desk.authorize_dossier(person, code)
         if DossierStatus(row.status) in FINAL_STATUSES:
             raise Conflict("Hồ sơ đã kết thúc.", f"Dossier {code} is closed (status {row.status}).")
-        proc = self.shop.procedure_of(row)
+        proc = self.desk.procedure_of(row)
         names = {p.key: p.name for p in proc.papers}
         if paper_key not in names:
             raise InvalidInput(
@@ -73,16 +81,16 @@ class Digitiser:
             raise InvalidInput("Bản quét phải là tệp PDF.", "The scan must be a PDF file.")
         check_upload(upload)  # refuses active content: such a file is never sealed as a copy
         pdf = upload.stream.read()
-        if self.shop.max_file_bytes is not None and len(pdf) > self.shop.max_file_bytes:
-            raise TooLarge("Tệp quét quá lớn.", f"The scan exceeds {self.shop.max_file_bytes} bytes.")
+        if self.max_file_bytes is not None and len(pdf) > self.max_file_bytes:
+            raise TooLarge("Tệp quét quá lớn.", f"The scan exceeds {self.max_file_bytes} bytes.")
         width, height = first_page_size(pdf)  # before anything is stored: a refusal leaves no half-made scan
         sha = hashlib.sha256(pdf).hexdigest()
         key = f"{code}/{SCAN}/{paper_key}/{sha}"
         scan_id = self.issuer.existing(key)
         if scan_id is None:
-            obj = self.shop.store.put(f"{row.agency_code}/dossiers/{code}/{SCAN}", io.BytesIO(pdf), "application/pdf")
-            with transaction(self.shop.db) as conn:
-                scan_id = self.shop.insert_document(
+            obj = self.store.put(f"{row.agency_code}/dossiers/{code}/{SCAN}", io.BytesIO(pdf), "application/pdf")
+            with transaction(self.db) as conn:
+                scan_id = self.desk.insert_document(
                     conn, code, SCAN, paper_key, upload.stored_filename, obj, person.username, idempotency_key=key
                 )
         copy_key = f"{code}/{SCAN_COPY}/{paper_key}/{sha}"
@@ -105,10 +113,10 @@ class Digitiser:
             ),
             person.username,
         )
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             set_document_paper(conn, copy_id, paper_key)
             if fresh:
-                self.shop.record(
+                self.desk.record(
                     "dossier.digitised",
                     person.username,
                     code,

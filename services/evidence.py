@@ -55,14 +55,14 @@ if TYPE_CHECKING:
     from dossiers.ports import Clock, DocumentStore
     from persistence.audit_log import AuditCheckpoints, SqlAuditLog
     from persistence.uow import Database
-    from services.shop import OneStopShop
+    from services.ports import DossierDesk
     from signing.api import KeyProvider
 
 
 class Runtime(Protocol):
     """What an export reads: the composition root's runtime (``motcua.app.Runtime``) has all of it."""
 
-    shop: OneStopShop
+    shop: DossierDesk
     clock: Clock
     settings: Any
     db: Database

@@ -34,15 +34,16 @@ import httpx
 import structlog
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
-from dossiers.ports import ExchangeDocument, ExchangeReceipt
+from dossiers.ports import Clock, DocumentStore, ExchangeDocument, ExchangeReceipt
 from integrations.envelopes.manifest import ENVELOPE_TYPE, Refusal, canonical, dossier_record, sha256_hex
 from integrations.envelopes.partners import PartnerRegistry
 from integrations.envelopes.sender import post_envelope
 from persistence import dossier_records, exchange_records
 from persistence import outbox as queues
-from persistence.uow import transaction
+from persistence.uow import Database, transaction
 from services.handoffs import DELIVERED
-from services.shop import OneStopShop, stored_object
+from services.ports import DossierDesk
+from services.shop import stored_object
 from signing.cms import sign_detached
 
 log = structlog.get_logger(__name__)
@@ -74,8 +75,10 @@ def _receipt(data: Mapping[str, Any], duplicate: bool) -> ExchangeReceipt:
 class InProcessExchange:
     """Delivers at once inside this installation; idempotent by message id."""
 
-    def __init__(self, shop: OneStopShop, actor: str = "system:exchange") -> None:
-        self.shop = shop
+    def __init__(self, db: Database, clock: Clock, desk: DossierDesk, actor: str = "system:exchange") -> None:
+        self.db = db
+        self.clock = clock
+        self.desk = desk
         self.actor = actor
 
     def send(
@@ -94,9 +97,9 @@ class InProcessExchange:
                 "Cơ quan gửi và nhận liên thông trùng nhau.",
                 f"Sender and receiver are the same agency ({sender_agency}).",
             )
-        self.shop.agency(sender_agency)  # NotFound for an agency outside the structure in force
-        self.shop.agency(receiver_agency)
-        with transaction(self.shop.db) as conn:
+        self.desk.agency(sender_agency)  # NotFound for an agency outside the structure in force
+        self.desk.agency(receiver_agency)
+        with transaction(self.db) as conn:
             found = dossier_records.side_effect_result(conn, _key(message_id))
             if found is not None:
                 first = _receipt(found, duplicate=True)
@@ -107,7 +110,7 @@ class InProcessExchange:
                     )
                 return first
             self._check_manifest(conn, dossier_code, documents)
-            now = self.shop.clock.now()
+            now = self.clock.now()
             receipt = {
                 "message_id": message_id,
                 "sender_agency": sender_agency,
@@ -117,7 +120,7 @@ class InProcessExchange:
                 "documents": [d.sha256 for d in documents],
             }
             dossier_records.insert_side_effect(conn, _key(message_id), receipt, now)
-            self.shop.record(
+            self.desk.record(
                 DELIVERED,
                 self.actor,
                 dossier_code,
@@ -191,12 +194,12 @@ def _real_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _document_bytes(shop: OneStopShop, doc_id: str) -> tuple[Any, bytes]:
-    with transaction(shop.db) as conn:
+def _document_bytes(db: Database, store: DocumentStore, doc_id: str) -> tuple[Any, bytes]:
+    with transaction(db) as conn:
         row = dossier_records.document_by_id(conn, doc_id)
     if row is None:
         raise NotFound(f"Không tìm thấy tài liệu {doc_id}.", f"Document {doc_id} not found.")
-    return row, b"".join(shop.store.open(stored_object(row)))
+    return row, b"".join(store.open(stored_object(row)))
 
 
 class EnvelopeExchange:
@@ -204,7 +207,10 @@ class EnvelopeExchange:
 
     def __init__(
         self,
-        shop: OneStopShop,
+        db: Database,
+        clock: Clock,
+        store: DocumentStore,
+        desk: DossierDesk,
         signer_for: Callable[[str], Any],
         partners: PartnerRegistry,
         *,
@@ -214,10 +220,13 @@ class EnvelopeExchange:
         timeout_seconds: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.shop = shop
+        self.db = db
+        self.clock = clock
+        self.store = store
+        self.desk = desk
         self.signer_for = signer_for
         self.partners = partners
-        self.local = InProcessExchange(shop)
+        self.local = InProcessExchange(db, clock, desk)
         self.timestamper_url = timestamper_url
         self.retry_seconds = retry_seconds
         self.retry_max_seconds = retry_max_seconds
@@ -244,7 +253,7 @@ class EnvelopeExchange:
                 "cannot hand the dossier over on their behalf.",
             )
         context = dict(context or {})
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             found = exchange_records.sent(conn, message_id)
             if found is not None:
                 if (found.dossier_code, found.receiver_agency) != (dossier_code, receiver_agency):
@@ -253,11 +262,11 @@ class EnvelopeExchange:
                         f"Message {message_id} was already used for another dossier or receiver.",
                     )
                 return self._receipt(found, duplicate=True)
-            row = self.shop.dossier_row(dossier_code)
-            now = self.shop.clock.now()
+            row = self.desk.dossier_row(dossier_code)
+            now = self.clock.now()
             items = []
             for doc in documents:
-                stored, data = _document_bytes(self.shop, doc.id)
+                stored, data = _document_bytes(self.db, self.store, doc.id)
                 if stored.dossier_code != dossier_code or sha256_hex(data) != doc.sha256:
                     raise Conflict(
                         f"Tài liệu {doc.filename} không khớp mã băm đã ghi.",
@@ -306,7 +315,7 @@ class EnvelopeExchange:
                 next_attempt_at=_real_now(),
                 created_at=now,
             )
-            self.shop.record(
+            self.desk.record(
                 QUEUED,
                 "system:exchange",
                 dossier_code,
@@ -353,7 +362,7 @@ class EnvelopeExchange:
         tried: list[str] = []
         while len(tried) < limit:
             # claimed: another housekeeping loop (another process) skips it
-            row = queues.claim_next(self.shop.db, self.queue, now, skip=tried)
+            row = queues.claim_next(self.db, self.queue, now, skip=tried)
             if row is None:
                 break
             tried.append(row.message_id)
@@ -361,7 +370,7 @@ class EnvelopeExchange:
         return done
 
     def deliver(self, message_id: str) -> int:
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             row = exchange_records.sent_one(conn, message_id)
         if row.status != queues.PENDING:
             return 0
@@ -371,35 +380,35 @@ class EnvelopeExchange:
             if partner is None:
                 raise RuntimeError(f"agency {row.receiver_agency} is no longer a configured partner")
             manifest = json.loads(row.manifest)
-            documents = {d["id"]: _document_bytes(self.shop, d["id"])[1] for d in manifest["documents"]}
+            documents = {d["id"]: _document_bytes(self.db, self.store, d["id"])[1] for d in manifest["documents"]}
             answer = post_envelope(
                 partner,
                 bytes(row.manifest),
                 bytes(row.signature),
                 documents,
-                at=self.shop.clock.now(),
+                at=self.clock.now(),
                 timeout=self.timeout_seconds,
                 transport=self.transport,
             )
         except Exception as exc:  # noqa: BLE001 - any failure: keep the envelope and retry later
             reason = exc.message_en if isinstance(exc, Refusal) else f"{type(exc).__name__}: {exc}"
-            queues.record_failure(self.shop.db, self.queue, message_id, attempt, reason, _real_now())
+            queues.record_failure(self.db, self.queue, message_id, attempt, reason, _real_now())
             log.warning("exchange.delivery_failed", message_id=message_id, attempts=attempt, error=reason)
             return 0
         reason = answer.body.get("reason") or {}
-        with transaction(self.shop.db):
+        with transaction(self.db):
             queues.record_delivery(
-                self.shop.db,
+                self.db,
                 self.queue,
                 message_id,
                 attempt,
                 "delivered" if answer.accepted else "refused",
                 ack=answer.ack,
                 ack_signature=answer.signature,
-                delivered_at=self.shop.clock.now(),
+                delivered_at=self.clock.now(),
                 last_error=None if answer.accepted else str(reason.get("en") or reason)[: queues.MAX_ERROR_CHARS],
             )
-            self.shop.record(
+            self.desk.record(
                 ACKNOWLEDGED if answer.accepted else REFUSED,
                 "system:exchange",
                 row.dossier_code,
@@ -412,7 +421,7 @@ class EnvelopeExchange:
 
     def retry_now(self, message_id: str, actor: str) -> int:
         """An operator asks for an undelivered envelope to be sent now (the partner is back): try it at once."""
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             row = exchange_records.sent(conn, message_id)
             if row is None:
                 raise NotFound("Không có phong bì liên thông này.", f"No envelope {message_id}.")
@@ -422,13 +431,13 @@ class EnvelopeExchange:
                     f"Envelope {message_id} was already answered ({row.status}); it is not sent again.",
                 )
             exchange_records.retry_sent_at(conn, message_id, _real_now())
-            self.shop.record("exchange.retry_requested", actor, row.dossier_code, message_id=message_id)
+            self.desk.record("exchange.retry_requested", actor, row.dossier_code, message_id=message_id)
         return self.deliver_due()
 
     def messages(self, dossier_code: str | None = None) -> list[dict[str, Any]]:
         """The outbox and inbox (newest first) for operators and auditors."""
         out: list[dict[str, Any]] = []
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             for r in exchange_records.sent_newest(conn, dossier_code):
                 out.append(
                     {

@@ -11,10 +11,10 @@ from typing import Any
 
 from dossiers.errors import Conflict, Forbidden, InvalidInput
 from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
-from dossiers.ports import PaymentRecord
+from dossiers.ports import Clock, PaymentRecord
 from integrations.payments import SIGNATURE_HEADER, CashPayment, TestGateway, payment_record
 from persistence import payments
-from persistence.uow import transaction
+from persistence.uow import Database, transaction
 from services.ports import DossierDesk
 
 RETURN_ACTIVITY = "return_result"
@@ -37,27 +37,27 @@ def record_view(record: PaymentRecord) -> dict[str, Any]:
     }
 
 
-def fee_of(shop: DossierDesk, code: str) -> int:
-    return shop.procedure_of(shop.dossier_row(code)).fee_vnd
+def fee_of(desk: DossierDesk, code: str) -> int:
+    return desk.procedure_of(desk.dossier_row(code)).fee_vnd
 
 
-def paid_amount(shop: DossierDesk, code: str) -> int:
-    with transaction(shop.db) as conn:
+def paid_amount(db: Database, code: str) -> int:
+    with transaction(db) as conn:
         return payments.paid_total(conn, code)
 
 
-def is_paid(shop: DossierDesk, code: str) -> bool:
+def is_paid(db: Database, desk: DossierDesk, code: str) -> bool:
     """True when the dossier's procedure has no fee or its paid payments cover the fee."""
-    fee = fee_of(shop, code)
-    return fee <= 0 or paid_amount(shop, code) >= fee
+    fee = fee_of(desk, code)
+    return fee <= 0 or paid_amount(db, code) >= fee
 
 
-def require_paid(shop: DossierDesk, code: str) -> None:
+def require_paid(db: Database, desk: DossierDesk, code: str) -> None:
     """Raise :class:`FeeNotPaid` (409) unless the fee is paid: the hook before the result is returned."""
-    fee = fee_of(shop, code)
+    fee = fee_of(desk, code)
     if fee <= 0:
         return
-    paid = paid_amount(shop, code)
+    paid = paid_amount(db, code)
     if paid < fee:
         raise FeeNotPaid(
             f"Hồ sơ {code} chưa nộp đủ phí, lệ phí ({paid:,}/{fee:,} đồng); chưa thể trả kết quả.".replace(",", "."),
@@ -80,34 +80,35 @@ def callback_secret(settings: Any) -> bytes:
 class Payments:
     """The use cases behind the payment endpoints (authorisation, audit) over the two adapters."""
 
-    def __init__(self, shop: DossierDesk, secret: bytes) -> None:
-        self.shop = shop
-        self.cash = CashPayment(shop.db, shop.clock)
-        self.gateway = TestGateway(shop.db, shop.clock, secret)
+    def __init__(self, db: Database, clock: Clock, desk: DossierDesk, secret: bytes) -> None:
+        self.db = db
+        self.desk = desk
+        self.cash = CashPayment(db, clock)
+        self.gateway = TestGateway(db, clock, secret)
 
     def is_paid(self, code: str) -> bool:
-        return is_paid(self.shop, code)
+        return is_paid(self.db, self.desk, code)
 
     def summary(self, person: Person, code: str) -> dict[str, Any]:
-        self.shop.authorize_dossier(person, code)
-        with transaction(self.shop.db) as conn:
+        self.desk.authorize_dossier(person, code)
+        with transaction(self.db) as conn:
             rows = payments.of_dossier(conn, code)
         return {
             "dossier_code": code,
-            "fee_vnd": fee_of(self.shop, code),
-            "paid_vnd": paid_amount(self.shop, code),
-            "paid": is_paid(self.shop, code),
+            "fee_vnd": fee_of(self.desk, code),
+            "paid_vnd": paid_amount(self.db, code),
+            "paid": is_paid(self.db, self.desk, code),
             "payments": [record_view(payment_record(r)) for r in rows],
         }
 
     def _open_fee(self, code: str) -> int:
-        row = self.shop.dossier_row(code)
+        row = self.desk.dossier_row(code)
         if DossierStatus(row.status) in FINAL_STATUSES:
             raise Conflict("Hồ sơ đã kết thúc.", f"Dossier {code} is closed (status {row.status}).")
-        fee = self.shop.procedure_of(row).fee_vnd
+        fee = self.desk.procedure_of(row).fee_vnd
         if fee <= 0:
             raise InvalidInput("Thủ tục này không thu phí, lệ phí.", f"Dossier {code}'s procedure has no fee.")
-        due = fee - paid_amount(self.shop, code)
+        due = fee - paid_amount(self.db, code)
         if due <= 0:
             raise Conflict("Hồ sơ đã nộp đủ phí, lệ phí.", f"The fee of dossier {code} is already paid.")
         return due
@@ -117,14 +118,14 @@ class Payments:
     ) -> dict[str, Any]:
         if person.role != Role.RECEPTION:
             raise Forbidden("Chỉ cán bộ tiếp nhận được thu tiền mặt.", "Only reception officers record cash.")
-        self.shop.authorize_dossier(person, code)
+        self.desk.authorize_dossier(person, code)
         due = self._open_fee(code)
         amount = due if amount_vnd is None else amount_vnd
         if amount <= 0:
             raise InvalidInput("Số tiền phải lớn hơn 0.", "The amount must be positive.")
-        with transaction(self.shop.db):
+        with transaction(self.db):
             record = self.cash.request(code, amount, person.username, receipt_number)
-            self.shop.record(
+            self.desk.record(
                 "payment.recorded",
                 person.username,
                 code,
@@ -133,19 +134,19 @@ class Payments:
                 amount_vnd=amount,
                 reference=record.reference,
             )
-        return record_view(record) | {"fee_paid": is_paid(self.shop, code)}
+        return record_view(record) | {"fee_paid": is_paid(self.db, self.desk, code)}
 
     def start_online(self, person: Person, code: str) -> dict[str, Any]:
-        row = self.shop.authorize_dossier(person, code)
+        row = self.desk.authorize_dossier(person, code)
         if person.role not in (Role.CITIZEN, Role.RECEPTION):
             raise Forbidden(
                 "Chỉ người nộp hồ sơ hoặc cán bộ tiếp nhận tạo được giao dịch.",
                 "Only the applicant or reception start an online payment.",
             )
         amount = self._open_fee(row.code)
-        with transaction(self.shop.db):
+        with transaction(self.db):
             record = self.gateway.request(code, amount, person.username)
-            self.shop.record(
+            self.desk.record(
                 "payment.requested",
                 person.username,
                 code,
@@ -156,9 +157,9 @@ class Payments:
         return record_view(record) | {"callback": "/api/payments/callback", "signature_header": SIGNATURE_HEADER}
 
     def callback(self, body: bytes, signature: str | None) -> dict[str, Any]:
-        with transaction(self.shop.db):
+        with transaction(self.db):
             record = self.gateway.confirm(body, signature)
-            self.shop.record(
+            self.desk.record(
                 "payment.confirmed" if record.status == "paid" else "payment.failed",
                 "system:payment-gateway",
                 record.dossier_code,
@@ -166,4 +167,4 @@ class Payments:
                 reference=record.reference,
                 amount_vnd=record.amount_vnd,
             )
-        return record_view(record) | {"fee_paid": is_paid(self.shop, record.dossier_code)}
+        return record_view(record) | {"fee_paid": is_paid(self.db, self.desk, record.dossier_code)}

@@ -15,10 +15,10 @@ from typing import TypeVar
 import structlog
 
 from documents.time_limit import DEFAULT_RENDER_SECONDS, within_time_limit
-from dossiers.ports import SignatureRequest, Signer
+from dossiers.ports import DocumentStore, SignatureRequest, Signer
 from persistence.dossier_records import document_id_for_key
-from persistence.uow import transaction
-from services.shop import OneStopShop
+from persistence.uow import Database, transaction
+from services.ports import DossierDesk
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -37,18 +37,31 @@ class IssueRequest:
 
 
 class DocumentIssuer:
-    def __init__(self, shop: OneStopShop, signer: Signer, render_seconds: float = DEFAULT_RENDER_SECONDS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: DocumentStore,
+        desk: DossierDesk,
+        signer: Signer,
+        render_seconds: float = DEFAULT_RENDER_SECONDS,
+    ) -> None:
         """``render_seconds``: how long a form's renderer may take (:mod:`documents.time_limit`)."""
-        self.shop = shop
+        self.db = db
+        self.store = store
+        self.desk = desk
         self.signer = signer
         self.render_seconds = render_seconds
+
+    def with_signer(self, signer: Signer) -> DocumentIssuer:
+        """The same issuer signing with ``signer`` (certified copies are sealed by a wrapped signer)."""
+        return DocumentIssuer(self.db, self.store, self.desk, signer, render_seconds=self.render_seconds)
 
     def render(self, render: Callable[[], T], what: str) -> T:
         """Run a renderer in its own thread within the time limit (``Unavailable`` after it)."""
         return within_time_limit(render, seconds=self.render_seconds, what=what)
 
     def existing(self, idempotency_key: str) -> str | None:
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             return document_id_for_key(conn, idempotency_key)
 
     def sign(
@@ -76,11 +89,11 @@ class DocumentIssuer:
         pdf = self.sign(
             self.render(request.render, request.kind), request.signatures, request.field_boxes, request.fields_ready
         )
-        row = self.shop.dossier_row(request.dossier_code)
+        row = self.desk.dossier_row(request.dossier_code)
         prefix = f"{row.agency_code}/dossiers/{request.dossier_code}/{request.kind}"
-        obj = self.shop.store.put(prefix, io.BytesIO(pdf), "application/pdf")
-        with transaction(self.shop.db) as conn:
-            doc_id = self.shop.insert_document(
+        obj = self.store.put(prefix, io.BytesIO(pdf), "application/pdf")
+        with transaction(self.db) as conn:
+            doc_id = self.desk.insert_document(
                 conn,
                 request.dossier_code,
                 request.kind,
@@ -91,7 +104,7 @@ class DocumentIssuer:
                 idempotency_key=request.idempotency_key,
             )
             for signature in request.signatures:
-                self.shop.record(
+                self.desk.record(
                     "signature.applied",
                     actor,
                     request.dossier_code,

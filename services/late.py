@@ -28,14 +28,14 @@ from dossiers.calendar import VN_TZ, WorkingCalendar
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from dossiers.lifecycle import warning_at
 from dossiers.model import FINAL_STATUSES, OFFICIAL_ROLES, Agency, DossierStatus, Person, Procedure, Role
-from dossiers.ports import UserTask
+from dossiers.ports import Clock, Engine, UserTask
 from persistence import late_notices
-from persistence.uow import transaction
+from persistence.uow import Database, transaction
 from services.notifications import Outbox, notify_applicant
+from services.ports import DossierDesk
 
 if TYPE_CHECKING:
     from services.paperwork import Paperwork
-    from services.shop import OneStopShop
 
 log = structlog.get_logger(__name__)
 SYSTEM_ACTOR = "system:late"
@@ -54,7 +54,7 @@ def _at_risk(calendar: WorkingCalendar, row: Any, now: dt.datetime, window_secon
 
 
 def responsible_department(
-    shop: OneStopShop, agency: Agency, tasks: list[UserTask], procedure: Procedure | None = None
+    desk: DossierDesk, agency: Agency, tasks: list[UserTask], procedure: Procedure | None = None
 ) -> str | None:
     """The department handling the dossier now: the current user task's role mapped by the agency, narrowed to
     the kind of department the procedure names for the role (``departments`` in the catalogue); when that still
@@ -66,35 +66,37 @@ def responsible_department(
                 continue
             if len(departments) == 1:
                 return departments[0]
-            person = shop.accounts.get(task.assignee) if task.assignee and shop.accounts else None
+            person = desk.accounts.get(task.assignee) if task.assignee and desk.accounts else None
             if person is not None and person.department_code in departments:
                 return person.department_code
             return None
     return None
 
 
-def find_late_risks(shop: OneStopShop, now: dt.datetime, *, window_hours: float | None = None) -> list[str]:
+def find_late_risks(
+    db: Database, engine: Engine, desk: DossierDesk, now: dt.datetime, *, window_hours: float | None = None
+) -> list[str]:
     """Open a late notice for every dossier in progress that is at risk of being late and has none.
     Returns the codes of the dossiers that got one now."""
-    calendar = shop.calendar
+    calendar = desk.calendar
     window = None if window_hours is None else int(window_hours * 3600)
     horizon = calendar.add_working_seconds(now, window if window is not None else calendar.hours.seconds_per_day)
-    with transaction(shop.db) as conn:
+    with transaction(db) as conn:
         rows = late_notices.dossiers_without_notice(conn, DossierStatus.IN_PROGRESS.value, horizon)
     opened: list[str] = []
     for row in rows:
         if not _at_risk(calendar, row, now, window):
             continue
-        agency = shop.agency(row.agency_code, on=row.received_at.date())
-        tasks = shop.engine.user_tasks(business_key=row.code)
-        department = responsible_department(shop, agency, tasks, shop.procedure_of(row))
-        if _open_notice(shop, row, department, now):
+        agency = desk.agency(row.agency_code, on=row.received_at.date())
+        tasks = engine.user_tasks(business_key=row.code)
+        department = responsible_department(desk, agency, tasks, desk.procedure_of(row))
+        if _open_notice(db, desk, row, department, now):
             opened.append(row.code)
             log.info("late.notice_opened", dossier=row.code, department=department)
     return opened
 
 
-def _open_notice(shop: OneStopShop, row: Any, department: str | None, now: dt.datetime) -> bool:
+def _open_notice(db: Database, desk: DossierDesk, row: Any, department: str | None, now: dt.datetime) -> bool:
     notice_id = str(uuid.uuid4())
     values = dict(
         id=notice_id,
@@ -105,10 +107,10 @@ def _open_notice(shop: OneStopShop, row: Any, department: str | None, now: dt.da
         status="open",
         created_at=now,
     )
-    with transaction(shop.db) as conn:
+    with transaction(db) as conn:
         if not late_notices.open_notice(conn, values):
             return False  # another process opened it first
-        shop.record(
+        desk.record(
             "late.notice_opened",
             SYSTEM_ACTOR,
             row.code,
@@ -132,10 +134,21 @@ def _vn(moment: dt.datetime) -> str:
 
 
 class LateNotices:
-    def __init__(self, shop: OneStopShop, paperwork: Paperwork, outbox: Outbox | None = None) -> None:
-        self.shop = shop
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        engine: Engine,
+        desk: DossierDesk,
+        paperwork: Paperwork,
+        outbox: Outbox | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.engine = engine
+        self.desk = desk
         self.paperwork = paperwork
-        self.outbox = outbox or Outbox(shop.db, shop.clock)
+        self.outbox = outbox or Outbox(db, clock)
 
     def _visible(self, person: Person, notice: Any) -> bool:
         if person.role in (Role.ADMIN, Role.AUDITOR):
@@ -150,8 +163,8 @@ class LateNotices:
         return person.role in OFFICIAL_ROLES and self._visible(person, notice)
 
     def view(self, notice: Any, row: Any | None = None) -> dict[str, Any]:
-        row = row if row is not None else self.shop.dossier_row(notice.dossier_code)
-        tasks = self.shop.engine.user_tasks(business_key=notice.dossier_code)
+        row = row if row is not None else self.desk.dossier_row(notice.dossier_code)
+        tasks = self.engine.user_tasks(business_key=notice.dossier_code)
         return {
             "id": notice.id,
             "dossier_code": notice.dossier_code,
@@ -175,7 +188,7 @@ class LateNotices:
         if person.role not in (*OFFICIAL_ROLES, Role.ADMIN, Role.AUDITOR):
             raise Forbidden("Chỉ cán bộ mới xem được phiếu trễ hạn.", "Only officials see late notices.")
         every_agency = person.role in (Role.ADMIN, Role.AUDITOR)
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             notices = late_notices.notices(
                 conn, status=status, agency_code=person.agency_code, every_agency=every_agency
             )
@@ -183,7 +196,7 @@ class LateNotices:
         for notice in notices:
             if not self._visible(person, notice):
                 continue
-            row = self.shop.dossier_row(notice.dossier_code)
+            row = self.desk.dossier_row(notice.dossier_code)
             if status == "open" and DossierStatus(row.status) in (*FINAL_STATUSES, DossierStatus.RESULT_READY):
                 continue  # finished in time after all: nothing left to apologise for
             out.append(self.view(notice, row))
@@ -196,7 +209,7 @@ class LateNotices:
         return self.view(notice)
 
     def _notice(self, notice_id: str) -> Any:
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             notice = late_notices.notice(conn, notice_id)
         if notice is None:
             raise NotFound("Không có phiếu trễ hạn này.", "No such late notice.", notice_id=notice_id)
@@ -228,19 +241,19 @@ class LateNotices:
             raise InvalidInput("Cần nêu lý do chậm trễ.", "The reason for the delay is required.", field="reason")
         if new_due_at.tzinfo is None:
             new_due_at = new_due_at.replace(tzinfo=VN_TZ)  # a date without offset is Vietnam time
-        row = self.shop.dossier_row(notice.dossier_code)
+        row = self.desk.dossier_row(notice.dossier_code)
         if DossierStatus(row.status) in (*FINAL_STATUSES, DossierStatus.RESULT_READY):
             raise Conflict(
                 "Hồ sơ đã có kết quả hoặc đã kết thúc; không cần phiếu xin lỗi.",
                 f"Dossier {row.code} already has its result or is closed (status {row.status}).",
             )
-        now = self.shop.clock.now()
+        now = self.clock.now()
         if new_due_at <= row.due_at or new_due_at <= now:
             raise InvalidInput(
                 f"Ngày hẹn mới phải sau ngày hẹn cũ ({_vn(row.due_at)}) và sau thời điểm hiện tại.",
                 f"The new date must be after the current due date {row.due_at.isoformat()} and after now.",
             )
-        if not is_working_moment(self.shop.calendar, new_due_at):
+        if not is_working_moment(self.desk.calendar, new_due_at):
             raise InvalidInput(
                 f"Ngày hẹn mới ({_vn(new_due_at)}) không thuộc giờ làm việc.",
                 f"The new date {new_due_at.isoformat()} is not within working hours of a working day.",
@@ -253,9 +266,9 @@ class LateNotices:
             )
         code = row.code
         document_id = str(apology(code, new_due_at, reason, person.username, f"{code}/apology"))
-        agency = self.shop.agency(row.agency_code, on=row.received_at.date())
-        proc = self.shop.procedure_of(row)
-        with transaction(self.shop.db) as conn:
+        agency = self.desk.agency(row.agency_code, on=row.received_at.date())
+        proc = self.desk.procedure_of(row)
+        with transaction(self.db) as conn:
             issued = late_notices.mark_issued(
                 conn,
                 notice_id,
@@ -268,7 +281,7 @@ class LateNotices:
             if not issued:
                 raise Conflict("Phiếu xin lỗi của hồ sơ này vừa được lập.", f"The apology for {code} was just issued.")
             late_notices.move_due_date(conn, code, new_due_at, now)
-            self.shop.record(
+            self.desk.record(
                 "dossier.due_extended",
                 person.username,
                 code,

@@ -1,15 +1,16 @@
 """Operational use cases of an installation: reading a dossier's history as an API client, moving the simulated
-clock of a demo or test deployment. Each records what it did where it does it."""
+clock of a demo or test deployment, retrying a failed step. Each records what it did where it does it."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from dossiers.clock import SimulatedClock
-from dossiers.errors import Forbidden
+from dossiers.errors import Forbidden, InvalidInput, NotFound
 from dossiers.model import Person
-from dossiers.ports import Clock, Engine
+from dossiers.ports import Clock, Engine, Incident
 from services.shop import OneStopShop
 
 
@@ -30,3 +31,29 @@ def advance_simulated_clock(
     fired = engine.fire_due_timers(now)
     shop.record("clock.advanced", person.username, now=now.isoformat(), timers_fired=fired)
     return now, fired
+
+
+def retry_incident(
+    engine: Engine, record: Callable[..., None], incident_id: str, actor: str, retries: int = 3
+) -> Incident:
+    """An operator fixed the cause (a printer, a certificate, a full disk): give the step new retries."""
+    found = [i for i in engine.incidents() if i.id == incident_id]
+    if not found:
+        raise NotFound("Không có sự cố đang mở với mã này.", "No open incident with this id.", incident_id=incident_id)
+    incident = found[0]
+    if incident.task_id is None:
+        raise InvalidInput(
+            "Sự cố này không thuộc một bước tự động nên không thể chạy lại.",
+            "This incident is not a failed service task; it cannot be retried here.",
+            incident_id=incident_id,
+        )
+    engine.set_retries(incident.task_id, max(1, retries))
+    record(
+        "incident.retried",
+        actor,
+        incident.business_key or None,
+        incident_id=incident.id,
+        activity_id=incident.activity_id,
+        retries=max(1, retries),
+    )
+    return incident

@@ -38,11 +38,11 @@ from documents.templating import Templates
 from dossiers.calendar import VN_TZ
 from dossiers.lifecycle import timeliness
 from dossiers.model import FINAL_STATUSES, STATUS_LABELS_VI, Agency, DossierStatus, Role
-from dossiers.ports import SignatureRequest
+from dossiers.ports import AuditLog, Clock, SignatureRequest
 from dossiers.text_rules import check_day
 from persistence import pending_signatures, reports
 from persistence.counters import next_register_number
-from persistence.uow import transaction
+from persistence.uow import Database, transaction
 from services.issuing import DocumentIssuer, IssueRequest
 from services.shop import OneStopShop
 from services.signatures import PersonalSignatures
@@ -111,7 +111,10 @@ VISIBLE_SEAL = {SEAL_FIELD: (SIGNATURE_BOX.page, SIGNATURE_BOX.box)}
 class Paperwork:
     def __init__(
         self,
-        shop: OneStopShop,
+        db: Database,
+        clock: Clock,
+        audit: AuditLog,
+        desk: OneStopShop,
         issuer: DocumentIssuer,
         signatures: PersonalSignatures,
         images_dir: Any = None,
@@ -121,7 +124,10 @@ class Paperwork:
     ) -> None:
         """``public_base_url``: where citizens reach the public lookup (``{base}/tra-cuu?ma={code}``, the QR
         code on Mẫu 01); ``templates_dir``: an agency's edited form templates (the shipped ones otherwise)."""
-        self.shop = shop
+        self.db = db
+        self.clock = clock
+        self.audit = audit
+        self.desk = desk
         self.issuer = issuer
         self.signatures = signatures
         self.images_dir = images_dir
@@ -135,12 +141,12 @@ class Paperwork:
         return f"{self.public_base_url}/tra-cuu?ma={quote(code, safe='')}"
 
     def _context(self, code: str) -> tuple[Any, Agency, Any]:
-        row = self.shop.dossier_row(code)
-        agency = self.shop.agency(row.agency_code, on=row.received_at.date())
-        return row, agency, self.shop.procedure_of(row)
+        row = self.desk.dossier_row(code)
+        agency = self.desk.agency(row.agency_code, on=row.received_at.date())
+        return row, agency, self.desk.procedure_of(row)
 
     def _full_name(self, username: str | None, fallback: str) -> str:
-        person = self.shop.accounts.get(username) if username and self.shop.accounts else None
+        person = self.desk.accounts.get(username) if username and self.desk.accounts else None
         return person.full_name if person else fallback
 
     def _agency_seal(self, agency: Agency, reason: str) -> SignatureRequest:
@@ -152,7 +158,7 @@ class Paperwork:
         form = ELECTRONIC if row.channel == "online" else COPY
         papers = tuple(
             ReceivedPaper(names.get(d["paper_key"], d["filename"]), form)
-            for d in self.shop.dossier_view(code)["documents"]
+            for d in self.desk.dossier_view(code)["documents"]
             if d["kind"] == "upload"
         )
         data = ReceiptData(
@@ -194,7 +200,7 @@ class Paperwork:
             items=(comment or "Bổ sung, hoàn thiện hồ sơ theo hướng dẫn của cán bộ thụ lý",),
             reason="Hồ sơ chưa đầy đủ, hợp lệ theo quy định.",
             official_name=self._full_name(official, official or "Cán bộ thụ lý"),
-            issued_at=self.shop.clock.now(),
+            issued_at=self.clock.now(),
             received_at=row.received_at,
         )
         return self.issuer.issue(
@@ -219,7 +225,7 @@ class Paperwork:
             procedure_name=proc.name,
             reason=comment or "Hồ sơ không đủ điều kiện giải quyết theo quy định.",
             official_name=self._full_name(official, official or "Cán bộ thụ lý"),
-            issued_at=self.shop.clock.now(),
+            issued_at=self.clock.now(),
             received_at=row.received_at,
         )
         return self.issuer.issue(
@@ -253,7 +259,7 @@ class Paperwork:
             old_due_at=row.due_at,
             new_due_at=new_due_at,
             reason=reason,
-            issued_at=self.shop.clock.now(),
+            issued_at=self.clock.now(),
             official_name=self._full_name(actor, "") or None,
         )
         doc_id = self.issuer.issue(
@@ -268,7 +274,7 @@ class Paperwork:
             ),
             actor,
         )
-        self.shop.record(
+        self.desk.record(
             "dossier.apology_issued",
             actor,
             code,
@@ -296,7 +302,7 @@ class Paperwork:
 
         def official(username: str) -> Any:
             if username not in roles:
-                person = self.shop.accounts.get(username) if self.shop.accounts else None
+                person = self.desk.accounts.get(username) if self.desk.accounts else None
                 roles[username] = person if person is not None and person.role in _HANDLING_ROLES else None
             return roles[username]
 
@@ -311,7 +317,7 @@ class Paperwork:
         last_work: dt.datetime | None = None
         rows: list[HandOver] = []
 
-        for entry in self.shop.audit.for_dossier(code):
+        for entry in self.audit.for_dossier(code):
             event, details = entry.event, dict(entry.event.details)
             if details.get("due_at") and event.kind in ("dossier.received", "dossier.status_changed"):
                 due = dt.datetime.fromisoformat(str(details["due_at"]))
@@ -366,7 +372,7 @@ class Paperwork:
             handling_agency=f"{_department_name(agency, 'specialist', 'Bộ phận chuyên môn')}, {agency.name}",
             received_at=row.received_at,
             due_at=row.due_at,
-            issued_at=self.shop.clock.now(),
+            issued_at=self.clock.now(),
             rows=tuple(self.hand_overs(code)),
         )
 
@@ -379,7 +385,7 @@ class Paperwork:
             (self._agency_seal(agency, "Phiếu kiểm soát quá trình giải quyết hồ sơ"),),
             VISIBLE_SEAL,
         )
-        self.shop.record("control_sheet.issued", actor, code, rows=len(data.rows))
+        self.desk.record("control_sheet.issued", actor, code, rows=len(data.rows))
         return pdf
 
     # ------------------------------------------------------------------ Mẫu 06: tracking register
@@ -388,10 +394,10 @@ class Paperwork:
         """Every dossier the agency received from ``first_day`` to ``last_day`` (Vietnam dates, inclusive)."""
         check_day(first_day, field="from", label_vi="Ngày bắt đầu")
         check_day(last_day, field="to", label_vi="Ngày kết thúc")
-        agency = self.shop.agency(agency_code)
+        agency = self.desk.agency(agency_code)
         start = dt.datetime.combine(first_day, dt.time(), VN_TZ)
         end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), VN_TZ)
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             rows = reports.received_by_agency(conn, agency_code, start, end)
             codes = [r.code for r in rows]
             returned: dict[str, dt.datetime] = {}
@@ -399,8 +405,8 @@ class Paperwork:
                 for e in reports.status_changes(conn, codes):
                     if (e.details or {}).get("status") == DossierStatus.RETURNED.value:
                         returned.setdefault(e.dossier_code, e.at)
-        names = {p.code: p.name for p in self.shop.procedures()}
-        now = self.shop.clock.now()
+        names = {p.code: p.name for p in self.desk.procedures()}
+        now = self.clock.now()
         out = []
         for r in rows:
             status = DossierStatus(r.status)
@@ -435,11 +441,11 @@ class Paperwork:
             out = self.issuer.render(lambda: tracking_register_xlsx(data, self.templates), "tracking_register")
         else:
             pdf, box = self.issuer.render(lambda: render_tracking_register(data, self.templates), "tracking_register")
-            agency = self.shop.agency(agency_code)
+            agency = self.desk.agency(agency_code)
             out = self.issuer.sign(
                 pdf, (self._agency_seal(agency, "Sổ theo dõi hồ sơ"),), {SEAL_FIELD: (box.page, box.box)}
             )
-        self.shop.record(
+        self.desk.record(
             "tracking_register.exported",
             actor,
             None,
@@ -456,7 +462,7 @@ class Paperwork:
         signature for their device; returns the pending signature's id."""
         row, agency, _ = self._context(code)
         details: dict[str, Any] = row.details or {}
-        now = self.shop.clock.now()
+        now = self.clock.now()
         leader_name = self._full_name(leader, leader)
         data = CertificateData(
             parent_agency=agency.name,
@@ -503,7 +509,7 @@ class Paperwork:
 
     def leader_signed_result(self, code: str) -> bytes:
         """The result as the leader signed it on their device, before the clerk's number and the seal."""
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             pending_id = pending_signatures.completed_id(conn, code, "result")
         if pending_id is None:
             raise ValueError(f"the leader has not signed the result of {code} yet")
@@ -517,10 +523,10 @@ class Paperwork:
             return existing
         _, agency, _ = self._context(code)
         signed = self.leader_signed_result(code)
-        now = self.shop.clock.now()
+        now = self.clock.now()
         number = self._register_number(agency.code, now.astimezone(VN_TZ).year)
         filled = fill_number_and_date(signed, number, long_date(now.astimezone(VN_TZ).date()))
-        self.shop.record("document.numbered", clerk or actor, code, number=number, series=RESULT_SERIES)
+        self.desk.record("document.numbered", clerk or actor, code, number=number, series=RESULT_SERIES)
         return self.issuer.issue(
             IssueRequest(
                 dossier_code=code,
@@ -542,13 +548,13 @@ class Paperwork:
         """The next number of the agency's register of ``series`` for ``year`` — the one register allocator of
         the application (gap-free: :func:`persistence.counters.next_register_number` in one transaction). With
         ``once_for`` (a dossier code) the dossier keeps its number: a retried step gets the same one."""
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             if once_for is None:
                 return next_register_number(conn, agency_code, year, series)
             key = f"{once_for}/result/register"
-            found = self.shop.side_effect_result(key)
+            found = self.desk.side_effect_result(key)
             if found is not None:
                 return int(found["number"])
             number = next_register_number(conn, agency_code, year, series)
-            self.shop.once(key, {"number": number, "series": series, "year": year})
+            self.desk.once(key, {"number": number, "series": series, "year": year})
         return number

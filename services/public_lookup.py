@@ -49,7 +49,7 @@ def open_result_link(runtime: Any, token: str) -> Any:
         code, document_id, expires = code_b.decode(), doc_b.decode(), int(expires_b)
     except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         raise bad from None
-    with transaction(runtime.shop.db) as conn:
+    with transaction(runtime.db) as conn:
         # never a scan or an uploaded paper
         row = find_document_of_kinds(conn, code, document_id, RESULT_KINDS + REFUSAL_KINDS)
     if row is None or not hmac.compare_digest(signature, _link_mac(runtime, code, document_id, row.sha256, expires)):
@@ -86,7 +86,7 @@ def public_tracking(runtime: Any, code: str, id_number: str) -> dict[str, Any]:
     kinds = REFUSAL_KINDS if status == DossierStatus.REFUSED else kinds
     result = None
     if kinds:
-        with transaction(shop.db) as conn:
+        with transaction(runtime.db) as conn:
             doc = newest_of_kinds(conn, row.code, kinds)
         if doc is not None:
             expires = runtime.clock.now() + dt.timedelta(hours=runtime.settings.public_link_hours)

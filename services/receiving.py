@@ -29,7 +29,7 @@ import structlog
 from dossiers.codes import parse_dossier_code
 from dossiers.errors import Conflict, InvalidInput, NotFound
 from dossiers.model import DossierStatus
-from dossiers.ports import UserTask
+from dossiers.ports import Clock, DocumentStore, Engine, UserTask
 from dossiers.text_rules import check_form, clean_applicant_name, clean_id_number, clean_phone
 from integrations.envelopes.manifest import (
     CHANNELS,
@@ -52,9 +52,10 @@ from integrations.envelopes.manifest import (
 )
 from integrations.envelopes.partners import PartnerRegistry, check_partner_signature
 from persistence import dossier_records, exchange_records
-from persistence.uow import transaction
+from persistence.uow import Database, transaction
 from services.handoffs import RECEIVED
 from services.shop import OneStopShop
+from services.tasks import decision_choices
 from services.uploads import Upload, check_upload
 from signing.cms import sign_detached
 
@@ -73,7 +74,11 @@ class EnvelopeReceiver:
 
     def __init__(
         self,
-        shop: OneStopShop,
+        db: Database,
+        clock: Clock,
+        store: DocumentStore,
+        engine: Engine,
+        desk: OneStopShop,
         signer_for: Callable[[str], Any],
         partners: PartnerRegistry,
         *,
@@ -83,7 +88,11 @@ class EnvelopeReceiver:
         max_envelope_bytes: int = 256 * 1024 * 1024,
         timestamper_url: str | None = None,
     ) -> None:
-        self.shop = shop
+        self.db = db
+        self.clock = clock
+        self.store = store
+        self.engine = engine
+        self.desk = desk
         self.signer_for = signer_for
         self.partners = partners
         self.operator_agency = operator_agency
@@ -102,7 +111,7 @@ class EnvelopeReceiver:
             to_agency=to,
             dossier_code=code,
             manifest_sha256=sha256_hex(body),
-            at=self.shop.clock.now(),
+            at=self.clock.now(),
             refusal=refusal,
         )
         signature = sign_detached(ack, self.signer_for(f"agency:{by}"), timestamper_url=self.timestamper_url)
@@ -116,7 +125,7 @@ class EnvelopeReceiver:
         if not agency or self.partners.is_remote(agency):
             return False
         try:
-            self.shop.agency(agency)
+            self.desk.agency(agency)
         except NotFound:
             return False
         return True
@@ -161,7 +170,7 @@ class EnvelopeReceiver:
         message_id = text_field(manifest, "message_id")
         by = receiver if self._hosted(receiver) else self.operator_agency
         try:
-            self.shop.record(
+            self.desk.record(
                 REJECTED,
                 "system:exchange",
                 None,
@@ -195,10 +204,10 @@ class EnvelopeReceiver:
                 f"Agency {sender} is not a configured exchange partner.",
             )
         check_partner_signature(
-            manifest_bytes, unb64(payload.get("signature"), "signature"), partner, sender, self.shop.clock.now()
+            manifest_bytes, unb64(payload.get("signature"), "signature"), partner, sender, self.clock.now()
         )
         digest = sha256_hex(manifest_bytes)
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             seen = exchange_records.received(conn, message_id)
         if seen is not None:
             if seen.manifest_sha256 != digest:
@@ -212,7 +221,7 @@ class EnvelopeReceiver:
         contents = self._documents(payload, manifest)
         self._check_document_kinds(manifest, contents)
         ack = self._answer(manifest_bytes, True, receiver, sender, code, message_id, None)
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             # every rule first, then the writes: a refusal leaves nothing behind (the transaction rolls back)
             row: Any = dossier_records.find_dossier(conn, code)
             new_record: dict[str, Any] | None = None
@@ -231,12 +240,12 @@ class EnvelopeReceiver:
                 status="accepted",
                 ack=ack.ack,
                 ack_signature=ack.signature,
-                received_at=self.shop.clock.now(),
+                received_at=self.clock.now(),
             )
             if new_record is not None:
-                dossier_records.insert_dossier(conn, code=code, updated_at=self.shop.clock.now(), **new_record)
+                dossier_records.insert_dossier(conn, code=code, updated_at=self.clock.now(), **new_record)
             stored = self._store(conn, manifest, contents)
-            self.shop.record(
+            self.desk.record(
                 RECEIVED,
                 "system:exchange",
                 code,
@@ -332,8 +341,8 @@ class EnvelopeReceiver:
             if dossier_records.document_id_for_key(conn, key) is None:
                 data = contents[item["id"]]
                 prefix = f"{manifest['receiver']}/dossiers/{code}/{item['kind']}"
-                obj = self.shop.store.put(prefix, io.BytesIO(data), "application/pdf")
-                self.shop.insert_document(conn, code, item["kind"], None, item["filename"], obj, "system:exchange", key)
+                obj = self.store.put(prefix, io.BytesIO(data), "application/pdf")
+                self.desk.insert_document(conn, code, item["kind"], None, item["filename"], obj, "system:exchange", key)
             stored.append({"id": item["id"], "kind": item["kind"], "sha256": item["sha256"]})
         return stored
 
@@ -383,7 +392,7 @@ class EnvelopeReceiver:
                 f"Dossier {code} was never exchanged between agency {sender} and agency {receiver}: a partner "
                 "touches only the dossiers it exchanged with the receiver.",
             )
-        instance = self.shop.engine.instance(code)
+        instance = self.engine.instance(code)
         if instance is not None and instance.process_key != PARTNER_PROCESS:
             raise Refusal(
                 "no_waiting_step",
@@ -391,7 +400,7 @@ class EnvelopeReceiver:
                 f"Dossier {code} is handled by this installation's own process: agency {sender} answers the step "
                 "it was handed with a reply, not a hand-off.",
             )
-        if instance is not None and instance.state == "running" and self.shop.engine.user_tasks(business_key=code):
+        if instance is not None and instance.state == "running" and self.engine.user_tasks(business_key=code):
             raise Refusal(
                 "no_waiting_step",
                 f"Hồ sơ {code} đang được xử lý ở bước trước tại cơ quan này; chưa nhận bước tiếp theo.",
@@ -451,7 +460,7 @@ class EnvelopeReceiver:
         if values["agency_code"] != unit:
             raise bad("agency_code", f"is not {unit}, the unit in the dossier's code")
         try:
-            entry = self.shop.entry(values["procedure_code"])
+            entry = self.desk.entry(values["procedure_code"])
         except (NotFound, InvalidInput) as exc:
             raise Refusal(
                 "unknown_procedure",
@@ -460,7 +469,7 @@ class EnvelopeReceiver:
             ) from exc
         # the same rules as a local intake: a partner's record cannot carry what our own desk would refuse
         version = values["rule_version"]
-        day = values["received_at"].astimezone(self.shop.calendar_tz()).date()
+        day = values["received_at"].astimezone(self.desk.calendar_tz()).date()
         try:
             procedure = entry.under(version) if version and entry.version(version) is not None else entry.at(day)
             values["applicant_name"] = clean_applicant_name(values["applicant_name"])
@@ -490,7 +499,7 @@ class EnvelopeReceiver:
                 f"Agency {receiver} never handed dossier {code} to agency {sender}: there is nothing to reply to.",
             )
         step = step_activity(manifest) or ""
-        waiting = [t for t in self.shop.engine.user_tasks(business_key=code) if t.activity_id == step]
+        waiting = [t for t in self.engine.user_tasks(business_key=code) if t.activity_id == step]
         if not waiting:
             raise Refusal(
                 "no_waiting_step",
@@ -516,7 +525,7 @@ class EnvelopeReceiver:
                 f"{code} to {sender}.",
             )
         given = dict(manifest["variables"])
-        choices = self.shop.decision_choices(self.shop.procedure_of(row).process_key, step).get("decision")
+        choices = decision_choices(self.desk.bpmn_dirs, self.desk.procedure_of(row).process_key, step).get("decision")
         decision = given.get("decision")
         if choices and decision not in choices:
             raise Refusal(
@@ -552,16 +561,16 @@ class EnvelopeReceiver:
     def _start_or_correlate(self, manifest: Mapping[str, Any], created: bool, due_at: dt.datetime) -> None:
         code = manifest["dossier_code"]
         variables = self._step_variables(manifest, due_at)
-        instance = None if created else self.shop.engine.instance(code)
+        instance = None if created else self.engine.instance(code)
         if instance is None:
             if manifest["closing"]:
                 return  # documents for the record only (e.g. the signed result): filed, nothing to work on
-            self.shop.engine.start(PARTNER_PROCESS, code, variables)
+            self.engine.start(PARTNER_PROCESS, code, variables)
             return
         if instance.state != "running":
             return  # the partner's part is over (closed by an earlier hand-off): the documents are filed
         try:
-            self.shop.engine.correlate_message(HANDOFF_MESSAGE, code, variables)
+            self.engine.correlate_message(HANDOFF_MESSAGE, code, variables)
         except (Conflict, NotFound) as exc:
             raise Refusal(
                 "no_waiting_step",
@@ -572,8 +581,8 @@ class EnvelopeReceiver:
     def _complete_waiting_step(self, manifest: Mapping[str, Any], task: UserTask, variables: dict[str, Any]) -> None:
         """A partner's reply, checked by :meth:`_invited_reply`: complete the step of our process."""
         code, step = manifest["dossier_code"], task.activity_id
-        self.shop.engine.complete_user_task(task.id, variables)
-        self.shop.record(
+        self.engine.complete_user_task(task.id, variables)
+        self.desk.record(
             "task.completed",
             variables["last_actor"],
             code,
@@ -583,7 +592,5 @@ class EnvelopeReceiver:
             via_message=manifest["message_id"],
         )
         if variables.get("decision") is not None:
-            with transaction(self.shop.db) as conn:  # the decision column follows the step, as for local officials
-                dossier_records.update_dossier(
-                    conn, code, decision=variables["decision"], updated_at=self.shop.clock.now()
-                )
+            with transaction(self.db) as conn:  # the decision column follows the step, as for local officials
+                dossier_records.update_dossier(conn, code, decision=variables["decision"], updated_at=self.clock.now())

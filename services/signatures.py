@@ -17,10 +17,11 @@ from typing import Any
 
 from dossiers.errors import Conflict, Forbidden, NotFound
 from dossiers.model import Person
-from dossiers.ports import SignatureRequest, StoredObject
+from dossiers.ports import Clock, DocumentStore, Engine, SignatureRequest, StoredObject
 from persistence import pending_signatures as store
-from persistence.uow import transaction
-from services.shop import OneStopShop, stored_object
+from persistence.uow import Database, transaction
+from services.ports import DossierDesk
+from services.shop import stored_object
 from signing.pki import DevelopmentPki
 from signing.two_step import PreparedSignature, finish, prepare
 
@@ -38,8 +39,21 @@ class PendingSignature:
 
 
 class PersonalSignatures:
-    def __init__(self, shop: OneStopShop, pki: DevelopmentPki, sign_activity: str = "sign_result") -> None:
-        self.shop = shop
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        store: DocumentStore,
+        engine: Engine,
+        desk: DossierDesk,
+        pki: DevelopmentPki,
+        sign_activity: str = "sign_result",
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.store = store
+        self.engine = engine
+        self.desk = desk
         self.pki = pki
         self.sign_activity = sign_activity
 
@@ -55,14 +69,14 @@ class PersonalSignatures:
         appearance: Any = None,
     ) -> str:
         """Prepare ``pdf`` for ``username``'s device; one pending signature per idempotency key."""
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             existing = store.id_for_key(conn, idempotency_key)
             if existing is not None:
                 return existing
         chain = self.pki.public_chain(f"person:{username}")
-        prepared = prepare(pdf, chain, request, appearance=appearance, now=self.shop.clock.now())
+        prepared = prepare(pdf, chain, request, appearance=appearance, now=self.clock.now())
         pending_id = str(uuid.uuid4())
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             store.add(
                 conn,
                 id=pending_id,
@@ -72,9 +86,9 @@ class PersonalSignatures:
                 document_kind=document_kind,
                 state=prepared.to_bytes().decode("ascii"),
                 idempotency_key=idempotency_key,
-                created_at=self.shop.clock.now(),
+                created_at=self.clock.now(),
             )
-            self.shop.record(
+            self.desk.record(
                 "signature.requested", "system:worker", code, pending_signature=pending_id, signer=username,
                 field=request.field_name,
             )  # fmt: skip
@@ -95,7 +109,7 @@ class PersonalSignatures:
         )
 
     def pending_for(self, person: Person) -> list[PendingSignature]:
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             rows = store.waiting_for(conn, person.username)
         return [self._view(r) for r in rows]
 
@@ -107,11 +121,11 @@ class PersonalSignatures:
         ``document.read`` (Decree 13/2023)."""
         row = self._row_for(person, pending_id)
         pdf = PreparedSignature.from_bytes(row.state.encode("ascii")).prepared_pdf
-        self.shop.record("document.read", person.username, row.dossier_code, pending_signature=pending_id)
+        self.desk.record("document.read", person.username, row.dossier_code, pending_signature=pending_id)
         return self._view(row), pdf
 
     def _row_for(self, person: Person, pending_id: str) -> Any:
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             row = store.find(conn, pending_id)
         if row is None:
             raise NotFound("Không có yêu cầu ký số này.", "No such pending signature.", pending_id=pending_id)
@@ -125,17 +139,17 @@ class PersonalSignatures:
         """Check the device's signature value, embed it, store the signed PDF and complete the signing task."""
         row = self._row_for(person, pending_id)
         prepared = PreparedSignature.from_bytes(row.state.encode("ascii"))
-        signed = finish(prepared, signature_value, now=self.shop.clock.now())  # InvalidInput on a mismatch
-        dossier_row = self.shop.dossier_row(row.dossier_code)
+        signed = finish(prepared, signature_value, now=self.clock.now())  # InvalidInput on a mismatch
+        dossier_row = self.desk.dossier_row(row.dossier_code)
         prefix = f"{dossier_row.agency_code}/dossiers/{row.dossier_code}/{row.document_kind}-signed"
-        obj: StoredObject = self.shop.store.put(prefix, io.BytesIO(signed), "application/pdf")
+        obj: StoredObject = self.store.put(prefix, io.BytesIO(signed), "application/pdf")
         tasks = [
-            t for t in self.shop.engine.user_tasks(business_key=row.dossier_code) if t.activity_id == self.sign_activity
+            t for t in self.engine.user_tasks(business_key=row.dossier_code) if t.activity_id == self.sign_activity
         ]
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             if store.completed_at(conn, pending_id) is not None:
                 raise Conflict("Văn bản đã được ký.", "This signature has already been made.")
-            doc_id = self.shop.insert_document(
+            doc_id = self.desk.insert_document(
                 conn,
                 row.dossier_code,
                 f"{row.document_kind}_draft",
@@ -145,23 +159,23 @@ class PersonalSignatures:
                 person.username,
                 idempotency_key=f"pending-signature/{pending_id}",
             )
-            store.complete(conn, pending_id, self.shop.clock.now(), doc_id)
-            self.shop.record(
+            store.complete(conn, pending_id, self.clock.now(), doc_id)
+            self.desk.record(
                 "signature.applied", person.username, row.dossier_code, document_id=doc_id,
                 signer=f"person:{person.username}", field=row.field_name, device=True,
             )  # fmt: skip
             for task in tasks:
-                self.shop.engine.complete_user_task(task.id, {f"{self.sign_activity}_by": person.username})
-                self.shop.record("task.completed", person.username, row.dossier_code, task=task.activity_id)
+                self.engine.complete_user_task(task.id, {f"{self.sign_activity}_by": person.username})
+                self.desk.record("task.completed", person.username, row.dossier_code, task=task.activity_id)
         return doc_id
 
     def signed_document(self, pending_id: str) -> tuple[Any, bytes]:
         """The PDF with the personal signature embedded (the next step fills and seals it)."""
-        with transaction(self.shop.db) as conn:
+        with transaction(self.db) as conn:
             row = store.signed_document(conn, pending_id)
         if row is None:
             raise NotFound("Văn bản chưa được ký.", "The document has not been signed yet.", pending_id=pending_id)
-        return row, b"".join(self.shop.store.open(stored_object(row)))
+        return row, b"".join(self.store.open(stored_object(row)))
 
 
 def b64(data: bytes) -> str:

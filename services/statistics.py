@@ -15,6 +15,7 @@ from dossiers import text_rules
 from dossiers.calendar import VN_TZ
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dossiers.model import AgencyStructure, DossierStatus, Person, Role
+from dossiers.ports import Clock
 from dossiers.statistics import (
     RATING_LEVELS,
     RESULT_STATUSES,
@@ -29,7 +30,7 @@ from dossiers.text_rules import check_day
 from persistence import ratings, reports
 from persistence.dossier_records import find_dossier
 from persistence.uow import Database, transaction
-from services.shop import OneStopShop
+from services.ports import DossierDesk
 
 
 def period_of_days(first: dt.date, last: dt.date) -> Period:
@@ -88,13 +89,13 @@ def agency_scope(structure: AgencyStructure, person: Person, agency: str | None)
     return frozenset({agency})
 
 
-def group_names(shop: OneStopShop, group_by: GroupBy) -> dict[str, str]:
+def group_names(desk: DossierDesk, group_by: GroupBy) -> dict[str, str]:
     """Display names of group keys, from every agency structure (older dossiers keep their agencies' names)
     and the catalogue."""
     names: dict[str, str] = {}
     if group_by is GroupBy.PROCEDURE:
-        return {p.code: p.name for p in shop.procedures()}
-    for structure in sorted(shop.structures, key=lambda s: s.valid_from):  # the newest name wins
+        return {p.code: p.name for p in desk.procedures()}
+    for structure in sorted(desk.structures, key=lambda s: s.valid_from):  # the newest name wins
         for a in structure.agencies:
             if group_by is GroupBy.AGENCY:
                 names[a.code] = a.name
@@ -104,11 +105,11 @@ def group_names(shop: OneStopShop, group_by: GroupBy) -> dict[str, str]:
 
 
 def statistics(
-    shop: OneStopShop, person: Person, period: Period, group_by: GroupBy, agency: str | None = None
+    db: Database, desk: DossierDesk, person: Person, period: Period, group_by: GroupBy, agency: str | None = None
 ) -> tuple[Report, dict[str, str]]:
-    scope = agency_scope(shop.structure_now(), person, agency)
-    report = compute(load_records(shop.db, period, scope), period, group_by)
-    return report, group_names(shop, group_by)
+    scope = agency_scope(desk.structure_now(), person, agency)
+    report = compute(load_records(db, period, scope), period, group_by)
+    return report, group_names(desk, group_by)
 
 
 # ------------------------------------------------------------------ export
@@ -167,7 +168,8 @@ def export(report: Report, names: dict[str, str], fmt: str, first: dt.date, last
 
 
 def read_statistics(
-    shop: OneStopShop,
+    db: Database,
+    desk: DossierDesk,
     person: Person,
     first: dt.date,
     last: dt.date,
@@ -176,8 +178,8 @@ def read_statistics(
     **how: Any,
 ) -> tuple[Report, dict[str, str]]:
     """The indicators of the days ``first``..``last`` within the person's scope, recorded as ``statistics.read``."""
-    report, names = statistics(shop, person, period_of_days(first, last), group_by, agency)
-    shop.record(
+    report, names = statistics(db, desk, person, period_of_days(first, last), group_by, agency)
+    desk.record(
         "statistics.read",
         person.username,
         group_by=group_by.value,
@@ -189,7 +191,8 @@ def read_statistics(
 
 
 def export_statistics(
-    shop: OneStopShop,
+    db: Database,
+    desk: DossierDesk,
     person: Person,
     first: dt.date,
     last: dt.date,
@@ -199,9 +202,9 @@ def export_statistics(
     **how: Any,
 ) -> tuple[bytes, str, str]:
     """The same figures as a CSV or XLSX file (body, media type, file name), recorded as ``statistics.exported``."""
-    report, names = statistics(shop, person, period_of_days(first, last), group_by, agency)
+    report, names = statistics(db, desk, person, period_of_days(first, last), group_by, agency)
     body, media_type, filename = export(report, names, fmt, first, last)
-    shop.record(
+    desk.record(
         "statistics.exported",
         person.username,
         group_by=group_by.value,
@@ -216,13 +219,15 @@ def export_statistics(
 # ------------------------------------------------------------------ the citizen's rating
 
 
-def rating_of(shop: OneStopShop, code: str) -> int | None:
+def rating_of(db: Database, code: str) -> int | None:
     """The level the applicant gave the dossier, None before they rate it."""
-    with transaction(shop.db) as conn:
+    with transaction(db) as conn:
         return ratings.level_of(conn, code)
 
 
-def rate(shop: OneStopShop, code: str, id_number: str, level: int, comment: str | None) -> dict[str, Any]:
+def rate(
+    db: Database, clock: Clock, desk: DossierDesk, code: str, id_number: str, level: int, comment: str | None
+) -> dict[str, Any]:
     """Record the applicant's satisfaction (levels 1–5) with a resolved dossier, once."""
     if level not in RATING_LEVELS:
         raise InvalidInput("Mức đánh giá phải từ 1 đến 5.", "The level must be 1 to 5.")
@@ -230,9 +235,9 @@ def rate(shop: OneStopShop, code: str, id_number: str, level: int, comment: str 
     not_found = NotFound(
         "Không tìm thấy hồ sơ với mã và số định danh đã nhập.", "No dossier with this code and ID number."
     )
-    now = shop.clock.now()
+    now = clock.now()
     already = Conflict("Hồ sơ này đã được đánh giá.", "This dossier has already been rated.")
-    with transaction(shop.db) as conn:
+    with transaction(db) as conn:
         row = find_dossier(conn, code)
         if row is None or row.applicant_id_number != id_number.strip():
             raise not_found
@@ -246,5 +251,5 @@ def rate(shop: OneStopShop, code: str, id_number: str, level: int, comment: str 
             raise already
         if not ratings.add(conn, code, level, text, now):  # a concurrent rating of the same dossier won
             raise already
-        shop.record("dossier.rated", "public", code, level=level, commented=text is not None)
+        desk.record("dossier.rated", "public", code, level=level, commented=text is not None)
     return {"code": code, "level": level, "rated_at": now.isoformat()}

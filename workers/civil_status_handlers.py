@@ -43,8 +43,8 @@ from documents.civil_status import (
 )
 from documents.layout import SIGNATURE_BOX, long_date
 from dossiers.calendar import VN_TZ
-from dossiers.ports import SignatureRequest, Signer, StoredObject
-from services.issuing import DocumentIssuer, IssueRequest
+from dossiers.ports import Clock, DocumentStore, SignatureRequest, Signer, StoredObject
+from services.issuing import IssueRequest
 from services.paperwork import Paperwork, place_name
 from services.shop import OneStopShop
 from signing.appearance import copy_box, copy_style, development_signature_png, leader_style, seal_box
@@ -149,10 +149,10 @@ def prepare_copy_fields(pdf: bytes, first_page: tuple[float, float], last_page: 
     return out.getvalue()
 
 
-def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, Handler]:
-    copies = DocumentIssuer(
-        shop, copy_signer(shop, paperwork.issuer.signer), render_seconds=paperwork.issuer.render_seconds
-    )
+def civil_status_handlers(
+    shop: OneStopShop, paperwork: Paperwork, clock: Clock, store: DocumentStore
+) -> dict[str, Handler]:
+    copies = paperwork.issuer.with_signer(copy_signer(shop, paperwork.issuer.signer))
 
     def context(code: str) -> tuple[Any, Any, dict[str, Any]]:
         row = shop.dossier_row(code)
@@ -200,7 +200,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
             child_gender=_text(d.get("child_gender")),
             birth_place=_text(d.get("birth_place")),
             mother_name=_text(d.get("mother_name")),
-            registered_at=shop.clock.now(),
+            registered_at=clock.now(),
             declarer_name=row.applicant_name,
             declarer_id_number=row.applicant_id_number or "",
             declarer_relationship=_text(d.get("declarer_relationship")),
@@ -240,7 +240,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
             agency_name=agency.name,
             husband=spouse("husband"),
             wife=spouse("wife"),
-            registered_at=shop.clock.now(),
+            registered_at=clock.now(),
             signer_name=full_name(leader),
             signer_title=LEADER_TITLE,
             dossier_code=code,
@@ -254,7 +254,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
         if doc is None:
             raise ValueError(f"dossier {code} has no scan of the original (paper 'ban_chinh')")
         obj = StoredObject(doc.storage_key, doc.sha256, doc.size, doc.content_type, doc.version_id)
-        data = b"".join(shop.store.open(obj))
+        data = b"".join(store.open(obj))
         if (doc.content_type or "").startswith("image/"):
             data = image_as_pdf(data)
         return data, doc.filename
@@ -285,7 +285,7 @@ def civil_status_handlers(shop: OneStopShop, paperwork: Paperwork) -> dict[str, 
         row, agency, _ = context(code)
         kind = RESULTS[shop.procedure_of(row).process_key]
         signed = paperwork.leader_signed_result(code)
-        now = shop.clock.now().astimezone(VN_TZ)
+        now = clock.now().astimezone(VN_TZ)
         serial = paperwork.register_number(agency.code, now.year, kind.series, once_for=code)
         number = kind.number(serial, now.year)
         filled = fill_number_and_date(

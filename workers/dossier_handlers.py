@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dossiers.lifecycle import warning_at
 from dossiers.model import DossierStatus
-from dossiers.ports import Exchange
+from dossiers.ports import Clock, DocumentStore, Exchange
 from services.paperwork import Paperwork
 from services.shop import OneStopShop
+from services.supplements import Supplements
 from workers.civil_status_handlers import civil_status_handlers
 from workers.joint_handlers import joint_handlers
 from workers.runtime import Complete, Handler, Outcome, TaskContext
@@ -27,7 +28,14 @@ def _text(ctx: TaskContext, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def handlers_for(shop: OneStopShop, paperwork: Paperwork, exchange: Exchange | None = None) -> dict[str, Handler]:
+def handlers_for(
+    shop: OneStopShop,
+    supplements: Supplements,
+    paperwork: Paperwork,
+    exchange: Exchange,
+    clock: Clock,
+    store: DocumentStore,
+) -> dict[str, Handler]:
     def move(target: DossierStatus) -> Handler:
         def handle(ctx: TaskContext) -> Outcome:
             shop.change_status(_code(ctx), target, WORKER_ACTOR, task=ctx.activity_id)
@@ -36,7 +44,7 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork, exchange: Exchange | N
         return handle
 
     def accept(ctx: TaskContext) -> Outcome:
-        shop.file_uploads(_code(ctx), WORKER_ACTOR)
+        supplements.file_uploads(_code(ctx), WORKER_ACTOR)
         _, row = shop.change_status(_code(ctx), DossierStatus.IN_PROGRESS, WORKER_ACTOR, task=ctx.activity_id)
         return Complete(
             {
@@ -57,9 +65,9 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork, exchange: Exchange | N
         return Complete({"supplement_request_document_id": doc_id})
 
     def resume(ctx: TaskContext) -> Outcome:
-        shop.file_uploads(_code(ctx), WORKER_ACTOR)  # the supplementary papers
+        supplements.file_uploads(_code(ctx), WORKER_ACTOR)  # the supplementary papers
         _, row = shop.change_status(_code(ctx), DossierStatus.IN_PROGRESS, WORKER_ACTOR, task=ctx.activity_id)
-        now = shop.clock.now()
+        now = clock.now()
         return Complete(
             {"due_at": row.due_at.isoformat(), "warn_at": warning_at(shop.calendar, now, row.due_at).isoformat()}
         )
@@ -106,6 +114,6 @@ def handlers_for(shop: OneStopShop, paperwork: Paperwork, exchange: Exchange | N
         "dossier.result_ready": move(DossierStatus.RESULT_READY),
         "dossier.close": move(DossierStatus.RETURNED),
         "dossier.warn_due": warn_due,
-        **joint_handlers(shop, paperwork, exchange),  # construction permit, joint land procedure (exchange)
-        **civil_status_handlers(shop, paperwork),  # birth, marriage, certified copy results
+        **joint_handlers(shop, paperwork, exchange, clock),  # construction permit, joint land procedure (exchange)
+        **civil_status_handlers(shop, paperwork, clock, store),  # birth, marriage, certified copy results
     }

@@ -42,11 +42,12 @@ from documents.permits import (
 )
 from dossiers.calendar import VN_TZ
 from dossiers.model import Agency
-from dossiers.ports import Exchange, ExchangeDocument, SignatureRequest
-from services.exchange import ORIGIN, InProcessExchange, PartnerDirectory
+from dossiers.ports import Clock, Exchange, ExchangeDocument, SignatureRequest
+from services.exchange import ORIGIN, PartnerDirectory
 from services.issuing import IssueRequest
 from services.paperwork import AGENCY_FIELD, DATE_BOX, NUMBER_BOX, VISIBLE_SEAL, Paperwork, place_name
 from services.shop import OneStopShop
+from services.tasks import decision_choices
 from signing.appearance import development_signature_png, leader_style, seal_box
 from signing.fields import LEADER_FIELD, fill_number_and_date, prepare_fields
 from workers.runtime import Complete, Handler, Outcome, TaskContext
@@ -133,8 +134,11 @@ def _department_name(agency: Agency, role: str, default: str) -> str:
 class JointWork:
     """The application side of the handlers: documents, numbering, signatures and hand-offs."""
 
-    def __init__(self, shop: OneStopShop, paperwork: Paperwork, exchange: Exchange, partners: PartnerDirectory) -> None:
+    def __init__(
+        self, shop: OneStopShop, paperwork: Paperwork, exchange: Exchange, partners: PartnerDirectory, clock: Clock
+    ) -> None:
         self.shop = shop
+        self.clock = clock
         self.paperwork = paperwork
         self.exchange = exchange
         self.partners = partners
@@ -195,7 +199,7 @@ class JointWork:
         documents = self.documents_of(code, spec.documents)
         out: dict[str, Any] = {}
         if spec.takes_over and spec.step_working_days:
-            out |= self.schedule(code, spec.step_working_days, self.shop.clock.now())
+            out |= self.schedule(code, spec.step_working_days, self.clock.now())
         context = {
             "kind": "handoff",
             "step": self.step(row, spec.next_step) if spec.takes_over else None,
@@ -222,7 +226,7 @@ class JointWork:
         code = _code(ctx)
         step = str(ctx.variables.get("joint_step") or "")
         row = self.shop.dossier_row(code)
-        choices = self.shop.decision_choices(self.shop.procedure_of(row).process_key, step).get("decision")
+        choices = decision_choices(self.shop.bpmn_dirs, self.shop.procedure_of(row).process_key, step).get("decision")
         variables: dict[str, Any] = {"by": _text(ctx, "last_actor"), "comment": _text(ctx, "comment")}
         if choices:
             variables["decision"] = _text(ctx, "decision")
@@ -253,7 +257,7 @@ class JointWork:
             construction_address=str(details.get("construction_address", "")),
             parcel_number=str(details.get("parcel_number", "")),
             map_sheet=str(details.get("map_sheet", "")),
-            inspected_at=self.shop.clock.now(),
+            inspected_at=self.clock.now(),
             inspector_name=self.full_name(inspector, inspector or "Cán bộ kiểm tra"),
             findings=_text(ctx, "comment") or "Hiện trạng khu đất phù hợp với hồ sơ và bản vẽ đề nghị cấp phép.",
         )
@@ -288,7 +292,7 @@ class JointWork:
             map_sheet=str(details.get("map_sheet", "")),
             area_m2=area,
             registration_fee_vnd=round(area * DEMO_LAND_PRICE_VND_PER_M2 * REGISTRATION_FEE_RATE),
-            issued_at=self.shop.clock.now(),
+            issued_at=self.clock.now(),
             official_name=self.full_name(official, official or "Cán bộ thuế"),
             assessment=_text(ctx, "comment") or "",
         )
@@ -332,7 +336,7 @@ class JointWork:
             raise ValueError(f"dossier {code} has no site inspection record: the permit cannot be prepared")
         row, agency, details = self.context(code)
         inspected = _text(ctx, "inspected_at")
-        now = self.shop.clock.now()
+        now = self.clock.now()
         data = PermitData(
             parent_agency=agency.name,
             issuing_authority=_department_name(agency, "specialist", "Phòng Kinh tế"),
@@ -376,7 +380,7 @@ class JointWork:
             land_use_purpose=str(details.get("land_use_purpose", "")),
             land_origin=str(details.get("land_origin", "")),
             use_term=str(details.get("use_term") or "Lâu dài"),
-            issued_at=self.shop.clock.now(),
+            issued_at=self.clock.now(),
             signer_name=self.full_name(leader, leader),
             prepared_by=office.name,
         )
@@ -391,7 +395,7 @@ class JointWork:
             return existing
         _, agency, _ = self.context(code)
         signed = self.paperwork.leader_signed_result(code)
-        now = self.shop.clock.now().astimezone(VN_TZ)
+        now = self.clock.now().astimezone(VN_TZ)
         number = self.register_number(agency.code, now.year, series)
         filled = fill_number_and_date(signed, number, long_date(now.date()))
         self.shop.record(
@@ -414,11 +418,12 @@ class JointWork:
 def joint_handlers(
     shop: OneStopShop,
     paperwork: Paperwork,
-    exchange: Exchange | None = None,
+    exchange: Exchange,
+    clock: Clock,
     partners: PartnerDirectory | None = None,
 ) -> dict[str, Handler]:
-    """The handlers by topic; ``exchange`` defaults to the in-process adapter (swap it for signed envelopes)."""
-    work = JointWork(shop, paperwork, exchange or InProcessExchange(shop), partners or PartnerDirectory())
+    """The handlers by topic; ``exchange``: the in-process adapter, or signed envelopes to partners."""
+    work = JointWork(shop, paperwork, exchange, partners or PartnerDirectory(), clock)
 
     def send(ctx: TaskContext) -> Outcome:
         return Complete(work.hand_off(ctx))
@@ -430,7 +435,7 @@ def joint_handlers(
         days = STEP_PLANS.get(ctx.activity_id)
         if days is None:
             raise ValueError(f"no step plan is configured for activity {ctx.activity_id!r}")
-        return Complete(work.schedule(_code(ctx), days, shop.clock.now()))
+        return Complete(work.schedule(_code(ctx), days, clock.now()))
 
     def reschedule(ctx: TaskContext) -> Outcome:
         return Complete(work.reschedule(_code(ctx), ctx.variables))
@@ -451,7 +456,7 @@ def joint_handlers(
 
     def inspection_record(ctx: TaskContext) -> Outcome:
         doc_id = work.inspection_record(ctx)
-        return Complete({"inspection_record_document_id": doc_id, "inspected_at": shop.clock.now().isoformat()})
+        return Complete({"inspection_record_document_id": doc_id, "inspected_at": clock.now().isoformat()})
 
     def tax_notice(ctx: TaskContext) -> Outcome:
         return Complete({"tax_notice_document_id": work.tax_notice(ctx)})

@@ -32,6 +32,7 @@ from dossiers.errors import InvalidInput, MotcuaError
 from dossiers.model import OFFICIAL_ROLES, Person, Role
 from services import calendar as overrides_calendar
 from services.accounts import save_user, set_user_active
+from services.operations import retry_incident
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")  # as dossiers.agencies checks the demo people
 OVERRIDE_KINDS = {
@@ -307,7 +308,7 @@ def admin_router(runtime: Any) -> APIRouter:
             )
         day = dt.date.fromisoformat(day_text)
         overrides_calendar.add_override(
-            shop, person.username, day, kind, reason, rebuild=rebuild_calendar, channel="browser"
+            runtime.db, shop, person.username, day, kind, reason, rebuild=rebuild_calendar, channel="browser"
         )
         return RedirectResponse(f"/quan-tri/lich?nam={day.year}&da_luu={day.isoformat()}", status_code=303)
 
@@ -322,7 +323,7 @@ def admin_router(runtime: Any) -> APIRouter:
         removed = None
         if when is not None:
             removed = overrides_calendar.remove_override(
-                shop, person.username, when, rebuild=rebuild_calendar, channel="browser"
+                runtime.db, shop, person.username, when, rebuild=rebuild_calendar, channel="browser"
             )
         if removed is None or when is None:
             return calendar_page(
@@ -387,7 +388,9 @@ def admin_router(runtime: Any) -> APIRouter:
                 request, person, 422, error=("Số lần thử lại phải từ 1 đến 10.", "Retries must be 1 to 10.")
             )
         try:
-            await run_in_threadpool(shop.retry_incident, incident_id, person.username, int(text))
+            await run_in_threadpool(
+                retry_incident, runtime.engine, shop.record, incident_id, person.username, int(text)
+            )
         except MotcuaError as exc:
             status = 404 if exc.kind == "not_found" else 422
             return incidents_page(request, person, status, error=(exc.message_vi, exc.message_en))

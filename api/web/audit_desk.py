@@ -357,7 +357,9 @@ def audit_router(runtime: Any) -> APIRouter:
         }
         try:
             first, last, group_by, agency = statistics_query(request)
-            report, names = stats.read_statistics(shop, person, first, last, group_by, agency, channel="browser")
+            report, names = stats.read_statistics(
+                runtime.db, shop, person, first, last, group_by, agency, channel="browser"
+            )
         except MotcuaError as exc:
             status = 403 if exc.kind == "forbidden" else 422
             return page(
@@ -412,7 +414,7 @@ def audit_router(runtime: Any) -> APIRouter:
         person = signed_in(request, runtime, *STATISTICS_ROLES)
         first, last, group_by, agency = statistics_query(request)
         body, media_type, filename = stats.export_statistics(
-            shop, person, first, last, group_by, agency, format, channel="browser"
+            runtime.db, shop, person, first, last, group_by, agency, format, channel="browser"
         )
         return Response(
             body,

@@ -213,7 +213,7 @@ def citizens_router(runtime: Any) -> APIRouter:
             supplement_open=state == DossierStatus.SUPPLEMENT_REQUESTED and not answered,
             supplement_answered=state == DossierStatus.SUPPLEMENT_REQUESTED and answered,
             can_rate=state in RESULT_STATUSES,
-            rated=stats.rating_of(shop, code),
+            rated=stats.rating_of(runtime.db, code),
             rating_names=RATING_NAMES,
             supplement_errors=supplement_errors or {},
             supplement_error=supplement_error,
@@ -249,7 +249,7 @@ def citizens_router(runtime: Any) -> APIRouter:
                 )
             if not app.errors:
                 try:
-                    await run_in_threadpool(shop.supplement, person, code, app.uploads)
+                    await run_in_threadpool(runtime.supplements.supplement, person, code, app.uploads)
                 except MotcuaError as exc:
                     error = exc
         finally:
@@ -275,7 +275,9 @@ def citizens_router(runtime: Any) -> APIRouter:
             message: Message = ("Hãy chọn một mức đánh giá từ 1 đến 5.", "Choose a level from 1 to 5.")
             return dossier_page(request, person, code, status=422, rating_error=message)
         try:
-            await run_in_threadpool(stats.rate, shop, code, row.applicant_id_number, int(level), text or None)
+            await run_in_threadpool(
+                stats.rate, runtime.db, runtime.clock, shop, code, row.applicant_id_number, int(level), text or None
+            )
         except MotcuaError as exc:
             status = 409 if exc.kind == "conflict" else 422
             return dossier_page(request, person, code, status=status, rating_error=(exc.message_vi, exc.message_en))

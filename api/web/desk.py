@@ -30,7 +30,8 @@ from dossiers import text_rules
 from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.errors import Forbidden, InvalidInput, MotcuaError, NotFound
 from dossiers.model import DossierStatus, Person, Procedure, Role
-from services.shop import Applicant, set_applicant_email
+from services.intake import Applicant
+from services.shop import set_applicant_email
 from services.uploads import Upload, check_upload
 
 Message = tuple[str, str]  # (Vietnamese, English)
@@ -286,7 +287,7 @@ async def register(
         return None, None
     try:
         view = await run_in_threadpool(
-            runtime.shop.intake, person, proc.code, app.applicant, app.uploads, agency_code, channel, app.details
+            runtime.intake.intake, person, proc.code, app.applicant, app.uploads, agency_code, channel, app.details
         )
     except MotcuaError as exc:
         app.errors.update(problem_fields(proc, exc, app))

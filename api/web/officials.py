@@ -35,7 +35,6 @@ from api.web.routes import form_of, signed_in
 from dossiers.errors import MotcuaError, NotFound
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
 from dossiers.text_rules import COMMENT_MAX
-from services.shop import list_tasks, task_rows
 
 OFFICIALS = (Role.RECEPTION, Role.SPECIALIST, Role.LEADER, Role.CLERK)
 DOCUMENT_READERS = (*OFFICIALS, Role.AUDITOR, Role.ADMIN)
@@ -168,8 +167,7 @@ def officials_router(runtime: Any) -> APIRouter:
         person = signed_in(request, runtime, *OFFICIALS)
         tab = muc if muc in TABS else "tat-ca"
         order = sap_xep if sap_xep in SORTS else "han"
-        everything, shown = list_tasks(
-            shop,
+        everything, shown = runtime.tasks.list_tasks(
             person,
             keep=lambda r: in_tab(r, tab) and (not thu_tuc or r["procedure_code"] == thu_tuc),
             order_by="due" if order.endswith("han") else "received_at",
@@ -204,7 +202,7 @@ def officials_router(runtime: Any) -> APIRouter:
         form = await form_of(request, runtime)
         back = _back_to(str(form.get("back") or ""))
         try:
-            await run_in_threadpool(shop.claim if claim else shop.unclaim, person, task_id)
+            await run_in_threadpool(runtime.tasks.claim if claim else runtime.tasks.unclaim, person, task_id)
         except MotcuaError as exc:
             return RedirectResponse(_with_message(back, "loi", _error_code(exc)), status_code=303)
         return RedirectResponse(_with_message(back, "tb", "da-nhan" if claim else "da-tra"), status_code=303)
@@ -218,7 +216,7 @@ def officials_router(runtime: Any) -> APIRouter:
         return await claim_or_release(request, task_id, claim=False)
 
     def find_task(person: Person, task_id: str) -> dict[str, Any]:
-        for row in task_rows(shop, person):
+        for row in runtime.tasks.task_rows(person):
             if row["id"] == task_id:
                 return row
         raise NotFound(
@@ -310,7 +308,7 @@ def officials_router(runtime: Any) -> APIRouter:
         decision = str(form.get("decision") or "").strip() or None
         comment = str(form.get("comment") or "").strip() or None
         try:
-            await run_in_threadpool(shop.complete, person, task_id, decision, comment)
+            await run_in_threadpool(runtime.tasks.complete, person, task_id, decision, comment)
         except MotcuaError as exc:
             return task_page(
                 request,

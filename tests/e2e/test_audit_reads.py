@@ -101,3 +101,19 @@ def test_a_citizen_reading_their_own_dossier_is_recorded_under_their_name(api: A
     before = head(api)
     assert api.get(f"/api/dossiers/{code}", CITIZEN).status_code == 200
     assert [actor for actor, _, _ in reads(api, before)] == [CITIZEN]
+
+
+def test_the_process_diagram_records_the_read_of_the_history_it_shows(api: Api) -> None:
+    """The diagram marks the steps done from the dossier's audit trail: that read is recorded like the JSON
+    history's; a refused diagram records nothing."""
+    code = registered(api)
+    api.token(SPECIALIST)
+    before = head(api)
+    r = api.get(f"/api/dossiers/{code}/diagram", SPECIALIST)
+    assert r.status_code == 200 and r.json()["process_key"]
+    assert reads(api, before) == [(SPECIALIST, code, {"part": "history"})]
+
+    api.token("chuyenvien.vpdk")
+    before = head(api)
+    assert api.get(f"/api/dossiers/{code}/diagram", "chuyenvien.vpdk").status_code == 403
+    assert reads(api, before) == []

@@ -21,7 +21,7 @@ from dossiers.model import Role
 from motcua.app import DEMO_PASSWORD, Runtime
 from persistence.schema import audit_log, document, dossier, dossier_counter, wf_instance, wf_user_task
 from persistence.uow import transaction
-from services.shop import Applicant
+from services.intake import Applicant
 from services.uploads import Upload
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, OTHER_COMMUNE, Api, minimal_pdf
 
@@ -752,7 +752,7 @@ def test_failed_intake_does_not_consume_a_serial(api: Api) -> None:
 def test_intake_rolled_back_after_the_serial_was_taken_gives_it_back(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure *inside* the intake transaction (after the counter row was incremented) rolls the
     counter, the dossier row, the document rows and the audit entries back together."""
-    shop = api.runtime.shop
+    desk = api.runtime.intake
     reception = api.runtime.accounts.get("tiepnhan.xa1")
     assert reception is not None
     applicant = Applicant("Nguyễn Văn An", "001090012345")
@@ -763,7 +763,7 @@ def test_intake_rolled_back_after_the_serial_was_taken_gives_it_back(api: Api, m
             Upload("giay_to_phap_ly", "b.pdf", "application/pdf", io.BytesIO(minimal_pdf("cccd"))),
         ]
 
-    assert shop.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)["code"].endswith(
+    assert desk.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)["code"].endswith(
         "-0001"
     )
     before = snapshot(api.runtime)
@@ -773,11 +773,11 @@ def test_intake_rolled_back_after_the_serial_was_taken_gives_it_back(api: Api, m
 
     monkeypatch.setattr(api.runtime.engine, "start", engine_down)
     with pytest.raises(RuntimeError, match="engine unavailable"):
-        shop.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)
+        desk.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)
     assert snapshot(api.runtime) == before  # same bytes as dossier 0001: no new object either
     monkeypatch.undo()
     assert (
-        shop.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)["code"]
+        desk.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)["code"]
         == f"{COMMUNE}-260302-0002"
     )
 

@@ -177,7 +177,7 @@ def test_a_comment_with_control_or_bidi_characters_is_refused_and_the_task_stays
 def test_the_apology_reason_refuses_control_characters(api: Api) -> None:
     code, _ = _claimed_task(api)
     api.advance(days=2, hours=2)  # Wednesday 10:00: at risk of being late
-    assert find_late_risks(api.runtime.shop, api.runtime.clock.now()) == [code]
+    assert find_late_risks(api.runtime.db, api.runtime.engine, api.runtime.shop, api.runtime.clock.now()) == [code]
     with transaction(api.runtime.db) as conn:
         notice = conn.execute(select(late_notice).where(late_notice.c.dossier_code == code)).one()
     new_due = dt.datetime(2026, 3, 9, 17, 0, tzinfo=VN_TZ).isoformat()

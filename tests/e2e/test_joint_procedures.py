@@ -268,7 +268,7 @@ def test_a_redelivered_exchange_task_delivers_once(api: Api) -> None:
     _only(api, "chuyenvien.vpdk", code, "cadastral_check")
 
     # the port itself: the same message id returns the first receipt and delivers nothing
-    exchange = InProcessExchange(api.runtime.shop)
+    exchange = InProcessExchange(api.runtime.db, api.runtime.clock, api.runtime.shop)
     receipt = exchange.send(COMMUNE, LAND_OFFICE, code, first.variables["last_exchange_message"], [])
     assert receipt.duplicate
     assert receipt.receiver_agency == LAND_OFFICE

@@ -62,13 +62,17 @@ def test_late_notice_apology_moves_the_due_date_and_notifies(ops: Api) -> None:
     assert api.post(f"/api/tasks/{task['id']}/claim", "chuyenvien1.xa1").status_code == 200
     shop = api.runtime.shop
 
-    assert find_late_risks(shop, api.runtime.clock.now()) == []  # three working days left
+    assert (
+        find_late_risks(api.runtime.db, api.runtime.engine, shop, api.runtime.clock.now()) == []
+    )  # three working days left
     api.advance(days=2, hours=1)  # Wednesday 09:00: 7 working hours left
     now = api.runtime.clock.now()
-    assert find_late_risks(shop, now) == []  # default: a quarter of 24 h = 6 h
+    assert find_late_risks(api.runtime.db, api.runtime.engine, shop, now) == []  # default: a quarter of 24 h = 6 h
     api.advance(hours=1)  # Wednesday 10:00
-    assert find_late_risks(shop, api.runtime.clock.now()) == [code]
-    assert find_late_risks(shop, api.runtime.clock.now()) == []  # one notice per dossier
+    assert find_late_risks(api.runtime.db, api.runtime.engine, shop, api.runtime.clock.now()) == [code]
+    assert (
+        find_late_risks(api.runtime.db, api.runtime.engine, shop, api.runtime.clock.now()) == []
+    )  # one notice per dossier
     (notice,) = _row(api, late_notice, dossier_code=code)
     assert (notice.status, notice.agency_code, notice.department_code) == ("open", COMMUNE, f"{COMMUNE}-PKT")
     assert notice.old_due_at == old_due
@@ -137,7 +141,9 @@ def test_a_configured_window_and_a_dossier_nobody_claimed(ops: Api) -> None:
     code = api.submit().json()["code"]
     api.work()
     api.advance(days=2, hours=1)  # Wednesday 09:00, 7 working hours left
-    assert find_late_risks(api.runtime.shop, api.runtime.clock.now(), window_hours=8) == [code]
+    assert find_late_risks(
+        api.runtime.db, api.runtime.engine, api.runtime.shop, api.runtime.clock.now(), window_hours=8
+    ) == [code]
     (notice,) = _row(api, late_notice, dossier_code=code)
     # nobody claimed the review task: its department is the kind the procedure names (household business:
     # the economic department), not any of the specialists' departments
@@ -191,7 +197,7 @@ def test_the_result_is_not_returned_before_the_fee_is_paid_in_cash(ops: Api) -> 
     code = _certification(api)
     summary = api.get(f"/api/dossiers/{code}/payments", "tiepnhan.xa1").json()
     assert (summary["fee_vnd"], summary["paid_vnd"], summary["paid"]) == (2000, 0, False)
-    assert not is_paid(api.runtime.shop, code)
+    assert not is_paid(api.runtime.db, api.runtime.shop, code)
 
     r = api.decide("tiepnhan.xa1", code, None)  # return_result
     assert r.status_code == 409
@@ -204,7 +210,7 @@ def test_the_result_is_not_returned_before_the_fee_is_paid_in_cash(ops: Api) -> 
     assert r.status_code == 201, r.text
     assert (r.json()["status"], r.json()["amount_vnd"], r.json()["fee_paid"]) == ("paid", 2000, True)
     assert api.post(cash, "tiepnhan.xa1", json={"receipt_number": "BL-0002"}).status_code == 409  # paid already
-    assert is_paid(api.runtime.shop, code)
+    assert is_paid(api.runtime.db, api.runtime.shop, code)
 
     assert api.decide("tiepnhan.xa1", code, None).status_code == 200
     api.work()
@@ -240,7 +246,7 @@ def test_a_gateway_callback_is_signed_and_applied_once(ops: Api) -> None:
         assert r.json()["code"] == "motcua.bad_signature"
     tampered = body.replace(b"2000", b"200")
     assert callback(tampered, sign_callback(secret, body)).status_code == 403
-    assert not is_paid(api.runtime.shop, code)
+    assert not is_paid(api.runtime.db, api.runtime.shop, code)
     wrong_amount = json.dumps({"reference": intent["reference"], "status": "paid", "amount_vnd": 20}).encode()
     assert callback(wrong_amount, sign_callback(secret, wrong_amount)).status_code == 422
 
@@ -250,7 +256,7 @@ def test_a_gateway_callback_is_signed_and_applied_once(ops: Api) -> None:
     r = callback(body, sign_callback(secret, body))  # the same callback again
     assert r.status_code == 409
     assert r.json()["code"] == "motcua.callback_replayed"
-    assert is_paid(api.runtime.shop, code)
+    assert is_paid(api.runtime.db, api.runtime.shop, code)
     summary = api.get(f"/api/dossiers/{code}/payments", "tiepnhan.xa1").json()
     assert [(p["method"], p["status"]) for p in summary["payments"]] == [("gateway", "paid")]
     assert api.decide("tiepnhan.xa1", code, None).status_code == 200

@@ -55,7 +55,7 @@ def _resolve(api: Api, code: str, specialist: str, *, household: bool = True, ha
     assert api.decide(specialist, code, "approve").status_code == 200
     assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
     api.issue_result(code)
-    if hand_over and not household and not is_paid(api.runtime.shop, code):
+    if hand_over and not household and not is_paid(api.runtime.db, api.runtime.shop, code):
         r = api.post(f"/api/dossiers/{code}/payments/cash", "tiepnhan.xa1", json={"receipt_number": f"BL-{code}"})
         assert r.status_code == 201, r.text
     if hand_over:

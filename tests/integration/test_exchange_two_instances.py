@@ -461,3 +461,16 @@ def test_a_wrong_receiver_is_refused(pair: Pair, keys_a: Pkcs12Keys) -> None:
 def test_malformed_envelopes_get_a_signed_nack(pair: Pair) -> None:
     assert _nack(pair, None, raw=b"{not json")["reason"]["code"] == "malformed"
     assert _nack(pair, {"manifest": "@@@", "signature": "", "documents": {}})["reason"]["code"] == "malformed"
+
+
+def test_sigterm_stops_an_https_installation_promptly_with_idle_connections_open(pair: Pair) -> None:
+    """A client that keeps its TLS connection open and never answers close_notify (an idle keep-alive pool, as
+    httpx keeps here) held the stop for asyncio's 30 s SSL shutdown timeout; the stop now drops such connections
+    after a short grace, so an orchestrator's SIGTERM ends in a clean exit, not a SIGKILL."""
+    assert pair.api_b.get("/api/health", "chuyenvien.vpdk").status_code == 200  # leaves the connection idle in the pool
+    exit_code, took, killed = pair.b.stop() or (None, 0.0, False)
+    try:
+        assert (exit_code, killed) == (0, False), f"SIGTERM: exit {exit_code} after {took:.1f} s"
+        assert took < 10.0, f"the stop took {took:.1f} s"
+    finally:
+        pair.b.start()  # the module's teardown stops it again

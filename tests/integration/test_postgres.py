@@ -29,7 +29,7 @@ from persistence.audit_log import SqlAuditLog
 from persistence.migrate import upgrade
 from persistence.schema import dossier, dossier_counter, metadata
 from persistence.uow import make_engine, transaction
-from services.shop import Applicant
+from services.intake import Applicant
 from services.uploads import Upload
 from signing.validate import PadesValidator
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, MONDAY_MORNING, Api, minimal_pdf
@@ -132,7 +132,7 @@ def test_two_workers_racing_on_postgresql_complete_every_task_exactly_once(pg_ur
 
 
 def test_parallel_intakes_on_postgresql_get_gap_free_codes(pg_runtime: Runtime) -> None:
-    shop = pg_runtime.shop
+    desk = pg_runtime.intake
     reception = pg_runtime.accounts.get("tiepnhan.xa1")
     assert reception is not None
     n = 20
@@ -144,7 +144,7 @@ def test_parallel_intakes_on_postgresql_get_gap_free_codes(pg_runtime: Runtime) 
             Upload("giay_to_phap_ly", "b.pdf", "application/pdf", io.BytesIO(minimal_pdf(f"cccd {i}"))),
         ]
         barrier.wait()
-        result = shop.intake(
+        result = desk.intake(
             reception,
             HOUSEHOLD_BUSINESS,
             Applicant(f"Nguyễn Văn {i}", "001090012345"),

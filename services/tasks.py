@@ -1,0 +1,258 @@
+"""Tasks and decisions: the officials' task lists, claiming and releasing a step, completing it with a decision.
+
+Who may act on a task is decided here (role, department kinds of the procedure, the agency acting on the current
+step); the dossier's own reads and the reference data come from the desk core (:class:`services.shop.OneStopShop`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dossiers import text_rules
+from dossiers.calendar import WorkingCalendar
+from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dossiers.lifecycle import Timeliness, timeliness, warning_at
+from dossiers.model import OFFICIAL_ROLES, Agency, Person, Role, can_act_on_task
+from dossiers.ports import Clock, Engine, UserTask
+from persistence import dossier_records as records
+from persistence.uow import Database, transaction
+from services.fees import RETURN_ACTIVITY, require_paid
+from services.shop import OneStopShop
+from workflows.introspect import bpmn_file_for, decision_options
+
+SIGNING_ACTIVITIES = frozenset({"sign_result"})  # user tasks completed by a personal signature, not a click
+# Joint procedures: the process variable naming the agency whose officials act on the current step (set by the
+# exchange.send worker at each hand-off); without it, the dossier's own agency acts.
+CURRENT_AGENCY = "current_agency"
+JOINT_STEP = "joint_step"  # a partner installation's task: the procedure step it stands for (services.receiving)
+JOINT_STEP_NAME = "joint_step_name"
+
+
+def decision_choices(bpmn_dirs: Iterable[Path], process_key: str, activity_id: str) -> dict[str, list[str]]:
+    """The decisions a step offers (its outgoing gateway's conditions), read from the process's BPMN file."""
+    path = next((p for d in bpmn_dirs if (p := bpmn_file_for(process_key, d)) is not None), None)
+    if path is None:
+        return {}
+    return {k: list(v) for k, v in decision_options(path.read_bytes(), activity_id).items()}
+
+
+def task_timeliness(now: dt.datetime, received: dt.datetime, due: dt.datetime, calendar: WorkingCalendar) -> str:
+    """early (in time) / soon (past the warning point) / on_time (due today) / late, for an open task."""
+    state = timeliness(now, due)
+    if state == Timeliness.LATE:
+        return "late"
+    if state == Timeliness.ON_TIME:
+        return "on_time"
+    return "soon" if now >= warning_at(calendar, received, due) else "early"
+
+
+class TaskDesk:
+    """The officials' tasks and decisions. ``remote_agencies``: agencies hosted by partner installations (signed
+    envelopes), whose steps are worked there, not here."""
+
+    def __init__(
+        self,
+        desk: OneStopShop,
+        db: Database,
+        engine: Engine,
+        clock: Clock,
+        record: Callable[..., None],
+        bpmn_dirs: Path | Sequence[Path],
+        remote_agencies: frozenset[str] = frozenset(),
+    ) -> None:
+        self.desk = desk
+        self.db = db
+        self.engine = engine
+        self.clock = clock
+        self.record = record
+        self.bpmn_dirs = [bpmn_dirs] if isinstance(bpmn_dirs, Path) else list(bpmn_dirs)
+        self.remote_agencies = remote_agencies
+
+    def _task_agency(self, task: UserTask, row: Any = None) -> Agency:
+        row = row if row is not None else self.desk.dossier_row(task.business_key)
+        acting = task.variables.get(CURRENT_AGENCY) or row.agency_code
+        return self.desk.agency(str(acting), on=row.received_at.date())
+
+    def tasks_for(self, person: Person) -> list[dict[str, Any]]:
+        if person.role not in OFFICIAL_ROLES:
+            raise Forbidden("Chỉ cán bộ mới có danh sách nhiệm vụ.", "Only officials have task lists.")
+        tasks = self.engine.user_tasks(candidate_groups=[person.role.value])
+        visible = []
+        for task in tasks:
+            row = self.desk.dossier_row(task.business_key)
+            agency = self._task_agency(task, row)
+            if agency.code in self.remote_agencies:
+                continue  # the partner's officials work this step in their own system
+            kinds = self.desk.procedure_of(row).department_kinds(person.role.value)
+            if can_act_on_task(person, agency, task.candidate_groups, kinds):
+                visible.append(self._task_view(task, row))
+        return visible
+
+    @staticmethod
+    def _step_of(task: UserTask) -> str:
+        """The procedure step a task stands for: itself, or for a partner's task the step the envelope named."""
+        return str(task.variables.get(JOINT_STEP) or task.activity_id)
+
+    def _task_view(self, task: UserTask, row: Any) -> dict[str, Any]:
+        proc = self.desk.procedure_of(row)
+        joint_name = task.variables.get(JOINT_STEP_NAME)
+        return {
+            "id": task.id,
+            "name": f"{task.name}: {joint_name}" if joint_name else task.name,
+            "activity_id": task.activity_id,
+            "dossier_code": task.business_key,
+            "procedure_code": row.procedure_code,
+            "candidate_groups": list(task.candidate_groups),
+            "assignee": task.assignee,
+            "created_at": task.created_at.isoformat(),
+            "due_at": task.due_at.isoformat() if task.due_at else None,  # this step's
+            "dossier_due_at": row.due_at.isoformat(),  # the dossier's, after pauses and apology letters
+            "dossier_status": row.status,
+            "decisions": self.decision_choices(proc.process_key, self._step_of(task)),
+        }
+
+    def decision_choices(self, process_key: str, activity_id: str) -> dict[str, list[str]]:
+        return decision_choices(self.bpmn_dirs, process_key, activity_id)
+
+    def _authorized_task(self, person: Person, task_id: str) -> UserTask:
+        task = self.engine.user_task(task_id)
+        if task is None:
+            raise NotFound(
+                "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
+                "Task not found or already completed.",
+                task_id=task_id,
+            )
+        row = self.desk.dossier_row(task.business_key)
+        kinds = self.desk.procedure_of(row).department_kinds(person.role.value)
+        acting = self._task_agency(task, row)
+        if acting.code in self.remote_agencies:
+            raise Forbidden(
+                f"Bước này do cơ quan liên thông {acting.name} xử lý trên hệ thống của cơ quan đó.",
+                f"This step is handled by the partner agency {acting.code} in its own system.",
+                task_id=task_id,
+            )
+        if not can_act_on_task(person, acting, task.candidate_groups, kinds):
+            raise Forbidden(
+                "Nhiệm vụ thuộc bộ phận hoặc vai trò khác.",
+                "This task belongs to another department or role.",
+                task_id=task_id,
+            )
+        return task
+
+    def claim(self, person: Person, task_id: str) -> dict[str, Any]:
+        task = self._authorized_task(person, task_id)
+        with transaction(self.db):
+            self.engine.claim(task_id, person.username)
+            self.record(
+                "task.claimed",
+                person.username,
+                task.business_key,
+                task=task.activity_id,
+                department=person.department_code,
+            )
+        return {"id": task_id, "assignee": person.username}
+
+    def unclaim(self, person: Person, task_id: str) -> dict[str, Any]:
+        task = self._authorized_task(person, task_id)
+        if task.assignee not in (None, person.username) and person.role != Role.ADMIN:
+            raise Forbidden("Nhiệm vụ do người khác nhận.", f"Task is claimed by {task.assignee}.")
+        with transaction(self.db):
+            self.engine.unclaim(task_id)
+            self.record("task.unclaimed", person.username, task.business_key, task=task.activity_id)
+        return {"id": task_id, "assignee": None}
+
+    def complete(self, person: Person, task_id: str, decision: str | None, comment: str | None) -> dict[str, Any]:
+        task = self._authorized_task(person, task_id)
+        if task.assignee is not None and task.assignee != person.username:
+            raise Conflict(f"Nhiệm vụ đang do {task.assignee} xử lý.", f"Task is claimed by {task.assignee}.")
+        if task.activity_id in SIGNING_ACTIVITIES:
+            raise Conflict(
+                "Bước này hoàn thành bằng chữ ký số trên thiết bị của người ký (POST /api/signatures/{id}).",
+                "This step is completed by a signature from the signer's device (POST /api/signatures/{id}).",
+                task_id=task_id,
+            )
+        row = self.desk.dossier_row(task.business_key)
+        if task.activity_id == RETURN_ACTIVITY:
+            # the fee before the result is handed over (409 motcua.fee_not_paid)
+            require_paid(self.db, self.desk, task.business_key)
+        choices = self.decision_choices(self.desk.procedure_of(row).process_key, self._step_of(task))
+        variables: dict[str, Any] = {"last_actor": person.username, f"{task.activity_id}_by": person.username}
+        allowed = choices.get("decision")
+        if allowed:
+            if decision not in allowed:
+                shown = decision if decision is None or len(decision) <= 40 else decision[:40] + "…"
+                raise InvalidInput(
+                    f"Quyết định '{shown}' không hợp lệ; chọn một trong: {', '.join(allowed)}.",
+                    f"Decision '{shown}' is not known by the process; expected one of {', '.join(allowed)}.",
+                    field="decision",
+                    allowed=allowed,
+                )
+            variables["decision"] = decision
+        elif decision is not None:
+            raise InvalidInput(
+                "Bước này không cần quyết định.", "This step takes no decision.", activity=task.activity_id
+            )
+        comment = text_rules.clean_comment(comment, label_vi="Ý kiến xử lý", label_en="The comment") or None
+        if comment:
+            variables["comment"] = comment
+        with transaction(self.db) as conn:
+            if task.assignee is None:
+                self.engine.claim(task_id, person.username)
+            self.engine.complete_user_task(task_id, variables)
+            self.record(
+                "task.completed",
+                person.username,
+                task.business_key,
+                task=task.activity_id,
+                decision=decision,
+                comment=comment,
+                department=person.department_code,  # who handled it then (statistics per department)
+            )
+            if decision is not None:
+                records.update_dossier(conn, task.business_key, decision=decision, updated_at=self.clock.now())
+        return {"id": task_id, "completed": True, "decision": decision}
+
+    # ------------------------------------------------------------------ what the pages read
+
+    def task_rows(self, person: Person) -> list[dict[str, Any]]:
+        """The tasks the person may act on, each with its dossier's procedure, applicant, dates and timeliness."""
+        now = self.clock.now()
+        rows = []
+        for task in self.tasks_for(person):
+            row = self.desk.dossier_row(task["dossier_code"])
+            proc = self.desk.procedure_of(row)
+            due = dt.datetime.fromisoformat(task["dossier_due_at"])
+            rows.append(
+                task
+                | {
+                    "procedure_name": proc.name,
+                    "applicant_name": row.applicant_name,
+                    "received_at": row.received_at,
+                    "due": due,
+                    "timeliness": task_timeliness(now, row.received_at, due, self.desk.calendar),
+                    "mine": task["assignee"] == person.username,
+                    "signing": task["activity_id"] in SIGNING_ACTIVITIES,
+                }
+            )
+        return rows
+
+    def list_tasks(
+        self,
+        person: Person,
+        *,
+        keep: Callable[[dict[str, Any]], bool],
+        order_by: str,
+        descending: bool,
+        page: str,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """All the person's task rows and those shown (kept, sorted by ``order_by`` then dossier code). The shown
+        rows carry their applicants' names: recorded as ``dossier.listed`` (Decree 13/2023)."""
+        everything = self.task_rows(person)
+        shown = [r for r in everything if keep(r)]
+        shown.sort(key=lambda r: (r[order_by], r["dossier_code"]), reverse=descending)
+        if shown:
+            self.record("dossier.listed", person.username, None, codes=[r["dossier_code"] for r in shown], page=page)
+        return everything, shown
