@@ -362,7 +362,7 @@ def envelope_receiver(runtime: Runtime) -> EnvelopeReceiver | None:
     """The exchange endpoint's side, when partners are configured."""
     if runtime.exchange is None:
         return None
-    from workers.joint_handlers import partner_documents
+    from services.joint_work import partner_documents
 
     return EnvelopeReceiver(
         runtime.db,

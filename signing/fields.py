@@ -46,6 +46,7 @@ __all__ = [
     "add_text_field",
     "ensure_default_resources",
     "fill_number_and_date",
+    "prepare_copy_fields",
     "prepare_fields",
 ]
 
@@ -235,6 +236,31 @@ def prepare_fields(
         writer.write(out)  # type: ignore[no-untyped-call]
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInput("Không tạo được các ô trong tệp PDF.", f"Cannot add the fields to the PDF: {exc}") from exc
+    return out.getvalue()
+
+
+def prepare_copy_fields(
+    pdf: bytes,
+    *,
+    leader_page: int,
+    leader_box: Box,
+    copy_field: str,
+    copy_box: Box,
+    number_box: Box,
+    date_box: Box,
+) -> bytes:
+    """Every field of a certified copy in one incremental update before the first signature: the leader's
+    signature, the number and the date on the certification page (``leader_page``), the agency's copy stamp
+    (``copy_field``) at ``copy_box`` on page 1 (Decree 30, Appendix I)."""
+    writer = open_for_update(pdf)
+    for name, page, box in ((LEADER_FIELD, leader_page, leader_box), (copy_field, 0, copy_box)):
+        sig_fields.append_signature_field(writer, sig_fields.SigFieldSpec(sig_field_name=name, on_page=page, box=box))
+    page_ref = writer.find_page_for_modification(leader_page)[0]
+    ensure_default_resources(writer)
+    add_text_field(writer, page_ref, NUMBER_FIELD, number_box, "Số chứng thực, quyển số")
+    add_text_field(writer, page_ref, DATE_FIELD, date_box, "Địa danh, ngày chứng thực")
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
     return out.getvalue()
 
 
