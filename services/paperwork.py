@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 
 from documents.forms import (
@@ -152,6 +153,32 @@ class Paperwork:
     def _agency_seal(self, agency: Agency, reason: str) -> SignatureRequest:
         return SignatureRequest(signer=f"agency:{agency.code}", field_name=AGENCY_FIELD, reason=reason)
 
+    def _issue_sealed_form(
+        self,
+        code: str,
+        kind: str,
+        filename: str,
+        idempotency_key: str,
+        render: Callable[[], bytes],
+        agency: Agency,
+        reason: str,
+        actor: str,
+    ) -> str:
+        """One of the desk's forms (Mẫu 01–04): rendered, sealed by the agency in its visible seal box, stored once
+        per ``idempotency_key``; returns the document id."""
+        return self.issuer.issue(
+            IssueRequest(
+                dossier_code=code,
+                kind=kind,
+                filename=filename,
+                idempotency_key=idempotency_key,
+                render=render,
+                signatures=(self._agency_seal(agency, reason),),
+                field_boxes=VISIBLE_SEAL,
+            ),
+            actor,
+        )
+
     def receipt(self, code: str, actor: str) -> str:
         row, agency, proc = self._context(code)
         names = {p.key: p.name for p in proc.papers}
@@ -177,16 +204,14 @@ class Paperwork:
             channel=row.channel,
             lookup_url=self.lookup_url(code),
         )
-        return self.issuer.issue(
-            IssueRequest(
-                dossier_code=code,
-                kind="receipt",
-                filename=f"{code}-mau-01-giay-tiep-nhan.pdf",
-                idempotency_key=f"{code}/receipt",
-                render=lambda: render_receipt(data, self.templates),
-                signatures=(self._agency_seal(agency, "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"),),
-                field_boxes=VISIBLE_SEAL,
-            ),
+        return self._issue_sealed_form(
+            code,
+            "receipt",
+            f"{code}-mau-01-giay-tiep-nhan.pdf",
+            f"{code}/receipt",
+            lambda: render_receipt(data, self.templates),
+            agency,
+            "Giấy tiếp nhận hồ sơ và hẹn trả kết quả",
             actor,
         )
 
@@ -203,16 +228,14 @@ class Paperwork:
             issued_at=self.clock.now(),
             received_at=row.received_at,
         )
-        return self.issuer.issue(
-            IssueRequest(
-                dossier_code=code,
-                kind="supplement_request",
-                filename=f"{code}-mau-02-yeu-cau-bo-sung.pdf",
-                idempotency_key=key,
-                render=lambda: render_supplement_request(data, self.templates),
-                signatures=(self._agency_seal(agency, "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"),),
-                field_boxes=VISIBLE_SEAL,
-            ),
+        return self._issue_sealed_form(
+            code,
+            "supplement_request",
+            f"{code}-mau-02-yeu-cau-bo-sung.pdf",
+            key,
+            lambda: render_supplement_request(data, self.templates),
+            agency,
+            "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ",
             actor,
         )
 
@@ -228,16 +251,14 @@ class Paperwork:
             issued_at=self.clock.now(),
             received_at=row.received_at,
         )
-        return self.issuer.issue(
-            IssueRequest(
-                dossier_code=code,
-                kind="refusal",
-                filename=f"{code}-mau-03-tu-choi.pdf",
-                idempotency_key=f"{code}/refusal",
-                render=lambda: render_refusal(data, self.templates),
-                signatures=(self._agency_seal(agency, "Phiếu từ chối tiếp nhận giải quyết hồ sơ"),),
-                field_boxes=VISIBLE_SEAL,
-            ),
+        return self._issue_sealed_form(
+            code,
+            "refusal",
+            f"{code}-mau-03-tu-choi.pdf",
+            f"{code}/refusal",
+            lambda: render_refusal(data, self.templates),
+            agency,
+            "Phiếu từ chối tiếp nhận giải quyết hồ sơ",
             actor,
         )
 
@@ -262,16 +283,14 @@ class Paperwork:
             issued_at=self.clock.now(),
             official_name=self._full_name(actor, "") or None,
         )
-        doc_id = self.issuer.issue(
-            IssueRequest(
-                dossier_code=code,
-                kind="apology",
-                filename=f"{code}-mau-04-xin-loi-hen-lai.pdf",
-                idempotency_key=idempotency_key,
-                render=lambda: render_apology(data, self.templates),
-                signatures=(self._agency_seal(agency, "Phiếu xin lỗi và hẹn lại ngày trả kết quả"),),
-                field_boxes=VISIBLE_SEAL,
-            ),
+        doc_id = self._issue_sealed_form(
+            code,
+            "apology",
+            f"{code}-mau-04-xin-loi-hen-lai.pdf",
+            idempotency_key,
+            lambda: render_apology(data, self.templates),
+            agency,
+            "Phiếu xin lỗi và hẹn lại ngày trả kết quả",
             actor,
         )
         self.desk.record(
