@@ -287,7 +287,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         DocumentIssuer(db, store, shop, signer, render_seconds=settings.render_time_limit_seconds),
         signatures,
         images,
-        public_base_url=settings.public_base_url,
+        public_base_url=settings.resolved_public_base_url,
         templates_dir=settings.templates_dir,
     )
     exchange = exchange_for(db, clock, store, shop, keys, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +42,8 @@ class SettingsRefused(ValueError):
     """A setting a production start refuses (the message names the variable and what to do)."""
 
 
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # listening on every interface: no address to print
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore", populate_by_name=True)
 
@@ -65,8 +68,11 @@ class Settings(BaseSettings):
         None,
         description="An agency's edited form templates (`mau-0N.json`); forms without a file keep the shipped text.",
     )
-    public_base_url: str = Field(
-        "http://127.0.0.1:8000", description="Public address of the portal (the QR code on receipts points here)."
+    public_base_url: str | None = Field(
+        None,
+        description="Public address of the portal: the receipt's lookup link and QR code, the accepted login origin, "
+        "the OIDC callback. Unset: the address `motcua serve` answers on (`http[s]://MOTCUA_HOST:MOTCUA_PORT`; a "
+        "wildcard host gives this machine's name). Behind a proxy, set it to the public `https://` address.",
     )
     storage_url: str | None = Field(None, description="`file:///path` or `s3://…`; default `var/objects`.")
     secret_key: str | None = Field(
@@ -283,8 +289,20 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def resolved_public_base_url(self) -> str:
+        """``MOTCUA_PUBLIC_BASE_URL``, or the address this server really answers on: a receipt printed by a server on
+        port 8123 must not send citizens to port 8000."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        scheme = "https" if self.tls_cert_file else "http"
+        host = self.host if self.host not in WILDCARD_HOSTS else socket.getfqdn()
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
     def resolved_oidc_redirect_url(self) -> str:
-        return self.oidc_redirect_url or self.public_base_url.rstrip("/") + "/dang-nhap/oidc/callback"
+        return self.oidc_redirect_url or self.resolved_public_base_url + "/dang-nhap/oidc/callback"
 
     @property
     def resolved_database_url(self) -> str:

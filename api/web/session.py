@@ -147,7 +147,7 @@ def keep_login_nonce(response: Response, nonce: str, request: Request, runtime: 
 
 def check_login_form(request: Request, runtime: Any, submitted: str | None) -> None:
     """Refuse a login posted from another site or without this browser's login-form token."""
-    foreign = _foreign_origin(request, runtime.settings.public_base_url)
+    foreign = _foreign_origin(request, runtime.settings.resolved_public_base_url)
     if foreign is not None:
         raise Forbidden(
             "Yêu cầu đăng nhập được gửi từ một trang web khác; hệ thống đã từ chối. Hãy mở trang đăng nhập "

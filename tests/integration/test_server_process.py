@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -293,3 +294,29 @@ def test_standalone_worker_process_moves_the_dossier(motcua_server_factory: Serv
         assert exit_code == 0 and took < 30, (exit_code, took)
     finally:
         api.close()
+
+
+# ---------------------------------------------------------------------- the address printed on receipts
+
+
+def test_the_receipt_sends_citizens_to_the_address_the_server_answers_on(
+    live_server: MotcuaServer, live_api: Api
+) -> None:
+    """A server on a port other than 8000 printed ``http://127.0.0.1:8000/tra-cuu…`` on every receipt (and in its
+    QR code); with no MOTCUA_PUBLIC_BASE_URL the link is the server's own address."""
+    live_api.login_all([RECEPTION])
+    r = live_api.submit()
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+
+    def receipt() -> dict[str, str] | None:
+        documents = live_api.get(f"/api/dossiers/{code}", RECEPTION).json()["documents"]
+        return next((d for d in documents if d["kind"] == "receipt"), None)
+
+    doc = wait_for("the receipt", receipt)
+    pdf = live_api.get(f"/api/dossiers/{code}/documents/{doc['id']}", RECEPTION)
+    assert pdf.status_code == 200
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True).stdout
+    printed = " ".join(text.decode().split())
+    assert live_server.port != 8000
+    assert f"{live_server.base_url}/tra-cuu?ma={code}" in printed, printed

@@ -35,3 +35,13 @@ def test_the_settings_reference_in_docs_is_current() -> None:
     assert (ROOT / "docs" / "settings.md").read_text(encoding="utf-8") == settings_reference(), (
         "docs/settings.md is stale: run `motcua settings-doc > docs/settings.md`"
     )
+
+
+def test_the_public_address_is_where_the_server_answers_unless_configured() -> None:
+    """The receipt's lookup link and QR code: a server on port 8123 must not print port 8000 (issue 16, point 9)."""
+    assert Settings(port=8123).resolved_public_base_url == "http://127.0.0.1:8123"
+    assert Settings(host="::1", port=8443, tls_cert_file="cert.pem").resolved_public_base_url == "https://[::1]:8443"
+    assert "0.0.0.0" not in Settings(host="0.0.0.0").resolved_public_base_url
+    configured = Settings(port=8123, public_base_url="https://dichvucong.hoaan.gov.vn/")
+    assert configured.resolved_public_base_url == "https://dichvucong.hoaan.gov.vn"
+    assert configured.resolved_oidc_redirect_url == "https://dichvucong.hoaan.gov.vn/dang-nhap/oidc/callback"
