@@ -15,6 +15,11 @@ def format_dossier_code(unit_code: str, received_on: dt.date, serial: int) -> st
     return f"{unit_code}-{received_on:%y%m%d}-{serial:04d}"
 
 
+def normalize_dossier_code(text: str) -> str:
+    """A code as people type it from a receipt: spaces anywhere and lower case forgiven (codes are upper case)."""
+    return "".join(text.split()).upper()
+
+
 def parse_dossier_code(code: str) -> tuple[str, dt.date, int]:
     m = _CODE.fullmatch(code)
     if m is None:

@@ -44,6 +44,7 @@ class SettingsRefused(ValueError):
 
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # listening on every interface: no address to print
 
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore", populate_by_name=True)
 

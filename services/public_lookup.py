@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Iterator
 from typing import Any
 
+from dossiers.codes import normalize_dossier_code
 from dossiers.errors import Forbidden, NotFound
 from dossiers.model import STATUS_LABELS_VI, DossierStatus
 from persistence.documents_read import find_document_of_kinds, newest_of_kinds
@@ -71,7 +72,7 @@ def public_tracking(runtime: Any, code: str, id_number: str) -> dict[str, Any]:
     number, phone, address, e-mail, form details)."""
     shop = runtime.shop
     try:
-        row = shop.dossier_row(code.strip())
+        row = shop.dossier_row(normalize_dossier_code(code))
     except NotFound:
         row = None
     if row is None or not hmac.compare_digest(row.applicant_id_number.encode(), id_number.strip().encode()):

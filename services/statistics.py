@@ -13,6 +13,7 @@ from typing import Any
 
 from dossiers import text_rules
 from dossiers.calendar import VN_TZ
+from dossiers.codes import normalize_dossier_code
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dossiers.model import AgencyStructure, DossierStatus, Person, Role
 from dossiers.ports import Clock
@@ -235,6 +236,7 @@ def rate(
     not_found = NotFound(
         "Không tìm thấy hồ sơ với mã và số định danh đã nhập.", "No dossier with this code and ID number."
     )
+    code = normalize_dossier_code(code)
     now = clock.now()
     already = Conflict("Hồ sơ này đã được đánh giá.", "This dossier has already been rated.")
     with transaction(db) as conn:

@@ -37,6 +37,7 @@ from api.web.desk import (
 from api.web.desk import read_application as read_application_form
 from api.web.render import page
 from api.web.routes import form_of, signed_in
+from dossiers.codes import normalize_dossier_code
 from dossiers.errors import Forbidden, MotcuaError, NotFound
 from dossiers.model import Agency, DossierStatus, Person, Procedure, Role
 from dossiers.statistics import RATING_LEVELS, RESULT_STATUSES
@@ -313,8 +314,8 @@ def citizens_router(runtime: Any) -> APIRouter:
     @router.post("/tra-cuu", response_class=HTMLResponse)
     async def lookup(request: Request) -> Response:
         form = await request.form(max_fields=10, max_files=0)
-        code = str(form.get("ma") or "").strip()
-        number = str(form.get("so_dinh_danh") or "").strip()
+        code = normalize_dossier_code(str(form.get("ma") or ""))  # as typed from the receipt: case and spaces forgiven
+        number = "".join(str(form.get("so_dinh_danh") or "").split())
         errors: dict[str, Message] = {}
         if not code or len(code) > 40:
             errors["ma"] = ("Hãy nhập mã hồ sơ (in trên giấy tiếp nhận).", "Enter the dossier code (on the receipt).")

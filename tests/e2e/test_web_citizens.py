@@ -203,3 +203,16 @@ def test_the_public_lookup_links_the_result_and_is_rate_limited(api: Api) -> Non
     blocked = visitor.post("/tra-cuu", data={"ma": code, "so_dinh_danh": ID_NUMBER})
     assert blocked.status_code == 429 and "Quá nhiều lượt tra cứu" in blocked.text
     assert int(blocked.headers["retry-after"]) >= 1
+
+
+def test_the_public_lookup_forgives_lower_case_and_spaces(api: Api) -> None:
+    """People copy the code from a paper receipt: lower case and spaces (also in the ID number) still find it."""
+    code = api.submit().json()["code"]
+    api.work()
+    visitor = page_browser(api)
+    typed = " " + code.lower().replace("-", " - ") + " "
+    r = visitor.post("/tra-cuu", data={"ma": typed, "so_dinh_danh": " ".join([ID_NUMBER[:6], ID_NUMBER[6:]])})
+    assert r.status_code == 200, r.text
+    assert code in r.text and "Đăng ký thành lập hộ kinh doanh" in r.text
+    tracked = api.client.get("/api/public/tracking", params={"code": code.lower(), "id_number": ID_NUMBER})
+    assert tracked.status_code == 200 and tracked.json()["code"] == code

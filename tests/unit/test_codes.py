@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dossiers.codes import MAX_SERIAL_PER_DAY, format_dossier_code, parse_dossier_code
+from dossiers.codes import MAX_SERIAL_PER_DAY, format_dossier_code, normalize_dossier_code, parse_dossier_code
 
 
 def test_format_pads_the_serial_and_writes_the_receipt_date_as_yymmdd() -> None:
@@ -76,3 +76,9 @@ def test_parse_rejects_a_trailing_newline() -> None:
 def test_parse_rejects_impossible_dates(code: str) -> None:
     with pytest.raises(ValueError):
         parse_dossier_code(code)
+
+
+def test_a_code_typed_from_a_receipt_forgives_case_and_spaces() -> None:
+    assert normalize_dossier_code(" 000.00.31.h99 - 260302 - 0001 ") == "000.00.31.H99-260302-0001"
+    assert normalize_dossier_code("000.00.31.H99-260302-0001") == "000.00.31.H99-260302-0001"
+    assert normalize_dossier_code("\t\n") == ""
