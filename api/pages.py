@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from api.web.render import fee_text, page, time_limit_text
 from dossiers.catalogue import PAPER_FORM_NAMES
@@ -68,5 +68,10 @@ def pages_router(runtime: Any) -> APIRouter:
         if path.suffix != ".ttf" or path.parent != FONTS or not path.is_file():
             raise NotFound("Không có phông chữ này.", "No such font.")
         return FileResponse(path, media_type="font/ttf", headers={"Cache-Control": "public, max-age=86400"})
+
+    @router.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        """Browsers ask for /favicon.ico whatever the page says: the icon is the SVG every page links."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     return router

@@ -5,6 +5,7 @@ nobody else's dossiers, and a lookup that shows no personal data."""
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 
 from fastapi.testclient import TestClient
 
@@ -216,3 +217,15 @@ def test_the_public_lookup_forgives_lower_case_and_spaces(api: Api) -> None:
     assert code in r.text and "Đăng ký thành lập hộ kinh doanh" in r.text
     tracked = api.client.get("/api/public/tracking", params={"code": code.lower(), "id_number": ID_NUMBER})
     assert tracked.status_code == 200 and tracked.json()["code"] == code
+
+
+def test_every_page_has_the_icon_and_favicon_ico_leads_to_it(api: Api) -> None:
+    """A browser tab shows the one-stop shop's icon, not a blank page (issue 16, point 7)."""
+    visitor = page_browser(api)
+    for path in ("/thu-tuc", "/tra-cuu", "/dang-nhap"):
+        assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in visitor.get(path).text, path
+    icon = visitor.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert ElementTree.fromstring(icon.content).tag == "{http://www.w3.org/2000/svg}svg"
+    legacy = visitor.get("/favicon.ico", follow_redirects=False)
+    assert legacy.status_code == 301 and legacy.headers["location"] == "/static/favicon.svg"
