@@ -69,28 +69,26 @@ def _check_applicant(applicant: Applicant) -> Applicant:
     )
 
 
-class Intake:
+@dataclass
+class DossierWriter:
+    """What the use cases that register a dossier or file papers under it are given by the composition root."""
+
+    desk: OneStopShop
+    db: Database
+    engine: Engine
+    store: DocumentStore
+    clock: Clock
+    record: Callable[..., None]
+    max_file_bytes: int | None = None
+
+
+class Intake(DossierWriter):
     """Registering dossiers and starting their processes (also late, when a remote engine was unreachable)."""
 
-    def __init__(
-        self,
-        desk: OneStopShop,
-        db: Database,
-        engine: Engine,
-        store: DocumentStore,
-        clock: Clock,
-        record: Callable[..., None],
-        max_file_bytes: int | None = None,
-    ) -> None:
-        self.desk = desk
-        self.db = db
-        self.engine = engine
-        self.store = store
-        self.clock = clock
-        self.record = record
-        self.max_file_bytes = max_file_bytes
-        # the embedded engine keeps its state in this database: its steps join our transactions
-        self.engine_shares_db = bool(getattr(engine, "shares_database", False))
+    @property
+    def engine_shares_db(self) -> bool:
+        """The embedded engine keeps its state in this database: its steps join our transactions."""
+        return bool(getattr(self.engine, "shares_database", False))
 
     def intake(
         self,

@@ -41,7 +41,7 @@ from dossiers.model import Agency
 from dossiers.ports import Clock, Exchange, ExchangeDocument, SignatureRequest
 from services.exchange import ORIGIN, PartnerDirectory
 from services.issuing import IssueRequest
-from services.paperwork import AGENCY_FIELD, DATE_BOX, NUMBER_BOX, VISIBLE_SEAL, Paperwork, place_name
+from services.paperwork import DATE_BOX, NUMBER_BOX, Paperwork, place_name
 from services.shop import OneStopShop
 from services.tasks import decision_choices
 from signing.appearance import development_signature_png, leader_style, seal_box
@@ -167,9 +167,6 @@ class JointProcedures:
         """Next number in the agency's register of ``series`` for the year (same transaction: no gaps)."""
         return f"{self.paperwork.register_number(agency_code, year, series):02d}/{series}"
 
-    def seal(self, agency: Agency, reason: str) -> SignatureRequest:
-        return SignatureRequest(signer=f"agency:{agency.code}", field_name=AGENCY_FIELD, reason=reason)
-
     # ------------------------------------------------------------------ step deadlines
 
     def plan_step(self, code: str, activity_id: str) -> dict[str, Any]:
@@ -278,16 +275,14 @@ class JointProcedures:
             inspector_name=self.full_name(inspector, inspector or "Cán bộ kiểm tra"),
             findings=_text(variables, "comment") or "Hiện trạng khu đất phù hợp với hồ sơ và bản vẽ đề nghị cấp phép.",
         )
-        doc_id = self.paperwork.issuer.issue(
-            IssueRequest(
-                dossier_code=code,
-                kind="inspection_record",
-                filename=f"{code}-bien-ban-kiem-tra-hien-trang.pdf",
-                idempotency_key=f"{code}/inspection_record/{task_id}",
-                render=lambda: render_inspection_record(data),
-                signatures=(self.seal(agency, "Biên bản kiểm tra hiện trạng"),),
-                field_boxes=VISIBLE_SEAL,
-            ),
+        doc_id = self.paperwork.issue_sealed_form(
+            code,
+            "inspection_record",
+            f"{code}-bien-ban-kiem-tra-hien-trang.pdf",
+            f"{code}/inspection_record/{task_id}",
+            lambda: render_inspection_record(data),
+            agency,
+            "Biên bản kiểm tra hiện trạng",
             self.actor,
         )
         return {"inspection_record_document_id": doc_id, "inspected_at": self.clock.now().isoformat()}
@@ -314,16 +309,14 @@ class JointProcedures:
             official_name=self.full_name(official, official or "Cán bộ thuế"),
             assessment=_text(variables, "comment") or "",
         )
-        return self.paperwork.issuer.issue(
-            IssueRequest(
-                dossier_code=code,
-                kind="tax_notice",
-                filename=f"{code}-thong-bao-nop-tien.pdf",
-                idempotency_key=f"{code}/tax_notice",
-                render=lambda: render_tax_notice(data),
-                signatures=(self.seal(tax, "Thông báo nộp tiền"),),
-                field_boxes=VISIBLE_SEAL,
-            ),
+        return self.paperwork.issue_sealed_form(
+            code,
+            "tax_notice",
+            f"{code}-thong-bao-nop-tien.pdf",
+            f"{code}/tax_notice",
+            lambda: render_tax_notice(data),
+            tax,
+            "Thông báo nộp tiền",
             self.actor,
         )
 
@@ -435,7 +428,7 @@ class JointProcedures:
                 filename=f"{code}-{filename}.pdf",
                 idempotency_key=f"{code}/result",
                 render=lambda: filled,
-                signatures=(self.seal(agency, "Đóng dấu cơ quan"),),
+                signatures=(self.paperwork.agency_seal(agency, "Đóng dấu cơ quan"),),
                 fields_ready=True,
             ),
             self.actor,

@@ -150,10 +150,11 @@ class Paperwork:
         person = self.desk.accounts.get(username) if username and self.desk.accounts else None
         return person.full_name if person else fallback
 
-    def _agency_seal(self, agency: Agency, reason: str) -> SignatureRequest:
+    def agency_seal(self, agency: Agency, reason: str) -> SignatureRequest:
+        """The agency's seal in its form field (every sealed paper of every procedure uses this one)."""
         return SignatureRequest(signer=f"agency:{agency.code}", field_name=AGENCY_FIELD, reason=reason)
 
-    def _issue_sealed_form(
+    def issue_sealed_form(
         self,
         code: str,
         kind: str,
@@ -164,8 +165,8 @@ class Paperwork:
         reason: str,
         actor: str,
     ) -> str:
-        """One of the desk's forms (Mẫu 01–04): rendered, sealed by the agency in its visible seal box, stored once
-        per ``idempotency_key``; returns the document id."""
+        """A form sealed by an agency in its visible seal box (the desk's Mẫu 01–04, the joint procedures'
+        inspection record and tax notice): rendered, stored once per ``idempotency_key``; returns the document id."""
         return self.issuer.issue(
             IssueRequest(
                 dossier_code=code,
@@ -173,7 +174,7 @@ class Paperwork:
                 filename=filename,
                 idempotency_key=idempotency_key,
                 render=render,
-                signatures=(self._agency_seal(agency, reason),),
+                signatures=(self.agency_seal(agency, reason),),
                 field_boxes=VISIBLE_SEAL,
             ),
             actor,
@@ -204,7 +205,7 @@ class Paperwork:
             channel=row.channel,
             lookup_url=self.lookup_url(code),
         )
-        return self._issue_sealed_form(
+        return self.issue_sealed_form(
             code,
             "receipt",
             f"{code}-mau-01-giay-tiep-nhan.pdf",
@@ -228,7 +229,7 @@ class Paperwork:
             issued_at=self.clock.now(),
             received_at=row.received_at,
         )
-        return self._issue_sealed_form(
+        return self.issue_sealed_form(
             code,
             "supplement_request",
             f"{code}-mau-02-yeu-cau-bo-sung.pdf",
@@ -251,7 +252,7 @@ class Paperwork:
             issued_at=self.clock.now(),
             received_at=row.received_at,
         )
-        return self._issue_sealed_form(
+        return self.issue_sealed_form(
             code,
             "refusal",
             f"{code}-mau-03-tu-choi.pdf",
@@ -283,7 +284,7 @@ class Paperwork:
             issued_at=self.clock.now(),
             official_name=self._full_name(actor, "") or None,
         )
-        doc_id = self._issue_sealed_form(
+        doc_id = self.issue_sealed_form(
             code,
             "apology",
             f"{code}-mau-04-xin-loi-hen-lai.pdf",
@@ -401,7 +402,7 @@ class Paperwork:
         _, agency, _ = self._context(code)
         pdf = self.issuer.sign(
             self.issuer.render(lambda: render_control_sheet(data, self.templates), "control_sheet"),
-            (self._agency_seal(agency, "Phiếu kiểm soát quá trình giải quyết hồ sơ"),),
+            (self.agency_seal(agency, "Phiếu kiểm soát quá trình giải quyết hồ sơ"),),
             VISIBLE_SEAL,
         )
         self.desk.record("control_sheet.issued", actor, code, rows=len(data.rows))
@@ -462,7 +463,7 @@ class Paperwork:
             pdf, box = self.issuer.render(lambda: render_tracking_register(data, self.templates), "tracking_register")
             agency = self.desk.agency(agency_code)
             out = self.issuer.sign(
-                pdf, (self._agency_seal(agency, "Sổ theo dõi hồ sơ"),), {SEAL_FIELD: (box.page, box.box)}
+                pdf, (self.agency_seal(agency, "Sổ theo dõi hồ sơ"),), {SEAL_FIELD: (box.page, box.box)}
             )
         self.desk.record(
             "tracking_register.exported",
@@ -553,7 +554,7 @@ class Paperwork:
                 filename=f"{code}-giay-chung-nhan-dang-ky-ho-kinh-doanh.pdf",
                 idempotency_key=f"{code}/result",
                 render=lambda: filled,
-                signatures=(self._agency_seal(agency, "Đóng dấu cơ quan"),),
+                signatures=(self.agency_seal(agency, "Đóng dấu cơ quan"),),
                 fields_ready=True,
             ),
             actor,

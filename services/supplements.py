@@ -4,41 +4,22 @@ message), and filing a dossier's uploaded papers under its code once the code ex
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from dossiers.errors import Conflict, Forbidden, InvalidInput
 from dossiers.model import DossierStatus, Person, Procedure, Role
-from dossiers.ports import Clock, DocumentStore, Engine
 from persistence import dossier_records as records
-from persistence.uow import Database, transaction
-from services.intake import check_files
-from services.shop import OneStopShop, stored_object
+from persistence.uow import transaction
+from services.intake import DossierWriter, check_files
+from services.shop import stored_object
 from services.uploads import Upload
 
 SUPPLEMENT_MESSAGE = "supplement_received"
 
 
-class Supplements:
+class Supplements(DossierWriter):
     """Accepting supplementary papers and filing uploads under the dossier."""
-
-    def __init__(
-        self,
-        desk: OneStopShop,
-        db: Database,
-        engine: Engine,
-        store: DocumentStore,
-        clock: Clock,
-        record: Callable[..., None],
-        max_file_bytes: int | None = None,
-    ) -> None:
-        self.desk = desk
-        self.db = db
-        self.engine = engine
-        self.store = store
-        self.clock = clock
-        self.record = record
-        self.max_file_bytes = max_file_bytes
 
     def supplement(self, person: Person, code: str, uploads: Sequence[Upload]) -> dict[str, Any]:
         row = self.desk.authorize_dossier(person, code)
