@@ -650,7 +650,7 @@ def storage_check(
     """Verify every document against the store (missing, size, SHA-256, newer version); exit 1 on a problem."""
     import datetime as dt
 
-    from persistence.documents_read import every_document
+    from persistence.dossier_records import every_document
     from persistence.uow import make_engine
     from services.shop import stored_object
     from storage.check import Record, check_store, render

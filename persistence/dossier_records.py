@@ -188,6 +188,28 @@ def set_document_paper(conn: Connection, doc_id: str, paper_key: str) -> None:
     )
 
 
+def find_document_of_kinds(conn: Connection, code: str, doc_id: str, kinds: Sequence[str]) -> Any:
+    """The document ``doc_id`` of dossier ``code`` if it is of one of ``kinds`` (None otherwise)."""
+    return conn.execute(
+        select(document).where(document.c.id == doc_id, document.c.dossier_code == code, document.c.kind.in_(kinds))
+    ).first()
+
+
+def newest_of_kinds(conn: Connection, code: str, kinds: Sequence[str]) -> Any:
+    """``id``, ``filename``, ``kind`` and ``sha256`` of the dossier's newest document of one of ``kinds`` (None
+    when it has none)."""
+    return conn.execute(
+        select(document.c.id, document.c.filename, document.c.kind, document.c.sha256)
+        .where(document.c.dossier_code == code, document.c.kind.in_(kinds))
+        .order_by(document.c.created_at.desc())
+    ).first()
+
+
+def every_document(conn: Connection) -> list[Any]:
+    """Every document row, oldest first."""
+    return list(conn.execute(select(document).order_by(document.c.created_at, document.c.id)).all())
+
+
 # ------------------------------------------------------------------ side effects (idempotency keys)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from dossiers.codes import normalize_dossier_code
 from dossiers.errors import Forbidden, NotFound
 from dossiers.model import STATUS_LABELS_VI, DossierStatus
-from persistence.documents_read import find_document_of_kinds, newest_of_kinds
+from persistence.dossier_records import find_document_of_kinds, newest_of_kinds
 from persistence.uow import transaction
 
 RESULT_KINDS = ("result",)
