@@ -10,12 +10,12 @@ annotations`` here: FastAPI must see the ``Auditor`` dependency alias as an obje
 """
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import role_guard
+from api.downloads import content_disposition
 from dossiers.model import Person, Role
 from services.evidence import ZIP, export_evidence
 
@@ -46,7 +46,7 @@ def evidence_router(runtime: Any) -> APIRouter:
             package.data,
             media_type=ZIP,
             headers={
-                "content-disposition": f"attachment; filename*=UTF-8''{quote(package.filename, safe='')}",
+                "content-disposition": content_disposition(package.filename),
                 "cache-control": "no-store",
             },
         )

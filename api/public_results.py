@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
+from api.downloads import content_disposition, download_name
 from api.openapi import download, problems
 from persistence.rate_limits import TooManyRequests
 from services.public_lookup import open_public_result
@@ -47,7 +48,7 @@ def public_results_router(runtime: Any) -> APIRouter:
             _chunks(stream),
             media_type=row.content_type,
             headers={
-                "content-disposition": f"attachment; filename*=UTF-8''{_quote(row.filename)}",
+                "content-disposition": content_disposition(download_name(row.dossier_code, row.kind, row.filename)),
                 "x-content-sha256": row.sha256,
                 "content-length": str(row.size),
             },
@@ -58,9 +59,3 @@ def public_results_router(runtime: Any) -> APIRouter:
 
 def _chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
     yield from stream
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")

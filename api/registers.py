@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import BearerPerson, Runtime
+from api.downloads import content_disposition
 from api.openapi import PDF, XLSX, problems
 from dossiers.errors import Forbidden, InvalidInput
 from dossiers.model import OFFICIAL_ROLES, Role
@@ -82,6 +83,4 @@ def registers_router(runtime: Runtime) -> APIRouter:
 
 
 def _attachment(filename: str) -> dict[str, str]:
-    from urllib.parse import quote
-
-    return {"content-disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}"}
+    return {"content-disposition": content_disposition(filename)}

@@ -3,12 +3,12 @@ citizen's satisfaction rating of a resolved dossier. Mounted by ``api.app.create
 
 import datetime as dt
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Runtime, role_guard
+from api.downloads import content_disposition
 from api.openapi import CSV, XLSX, problems
 from api.public_results import PublicLookupLimit
 from dossiers.model import Person, Role
@@ -128,7 +128,7 @@ def statistics_router(runtime: Runtime) -> APIRouter:
         return Response(
             body,
             media_type=media_type,
-            headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}"},
+            headers={"content-disposition": content_disposition(filename)},
         )
 
     @router.post(

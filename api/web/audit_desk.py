@@ -28,7 +28,8 @@ from markupsafe import Markup
 from starlette.datastructures import UploadFile
 
 from api.charts import BarGroup, bar_chart, donut_chart
-from api.web.render import page
+from api.downloads import content_disposition
+from api.web.render import page, parse_day
 from api.web.routes import form_of, signed_in
 from dossiers.calendar import VN_TZ
 from dossiers.errors import InvalidInput, MotcuaError, NotFound
@@ -73,44 +74,6 @@ DOCMDP = {
     2: ("P=2: cho phép điền biểu mẫu và ký tiếp", "form filling and signing allowed"),
     3: ("P=3: cho phép điền biểu mẫu, ký và chú thích", "form filling, signing and annotations allowed"),
 }
-DOCUMENT_KINDS = {
-    "upload": ("Giấy tờ nộp kèm", "submitted paper"),
-    "result_draft": ("Kết quả đã ký, chờ vào số và đóng dấu", "result signed, before numbering and seal"),
-    "receipt": ("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)", "receipt (form 01)"),
-    "supplement_request": ("Phiếu yêu cầu bổ sung hồ sơ (Mẫu 02)", "supplement request (form 02)"),
-    "refusal": ("Phiếu từ chối giải quyết (Mẫu 03)", "refusal (form 03)"),
-    "apology": ("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)", "apology (form 04)"),
-    "result": ("Kết quả giải quyết", "result"),
-    "scan_copy": ("Bản sao điện tử (số hóa)", "digitised copy"),
-    "inspection_record": ("Biên bản kiểm tra hiện trạng", "site inspection record"),
-    "tax_notice": ("Thông báo nộp thuế", "tax notice"),
-}
-EVENT_KINDS = {
-    "dossier.received": ("Tiếp nhận hồ sơ", "dossier received"),
-    "dossier.read": ("Xem hồ sơ", "dossier read"),
-    "dossier.listed": ("Xem danh sách hồ sơ", "dossiers listed"),
-    "dossier.status_changed": ("Đổi trạng thái hồ sơ", "status changed"),
-    "dossier.supplemented": ("Bổ sung hồ sơ", "dossier supplemented"),
-    "dossier.rated": ("Đánh giá mức độ hài lòng", "rated"),
-    "dossier.tracked": ("Tra cứu hồ sơ", "looked up"),
-    "document.stored": ("Lưu tài liệu", "document stored"),
-    "document.read": ("Xem tài liệu", "document read"),
-    "document.numbered": ("Vào số văn bản", "document numbered"),
-    "signature.requested": ("Yêu cầu ký số", "signature requested"),
-    "signature.applied": ("Ký số", "signature applied"),
-    "signature.verified": ("Kiểm tra chữ ký số", "signature verified"),
-    "task.claimed": ("Nhận xử lý", "task claimed"),
-    "task.unclaimed": ("Trả lại nhiệm vụ", "task unclaimed"),
-    "task.completed": ("Hoàn thành bước xử lý", "task completed"),
-    "payment.recorded": ("Ghi nhận thanh toán", "payment recorded"),
-    "payment.confirmed": ("Xác nhận thanh toán", "payment confirmed"),
-    "exchange.delivered": ("Chuyển liên thông", "exchange delivered"),
-    "incident.created": ("Sự cố", "incident"),
-    "incident.retried": ("Chạy lại bước bị lỗi", "incident retried"),
-    "late.notice_opened": ("Cảnh báo trễ hạn", "late notice"),
-    "notification.sent": ("Gửi thông báo", "notification sent"),
-    "evidence.exported": ("Xuất gói chứng cứ", "evidence package exported"),
-}
 # What is wrong with the audit log, for people (the English sentence of the report is shown beside it).
 CHAIN_PROBLEMS = {
     "changed": "Mục {seq} đã bị sửa đổi.",
@@ -135,7 +98,8 @@ GROUP_BY_NAMES = {
 
 
 def _code_or_label(table_: dict[Any, tuple[str, ...]], key: Any) -> tuple[str, ...]:
-    return table_.get(key) or (str(key), str(key))
+    """The label of a code of the validation report; an unknown code is not shown as it is."""
+    return table_.get(key) or ("Không xác định", "Not established")
 
 
 def _helpers() -> dict[str, Any]:
@@ -145,8 +109,6 @@ def _helpers() -> dict[str, Any]:
         "coverage_names": COVERAGE,
         "modification_names": MODIFICATIONS,
         "docmdp_names": DOCMDP,
-        "document_kinds": DOCUMENT_KINDS,
-        "event_kinds": EVENT_KINDS,
         "label": _code_or_label,
         "problem_names": {**PROBLEM_TEXT, **ADES_TEXT},
     }
@@ -158,15 +120,16 @@ def _cell(value: object) -> object:
 
 
 def _parse_day(text: str | None, default: dt.date, what: str) -> dt.date:
+    """A day of the statistics form: dd/mm/yyyy as typed, or yyyy-mm-dd (the export links, old bookmarks)."""
     if not text:
         return default
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
+    day = parse_day(text)
+    if day is None:
         raise InvalidInput(
-            f"Ngày '{text}' ({what}) không hợp lệ; hãy nhập theo dạng YYYY-MM-DD.",
-            f"'{text}' ({what}) is not a date YYYY-MM-DD.",
-        ) from None
+            f"Ngày '{text}' ({what}) không hợp lệ; hãy nhập theo dạng ngày/tháng/năm, ví dụ 01/07/2025.",
+            f"'{text}' ({what}) is not a date day/month/year.",
+        )
+    return day
 
 
 def audit_router(runtime: Any) -> APIRouter:
@@ -276,7 +239,7 @@ def audit_router(runtime: Any) -> APIRouter:
             package.data,
             media_type=ZIP,
             headers={
-                "content-disposition": f"attachment; filename*=UTF-8''{quote(package.filename, safe='')}",
+                "content-disposition": content_disposition(package.filename),
                 "cache-control": "no-store",
             },
         )
@@ -420,7 +383,10 @@ def audit_router(runtime: Any) -> APIRouter:
             body,
             media_type=media_type,
             headers={
-                "content-disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
+                "content-disposition": content_disposition(
+                    f"Thống kê theo {GROUP_HEADERS[group_by].lower()} từ {first:%d-%m-%Y} đến {last:%d-%m-%Y}"
+                    + filename[filename.rfind(".") :]
+                ),
                 "cache-control": "no-store",
             },
         )

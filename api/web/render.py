@@ -8,6 +8,7 @@ instead of a sentence and no catalogue file has to be kept in step.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.web import labels
+from api.web.labels import local_time
 from api.web.session import csrf_token, session_person
 from dossiers import text_rules
-from dossiers.calendar import VN_TZ
 from dossiers.model import Procedure
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -36,33 +38,45 @@ environment.globals["limits"] = {
     "reason": text_rules.REASON_MAX,
 }
 
-ROLE_NAMES = {
-    "reception": ("Cán bộ tiếp nhận", "Reception officer"),
-    "specialist": ("Chuyên viên", "Specialist"),
-    "leader": ("Lãnh đạo", "Leader"),
-    "clerk": ("Văn thư", "Records clerk"),
-    "auditor": ("Thanh tra", "Auditor"),
-    "admin": ("Quản trị", "Administrator"),
-    "citizen": ("Công dân", "Citizen"),
-}
-
 
 def language(request: Request) -> str:
     asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "vi"
     return asked if asked in LANGUAGES else "vi"
 
 
-def local_time(value: Any, fmt: str = "%H:%M %d/%m/%Y") -> str:
-    """An ISO string or datetime shown in Vietnam's time."""
-    if value in (None, ""):
-        return ""
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(VN_TZ)
-    return str(moment.strftime(fmt))
+def parse_day(text: str | None) -> dt.date | None:
+    """A day as people type it — ``dd/mm/yyyy`` (also with ``-`` or ``.``, or the eight digits alone) — or
+    ``yyyy-mm-dd`` (old links, and browsers that still send an ISO date); None when it is not a day."""
+    raw = (text or "").strip()
+    if len(raw) > 10:
+        return None
+    if ISO_DAY.match(raw):
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            return None
+    digits = DAY_FIRST.match(raw) or DAY_DIGITS.match(raw)
+    if digits is None:
+        return None
+    try:
+        return dt.date(int(digits[3]), int(digits[2]), int(digits[1]))
+    except ValueError:
+        return None
 
+
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+DAY_DIGITS = re.compile(r"^(\d{2})(\d{2})(\d{4})$")
+# what a date input accepts in the browser (the server's parse_day decides): dd/mm/yyyy, ddmmyyyy or yyyy-mm-dd
+# (no character classes: Chromium compiles the attribute with the ``v`` flag, where ``/`` and ``-`` in a class
+# must be escaped)
+DAY_PATTERN = r"\d{1,2}(\/|\.|-)\d{1,2}(\/|\.|-)\d{4}|\d{8}|\d{4}-\d{2}-\d{2}"
+DAY_PLACEHOLDER = "dd/mm/yyyy"
 
 environment.filters["local_time"] = local_time
+environment.filters["day"] = labels.day_text
+environment.filters["subject_name"] = labels.subject_name
+environment.globals["day_input"] = {"pattern": DAY_PATTERN, "placeholder": DAY_PLACEHOLDER}
 environment.filters["vnd"] = lambda amount: f"{int(amount or 0):,}".replace(",", ".") + " đ"
 
 
@@ -78,7 +92,8 @@ def page(request: Request, runtime: Any, template: str, status_code: int = 200, 
         lang=lang,
         t=t,
         person=person,
-        role_name=(lambda role: t(*ROLE_NAMES.get(role, (role, role)))),
+        role_name=(lambda role: t(*labels.role(role))),
+        labels=labels.Labels(runtime, lang),
         csrf=csrf_token(request, runtime) if person else "",
         now=runtime.clock.now(),
         **context,

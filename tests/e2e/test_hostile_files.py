@@ -493,7 +493,7 @@ def test_upload_names_are_stored_and_shown_as_safe_base_names(api: Api) -> None:
     assert shown == {"giay_de_nghi": "passwd.pdf", "giay_to_phap_ly": "y.pdf"}
     (row,) = [d for d in documents_of(api, code) if d.paper_key == "giay_de_nghi"]
     got = api.get(f"/api/dossiers/{code}/documents/{row.id}", "tiepnhan.xa1")
-    assert got.headers["content-disposition"] == "attachment; filename*=UTF-8''passwd.pdf"
+    assert got.headers["content-disposition"] == "attachment; filename=\"passwd.pdf\"; filename*=UTF-8''passwd.pdf"
 
     # a refusal names the file by its safe name too
     bad = api.submit(files=with_bad_cccd(names[2], b"%PDF-garbage", "application/pdf"))
