@@ -158,6 +158,13 @@ class Settings(BaseSettings):
         "passphrase (its officials' key files open with it in the browser demo); production refuses it, a value "
         "shorter than 16 characters or a placeholder.",
     )
+    development_certificates: bool = Field(
+        True,
+        description="Outside production, a leader or clerk added later (administration page, `motcua users add`) "
+        "gets a certificate of the development PKI at once. Off (and always in production): an administrator "
+        "registers each official's certificate (Quản trị → Chứng thư số) before they can approve a result they "
+        "would sign.",
+    )
 
     # ---- notifications to citizens (Notifier port: outbox → e-mail / SMS / outbox file)
     smtp_host: str | None = Field(

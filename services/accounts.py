@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -151,9 +151,11 @@ def save_user(
     agency_code: str | None,
     department_code: str | None,
     now: dt.datetime,
+    after_save: Callable[[Person, str], None] | None = None,
     **how: Any,
 ) -> Person:
-    """An administrator adds an account, recorded as ``admin.user_saved``."""
+    """An administrator adds an account, recorded as ``admin.user_saved``; ``after_save(person, actor)`` follows
+    (in development: the new official's certificate, ``services.certificates``)."""
     person = accounts.add(username, password, full_name, role, agency_code, department_code, now)
     shop.record(
         "admin.user_saved",
@@ -164,6 +166,8 @@ def save_user(
         department_code=department_code,
         **how,
     )
+    if after_save is not None:
+        after_save(person, actor)
     return person
 
 

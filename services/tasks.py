@@ -7,7 +7,8 @@ step); the dossier's own reads and the reference data come from the desk core (:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,15 @@ from dossiers import text_rules
 from dossiers.calendar import WorkingCalendar
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dossiers.lifecycle import Timeliness, timeliness, warning_at
-from dossiers.model import OFFICIAL_ROLES, Agency, Person, Role, can_act_on_task
+from dossiers.model import OFFICIAL_ROLES, Agency, Person, Procedure, Role, can_act_on_task
 from dossiers.ports import Clock, Engine, UserTask
+from dossiers.step_times import step_due
 from persistence import dossier_records as records
 from persistence.uow import Database, transaction
+from services.certificates import SigningCertificates
 from services.fees import RETURN_ACTIVITY, require_paid
 from services.shop import OneStopShop
-from workflows.introspect import bpmn_file_for, decision_options
+from workflows.introspect import bpmn_file_for, decision_options, user_tasks_after
 
 SIGNING_ACTIVITIES = frozenset({"sign_result"})  # user tasks completed by a personal signature, not a click
 # Joint procedures: the process variable naming the agency whose officials act on the current step (set by the
@@ -31,12 +34,29 @@ JOINT_STEP = "joint_step"  # a partner installation's task: the procedure step i
 JOINT_STEP_NAME = "joint_step_name"
 
 
+def _bpmn_file(bpmn_dirs: Iterable[Path], process_key: str) -> Path | None:
+    return next((p for d in bpmn_dirs if (p := bpmn_file_for(process_key, d)) is not None), None)
+
+
 def decision_choices(bpmn_dirs: Iterable[Path], process_key: str, activity_id: str) -> dict[str, list[str]]:
     """The decisions a step offers (its outgoing gateway's conditions), read from the process's BPMN file."""
-    path = next((p for d in bpmn_dirs if (p := bpmn_file_for(process_key, d)) is not None), None)
+    path = _bpmn_file(bpmn_dirs, process_key)
     if path is None:
         return {}
     return {k: list(v) for k, v in decision_options(path.read_bytes(), activity_id).items()}
+
+
+def signature_follows(path: Path | None, activity_id: str, variables: Mapping[str, Any]) -> bool:
+    """Whether completing ``activity_id`` with ``variables`` can lead to a personal signature step (the one who
+    completes it signs next: the prepare step reads ``<activity>_by``)."""
+    if path is None:
+        return False
+    return bool(SIGNING_ACTIVITIES & user_tasks_after(path.read_bytes(), activity_id, variables))
+
+
+@lru_cache(maxsize=512)
+def _signature_follows_decision(path: Path | None, activity_id: str, decision: str | None) -> bool:
+    return signature_follows(path, activity_id, {} if decision is None else {"decision": decision})
 
 
 def task_timeliness(now: dt.datetime, received: dt.datetime, due: dt.datetime, calendar: WorkingCalendar) -> str:
@@ -62,8 +82,10 @@ class TaskDesk:
         record: Callable[..., None],
         bpmn_dirs: Path | Sequence[Path],
         remote_agencies: frozenset[str] = frozenset(),
+        certificates: SigningCertificates | None = None,
     ) -> None:
         self.desk = desk
+        self.certificates = certificates  # None: no check of the signer's certificate before approving
         self.db = db
         self.engine = engine
         self.clock = clock
@@ -99,6 +121,8 @@ class TaskDesk:
     def _task_view(self, task: UserTask, row: Any) -> dict[str, Any]:
         proc = self.desk.procedure_of(row)
         joint_name = task.variables.get(JOINT_STEP_NAME)
+        step = self._step_of(task)
+        choices = self.decision_choices(proc.process_key, step)
         return {
             "id": task.id,
             "name": f"{task.name}: {joint_name}" if joint_name else task.name,
@@ -108,11 +132,33 @@ class TaskDesk:
             "candidate_groups": list(task.candidate_groups),
             "assignee": task.assignee,
             "created_at": task.created_at.isoformat(),
-            "due_at": task.due_at.isoformat() if task.due_at else None,  # this step's
+            "due_at": task.due_at.isoformat() if task.due_at else None,  # what the engine holds for the step
+            # this step's share of the time limit (dossiers.step_times), never after the dossier's
+            "step_due_at": self._step_due(task, row, proc, step).isoformat(),
             "dossier_due_at": row.due_at.isoformat(),  # the dossier's, after pauses and apology letters
             "dossier_status": row.status,
-            "decisions": self.decision_choices(proc.process_key, self._step_of(task)),
+            "decisions": choices,
+            "signs_after": self._signature_may_follow(proc.process_key, step, choices.get("decision", [])),
         }
+
+    def _step_due(self, task: UserTask, row: Any, proc: Procedure, step: str) -> dt.datetime:
+        role = task.candidate_groups[0] if task.candidate_groups else None
+        calendar = self.desk.calendar
+        return step_due(proc, step, role, calendar, task.created_at, row.clock_start, row.due_at)
+
+    def _signature_may_follow(self, process_key: str, step: str, decisions: Sequence[str]) -> bool:
+        """Some decision of this step leads to a personal signature by whoever completes it."""
+        path = _bpmn_file(self.bpmn_dirs, process_key)
+        options: list[str | None] = [*decisions] or [None]
+        return any(_signature_follows_decision(path, step, d) for d in options)
+
+    def certificate_notice(self, person: Person, row: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(Vietnamese, English) of what to do, when this task leads to the person's own signature (or is the
+        signing step) and they have no valid certificate; None otherwise."""
+        if self.certificates is None or not (row.get("signing") or row.get("signs_after")):
+            return None
+        status = self.certificates.status(person.username)
+        return None if status.valid else status.notice()
 
     def decision_choices(self, process_key: str, activity_id: str) -> dict[str, list[str]]:
         return decision_choices(self.bpmn_dirs, process_key, activity_id)
@@ -198,6 +244,13 @@ class TaskDesk:
         comment = text_rules.clean_comment(comment, label_vi="Ý kiến xử lý", label_en="The comment") or None
         if comment:
             variables["comment"] = comment
+        if self.certificates is not None and signature_follows(
+            _bpmn_file(self.bpmn_dirs, self.desk.procedure_of(row).process_key),
+            self._step_of(task),
+            {**task.variables, **variables},
+        ):
+            # the next step prepares this person's signature: refuse now rather than fail there (409)
+            self.certificates.require_valid(person.username)
         with transaction(self.db) as conn:
             if task.assignee is None:
                 self.engine.claim(task_id, person.username)
@@ -224,7 +277,8 @@ class TaskDesk:
         for task in self.tasks_for(person):
             row = self.desk.dossier_row(task["dossier_code"])
             proc = self.desk.procedure_of(row)
-            due = dt.datetime.fromisoformat(task["dossier_due_at"])
+            due = dt.datetime.fromisoformat(task["step_due_at"])  # the list judges each task by its own step
+            started = dt.datetime.fromisoformat(task["created_at"])
             rows.append(
                 task
                 | {
@@ -232,7 +286,8 @@ class TaskDesk:
                     "applicant_name": row.applicant_name,
                     "received_at": row.received_at,
                     "due": due,
-                    "timeliness": task_timeliness(now, row.received_at, due, self.desk.calendar),
+                    "dossier_due": row.due_at,
+                    "timeliness": task_timeliness(now, started, due, self.desk.calendar),
                     "mine": task["assignee"] == person.username,
                     "signing": task["activity_id"] in SIGNING_ACTIVITIES,
                 }

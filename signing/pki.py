@@ -126,6 +126,19 @@ class DevelopmentPki:
             return []
         return [x509.load_pem_x509_certificate(self.root_cert_path.read_bytes())]
 
+    def newest_validity_start(self) -> dt.datetime | None:
+        """The latest not-before of the certificates published here (CAs, agencies, officials; None when there is
+        none): a simulated clock must not start before it, or every signature would be "not valid yet"."""
+        found: list[dt.datetime] = []
+        for path in [
+            *self.root_dir.glob("ca/*.pem"),
+            *self.root_dir.glob("agency/*.pem"),
+            *self.root_dir.glob("person/*.pem"),
+        ]:
+            with contextlib.suppress(OSError, ValueError):
+                found += [cert.not_valid_before_utc for cert in x509.load_pem_x509_certificates(path.read_bytes())]
+        return max(found, default=None)
+
     def has_key(self, key_id: str) -> bool:
         try:
             return self.pkcs12_path(key_id).exists()
@@ -171,11 +184,18 @@ class DevelopmentPki:
         agencies: Iterable[tuple[str, str]],
         officials: Iterable[tuple[str, str, str]],
         now: dt.datetime,
+        *,
+        also_valid_at: dt.datetime | None = None,
     ) -> None:
         """Create the CAs, ``(code, name)`` agency certificates and ``(username, full_name, agency_code)``
-        personal certificates that do not exist yet; existing keys and certificates are never replaced."""
-        if now.tzinfo is None:
+        personal certificates that do not exist yet; existing keys and certificates are never replaced.
+
+        What is created is valid from ``now``, and at ``also_valid_at`` too when given: a demo on a simulated clock
+        signs at simulated times while its results are verified at the real time, so its certificates must hold
+        on both (:func:`motcua.app.ensure_keys`)."""
+        if now.tzinfo is None or (also_valid_at is not None and also_valid_at.tzinfo is None):
             raise InvalidInput("Thời điểm phải có múi giờ.", "The time must be timezone-aware.")
+        start, end = (now, now) if also_valid_at is None else (min(now, also_valid_at), max(now, also_valid_at))
         agencies = list(agencies)
         officials = list(officials)
         for code, _ in agencies:
@@ -187,11 +207,11 @@ class DevelopmentPki:
         for directory in self.root_dir.iterdir():  # made by an earlier version, maybe under a loose umask
             if directory.is_dir() and not directory.is_symlink():
                 private_dir(directory)
-        root_key, root_cert = self._ensure_root(now)
-        ca_key, ca_cert = self._ensure_agency_ca(root_key, root_cert, now)
+        root_key, root_cert = self._ensure_root(start, end)
+        ca_key, ca_cert = self._ensure_agency_ca(root_key, root_cert, start, end)
         chain = [ca_cert, root_cert]
-        self._ensure_crl("root", root_key, root_cert, now)
-        self._ensure_crl("agency-ca", ca_key, ca_cert, now)
+        self._ensure_crl("root", root_key, root_cert, start)
+        self._ensure_crl("agency-ca", ca_key, ca_cert, start)
 
         for existing in [*(self.root_dir / "agency").glob("*.p12"), *(self.root_dir / "person").glob("*.p12")]:
             if not existing.with_suffix(".pem").exists():
@@ -201,10 +221,10 @@ class DevelopmentPki:
         for code, name in agencies:
             path = self.root_dir / "agency" / f"{code}.p12"
             if not path.exists():
-                self._issue_leaf(path, _agency_subject(code, name), ca_key, chain, now, now + LEAF_VALIDITY)
+                self._issue_leaf(path, _agency_subject(code, name), ca_key, chain, start, end + LEAF_VALIDITY)
         for username, full_name, agency_code in officials:
             path = self.root_dir / "person" / f"{username}.p12"
-            if path.exists():
+            if path.exists() or path.with_suffix(".pem").exists():  # a certificate an administrator registered stays
                 continue
             agency_name = agency_names.get(agency_code) or self._existing_agency_name(agency_code)
             if agency_name is None:
@@ -215,7 +235,7 @@ class DevelopmentPki:
                     agency_code=agency_code,
                 )
             subject = _person_subject(username, full_name, agency_name)
-            self._issue_leaf(path, subject, ca_key, chain, now, now + LEAF_VALIDITY)
+            self._issue_leaf(path, subject, ca_key, chain, start, end + LEAF_VALIDITY)
 
     def issue(
         self,
@@ -259,7 +279,7 @@ class DevelopmentPki:
                 value=value,
             )
 
-    def _ensure_root(self, now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    def _ensure_root(self, start: dt.datetime, end: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         if self.root_cert_path.exists():
             return self._load_ca("root", self.root_cert_path)
         if self.agency_ca_cert_path.exists() or any(self.root_dir.glob("*/*.p12")):
@@ -269,19 +289,19 @@ class DevelopmentPki:
             )
         key = ec.generate_private_key(ec.SECP256R1())
         name = _ca_name(ROOT_CA_NAME)
-        cert = _ca_certificate(name, key, name, key, now - BACKDATE, now + ROOT_VALIDITY, path_length=1)
+        cert = _ca_certificate(name, key, name, key, start - BACKDATE, end + ROOT_VALIDITY, path_length=1)
         self._save_ca("root", key, cert, self.root_cert_path)
         return key, cert
 
     def _ensure_agency_ca(
-        self, root_key: ec.EllipticCurvePrivateKey, root_cert: x509.Certificate, now: dt.datetime
+        self, root_key: ec.EllipticCurvePrivateKey, root_cert: x509.Certificate, start: dt.datetime, end: dt.datetime
     ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         if self.agency_ca_cert_path.exists():
             return self._load_ca("agency-ca", self.agency_ca_cert_path)
         key = ec.generate_private_key(ec.SECP256R1())
-        not_after = min(now + ROOT_VALIDITY, root_cert.not_valid_after_utc)
+        not_after = min(end + ROOT_VALIDITY, root_cert.not_valid_after_utc)
         subject = _ca_name(AGENCY_CA_NAME)
-        cert = _ca_certificate(subject, key, root_cert.subject, root_key, now - BACKDATE, not_after, path_length=0)
+        cert = _ca_certificate(subject, key, root_cert.subject, root_key, start - BACKDATE, not_after, path_length=0)
         self._save_ca("agency-ca", key, cert, self.agency_ca_cert_path)
         return key, cert
 
@@ -380,21 +400,37 @@ class DevelopmentPki:
         os.replace(tmp, path)
 
     def public_chain(self, key_id: str) -> list[x509.Certificate]:
-        """Leaf, agency CA and root from the published certificates only — never from a key file. This is how
-        the server learns an official's certificate chain to prepare a signature their device will make."""
+        """The signer's certificate and the issuers that validate it, from the published certificates only — never
+        from a key file: the one place the server learns an official's chain to prepare a signature their device
+        will make. A certificate this PKI issued is published alone (its agency CA and root follow); one an
+        administrator registered (:meth:`publish_chain`) is published with its whole chain."""
         kind, name = parse_key_id(key_id)
         leaf = self.root_dir / kind / f"{name}.pem"
         if not leaf.exists():
             raise NotFound(
-                f"Chưa có chứng thư số công khai của '{key_id}'.",
-                f"No published certificate for '{key_id}'.",
+                f"Chưa có chứng thư số công khai của {'cán bộ' if kind == 'person' else 'cơ quan'} {name}: quản trị "
+                "viên cần đăng ký chứng thư số (Quản trị → Chứng thư số), sau đó chạy lại bước (Quản trị → Sự cố).",
+                f"No published certificate for '{key_id}': an administrator must register the certificate "
+                "(Administration → Signing certificates), then retry the step (Administration → Incidents).",
                 key_id=key_id,
             )
+        published = x509.load_pem_x509_certificates(leaf.read_bytes())
+        if len(published) > 1:
+            return published
         return [
-            x509.load_pem_x509_certificate(leaf.read_bytes()),
+            published[0],
             x509.load_pem_x509_certificate(self.agency_ca_cert_path.read_bytes()),
             x509.load_pem_x509_certificate(self.root_cert_path.read_bytes()),
         ]
+
+    def publish_chain(self, key_id: str, chain: list[x509.Certificate]) -> None:
+        """Publish a certificate an administrator registered: the leaf first, then its issuers up to the trust root
+        (what :meth:`public_chain` returns). Replaces what was published for ``key_id``; no key is involved."""
+        kind, name = parse_key_id(key_id)
+        if not chain:
+            raise InvalidInput("Cần chứng thư số để đăng ký.", "A certificate is needed.", key_id=key_id)
+        data = b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in chain)
+        _write_public(self.root_dir / kind / f"{name}.pem", data)
 
     def _existing_agency_name(self, code: str) -> str | None:
         path = self.root_dir / "agency" / f"{code}.p12"

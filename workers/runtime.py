@@ -177,7 +177,8 @@ class Worker:
         try:
             return handler(ctx)
         except MotcuaError as exc:
-            return Failure(f"{type(exc).__name__}: {exc.message_en}", self.retry_seconds)
+            # Vietnamese first: the administrator reads it on the incidents page
+            return Failure(f"{exc.message_vi}\n{type(exc).__name__}: {exc.message_en}", self.retry_seconds)
         except Exception as exc:  # noqa: BLE001 - every handler error must become a reported failure
             return Failure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}", self.retry_seconds)
 

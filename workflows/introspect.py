@@ -8,13 +8,26 @@ letting the engine fail or take a default path by accident.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
-from workflows.expressions import And, Compare, Const, Expr, Not, Or, Var, parse_condition
+from workflows.expressions import (
+    And,
+    Compare,
+    ConditionError,
+    Const,
+    Expr,
+    Not,
+    Or,
+    Var,
+    evaluate_condition,
+    parse_condition,
+)
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -86,6 +99,39 @@ def decision_options(xml: bytes, activity_id: str) -> dict[str, tuple[str, ...]]
             if cond is not None and cond.text:
                 _literals(parse_condition(cond.text.strip()), found)
     return {name: tuple(sorted(values)) for name, values in found.items()}
+
+
+def user_tasks_after(xml: bytes, activity_id: str, variables: Mapping[str, Any]) -> frozenset[str]:
+    """The user tasks the process can reach next once ``activity_id`` completes with ``variables``: sequence flows
+    are followed through gateways, service tasks and events up to the first user tasks. A condition these variables
+    cannot decide (it names another variable) counts as possibly taken, so nothing reachable is missed."""
+    root = etree.fromstring(xml)
+    by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    outgoing: dict[str, list[Any]] = {}
+    for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        outgoing.setdefault(flow.get("sourceRef", ""), []).append(flow)
+    found: set[str] = set()
+    seen = {activity_id}
+    todo = [activity_id]
+    while todo:
+        for flow in outgoing.get(todo.pop(), []):
+            cond = flow.find("bpmn:conditionExpression", _N)
+            if cond is not None and cond.text and cond.text.strip():
+                try:
+                    if not evaluate_condition(cond.text.strip(), variables):
+                        continue
+                except ConditionError:
+                    pass  # undecided here: possibly taken
+            target = flow.get("targetRef", "")
+            element = by_id.get(target)
+            if target in seen or element is None:
+                continue
+            seen.add(target)
+            if etree.QName(element).localname == "userTask":
+                found.add(target)
+            else:
+                todo.append(target)
+    return frozenset(found)
 
 
 @lru_cache(maxsize=256)

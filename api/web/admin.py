@@ -1,6 +1,7 @@
 """Administration (*quản trị*, role admin): users and roles, the agency structure in force with its role →
-department mapping, the holiday override calendar, the procedure catalogue with its check, and incidents
-with a retry button.
+department mapping, the holiday override calendar, the procedure catalogue with its check, incidents with a retry
+button, and the officials' signing certificates (``/quan-tri/chung-thu-so``: who signs results but has no valid
+certificate; an uploaded certificate is checked and, when it passes, registered — :mod:`services.certificates`).
 
 Every change is a POST form with the session's CSRF token and is recorded in the audit log
 (``admin.user_saved``, ``admin.user_deactivated``/``admin.user_reactivated``, ``admin.calendar_override_added``/
@@ -24,14 +25,17 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
-from api.web.render import page
+from api.web.labels import INCIDENT_ADVICE
+from api.web.render import page, parse_day
 from api.web.routes import form_of, signed_in
 from dossiers.calendar import VN_TZ, validate_overrides, vietnam_year_days
 from dossiers.errors import InvalidInput, MotcuaError
 from dossiers.model import OFFICIAL_ROLES, Person, Role
 from services import calendar as overrides_calendar
 from services.accounts import save_user, set_user_active
+from services.certificates import MAX_CERTIFICATE_BYTES
 from services.operations import retry_incident
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")  # as dossiers.agencies checks the demo people
@@ -81,6 +85,7 @@ def admin_router(runtime: Any) -> APIRouter:
             person=person,
             users=len(runtime.accounts.list()),
             incidents=len(runtime.engine.incidents()),
+            without_certificate=len(runtime.certificates.missing()),
             structure=shop.structure_now(),
             procedures=len(shop.catalogue()),
         )
@@ -168,6 +173,7 @@ def admin_router(runtime: Any) -> APIRouter:
                 agency_code,
                 department_code,
                 runtime.clock.now(),
+                after_save=runtime.certificates.person_saved,  # development: a leader's or clerk's certificate
                 channel="browser",
             )
         except MotcuaError as exc:
@@ -199,6 +205,72 @@ def admin_router(runtime: Any) -> APIRouter:
     @router.post("/quan-tri/nguoi-dung/{username}/mo-khoa", response_class=HTMLResponse)
     async def reactivate(request: Request, username: str) -> Response:
         return await set_active(request, username, True)
+
+    # ------------------------------------------------------------------ officials' signing certificates
+
+    def certificates_page(request: Request, person: Person, status_code: int = 200, **context: Any) -> HTMLResponse:
+        structure = shop.structure_now()
+        return page(
+            request,
+            runtime,
+            "admin/certificates.html",
+            status_code=status_code,
+            person=person,
+            missing=runtime.certificates.missing(),
+            signers=runtime.certificates.signers(),
+            agency_names={a.code: a.name for a in structure.agencies},
+            max_kb=MAX_CERTIFICATE_BYTES // 1024,
+            **context,
+        )
+
+    @router.get("/quan-tri/chung-thu-so", response_class=HTMLResponse)
+    def certificates(request: Request, da_dang_ky: str | None = None) -> Response:
+        person = admin(request)
+        check = runtime.certificates.registered(da_dang_ky) if da_dang_ky else None
+        return certificates_page(request, person, saved=da_dang_ky if check else None, check=check)
+
+    @router.post("/quan-tri/chung-thu-so", response_class=HTMLResponse)
+    async def register_certificate(request: Request) -> Response:
+        person = admin(request)
+        form = await form_of(request, runtime)
+        username = _text(form, "username", 80)
+        upload = form.get("certificate")
+        if not username:
+            return certificates_page(request, person, 422, error=("Hãy chọn cán bộ.", "Choose the official."))
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return certificates_page(
+                request,
+                person,
+                422,
+                chosen=username,
+                error=("Hãy chọn tệp chứng thư số.", "Choose the certificate file."),
+            )
+        data = await upload.read(MAX_CERTIFICATE_BYTES + 1)
+        try:
+            checked = await run_in_threadpool(
+                runtime.certificates.register,
+                person.username,
+                username,
+                data,
+                channel="browser",
+                filename=upload.filename[:200],
+            )
+        except MotcuaError as exc:
+            status = 404 if exc.kind == "not_found" else 422
+            return certificates_page(request, person, status, chosen=username, error=(exc.message_vi, exc.message_en))
+        if not checked.passed:
+            return certificates_page(
+                request,
+                person,
+                422,
+                chosen=username,
+                check=checked,
+                error=(
+                    "Chứng thư số không đạt kiểm tra nên chưa được đăng ký (xem kết quả kiểm tra bên dưới).",
+                    "The certificate failed the checks and was not registered (see below).",
+                ),
+            )
+        return RedirectResponse(f"/quan-tri/chung-thu-so?da_dang_ky={quote(username)}", status_code=303)
 
     # ------------------------------------------------------------------ structure in force
 
@@ -276,24 +348,33 @@ def admin_router(runtime: Any) -> APIRouter:
         person = admin(request)
         form = await form_of(request, runtime)
         year = year_of(_text(form, "year", 4))
-        day_text = _text(form, "day", 40)
+        typed = _text(form, "day", 40)
         kind = _text(form, "kind", 20)
         reason = _text(form, "reason", MAX_REASON)
-        submitted = {"day": day_text, "kind": kind, "reason": reason}
+        submitted = {"day": typed, "kind": kind, "reason": reason}
+        parsed = parse_day(typed)  # dd/mm/yyyy as typed, yyyy-mm-dd still read
+        day_text = parsed.isoformat() if parsed else typed
 
         def refuse(vi: str, en: str, problems: list[str] | None = None) -> HTMLResponse:
             return calendar_page(
                 request, person, year, 422, error=(vi, en), problems=problems or [], submitted=submitted
             )
 
-        if not day_text:
+        if not typed:
             return refuse("Hãy nhập ngày.", "Enter the day.")
+        if parsed is None:
+            return refuse(
+                f"Ngày '{typed}' không hợp lệ; hãy nhập theo dạng ngày/tháng/năm, ví dụ 02/09/2026.",
+                f"'{typed}' is not a date day/month/year.",
+            )
         if kind not in OVERRIDE_KINDS:
             return refuse("Loại ngày phải là ngày nghỉ hoặc ngày làm việc.", "The kind is a day off or a working day.")
+        if not reason:
+            return refuse("Hãy nhập lý do và căn cứ (số văn bản).", "Enter the reason and its source.")
         rows = overrides()
         if any(r.day.isoformat() == day_text for r in rows):
             return refuse(
-                f"Ngày {day_text} đã có trong lịch điều chỉnh; hãy xóa mục cũ trước.",
+                f"Ngày {parsed:%d/%m/%Y} đã có trong lịch điều chỉnh; hãy xóa mục cũ trước.",
                 f"{day_text} already has an override; remove it first.",
             )
         data: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: {"holidays": {}, "working_days": {}})
@@ -370,6 +451,7 @@ def admin_router(runtime: Any) -> APIRouter:
             status_code=status_code,
             person=person,
             incidents=incidents,
+            incident_advice=INCIDENT_ADVICE,
             **context,
         )
 
