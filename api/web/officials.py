@@ -4,7 +4,11 @@
   the agency maps to that role), in tabs — all, mine, the department's unclaimed, due soon, overdue — filtered by
   procedure (``thu_tuc``) and sorted by due or received date (``sap_xep=han|-han|nhan|-nhan``); claim/unclaim
   buttons are POST forms with the CSRF token that come back to the same list with a message (``tb``/``loi``: codes,
-  never free text).
+  never free text). Beside the tasks to do, two more sections (``muc``): ``da-xu-ly``, the dossiers the official or
+  their department handled, and ``tim-kiem``, the search by code, name with or without diacritics, ID number or phone
+  (``q``, ``thu_tuc``, ``trang_thai``, ``trang``; :class:`services.search.DossierSearch`). Every filter is in the
+  URL, so a bookmark restores the view; ``mo`` (a task) or ``ho_so`` (a dossier) opens it in a pane beside the list
+  (side by side from 1200 px, ``api/static/css/worklist.css``), with the decision form of the task.
 - ``GET /can-bo/nhiem-vu/{task_id}``: the dossier (applicant, procedure, form details), its documents (preview in the
   page, download), comments, history, the process diagram (``api/static/js/diagram.js``) and the step's form: the
   decision choices the BPMN gateway accepts, or — on the leader's signing step — the two-step personal signing in
@@ -29,7 +33,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from api.downloads import content_disposition, download_name, unsigned_name
 from api.problems import STATUS
+from api.web import labels
 from api.web.render import page
 from api.web.routes import form_of, signed_in
 from dossiers.errors import MotcuaError, NotFound
@@ -104,6 +110,13 @@ DOCUMENT_KINDS: dict[str, tuple[str, str]] = {
 }
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
 HIDDEN_EVENTS = frozenset({"dossier.read", "document.read"})  # every page view would add one
+SECTIONS: dict[str, tuple[str, str]] = {  # ``muc``: a tab of TABS is a view of the first section
+    "viec-can-lam": ("Việc cần làm", "To do"),
+    "da-xu-ly": ("Đã xử lý", "Handled"),
+    "tim-kiem": ("Tìm hồ sơ", "Find a dossier"),
+}
+STATUS_CHOICES = tuple(s.value for s in DossierStatus)
+PANE = "xem"  # the id of the side pane: links to it end with #xem (on a narrow screen it is below the list)
 
 
 def _list_url(params: dict[str, str]) -> str:
@@ -126,6 +139,11 @@ def _with_message(target: str, key: str, code: str) -> str:
     return target + ("&" if "?" in target else "?") + f"{key}={code}"
 
 
+def _page_number(text: str) -> int:
+    """``trang`` as typed in a URL: a number from 1 (anything else is the first page)."""
+    return int(text) if text.isdigit() and 0 < len(text) <= 5 and int(text) > 0 else 1
+
+
 def _error_code(exc: MotcuaError) -> str:
     return {"not_found": "khong-con", "forbidden": "khong-duoc-phep", "conflict": "nguoi-khac"}.get(exc.kind, "loi")
 
@@ -137,7 +155,7 @@ def _value_text(value: Any) -> str:
         return "Có" if value else "Không"
     if isinstance(value, int):
         return f"{value:,}".replace(",", ".")
-    return str(value)
+    return labels.day_text(value)  # a date field is stored yyyy-mm-dd, read dd/mm/yyyy
 
 
 def officials_router(runtime: Any) -> APIRouter:
@@ -161,41 +179,151 @@ def officials_router(runtime: Any) -> APIRouter:
         muc: str = "tat-ca",
         thu_tuc: str = "",
         sap_xep: str = "han",
+        q: str = "",
+        trang_thai: str = "",
+        trang: str = "1",
+        mo: str = "",
+        ho_so: str = "",
         tb: str = "",
         loi: str = "",
     ) -> Response:
+        """Three sections, every filter in the query (a bookmark restores the view): the tasks to do (tabs,
+        procedure, sort), the dossiers handled (``da-xu-ly``) and the search (``tim-kiem``: ``q``, procedure,
+        status, page). ``mo`` (a task) or ``ho_so`` (a dossier) opens it in the pane beside the list."""
         person = signed_in(request, runtime, *OFFICIALS)
+        section = muc if muc in SECTIONS else "viec-can-lam"
         tab = muc if muc in TABS else "tat-ca"
         order = sap_xep if sap_xep in SORTS else "han"
-        everything, shown = runtime.tasks.list_tasks(
-            person,
-            keep=lambda r: in_tab(r, tab) and (not thu_tuc or r["procedure_code"] == thu_tuc),
-            order_by="due" if order.endswith("han") else "received_at",
-            descending=order.startswith("-"),
-            page="tasks",
-        )
-        procedures = sorted({(r["procedure_code"], r["procedure_name"]) for r in everything})
-        counts = {name: sum(1 for r in everything if in_tab(r, name)) for name in TABS}
-        params = {"muc": tab, "thu_tuc": thu_tuc, "sap_xep": order}
+        procedure_filter = thu_tuc.strip()[:40]
+        status_filter = trang_thai if trang_thai in STATUS_CHOICES else ""
+        number = _page_number(trang)
+        if section == "viec-can-lam":
+            params = {"muc": tab, "thu_tuc": procedure_filter, "sap_xep": order}
+        else:
+            params = {"muc": section, "q": q.strip() if section == "tim-kiem" else "", "thu_tuc": procedure_filter}
+            params |= {"trang_thai": status_filter, "trang": str(number) if number > 1 else ""}
+        here = _list_url(params)
+        context: dict[str, Any] = {}
+        task_rows: list[dict[str, Any]] | None = None
+        if section == "viec-can-lam":
+            task_rows, shown = runtime.tasks.list_tasks(
+                person,
+                keep=lambda r: in_tab(r, tab) and (not procedure_filter or r["procedure_code"] == procedure_filter),
+                order_by="due" if order.endswith("han") else "received_at",
+                descending=order.startswith("-"),
+                page="tasks",
+            )
+            context |= {
+                "procedures": sorted({(r["procedure_code"], r["procedure_name"]) for r in task_rows}),
+                "counts": {name: sum(1 for r in task_rows if in_tab(r, name)) for name in TABS},
+                "tasks": shown,
+            }
+        else:
+            found, problem = None, None
+            filters: dict[str, Any] = {"procedure_code": procedure_filter, "status": status_filter, "page": number}
+            try:
+                if section == "tim-kiem":
+                    found = runtime.search.search(person, q, listing="tim-kiem", **filters)
+                else:
+                    found = runtime.search.handled(person, listing="da-xu-ly", **filters)
+            except MotcuaError as exc:
+                problem = (exc.message_vi, exc.message_en)
+            context |= {
+                "procedures": runtime.search.procedure_choices(),
+                "found": found,
+                "search_error": problem,
+                "page_url": lambda n: _list_url(params | {"trang": str(n) if n > 1 else ""}),
+            }
+        pane = None
+        if mo:
+            rows = task_rows if task_rows is not None else runtime.tasks.task_rows(person)
+            pane = task_pane(person, mo, rows, back=here)
+        elif ho_so:
+            pane = dossier_pane(person, ho_so.strip()[:80], lambda: runtime.tasks.task_rows(person))
+        opened = {"mo": mo} if pane is not None and pane["kind"] == "task" else {"ho_so": ho_so} if pane else {}
         return page(
             request,
             runtime,
             "officials/tasks.html",
             person=person,
+            sections=SECTIONS,
+            section=section,
+            section_url=lambda name: _list_url({"muc": "tat-ca" if name == "viec-can-lam" else name}),
             tabs=TABS,
             tab=tab,
-            counts=counts,
             sorts=SORTS,
             order=order,
-            procedure_filter=thu_tuc,
-            procedures=procedures,
-            tasks=shown,
-            here=_list_url(params),
+            procedure_filter=procedure_filter,
+            status_filter=status_filter,
+            statuses=[(value, labels.status(value)) for value in STATUS_CHOICES],
+            status_label=labels.status,
+            query=q.strip() if section == "tim-kiem" else "",
+            here=_list_url(params | opened),  # where claim/release come back: the pane stays open
             tab_url=lambda name: _list_url(params | {"muc": name}),
+            task_url=lambda task_id: _list_url(params | {"mo": task_id}) + f"#{PANE}",
+            dossier_url=lambda code: _list_url(params | {"ho_so": code}) + f"#{PANE}",
+            close_url=here,
+            pane=pane,
             notice=NOTICES.get(tb),
             error=ERRORS.get(loi),
             timeliness_labels=TIMELINESS_LABELS,
+            decision_labels=DECISION_LABELS,
+            # reception's first work is not a process task: the online dossiers waiting in its queue
+            reception_queue=len(runtime.reception.queue(person)) if person.role == Role.RECEPTION else 0,
+            **context,
         )
+
+    def _documents(code: str, documents: list[dict[str, Any]], paper_names: dict[str, str]) -> list[dict[str, Any]]:
+        return [
+            d
+            | {
+                "paper_name": paper_names.get(d["paper_key"] or "", ""),
+                "kind_label": labels.document_kind(d["kind"]),
+                "preview_url": f"/can-bo/ho-so/{quote(code, safe='')}/tai-lieu/{quote(d['id'], safe='')}",
+            }
+            for d in documents
+        ]
+
+    def task_pane(person: Person, task_id: str, rows: list[dict[str, Any]], *, back: str) -> dict[str, Any]:
+        """The opened task beside the list: the dossier's facts and papers, claim/release, the decision form
+        (its comment and choices as on the task page, which has the diagram, history and signing)."""
+        task = next((r for r in rows if r["id"] == task_id), None)
+        if task is None:
+            return {"kind": "task", "error": ERRORS["khong-con"]}
+        code = task["dossier_code"]
+        try:
+            dossier = shop.read_dossier(person, code)
+        except MotcuaError as exc:
+            return {"kind": "task", "error": (exc.message_vi, exc.message_en)}
+        proc = shop.procedure_of(shop.dossier_row(code))
+        choices = sorted(task["decisions"].get("decision", []), key=lambda c: (DECISION_ORDER.get(c, 9), c))
+        return {
+            "kind": "task",
+            "task": task,
+            "dossier": dossier,
+            "documents": _documents(code, dossier["documents"], {p.key: p.name for p in proc.papers}),
+            "choices": choices,
+            "can_act": task["assignee"] in (None, person.username) and not task["signing"],
+            "page_url": f"{LIST_PATH}/{quote(task_id, safe='')}",
+            "back": back,
+        }
+
+    def dossier_pane(person: Person, code: str, rows: Any) -> dict[str, Any]:
+        """A dossier found or handled, beside the list (read as the API reads it: authorized and recorded), with
+        the steps of it the person may act on now."""
+        try:
+            dossier = shop.read_dossier(person, code)
+        except MotcuaError as exc:
+            return {"kind": "dossier", "error": (exc.message_vi, exc.message_en)}
+        proc = shop.procedure_of(shop.dossier_row(code))
+        return {
+            "kind": "dossier",
+            "dossier": dossier,
+            "procedure_name": proc.name,
+            "documents": _documents(code, dossier["documents"], {p.key: p.name for p in proc.papers}),
+            "tasks": [r for r in rows() if r["dossier_code"] == code],
+            "numbering": runtime.drafts.numbering(code),  # the result's register number, once given
+        }
 
     async def claim_or_release(request: Request, task_id: str, claim: bool) -> Response:
         person = signed_in(request, runtime, *OFFICIALS)
@@ -251,7 +379,7 @@ def officials_router(runtime: Any) -> APIRouter:
             d
             | {
                 "paper_name": paper_names.get(d["paper_key"] or "", ""),
-                "kind_label": DOCUMENT_KINDS.get(d["kind"], (d["kind"], d["kind"])),
+                "kind_label": labels.document_kind(d["kind"]),
                 "inline": d["content_type"] in INLINE_TYPES,
                 "preview_url": f"/can-bo/ho-so/{quote(code, safe='')}/tai-lieu/{quote(d['id'], safe='')}",
                 "download_url": f"/api/dossiers/{quote(code, safe='')}/documents/{quote(d['id'], safe='')}",
@@ -266,6 +394,11 @@ def officials_router(runtime: Any) -> APIRouter:
             mine = [p for p in runtime.signatures.pending_for(person) if p.dossier_code == code]
             pending = mine[0] if mine else None
         choices = sorted(task["decisions"].get("decision", []), key=lambda c: (DECISION_ORDER.get(c, 9), c))
+        task_path = f"{LIST_PATH}/{quote(task_id, safe='')}"
+        # the leader reads the result before approving it; the clerk the signed result and the number it gets
+        draft_url = f"{task_path}/du-thao" if task.get("signs_after") and runtime.drafts.has_draft(code) else None
+        numbering = runtime.drafts.numbering(code) if task["activity_id"] == "register_number" else None
+        signed_url = f"{task_path}/van-ban-da-ky" if numbering is not None else None
         return page(
             request,
             runtime,
@@ -285,7 +418,11 @@ def officials_router(runtime: Any) -> APIRouter:
             status_labels={s.value: label for s, label in STATUS_LABELS_VI.items()},
             timeliness_labels=TIMELINESS_LABELS,
             choices=choices,
+            draft_url=draft_url,
+            numbering=numbering,
+            signed_url=signed_url,
             pending=pending,
+            certificate_notice=runtime.tasks.certificate_notice(person, task),  # no valid certificate to sign
             can_act=task["assignee"] in (None, person.username),
             error=error,
             comment=comment,
@@ -307,6 +444,14 @@ def officials_router(runtime: Any) -> APIRouter:
         form = await form_of(request, runtime)
         decision = str(form.get("decision") or "").strip() or None
         comment = str(form.get("comment") or "").strip() or None
+        numbered = next(
+            (
+                r["dossier_code"]
+                for r in runtime.tasks.task_rows(person)
+                if r["id"] == task_id and r["activity_id"] == "register_number"
+            ),
+            None,
+        )
         try:
             await run_in_threadpool(runtime.tasks.complete, person, task_id, decision, comment)
         except MotcuaError as exc:
@@ -319,7 +464,12 @@ def officials_router(runtime: Any) -> APIRouter:
                 comment=(comment or "")[: COMMENT_MAX + 20],  # refilled, never a pasted megabyte echoed back
                 decision=decision or "",
             )
-        return RedirectResponse(_with_message(LIST_PATH, "tb", "da-xu-ly"), status_code=303)
+        back = _back_to(str(form.get("back") or "")) if form.get("back") else LIST_PATH  # the pane's list
+        if numbered is not None and not form.get("back"):
+            # the clerk reads the number the register gave, beside the list
+            target = _list_url({"ho_so": numbered, "tb": "da-xu-ly"}) + f"#{PANE}"
+            return RedirectResponse(target, status_code=303)
+        return RedirectResponse(_with_message(back, "tb", "da-xu-ly"), status_code=303)
 
     @router.get("/can-bo/ho-so/{code}/tai-lieu/{document_id}")
     def document_inline(request: Request, code: str, document_id: str) -> Response:
@@ -329,24 +479,51 @@ def officials_router(runtime: Any) -> APIRouter:
         return StreamingResponse(
             _chunks(stream),
             media_type=row.content_type if inline else "application/octet-stream",
-            headers=_document_headers(row.filename, row.size, inline) | {"x-content-sha256": row.sha256},
+            headers=_document_headers(download_name(code, row.kind, row.filename), row.size, inline)
+            | {"x-content-sha256": row.sha256},
         )
+
+    def acting_task(person: Person, task_id: str) -> dict[str, Any]:
+        task = find_task(person, task_id)  # NotFound for a task the person may not act on
+        shop.read_dossier(person, task["dossier_code"])  # authorised, and the read recorded
+        return task
+
+    @router.get(LIST_PATH + "/{task_id}/du-thao")
+    def result_draft(request: Request, task_id: str) -> Response:
+        """The result as it will be prepared for the leader's signature (rendered now, nothing stored)."""
+        person = signed_in(request, runtime, *OFFICIALS)
+        task = acting_task(person, task_id)
+        code = task["dossier_code"]
+        pdf = runtime.drafts.draft(code, person.username, {})
+        shop.record("result.draft_viewed", person.username, code, task=task["activity_id"])
+        name = f"Dự thảo kết quả - {code}.pdf"
+        return Response(pdf, media_type="application/pdf", headers=_document_headers(name, len(pdf), True))
+
+    @router.get(LIST_PATH + "/{task_id}/van-ban-da-ky")
+    def leader_signed(request: Request, task_id: str) -> Response:
+        """The leader-signed result the clerk numbers (before the number, the date and the seal)."""
+        person = signed_in(request, runtime, *OFFICIALS)
+        task = acting_task(person, task_id)
+        code = task["dossier_code"]
+        pdf = runtime.paperwork.leader_signed_result(code)
+        shop.record("document.read", person.username, code, document="leader_signed_result")
+        name = f"Kết quả đã ký - chờ vào số - {code}.pdf"
+        return Response(pdf, media_type="application/pdf", headers=_document_headers(name, len(pdf), True))
 
     @router.get("/can-bo/ky-so/{pending_id}/van-ban")
     def document_to_sign(request: Request, pending_id: str) -> Response:
         """The prepared PDF a pending personal signature is for: the signer reads what they are about to sign."""
         person = signed_in(request, runtime, *OFFICIALS)
         pending, pdf = runtime.signatures.prepared_pdf(person, pending_id)  # the signer only, only while pending
-        name = f"{pending.dossier_code}-{pending.document_kind}-chua-ky.pdf"
+        name = unsigned_name(pending.dossier_code, pending.document_kind)
         return Response(pdf, media_type="application/pdf", headers=_document_headers(name, len(pdf), True))
 
     return router
 
 
 def _document_headers(filename: str, size: int, inline: bool) -> dict[str, str]:
-    disposition = "inline" if inline else "attachment"
     return {
-        "content-disposition": f"{disposition}; filename*=UTF-8''{quote(filename, safe='')}",
+        "content-disposition": content_disposition(filename, inline=inline),
         "content-length": str(size),
         "cache-control": "no-store",
         "x-content-type-options": "nosniff",

@@ -140,7 +140,8 @@ def test_the_task_page_shows_the_dossier_documents_history_and_decision_form(api
     assert len(links) >= 2 and 'name="xem-truoc"' in html and "<iframe" in html
     assert re.search(rf'href="/api/dossiers/{re.escape(code)}/documents/[^"]+" download', html)
     # history and the diagram container
-    assert "Tiếp nhận hồ sơ" in html and "tiepnhan.xa1" in html
+    assert "Tiếp nhận hồ sơ" in html and "Nguyễn Thị Lan (Cán bộ tiếp nhận)" in html  # a name, not a login
+    assert "tiepnhan.xa1" not in html
     assert f'<div id="diagram" data-dossier="{code}"></div>' in html and "/static/js/diagram.js" in html
     # the decision form: the gateway's choices with Vietnamese labels, the comment box, the CSRF token
     for value, label in (("approve", "Đồng ý"), ("supplement", "Yêu cầu bổ sung"), ("refuse", "Từ chối")):
