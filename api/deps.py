@@ -26,6 +26,8 @@ from services.accounts import Accounts
 from services.intake import Intake
 from services.paperwork import Paperwork
 from services.receiving import EnvelopeReceiver
+from services.reception import Reception
+from services.result_drafts import ResultDrafts
 from services.shop import OneStopShop
 from services.signatures import PersonalSignatures
 from services.supplements import Supplements
@@ -47,6 +49,8 @@ class Runtime(Protocol):
     intake: Intake
     tasks: TaskDesk
     supplements: Supplements
+    reception: Reception
+    drafts: ResultDrafts
     paperwork: Paperwork
     signatures: PersonalSignatures
     checkpoints: AuditCheckpoints

@@ -203,7 +203,8 @@ class HandOver:
     """One row of Mẫu 05: the dossier handed from one department (or person) to the next.
 
     ``timeliness`` is ``early`` | ``on_time`` | ``late`` (labels from the template), judged at ``handed_at``
-    against ``due_at``, the dossier's due date at that moment."""
+    against ``due_at``: when the giver's step was due (its share of the time limit, :mod:`dossiers.step_times`;
+    for papers the applicant hands in, the dossier's due date at that moment)."""
 
     giver: str
     receiver: str

@@ -26,6 +26,7 @@ operator who edits the catalogue sees all mistakes at once (``motcua procedures 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -73,6 +74,7 @@ ENTRY_KEYS = {
     "versions",
     "notes",
     "departments",
+    "step_times",
 }
 VERSION_KEYS = {"valid_from", "valid_to", "levels", "time_limit", "fee_vnd", "legal_source", "papers", "notes"}
 PAPER_KEYS = {"key", "name", "form", "count", "mandatory", "note"}
@@ -109,6 +111,7 @@ class CatalogueEntry:
     form_fields: tuple[FormField, ...]
     versions: tuple[RuleVersion, ...]  # ordered by valid_from
     departments: tuple[tuple[str, tuple[str, ...]], ...] = ()  # role → department kinds (code mnemonics)
+    step_times: tuple[tuple[str, float], ...] = ()  # BPMN step id → working hours (the internal procedure)
 
     def department_kinds(self, role: str) -> tuple[str, ...]:
         return next((kinds for r, kinds in self.departments if r == role), ())
@@ -140,6 +143,7 @@ class CatalogueEntry:
             online_level=self.online_level.value,
             channels=tuple(c.value for c in self.channels),
             departments=self.departments,
+            step_times=self.step_times,
         )
 
     def at(self, day: dt.date) -> Procedure:
@@ -332,6 +336,29 @@ def _departments(c: _Checker, data: Any, path: str) -> tuple[tuple[str, tuple[st
     return tuple(out)
 
 
+MAX_STEP_HOURS = 24 * 365
+STEP_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,79}")
+
+
+def _step_times(c: _Checker, data: Any, path: str) -> tuple[tuple[str, float], ...]:
+    """``{"review": 12, "approve": 4}``: working hours per BPMN step (the internal procedure, quy trình nội bộ)."""
+    if data is None:
+        return ()
+    if not isinstance(data, Mapping):
+        c.fail(path, 'must map a BPMN step id to its working hours, e.g. {"review": 12}')
+        return ()
+    out: list[tuple[str, float]] = []
+    for step, hours in data.items():
+        if not isinstance(step, str) or not STEP_ID.fullmatch(step):
+            c.fail(f"{path}.{step}", "must be a BPMN step id (letters, digits, _ and -)")
+            continue
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= MAX_STEP_HOURS:
+            c.fail(f"{path}.{step}", f"must be a number of working hours above 0 and at most {MAX_STEP_HOURS}")
+            continue
+        out.append((step, float(hours)))
+    return tuple(out)
+
+
 def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, list[str]]:
     """Parse one catalogue entry; returns it (or None) and every problem found, each with its JSON path."""
     c = _Checker()
@@ -353,6 +380,7 @@ def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, lis
                 channels.append(Channel(ch))
     form_fields = _form_fields(c, data.get("form_fields"), f"{where}.form_fields")
     departments = _departments(c, data.get("departments"), f"{where}.departments")
+    step_times = _step_times(c, data.get("step_times"), f"{where}.step_times")
     versions: list[RuleVersion] = []
     raw_versions = data.get("versions")
     if not isinstance(raw_versions, list) or not raw_versions:
@@ -372,7 +400,16 @@ def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, lis
     if c.problems or online is None:
         return None, c.problems
     entry = CatalogueEntry(
-        code, name, field, process_key, OnlineLevel(online), tuple(channels), form_fields, tuple(versions), departments
+        code,
+        name,
+        field,
+        process_key,
+        OnlineLevel(online),
+        tuple(channels),
+        form_fields,
+        tuple(versions),
+        departments,
+        step_times,
     )
     return entry, []
 

@@ -11,9 +11,12 @@ from dossiers.model import DossierStatus, Procedure
 
 S = DossierStatus
 ALLOWED: dict[DossierStatus, frozenset[DossierStatus]] = {
+    # an online dossier before reception accepts it: accepted, sent back for papers, refused or withdrawn
+    S.SUBMITTED: frozenset({S.RECEIVED, S.SUPPLEMENT_REQUESTED, S.REFUSED, S.WITHDRAWN}),
     S.RECEIVED: frozenset({S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
     S.IN_PROGRESS: frozenset({S.SUPPLEMENT_REQUESTED, S.RESULT_READY, S.REFUSED, S.WITHDRAWN}),
-    S.SUPPLEMENT_REQUESTED: frozenset({S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
+    # back to processing, or (asked for at reception, before acceptance) back to the reception queue
+    S.SUPPLEMENT_REQUESTED: frozenset({S.IN_PROGRESS, S.SUBMITTED, S.REFUSED, S.WITHDRAWN}),
     S.RESULT_READY: frozenset({S.RETURNED}),
     S.RETURNED: frozenset(),
     S.REFUSED: frozenset(),

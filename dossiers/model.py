@@ -33,6 +33,7 @@ class AgencyLevel(StrEnum):
 
 
 class DossierStatus(StrEnum):
+    SUBMITTED = "submitted"  # filed online, waiting for reception to check it (no time limit runs yet)
     RECEIVED = "received"
     IN_PROGRESS = "in_progress"
     SUPPLEMENT_REQUESTED = "supplement_requested"
@@ -43,6 +44,7 @@ class DossierStatus(StrEnum):
 
 
 STATUS_LABELS_VI: Mapping[DossierStatus, str] = {
+    DossierStatus.SUBMITTED: "Chờ tiếp nhận",
     DossierStatus.RECEIVED: "Đã tiếp nhận",
     DossierStatus.IN_PROGRESS: "Đang giải quyết",
     DossierStatus.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
@@ -158,6 +160,8 @@ class Procedure:
     channels: tuple[str, ...] = ("counter",)  # counter | online | postal
     # which departments handle a role's steps, by the mnemonic ending their code (``<agency>-TPHT``)
     departments: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # the internal procedure's working hours per BPMN step (dossiers.step_times; a default split without them)
+    step_times: tuple[tuple[str, float], ...] = ()
 
     def department_kinds(self, role: str) -> tuple[str, ...]:
         return next((kinds for r, kinds in self.departments if r == role), ())

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from dossiers.search_text import dossier_search_text
 from persistence.schema import document, dossier, procedure, side_effect
 
 # ------------------------------------------------------------------ procedures (the catalogue)
@@ -32,8 +33,18 @@ def find_procedure(conn: Connection, code: str) -> Any:
 
 
 def insert_dossier(conn: Connection, **values: Any) -> None:
-    """Register a new dossier row (its code allocated by :func:`persistence.counters.next_dossier_serial`)."""
-    conn.execute(insert(dossier).values(**values))
+    """Register a new dossier row (its code allocated by :func:`persistence.counters.next_dossier_serial`), with
+    the folded text it is found by (:func:`dossiers.search_text.dossier_search_text`)."""
+    conn.execute(insert(dossier).values(**values, search_text=_search_text(values)))
+
+
+SEARCHED_COLUMNS = ("code", "applicant_name", "applicant_id_number", "applicant_phone")
+
+
+def _search_text(values: Mapping[str, Any]) -> str:
+    return dossier_search_text(
+        values["code"], values["applicant_name"], values["applicant_id_number"], values.get("applicant_phone")
+    )
 
 
 def find_dossier(conn: Connection, code: str) -> Any:
@@ -62,8 +73,48 @@ def lock_dossier(conn: Connection, code: str) -> Any:
 
 
 def update_dossier(conn: Connection, code: str, **values: Any) -> None:
-    """Set columns of the dossier row ``code``."""
+    """Set columns of the dossier row ``code``; a change of the applicant's data changes its search text too."""
+    if any(name in values for name in SEARCHED_COLUMNS):
+        columns = [dossier.c[name] for name in SEARCHED_COLUMNS]
+        row = conn.execute(select(*columns).where(dossier.c.code == code)).first()
+        if row is not None:
+            values["search_text"] = _search_text(dict(row._mapping) | values)
     conn.execute(update(dossier).where(dossier.c.code == code).values(**values))
+
+
+def reception_queue(conn: Connection, agency_code: str, statuses: Sequence[str], limit: int) -> list[Any]:
+    """Online dossiers of an agency not accepted yet, in ``statuses`` (waiting for reception, or sent back for
+    papers before acceptance), the oldest first: the order reception checks them in."""
+    return list(
+        conn.execute(
+            select(dossier)
+            .where(
+                dossier.c.agency_code == agency_code,
+                dossier.c.status.in_(list(statuses)),
+                dossier.c.accepted_at.is_(None),
+            )
+            .order_by(dossier.c.received_at, dossier.c.code)
+            .limit(limit)
+        ).all()
+    )
+
+
+def waiting_for_papers(conn: Connection, agency_code: str, status: str, limit: int) -> list[Any]:
+    """Dossiers of an agency waiting for the applicant's supplementary papers (online or at the counter), the
+    longest waiting first."""
+    return list(
+        conn.execute(
+            select(dossier)
+            .where(dossier.c.agency_code == agency_code, dossier.c.status == status)
+            .order_by(dossier.c.updated_at, dossier.c.code)
+            .limit(limit)
+        ).all()
+    )
+
+
+def any_dossier(conn: Connection) -> bool:
+    """Whether the installation holds any dossier (the first run's sample dossiers are made only when not)."""
+    return conn.execute(select(dossier.c.code).limit(1)).first() is not None
 
 
 def dossier_code_taken(conn: Connection, code: str) -> bool:
@@ -87,11 +138,12 @@ def set_process_instance(conn: Connection, code: str, instance_id: str) -> None:
 
 
 def codes_without_process(conn: Connection, limit: int) -> list[str]:
-    """Codes of dossiers whose process has not been started (the engine was unreachable), oldest first."""
+    """Codes of accepted dossiers whose process has not been started (the engine was unreachable), oldest first
+    (an online dossier waiting for reception has no process on purpose)."""
     return list(
         conn.execute(
             select(dossier.c.code)
-            .where(dossier.c.process_instance_id.is_(None))
+            .where(dossier.c.process_instance_id.is_(None), dossier.c.accepted_at.is_not(None))
             .order_by(dossier.c.received_at)
             .limit(limit)
         ).scalars()
@@ -99,7 +151,7 @@ def codes_without_process(conn: Connection, limit: int) -> list[str]:
 
 
 def submitted_by(conn: Connection, username: str, limit: int) -> list[Any]:
-    """The dossiers an account submitted (recorded as ``received_by``), newest first."""
+    """The dossiers an account filed online (``submitted_by``), newest first."""
     return list(
         conn.execute(
             select(
@@ -109,8 +161,9 @@ def submitted_by(conn: Connection, username: str, limit: int) -> list[Any]:
                 dossier.c.received_at,
                 dossier.c.due_at,
                 dossier.c.finished_at,
+                dossier.c.accepted_at,
             )
-            .where(dossier.c.received_by == username)
+            .where(dossier.c.submitted_by == username)
             .order_by(dossier.c.received_at.desc(), dossier.c.code.desc())
             .limit(limit)
         ).all()

@@ -41,6 +41,7 @@ def statistics_records(
     start, end = period.start, period.end
     rated_in_period = select(rating.c.dossier_code).where(rating.c.rated_at >= start, rating.c.rated_at < end)
     query = select(dossier).where(
+        dossier.c.accepted_at.is_not(None),  # an online dossier counts once reception accepted it
         dossier.c.received_at < end,
         or_(dossier.c.finished_at.is_(None), dossier.c.finished_at >= start, dossier.c.code.in_(rated_in_period)),
     )
@@ -110,11 +111,16 @@ def statistics_records(
 
 
 def received_by_agency(conn: Connection, agency_code: str, start: dt.datetime, end: dt.datetime) -> list[Any]:
-    """The dossier rows the agency received in ``[start, end)``, in the order they were received."""
+    """The dossier rows the agency received (accepted) in ``[start, end)``, in the order they were received."""
     return list(
         conn.execute(
             select(dossier)
-            .where(dossier.c.agency_code == agency_code, dossier.c.received_at >= start, dossier.c.received_at < end)
+            .where(
+                dossier.c.agency_code == agency_code,
+                dossier.c.accepted_at.is_not(None),
+                dossier.c.received_at >= start,
+                dossier.c.received_at < end,
+            )
             .order_by(dossier.c.received_at, dossier.c.code)
         ).all()
     )

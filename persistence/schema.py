@@ -159,7 +159,18 @@ dossier = Table(
     Column("received_by", String(80), nullable=False),
     Column("process_instance_id", String(64)),
     Column("updated_at", UTCDateTime, nullable=False),
+    # an online dossier: the citizen's account that filed it (``received_by`` becomes the reception officer who
+    # accepts it); when reception accepted it (``received_at`` is then that moment and the time limit runs from
+    # it) — None while it waits in the reception queue, or when it was refused there (never received)
+    Column("submitted_by", String(80), index=True),
+    Column("accepted_at", UTCDateTime),
+    # what the latest supplement request asks for, while the dossier waits for it (lookup, citizen, desk)
+    Column("awaiting", Text),
+    # folded name, ID number, phone and code (dossiers.search_text), written with the applicant's data
+    Column("search_text", String(400), nullable=False, default="", server_default=""),
     Index("ix_dossier_agency_status", "agency_code", "status"),
+    # an agency's dossiers newest first, the search text read from the index before the row (dossier_search)
+    Index("ix_dossier_agency_received", "agency_code", "received_at", "search_text"),
 )
 
 # Fees (Payment port): recorded before the result is returned; ``online`` marks payment through a gateway.
@@ -262,6 +273,8 @@ audit_log = Table(
     Column("details", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("entry_hash", String(64), nullable=False, unique=True),
+    # the steps an official completed ("đã xử lý") and the agencies a dossier was handed to, without a scan
+    Index("ix_audit_log_kind_actor", "kind", "actor"),
 )
 
 audit_head = Table(

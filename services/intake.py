@@ -143,6 +143,9 @@ class Intake(DossierWriter):
             prefix = f"{agency.code}/incoming/{now:%Y%m%d}"
             staged.append((upload, self.store.put(prefix, upload.stream, upload.content_type)))
 
+        # An online dossier waits for reception (services.reception): no process, no receipt and no time limit
+        # until an officer accepts it; received_at holds the filing time until then.
+        waits_for_reception = channel == "online"
         received_at = now
         calendar = desk.calendar  # the running calendar (the administrator's overrides rebuild it)
         clock_start = calendar.clock_start(received_at)
@@ -155,7 +158,7 @@ class Intake(DossierWriter):
                 procedure_code=proc.code,
                 agency_code=agency.code,
                 structure_version=structure.version,
-                status=DossierStatus.RECEIVED.value,
+                status=(DossierStatus.SUBMITTED if waits_for_reception else DossierStatus.RECEIVED).value,
                 applicant_name=applicant_checked.name,
                 applicant_id_number=applicant_checked.id_number,
                 applicant_phone=applicant_checked.phone,
@@ -167,10 +170,12 @@ class Intake(DossierWriter):
                 due_at=due,
                 paused_seconds=0,
                 received_by=actor.username,
+                submitted_by=actor.username if actor.role == Role.CITIZEN else None,
+                accepted_at=None if waits_for_reception else received_at,
                 updated_at=now,
             )
             self.record(
-                "dossier.received",
+                "dossier.submitted" if waits_for_reception else "dossier.received",
                 actor.username,
                 code,
                 procedure=proc.code,
@@ -184,19 +189,27 @@ class Intake(DossierWriter):
                 desk.insert_document(
                     conn, code, "upload", upload.paper_key, upload.stored_filename, obj, actor.username
                 )
-            if self.engine_shares_db:
-                row = records.load_dossier(conn, code)
-                instance_id = self.engine.start(proc.process_key, code, self._start_variables(row))
-                records.set_process_instance(conn, code, instance_id)
-        if not self.engine_shares_db:
-            try:
-                self._start_process(code, skip_locked=False)
-            except Unavailable as exc:
-                # The dossier is registered and its papers are kept; the citizen is not sent away. The process
-                # starts when the engine is back (start_waiting_processes), which also writes the receipt.
-                log.warning("dossier.process_start_deferred", dossier=code, reason=exc.message_en)
-        log.info("dossier.received", dossier=code, procedure=proc.code)
+            if self.engine_shares_db and not waits_for_reception:
+                self._start_in(conn, code)
+        if not self.engine_shares_db and not waits_for_reception:
+            self.start_or_defer(code)
+        log.info("dossier.submitted" if waits_for_reception else "dossier.received", dossier=code, procedure=proc.code)
         return desk.dossier_view(code)
+
+    def _start_in(self, conn: Any, code: str) -> None:
+        """Start the process inside the caller's transaction (the embedded engine shares the database)."""
+        row = records.load_dossier(conn, code)
+        instance_id = self.engine.start(self.desk.procedure_of(row).process_key, code, self._start_variables(row))
+        records.set_process_instance(conn, code, instance_id)
+
+    def start_or_defer(self, code: str) -> None:
+        """Start the process of an accepted dossier on a remote engine; when it is unreachable the dossier and its
+        papers are kept and the process starts when the engine is back (start_waiting_processes), which also
+        writes the receipt — nobody is sent away."""
+        try:
+            self._start_process(code, skip_locked=False)
+        except Unavailable as exc:
+            log.warning("dossier.process_start_deferred", dossier=code, reason=exc.message_en)
 
     def _start_variables(self, row: Any) -> dict[str, Any]:
         """The process variables of a dossier, derived from its row (so a deferred start sends the same)."""

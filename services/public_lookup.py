@@ -109,6 +109,10 @@ def public_tracking(runtime: Any, code: str, id_number: str) -> dict[str, Any]:
         "received_at": row.received_at.isoformat(),
         "due_at": row.due_at.isoformat(),
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        # an online dossier reception has not accepted yet: received_at is when it was filed, no time limit runs
+        "accepted": row.accepted_at is not None,
+        # what the agency waits for from the applicant (the supplement request's papers), while it waits
+        "awaiting": row.awaiting if status == DossierStatus.SUPPLEMENT_REQUESTED else None,
         "result": result,
     }
 

@@ -189,7 +189,7 @@ class OneStopShop:
         if person.role in (Role.ADMIN, Role.AUDITOR):
             return row
         if person.role == Role.CITIZEN:
-            if row.received_by != person.username:
+            if row.submitted_by != person.username:
                 raise Forbidden("Bạn không có quyền xem hồ sơ này.", "You may not see this dossier.")
             return row
         if person.agency_code != row.agency_code and person.agency_code not in self._partners(code):
@@ -212,6 +212,8 @@ class OneStopShop:
             "clock_start": row.clock_start.isoformat(),
             "due_at": row.due_at.isoformat(),
             "paused_seconds": row.paused_seconds,
+            "accepted_at": row.accepted_at.isoformat() if row.accepted_at else None,
+            "awaiting": row.awaiting,
             "finished_at": row.finished_at.isoformat() if row.finished_at else None,
             "decision": row.decision,
             "rule_version": row.rule_version,
@@ -311,6 +313,10 @@ class OneStopShop:
             values: dict[str, Any] = {"status": target.value, "updated_at": now}
             if target == DossierStatus.SUPPLEMENT_REQUESTED:
                 values["paused_at"] = now
+                # what the applicant is asked for: the lookup, the citizen's and the desk's pages show it
+                values["awaiting"] = details.get("awaiting")
+            if target == DossierStatus.IN_PROGRESS:
+                values["awaiting"] = None  # the papers asked for arrived
             if target == DossierStatus.IN_PROGRESS and row.paused_at is not None:
                 new_due, paused = shifted_due(self.calendar, row.due_at, row.paused_at, now)
                 values.update(paused_at=None, due_at=new_due, paused_seconds=row.paused_seconds + paused)
@@ -366,7 +372,7 @@ def _spooled_chunks(spool: Any, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
 
 
 def submitted_by(shop: OneStopShop, username: str, limit: int) -> list[Any]:
-    """The dossiers an account submitted (the intake records it as ``received_by``), newest first."""
+    """The dossiers an account filed online (``submitted_by``), newest first."""
     with transaction(shop.db) as conn:
         return records.submitted_by(conn, username, limit)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from dossiers.errors import Conflict, Forbidden, InvalidInput
+from dossiers.lifecycle import check_transition
 from dossiers.model import DossierStatus, Person, Procedure, Role
 from persistence import dossier_records as records
 from persistence.uow import transaction
@@ -16,6 +17,8 @@ from services.shop import stored_object
 from services.uploads import Upload
 
 SUPPLEMENT_MESSAGE = "supplement_received"
+# a supplementary paper that is none of the procedure's papers ("giấy tờ khác"): its file is named by its title
+OTHER_PAPER = "other"
 
 
 class Supplements(DossierWriter):
@@ -48,11 +51,26 @@ class Supplements(DossierWriter):
                     conn, code, "supplement", upload.paper_key, upload.stored_filename, obj, person.username
                 )
             self.record("dossier.supplemented", person.username, code, files=len(staged))
-            self.engine.correlate_message(SUPPLEMENT_MESSAGE, code, {"supplemented_by": person.username})
+            if row.accepted_at is None:
+                # asked for at reception, before acceptance: back into the reception queue (there is no process)
+                check_transition(DossierStatus(row.status), DossierStatus.SUBMITTED)
+                records.update_dossier(
+                    conn, code, status=DossierStatus.SUBMITTED.value, awaiting=None, updated_at=self.clock.now()
+                )
+                self.record(
+                    "dossier.status_changed",
+                    person.username,
+                    code,
+                    status=DossierStatus.SUBMITTED.value,
+                    previous=row.status,
+                    stage="reception",
+                )
+            else:
+                self.engine.correlate_message(SUPPLEMENT_MESSAGE, code, {"supplemented_by": person.username})
         return self.desk.dossier_view(code)
 
     def _check_known_papers(self, proc: Procedure, uploads: Sequence[Upload]) -> None:
-        known = {p.key for p in proc.papers}
+        known = {p.key for p in proc.papers} | {OTHER_PAPER}
         unknown = sorted({u.paper_key for u in uploads} - known)
         if unknown:
             raise InvalidInput(

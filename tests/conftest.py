@@ -262,6 +262,15 @@ class Api:
             }
         return self.post("/api/dossiers", as_user, data=data, files=files)
 
+    def receive(
+        self, code: str, decision: str = "accept", comment: str | None = None, as_user: str = "tiepnhan.xa1"
+    ) -> Any:
+        """Reception's check of an online dossier waiting in the queue: accept (the process starts and the receipt
+        is issued), ask for papers or refuse; the workers then run."""
+        r = self.post(f"/api/dossiers/{code}/reception", as_user, json={"decision": decision, "comment": comment})
+        self.work()
+        return r
+
     def task_for(self, username: str, code: str) -> dict[str, Any]:
         tasks = [t for t in self.get("/api/tasks", username).json() if t["dossier_code"] == code]
         assert len(tasks) == 1, tasks

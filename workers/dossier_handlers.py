@@ -61,7 +61,10 @@ def handlers_for(
         doc_id = paperwork.supplement_request(
             code, ctx.idempotency_key, _text(ctx, "review_by"), _text(ctx, "comment"), WORKER_ACTOR
         )
-        shop.change_status(code, DossierStatus.SUPPLEMENT_REQUESTED, WORKER_ACTOR, task=ctx.activity_id)
+        awaiting = _text(ctx, "comment") or "Bổ sung, hoàn thiện hồ sơ theo Phiếu yêu cầu bổ sung."
+        shop.change_status(
+            code, DossierStatus.SUPPLEMENT_REQUESTED, WORKER_ACTOR, task=ctx.activity_id, awaiting=awaiting
+        )
         return Complete({"supplement_request_document_id": doc_id})
 
     def resume(ctx: TaskContext) -> Outcome:
@@ -74,8 +77,9 @@ def handlers_for(
 
     def refuse(ctx: TaskContext) -> Outcome:
         code = _code(ctx)
-        doc_id = paperwork.refusal(code, _text(ctx, "review_by"), _text(ctx, "comment"), WORKER_ACTOR)
-        shop.change_status(code, DossierStatus.REFUSED, WORKER_ACTOR, task=ctx.activity_id)
+        reason = _text(ctx, "comment")
+        doc_id = paperwork.refusal(code, _text(ctx, "review_by"), reason, WORKER_ACTOR)
+        shop.change_status(code, DossierStatus.REFUSED, WORKER_ACTOR, task=ctx.activity_id, reason=reason)
         return Complete({"refusal_document_id": doc_id})
 
     def prepare_certificate(ctx: TaskContext) -> Outcome:

@@ -29,6 +29,7 @@ from api.web.desk import (
     close_files,
     form_helpers,
     paper_id,
+    read_other_paper,
     read_papers,
     register,
     registered,
@@ -44,6 +45,7 @@ from dossiers.statistics import RATING_LEVELS, RESULT_STATUSES
 from services import statistics as stats
 from services.public_lookup import public_tracking
 from services.shop import submitted_by
+from services.timeline import applicant_timeline
 
 RATING_NAMES: Mapping[int, Message] = {
     1: ("Rất không hài lòng", "Very dissatisfied"),
@@ -210,7 +212,9 @@ def citizens_router(runtime: Any) -> APIRouter:
             p=proc,
             current_step=tasks[0].name if tasks else None,
             documents=[x for x in view["documents"] if x["kind"] in DOCUMENT_NAMES],
-            papers={x.key: x.name for x in proc.papers},
+            papers={x.key: x.name for x in proc.papers} | {"other": "Giấy tờ khác"},
+            timeline=applicant_timeline(shop, person, code),
+            waiting_for_reception=state == DossierStatus.SUBMITTED,
             supplement_open=state == DossierStatus.SUPPLEMENT_REQUESTED and not answered,
             supplement_answered=state == DossierStatus.SUPPLEMENT_REQUESTED and answered,
             can_rate=state in RESULT_STATUSES,
@@ -243,6 +247,7 @@ def citizens_router(runtime: Any) -> APIRouter:
                 return dossier_page(request, person, code)  # says why, without touching anything
             proc = shop.procedure_of(row)
             await run_in_threadpool(lambda: read_papers(proc, form, app, all_optional=True))
+            await run_in_threadpool(read_other_paper, form, app)
             if not app.uploads and not app.errors and proc.papers:
                 app.errors[paper_id(proc.papers[0].key)] = (
                     "Hãy chọn ít nhất một giấy tờ bổ sung.",

@@ -14,30 +14,34 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from api.web.render import fee_text, page, time_limit_text
+from api.web.render import fee_text, page, parse_day, time_limit_text
 from api.web.routes import form_of, signed_in
 from dossiers import text_rules
 from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.errors import Forbidden, InvalidInput, MotcuaError, NotFound
 from dossiers.model import DossierStatus, Person, Procedure, Role
+from dossiers.search_text import fold
 from services.intake import Applicant
 from services.shop import set_applicant_email
+from services.timeline import applicant_timeline
 from services.uploads import Upload, check_upload
 
 Message = tuple[str, str]  # (Vietnamese, English)
 T = TypeVar("T")
 
 STATUS_NAMES: Mapping[str, Message] = {
+    DossierStatus.SUBMITTED.value: ("Chờ tiếp nhận", "Waiting for reception"),
     DossierStatus.RECEIVED.value: ("Đã tiếp nhận", "Received"),
     DossierStatus.IN_PROGRESS.value: ("Đang giải quyết", "In progress"),
     DossierStatus.SUPPLEMENT_REQUESTED.value: ("Yêu cầu bổ sung", "Supplement requested"),
@@ -55,20 +59,13 @@ DOCUMENT_NAMES: Mapping[str, Message] = {
     "apology": ("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)", "Apology and new date (form 04)"),
     "result": ("Kết quả giải quyết (có chữ ký số)", "Signed result"),
 }
+RECEPTION_OUTCOMES = ("accept", "supplement", "refuse")
 APPLICANT_INPUTS = frozenset({"applicant_name", "applicant_id_number", "applicant_phone", "applicant_email"})
 EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 WORD = re.compile(r"[\w.]+")
 
 
 # ------------------------------------------------------------------ search without diacritics
-
-
-def fold(text: str) -> str:
-    """Lower case without Vietnamese diacritics: ``"Đăng ký"`` → ``"dang ky"`` (NFD, combining marks dropped;
-    ``đ`` is a letter of its own, not a ``d`` with a mark, so it is replaced first)."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(unicodedata.normalize("NFC", bare).casefold().split())
 
 
 def matches(p: Procedure, query: str) -> bool:
@@ -191,7 +188,7 @@ def read_details(proc: Procedure, form: Mapping[str, Any], app: Application) -> 
             day = _date(raw)
             if day is None:
                 app.errors[fid] = (
-                    f"Mục “{f.name}” phải là một ngày (ngày/tháng/năm).",
+                    f"Mục “{f.name}” phải là một ngày, nhập theo dạng ngày/tháng/năm (ví dụ 25/12/1990).",
                     f"“{f.name}” must be a date (day/month/year).",
                 )
                 continue
@@ -204,14 +201,9 @@ def read_details(proc: Procedure, form: Mapping[str, Any], app: Application) -> 
 
 
 def _date(raw: str) -> dt.date | None:
-    if len(raw) > 10:
-        return None
-    for parse in (dt.date.fromisoformat, lambda s: dt.datetime.strptime(s, "%d/%m/%Y").date()):
-        try:
-            return parse(raw)
-        except ValueError:
-            continue
-    return None
+    """dd/mm/yyyy as typed (the input is text: a browser's date input shows its own language's order);
+    yyyy-mm-dd is still read (old forms, scripts)."""
+    return parse_day(raw)
 
 
 def read_papers(proc: Procedure, form: Mapping[str, Any], app: Application, *, all_optional: bool = False) -> None:
@@ -232,6 +224,33 @@ def read_papers(proc: Procedure, form: Mapping[str, Any], app: Application, *, a
                 app.errors[paper_id(p.key)] = (exc.message_vi, exc.message_en)
             else:
                 app.uploads.append(upload)
+
+
+OTHER_NAME_LIMIT = 120
+
+
+def read_other_paper(form: Mapping[str, Any], app: Application) -> None:
+    """A supplementary paper that is none of the procedure's papers ("giấy tờ khác"): its title names the file, so
+    the officials read what it is (it is not forced into an unrelated slot)."""
+    files = _files(form, "paper.other")
+    raw = form.get("other_name")
+    name = " ".join(raw.split())[:OTHER_NAME_LIMIT] if isinstance(raw, str) else ""
+    app.values["other_name"] = name
+    if files and not name:
+        app.errors["other-name"] = ("Hãy ghi tên của giấy tờ khác.", "Name the other paper.")
+        return
+    if name and not files:
+        app.errors[paper_id("other")] = (f"Cần tải lên bản quét “{name}”.", f"Attach a scan of “{name}”.")
+        return
+    for f in files:
+        suffix = Path(f.filename or "").suffix[:10]
+        upload = Upload("other", f"{name}{suffix}", f.content_type or "application/octet-stream", f.file)
+        try:
+            check_upload(upload)
+        except InvalidInput as exc:
+            app.errors[paper_id("other")] = (exc.message_vi, exc.message_en)
+        else:
+            app.uploads.append(upload)
 
 
 def read_application(proc: Procedure, form: Mapping[str, Any]) -> Application:
@@ -303,8 +322,26 @@ def registered(request: Request, location: str, code: str) -> Response:
     return RedirectResponse(location, status_code=303)
 
 
+def form_value(value: Any, kind: str = "text") -> str:
+    """A declared value as people write it: lists one after another, amounts with dots between thousands,
+    days as dd/mm/yyyy (the form stores them as ISO dates)."""
+    if isinstance(value, list):
+        return "; ".join(form_value(v) for v in value)
+    if isinstance(value, bool):
+        return "Có" if value else "Không"
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", ".")
+    if kind == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    return str(value)
+
+
 def form_helpers() -> dict[str, Any]:
     return {
+        "form_value": form_value,
         "forms": PAPER_FORM_NAMES,
         "time_limit_text": time_limit_text,
         "fee_text": fee_text,
@@ -347,6 +384,9 @@ def desk_router(runtime: Any) -> APIRouter:
             runtime,
             "desk/index.html",
             person=person,
+            queue=runtime.reception.queue(person),
+            waiting=runtime.reception.waiting_for_papers(person),
+            procedure_names={p.code: p.name for p in shop.procedures()},
             q=q or "",
             procedures=found,
             total=len(procedures),
@@ -401,25 +441,131 @@ def desk_router(runtime: Any) -> APIRouter:
             return registration_page(request, person, proc, app, error, status=422)
         return registered(request, f"/mot-cua/ho-so/{view['code']}", view["code"])
 
-    @router.get("/mot-cua/ho-so/{code}", response_class=HTMLResponse)
-    def receipt(request: Request, code: str) -> Response:
-        person = signed_in(request, runtime, Role.RECEPTION)
+    def dossier_page(
+        request: Request,
+        person: Person,
+        code: str,
+        *,
+        status: int = 200,
+        errors: dict[str, Message] | None = None,
+        error: MotcuaError | None = None,
+        values: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        """A dossier at the desk: its receipt; the check of an online dossier waiting for reception (accept, ask
+        for papers, refuse); the papers a walk-in applicant brings when asked for a supplement."""
         try:
             view = shop.read_dossier(person, code)
         except (Forbidden, NotFound) as exc:
             status = 403 if isinstance(exc, Forbidden) else 404
             return not_found(request, person, (exc.message_vi, exc.message_en), status)
         proc = shop.procedure_of(shop.dossier_row(code))
-        receipts = [d for d in view["documents"] if d["kind"] == "receipt"]
+        documents = view["documents"]
+        receipts = [d for d in documents if d["kind"] == "receipt"]
+        requests = [d for d in documents if d["kind"] == "supplement_request"]
+        state = DossierStatus(view["status"])
         return page(
             request,
             runtime,
             "desk/dossier.html",
+            status_code=status,
             person=person,
             d=view,
             p=proc,
             receipt=receipts[-1] if receipts else None,
-            papers={x.key: x.name for x in proc.papers},
+            supplement_request=requests[-1] if requests else None,
+            papers={x.key: x.name for x in proc.papers} | {"other": "Giấy tờ khác"},
+            to_check=state == DossierStatus.SUBMITTED and not view["accepted_at"],
+            takes_papers=state == DossierStatus.SUPPLEMENT_REQUESTED,
+            timeline=applicant_timeline(shop, person, code),
+            errors=errors or {},
+            error=error,
+            values=values or {},
+            notice=request.query_params.get("xong"),
+            **form_helpers(),
+        )
+
+    @router.get("/mot-cua/ho-so/{code}", response_class=HTMLResponse)
+    def receipt(request: Request, code: str) -> Response:
+        person = signed_in(request, runtime, Role.RECEPTION)
+        return dossier_page(request, person, code)
+
+    @router.post("/mot-cua/ho-so/{code}/kiem-tra", response_class=HTMLResponse)
+    async def check_online_dossier(request: Request, code: str) -> Response:
+        """Reception's outcome for an online dossier: accept, ask for papers (Mẫu 02) or refuse (Mẫu 03)."""
+        person = signed_in(request, runtime, Role.RECEPTION)
+        form = await form_of(request, runtime)
+        decision = form.get("decision")
+        comment = form.get("comment")
+        values = {"decision": decision if isinstance(decision, str) else "", "comment": ""}
+        values["comment"] = comment[:2000] if isinstance(comment, str) else ""
+        if values["decision"] not in RECEPTION_OUTCOMES:
+            errors: dict[str, Message] = {"decision": ("Hãy chọn một kết quả kiểm tra.", "Choose an outcome.")}
+            return dossier_page(request, person, code, status=422, errors=errors, values=values)
+        try:
+            await run_in_threadpool(runtime.reception.decide, person, code, values["decision"], values["comment"])
+        except MotcuaError as exc:
+            status = 409 if exc.kind == "conflict" else 403 if exc.kind == "forbidden" else 422
+            fields = {"comment": (exc.message_vi, exc.message_en)} if exc.details.get("field") == "comment" else {}
+            return dossier_page(request, person, code, status=status, errors=fields, error=exc, values=values)
+        return RedirectResponse(f"/mot-cua/ho-so/{code}?xong={values['decision']}", status_code=303)
+
+    @router.post("/mot-cua/ho-so/{code}/bo-sung", response_class=HTMLResponse)
+    async def take_supplement(request: Request, code: str) -> Response:
+        """The papers an applicant brings to the counter when asked for a supplement (scanned at the desk): the
+        process resumes as when a citizen supplements online."""
+        person = signed_in(request, runtime, Role.RECEPTION)
+        form = await form_of(request, runtime)
+        app = Application()
+        error: MotcuaError | None = None
+        try:
+            try:
+                row = shop.authorize_dossier(person, code)
+            except (Forbidden, NotFound):
+                return dossier_page(request, person, code)
+            proc = shop.procedure_of(row)
+            await run_in_threadpool(lambda: read_papers(proc, form, app, all_optional=True))
+            await run_in_threadpool(read_other_paper, form, app)
+            if not app.uploads and not app.errors:
+                first = proc.papers[0].key if proc.papers else "other"
+                app.errors[paper_id(first)] = (
+                    "Hãy chọn bản quét của ít nhất một giấy tờ bổ sung.",
+                    "Choose the scan of at least one supplementary paper.",
+                )
+            if not app.errors:
+                try:
+                    await run_in_threadpool(runtime.supplements.supplement, person, code, app.uploads)
+                except MotcuaError as exc:
+                    error = exc
+        finally:
+            await close_files(form)
+        if app.errors or error is not None:
+            status = 409 if error is not None and error.kind == "conflict" else 422
+            errors = {f"supplement-{k}": m for k, m in app.errors.items()}
+            return dossier_page(request, person, code, status=status, errors=errors, error=error, values=app.values)
+        return RedirectResponse(f"/mot-cua/ho-so/{code}?xong=bo-sung", status_code=303)
+
+    @router.get("/mot-cua/tim-kiem", response_class=HTMLResponse)
+    def find_dossier(request: Request, q: str = "", trang: str = "1") -> Response:
+        """Reception finds a dossier as the officials do (services.search): by code, name with or without
+        diacritics, ID number or phone; each result opens the dossier at the desk."""
+        person = signed_in(request, runtime, Role.RECEPTION)
+        text = q.strip()
+        number = int(trang) if trang.isdigit() and 0 < len(trang) <= 5 and int(trang) > 0 else 1
+        found, problem = None, None
+        if text:
+            try:
+                found = runtime.search.search(person, text, page=number, listing="mot-cua")
+            except MotcuaError as exc:
+                problem = (exc.message_vi, exc.message_en)
+        return page(
+            request,
+            runtime,
+            "desk/search.html",
+            person=person,
+            q=text,
+            found=found,
+            problem=problem,
+            page_url=lambda n: "/mot-cua/tim-kiem?" + urlencode({"q": text} | ({"trang": n} if n > 1 else {})),
             **form_helpers(),
         )
 

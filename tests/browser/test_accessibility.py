@@ -57,7 +57,10 @@ def citizens_dossier(web_server: MotcuaServer) -> Iterator[str]:
         }
         r = api.post("/api/dossiers", CITIZEN, data=household_business_data() | {"channel": "online"}, files=files)
         assert r.status_code == 201, r.text
-        yield str(r.json()["code"])
+        code = str(r.json()["code"])
+        accepted = api.post(f"/api/dossiers/{code}/reception", RECEPTION, json={"decision": "accept"})
+        assert accepted.status_code == 200, accepted.text
+        yield code
     finally:
         api.close()
 

@@ -344,8 +344,11 @@ def test_public_lookup_shows_progress_and_the_result_but_no_personal_data(ops: A
         "received_at",
         "due_at",
         "finished_at",
+        "accepted",
+        "awaiting",
         "result",
     }
+    assert found["accepted"] is True and found["awaiting"] is None
 
     # the result link downloads the sealed certificate without an account, until it expires
     link = found["result"]["download_url"]

@@ -106,7 +106,13 @@ def test_control_sheet_lists_every_hand_over_with_its_timeliness(reg: Api, tmp_p
     ]
     assert rows[0].handed_at == dt.datetime(2026, 3, 2, 8, 0, tzinfo=VN_TZ)
     assert rows[-1].note == "Trả kết quả cho tổ chức, cá nhân"
-    assert all(r.timeliness == "early" for r in rows), rows  # all on the first day; due three days later
+    # each hand-over is judged against the giver's own step (no internal procedure for this one: the default split
+    # of its 24 working hours, 10 % for the desk, 60 % for the review, 20 % for the leader, 10 % for the clerk)
+    assert rows[0].due_at == dt.datetime(2026, 3, 2, 10, 24, tzinfo=VN_TZ)  # 08:00 + 2 h 24 min
+    assert rows[1].due_at == dt.datetime(2026, 3, 4, 9, 54, tzinfo=VN_TZ)  # the review, from the claim at 13:00
+    dossier_due = reg.runtime.shop.dossier_row(code).due_at
+    assert all(r.due_at <= dossier_due for r in rows)
+    assert [r.timeliness for r in rows] == ["on_time", "early", "early", "on_time", "on_time"], rows
 
     r = reg.get(f"/api/dossiers/{code}/control-sheet", "tiepnhan.xa1")
     assert r.status_code == 200, r.text

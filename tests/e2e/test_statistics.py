@@ -171,6 +171,7 @@ def _build_population(api: Api) -> dict[str, str]:
 
     api.advance(days=1)  # Tuesday 3 March 08:00: the period starts
     d["d2"] = _submit(api, as_user="congdan1", agency_code=COMMUNE)  # online; due Friday 08:00; on time
+    assert api.receive(d["d2"]).status_code == 200  # reception accepts it at once: received (and due) as filed
     _pay(api, d["d2"], online=True)
     d["d3"] = _submit(api, channel="postal")  # refused
     d["d4"] = _submit(api)  # due Friday 08:00; nobody touches it in the period: overdue at its end

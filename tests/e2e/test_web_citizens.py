@@ -74,17 +74,23 @@ def test_a_citizen_submits_supplements_downloads_the_result_and_rates_once(api: 
 
     mine = client.get("/cong-dan")
     assert mine.status_code == 200 and f'href="/cong-dan/ho-so/{code}"' in mine.text
-    assert "Đã tiếp nhận" in mine.text and "05/03/2026" in mine.text  # status and due date
+    assert "Chờ tiếp nhận" in mine.text  # reception checks it first
     first = client.get(f"/cong-dan/ho-so/{code}?moi=1")
-    assert first.status_code == 200 and "Đã nộp hồ sơ." in first.text and "đang được phát hành" in first.text
-    api.work()
-    assert "Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)" in client.get(f"/cong-dan/ho-so/{code}").text
+    assert first.status_code == 200 and "Đã nộp hồ sơ." in first.text and "Bộ phận Một cửa sẽ kiểm tra" in first.text
+    assert "Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)" not in first.text
+    assert api.receive(code).status_code == 200
+    mine = client.get("/cong-dan")
+    assert "Đang giải quyết" in mine.text and "05/03/2026" in mine.text  # status and due date
+    accepted = client.get(f"/cong-dan/ho-so/{code}").text
+    assert "Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)" in accepted
+    assert "Bộ phận Một cửa tiếp nhận hồ sơ" in accepted  # the processing history
 
     # the specialist asks for a supplement: the citizen answers with a new paper
     assert api.decide("chuyenvien1.xa1", code, "supplement", "Bổ sung biên bản họp gia đình").status_code == 200
     api.work()
     asked = client.get(f"/cong-dan/ho-so/{code}")
     assert "Yêu cầu bổ sung" in asked.text and "Phiếu yêu cầu bổ sung" in asked.text
+    assert "Nội dung cần bổ sung:</strong> Bổ sung biên bản họp gia đình" in asked.text  # the request's reason
     assert f'action="/cong-dan/ho-so/{code}/bo-sung"' in asked.text
     assert_labelled(asked.text)
     token = csrf(client, f"/cong-dan/ho-so/{code}")
