@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import Column, Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from persistence.schema import document_register, dossier_counter
@@ -51,3 +51,16 @@ def next_register_number(conn: Connection, agency_code: str, year: int, series: 
     return next_number(
         conn, document_register.c.last_number, {"agency_code": agency_code, "year": year, "series": series}
     )
+
+
+def last_register_number(conn: Connection, agency_code: str, year: int, series: str) -> int:
+    """The last number given in the agency's register of ``series`` for ``year`` (0 when none): what the clerk's
+    page shows as the next one (+ 1) without taking it."""
+    found = conn.execute(
+        select(document_register.c.last_number).where(
+            document_register.c.agency_code == agency_code,
+            document_register.c.year == year,
+            document_register.c.series == series,
+        )
+    ).scalar()
+    return int(found or 0)

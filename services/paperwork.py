@@ -37,9 +37,11 @@ from documents.layout import SIGNATURE_BOX, long_date
 from documents.registers import TrackingRegisterData, TrackingRow, render_tracking_register, tracking_register_xlsx
 from documents.templating import Templates
 from dossiers.calendar import VN_TZ
+from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.lifecycle import timeliness
 from dossiers.model import FINAL_STATUSES, STATUS_LABELS_VI, Agency, DossierStatus, Role
 from dossiers.ports import AuditLog, Clock, SignatureRequest
+from dossiers.step_times import step_due
 from dossiers.text_rules import check_day
 from persistence import pending_signatures, reports
 from persistence.counters import next_register_number
@@ -182,10 +184,20 @@ class Paperwork:
 
     def receipt(self, code: str, actor: str) -> str:
         row, agency, proc = self._context(code)
-        names = {p.key: p.name for p in proc.papers}
-        form = ELECTRONIC if row.channel == "online" else COPY
+        listed = {p.key: p for p in proc.papers}
+
+        def received(paper_key: str | None, filename: str) -> ReceivedPaper:
+            """Online: the electronic copies filed; at the counter: the form the catalogue asks for (the
+            application form is an original, an ID card a copy) and how many."""
+            paper = listed.get(paper_key or "")
+            if paper is None:
+                return ReceivedPaper(filename, ELECTRONIC if row.channel == "online" else COPY)
+            if row.channel == "online":
+                return ReceivedPaper(paper.name, ELECTRONIC)
+            return ReceivedPaper(paper.name, PAPER_FORM_NAMES.get(paper.form, COPY), max(1, paper.count))
+
         papers = tuple(
-            ReceivedPaper(names.get(d["paper_key"], d["filename"]), form)
+            received(d["paper_key"], d["filename"])
             for d in self.desk.dossier_view(code)["documents"]
             if d["kind"] == "upload"
         )
@@ -335,7 +347,17 @@ class Paperwork:
         due: dt.datetime | None = None
         holder: tuple[str, Any] | None = None  # role, person
         last_work: dt.datetime | None = None
+        held_since: dt.datetime | None = None  # when the holder took the dossier
+        held_step: str | None = None  # the BPMN step the holder worked on (its share of the time limit)
         rows: list[HandOver] = []
+        proc = self.desk.procedure_of(row)
+
+        def step_due_of(role: str, started: dt.datetime, dossier_due: dt.datetime) -> dt.datetime:
+            """A hand-over is judged against the giver's step (the applicant's time is paused: the dossier's)."""
+            if role == _APPLICANT:
+                return dossier_due
+            calendar = self.desk.calendar
+            return step_due(proc, held_step or "", role, calendar, started, row.clock_start, dossier_due)
 
         for entry in self.audit.for_dossier(code):
             event, details = entry.event, dict(entry.event.details)
@@ -365,20 +387,23 @@ class Paperwork:
                     # the applicant has no work events: what they hand in is given when it arrives
                     at_once = marks or last_work is None or holder[0] == _APPLICANT
                     handed = event.at if at_once or last_work is None else last_work
+                    owed = step_due_of(holder[0], held_since or handed, due)
                     rows.append(
                         HandOver(
                             giver=party(*holder),
                             receiver=party(*target),
                             handed_at=handed,
-                            due_at=due,
-                            timeliness=timeliness(handed, due).value,
+                            due_at=owed,
+                            timeliness=timeliness(handed, owed).value,
                             taken_at=event.at if event.kind == "task.claimed" else handed,
                             note=note,
                         )
                     )
-                holder = target
+                holder, held_since, held_step = target, event.at, None
             elif target[1] is not None and holder[1] is None:
                 holder = target
+            if event.kind in ("task.claimed", "task.completed") and held_step is None and details.get("task"):
+                held_step = str(details["task"])
             last_work = event.at
         return rows
 
@@ -453,6 +478,22 @@ class Paperwork:
             issued_at=now,
             rows=tuple(out),
         )
+
+    def read_tracking_register(
+        self, agency_code: str, first_day: dt.date, last_day: dt.date, actor: str
+    ) -> TrackingRegisterData:
+        """Mẫu 06 shown on a page: the rows of the export, the read recorded (applicants' names: Decree 13)."""
+        data = self.tracking_register_data(agency_code, first_day, last_day)
+        self.desk.record(
+            "tracking_register.read",
+            actor,
+            None,
+            agency=agency_code,
+            period_from=first_day.isoformat(),
+            period_to=last_day.isoformat(),
+            rows=len(data.rows),
+        )
+        return data
 
     def tracking_register(self, agency_code: str, first_day: dt.date, last_day: dt.date, fmt: str, actor: str) -> bytes:
         """Mẫu 06 as a landscape PDF sealed by the agency (``fmt`` = ``pdf``) or as XLSX (``xlsx``)."""

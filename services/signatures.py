@@ -11,19 +11,42 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from dossiers.errors import Conflict, Forbidden, NotFound
 from dossiers.model import Person
-from dossiers.ports import Clock, DocumentStore, Engine, SignatureRequest, StoredObject
+from dossiers.ports import Clock, DocumentStore, Engine, SignatureRequest, StoredObject, UserTask
 from persistence import pending_signatures as store
 from persistence.uow import Database, transaction
 from services.ports import DossierDesk
 from services.shop import stored_object
 from signing.pki import DevelopmentPki
 from signing.two_step import PreparedSignature, finish, prepare
+
+# A draft run of a "prepare the result" step (services.result_drafts): the document is rendered exactly as it would
+# be prepared, and handed back here instead of becoming a pending signature.
+_DRAFTS: ContextVar[list[bytes] | None] = ContextVar("result_drafts", default=None)
+
+
+class DraftReady(Exception):
+    """Raised by :meth:`PersonalSignatures.request` during a draft run: the document is in the draft sink."""
+
+
+@contextmanager
+def drafting() -> Iterator[list[bytes]]:
+    """Within this block, a signature request stores nothing: its document goes to the yielded list."""
+    sink: list[bytes] = []
+    token = _DRAFTS.set(sink)
+    try:
+        yield sink
+    finally:
+        _DRAFTS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -36,6 +59,9 @@ class PendingSignature:
     data_to_sign: bytes
     digest_algorithm: str
     signer_certificate_sha256: str
+
+
+SIGNING_STEP_WAIT_SECONDS = 10.0  # how long a signature waits for its signing step to appear (remote engine)
 
 
 class PersonalSignatures:
@@ -69,6 +95,10 @@ class PersonalSignatures:
         appearance: Any = None,
     ) -> str:
         """Prepare ``pdf`` for ``username``'s device; one pending signature per idempotency key."""
+        sink = _DRAFTS.get()
+        if sink is not None:
+            sink.append(pdf)
+            raise DraftReady()
         with transaction(self.db) as conn:
             existing = store.id_for_key(conn, idempotency_key)
             if existing is not None:
@@ -141,11 +171,9 @@ class PersonalSignatures:
         prepared = PreparedSignature.from_bytes(row.state.encode("ascii"))
         signed = finish(prepared, signature_value, now=self.clock.now())  # InvalidInput on a mismatch
         dossier_row = self.desk.dossier_row(row.dossier_code)
+        tasks = self._signing_step(row.dossier_code)
         prefix = f"{dossier_row.agency_code}/dossiers/{row.dossier_code}/{row.document_kind}-signed"
         obj: StoredObject = self.store.put(prefix, io.BytesIO(signed), "application/pdf")
-        tasks = [
-            t for t in self.engine.user_tasks(business_key=row.dossier_code) if t.activity_id == self.sign_activity
-        ]
         with transaction(self.db) as conn:
             if store.completed_at(conn, pending_id) is not None:
                 raise Conflict("Văn bản đã được ký.", "This signature has already been made.")
@@ -168,6 +196,25 @@ class PersonalSignatures:
                 self.engine.complete_user_task(task.id, {f"{self.sign_activity}_by": person.username})
                 self.desk.record("task.completed", person.username, row.dossier_code, task=task.activity_id)
         return doc_id
+
+    def _signing_step(self, code: str) -> list[UserTask]:
+        """The dossier's signing task, which this signature completes. On a remote engine (Operaton) the worker
+        that prepared the document commits the pending signature first and completes its own step after, so the
+        signing task appears a moment after the signature can be made: wait for it (bounded) rather than apply a
+        signature that completes no step, which left the dossier at the signing step for good. Still missing
+        (the engine did not take the worker's completion yet): refused, nothing stored, the signer tries again."""
+        deadline = time.monotonic() + SIGNING_STEP_WAIT_SECONDS
+        while True:
+            tasks = [t for t in self.engine.user_tasks(business_key=code) if t.activity_id == self.sign_activity]
+            if tasks:
+                return tasks
+            if time.monotonic() >= deadline:
+                raise Conflict(
+                    "Hồ sơ chưa đến bước ký số, vui lòng ký lại sau ít phút.",
+                    "The dossier has not reached its signing step yet; sign again in a few minutes.",
+                    dossier_code=code,
+                )
+            time.sleep(0.1)
 
     def signed_document(self, pending_id: str) -> tuple[Any, bytes]:
         """The PDF with the personal signature embedded (the next step fills and seals it)."""

@@ -1,6 +1,7 @@
 """Journeys 2–5 — one dossier from the citizen's online submission to the auditor's verification of its result.
 
-2. the citizen submits online with the scans of the papers and finds it in "my dossiers";
+2. the citizen submits online with the scans of the papers and finds it in "my dossiers"; reception finds it in
+   its queue, checks it and accepts it; the citizen reads the receipt and the processing history;
 3. the specialist claims and approves it; the leader approves and signs it in the browser with their PKCS#12 key
    file (pkijs + WebCrypto, the key never leaves the page); the clerk registers the number; reception returns it;
 4. the citizen downloads the signed result (a PDF whose signatures validate against the server's development
@@ -80,6 +81,8 @@ def submitted(journey: Journey, api: Api) -> str:
         r = api.post("/api/dossiers", CITIZEN, data=household_business_data() | {"channel": "online"}, files=files)
         assert r.status_code == 201, r.text
         journey.code = str(r.json()["code"])
+        accepted = api.post(f"/api/dossiers/{journey.code}/reception", RECEPTION, json={"decision": "accept"})
+        assert accepted.status_code == 200, accepted.text
     return journey.code
 
 
@@ -120,17 +123,41 @@ def test_2_citizen_submits_online(visit: Callable[..., Visitor], journey: Journe
     assert match is not None
     code = match.group(1)
     expect(page.get_by_role("heading", level=1)).to_contain_text(code)
+    expect(page.get_by_text("Bộ phận Một cửa sẽ kiểm tra và tiếp nhận")).to_be_visible()
     citizen.shot("submitted")
-    # the receipt (Mẫu 01) is issued and sealed by the workers a moment later
-    reload_until(page, lambda: page.get_by_text(starts("Giấy tiếp nhận hồ sơ và hẹn trả kết quả")), "the receipt")
-    citizen.shot("receipt-issued")
 
     page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Hồ sơ của tôi").click()
     expect(page).to_have_url(re.compile(r"/cong-dan$"))
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=code, exact=True))
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Đăng ký thành lập hộ kinh doanh")
+    expect(row).to_contain_text("Chờ tiếp nhận")
     citizen.shot("my-dossiers-after")
+    citizen.logout()
+    citizen.assert_quiet()
+
+    # reception finds it in the queue, checks the papers and accepts it: the receipt names the officer
+    reception = visit(RECEPTION)
+    desk = reception.page
+    reception.goto("/mot-cua", "reception-queue")
+    queue = desk.get_by_role("region", name=re.compile("Hồ sơ trực tuyến chờ tiếp nhận"))
+    queue.get_by_role("link", name=re.compile(re.escape(code))).click()
+    expect(desk.get_by_role("heading", name="Kiểm tra hồ sơ nộp trực tuyến")).to_be_visible()
+    reception.shot("reception-check")
+    desk.get_by_role("radio", name=re.compile("Tiếp nhận hồ sơ")).check()
+    desk.get_by_role("button", name="Ghi nhận kết quả kiểm tra").click()
+    expect(desk.get_by_role("status").filter(has_text="Đã tiếp nhận hồ sơ.")).to_be_visible()
+    reload_until(desk, lambda: desk.get_by_role("link", name=starts("Tải giấy tiếp nhận")), "the receipt")
+    reception.shot("reception-accepted")
+    reception.logout()
+    reception.assert_quiet()
+
+    citizen = visit(CITIZEN)
+    citizen.goto(f"/cong-dan/ho-so/{code}", "accepted")
+    page = citizen.page
+    reload_until(page, lambda: page.get_by_text(starts("Giấy tiếp nhận hồ sơ và hẹn trả kết quả")), "the receipt")
+    expect(page.get_by_text("Bộ phận Một cửa tiếp nhận hồ sơ")).to_be_visible()  # the processing history
+    citizen.shot("receipt-issued")
     citizen.logout()
     citizen.assert_quiet()
     journey.code = code
@@ -177,7 +204,11 @@ def test_3_officials_approve_sign_number_and_return(
     specialist.assert_quiet()
 
     leader = visit(LEADER)
-    open_task(leader, code, "approve")
+    page = open_task(leader, code, "approve")
+    # the draft result is in the preview frame beside the decision before the leader approves
+    expect(page.get_by_role("heading", name="Dự thảo kết quả")).to_be_visible()
+    expect(page.locator("iframe#preview")).to_have_attribute("src", re.compile(r"/du-thao$"))
+    leader.shot("approve-draft")
     complete_step(leader, "approve", "approve", "Đồng ý cấp.")
     # the signing step: the workers prepare the document, then the leader signs it with the key file on their disk
     page = open_task(leader, code, "sign", claim=False)
@@ -198,9 +229,15 @@ def test_3_officials_approve_sign_number_and_return(
     applied = [e for e in api.history(code) if e["kind"] == "signature.applied"]
     assert applied, "the leader's signature is not recorded"
 
+    # the clerk reads the signed result and the number the register will give, numbers it, and reads the number
     clerk = visit(CLERK)
-    open_task(clerk, code, "register-number")
-    complete_step(clerk, "register-number", None, None)
+    page = open_task(clerk, code, "register-number")
+    expect(page.locator("#next-number")).to_contain_text("/GCN-HKD")
+    decide(page, None, None)
+    expect(page).to_have_url(re.compile(r"/can-bo/nhiem-vu\?ho_so=[^&]+&tb=da-xu-ly"))
+    given = reload_until(page, lambda: page.locator("#given-number"), "the register number given")
+    expect(given).to_contain_text("/GCN-HKD")
+    clerk.shot("register-number-given")
     clerk.logout()
     clerk.assert_quiet()
 
@@ -285,7 +322,8 @@ def test_5_auditor_verifies_the_result_and_reads_the_trail(
     auditor.shot("pdf-chosen")
     page.get_by_role("button", name="Kiểm tra", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Kết quả kiểm tra chữ ký số")
-    expect(page.locator("#overall")).to_contain_text("TOTAL-PASSED")
+    expect(page.locator("#overall")).to_contain_text("ĐẠT")  # in words; the ETSI indication is its tooltip
+    expect(page.locator("#overall")).to_have_attribute("title", "TOTAL-PASSED")
     auditor.shot("report")
 
     auditor.goto("/thanh-tra")
@@ -293,6 +331,8 @@ def test_5_auditor_verifies_the_result_and_reads_the_trail(
     page.get_by_role("button", name="Xem", exact=True).click()
     expect(page.get_by_text(code).first).to_be_visible()
     expect(page).to_have_url(re.compile(re.escape(f"/thanh-tra/ho-so/{code}")))
-    expect(page.get_by_text("TOTAL-PASSED").first).to_be_visible()  # every PDF of the dossier is verified
+    # every PDF of the dossier is verified: the result in words, the ETSI indication as the cell's tooltip
+    expect(page.locator("td[title='ETSI EN 319 102-1: TOTAL-PASSED']").first).to_be_visible()
+    expect(page.get_by_text("ĐẠT", exact=True).first).to_be_visible()
     auditor.shot("trail")
     auditor.assert_quiet()

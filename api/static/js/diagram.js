@@ -203,7 +203,19 @@
 
   function start() {
     var container = document.querySelector("#diagram[data-dossier]");
-    if (container) show(container);
+    if (!container) return;
+    // one click away: inside a closed <details> the diagram is drawn when it is first opened (a hidden canvas
+    // cannot be fitted), and not fetched at all when nobody opens it
+    var details = container.closest("details");
+    if (details && !details.open) {
+      details.addEventListener("toggle", function once() {
+        if (!details.open) return;
+        details.removeEventListener("toggle", once);
+        show(container);
+      });
+      return;
+    }
+    show(container);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -66,7 +66,10 @@
   function previews() {
     var frame = document.getElementById("preview");
     if (!frame) return;
-    frame.hidden = true; // an empty frame until something is previewed (without this script it is always shown)
+    // an empty frame stays hidden until something is previewed (without this script it is always shown); a frame
+    // that opens on a document (the leader's draft, the clerk's signed result) is shown at once
+    var src = frame.getAttribute("src");
+    frame.hidden = !src || src === "about:blank";
     Array.prototype.forEach.call(document.querySelectorAll("a[data-preview]"), function (link) {
       link.addEventListener("click", function () {
         frame.hidden = false;
