@@ -1,15 +1,20 @@
 # Motcua — developer entry points. `make run` and `make test` work on a fresh machine with Python 3.11.
 #
-#   make run          create .venv, install, `motcua init` (idempotent: ./var), `motcua serve` on :8000
-#   make test         create .venv, install, run pytest (extra options: make test PYTEST_ARGS="-k lint -x")
+#   make run          create .venv, install what running needs (`pip install -e .`), `motcua init` (idempotent:
+#                     ./var, sample dossiers on a first run), `motcua serve` on :8000 (MOTCUA_PORT=8080 make run);
+#                     prints how long the first page took
+#   make install      everything a developer needs: the project with its dev extra (test and lint tools)
+#   make test         create .venv, install with the dev extra, run pytest (make test PYTEST_ARGS="-k lint -x")
 #   make lint         ruff check + ruff format --check + mypy (domain core) + import-linter + BPMN lint
 #   make bench        benchmarks: engine, signing, storage (bench/*.py)
 #   make bench-audit  audit log: appends/s (4 writers on PostgreSQL, SQLite), verifying 1,000,000 entries
 #   make clean-state  delete ./var (database, object store, keys of the local set-up)
 #   make operaton     build the Operaton engine (deploy/operaton) and start it locally (dev profile)
 #
-# The project is (re)installed only when pyproject.toml is newer than .venv/.installed; pip keeps its
-# download cache in its default place (~/.cache/pip), so a re-install is quick.
+# The project is (re)installed only when pyproject.toml is newer than the stamp: .venv/.installed-run for what
+# running needs (`make run`), .venv/.installed for the dev extra as well (`make install`, `test`, `lint`, `bench`);
+# installing the dev extra also satisfies the first. pip keeps its download cache in its default place
+# (~/.cache/pip), so a re-install is quick.
 
 SHELL := /bin/bash
 
@@ -17,6 +22,9 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+# when `make run` began (seconds since the epoch): `motcua serve` reports the time to the first page from it
+RUN_STARTED := $(shell date +%s.%N)
 PYTEST_ARGS ?=
 # `make test` runs the suite in this many processes (pytest-xdist; tests/distribution.py keeps each file, the
 # browser journeys and everything on Operaton together); TEST_PROCESSES=0 runs it in one.
@@ -28,9 +36,11 @@ TEST_PROCESSES ?= 2
 SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil softhsm2-util openssl pg_ctlcluster chromium
 SYSTEM_PACKAGES := poppler-utils libnss3-tools softhsm2 openssl postgresql chromium
 
-.PHONY: install system-deps run test lint bench bench-audit clean-state operaton
+.PHONY: install install-run system-deps run test lint bench bench-audit clean-state operaton
 
 install: $(STAMP)
+
+install-run: $(RUN_STAMP)
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "python3 (3.11 or newer) is needed" >&2; exit 1; }
@@ -38,13 +48,19 @@ $(BIN)/python:
 		|| { echo "$(PYTHON) is older than Python 3.11" >&2; exit 1; }
 	"$(PYTHON)" -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@if [ $(STAMP) -nt pyproject.toml ]; then echo "$(VENV) has the dev install: it holds what running needs"; \
+	else echo "$(BIN)/python -m pip install --disable-pip-version-check -e ."; \
+		$(BIN)/python -m pip install --disable-pip-version-check -e .; fi
 	@touch $@
 
-run: install
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
+	@touch $@ $(RUN_STAMP)
+
+run: install-run
 	$(BIN)/motcua init
-	$(BIN)/motcua serve
+	MOTCUA_RUN_STARTED=$(RUN_STARTED) $(BIN)/motcua serve
 
 system-deps:
 	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \

@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.routing import Mount
 
 from api.deps import BearerCredentials, CurrentPerson, Runtime, require_role, resolve_person
+from api.downloads import content_disposition, download_name
 from api.headers import SecurityHeaders
 from api.json_limits import JsonBodyLimit
 from api.limits import BodySizeLimit
@@ -249,6 +250,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             _close(uploads)
 
+    from api.dossier_search import dossier_search_router
+
+    app.include_router(dossier_search_router(runtime))  # before /api/dossiers/{code}: "search" is not a code
+
     @app.get("/api/dossiers/{code}", tags=["dossiers"])
     def get_dossier(code: str, person: CurrentPerson) -> dict[str, Any]:
         view = shop.read_dossier(person, code)
@@ -273,7 +278,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             _chunks(stream),
             media_type=row.content_type,
             headers={
-                "content-disposition": f"attachment; filename*=UTF-8''{_quote(row.filename)}",
+                "content-disposition": content_disposition(download_name(code, row.kind, row.filename)),
                 "x-content-sha256": row.sha256,
                 "content-length": str(row.size),
             },
@@ -472,6 +477,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(oidc_router(runtime))
     install_login_redirect(app)
+    from api.web.errors import install_error_pages
+
+    install_error_pages(app)  # browsers get Vietnamese pages for 403/404/500…, the API keeps problem+json
     from api.statistics import statistics_router
 
     app.include_router(statistics_router(runtime))
@@ -490,6 +498,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.web.officials import officials_router
 
     app.include_router(officials_router(runtime))
+    from api.web.registers_pages import registers_pages_router
+
+    app.include_router(registers_pages_router(runtime))  # Mẫu 05 and Mẫu 06 as pages to print
     from api.web.admin import admin_router
     from api.web.audit_desk import audit_router
 
@@ -507,9 +518,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.notifications import notifications_router
     from api.payments import payments_router
     from api.public_results import public_results_router
+    from api.reception import reception_router
     from api.scans import scans_router
 
     app.include_router(late_notices_router(runtime))
+    app.include_router(reception_router(runtime))
     app.include_router(payments_router(runtime))
     app.include_router(scans_router(runtime))
     app.include_router(notifications_router(runtime))
@@ -585,12 +598,6 @@ def _close(uploads: list[Upload]) -> None:
 
 def _chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
     yield from stream
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
 
 
 def _route_label(request: Request) -> str:

@@ -5,6 +5,7 @@ Also the idempotent ``init``: migrate, seed agencies, procedures, calendar overr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -32,11 +33,16 @@ from persistence.uow import Database, make_engine, transaction
 from services.accounts import Accounts, hash_password
 from services.catalogue import Problem, catalogue_dirs, read_catalogue
 from services.catalogue import validate as validate_catalogue
+from services.certificates import SigningCertificates, signing_trust
 from services.exchange import EnvelopeExchange, InProcessExchange
 from services.intake import Intake
 from services.issuing import DocumentIssuer
+from services.notifications import Outbox
 from services.paperwork import Paperwork
 from services.receiving import EnvelopeReceiver
+from services.reception import Reception
+from services.result_drafts import ResultDrafts
+from services.search import DossierSearch
 from services.shop import OneStopShop
 from services.signatures import PersonalSignatures
 from services.supplements import Supplements
@@ -82,6 +88,7 @@ class Runtime:
     intake: Intake
     tasks: TaskDesk
     supplements: Supplements
+    certificates: SigningCertificates
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -89,6 +96,26 @@ class Runtime:
     def limiter(self) -> RateLimiter:
         """Rate limits counted in the database: every API process of the installation shares them."""
         return RateLimiter(self.db)
+
+    @cached_property
+    def reception(self) -> Reception:
+        """The reception queue of online dossiers: accept, ask for papers, refuse."""
+        return Reception(
+            self.shop,
+            self.db,
+            self.engine,
+            self.clock,
+            self.shop.record,
+            self.intake,
+            self.paperwork,
+            Outbox(self.db, self.clock),
+        )
+
+    @cached_property
+    def drafts(self) -> ResultDrafts:
+        """The result drafts the leader reads before approving, and the register number the clerk will give."""
+        exchange = self.exchange or InProcessExchange(self.db, self.clock, self.shop)
+        return ResultDrafts(self.shop, self.paperwork, exchange, self.clock)
 
     @cached_property
     def login_throttle(self) -> LoginThrottle:
@@ -104,6 +131,11 @@ class Runtime:
     def anchors(self) -> AuditAnchors:
         """The audit log's head anchors in the object store (MOTCUA_AUDIT_ANCHOR_SECONDS)."""
         return AuditAnchors(self.audit, self.store)
+
+    @cached_property
+    def search(self) -> DossierSearch:
+        """Finding dossiers (officials' search and "handled" list, reception's search), within what each may read."""
+        return DossierSearch(self.db, self.shop.record)
 
     def envelope_receiver(self) -> EnvelopeReceiver | None:
         """The exchange endpoint's side, when partners are configured."""
@@ -231,6 +263,12 @@ def make_clock(settings: Settings, db: Database | None = None) -> Clock:
             latest = None
         if latest is not None and latest > start:
             start = latest
+    # never before the development certificates are valid: a state whose keys `motcua init` issued on the real
+    # clock (after `make run`) would otherwise refuse every signature as "certificate not valid yet"
+    with contextlib.suppress(InvalidInput, OSError):
+        issued = DevelopmentPki(settings.pki_dir, settings.key_passphrase).newest_validity_start()
+        if issued is not None and issued > start:
+            start = issued
     return SimulatedClock(start)
 
 
@@ -292,6 +330,15 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
     )
     exchange = exchange_for(db, clock, store, shop, keys, settings)
     record = shop.record
+    certificates = SigningCertificates(
+        accounts,
+        pki,
+        clock,
+        record,
+        lambda: signing_trust(settings, pki),
+        lambda code: shop.agency(code).name,
+        auto_issue=settings.environment != "production" and settings.development_certificates,
+    )
     intake = Intake(shop, db, engine, store, clock, record, max_file_bytes=settings.max_upload_bytes)
     supplements = Supplements(shop, db, engine, store, clock, record, max_file_bytes=settings.max_upload_bytes)
     task_desk = TaskDesk(
@@ -302,6 +349,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         record,
         bpmn_dirs(settings),
         remote_agencies=exchange.partners.remote_agencies if exchange is not None else frozenset(),
+        certificates=certificates,
     )
     worker = Worker(
         engine,
@@ -333,6 +381,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         intake,
         task_desk,
         supplements,
+        certificates,
     )
 
 
@@ -463,7 +512,9 @@ def ensure_keys(runtime: Runtime) -> int:
         if p.role.value in ("leader", "clerk") and p.agency_code in agencies
     ]
     before = len(runtime.pki.key_ids()) if runtime.pki.root_cert_path.exists() else 0
-    runtime.pki.ensure(agencies.items(), officials, runtime.clock.now())
+    # valid on the runtime's clock and on the real one: on a simulated clock (`motcua demo`) the signatures are made
+    # at simulated times, but `motcua verify` checks the signed results at the real time
+    runtime.pki.ensure(agencies.items(), officials, runtime.clock.now(), also_valid_at=SystemClock().now())
     return len(runtime.pki.key_ids()) - before
 
 

@@ -99,8 +99,16 @@ def _mode_line(settings: Settings) -> str:
 @app.command()
 def init(
     demo: Annotated[bool, typer.Option(help="Create the demo people (development only).")] = True,
+    samples: Annotated[
+        bool | None,
+        typer.Option(
+            "--samples/--no-samples",
+            help="Sample dossiers in several states for the demo people, made once when the installation holds no "
+            "dossier yet (default: in development on the real clock, with the demo people; never in production).",
+        ),
+    ] = None,
 ) -> None:
-    """Idempotent set-up: database migrations, reference data, BPMN deployment, demo people."""
+    """Idempotent set-up: database migrations, reference data, BPMN deployment, demo people, sample dossiers."""
     from motcua.app import DEMO_PASSWORD, init_state
 
     _configure_logging(False)
@@ -116,6 +124,32 @@ def init(
         typer.echo(f"{key}: {', '.join(report[key]) or 'unchanged'}")
     if report["demo_users"]:
         typer.echo(f"demo users (password '{DEMO_PASSWORD}'): {', '.join(report['demo_users'])}")
+    if samples is None:  # the demo's simulated clock and the tests' servers bring their own dossiers
+        samples = demo and settings.environment != "production" and not settings.demo_clock
+    if samples:
+        _make_samples(settings)
+
+
+def _make_samples(settings: Settings) -> None:
+    """The first run's sample dossiers (motcua.samples); a failure is reported and leaves the set-up usable."""
+    from motcua.samples import create_samples, samples_file
+
+    _configure_logging(False, level=logging.WARNING)
+    if settings.environment == "production":
+        typer.echo("hồ sơ mẫu / sample dossiers: không tạo trong production / never in production", err=True)
+        return
+    try:
+        made = create_samples(settings)
+    except Exception as exc:  # noqa: BLE001 - the installation works without them; say why there are none
+        message = f"{exc.message_vi} — {exc.message_en}" if isinstance(exc, MotcuaError) else repr(exc)
+        typer.echo(f"cảnh báo / warning: không tạo được hồ sơ mẫu / no sample dossiers: {message}", err=True)
+        return
+    if not made:
+        typer.echo("sample dossiers: unchanged (the installation already holds dossiers)")
+        return
+    typer.echo(f"hồ sơ mẫu / sample dossiers ({samples_file(settings)}):")
+    for sample in made:
+        typer.echo(f"  {sample.code}  {sample.label:32} → {sample.on_list_of}")
 
 
 GRACEFUL_SHUTDOWN_SECONDS = 5  # in-flight requests get this long after SIGTERM (Docker's stop grace is 10 s)
@@ -150,12 +184,13 @@ def serve(
     scheme = "https" if settings.tls_cert_file else "http"
     structlog.get_logger("motcua").info("motcua.start", mode=settings.environment, engine=settings.engine)
     typer.echo(f"Motcua đang chạy tại {scheme}://{settings.host}:{settings.port} (API: /docs), {_mode_line(settings)}")
+    _echo_samples(settings)
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown through the handler it found installed;
     # with ours in place the process returns here and stops its workers and scheduler cleanly.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
-    try:
-        uvicorn.run(
+    server = uvicorn.Server(
+        uvicorn.Config(
             asgi(runtime),
             host=settings.host,
             port=settings.port,
@@ -166,9 +201,74 @@ def serve(
             # 30 s SSL shutdown timeout: past this many seconds the remaining connections are dropped
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
+    )
+    threading.Thread(target=_report_first_page, args=(server, settings), name="first-page", daemon=True).start()
+    try:
+        server.run()
+        if not server.started:
+            raise typer.Exit(code=3)  # as uvicorn.run: the server could not start (the port is taken, …)
     finally:
         runtime.close()
         typer.echo("Motcua đã dừng.")
+
+
+def _process_started() -> float:
+    """When this process started, on the ``time.monotonic()`` scale (Linux: from /proc; elsewhere: when this
+    module was imported, a few hundred milliseconds later)."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        age = float(Path("/proc/uptime").read_text().split()[0]) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return _IMPORTED
+    return min(time.monotonic() - age, _IMPORTED)
+
+
+_IMPORTED = time.monotonic()
+
+
+def _report_first_page(server: Any, settings: Settings) -> None:
+    """Once the server listens, ask it for the home page and report how long the first page took from the start
+    of the process (and of `make run`, which passes MOTCUA_RUN_STARTED, seconds since the epoch)."""
+    import httpx
+
+    started = _process_started()
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.02)
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.host, settings.host)
+    scheme = "https" if settings.tls_cert_file else "http"
+    url = f"{scheme}://{f'[{host}]' if ':' in host else host}:{settings.port}/"
+    try:  # only our own home page, to time it: the server's certificate need not be trusted here
+        status = httpx.get(url, verify=False, timeout=30).status_code  # noqa: S501
+    except httpx.HTTPError:
+        status = 0
+    seconds = time.monotonic() - started
+    if status == 200:
+        took = f"trang đầu tiên sau {seconds:.1f} s kể từ khi khởi động / first page {seconds:.1f} s after the start"
+    else:
+        took = f"lắng nghe sau {seconds:.1f} s / listening {seconds:.1f} s after the start (home page: HTTP {status})"
+    line = f"Sẵn sàng / ready at {url} — {took}"
+    with contextlib.suppress(ValueError):  # `make run` passes when it began: install and init included
+        since_make = time.time() - float(os.environ.get("MOTCUA_RUN_STARTED", ""))
+        line += f" (make run: {since_make:.1f} s, gồm cài đặt và init / install and init included)"
+    structlog.get_logger("motcua").info("motcua.ready", seconds=round(seconds, 2), first_page_status=status)
+    typer.echo(line)
+
+
+def _echo_samples(settings: Settings) -> None:
+    """The sample dossiers `motcua init` made: where to look first."""
+    from motcua.app import DEMO_PASSWORD
+    from motcua.samples import read_samples
+
+    samples = read_samples(settings)
+    if not samples:
+        return
+    people = sorted({str(s.get("on_list_of", "")) for s in samples} - {""})
+    typer.echo(
+        f"Hồ sơ mẫu / sample dossiers: {len(samples)} — đăng nhập / log in as {', '.join(people)} "
+        f"(mật khẩu / password {DEMO_PASSWORD})"
+    )
 
 
 @app.command()
@@ -433,6 +533,7 @@ def users_add(
             username, secret, full_name, role, agency, department, runtime.clock.now(), update_existing=update
         )
         runtime.shop.record("admin.user_saved", "cli", username=person.username, role=person.role.value)
+        runtime.certificates.person_saved(person, "cli")  # development: a leader's or clerk's certificate at once
         typer.echo(f"{person.username}: {person.role.value} {person.agency_code or ''} {person.department_code or ''}")
     except MotcuaError as exc:
         raise _fail(exc) from None
@@ -580,10 +681,24 @@ def demo(
         token = settings.pki_dir / "person" / f"{LEADER_USERNAME}.p12"
         device = DeviceClient(token.read_bytes(), settings.key_passphrase)
         result = DemoDriver(client, dossiers, seed, log=typer.echo, leader_device=device).run()
-    typer.echo(report(result, str(settings.objects_dir.resolve())))
+    typer.echo(report(result, str(settings.objects_dir.resolve()), _demo_check(settings, result.results)))
 
 
 LEADER_USERNAME = "lanhdao.xa1"
+
+
+def _demo_check(settings: Settings, codes: list[str]) -> str:
+    """The command that checks one of the demo's signed results from here: the demo state has its own development
+    PKI (and revocation lists), which `motcua verify` trusts with that state's settings, not the installation's."""
+
+    def shown(path: Path) -> str:
+        path = path.resolve()
+        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+    results = [p for code in codes for p in sorted(settings.objects_dir.glob(f"*/dossiers/{code}/result/*"))]
+    file = shown(results[0]) if results else "<file.pdf>"
+    command = sys.argv[0] if Path(sys.argv[0]).name == "motcua" else "motcua"  # as typed: `.venv/bin/motcua`
+    return f"MOTCUA_VAR_DIR={shown(settings.var_dir)} {command} verify {file}"
 
 
 def _remote_device() -> Any:
@@ -606,10 +721,17 @@ def _demo_server(settings: Settings) -> Iterator[str]:
 
     from api.app import asgi
     from motcua.app import build_runtime, init_state
+    from motcua.demo import forget_orphaned_processes
 
     init_state(settings)
     runtime = build_runtime(settings)  # a simulated clock that resumes after any earlier run
     runtime.engine.deploy()
+    forgotten = forget_orphaned_processes(runtime)  # before the workers start: none of them may run
+    if forgotten:
+        typer.echo(
+            f"Đã xóa khỏi Operaton quy trình của {len(forgotten)} hồ sơ không thuộc dữ liệu demo này / "
+            f"deleted from Operaton the processes of {len(forgotten)} dossiers this demo state does not hold"
+        )
     runtime.start_background(workers=2, timer_seconds=0.2)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

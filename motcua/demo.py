@@ -17,14 +17,20 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from documents.samples import sample_pdf
 from dossiers.calendar import VN_TZ, WorkingCalendar
+from dossiers.codes import parse_dossier_code
+from dossiers.errors import MotcuaError, NotFound
 from dossiers.lifecycle import Timeliness, timeliness
 from signing.device import DeviceClient
+from workflows.operaton.engine import OperatonEngine
+
+if TYPE_CHECKING:
+    from motcua.app import Runtime
 
 PROCEDURE = "2.000575"
 PASSWORD = "motcua-demo"
@@ -273,7 +279,36 @@ class DemoDriver:
         return result
 
 
-def report(result: DemoResult, objects_dir: str) -> str:
+def forget_orphaned_processes(runtime: Runtime) -> list[str]:
+    """Delete from a remote engine (Operaton) the processes of dossiers this demo state does not hold: those of an
+    earlier demo whose state was discarded while the engine ran on (``make operaton`` keeps them in memory).
+
+    Every fresh demo state begins on the same simulated morning and numbers dossiers from 0001, so it would hand
+    out exactly the codes of the earlier run, and Operaton's start by business key (idempotent, for a start whose
+    answer was lost) would give each new dossier the old dossier's process: an ended one leaves the new dossier
+    in "received" for good, a running one moves it without its receipt, and an old dossier's task names a code
+    the task lists cannot find. Only codes of this state's own agencies are touched, never in production."""
+    engine = runtime.engine
+    if not isinstance(engine, OperatonEngine) or runtime.settings.environment == "production":
+        return []
+    shop = runtime.shop
+    orphans = []
+    for key in sorted(engine.business_keys()):
+        try:
+            unit, day, _ = parse_dossier_code(key)
+            shop.agency(unit, on=day)  # a code of one of this state's agencies
+        except (MotcuaError, ValueError):
+            continue
+        try:
+            shop.dossier_row(key)
+        except NotFound:
+            orphans.append(key)
+    for key in orphans:
+        engine.forget(key)
+    return orphans
+
+
+def report(result: DemoResult, objects_dir: str, check: str = "motcua verify <file.pdf>") -> str:
     resolved = result.statuses["returned"] + result.statuses["refused"]
     on_time = result.timeliness[Timeliness.ON_TIME.value] + result.timeliness[Timeliness.EARLY.value]
     share = f"{100 * on_time / result.statuses['returned']:.1f} %" if result.statuses["returned"] else "-"
@@ -289,6 +324,6 @@ def report(result: DemoResult, objects_dir: str) -> str:
         f"  Đang giải quyết / in progress:     {result.received - resolved}",
         f"  Kết quả đã ký số / signed results: {len(result.results)} PDF in "
         f"{objects_dir}/<agency>/dossiers/<code>/result/",
-        "  Kiểm tra chữ ký / check a signature: motcua verify <file.pdf>",
+        f"  Kiểm tra chữ ký / check a signature: {check}",
     ]
     return "\n".join(lines)

@@ -152,8 +152,9 @@ class MotcuaServer:
             f.write(f"$ motcua {' '.join(args)}  → exit {result.returncode}\n{result.stdout}{result.stderr}\n")
         return result
 
-    def init(self) -> subprocess.CompletedProcess[str]:
-        result = self.cli("init")
+    def init(self, *, samples: bool = False) -> subprocess.CompletedProcess[str]:
+        """``motcua init``; without the first run's sample dossiers unless asked (a test brings its own)."""
+        result = self.cli("init", "--samples" if samples else "--no-samples")
         assert result.returncode == 0, f"motcua init failed:\n{result.stdout}\n{result.stderr}"
         return result
 

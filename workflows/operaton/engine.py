@@ -46,6 +46,7 @@ from workflows.refusals import (
 
 log = structlog.get_logger(__name__)
 DEPLOYMENT_NAME = "motcua"
+PAGE = 500  # rows per page of a listing
 
 
 class OperatonEngine:
@@ -265,6 +266,45 @@ class OperatonEngine:
             "GET", "/history/process-instance", "history", params={"processInstanceBusinessKey": business_key}
         )
         return max(rows, key=lambda r: str(r.get("startTime") or "")) if rows else None
+
+    def business_keys(self) -> set[str]:
+        """Every business key the engine holds an instance under, running or ended (history holds both)."""
+        keys: set[str] = set()
+        first = 0
+        while True:
+            rows = self.call(
+                "GET",
+                "/history/process-instance",
+                "history",
+                params={"firstResult": first, "maxResults": PAGE, "sortBy": "startTime", "sortOrder": "asc"},
+            )
+            keys.update(str(r["businessKey"]) for r in rows or [] if r.get("businessKey"))
+            if len(rows or []) < PAGE:
+                return keys
+            first += PAGE
+
+    def forget(self, business_key: str) -> int:
+        """Delete every instance under ``business_key``, running or ended, with its history, so that nothing of it
+        is left for ``start`` to return (an idempotent start would hand a new dossier that code's old process).
+        Only for state that no longer exists, such as a discarded demo's; returns how many instances went."""
+        rows = self.call(
+            "GET", "/history/process-instance", "history", params={"processInstanceBusinessKey": business_key}
+        )
+        for row in rows or []:
+            if row.get("endTime") is None:  # running: end it first, without running listeners or mappings
+                ended = self.request(
+                    "DELETE",
+                    f"/process-instance/{row['id']}",
+                    params={"skipCustomListeners": "true", "skipIoMappings": "true"},
+                )
+                if ended.status_code >= 400 and ended.status_code != 404:
+                    self._fail(ended, f"deletion of the process of {business_key}")
+            gone = self.request("DELETE", f"/history/process-instance/{row['id']}")
+            if gone.status_code >= 400 and gone.status_code != 404:
+                self._fail(gone, f"deletion of the history of {business_key}")
+        if rows:
+            log.info("process.forgotten", business_key=business_key, instances=len(rows))
+        return len(rows or [])
 
     def activity_states(self, business_key: str) -> ActivityStates | None:
         """From Operaton's activity history of the newest instance (an activity cancelled by a boundary event or
