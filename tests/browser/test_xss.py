@@ -18,6 +18,7 @@ from tests.browser.kit import (
     AUDITOR,
     CITIZEN,
     LEADER,
+    RECEPTION,
     SPECIALIST,
     WORKER_TIMEOUT_S,
     XSS,
@@ -65,6 +66,16 @@ def test_7_markup_in_text_fields_is_inert(visit: Callable[..., Visitor], tmp_pat
     inert(page, shown=False)  # the citizen's page does not repeat the applicant's name
     citizen.shot("dossier")
 
+    reception = visit(RECEPTION)  # the online dossier waits in the reception queue, the name shown as text
+    page = reception.goto("/mot-cua")
+    inert(page)
+    page = reception.goto(f"/mot-cua/ho-so/{code}")
+    inert(page)
+    reception.shot("check")
+    page.get_by_role("radio", name=re.compile("Tiếp nhận hồ sơ")).check()
+    page.get_by_role("button", name="Ghi nhận kết quả kiểm tra").click()
+    expect(page.get_by_role("status").filter(has_text="Đã tiếp nhận hồ sơ.")).to_be_visible()
+
     specialist = visit(SPECIALIST)
     page = open_task(specialist, code, "review")
     inert(page)
@@ -84,5 +95,5 @@ def test_7_markup_in_text_fields_is_inert(visit: Callable[..., Visitor], tmp_pat
     inert(page)
     auditor.shot("trail")
 
-    for visitor in (citizen, specialist, leader, auditor):
+    for visitor in (citizen, reception, specialist, leader, auditor):
         visitor.assert_quiet()  # above all: no dialog

@@ -300,12 +300,11 @@ def test_the_workers_client_long_polls_and_keeps_types_and_locks(engine: Operato
     began = time.monotonic()
     starter.start()
     tasks: list = []
-    for _ in range(5):  # other tests' leftovers on this topic may come first: hand them back
+    # other tests' leftovers on this topic may come first: keep them locked (handed back, they would be fetched
+    # again and again) until this test's task arrives; their locks expire after it
+    for _ in range(50):
         fetched = client.fetch_and_lock("client-1", ["dossier.accept"], 1, 60, wait_seconds=10)
         tasks = [t for t in fetched if t.business_key == key]
-        for other in fetched:
-            if other.business_key != key:
-                client.fail_external_task(other.id, "client-1", "not this test's", 1, 0)
         if tasks:
             break
     waited = time.monotonic() - began
