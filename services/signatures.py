@@ -61,6 +61,7 @@ class PendingSignature:
     signer_certificate_sha256: str
 
 
+SIGNED_NAMES = {"result": "ket-qua-da-ky-cho-vao-so"}  # document kind → the signed file's name
 SIGNING_STEP_WAIT_SECONDS = 10.0  # how long a signature waits for its signing step to appear (remote engine)
 
 
@@ -182,7 +183,8 @@ class PersonalSignatures:
                 row.dossier_code,
                 f"{row.document_kind}_draft",
                 None,
-                f"{row.dossier_code}-{row.document_kind}-{row.field_name}.pdf",
+                # the name officials read in the dossier's documents: what it is, not the field it fills
+                f"{row.dossier_code}-{SIGNED_NAMES.get(row.document_kind, 'van-ban-da-ky')}.pdf",
                 obj,
                 person.username,
                 idempotency_key=f"pending-signature/{pending_id}",

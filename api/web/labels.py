@@ -106,7 +106,7 @@ EVENTS: Mapping[str, Message] = {
     "document.stored": ("Lưu tài liệu", "Document stored"),
     "document.read": ("Xem tài liệu", "Document read"),
     "result.draft_viewed": ("Xem dự thảo kết quả trước khi phê duyệt", "Draft result read before approval"),
-    "document.filed": ("Lưu giấy tờ bổ sung vào hồ sơ", "Document filed"),
+    "document.filed": ("Lưu giấy tờ vào thư mục của hồ sơ", "Document filed under the dossier"),
     "document.numbered": ("Vào sổ, ghi số văn bản", "Document numbered"),
     "document.integrity_failed": ("Tài liệu lưu trữ bị sai lệch", "Stored document failed its check"),
     "signature.requested": ("Chuẩn bị văn bản để ký số", "Signature prepared"),
