@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sqlalchemy import select
+
 from persistence import pending_signatures
+from persistence.schema import pending_signature
 from persistence.uow import transaction
 from tests.conftest import HOUSEHOLD_DETAILS, Api
 from tests.e2e.test_web_desk import signed_in_as
@@ -63,6 +66,13 @@ def test_the_clerk_sees_the_signed_result_and_the_number_before_and_after_number
     api.work()
     assert api.sign_on_device(LEADER, code).status_code == 200
     api.work()
+    with transaction(api.runtime.db) as conn:  # the finished signature keeps no prepared PDF (~100 KB a dossier)
+        [(state, completed)] = conn.execute(
+            select(pending_signature.c.state, pending_signature.c.completed_at).where(
+                pending_signature.c.dossier_code == code
+            )
+        ).all()
+    assert state == "" and completed is not None
     task = api.task_for(CLERK, code)
     clerk = signed_in_as(api, CLERK)
     page = clerk.get(f"/can-bo/nhiem-vu/{task['id']}").text
