@@ -6,7 +6,7 @@
 #   make install      everything a developer needs: the project with its dev extra (test and lint tools)
 #   make test         create .venv, install with the dev extra, run pytest (make test PYTEST_ARGS="-k lint -x")
 #   make lint         ruff check + ruff format --check + mypy (domain core) + import-linter + BPMN lint
-#   make bench        benchmarks: engine, signing, storage (bench/*.py)
+#   make bench        benchmarks: engine, signing, storage, the officials' task list (bench/*.py)
 #   make bench-audit  audit log: appends/s (4 writers on PostgreSQL, SQLite), verifying 1,000,000 entries
 #   make clean-state  delete ./var (database, object store, keys of the local set-up)
 #   make operaton     build the Operaton engine (deploy/operaton) and start it locally (dev profile)
@@ -85,6 +85,7 @@ bench: install
 	$(BIN)/python bench/engines.py
 	$(BIN)/python bench/signing.py --quick
 	$(BIN)/python bench/storage.py --quick
+	$(BIN)/python -m bench.task_list --dossiers 500
 
 bench-audit: install
 	$(BIN)/python bench/audit.py

@@ -12,6 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from dossiers import text_rules
 from dossiers.calendar import WorkingCalendar
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -34,6 +36,9 @@ JOINT_STEP = "joint_step"  # a partner installation's task: the procedure step i
 JOINT_STEP_NAME = "joint_step_name"
 
 
+log = structlog.get_logger(__name__)
+
+
 def _bpmn_file(bpmn_dirs: Iterable[Path], process_key: str) -> Path | None:
     return next((p for d in bpmn_dirs if (p := bpmn_file_for(process_key, d)) is not None), None)
 
@@ -43,7 +48,13 @@ def decision_choices(bpmn_dirs: Iterable[Path], process_key: str, activity_id: s
     path = _bpmn_file(bpmn_dirs, process_key)
     if path is None:
         return {}
-    return {k: list(v) for k, v in decision_options(path.read_bytes(), activity_id).items()}
+    return {k: list(v) for k, v in _decision_options(path, path.stat().st_mtime_ns, activity_id).items()}
+
+
+@lru_cache(maxsize=1024)
+def _decision_options(path: Path, _version: int, activity_id: str) -> Mapping[str, Sequence[str]]:
+    """Parsed once per file version (its modification time) and step, not once per task shown."""
+    return decision_options(path.read_bytes(), activity_id)
 
 
 def signature_follows(path: Path | None, activity_id: str, variables: Mapping[str, Any]) -> bool:
@@ -99,18 +110,32 @@ class TaskDesk:
         return self.desk.agency(str(acting), on=row.received_at.date())
 
     def tasks_for(self, person: Person) -> list[dict[str, Any]]:
+        return [view for view, _row, _proc in self._visible(person)]
+
+    def _visible(self, person: Person) -> list[tuple[dict[str, Any], Any, Procedure]]:
+        """The tasks the person may act on, each with its dossier row and procedure: the dossiers are read in one
+        query and each procedure (catalogue entry under a rule version) parsed once per list, not per task."""
         if person.role not in OFFICIAL_ROLES:
             raise Forbidden("Chỉ cán bộ mới có danh sách nhiệm vụ.", "Only officials have task lists.")
         tasks = self.engine.user_tasks(candidate_groups=[person.role.value])
+        with transaction(self.db) as conn:
+            rows = records.find_dossiers(conn, [t.business_key for t in tasks])
+        procedures: dict[tuple[str, str], Procedure] = {}
         visible = []
         for task in tasks:
-            row = self.desk.dossier_row(task.business_key)
+            row = rows.get(task.business_key)
+            if row is None:
+                log.warning("task.without_dossier", task=task.id, business_key=task.business_key)
+                continue  # a task of another installation on a shared engine: not this desk's, and not a 404
+            key = (row.procedure_code, row.rule_version or row.received_at.isoformat())
+            proc = procedures.get(key)
+            if proc is None:
+                proc = procedures[key] = self.desk.procedure_of(row)
             agency = self._task_agency(task, row)
             if agency.code in self.remote_agencies:
                 continue  # the partner's officials work this step in their own system
-            kinds = self.desk.procedure_of(row).department_kinds(person.role.value)
-            if can_act_on_task(person, agency, task.candidate_groups, kinds):
-                visible.append(self._task_view(task, row))
+            if can_act_on_task(person, agency, task.candidate_groups, proc.department_kinds(person.role.value)):
+                visible.append((self._task_view(task, row, proc), row, proc))
         return visible
 
     @staticmethod
@@ -118,8 +143,7 @@ class TaskDesk:
         """The procedure step a task stands for: itself, or for a partner's task the step the envelope named."""
         return str(task.variables.get(JOINT_STEP) or task.activity_id)
 
-    def _task_view(self, task: UserTask, row: Any) -> dict[str, Any]:
-        proc = self.desk.procedure_of(row)
+    def _task_view(self, task: UserTask, row: Any, proc: Procedure) -> dict[str, Any]:
         joint_name = task.variables.get(JOINT_STEP_NAME)
         step = self._step_of(task)
         choices = self.decision_choices(proc.process_key, step)
@@ -274,9 +298,7 @@ class TaskDesk:
         """The tasks the person may act on, each with its dossier's procedure, applicant, dates and timeliness."""
         now = self.clock.now()
         rows = []
-        for task in self.tasks_for(person):
-            row = self.desk.dossier_row(task["dossier_code"])
-            proc = self.desk.procedure_of(row)
+        for task, row, proc in self._visible(person):
             due = dt.datetime.fromisoformat(task["step_due_at"])  # the list judges each task by its own step
             started = dt.datetime.fromisoformat(task["created_at"])
             rows.append(
