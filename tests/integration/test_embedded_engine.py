@@ -229,3 +229,24 @@ def test_benchmark_script_completes_its_instances() -> None:
     result = run_bench(10)
     assert result["instances"] == 10
     assert result["engine_steps"] == 60
+
+
+def test_a_role_list_matches_whole_candidate_groups_in_sql(engine: EmbeddedEngine) -> None:
+    """The candidate groups filter runs in SQL (a role's list reads only its tasks) and matches whole groups of a
+    comma-joined list: 'specialist' is not 'specialist_x', 'lead' is not 'leader'."""
+    engine.start("bench_five_waits", "G-1", {})
+    Worker(engine, {"bench.noop": lambda ctx: Complete()}, "w").run_once()
+    [task] = engine.user_tasks(candidate_groups=["specialist"])
+    with engine.db.begin() as conn:
+        conn.execute(wf_user_task.update().values(candidate_groups="clerk,specialist_x,leader"))
+    for groups, found in (
+        (["leader"], True),
+        (["clerk"], True),
+        (["specialist_x"], True),
+        (["specialist"], False),
+        (["lead"], False),
+        (["specialistyx"], False),
+        (["reception", "clerk"], True),
+        ([], False),
+    ):
+        assert ({t.id for t in engine.user_tasks(candidate_groups=groups)} == {task.id}) is found, groups

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, false, func, insert, or_, select, update
 from sqlalchemy import Engine as SqlEngine
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
@@ -540,6 +540,25 @@ class EmbeddedEngine:
             query = query.where(t.c.business_key == business_key)
         if assignee is not None:
             query = query.where(t.c.assignee == assignee)
+        if candidate_groups is not None:
+            # in SQL, so a role's list does not read every other role's tasks ("a,b": comma-joined groups; the exact
+            # match below stays, LIKE's "_" matches any character)
+            column = t.c.candidate_groups
+            query = query.where(
+                or_(
+                    *(
+                        clause
+                        for g in candidate_groups
+                        for clause in (
+                            column == g,
+                            column.like(f"{g},%"),
+                            column.like(f"%,{g}"),
+                            column.like(f"%,{g},%"),
+                        )
+                    ),
+                    false(),
+                )
+            )
         with transaction(self.db) as conn:
             rows = conn.execute(query).all()
         tasks = [self._user_task(r) for r in rows]
