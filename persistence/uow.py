@@ -1,7 +1,7 @@
 """The unit of work: one transaction shared by nested calls, and the engine that opens them.
 
-SQLite (default) serializes writers with ``BEGIN IMMEDIATE``; PostgreSQL uses row locks
-(``SELECT … FOR UPDATE [SKIP LOCKED]``).
+SQLite (default) serializes writers with ``BEGIN IMMEDIATE``, readers begin deferred on a WAL snapshot
+(``transaction(db, read_only=True)``); PostgreSQL uses row locks (``SELECT … FOR UPDATE [SKIP LOCKED]``).
 """
 
 from __future__ import annotations
@@ -20,22 +20,42 @@ Database: TypeAlias = Engine
 """The database a use case is given (SQLAlchemy's ``Engine``, named so the use cases need not import SQLAlchemy)."""
 
 _current: ContextVar[Connection | None] = ContextVar("motcua_current_connection", default=None)
+_read_only: ContextVar[bool] = ContextVar("motcua_read_only", default=False)
+
+
+# bench/readers.py turns it off to measure what deferred reads change (every unit then takes the writer lock)
+DEFERRED_READS = True
+
+
+class WriteInReadOnly(RuntimeError):
+    """A unit of work that writes was opened inside a read-only one (a programming error, found by the tests)."""
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
+def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Connection]:
     """One unit of work: nested calls (engine step, audit append, dossier update) share the outer
-    transaction, so they commit or roll back together."""
+    transaction, so they commit or roll back together.
+
+    ``read_only``: the unit only reads. On SQLite it begins deferred (``BEGIN``, a WAL snapshot) instead of taking
+    the one writer lock (``BEGIN IMMEDIATE``), so readers never queue behind writers, and the connection is
+    ``query_only`` meanwhile: a write in it fails at once instead of upgrading the lock (which can fail under
+    load). A unit that writes may not nest in a read-only one; a read-only one nested in a writer joins it."""
     outer = _current.get()
     if outer is not None:
+        if _read_only.get() and not read_only:
+            raise WriteInReadOnly("a unit of work that writes cannot join a read-only one")
         yield outer
         return
-    with engine.begin() as conn:
-        token = _current.set(conn)
-        try:
-            yield conn
-        finally:
-            _current.reset(token)
+    mode = _read_only.set(read_only)
+    try:
+        with engine.begin() as conn:
+            token = _current.set(conn)
+            try:
+                yield conn
+            finally:
+                _current.reset(token)
+    finally:
+        _read_only.reset(mode)
 
 
 SQLITE_MODE = 0o600
@@ -82,7 +102,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = _read_only.get() and DEFERRED_READS
+            if conn.info.get("query_only", False) != read_only:  # the pragma is the connection's: set on change
+                conn.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+                conn.info["query_only"] = read_only
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -68,7 +68,7 @@ class Reception:
     def queue(self, officer: Person) -> list[Any]:
         """The officer's agency's online dossiers waiting for reception, oldest first."""
         self._check_officer(officer)
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             return records.reception_queue(
                 conn, officer.agency_code or "", [DossierStatus.SUBMITTED.value], QUEUE_LIMIT
             )
@@ -77,7 +77,7 @@ class Reception:
         """The agency's dossiers waiting for supplementary papers — online (the citizen uploads them) or at the
         counter (the applicant brings them and the desk records them on the dossier's page)."""
         self._check_officer(officer)
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             return records.waiting_for_papers(
                 conn, officer.agency_code or "", DossierStatus.SUPPLEMENT_REQUESTED.value, QUEUE_LIMIT
             )

@@ -132,7 +132,7 @@ class DossierSearch:
         terms = search_terms(text)
         filters = _filters(procedure_code, status)
         _check_page(page, per_page)
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             rows, total = queries.search_dossiers(
                 conn, scope, terms, filters, limit=per_page, offset=(page - 1) * per_page
             )
@@ -156,7 +156,7 @@ class DossierSearch:
         department = (
             (person.agency_code, person.department_code) if person.agency_code and person.department_code else None
         )
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             rows, total = queries.handled_dossiers(
                 conn, scope, person.username, department, filters, limit=per_page, offset=(page - 1) * per_page
             )
@@ -164,7 +164,7 @@ class DossierSearch:
 
     def procedure_choices(self) -> list[tuple[str, str]]:
         """Every procedure of the catalogue as (code, name): the procedure filter's choices."""
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             return queries.procedure_choices(conn)
 
     def _listed(

@@ -105,7 +105,7 @@ class OneStopShop:
         return [e.at(day) for e in self.catalogue() if e.version_at(day) is not None]
 
     def entry(self, code: str) -> CatalogueEntry:
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             row = records.find_procedure(conn, code)
         if row is None:
             raise InvalidInput(
@@ -178,7 +178,7 @@ class OneStopShop:
     # ------------------------------------------------------------------ reading
 
     def dossier_row(self, code: str) -> Any:
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             row = records.find_dossier(conn, code)
         if row is None:
             raise NotFound(f"Không tìm thấy hồ sơ {code}.", f"Dossier {code} not found.", dossier_code=code)
@@ -198,7 +198,7 @@ class OneStopShop:
 
     def dossier_view(self, code: str) -> dict[str, Any]:
         row = self.dossier_row(code)
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             docs = records.documents_of(conn, code)
         return {
             "code": row.code,

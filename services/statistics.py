@@ -48,7 +48,7 @@ def period_of_days(first: dt.date, last: dt.date) -> Period:
 
 def load_records(db: Database, period: Period, agency_codes: Collection[str] | None = None) -> list[DossierRecord]:
     """Every dossier that can count in ``period`` (:func:`persistence.reports.statistics_records`)."""
-    with transaction(db) as conn:
+    with transaction(db, read_only=True) as conn:
         return reports.statistics_records(conn, period, agency_codes)
 
 
@@ -222,7 +222,7 @@ def export_statistics(
 
 def rating_of(db: Database, code: str) -> int | None:
     """The level the applicant gave the dossier, None before they rate it."""
-    with transaction(db) as conn:
+    with transaction(db, read_only=True) as conn:
         return ratings.level_of(conn, code)
 
 

@@ -118,7 +118,7 @@ class TaskDesk:
         if person.role not in OFFICIAL_ROLES:
             raise Forbidden("Chỉ cán bộ mới có danh sách nhiệm vụ.", "Only officials have task lists.")
         tasks = self.engine.user_tasks(candidate_groups=[person.role.value])
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             rows = records.find_dossiers(conn, [t.business_key for t in tasks])
         procedures: dict[tuple[str, str], Procedure] = {}
         visible = []

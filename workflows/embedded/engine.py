@@ -559,7 +559,7 @@ class EmbeddedEngine:
                     false(),
                 )
             )
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             rows = conn.execute(query).all()
         tasks = [self._user_task(r) for r in rows]
         if candidate_groups is not None:
@@ -568,7 +568,7 @@ class EmbeddedEngine:
         return tasks
 
     def user_task(self, task_id: str) -> UserTask | None:
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:
             row = conn.execute(select(wf_user_task).where(wf_user_task.c.id == task_id)).first()
         return None if row is None else self._user_task(row)
 
