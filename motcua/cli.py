@@ -773,7 +773,7 @@ def storage_check(
     import datetime as dt
 
     from persistence.dossier_records import every_document
-    from persistence.uow import make_engine
+    from persistence.uow import make_engine, transaction
     from services.shop import stored_object
     from storage.check import Record, check_store, render
     from storage.url import open_store
@@ -782,18 +782,16 @@ def storage_check(
     db = make_engine(settings.resolved_database_url)
     try:
         store = open_store(settings)
-        with db.connect() as conn:
-            rows = every_document(conn)
-        records = [
-            Record(
-                stored_object(r),
-                f"document {r.id}, dossier {r.dossier_code}, {r.kind}",
+        # the rows are streamed (checked one by one, never all loaded) in a read-only unit: on SQLite a WAL snapshot
+        # that does not hold the writer lock while the store is read
+        with transaction(db, read_only=True) as conn:
+            records = (
+                Record(stored_object(r), f"document {r.id}, dossier {r.dossier_code}, {r.kind}")
+                for r in every_document(conn)
             )
-            for r in rows
-        ]
-        report = check_store(
-            store, records, orphans=orphans or clean, clean=clean, grace=dt.timedelta(minutes=grace_minutes)
-        )
+            report = check_store(
+                store, records, orphans=orphans or clean, clean=clean, grace=dt.timedelta(minutes=grace_minutes)
+            )
     except MotcuaError as exc:
         raise _fail(exc) from exc
     finally:

@@ -8,7 +8,7 @@ commits together (a dossier row, its documents and their audit entries).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -268,9 +268,11 @@ def newest_of_kinds(conn: Connection, code: str, kinds: Sequence[str]) -> Any:
     ).first()
 
 
-def every_document(conn: Connection) -> list[Any]:
-    """Every document row, oldest first."""
-    return list(conn.execute(select(document).order_by(document.c.created_at, document.c.id)).all())
+def every_document(conn: Connection, batch: int = 1000) -> Iterator[Any]:
+    """Every document row, oldest first, streamed ``batch`` rows at a time (a server-side cursor on PostgreSQL): a
+    province's store check holds one batch in memory, not millions of rows."""
+    query = select(document).order_by(document.c.created_at, document.c.id)
+    yield from conn.execution_options(yield_per=batch).execute(query)
 
 
 # ------------------------------------------------------------------ side effects (idempotency keys)
