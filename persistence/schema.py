@@ -169,6 +169,7 @@ dossier = Table(
     # folded name, ID number, phone and code (dossiers.search_text), written with the applicant's data
     Column("search_text", String(400), nullable=False, default="", server_default=""),
     Index("ix_dossier_agency_status", "agency_code", "status"),
+    Index("ix_dossier_status_due", "status", "due_at"),  # late risks: the dossiers of a status due by a moment
     # an agency's dossiers newest first, the search text read from the index before the row (dossier_search)
     Index("ix_dossier_agency_received", "agency_code", "received_at", "search_text"),
 )
@@ -216,6 +217,7 @@ notification = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    Index("ix_notification_status_created", "status", "created_at"),  # the dispatcher reads only pending rows
 )
 
 # A dossier that will miss its date: the department's task to issue the apology letter (Mẫu 04).
@@ -331,6 +333,7 @@ exchange_outbox = Table(
     Column("ack_signature", LargeBinary),
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
+    Index("ix_exchange_outbox_status_next", "status", "next_attempt_at"),  # only the envelopes due now
 )
 
 # Envelopes received from partners, once per message id: a replay gets the same signed acknowledgment.
