@@ -81,3 +81,35 @@ def test_seal_box_covers_the_left_third_of_the_leader_box() -> None:
     assert seal_box(LEADER_BOX, AppearanceConfig(seal_diameter=36 * MM))[2] - seal_box(
         LEADER_BOX, AppearanceConfig(seal_diameter=36 * MM)
     )[0] == round(36 * MM)
+
+
+def test_a_single_ink_stamp_keeps_its_look_with_a_flat_colour_stream() -> None:
+    """A seal or signature drawn in one ink: its colour data becomes that flat ink (the soft mask carries the shape),
+    so a seal costs ~1 KB instead of ~54 KB in every sealed document; composited on white it looks the same. An
+    image of several colours is left as it is."""
+    import io
+    import zlib
+
+    from PIL import Image, ImageChops, ImageStat
+
+    from signing.appearance import _EncodedImage, development_seal_png
+
+    png = development_seal_png("Ủy ban nhân dân xã Hòa An")
+    encoded = _EncodedImage(png)
+    assert len(encoded.colour) < 4_000  # flat: compresses to almost nothing
+    original = Image.open(io.BytesIO(png)).convert("RGBA")
+    flat = Image.frombytes("RGB", original.size, zlib.decompress(encoded.colour))
+    alpha = Image.frombytes("L", original.size, zlib.decompress(encoded.alpha or b""))
+    white = Image.new("RGB", original.size, (255, 255, 255))
+    before = Image.composite(original.convert("RGB"), white, original.getchannel("A"))
+    after = Image.composite(flat, white, alpha)
+    difference = ImageChops.difference(before, after)
+    worst = max(high for _, high in difference.getextrema())
+    assert worst <= 48 and max(ImageStat.Stat(difference).mean) < 1.0, worst  # the ink's shade; the same shape
+
+    shade = Image.linear_gradient("L").resize((64, 64))  # red from dark to bright: not one ink
+    gradient = Image.merge("RGBA", (shade, Image.new("L", (64, 64), 40), Image.new("L", (64, 64), 40), shade))
+    buffer = io.BytesIO()
+    gradient.save(buffer, "PNG")
+    kept = _EncodedImage(buffer.getvalue())
+    assert zlib.decompress(kept.colour) == gradient.convert("RGB").tobytes()  # several colours: untouched
