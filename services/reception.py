@@ -178,26 +178,13 @@ class Reception:
         log.info("dossier.accepted_online", dossier=code, officer=officer.username)
 
     def _ask_for_papers(self, officer: Person, code: str, items: str) -> None:
-        now = self.clock.now()
         serial = self._supplement_count(code) + 1
         self.paperwork.supplement_request(
             code, f"{code}/reception-supplement/{serial}", officer.username, items, officer.username
         )
         with transaction(self.db) as conn:
-            row = records.lock_dossier(conn, code)
-            check_transition(DossierStatus(row.status), DossierStatus.SUPPLEMENT_REQUESTED)
-            records.update_dossier(
-                conn, code, status=DossierStatus.SUPPLEMENT_REQUESTED.value, awaiting=items, updated_at=now
-            )
-            self.record(
-                "dossier.status_changed",
-                officer.username,
-                code,
-                status=DossierStatus.SUPPLEMENT_REQUESTED.value,
-                previous=row.status,
-                stage="reception",
-                awaiting=items,
-            )
+            target = DossierStatus.SUPPLEMENT_REQUESTED
+            self.desk.change_status(code, target, officer.username, stage="reception", awaiting=items)
             self._notify(
                 conn,
                 code,
@@ -208,23 +195,9 @@ class Reception:
             )
 
     def _refuse(self, officer: Person, code: str, reason: str) -> None:
-        now = self.clock.now()
         self.paperwork.refusal(code, officer.username, reason, officer.username)
         with transaction(self.db) as conn:
-            row = records.lock_dossier(conn, code)
-            check_transition(DossierStatus(row.status), DossierStatus.REFUSED)
-            records.update_dossier(
-                conn, code, status=DossierStatus.REFUSED.value, finished_at=now, awaiting=None, updated_at=now
-            )
-            self.record(
-                "dossier.status_changed",
-                officer.username,
-                code,
-                status=DossierStatus.REFUSED.value,
-                previous=row.status,
-                stage="reception",
-                reason=reason,
-            )
+            self.desk.change_status(code, DossierStatus.REFUSED, officer.username, stage="reception", reason=reason)
             self._notify(
                 conn,
                 code,

@@ -311,12 +311,10 @@ class OneStopShop:
                 return False, row
             now = self.clock.now()
             values: dict[str, Any] = {"status": target.value, "updated_at": now}
+            # what the applicant is asked for, while asked (the lookup, the citizen's and the desk's pages show it)
+            values["awaiting"] = details.get("awaiting") if target == DossierStatus.SUPPLEMENT_REQUESTED else None
             if target == DossierStatus.SUPPLEMENT_REQUESTED:
                 values["paused_at"] = now
-                # what the applicant is asked for: the lookup, the citizen's and the desk's pages show it
-                values["awaiting"] = details.get("awaiting")
-            if target == DossierStatus.IN_PROGRESS:
-                values["awaiting"] = None  # the papers asked for arrived
             if target == DossierStatus.IN_PROGRESS and row.paused_at is not None:
                 new_due, paused = shifted_due(self.calendar, row.due_at, row.paused_at, now)
                 values.update(paused_at=None, due_at=new_due, paused_seconds=row.paused_seconds + paused)

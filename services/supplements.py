@@ -8,7 +8,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from dossiers.errors import Conflict, Forbidden, InvalidInput
-from dossiers.lifecycle import check_transition
 from dossiers.model import DossierStatus, Person, Procedure, Role
 from persistence import dossier_records as records
 from persistence.uow import transaction
@@ -53,18 +52,7 @@ class Supplements(DossierWriter):
             self.record("dossier.supplemented", person.username, code, files=len(staged))
             if row.accepted_at is None:
                 # asked for at reception, before acceptance: back into the reception queue (there is no process)
-                check_transition(DossierStatus(row.status), DossierStatus.SUBMITTED)
-                records.update_dossier(
-                    conn, code, status=DossierStatus.SUBMITTED.value, awaiting=None, updated_at=self.clock.now()
-                )
-                self.record(
-                    "dossier.status_changed",
-                    person.username,
-                    code,
-                    status=DossierStatus.SUBMITTED.value,
-                    previous=row.status,
-                    stage="reception",
-                )
+                self.desk.change_status(code, DossierStatus.SUBMITTED, person.username, stage="reception")
             else:
                 self.engine.correlate_message(SUPPLEMENT_MESSAGE, code, {"supplemented_by": person.username})
         return self.desk.dossier_view(code)
