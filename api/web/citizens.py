@@ -28,9 +28,7 @@ from api.web.desk import (
     Message,
     close_files,
     form_helpers,
-    paper_id,
-    read_other_paper,
-    read_papers,
+    read_supplement,
     register,
     registered,
     search,
@@ -186,6 +184,7 @@ def citizens_router(runtime: Any) -> APIRouter:
         status: int = 200,
         supplement_errors: dict[str, Message] | None = None,
         supplement_error: MotcuaError | None = None,
+        supplement_values: Mapping[str, str] | None = None,
         rating_error: Message | None = None,
     ) -> HTMLResponse:
         try:
@@ -222,6 +221,7 @@ def citizens_router(runtime: Any) -> APIRouter:
             rating_names=RATING_NAMES,
             supplement_errors=supplement_errors or {},
             supplement_error=supplement_error,
+            supplement_values=supplement_values or {},
             rating_error=rating_error,
             new=request.query_params.get("moi") == "1",
             supplemented=request.query_params.get("da_bo_sung") == "1",
@@ -245,14 +245,7 @@ def citizens_router(runtime: Any) -> APIRouter:
                 row = shop.authorize_dossier(person, code)
             except (Forbidden, NotFound):
                 return dossier_page(request, person, code)  # says why, without touching anything
-            proc = shop.procedure_of(row)
-            await run_in_threadpool(lambda: read_papers(proc, form, app, all_optional=True))
-            await run_in_threadpool(read_other_paper, form, app)
-            if not app.uploads and not app.errors and proc.papers:
-                app.errors[paper_id(proc.papers[0].key)] = (
-                    "Hãy chọn ít nhất một giấy tờ bổ sung.",
-                    "Choose at least one supplementary paper.",
-                )
+            app = await run_in_threadpool(read_supplement, shop.procedure_of(row), form)
             if not app.errors:
                 try:
                     await run_in_threadpool(runtime.supplements.supplement, person, code, app.uploads)
@@ -263,7 +256,15 @@ def citizens_router(runtime: Any) -> APIRouter:
         if app.errors or error is not None:
             status = 409 if error is not None and error.kind == "conflict" else 422
             errors = {f"supplement-{k}": m for k, m in app.errors.items()}
-            return dossier_page(request, person, code, status=status, supplement_errors=errors, supplement_error=error)
+            return dossier_page(
+                request,
+                person,
+                code,
+                status=status,
+                supplement_errors=errors,
+                supplement_error=error,
+                supplement_values=app.values,
+            )
         return registered(request, f"/cong-dan/ho-so/{code}?da_bo_sung=1", code)
 
     @router.post("/cong-dan/ho-so/{code}/danh-gia", response_class=HTMLResponse)

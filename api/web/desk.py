@@ -25,6 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from api.web import labels
 from api.web.render import fee_text, page, parse_day, time_limit_text
 from api.web.routes import form_of, signed_in
 from dossiers import text_rules
@@ -40,16 +41,7 @@ from services.uploads import Upload, check_upload
 Message = tuple[str, str]  # (Vietnamese, English)
 T = TypeVar("T")
 
-STATUS_NAMES: Mapping[str, Message] = {
-    DossierStatus.SUBMITTED.value: ("Chờ tiếp nhận", "Waiting for reception"),
-    DossierStatus.RECEIVED.value: ("Đã tiếp nhận", "Received"),
-    DossierStatus.IN_PROGRESS.value: ("Đang giải quyết", "In progress"),
-    DossierStatus.SUPPLEMENT_REQUESTED.value: ("Yêu cầu bổ sung", "Supplement requested"),
-    DossierStatus.RESULT_READY.value: ("Có kết quả", "Result ready"),
-    DossierStatus.RETURNED.value: ("Đã trả kết quả", "Result returned"),
-    DossierStatus.REFUSED.value: ("Từ chối", "Refused"),
-    DossierStatus.WITHDRAWN.value: ("Rút hồ sơ", "Withdrawn"),
-}
+STATUS_NAMES: Mapping[str, Message] = {s.value: labels.status(s.value) for s in DossierStatus}  # one table
 DOCUMENT_NAMES: Mapping[str, Message] = {
     "upload": ("Giấy tờ đã nộp", "Submitted paper"),
     "supplement": ("Giấy tờ bổ sung", "Supplementary paper"),
@@ -253,6 +245,21 @@ def read_other_paper(form: Mapping[str, Any], app: Application) -> None:
             app.uploads.append(upload)
 
 
+def read_supplement(proc: Procedure, form: Mapping[str, Any]) -> Application:
+    """The supplementary papers of a form (the citizen's page, the desk's): any of the procedure's papers and
+    "another paper" with its name, at least one."""
+    app = Application()
+    read_papers(proc, form, app, all_optional=True)
+    read_other_paper(form, app)
+    if not app.uploads and not app.errors:
+        first = proc.papers[0].key if proc.papers else "other"
+        app.errors[paper_id(first)] = (
+            "Hãy chọn ít nhất một giấy tờ bổ sung.",
+            "Choose at least one supplementary paper.",
+        )
+    return app
+
+
 def read_application(proc: Procedure, form: Mapping[str, Any]) -> Application:
     app = Application()
     read_applicant(form, app)
@@ -322,26 +329,9 @@ def registered(request: Request, location: str, code: str) -> Response:
     return RedirectResponse(location, status_code=303)
 
 
-def form_value(value: Any, kind: str = "text") -> str:
-    """A declared value as people write it: lists one after another, amounts with dots between thousands,
-    days as dd/mm/yyyy (the form stores them as ISO dates)."""
-    if isinstance(value, list):
-        return "; ".join(form_value(v) for v in value)
-    if isinstance(value, bool):
-        return "Có" if value else "Không"
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", ".")
-    if kind == "date" and isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
-        except ValueError:
-            return value
-    return str(value)
-
-
 def form_helpers() -> dict[str, Any]:
     return {
-        "form_value": form_value,
+        "form_value": labels.value_text,
         "forms": PAPER_FORM_NAMES,
         "time_limit_text": time_limit_text,
         "fee_text": fee_text,
@@ -522,15 +512,7 @@ def desk_router(runtime: Any) -> APIRouter:
                 row = shop.authorize_dossier(person, code)
             except (Forbidden, NotFound):
                 return dossier_page(request, person, code)
-            proc = shop.procedure_of(row)
-            await run_in_threadpool(lambda: read_papers(proc, form, app, all_optional=True))
-            await run_in_threadpool(read_other_paper, form, app)
-            if not app.uploads and not app.errors:
-                first = proc.papers[0].key if proc.papers else "other"
-                app.errors[paper_id(first)] = (
-                    "Hãy chọn bản quét của ít nhất một giấy tờ bổ sung.",
-                    "Choose the scan of at least one supplementary paper.",
-                )
+            app = await run_in_threadpool(read_supplement, shop.procedure_of(row), form)
             if not app.errors:
                 try:
                     await run_in_threadpool(runtime.supplements.supplement, person, code, app.uploads)

@@ -340,6 +340,18 @@ def system_actor(actor: str) -> Message | None:
     return None
 
 
+def value_text(value: Any) -> str:
+    """A value declared on an application form as people write it: lists one after another, amounts with dots
+    between thousands, days as dd/mm/yyyy (stored yyyy-mm-dd)."""
+    if isinstance(value, list):
+        return "; ".join(value_text(v) for v in value)
+    if isinstance(value, bool):
+        return "Có" if value else "Không"
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", ".")
+    return day_text(value)
+
+
 def day_text(value: Any) -> str:
     """A date (or the date of an ISO text) as dd/mm/yyyy; what is not a date stays as it is."""
     if isinstance(value, dt.datetime | dt.date):

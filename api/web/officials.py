@@ -148,16 +148,6 @@ def _error_code(exc: MotcuaError) -> str:
     return {"not_found": "khong-con", "forbidden": "khong-duoc-phep", "conflict": "nguoi-khac"}.get(exc.kind, "loi")
 
 
-def _value_text(value: Any) -> str:
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "Có" if value else "Không"
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", ".")
-    return labels.day_text(value)  # a date field is stored yyyy-mm-dd, read dd/mm/yyyy
-
-
 def officials_router(runtime: Any) -> APIRouter:
     shop = runtime.shop
     router = APIRouter(include_in_schema=False)
@@ -374,7 +364,7 @@ def officials_router(runtime: Any) -> APIRouter:
         proc = shop.procedure_of(row)
         field_names = {f.key: f.name for f in proc.form_fields}
         paper_names = {p.key: p.name for p in proc.papers}
-        details = [(field_names.get(k, k), _value_text(v)) for k, v in (dossier["details"] or {}).items()]
+        details = [(field_names.get(k, k), labels.value_text(v)) for k, v in (dossier["details"] or {}).items()]
         documents = [
             d
             | {
