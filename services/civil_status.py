@@ -42,7 +42,7 @@ from documents.layout import SIGNATURE_BOX, long_date
 from dossiers.calendar import VN_TZ
 from dossiers.ports import Clock, DocumentStore, SignatureRequest, Signer, StoredObject
 from services.issuing import IssueRequest
-from services.paperwork import Paperwork, place_name
+from services.paperwork import Paperwork, approving_leader, place_name
 from services.shop import OneStopShop
 from signing.appearance import copy_box, copy_style, development_signature_png, leader_style, seal_box
 from signing.fields import LEADER_FIELD, SEAL_FIELD, fill_number_and_date, prepare_copy_fields, prepare_fields
@@ -170,10 +170,7 @@ class CivilStatusPapers:
 
     @staticmethod
     def leader_of(variables: Mapping[str, Any]) -> str:
-        leader = _text(variables.get("approve_by"))
-        if not leader:
-            raise ValueError("the approving leader (process variable 'approve_by') is unknown")
-        return leader
+        return approving_leader(variables)
 
     def full_name(self, username: str) -> str:
         person = self.shop.accounts.get(username) if self.shop.accounts else None

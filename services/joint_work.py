@@ -41,7 +41,7 @@ from dossiers.model import Agency
 from dossiers.ports import Clock, Exchange, ExchangeDocument, SignatureRequest
 from services.exchange import ORIGIN, PartnerDirectory
 from services.issuing import IssueRequest
-from services.paperwork import DATE_BOX, NUMBER_BOX, Paperwork, place_name
+from services.paperwork import DATE_BOX, NUMBER_BOX, Paperwork, approving_leader, department_name, place_name
 from services.shop import OneStopShop
 from services.tasks import decision_choices
 from signing.appearance import development_signature_png, leader_style, seal_box
@@ -110,14 +110,6 @@ REGISTRATION_FEE_RATE = 0.005
 def _text(variables: Mapping[str, Any], name: str) -> str | None:
     value = variables.get(name)
     return None if value is None or value == "" else str(value)
-
-
-def _department_name(agency: Agency, role: str, default: str) -> str:
-    for code in agency.departments_for_role(role):
-        department = agency.department(code)
-        if department is not None:
-            return department.name
-    return default
 
 
 class JointProcedures:
@@ -264,7 +256,7 @@ class JointProcedures:
         inspector = _text(variables, "site_inspection_by")
         data = InspectionRecordData(
             parent_agency=agency.name,
-            agency_name=_department_name(agency, "specialist", "Phòng Kinh tế"),
+            agency_name=department_name(agency, "specialist", "Phòng Kinh tế"),
             place_name=place_name(agency),
             dossier_code=code,
             owner_name=row.applicant_name,
@@ -340,9 +332,7 @@ class JointProcedures:
 
     def prepare_permit(self, code: str, variables: Mapping[str, Any]) -> str:
         """The construction permit with its fields, its leader's signature pending on their device."""
-        leader = _text(variables, "approve_by")
-        if not leader:
-            raise ValueError("the approving leader (process variable 'approve_by') is unknown")
+        leader = approving_leader(variables)
         if not self.documents_of(code, ("inspection_record",)):
             raise ValueError(f"dossier {code} has no site inspection record: the permit cannot be prepared")
         row, agency, details = self.context(code)
@@ -350,7 +340,7 @@ class JointProcedures:
         now = self.clock.now()
         data = PermitData(
             parent_agency=agency.name,
-            issuing_authority=_department_name(agency, "specialist", "Phòng Kinh tế"),
+            issuing_authority=department_name(agency, "specialist", "Phòng Kinh tế"),
             place_name=place_name(agency),
             permit_code=f"GPXD-{code}",
             owner_name=row.applicant_name,
@@ -373,9 +363,7 @@ class JointProcedures:
 
     def prepare_land_certificate(self, code: str, variables: Mapping[str, Any]) -> str:
         """The land use right certificate with its fields, its leader's signature pending on their device."""
-        leader = _text(variables, "approve_by")
-        if not leader:
-            raise ValueError("the approving leader (process variable 'approve_by') is unknown")
+        leader = approving_leader(variables)
         row, agency, details = self.context(code)
         office = self.shop.agency(self.partners.resolve("land_registration", agency.code))
         data = LandCertificateData(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from documents.forms import (
@@ -85,7 +85,16 @@ def place_name(agency: Agency) -> str:
     return _PREFIX.sub("", agency.name).strip() or agency.name
 
 
-def _department_name(agency: Agency, role: str, default: str) -> str:
+def approving_leader(variables: Mapping[str, Any]) -> str:
+    """The leader who approved the result (process variable ``approve_by``): the one whose signature is prepared."""
+    leader = variables.get("approve_by")
+    if not isinstance(leader, str) or not leader.strip():
+        raise ValueError("the approving leader (process variable 'approve_by') is unknown")
+    return leader.strip()
+
+
+def department_name(agency: Agency, role: str, default: str) -> str:
+    """The name of the agency's department acting in ``role`` (``default`` when it names none)."""
     for code in agency.departments_for_role(role):
         department = agency.department(code)
         if department is not None:
@@ -96,7 +105,7 @@ def _department_name(agency: Agency, role: str, default: str) -> str:
 def _desk(agency: Agency) -> dict[str, str]:
     """The header every reception-desk form carries: the desk, its agency, and the place on the date line."""
     return {
-        "agency_name": _department_name(agency, "reception", "Bộ phận Một cửa"),
+        "agency_name": department_name(agency, "reception", "Bộ phận Một cửa"),
         "parent_agency": agency.name,
         "place_name": place_name(agency),
     }
@@ -341,7 +350,7 @@ class Paperwork:
         def party(role: str, person: Any) -> str:
             if role == _APPLICANT:
                 return applicant
-            name = _department_name(agency, role, _ROLE_DEFAULTS.get(role, role))
+            name = department_name(agency, role, _ROLE_DEFAULTS.get(role, role))
             return f"{name} ({person.full_name})" if person is not None else name
 
         due: dt.datetime | None = None
@@ -414,7 +423,7 @@ class Paperwork:
             **_desk(agency),
             applicant_name=row.applicant_name,
             procedure_name=proc.name,
-            handling_agency=f"{_department_name(agency, 'specialist', 'Bộ phận chuyên môn')}, {agency.name}",
+            handling_agency=f"{department_name(agency, 'specialist', 'Bộ phận chuyên môn')}, {agency.name}",
             received_at=row.received_at,
             due_at=row.due_at,
             issued_at=self.clock.now(),
@@ -527,7 +536,7 @@ class Paperwork:
         leader_name = self._full_name(leader, leader)
         data = CertificateData(
             parent_agency=agency.name,
-            issuing_authority=_department_name(agency, "specialist", "Phòng Kinh tế"),
+            issuing_authority=department_name(agency, "specialist", "Phòng Kinh tế"),
             place_name=place_name(agency),
             registration_number=f"HKD-{code}",
             first_registered_on=now,

@@ -26,7 +26,7 @@ from services.civil_status import RESULTS as CIVIL_RESULTS
 from services.civil_status import CivilStatusPapers
 from services.exchange import PartnerDirectory
 from services.joint_work import LAND_SERIES, PERMIT_SERIES, JointProcedures
-from services.paperwork import RESULT_SERIES, Paperwork
+from services.paperwork import RESULT_SERIES, Paperwork, approving_leader
 from services.shop import OneStopShop
 from services.signatures import DraftReady, drafting
 
@@ -55,7 +55,7 @@ class ResultDrafts:
         joint = JointProcedures(shop, paperwork, exchange, PartnerDirectory(), clock, "system:draft")
 
         def household(code: str, variables: Mapping[str, Any]) -> str:
-            return paperwork.prepare_household_business_certificate(code, str(variables["approve_by"]))
+            return paperwork.prepare_household_business_certificate(code, approving_leader(variables))
 
         self.prepare: dict[str, Prepare] = {
             "household_business_registration": household,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dossiers.lifecycle import warning_at
 from dossiers.model import DossierStatus
 from dossiers.ports import Clock, DocumentStore, Exchange
-from services.paperwork import Paperwork
+from services.paperwork import Paperwork, approving_leader
 from services.shop import OneStopShop
 from services.supplements import Supplements
 from workers.civil_status_handlers import civil_status_handlers
@@ -83,10 +83,7 @@ def handlers_for(
         return Complete({"refusal_document_id": doc_id})
 
     def prepare_certificate(ctx: TaskContext) -> Outcome:
-        leader = _text(ctx, "approve_by")
-        if not leader:
-            raise ValueError("the approving leader (process variable 'approve_by') is unknown")
-        pending_id = paperwork.prepare_household_business_certificate(_code(ctx), leader)
+        pending_id = paperwork.prepare_household_business_certificate(_code(ctx), approving_leader(ctx.variables))
         return Complete({"leader_signature_id": pending_id})
 
     def seal(ctx: TaskContext) -> Outcome:
