@@ -7,10 +7,10 @@ import io
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -40,6 +40,7 @@ from services.health import StoreProbe
 from services.intake import Applicant
 from services.operations import advance_simulated_clock, read_history
 from services.public_lookup import public_tracking
+from services.tasks import MAX_TASK_PAGE
 from services.uploads import Upload, check_upload
 from services.verification import RecordedVerification, validator_for
 
@@ -48,6 +49,8 @@ REQUESTS = Counter("motcua_http_requests_total", "HTTP requests", ["method", "ro
 LATENCY = Histogram("motcua_http_request_seconds", "HTTP request latency", ["route"])
 PAPER_FIELD_PREFIX = "paper."
 UNMATCHED_ROUTE = "unmatched"  # the route label of a request no route answered (404, a slash redirect)
+TASK_PAGE = 200  # GET /api/tasks without a limit
+TASK_OFFSET_MAX = 1_000_000
 
 
 class LoginRequest(BaseModel):
@@ -313,8 +316,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     # ------------------------------------------------------------------ tasks
 
     @app.get("/api/tasks", tags=["tasks"])
-    def tasks(person: CurrentPerson) -> list[dict[str, Any]]:
-        return runtime.tasks.tasks_for(person)
+    def tasks(
+        person: CurrentPerson,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_TASK_PAGE, description=f"Tasks per page (at most {MAX_TASK_PAGE}).")
+        ] = TASK_PAGE,
+        offset: Annotated[
+            int, Query(ge=0, le=TASK_OFFSET_MAX, description="How many of your tasks to skip (the next page: +limit).")
+        ] = 0,
+    ) -> list[dict[str, Any]]:
+        """The open tasks you may act on (your role, your agency, your department), earliest due first, a page at
+        a time: a page shorter than `limit` is the last."""
+        return runtime.tasks.tasks_for(person, offset=offset, limit=limit)
 
     @app.post("/api/tasks/{task_id}/claim", tags=["tasks"])
     def claim(task_id: str, person: CurrentPerson) -> dict[str, Any]:

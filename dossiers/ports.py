@@ -39,6 +39,11 @@ class ExternalTask:
     lock_expires_at: dt.datetime | None = None
 
 
+# The process variable naming the agency whose officials act on the current step: set at the start to the dossier's
+# agency and by each joint hand-off (services.joint_work); the engines filter user tasks on it (``tenant``).
+TENANT_VARIABLE = "current_agency"
+
+
 @dataclass(frozen=True)
 class UserTask:
     id: str
@@ -124,7 +129,14 @@ class Engine(Protocol):
         candidate_groups: Sequence[str] | None = None,
         business_key: str | None = None,
         assignee: str | None = None,
-    ) -> list[UserTask]: ...
+        tenant: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[UserTask]:
+        """Open user tasks in due order (then creation, then id: pages do not overlap). ``tenant``: only tasks whose
+        instance's :data:`TENANT_VARIABLE` has that value (the agency acting on the step), filtered by the engine,
+        so a list costs the tasks of one agency and role, not of the whole installation."""
+        ...
 
     def user_task(self, task_id: str) -> UserTask | None: ...
 
@@ -172,6 +184,20 @@ class DocumentStore(Protocol):
         """Raise (an ``Unavailable``) unless a new object could be stored now; cheap, for health checks."""
         ...
 
+    def copy(self, source: StoredObject, key_prefix: str) -> StoredObject:
+        """Store ``source``'s bytes also under ``<key_prefix>/<sha256>``, inside the store where it can (a hard
+        link, a server-side copy); the source stays until :meth:`discard`."""
+        ...
+
+    def discard(self, obj: StoredObject) -> None:
+        """Remove an object for good (its recorded version); gone already is fine."""
+        ...
+
+    @property
+    def keeps_every_version(self) -> bool:
+        """Every version is kept for a retention period (object lock): removing an object frees nothing."""
+        ...
+
 
 # ---------------------------------------------------------------- audit
 
@@ -198,7 +224,15 @@ class AuditEntry:
 class AuditLog(Protocol):
     def append(self, event: AuditEvent) -> AuditEntry: ...
 
-    def for_dossier(self, dossier_code: str) -> list[AuditEntry]: ...
+    def append_read(self, event: AuditEvent) -> None:
+        """A read of personal data: it enters the chain shortly after, batched with other reads, so a read does
+        not queue for the writers' lock (the store says what a crash can lose)."""
+        ...
+
+    def for_dossier(self, dossier_code: str, *, include_queued: bool = True) -> list[AuditEntry]:
+        """The dossier's entries in chain order; with ``include_queued`` the reads still queued enter the chain
+        first (which may wait for the writers' lock), without it only what is already in the chain."""
+        ...
 
 
 # ---------------------------------------------------------------- signing

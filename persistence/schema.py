@@ -172,6 +172,10 @@ dossier = Table(
     Index("ix_dossier_status_due", "status", "due_at"),  # late risks: the dossiers of a status due by a moment
     # an agency's dossiers newest first, the search text read from the index before the row (dossier_search)
     Index("ix_dossier_agency_received", "agency_code", "received_at", "search_text"),
+    # the statistics of a period (persistence.reports.statistics_report): received before its end, not finished
+    # before its start; the tracking register of every agency at once
+    Index("ix_dossier_received_at", "received_at"),
+    Index("ix_dossier_finished_at", "finished_at"),
 )
 
 # Fees (Payment port): recorded before the result is returned; ``online`` marks payment through a gateway.
@@ -406,10 +410,14 @@ wf_instance = Table(
     Column("process_key", String(120), nullable=False),
     Column("business_key", String(120), nullable=False, unique=True),
     Column("status", String(20), nullable=False),  # running | completed | failed
-    Column("state", Text, nullable=False),
+    Column("state", Text, nullable=False),  # '' once pruned (EmbeddedEngine.prune_finished)
     Column("revision", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),  # when the process completed
+    Column("pruned_at", UTCDateTime),  # when its state was dropped, ``summary`` kept instead
+    Column("summary", JSON),  # a pruned instance's completed activity ids: {"completed": [...]}
+    Index("ix_wf_instance_prune", "pruned_at", "finished_at"),
 )
 
 wf_external_task = Table(
@@ -439,10 +447,15 @@ wf_user_task = Table(
     Column("activity_id", String(120), nullable=False),
     Column("name", String(255), nullable=False),
     Column("candidate_groups", String(255), nullable=False),
+    # the one candidate group of a task that has exactly one (every shipped BPMN), None when it has several: those
+    # are matched on ``candidate_groups``; ``tenant``: the agency acting on the step (dossiers.ports.TENANT_VARIABLE)
+    Column("candidate_group", String(80)),
+    Column("tenant", String(40)),
     Column("variables", JSON, nullable=False),
     Column("assignee", String(80)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("due_at", UTCDateTime),
+    Index("ix_wf_user_task_tenant_group_due", "tenant", "candidate_group", "due_at", "created_at"),
 )
 
 wf_timer = Table(

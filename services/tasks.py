@@ -19,7 +19,7 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dossiers.lifecycle import Timeliness, timeliness, warning_at
 from dossiers.model import OFFICIAL_ROLES, Agency, Person, Procedure, Role, can_act_on_task
-from dossiers.ports import Clock, Engine, UserTask
+from dossiers.ports import TENANT_VARIABLE, Clock, Engine, UserTask
 from dossiers.step_times import step_due
 from persistence import dossier_records as records
 from persistence.uow import Database, transaction
@@ -29,9 +29,11 @@ from services.shop import OneStopShop
 from workflows.introspect import bpmn_file_for, decision_options, user_tasks_after
 
 SIGNING_ACTIVITIES = frozenset({"sign_result"})  # user tasks completed by a personal signature, not a click
-# Joint procedures: the process variable naming the agency whose officials act on the current step (set by the
-# exchange.send worker at each hand-off); without it, the dossier's own agency acts.
-CURRENT_AGENCY = "current_agency"
+# The process variable naming the agency whose officials act on the current step: the dossier's agency from the
+# start (services.intake), the receiver at each joint hand-off (the exchange.send worker); without it (an instance
+# started before it was a start variable), the dossier's own agency acts. The engines list user tasks by it.
+CURRENT_AGENCY = TENANT_VARIABLE
+MAX_TASK_PAGE = 500  # the most tasks one JSON page returns
 JOINT_STEP = "joint_step"  # a partner installation's task: the procedure step it stands for (services.receiving)
 JOINT_STEP_NAME = "joint_step_name"
 
@@ -109,34 +111,59 @@ class TaskDesk:
         acting = task.variables.get(CURRENT_AGENCY) or row.agency_code
         return self.desk.agency(str(acting), on=row.received_at.date())
 
-    def tasks_for(self, person: Person) -> list[dict[str, Any]]:
-        return [view for view, _row, _proc in self._visible(person)]
+    def tasks_for(self, person: Person, *, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """The person's tasks in due order; ``offset``/``limit`` count the tasks the person may act on."""
+        if offset < 0 or (limit is not None and not 1 <= limit <= MAX_TASK_PAGE):
+            raise InvalidInput(
+                f"Phân trang không hợp lệ: vị trí bắt đầu từ 0, mỗi trang từ 1 đến {MAX_TASK_PAGE} nhiệm vụ.",
+                f"Bad paging: offset from 0, limit from 1 to {MAX_TASK_PAGE}.",
+                field="limit" if offset >= 0 else "offset",
+            )
+        return [view for view, _row, _proc in self._visible(person, offset=offset, limit=limit)]
 
-    def _visible(self, person: Person) -> list[tuple[dict[str, Any], Any, Procedure]]:
-        """The tasks the person may act on, each with its dossier row and procedure: the dossiers are read in one
-        query and each procedure (catalogue entry under a rule version) parsed once per list, not per task."""
+    def _visible(
+        self, person: Person, *, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[dict[str, Any], Any, Procedure]]:
+        """The tasks the person may act on, each with its dossier row and procedure. The engine returns only the
+        open tasks of the person's role in their own agency (``tenant``), in due order, a page at a time; the
+        department check runs on that set. The dossiers are read in one query per engine page and each procedure
+        (catalogue entry under a rule version) parsed once per list, not per task."""
         if person.role not in OFFICIAL_ROLES:
             raise Forbidden("Chỉ cán bộ mới có danh sách nhiệm vụ.", "Only officials have task lists.")
-        tasks = self.engine.user_tasks(candidate_groups=[person.role.value])
-        with transaction(self.db, read_only=True) as conn:
-            rows = records.find_dossiers(conn, [t.business_key for t in tasks])
         procedures: dict[tuple[str, str], Procedure] = {}
-        visible = []
-        for task in tasks:
-            row = rows.get(task.business_key)
-            if row is None:
-                log.warning("task.without_dossier", task=task.id, business_key=task.business_key)
-                continue  # a task of another installation on a shared engine: not this desk's, and not a 404
-            key = (row.procedure_code, row.rule_version or row.received_at.isoformat())
-            proc = procedures.get(key)
-            if proc is None:
-                proc = procedures[key] = self.desk.procedure_of(row)
-            agency = self._task_agency(task, row)
-            if agency.code in self.remote_agencies:
-                continue  # the partner's officials work this step in their own system
-            if can_act_on_task(person, agency, task.candidate_groups, proc.department_kinds(person.role.value)):
+        visible: list[tuple[dict[str, Any], Any, Procedure]] = []
+        skipped, at = 0, 0
+        # enough for the page when every task is the person's department's; more pages only when some are not
+        chunk = None if limit is None else max(offset + limit, 50)
+        while True:
+            tasks = self.engine.user_tasks(
+                candidate_groups=[person.role.value], tenant=person.agency_code, offset=at, limit=chunk
+            )
+            with transaction(self.db, read_only=True) as conn:
+                rows = records.find_dossiers(conn, [t.business_key for t in tasks])
+            for task in tasks:
+                row = rows.get(task.business_key)
+                if row is None:
+                    log.warning("task.without_dossier", task=task.id, business_key=task.business_key)
+                    continue  # a task of another installation on a shared engine: not this desk's, and not a 404
+                key = (row.procedure_code, row.rule_version or row.received_at.isoformat())
+                proc = procedures.get(key)
+                if proc is None:
+                    proc = procedures[key] = self.desk.procedure_of(row)
+                agency = self._task_agency(task, row)
+                if agency.code in self.remote_agencies:
+                    continue  # the partner's officials work this step in their own system
+                if not can_act_on_task(person, agency, task.candidate_groups, proc.department_kinds(person.role.value)):
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
                 visible.append((self._task_view(task, row, proc), row, proc))
-        return visible
+                if limit is not None and len(visible) >= limit:
+                    return visible
+            if chunk is None or len(tasks) < chunk:
+                return visible
+            at += chunk
 
     @staticmethod
     def _step_of(task: UserTask) -> str:

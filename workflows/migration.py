@@ -38,7 +38,7 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy import Engine as SqlEngine
 
 from dossiers.errors import MotcuaError
-from dossiers.ports import AuditEvent, Clock
+from dossiers.ports import TENANT_VARIABLE, AuditEvent, Clock
 from persistence.audit_log import SqlAuditLog
 from persistence.schema import (
     dossier,
@@ -326,12 +326,20 @@ def _discard(operaton: OperatonEngine, instance_id: str) -> None:
         pass
 
 
+def _with_tenant(variables: dict[str, Any]) -> dict[str, Any]:
+    """An instance started before the tenant variable existed acts for the dossier's agency: Operaton's task
+    query filters on the variable itself (no fallback there), so it is set on the way."""
+    if variables.get(TENANT_VARIABLE) or not variables.get("agency_code"):
+        return variables
+    return variables | {TENANT_VARIABLE: variables["agency_code"]}
+
+
 def recreate(operaton: OperatonEngine, source: EmbeddedInstance) -> tuple[str, list[str]]:
     """Start ``source`` on Operaton at its wait states; returns the new instance id and notes. On failure nothing
     is left behind on Operaton."""
     body = {
         "businessKey": source.business_key,
-        "variables": typed_variables(source.variables),
+        "variables": typed_variables(_with_tenant(source.variables)),
         "startInstructions": [{"type": "startBeforeActivity", "activityId": w.activity_id} for w in source.waits],
         "skipCustomListeners": True,
         "skipIoMappings": True,

@@ -332,3 +332,30 @@ def _credentials(engine: OperatonEngine) -> tuple[str, str]:
     assert isinstance(auth, httpx.BasicAuth)
     user, password = base64.b64decode(auth._auth_header.split()[1]).decode().split(":", 1)
     return user, password
+
+
+def test_a_task_list_is_filtered_by_tenant_and_paged_by_the_engine(
+    engine: OperatonEngine, clock: SimulatedClock
+) -> None:
+    """``POST /task`` with the candidate groups and the tenant variable, sorted by due date and paged by Operaton:
+    one agency's list never holds another's tasks and pages are disjoint slices in due order."""
+    mine, theirs = f"A-{uuid.uuid4().hex[:8]}", f"B-{uuid.uuid4().hex[:8]}"
+    made: dict[str, str] = {}
+    for days, tenant in ((4, mine), (2, theirs), (1, mine), (3, mine), (2, mine)):
+        key = _key()
+        due = clock.now() + dt.timedelta(days=days, minutes=len(made))
+        engine.start(PROCESS, key, _variables(clock) | {"due_at": due.isoformat(), "current_agency": tenant})
+        for topic in ("dossier.accept", "documents.receipt"):
+            engine.complete_external_task(_fetch_for(engine, "w", topic, key).id, "w", {})  # type: ignore[attr-defined]
+        made[key] = tenant
+    listed = engine.user_tasks(candidate_groups=["specialist"], tenant=mine)
+    assert {t.business_key for t in listed} == {k for k, t in made.items() if t == mine}
+    assert [t.due_at for t in listed] == sorted(t.due_at for t in listed)  # type: ignore[type-var]
+    assert all(t.variables["current_agency"] == mine for t in listed)
+    assert [t.business_key for t in engine.user_tasks(candidate_groups=["specialist"], tenant=theirs)] == [
+        k for k, t in made.items() if t == theirs
+    ]
+    assert engine.user_tasks(candidate_groups=["leader"], tenant=mine) == []
+    pages = [engine.user_tasks(candidate_groups=["specialist"], tenant=mine, offset=o, limit=3) for o in (0, 3)]
+    assert [len(p) for p in pages] == [3, 1]
+    assert [t.id for p in pages for t in p] == [t.id for t in listed]

@@ -25,7 +25,16 @@ from sqlalchemy import Connection, and_, delete, false, func, insert, or_, selec
 from sqlalchemy import Engine as SqlEngine
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
-from dossiers.ports import ActivityStates, Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
+from dossiers.ports import (
+    TENANT_VARIABLE,
+    ActivityStates,
+    Clock,
+    ExternalTask,
+    Incident,
+    JsonValue,
+    ProcessInstance,
+    UserTask,
+)
 from persistence.schema import wf_definition, wf_external_task, wf_incident, wf_instance, wf_timer, wf_user_task
 from persistence.uow import is_sqlite, transaction
 from workflows.embedded.spiff import (
@@ -64,6 +73,11 @@ def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(data), default=str))  # type: ignore[no-any-return]
 
 
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by LIKE ... ESCAPE '\\' (a group named ``specialist_x`` is not ``specialistyx``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _activity_ids(tasks: Iterable[Any]) -> tuple[str, ...]:
     """The BPMN ids of tasks, in order (SpiffWorkflow's own tasks, the root and the end, have none)."""
     return tuple(bpmn_id for t in tasks if (bpmn_id := getattr(t.task_spec, "bpmn_id", None)))
@@ -74,8 +88,17 @@ class EmbeddedEngine:
 
     shares_database = True  # engine steps run in the caller's transaction (persistence.uow.transaction)
 
-    def __init__(self, db: SqlEngine, clock: Clock, bpmn_dirs: Iterable[Path]) -> None:
+    def __init__(
+        self,
+        db: SqlEngine,
+        clock: Clock,
+        bpmn_dirs: Iterable[Path],
+        tenant_variables: Sequence[str] = (TENANT_VARIABLE, "agency_code"),
+    ) -> None:
+        """``tenant_variables``: the first of these process variables with a value is a user task's tenant (kept
+        on its row, indexed); ``agency_code`` is what instances started before the tenant variable existed carry."""
         self.db = db
+        self.tenant_variables = tuple(tenant_variables)
         self.clock = clock
         self.bpmn_dirs = list(bpmn_dirs)
         self._definitions: dict[str, ParsedDefinition] = {}
@@ -180,8 +203,13 @@ class EmbeddedEngine:
             return instance_id
 
     def instance(self, business_key: str) -> ProcessInstance | None:
-        with transaction(self.db) as conn:
-            found = self._by_business_key(conn, business_key)
+        """A pruned instance (see :meth:`prune_finished`) answers without its variables: its history is the audit
+        log's."""
+        with transaction(self.db, read_only=True) as conn:
+            pruned = self._pruned(conn, business_key)
+            found = None if pruned is not None else self._by_business_key(conn, business_key)
+        if pruned is not None:
+            return ProcessInstance(pruned.id, pruned.process_key, pruned.business_key, pruned.status, {})
         if found is None:
             return None
         row, workflow = found
@@ -194,9 +222,13 @@ class EmbeddedEngine:
         )
 
     def activity_states(self, business_key: str) -> ActivityStates | None:
-        """From the instance's task tree (whatever its status: running, completed or migrated)."""
-        with transaction(self.db) as conn:
-            found = self._by_business_key(conn, business_key)
+        """From the instance's task tree (whatever its status: running, completed or migrated), or from the summary
+        a pruned instance keeps."""
+        with transaction(self.db, read_only=True) as conn:
+            pruned = self._pruned(conn, business_key)
+            found = None if pruned is not None else self._by_business_key(conn, business_key)
+        if pruned is not None:
+            return ActivityStates(current=(), completed=tuple((pruned.summary or {}).get("completed") or ()))
         if found is None:
             return None
         _row, workflow = found
@@ -278,6 +310,7 @@ class EmbeddedEngine:
                 status="completed" if completed else "running",
                 revision=revision,
                 updated_at=now,
+                finished_at=now if completed else None,
             )
         )
         externals: dict[str, dict[str, Any]] = {}
@@ -304,6 +337,8 @@ class EmbeddedEngine:
                         "activity_id": spec.bpmn_id,
                         "name": attrs.name if attrs else spec.bpmn_id,
                         "candidate_groups": ",".join(groups),
+                        "candidate_group": groups[0] if len(groups) == 1 else None,
+                        "tenant": self._tenant(task.data),
                         "variables": _jsonable(task.data),
                         "due_at": self._due(attrs.due_date if attrs else None, task.data),
                     }
@@ -330,6 +365,10 @@ class EmbeddedEngine:
                 .where(wf_incident.c.instance_id == instance_id, wf_incident.c.resolved_at.is_(None))
                 .values(resolved_at=now)
             )
+
+    def _tenant(self, data: Mapping[str, Any]) -> str | None:
+        found = next((data[name] for name in self.tenant_variables if data.get(name)), None)
+        return None if found is None else str(found)
 
     @staticmethod
     def _due(expression: str | None, data: Mapping[str, Any]) -> dt.datetime | None:
@@ -361,6 +400,52 @@ class EmbeddedEngine:
         for task_id, info in wanted.items():
             if task_id not in existing:
                 conn.execute(insert(table).values(id=task_id, instance_id=instance_id, **columns, **info))
+
+    # ------------------------------------------------------------------ pruning finished instances
+
+    @staticmethod
+    def _pruned(conn: Connection, business_key: str) -> Any:
+        """The ``wf_instance`` row of a business key whose state was pruned, or None."""
+        return conn.execute(
+            select(
+                wf_instance.c.id,
+                wf_instance.c.process_key,
+                wf_instance.c.business_key,
+                wf_instance.c.status,
+                wf_instance.c.summary,
+            ).where(wf_instance.c.business_key == business_key, wf_instance.c.pruned_at.is_not(None))
+        ).first()
+
+    def prune_finished(self, finished_before: dt.datetime, batch: int = 100) -> int:
+        """Drop the SpiffWorkflow state (~10 KB) of instances that completed before ``finished_before``, keeping
+        the ids of their completed activities (the diagram's visited steps); their history is the audit log's.
+        Reads only due rows (``ix_wf_instance_prune``), ``batch`` at most, each in its own short transaction.
+        Returns how many were pruned."""
+        t = wf_instance
+        with transaction(self.db, read_only=True) as conn:
+            due = conn.execute(
+                select(t.c.id)
+                .where(t.c.pruned_at.is_(None), t.c.finished_at <= finished_before, t.c.status == "completed")
+                .order_by(t.c.finished_at)
+                .limit(batch)
+            ).all()
+        pruned = 0
+        for (instance_id,) in due:
+            with transaction(self.db) as conn:
+                row = conn.execute(select(t).where(t.c.id == instance_id, t.c.pruned_at.is_(None))).first()
+                if row is None or row.status != "completed":
+                    continue  # another process pruned it meanwhile
+                _definition, workflow = self._restore(conn, row)
+                completed = _activity_ids(workflow.get_tasks(state=TaskState.COMPLETED))
+                conn.execute(
+                    update(t)
+                    .where(t.c.id == instance_id, t.c.pruned_at.is_(None))
+                    .values(state="", summary={"completed": list(completed)}, pruned_at=self.clock.now())
+                )
+                pruned += 1
+        if pruned:
+            log.info("process.state_pruned", instances=pruned)
+        return pruned
 
     # ------------------------------------------------------------------ external tasks
 
@@ -533,39 +618,46 @@ class EmbeddedEngine:
         candidate_groups: Sequence[str] | None = None,
         business_key: str | None = None,
         assignee: str | None = None,
+        tenant: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[UserTask]:
+        """One query through ``ix_wf_user_task_tenant_group_due`` for a role's list of one agency: a task with one
+        candidate group matches its indexed ``candidate_group``; one with several (none shipped, but a BPMN may)
+        matches a whole group of its comma-joined list (LIKE with its wildcards escaped), among that agency's."""
         t = wf_user_task
-        query = select(t).order_by(t.c.due_at, t.c.created_at)
+        query = select(t).order_by(t.c.due_at, t.c.created_at, t.c.id)
         if business_key is not None:
             query = query.where(t.c.business_key == business_key)
         if assignee is not None:
             query = query.where(t.c.assignee == assignee)
+        if tenant is not None:
+            query = query.where(t.c.tenant == tenant)
         if candidate_groups is not None:
-            # in SQL, so a role's list does not read every other role's tasks ("a,b": comma-joined groups; the exact
-            # match below stays, LIKE's "_" matches any character)
             column = t.c.candidate_groups
+            several = [
+                clause
+                for g in candidate_groups
+                for e in (_like_escaped(g),)
+                for clause in (
+                    column.like(f"{e},%", escape="\\"),
+                    column.like(f"%,{e}", escape="\\"),
+                    column.like(f"%,{e},%", escape="\\"),
+                )
+            ]
             query = query.where(
                 or_(
-                    *(
-                        clause
-                        for g in candidate_groups
-                        for clause in (
-                            column == g,
-                            column.like(f"{g},%"),
-                            column.like(f"%,{g}"),
-                            column.like(f"%,{g},%"),
-                        )
-                    ),
-                    false(),
+                    t.c.candidate_group.in_(list(candidate_groups)),
+                    and_(t.c.candidate_group.is_(None), or_(*several, false())),
                 )
             )
+        if offset:
+            query = query.offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
         with transaction(self.db, read_only=True) as conn:
             rows = conn.execute(query).all()
-        tasks = [self._user_task(r) for r in rows]
-        if candidate_groups is not None:
-            wanted = set(candidate_groups)
-            tasks = [u for u in tasks if wanted.intersection(u.candidate_groups)]
-        return tasks
+        return [self._user_task(r) for r in rows]
 
     def user_task(self, task_id: str) -> UserTask | None:
         with transaction(self.db, read_only=True) as conn:

@@ -21,7 +21,16 @@ import httpx
 import structlog
 
 from dossiers.errors import Conflict, InvalidInput, NotFound, Unavailable
-from dossiers.ports import ActivityStates, Clock, ExternalTask, Incident, JsonValue, ProcessInstance, UserTask
+from dossiers.ports import (
+    TENANT_VARIABLE,
+    ActivityStates,
+    Clock,
+    ExternalTask,
+    Incident,
+    JsonValue,
+    ProcessInstance,
+    UserTask,
+)
 from workflows.introspect import process_ids, read_activity_attributes
 from workflows.operaton.wire import (
     base_url_of,
@@ -64,8 +73,10 @@ class OperatonEngine:
         *,
         timeout: float = 30,
         transport: httpx.BaseTransport | None = None,
+        tenant_variable: str = TENANT_VARIABLE,
     ) -> None:
         self.base_url = base_url_of(base_url)
+        self.tenant_variable = tenant_variable  # the process variable ``user_tasks(tenant=...)`` filters on
         self.clock = clock
         self.bpmn_dirs = [Path(d) for d in bpmn_dirs]
         auth = (user, password or "") if user else None
@@ -472,8 +483,19 @@ class OperatonEngine:
         candidate_groups: Sequence[str] | None = None,
         business_key: str | None = None,
         assignee: str | None = None,
+        tenant: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[UserTask]:
-        query: dict[str, Any] = {}
+        """One ``POST /task`` filtered by candidate groups and the tenant process variable, sorted by due date
+        (then creation, then id: stable pages) and paged by the engine; the page's variables in one more call."""
+        query: dict[str, Any] = {
+            "sorting": [
+                {"sortBy": "dueDate", "sortOrder": "asc"},
+                {"sortBy": "created", "sortOrder": "asc"},
+                {"sortBy": "id", "sortOrder": "asc"},
+            ]
+        }
         if candidate_groups is not None:
             if not candidate_groups:
                 return []
@@ -483,7 +505,14 @@ class OperatonEngine:
             query["processInstanceBusinessKey"] = business_key
         if assignee is not None:
             query["assignee"] = assignee
-        rows = self.call("POST", "/task", "user tasks", json=query)
+        if tenant is not None:
+            query["processVariables"] = [{"name": self.tenant_variable, "operator": "eq", "value": tenant}]
+        params: dict[str, int] = {}
+        if offset:
+            params["firstResult"] = offset
+        if limit is not None:
+            params["maxResults"] = limit
+        rows = self.call("POST", "/task", "user tasks", params=params, json=query)
         return self._user_tasks(rows or [])
 
     def user_task(self, task_id: str) -> UserTask | None:
