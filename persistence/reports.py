@@ -1,113 +1,169 @@
-"""Reads for the reports over a period: the dossiers the QĐ 766 statistics count (with their payments,
-documents, rating and handling events) and the dossiers an agency received (its tracking register, Mẫu 06)."""
+"""Reads for the reports over a period: the QĐ 766 statistics, counted by the database (one grouped query, not a
+load of every dossier), and the dossiers an agency received (its tracking register, Mẫu 06)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, Date, Integer, and_, case, exists, func, literal, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, Exists, FunctionElement, ScalarSelect
 
+from dossiers.calendar import VN_TZ
 from dossiers.model import DossierStatus, Role
 from dossiers.statistics import (
     DIGITISED_INPUT_KIND,
     ELECTRONIC_RESULT_KIND,
-    DocumentRecord,
-    DossierRecord,
-    HandlingEvent,
-    PaymentRecord,
+    RATING_LEVELS,
+    RESULT_STATUSES,
+    UNASSIGNED,
+    Group,
+    GroupBy,
+    Indicators,
     Period,
-    RatingRecord,
-    handling_department,
+    Report,
 )
 from persistence.schema import app_user, audit_log, document, dossier, payment, rating
 
 HANDLING_EVENTS = ("task.claimed", "task.completed")
-_CHUNK = 500  # codes per IN (...) list: SQLite allows 32766 variables, PostgreSQL 65535; stay far below
 
 
-def _chunks(codes: Sequence[str]) -> Iterator[Sequence[str]]:
-    for i in range(0, len(codes), _CHUNK):
-        yield codes[i : i + _CHUNK]
+class _VietnamDay(FunctionElement[dt.date]):
+    """The calendar day in Vietnam of a naive-UTC timestamp column (``UTCDateTime``): the day
+    :func:`dossiers.lifecycle.timeliness` compares. Vietnam keeps one offset all year, so it is a fixed shift."""
+
+    type = Date()
+    inherit_cache = True
 
 
-def statistics_records(
-    conn: Connection, period: Period, agency_codes: Collection[str] | None = None
-) -> list[DossierRecord]:
-    """Every dossier that can count in ``period``: received before its end and not finished before its start,
-    or rated during it; restricted to ``agency_codes`` when given."""
+_VN_HOURS = int((VN_TZ.utcoffset(None) or dt.timedelta()) / dt.timedelta(hours=1))
+
+
+@compiles(_VietnamDay, "sqlite")
+def _vietnam_day_sqlite(element: _VietnamDay, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '{_VN_HOURS:+d} hours')"
+
+
+@compiles(_VietnamDay)
+def _vietnam_day(element: _VietnamDay, compiler: Any, **kw: Any) -> str:  # PostgreSQL
+    return f"CAST(({compiler.process(element.clauses, **kw)} + INTERVAL '{_VN_HOURS} hours') AS DATE)"
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def _handling_department() -> ScalarSelect[Any]:
+    """:func:`dossiers.statistics.handling_department` as a correlated subquery: the department of the latest
+    claim or completion by a specialist (the department recorded with the event, else the official's current
+    one); among events at the same moment the first recorded, as the Python rule picked it."""
+    department = func.coalesce(
+        func.nullif(audit_log.c.details["department"].as_string(), ""), func.nullif(app_user.c.department_code, "")
+    )
+    return (
+        select(department)
+        .select_from(audit_log.join(app_user, app_user.c.username == audit_log.c.actor))
+        .where(
+            audit_log.c.dossier_code == dossier.c.code,
+            audit_log.c.kind.in_(HANDLING_EVENTS),
+            app_user.c.role == Role.SPECIALIST.value,
+            department.is_not(None),
+        )
+        .order_by(audit_log.c.at.desc(), audit_log.c.seq)
+        .limit(1)
+        .correlate(dossier)
+        .scalar_subquery()
+    )
+
+
+def statistics_report(
+    conn: Connection, period: Period, group_by: GroupBy, agency_codes: Collection[str] | None = None
+) -> Report:
+    """The QĐ 766 indicators of ``period`` per group, counted by the database: one query that reads the dossiers
+    that can count (received before the end and not finished before the start, or rated in the period; the
+    indexes on ``received_at`` and ``finished_at``), turns each into the 0/1 flags of
+    :func:`dossiers.statistics.indicators_of` and sums them per group. ``tests/integration/test_statistics_sql.py``
+    holds it to the Python definitions over the same rows."""
     start, end = period.start, period.end
+    d = dossier.c
     rated_in_period = select(rating.c.dossier_code).where(rating.c.rated_at >= start, rating.c.rated_at < end)
-    query = select(dossier).where(
-        dossier.c.accepted_at.is_not(None),  # an online dossier counts once reception accepted it
-        dossier.c.received_at < end,
-        or_(dossier.c.finished_at.is_(None), dossier.c.finished_at >= start, dossier.c.code.in_(rated_in_period)),
+    received = and_(d.received_at >= start, d.received_at < end)
+    finished_in = and_(d.finished_at.is_not(None), d.finished_at >= start, d.finished_at < end)
+    resolved = and_(finished_in, d.status.in_([s.value for s in RESULT_STATUSES]))
+    late = and_(resolved, d.finished_at > d.due_at)
+    early_day = _VietnamDay(d.finished_at) < _VietnamDay(d.due_at)
+    in_progress = and_(d.received_at < end, or_(d.finished_at.is_(None), d.finished_at >= end))
+    # paused for a supplement before the end and still paused: overdue only if it already was when the clock stopped
+    paused_in_time = and_(d.paused_at.is_not(None), d.paused_at <= end, d.due_at > d.paused_at)
+    paid_by_end = and_(
+        payment.c.dossier_code == d.code,
+        payment.c.status == "paid",
+        payment.c.paid_at.is_not(None),
+        payment.c.paid_at < end,
+    )
+
+    def document_by_end(kind: str) -> Exists:
+        return exists().where(document.c.dossier_code == d.code, document.c.kind == kind, document.c.created_at < end)
+
+    if group_by is GroupBy.AGENCY:
+        key: ColumnElement[Any] = d.agency_code
+    elif group_by is GroupBy.PROCEDURE:
+        key = d.procedure_code
+    else:
+        key = func.coalesce(_handling_department(), UNASSIGNED)
+    flags: dict[str, ColumnElement[bool]] = {
+        "carried_over": and_(d.received_at < start, or_(d.finished_at.is_(None), d.finished_at >= start)),
+        "received": received,
+        "received_online": and_(received, d.channel == "online"),
+        "received_postal": and_(received, d.channel == "postal"),
+        "received_counter": and_(received, d.channel.not_in(("online", "postal"))),
+        "resolved": resolved,
+        "early": and_(resolved, not_(late), early_day),
+        "on_time": and_(resolved, not_(late), not_(early_day)),
+        "late": late,
+        "refused": and_(finished_in, d.status == DossierStatus.REFUSED.value),
+        "withdrawn": and_(finished_in, d.status == DossierStatus.WITHDRAWN.value),
+        "in_progress": in_progress,
+        "overdue": and_(in_progress, d.due_at < end, not_(paused_in_time)),
+        "returned_by_post": and_(resolved, d.return_channel == "postal"),
+        "paid": and_(received, exists().where(paid_by_end)),
+        "paid_online": and_(received, exists().where(paid_by_end, payment.c.online.is_(True))),
+        "digitised_inputs": and_(received, or_(d.channel == "online", document_by_end(DIGITISED_INPUT_KIND))),
+        "electronic_results": and_(resolved, document_by_end(ELECTRONIC_RESULT_KIND)),
+    }
+    rated_level = case(
+        (and_(rating.c.rated_at >= start, rating.c.rated_at < end), rating.c.level), else_=literal(None, Integer)
+    )
+    rows = (
+        select(key.label("key"), *(_flag(c).label(name) for name, c in flags.items()), rated_level.label("rated"))
+        .select_from(dossier.outerjoin(rating, rating.c.dossier_code == d.code))
+        .where(
+            d.accepted_at.is_not(None),  # an online dossier counts once reception accepted it
+            d.received_at < end,
+            or_(d.finished_at.is_(None), d.finished_at >= start, d.code.in_(rated_in_period)),
+        )
     )
     if agency_codes is not None:
-        query = query.where(dossier.c.agency_code.in_(sorted(agency_codes)))
-    payments: dict[str, list[PaymentRecord]] = defaultdict(list)
-    documents: dict[str, list[DocumentRecord]] = defaultdict(list)
-    ratings: dict[str, RatingRecord] = {}
-    handling: dict[str, list[HandlingEvent]] = defaultdict(list)
-    rows = conn.execute(query.order_by(dossier.c.code)).all()
-    codes = [r.code for r in rows]
-    for chunk in _chunks(codes):
-        for p in conn.execute(
-            select(payment.c.dossier_code, payment.c.online, payment.c.status, payment.c.paid_at).where(
-                payment.c.dossier_code.in_(chunk)
-            )
-        ):
-            payments[p.dossier_code].append(PaymentRecord(bool(p.online), p.status, p.paid_at))
-        for d in conn.execute(
-            select(document.c.dossier_code, document.c.kind, document.c.created_at).where(
-                document.c.dossier_code.in_(chunk),
-                document.c.kind.in_((DIGITISED_INPUT_KIND, ELECTRONIC_RESULT_KIND)),
-            )
-        ):
-            documents[d.dossier_code].append(DocumentRecord(d.kind, d.created_at))
-        for g in conn.execute(
-            select(rating.c.dossier_code, rating.c.level, rating.c.rated_at).where(rating.c.dossier_code.in_(chunk))
-        ):
-            ratings[g.dossier_code] = RatingRecord(g.level, g.rated_at)
-        for e in conn.execute(
-            select(
-                audit_log.c.dossier_code,
-                audit_log.c.at,
-                audit_log.c.details,
-                app_user.c.role,
-                app_user.c.department_code,
-            )
-            .join(app_user, app_user.c.username == audit_log.c.actor)
-            .where(
-                audit_log.c.dossier_code.in_(chunk),
-                audit_log.c.kind.in_(HANDLING_EVENTS),
-                app_user.c.role == Role.SPECIALIST.value,
-            )
-        ):
-            # the department recorded with the event (since it is recorded), else the official's current one
-            department = (e.details or {}).get("department") or e.department_code
-            handling[e.dossier_code].append(HandlingEvent(e.at, e.role, department))
-    return [
-        DossierRecord(
-            code=r.code,
-            agency_code=r.agency_code,
-            procedure_code=r.procedure_code,
-            department_code=handling_department(handling.get(r.code, ())),
-            status=DossierStatus(r.status),
-            channel=r.channel,
-            return_channel=r.return_channel,
-            received_at=r.received_at,
-            due_at=r.due_at,
-            finished_at=r.finished_at,
-            paused_at=r.paused_at,
-            payments=tuple(payments.get(r.code, ())),
-            documents=tuple(documents.get(r.code, ())),
-            rating=ratings.get(r.code),
+        rows = rows.where(d.agency_code.in_(sorted(agency_codes)))
+    one = rows.subquery()
+    sums = select(
+        one.c.key,
+        *(func.sum(one.c[name]).label(name) for name in flags),
+        *(func.sum(_flag(one.c.rated == level)).label(f"rating_{level}") for level in RATING_LEVELS),
+    ).group_by(one.c.key)
+    groups = []
+    for r in conn.execute(sums):
+        indicators = Indicators(
+            **{name: int(r._mapping[name] or 0) for name in flags},  # type: ignore[arg-type]
+            ratings=tuple(int(r._mapping[f"rating_{level}"] or 0) for level in RATING_LEVELS),  # type: ignore[arg-type]
         )
-        for r in rows
-    ]
+        if indicators != Indicators():  # a group where nothing happened in the period is left out
+            groups.append(Group(r.key, indicators))
+    groups.sort(key=lambda g: g.key)
+    total = sum((g.indicators for g in groups), Indicators())
+    return Report(period, group_by, tuple(groups), total)
 
 
 def received_by_agency(conn: Connection, agency_code: str, start: dt.datetime, end: dt.datetime) -> list[Any]:

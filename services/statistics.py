@@ -17,16 +17,7 @@ from dossiers.codes import normalize_dossier_code
 from dossiers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dossiers.model import AgencyStructure, DossierStatus, Person, Role
 from dossiers.ports import Clock
-from dossiers.statistics import (
-    RATING_LEVELS,
-    RESULT_STATUSES,
-    DossierRecord,
-    GroupBy,
-    Period,
-    Report,
-    compute,
-    table,
-)
+from dossiers.statistics import RATING_LEVELS, RESULT_STATUSES, GroupBy, Period, Report, table
 from dossiers.text_rules import check_day
 from persistence import ratings, reports
 from persistence.dossier_records import find_dossier
@@ -46,10 +37,11 @@ def period_of_days(first: dt.date, last: dt.date) -> Period:
     return Period(start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=VN_TZ))
 
 
-def load_records(db: Database, period: Period, agency_codes: Collection[str] | None = None) -> list[DossierRecord]:
-    """Every dossier that can count in ``period`` (:func:`persistence.reports.statistics_records`)."""
+def report_of(db: Database, period: Period, group_by: GroupBy, agency_codes: Collection[str] | None = None) -> Report:
+    """The indicators of ``period`` counted by the database (:func:`persistence.reports.statistics_report`: one
+    grouped query, so a province's year costs a query, not a load of every dossier), in a read-only unit."""
     with transaction(db, read_only=True) as conn:
-        return reports.statistics_records(conn, period, agency_codes)
+        return reports.statistics_report(conn, period, group_by, agency_codes)
 
 
 # ------------------------------------------------------------------ who may see what
@@ -109,7 +101,7 @@ def statistics(
     db: Database, desk: DossierDesk, person: Person, period: Period, group_by: GroupBy, agency: str | None = None
 ) -> tuple[Report, dict[str, str]]:
     scope = agency_scope(desk.structure_now(), person, agency)
-    report = compute(load_records(db, period, scope), period, group_by)
+    report = report_of(db, period, group_by, scope)
     return report, group_names(desk, group_by)
 
 
