@@ -232,6 +232,7 @@ class Runtime:
         close = getattr(self.engine, "close", None)
         if callable(close):
             close()  # the Operaton adapter's HTTP client
+        self.audit.close()  # the reads' entries still queued
         self.db.dispose()
 
 
@@ -292,7 +293,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
 
         engine = EmbeddedEngine(db, clock, bpmn_dirs(settings))
     store = store or open_store(settings)
-    audit = SqlAuditLog(db)
+    audit = SqlAuditLog(db, read_flush_seconds=settings.audit_read_flush_seconds)
     accounts = Accounts(db)
     shop = OneStopShop(
         db,

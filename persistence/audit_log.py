@@ -16,19 +16,37 @@ head row could delete a checkpoint too. :class:`AuditAnchors` closes that window
 (MOTCUA_AUDIT_ANCHOR_SECONDS) housekeeping writes the committed head, write-once, to the object store, and
 verification compares the anchors of the newest entries with the log — an anchor beyond the log's end names the
 deleted entries, an anchor that no longer matches its entry names a rewrite.
+
+Reads of personal data are recorded too (Decree 13/2023), and there are many more reads than changes. Their entries
+(:meth:`SqlAuditLog.append_read`) do not join the write queue one by one: the request queues the event and returns;
+a flusher thread appends what is queued every ``read_flush_seconds`` (0.5 s by default, MOTCUA_AUDIT_READ_FLUSH_SECONDS)
+in one short transaction — one head lock for the whole batch, in the order the reads were recorded — and at shutdown
+(:meth:`SqlAuditLog.close`, and at interpreter exit). A request that finds the queue full appends it itself (the
+queue never grows without bound, and a database that refuses appends refuses the reads with it). The entries are
+ordinary chain entries (``motcua audit verify`` checks them like any other); an entry's ``at`` is when the read
+happened, its ``seq`` when the batch committed, so a read may carry an ``at`` a fraction of a second earlier than a
+change committed just before it. The price: a crash of the process (power cut, SIGKILL) loses the read entries
+queued since the last flush committed — normally half a second's, more while a long writer holds the lock, never
+more than ``read_buffer_entries`` — never a change's entry, which still commits with the change. A read recorded
+inside a unit of work that writes joins that unit (it holds the lock already). ``read_flush_seconds = 0`` appends
+each read's entry in the request instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import io
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.pool import NullPool
 
@@ -49,6 +67,7 @@ from dossiers.audit import (
     timestamp_problems,
 )
 from dossiers.ports import AuditEntry, AuditEvent
+from persistence import uow
 from persistence.counters import upsert
 from persistence.schema import audit_checkpoint, audit_head, audit_log
 from persistence.uow import is_sqlite, transaction
@@ -57,6 +76,23 @@ if TYPE_CHECKING:
     pass
 
 STREAM_BATCH = 5_000  # rows fetched at a time when the whole log is read (a server-side cursor on PostgreSQL)
+READ_FLUSH_SECONDS = 0.5  # how long a read's entry may wait in the queue (what a crash can lose)
+READ_BUFFER_ENTRIES = 1_000  # a full queue is appended by the request that fills it
+
+logger = structlog.get_logger(__name__)
+_open_logs: weakref.WeakSet[SqlAuditLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for audit in list(_open_logs):
+        audit.close()
+
+
+def _writing_unit_open() -> bool:
+    """Whether this thread is inside a unit of work that writes: an entry appended then joins it (and a separate
+    append would wait for the lock this very unit holds)."""
+    return uow.in_writing_transaction()
 
 
 def _canonical_details(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,20 +109,40 @@ def latest_event_at(db: Engine) -> dt.datetime | None:
 
 
 class SqlAuditLog:
-    def __init__(self, db: Engine) -> None:
+    def __init__(
+        self,
+        db: Engine,
+        read_flush_seconds: float = READ_FLUSH_SECONDS,
+        read_buffer_entries: int = READ_BUFFER_ENTRIES,
+    ) -> None:
         self.db = db
         self._sqlite = is_sqlite(db)
         self._reader: Engine | None = None
         self._reader_lock = threading.Lock()
+        self.read_flush_seconds = read_flush_seconds
+        self.read_buffer_entries = max(1, read_buffer_entries)
+        self._queued: list[AuditEvent] = []
+        self._queue_lock = threading.Lock()  # guards the queue and the flusher thread's handle
+        self._flush_lock = threading.Lock()  # one flush at a time: batches enter the chain in queue order
+        self._flusher: threading.Thread | None = None
+        self._closing = threading.Event()
+        _open_logs.add(self)
 
     def append(self, event: AuditEvent) -> AuditEntry:
-        event = AuditEvent(
-            kind=event.kind,
-            actor=event.actor,
-            at=event.at,
-            dossier_code=event.dossier_code,
-            details=_canonical_details(event.details),
-        )
+        """Append one entry in the caller's unit of work (or its own): it commits exactly with the change."""
+        return self.append_many([event])[0]
+
+    def append_many(self, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+        """Append ``events`` in this order under one lock of the chain head: one short transaction for N entries."""
+        events = [
+            AuditEvent(
+                kind=e.kind, actor=e.actor, at=e.at, dossier_code=e.dossier_code, details=_canonical_details(e.details)
+            )
+            for e in events
+        ]
+        if not events:
+            return []
+        entries: list[AuditEntry] = []
         with transaction(self.db) as conn:
             # the head row must exist before it can be locked: otherwise concurrent first appends on an empty
             # PostgreSQL log would all take seq 1 (nothing to lock) and all but one fail
@@ -99,23 +155,104 @@ class SqlAuditLog:
             if not self._sqlite:
                 query = query.with_for_update()
             head = conn.execute(query).one()
-            seq = head.seq + 1
-            prev = head.entry_hash
-            entry_hash = chain_hash(prev, event, seq)
+            seq, prev = head.seq, head.entry_hash
+            for event in events:
+                seq += 1
+                entry_hash = chain_hash(prev, event, seq)
+                entries.append(AuditEntry(seq=seq, event=event, prev_hash=prev, entry_hash=entry_hash))
+                prev = entry_hash
             conn.execute(
-                insert(audit_log).values(
-                    seq=seq,
-                    kind=event.kind,
-                    actor=event.actor,
-                    at=event.at,
-                    dossier_code=event.dossier_code,
-                    details=dict(event.details),
-                    prev_hash=prev,
-                    entry_hash=entry_hash,
-                )
+                insert(audit_log),
+                [
+                    {
+                        "seq": e.seq,
+                        "kind": e.event.kind,
+                        "actor": e.event.actor,
+                        "at": e.event.at,
+                        "dossier_code": e.event.dossier_code,
+                        "details": dict(e.event.details),
+                        "prev_hash": e.prev_hash,
+                        "entry_hash": e.entry_hash,
+                    }
+                    for e in entries
+                ],
             )
-            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, entry_hash=entry_hash))
-        return AuditEntry(seq=seq, event=event, prev_hash=prev, entry_hash=entry_hash)
+            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, entry_hash=prev))
+        return entries
+
+    # ------------------------------------------------------------------ reads' entries, queued and batched
+
+    def append_read(self, event: AuditEvent) -> None:
+        """Record a read (see the module docstring): queued for the flusher, not appended in the request. Inside a
+        unit of work that writes it joins that unit instead (the lock is held already); with
+        ``read_flush_seconds = 0`` it is appended at once."""
+        if self.read_flush_seconds <= 0 or _writing_unit_open():
+            self.append(event)
+            return
+        with self._queue_lock:
+            self._queued.append(event)
+            full = len(self._queued) >= self.read_buffer_entries
+            if (self._flusher is None or not self._flusher.is_alive()) and not full:  # none, or lost in a fork
+                self._flusher = threading.Thread(target=self._flush_loop, name="audit-read-flusher", daemon=True)
+                self._flusher.start()
+        if full:
+            self.flush_reads()
+
+    def flush_reads(self) -> int:
+        """Append every queued read entry now, in one transaction of its own; how many. Nothing from inside a unit
+        of work that writes (it would wait for its own lock); the entries stay queued when the append fails."""
+        if _writing_unit_open():
+            return 0
+        with self._flush_lock:
+            with self._queue_lock:
+                batch, self._queued = self._queued, []
+            if not batch:
+                return 0
+            try:
+                # a context of its own: not the caller's read-only unit, whatever this thread has open
+                contextvars.Context().run(self.append_many, batch)
+            except BaseException:
+                with self._queue_lock:
+                    self._queued[:0] = batch
+                raise
+        return len(batch)
+
+    def _flush_loop(self) -> None:
+        """The flusher: a batch every ``read_flush_seconds``; it ends after a quiet interval (the next read starts
+        another) or at :meth:`close`."""
+        while True:
+            closing = self._closing.wait(self.read_flush_seconds)
+            try:
+                flushed = self.flush_reads()
+            except Exception:  # noqa: BLE001 - the entries stay queued; the next tick (or a full queue) retries
+                logger.warning("audit.read_flush_failed", queued=len(self._queued), exc_info=True)
+                flushed = -1
+            with self._queue_lock:
+                if closing or (flushed == 0 and not self._queued):
+                    self._flusher = None
+                    return
+
+    def _settle(self, dossier_code: str | None = None) -> None:
+        """Before the log is read: the queued reads (of ``dossier_code`` when given) enter the chain first, so a
+        reader of the log sees every read this process recorded."""
+        with self._queue_lock:
+            waiting = any(dossier_code is None or e.dossier_code == dossier_code for e in self._queued)
+        if waiting:
+            self.flush_reads()
+
+    def close(self) -> None:
+        """Stop the flusher and append what is still queued (shutdown). A failure is logged: nothing else can
+        be done with the entries then."""
+        self._closing.set()
+        thread = self._flusher
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+        try:
+            self.flush_reads()
+        except Exception:  # noqa: BLE001
+            logger.error("audit.read_entries_lost", queued=len(self._queued), exc_info=True)
+        finally:
+            self._closing.clear()
 
     @staticmethod
     def _entry(r: Any) -> AuditEntry:
@@ -128,13 +265,17 @@ class SqlAuditLog:
 
     def between(self, first: int, last: int) -> list[AuditEntry]:
         """The entries ``first``..``last`` (only that stretch: a proof never needs the whole log)."""
+        self._settle()
         with transaction(self.db) as conn:
             rows = conn.execute(
                 select(audit_log).where(audit_log.c.seq >= first, audit_log.c.seq <= last).order_by(audit_log.c.seq)
             ).all()
         return [self._entry(r) for r in rows]
 
-    def for_dossier(self, dossier_code: str) -> list[AuditEntry]:
+    def for_dossier(self, dossier_code: str, *, include_queued: bool = True) -> list[AuditEntry]:
+        """The dossier's entries; ``include_queued``: its reads still queued are appended first (see the port)."""
+        if include_queued:
+            self._settle(dossier_code)
         with transaction(self.db) as conn:
             rows = conn.execute(
                 select(audit_log).where(audit_log.c.dossier_code == dossier_code).order_by(audit_log.c.seq)
@@ -142,12 +283,14 @@ class SqlAuditLog:
         return [self._entry(r) for r in rows]
 
     def all(self) -> list[AuditEntry]:
+        self._settle()
         with transaction(self.db) as conn:
             rows = conn.execute(select(audit_log).order_by(audit_log.c.seq)).all()
         return [self._entry(r) for r in rows]
 
     def head(self) -> tuple[int, str]:
         """(seq, hash) of the newest entry as the head row says; (0, genesis) for an empty log."""
+        self._settle()
         with transaction(self.db) as conn:
             row = conn.execute(select(audit_head.c.seq, audit_head.c.entry_hash).where(audit_head.c.id == 1)).first()
         return (0, GENESIS_HASH) if row is None else (row.seq, row.entry_hash)
@@ -205,6 +348,7 @@ class SqlAuditLog:
 
     def scan(self, watch: Sequence[int] = ()) -> tuple[ChainScan, tuple[int, str] | None]:
         """The whole log through :class:`ChainScan` (keeping the hashes of the ``watch`` seqs) and the head row."""
+        self._settle()
         with self.snapshot() as conn:
             return self._scan(conn, watch)
 
@@ -234,6 +378,7 @@ class SqlAuditLog:
         ``anchors``, the head anchors of the newest entries in the object store are compared with the log too
         (listed before the log is read: an anchor only names a committed
         head, so a log read afterwards has every anchored entry)."""
+        self._settle()
         anchor_keys: list[str] = []
         anchor_trouble: list[ChainProblem] = []
         if anchors is not None:
@@ -286,6 +431,7 @@ class SqlAuditLog:
 
     def last_seq(self) -> int:
         """The newest entry's seq as the log itself says (not the head row)."""
+        self._settle()
         with transaction(self.db) as conn:
             return int(conn.execute(select(func.coalesce(func.max(audit_log.c.seq), 0))).scalar_one())
 
@@ -459,6 +605,7 @@ class AuditCheckpoints:
     def make(self, now: dt.datetime, trigger: str = "demand") -> Checkpoint | None:
         """Checkpoint the current head (None while the log is empty). Signing happens outside any lock: the
         statement names a head that can never change, so a concurrent append does not invalidate it."""
+        self.log._settle()  # the reads recorded so far are covered too
         with transaction(self.db) as conn:
             head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
             if head is None or head.seq == 0:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import structlog
 from sqlalchemy import Connection, Engine, create_engine, event
 
 Database: TypeAlias = Engine
@@ -21,6 +22,8 @@ Database: TypeAlias = Engine
 
 _current: ContextVar[Connection | None] = ContextVar("motcua_current_connection", default=None)
 _read_only: ContextVar[bool] = ContextVar("motcua_read_only", default=False)
+_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar("motcua_after_commit", default=None)
+log = structlog.get_logger(__name__)
 
 
 # bench/readers.py turns it off to measure what deferred reads change (every unit then takes the writer lock)
@@ -47,6 +50,8 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Connecti
         yield outer
         return
     mode = _read_only.set(read_only)
+    callbacks: list[Callable[[], None]] = []
+    hooks = _after_commit.set(callbacks)
     try:
         with engine.begin() as conn:
             token = _current.set(conn)
@@ -55,7 +60,35 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Connecti
             finally:
                 _current.reset(token)
     finally:
+        _after_commit.reset(hooks)
         _read_only.reset(mode)
+    for callback in callbacks:  # committed: run what waited for it
+        _run_after_commit(callback)
+
+
+def in_writing_transaction() -> bool:
+    """Whether a writing unit of work is open in this context (what is written now commits with it)."""
+    return _current.get() is not None and not _read_only.get()
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current unit of work has committed — never if it rolls back; at once outside one.
+    For what may happen only once the rows that allow it are durable, outside the database (removing a staging
+    object once no row points at it). A failing callback is logged, not raised: the commit stands."""
+    pending = _after_commit.get() if _current.get() is not None else None
+    if pending is None:
+        _run_after_commit(callback)
+    else:
+        pending.append(callback)
+
+
+def _run_after_commit(callback: Callable[[], None]) -> None:
+    try:
+        callback()
+    except Exception:  # noqa: BLE001 - the transaction committed; the callback's own failure is only reported
+        log.warning(
+            "uow.after_commit_failed", callback=getattr(callback, "__qualname__", repr(callback)), exc_info=True
+        )
 
 
 SQLITE_MODE = 0o600

@@ -131,7 +131,7 @@ class Accounts:
             store.revoke_token(conn, _token_digest(token))
 
     def person_for_token(self, token: str, now: dt.datetime) -> Person:
-        with transaction(self.db) as conn:
+        with transaction(self.db, read_only=True) as conn:  # every API request asks: never behind the writers
             row = store.token_with_user(conn, _token_digest(token))
         if row is None or row.revoked or not row.active:
             raise Unauthorized("Mã truy cập không hợp lệ.", "Invalid bearer token.")

@@ -15,6 +15,6 @@ def delivered_to(audit: AuditLog, dossier_code: str) -> set[str]:
     """The agencies a dossier was handed to here, or that received it here from a partner (from the audit log)."""
     return {
         str(e.event.details.get("receiver"))
-        for e in audit.for_dossier(dossier_code)
+        for e in audit.for_dossier(dossier_code, include_queued=False)  # every authorization asks: never waits
         if e.event.kind in (DELIVERED, RECEIVED) and e.event.details.get("receiver")
     }

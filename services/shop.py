@@ -40,6 +40,19 @@ from storage.errors import IntegrityError
 
 log = structlog.get_logger(__name__)
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024  # a verified download is held in memory up to this size, on disk beyond
+# the reads of personal data a page view or an API read records (Decree 13/2023): frequent, and no change to commit
+# with; exports, evidence packages and signature checks stay synchronous (rare, and an evidence package proves its own)
+READ_EVENTS = frozenset(
+    {
+        "dossier.read",
+        "dossier.listed",
+        "dossier.tracked",
+        "document.read",
+        "result.draft_viewed",
+        "statistics.read",
+        "tracking_register.read",
+    }
+)
 
 
 def stored_object(row: Any) -> StoredObject:
@@ -127,7 +140,14 @@ class OneStopShop:
         return entry.at(row.received_at.astimezone(self.calendar_tz()).date())
 
     def record(self, event_kind: str, actor: str, dossier_code: str | None = None, **details: Any) -> None:
-        self.audit.append(AuditEvent(event_kind, actor, self.clock.now(), dossier_code, details))
+        """Audit an event. A change's entry commits with the change (the caller's unit of work); a read's
+        (:data:`READ_EVENTS`) is batched with other reads (:meth:`dossiers.ports.AuditLog.append_read`), so
+        showing a dossier never waits for the writers' lock."""
+        event = AuditEvent(event_kind, actor, self.clock.now(), dossier_code, details)
+        if event_kind in READ_EVENTS:
+            self.audit.append_read(event)
+        else:
+            self.audit.append(event)
 
     @staticmethod
     def calendar_tz() -> dt.tzinfo:
