@@ -1,11 +1,13 @@
 """The periodic jobs of a serve or worker process, wired from the runtime: each use case is given what it needs.
 
-:func:`operations_tick` runs late-notice detection, notification delivery and envelope delivery; each job is
-guarded on its own, so a failing one does not stop the others (the next tick retries).
+:func:`operations_tick` runs late-notice detection, notification delivery, envelope delivery and the pruning of
+finished processes' engine state; each job is guarded on its own, so a failing one does not stop the others (the
+next tick retries).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import structlog
@@ -41,3 +43,18 @@ def operations_tick(runtime: Runtime) -> None:
             runtime.exchange.deliver_due()  # envelopes to partner installations, with backoff
         except Exception:  # noqa: BLE001 - the next tick retries
             log.warning("exchange.delivery_round_failed", exc_info=True)
+    prune_engine_state(runtime)
+
+
+def prune_engine_state(runtime: Runtime) -> int:
+    """Drop the engine state of processes finished longer ago than MOTCUA_ENGINE_STATE_RETENTION_DAYS (the
+    embedded engine's; Operaton cleans its own history): one batch of due rows per round, guarded."""
+    prune = getattr(runtime.engine, "prune_finished", None)
+    if not callable(prune):
+        return 0
+    retention = dt.timedelta(days=runtime.settings.engine_state_retention_days)
+    try:
+        return int(prune(runtime.clock.now() - retention))
+    except Exception:  # noqa: BLE001 - the next tick retries
+        log.warning("engine.prune_failed", exc_info=True)
+        return 0

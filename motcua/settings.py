@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `motcua serve` listens on.")
     port: int = Field(8000, description="Port `motcua serve` listens on.")
     engine: Literal["embedded", "operaton"] = Field("embedded", description="Workflow engine.")
+    engine_state_retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="Embedded engine: days a finished process keeps its engine state (~10 KB) before housekeeping "
+        "drops it, keeping the ids of its completed steps for the diagram; its history stays in the audit log "
+        "(0: at the next housekeeping round). Operaton keeps its own history for the BPMN's "
+        "`camunda:historyTimeToLive` (P3650D), removed by its history cleanup when a batch window is configured.",
+    )
     operaton_url: str | None = Field(None, description="Operaton REST base URL (`…/engine-rest`).")
     operaton_user: str | None = Field(None, description="Operaton REST user (HTTP Basic auth).")
     operaton_password: str | None = Field(None, description="Password of the Operaton REST user.")
@@ -128,6 +136,13 @@ class Settings(BaseSettings):
         description="How often housekeeping writes the audit log's head (seq and hash), write-once, to the object "
         "store (`audit/anchors/`) when it moved: `motcua audit verify` reports entries deleted or rewritten up to "
         "the newest anchor, so only the entries of the last few seconds can vanish unnoticed (0: never).",
+    )
+    audit_read_flush_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="How long the audit entry of a read of personal data may wait before it is appended, batched with "
+        "the other reads (one short transaction, never in the request): a crash loses at most this much of the reads' "
+        "entries, never a change's (0: each read's entry is appended in its request, queuing for the writers' lock).",
     )
     tls_cert_file: str | None = Field(
         None,

@@ -7,8 +7,11 @@ most an orphan object that ``storage check --orphans`` finds, never a row pointi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,7 @@ from dossiers.codes import MAX_SERIAL_PER_DAY, format_dossier_code
 from dossiers.errors import Conflict, Forbidden, InvalidInput, TooLarge, Unavailable
 from dossiers.lifecycle import due_at, warning_at
 from dossiers.model import DossierStatus, Person, Procedure, Role
-from dossiers.ports import Clock, DocumentStore, Engine, StoredObject
+from dossiers.ports import TENANT_VARIABLE, Clock, DocumentStore, Engine, StoredObject
 from persistence import dossier_records as records
 from persistence.counters import next_dossier_serial
 from persistence.uow import Database, transaction
@@ -52,6 +55,39 @@ def check_files(uploads: Sequence[Upload], max_file_bytes: int | None) -> None:
                     filename=upload.filename,
                 )
         check_upload(upload)
+
+
+INCOMING_KEY = re.compile(r"[^/]+/incoming/[0-9]{8}/[0-9a-f]{32}/[0-9a-f]{64}")
+
+
+def incoming_prefix(agency_code: str, now: dt.datetime) -> str:
+    """Where an upload waits until it is filed under its dossier (``Supplements.file_uploads``): a folder of its
+    own (``<agency>/incoming/<date>/<random>``), so no other upload shares its key and filing may remove it."""
+    return f"{agency_code}/incoming/{now:%Y%m%d}/{uuid.uuid4().hex}"
+
+
+@contextlib.contextmanager
+def discarded_on_failure(store: DocumentStore) -> Iterator[list[StoredObject]]:
+    """Uploads staged for one unit of work: when it fails (a refused paper, a rolled-back transaction) they are
+    removed again — each has a key of its own (:func:`incoming_prefix`), so nothing else refers to them — and a
+    failed intake leaves no orphan behind. Removal is best effort: what it misses, ``storage check --clean``
+    finds. Only the writes up to the commit belong inside."""
+    staged: list[StoredObject] = []
+    try:
+        yield staged
+    except BaseException:
+        for obj in staged:
+            if owns_incoming_key(obj.key):
+                with contextlib.suppress(Exception):
+                    store.discard(obj)
+        raise
+
+
+def owns_incoming_key(key: str) -> bool:
+    """A key made by :func:`incoming_prefix` (held by one upload only); older staging keys
+    (``<agency>/incoming/<date>/<sha256>``) may be shared by identical uploads of that day and are left to
+    ``motcua storage check --clean``."""
+    return INCOMING_KEY.fullmatch(key) is not None
 
 
 def check_form(proc: Procedure, details: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,59 +174,58 @@ class Intake(DossierWriter):
         self._check_files(uploads)
 
         now = self.clock.now()
-        staged: list[tuple[Upload, StoredObject]] = []
-        for upload in uploads:
-            prefix = f"{agency.code}/incoming/{now:%Y%m%d}"
-            staged.append((upload, self.store.put(prefix, upload.stream, upload.content_type)))
+        with discarded_on_failure(self.store) as stored:
+            for upload in uploads:
+                stored.append(self.store.put(incoming_prefix(agency.code, now), upload.stream, upload.content_type))
 
-        # An online dossier waits for reception (services.reception): no process, no receipt and no time limit
-        # until an officer accepts it; received_at holds the filing time until then.
-        waits_for_reception = channel == "online"
-        received_at = now
-        calendar = desk.calendar  # the running calendar (the administrator's overrides rebuild it)
-        clock_start = calendar.clock_start(received_at)
-        due = due_at(proc, calendar, received_at)
-        with transaction(self.db) as conn:
-            code = self._next_code(conn, agency.code, received_at.astimezone(desk.calendar_tz()).date())
-            records.insert_dossier(
-                conn,
-                code=code,
-                procedure_code=proc.code,
-                agency_code=agency.code,
-                structure_version=structure.version,
-                status=(DossierStatus.SUBMITTED if waits_for_reception else DossierStatus.RECEIVED).value,
-                applicant_name=applicant_checked.name,
-                applicant_id_number=applicant_checked.id_number,
-                applicant_phone=applicant_checked.phone,
-                channel=channel,
-                details=declared,
-                rule_version=proc.rule_version or None,
-                received_at=received_at,
-                clock_start=clock_start,
-                due_at=due,
-                paused_seconds=0,
-                received_by=actor.username,
-                submitted_by=actor.username if actor.role == Role.CITIZEN else None,
-                accepted_at=None if waits_for_reception else received_at,
-                updated_at=now,
-            )
-            self.record(
-                "dossier.submitted" if waits_for_reception else "dossier.received",
-                actor.username,
-                code,
-                procedure=proc.code,
-                rule_version=proc.rule_version,
-                agency=agency.code,
-                structure=structure.version,
-                channel=channel,
-                due_at=due.isoformat(),
-            )
-            for upload, obj in staged:
-                desk.insert_document(
-                    conn, code, "upload", upload.paper_key, upload.stored_filename, obj, actor.username
+            # An online dossier waits for reception (services.reception): no process, no receipt and no time limit
+            # until an officer accepts it; received_at holds the filing time until then.
+            waits_for_reception = channel == "online"
+            received_at = now
+            calendar = desk.calendar  # the running calendar (the administrator's overrides rebuild it)
+            clock_start = calendar.clock_start(received_at)
+            due = due_at(proc, calendar, received_at)
+            with transaction(self.db) as conn:
+                code = self._next_code(conn, agency.code, received_at.astimezone(desk.calendar_tz()).date())
+                records.insert_dossier(
+                    conn,
+                    code=code,
+                    procedure_code=proc.code,
+                    agency_code=agency.code,
+                    structure_version=structure.version,
+                    status=(DossierStatus.SUBMITTED if waits_for_reception else DossierStatus.RECEIVED).value,
+                    applicant_name=applicant_checked.name,
+                    applicant_id_number=applicant_checked.id_number,
+                    applicant_phone=applicant_checked.phone,
+                    channel=channel,
+                    details=declared,
+                    rule_version=proc.rule_version or None,
+                    received_at=received_at,
+                    clock_start=clock_start,
+                    due_at=due,
+                    paused_seconds=0,
+                    received_by=actor.username,
+                    submitted_by=actor.username if actor.role == Role.CITIZEN else None,
+                    accepted_at=None if waits_for_reception else received_at,
+                    updated_at=now,
                 )
-            if self.engine_shares_db and not waits_for_reception:
-                self._start_in(conn, code)
+                self.record(
+                    "dossier.submitted" if waits_for_reception else "dossier.received",
+                    actor.username,
+                    code,
+                    procedure=proc.code,
+                    rule_version=proc.rule_version,
+                    agency=agency.code,
+                    structure=structure.version,
+                    channel=channel,
+                    due_at=due.isoformat(),
+                )
+                for upload, obj in zip(uploads, stored, strict=True):
+                    desk.insert_document(
+                        conn, code, "upload", upload.paper_key, upload.stored_filename, obj, actor.username
+                    )
+                if self.engine_shares_db and not waits_for_reception:
+                    self._start_in(conn, code)
         if not self.engine_shares_db and not waits_for_reception:
             self.start_or_defer(code)
         log.info("dossier.submitted" if waits_for_reception else "dossier.received", dossier=code, procedure=proc.code)
@@ -217,6 +252,8 @@ class Intake(DossierWriter):
             "dossier_code": row.code,
             "procedure_code": row.procedure_code,
             "agency_code": row.agency_code,
+            # whose officials act now (the engines keep user tasks by it); joint hand-offs change it
+            TENANT_VARIABLE: row.agency_code,
             "due_at": row.due_at.isoformat(),
             "warn_at": warning_at(self.desk.calendar, row.received_at, row.due_at).isoformat(),
         }

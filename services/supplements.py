@@ -3,17 +3,22 @@ message), and filing a dossier's uploaded papers under its code once the code ex
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from dossiers.errors import Conflict, Forbidden, InvalidInput
+import structlog
+
+from dossiers.errors import Conflict, Forbidden, InvalidInput, MotcuaError
 from dossiers.model import DossierStatus, Person, Procedure, Role
+from dossiers.ports import StoredObject
 from persistence import dossier_records as records
-from persistence.uow import transaction
-from services.intake import DossierWriter, check_files
+from persistence.uow import after_commit, transaction
+from services.intake import DossierWriter, check_files, discarded_on_failure, incoming_prefix, owns_incoming_key
 from services.shop import stored_object
 from services.uploads import Upload
+from storage.errors import ObjectMissing, WriteOnceViolation
+
+log = structlog.get_logger(__name__)
 
 SUPPLEMENT_MESSAGE = "supplement_received"
 # a supplementary paper that is none of the procedure's papers ("giấy tờ khác"): its file is named by its title
@@ -37,24 +42,22 @@ class Supplements(DossierWriter):
         proc = self.desk.procedure_of(row)
         self._check_known_papers(proc, uploads)
         check_files(uploads, self.max_file_bytes)
-        staged = [
-            (
-                u,
-                self.store.put(f"{row.agency_code}/incoming/{self.clock.now():%Y%m%d}", u.stream, u.content_type),
-            )
-            for u in uploads
-        ]
-        with transaction(self.db) as conn:
-            for upload, obj in staged:
-                self.desk.insert_document(
-                    conn, code, "supplement", upload.paper_key, upload.stored_filename, obj, person.username
+        with discarded_on_failure(self.store) as stored:
+            for u in uploads:
+                stored.append(
+                    self.store.put(incoming_prefix(row.agency_code, self.clock.now()), u.stream, u.content_type)
                 )
-            self.record("dossier.supplemented", person.username, code, files=len(staged))
-            if row.accepted_at is None:
-                # asked for at reception, before acceptance: back into the reception queue (there is no process)
-                self.desk.change_status(code, DossierStatus.SUBMITTED, person.username, stage="reception")
-            else:
-                self.engine.correlate_message(SUPPLEMENT_MESSAGE, code, {"supplemented_by": person.username})
+            with transaction(self.db) as conn:
+                for upload, obj in zip(uploads, stored, strict=True):
+                    self.desk.insert_document(
+                        conn, code, "supplement", upload.paper_key, upload.stored_filename, obj, person.username
+                    )
+                self.record("dossier.supplemented", person.username, code, files=len(stored))
+                if row.accepted_at is None:
+                    # asked for at reception, before acceptance: back into the reception queue (there is no process)
+                    self.desk.change_status(code, DossierStatus.SUBMITTED, person.username, stage="reception")
+                else:
+                    self.engine.correlate_message(SUPPLEMENT_MESSAGE, code, {"supplemented_by": person.username})
         return self.desk.dossier_view(code)
 
     def _check_known_papers(self, proc: Procedure, uploads: Sequence[Upload]) -> None:
@@ -69,11 +72,17 @@ class Supplements(DossierWriter):
     # ------------------------------------------------------------------ filing uploads under the dossier
 
     def file_uploads(self, code: str, actor: str) -> int:
-        """Move the dossier's uploaded papers from the intake staging keys (``<agency>/incoming/<date>/<sha>``:
-        bytes are stored before the dossier code exists, since the code is allocated inside the dossier's
-        transaction to stay gap-free) to ``<agency>/dossiers/<code>/<kind>/<sha>``. The bytes are streamed and
-        re-checked by the store; the staging object becomes an orphan that ``motcua storage check --clean``
-        removes after its grace period. Idempotent: filed documents are skipped."""
+        """File the dossier's uploaded papers under it: from the intake staging keys
+        (``<agency>/incoming/<date>/<random>/<sha>``: bytes are stored before the dossier code exists, since the
+        code is allocated inside the dossier's transaction to stay gap-free) to ``<agency>/dossiers/<code>/<kind>/
+        <sha>`` (write-once). The store copies inside itself (a hard link, a server-side copy: no byte through
+        here), the document row then points at the copy, and only after that commit is the staging object removed
+        — so the bytes are stored once, and a failure at any point leaves the document pointing at bytes that
+        exist (at worst an orphan for ``motcua storage check --clean``). Where the store keeps every version
+        anyway (an object-locked bucket) the papers stay where they were uploaded, referenced there: a copy would
+        be kept twice. Idempotent: filed documents are skipped."""
+        if self.store.keeps_every_version:
+            return 0
         row = self.desk.dossier_row(code)
         home = f"{row.agency_code}/dossiers/{code}/"
         with transaction(self.db) as conn:
@@ -83,35 +92,35 @@ class Supplements(DossierWriter):
             if doc.storage_key.startswith(home):
                 continue
             source = stored_object(doc)
-            filed = self.store.put(home + doc.kind, _ChunkReader(self.store.open(source)), doc.content_type)
-            if filed.sha256 != doc.sha256:  # the store re-hashed what it read back: never file other bytes
+            try:
+                filed = self.store.copy(source, home + doc.kind)
+            except (ObjectMissing, WriteOnceViolation):
+                if self._filed_meanwhile(code, doc.id, home):
+                    continue  # another run of this step (its lock ran out while it worked) filed it first
+                raise
+            if filed.sha256 != doc.sha256:  # never file other bytes
                 raise Conflict("Nội dung tài liệu thay đổi khi lưu.", f"Document {doc.id} changed while being filed.")
             with transaction(self.db) as conn:
+                current = records.find_document(conn, code, doc.id)
+                if current is None or current.storage_key.startswith(home):
+                    continue  # filed by another run meanwhile: one "document.filed" per paper
                 records.refile_document(conn, doc.id, filed.key, filed.version_id)
                 self.record(
                     "document.filed", actor, code, document_id=doc.id, key=filed.key, previous_key=doc.storage_key
                 )
+                if owns_incoming_key(source.key):
+                    # once committed (the worker's unit of work may hold this transaction open): never before
+                    after_commit(lambda source=source: self._discard_staging(source))
             moved += 1
         return moved
 
+    def _filed_meanwhile(self, code: str, doc_id: str, home: str) -> bool:
+        with transaction(self.db, read_only=True) as conn:
+            current = records.find_document(conn, code, doc_id)
+        return current is not None and str(current.storage_key).startswith(home)
 
-class _ChunkReader(io.RawIOBase):
-    """A read-only file over an iterator of byte chunks (stream one store's object into another's put)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer:
-            try:
-                self._buffer = next(self._chunks)
-            except StopIteration:
-                return 0
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
+    def _discard_staging(self, source: StoredObject) -> None:
+        try:
+            self.store.discard(source)
+        except MotcuaError as exc:  # filed and committed: the staging copy is an orphan `storage check --clean` removes
+            log.warning("document.staging_not_removed", key=source.key, error=exc.message_en)

@@ -340,6 +340,28 @@ class VerifiedStream(Iterator[bytes]):
                 self.close()
 
 
+class ChunkReader(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks (stream one object into a :meth:`BaseStore.put`)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
 # ---------------------------------------------------------------- the adapters' common base
 
 
@@ -360,6 +382,12 @@ class BaseStore(abc.ABC):
     def put(self, key_prefix: str, stream: BinaryIO, content_type: str) -> StoredObject: ...
 
     @abc.abstractmethod
+    def open(self, obj: StoredObject) -> VerifiedStream: ...
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abc.abstractmethod
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo: ...
 
     @abc.abstractmethod
@@ -367,6 +395,27 @@ class BaseStore(abc.ABC):
 
     def put_bytes(self, key_prefix: str, data: bytes, content_type: str) -> StoredObject:
         return self.put(key_prefix, io.BytesIO(data), content_type)
+
+    def copy(self, source: StoredObject, key_prefix: str) -> StoredObject:
+        """Store ``source``'s bytes also as ``<key_prefix>/<sha256>`` (idempotent like :meth:`put`); the source
+        stays until :meth:`discard`. Here the bytes stream through (verified as they are read); the local and S3
+        stores override this so they never leave the store (a hard link, a server-side copy)."""
+        copied = self.put(key_prefix, ChunkReader(self.open(source)), source.content_type)
+        if copied.sha256 != source.sha256:  # cannot happen: open() verified the bytes against the record
+            raise IntegrityError(copied.key, "the copy differs from its source", expected_sha256=source.sha256)
+        return copied
+
+    def discard(self, obj: StoredObject) -> None:
+        """Remove an object that was copied elsewhere (:meth:`copy`) and is referenced no more, for good; gone
+        already is fine. Signed results are refused (:func:`check_deletable`)."""
+        with contextlib.suppress(ObjectMissing):
+            self.delete(obj.key)
+
+    @property
+    def keeps_every_version(self) -> bool:
+        """True when the store keeps every version of every object for a retention period (an object-locked S3
+        bucket): removing an object there frees nothing, so a copy would be kept twice."""
+        return False
 
     def list_objects(self) -> Iterator[ObjectInfo]:
         """Every stored object with its size and modification time, sorted by key."""

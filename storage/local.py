@@ -249,6 +249,41 @@ class LocalDocumentStore(BaseStore):
         modified = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
         return ObjectInfo(key=key, size=st.st_size, last_modified=modified, write_once=is_write_once(key))
 
+    def copy(self, source: StoredObject, key_prefix: str) -> StoredObject:
+        """A hard link: the object gets its second key without a byte being written (and once the source is
+        discarded, the same inode holds it under the new key only). The source's size must match its record;
+        its content is verified on every read as always. Idempotent like :meth:`put`."""
+        validate_record(source)
+        prefix = validate_key_prefix(key_prefix)
+        obj = StoredObject(
+            key=object_key(prefix, source.sha256),
+            sha256=source.sha256,
+            size=source.size,
+            content_type=source.content_type,
+        )
+        origin = self._path(source.key)
+        try:
+            st = os.lstat(origin)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectMissing(source.key) from None
+        except OSError as exc:
+            raise StorageError.io_failure("stat", source.key, exc) from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise ObjectMissing(source.key)
+        check_integrity(source, st.st_size)
+        self._prepare_root(prefix)
+        self._make_parents(prefix)
+        target = self._path(obj.key)
+        try:
+            os.link(origin, target)  # refuses an existing target: write-once
+        except FileExistsError:
+            return self._existing(obj)
+        except OSError as exc:
+            raise StorageError.io_failure("store object", obj.key, exc) from exc
+        with _io("sync directory", obj.key):
+            _fsync_dir(target.parent)
+        return obj
+
     def delete(self, key: str) -> None:
         """Remove an object (``storage check --clean`` of orphans). Signed results are refused."""
         check_deletable(key)

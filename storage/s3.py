@@ -46,7 +46,7 @@ from typing import IO, Any, BinaryIO, TypeVar
 import structlog
 import urllib3
 from minio import Minio
-from minio.commonconfig import COMPLIANCE, ENABLED, GOVERNANCE
+from minio.commonconfig import COMPLIANCE, ENABLED, GOVERNANCE, CopySource
 from minio.datatypes import Part
 from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.helpers import md5sum_hash
@@ -507,6 +507,64 @@ class S3DocumentStore(BaseStore):
             raise WriteOnceViolation(key, "delete")
         name = self._name(key)
         self._call("delete", key, lambda: self.client.remove_object(self.bucket, name))
+
+    def copy(self, source: StoredObject, key_prefix: str) -> StoredObject:
+        """A server-side copy (CopyObject) of the recorded version: the bytes never pass through this process.
+        The source's size and metadata SHA-256 are checked against its record first (HEAD); the copy gets its
+        own metadata (hash, content type, write-once mark) and is checked the same way after. A key already
+        holding this content is returned as it is (idempotent like :meth:`put`); objects over 5 GiB (more than
+        any upload is allowed) stream through :meth:`put` instead."""
+        validate_record(source)
+        prefix = validate_key_prefix(key_prefix)
+        self.capabilities  # noqa: B018
+        info = self.stat(source.key, source.version_id)
+        check_integrity(source, info.size, info.sha256)
+        if source.size > MAX_PART_SIZE:
+            return super().copy(source, key_prefix)
+        obj = StoredObject(
+            key=object_key(prefix, source.sha256),
+            sha256=source.sha256,
+            size=source.size,
+            content_type=source.content_type,
+        )
+        existing = self._stat_or_none(obj.key)
+        if existing is not None:
+            return self._existing(obj, existing)
+        self._check_path_free(obj.key)
+        headers: Headers = {
+            **self._headers(obj, conditional=False),
+            "x-amz-metadata-directive": "REPLACE",
+            **CopySource(
+                self.bucket, self._name(source.key), version_id=_api_version(source.version_id)
+            ).gen_copy_headers(),
+        }
+        name = self._name(obj.key)
+        response = self._call("copy", obj.key, lambda: self.client._execute("PUT", self.bucket, name, headers=headers))
+        copied = dataclasses.replace(obj, version_id=_version(response.headers.get("x-amz-version-id")))
+        made = self.stat(copied.key, copied.version_id)
+        check_integrity(copied, made.size, made.sha256)
+        return copied
+
+    def discard(self, obj: StoredObject) -> None:
+        """Remove the recorded version for good (on a versioned bucket a plain delete would only hide it behind a
+        delete marker, its bytes kept); gone already is fine. Signed results are refused."""
+        check_deletable(obj.key)
+        self.capabilities  # noqa: B018
+        name = self._name(obj.key)
+        version = _api_version(obj.version_id)
+        try:
+            info = self.stat(obj.key, obj.version_id)
+        except ObjectMissing:
+            return
+        if info.write_once:
+            raise WriteOnceViolation(obj.key, "delete")
+        with contextlib.suppress(ObjectMissing):
+            self._call("delete", obj.key, lambda: self.client.remove_object(self.bucket, name, version_id=version))
+
+    @property
+    def keeps_every_version(self) -> bool:
+        """An object-locked bucket keeps every version for its retention period: nothing removed frees space."""
+        return self.capabilities.object_lock
 
     def presigned_url(
         self, obj: StoredObject, expires: dt.timedelta = dt.timedelta(minutes=5), filename: str | None = None

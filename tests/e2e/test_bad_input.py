@@ -729,8 +729,14 @@ def test_same_files_again_make_a_second_dossier_without_collision(api: Api) -> N
     assert second.status_code == 201, second.text
     assert first.json()["code"] == f"{COMMUNE}-260302-0001"
     assert second.json()["code"] == f"{COMMUNE}-260302-0002"
-    # identical bytes are stored once (content-addressed) and both dossiers serve them
-    assert object_files(api.runtime) == objects_after_first
+    # each dossier's upload waits under a key of its own (identical bytes do not share one: filing removes the
+    # staging object) and, once filed, lives under its dossier: no staging object is left behind
+    assert not objects_after_first & object_files(api.runtime) - {k for k in objects_after_first if "/incoming/" in k}
+    api.work()
+    kept = object_files(api.runtime)
+    assert not [key for key in kept if "/incoming/" in key]
+    for view in (first.json(), second.json()):
+        assert len([key for key in kept if f"/dossiers/{view['code']}/upload/" in key]) == 2
     for view in (first.json(), second.json()):
         assert len(view["documents"]) == 2
         for doc in view["documents"]:
@@ -738,7 +744,8 @@ def test_same_files_again_make_a_second_dossier_without_collision(api: Api) -> N
             assert r.status_code == 200
             assert hashlib.sha256(r.content).hexdigest() == doc["sha256"]
     with transaction(api.runtime.db) as conn:
-        assert conn.execute(select(func.count()).select_from(document)).scalar_one() == 4
+        uploads = select(func.count()).select_from(document).where(document.c.kind == "upload")
+        assert conn.execute(uploads).scalar_one() == 4
 
 
 def test_failed_intake_does_not_consume_a_serial(api: Api) -> None:
@@ -774,7 +781,7 @@ def test_intake_rolled_back_after_the_serial_was_taken_gives_it_back(api: Api, m
     monkeypatch.setattr(api.runtime.engine, "start", engine_down)
     with pytest.raises(RuntimeError, match="engine unavailable"):
         desk.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)
-    assert snapshot(api.runtime) == before  # same bytes as dossier 0001: no new object either
+    assert snapshot(api.runtime) == before  # the staged papers are removed with the rollback: no new object
     monkeypatch.undo()
     assert (
         desk.intake(reception, HOUSEHOLD_BUSINESS, applicant, uploads(), details=HOUSEHOLD_DETAILS)["code"]

@@ -415,6 +415,44 @@ def test_ordinary_objects_can_be_deleted(store: Store) -> None:
         store.delete(obj.key)
 
 
+# ---------------------------------------------------------------- filing an upload: copy, then discard
+
+
+def test_a_filed_upload_is_stored_once(store: Store) -> None:
+    """Filing copies an upload to its write-once home inside the store, then discards the staging object: one
+    object remains, read back intact under the new key; doing it again changes nothing."""
+    upload = store.put_bytes("agency/incoming/20260302/" + "ab" * 16, b"%PDF citizen scan", PDF)
+    filed = store.copy(upload, SIGNED_PREFIX)
+    assert filed.key == f"{SIGNED_PREFIX}/{upload.sha256}" and (filed.sha256, filed.size) == (
+        upload.sha256,
+        upload.size,
+    )
+    assert filed.content_type == PDF and store.stat(filed.key).write_once
+    if isinstance(store, S3DocumentStore):  # the copy carries its own metadata, the hash every read checks
+        assert store.stat(filed.key).sha256 == upload.sha256
+    assert read_all(store, filed) == b"%PDF citizen scan" and read_all(store, upload) == b"%PDF citizen scan"
+    assert store.copy(upload, SIGNED_PREFIX) == filed  # idempotent: a retried filing finds its copy
+    if store.keeps_every_version:
+        return  # object lock: the server keeps the staging version anyway (the dossier references it instead)
+    store.discard(upload)
+    store.discard(upload)  # gone already: fine
+    assert list(store.iter_keys()) == [filed.key]
+    assert store.versions(upload.key) == []  # no version kept behind a delete marker either
+    assert read_all(store, filed) == b"%PDF citizen scan"
+    with pytest.raises(WriteOnceViolation):
+        store.discard(filed)
+    assert read_all(store, filed) == b"%PDF citizen scan"
+
+
+def test_copying_refuses_a_missing_or_changed_source(store: Store) -> None:
+    upload = store.put_bytes("agency/incoming/20260302", b"%PDF scan", PDF)
+    with pytest.raises(ObjectMissing):
+        store.copy(StoredObject("agency/incoming/20260302/" + "0" * 64, "0" * 64, 3, PDF), SIGNED_PREFIX)
+    with pytest.raises(IntegrityError):
+        store.copy(StoredObject(upload.key, upload.sha256, upload.size + 1, PDF), SIGNED_PREFIX)
+    assert list(store.iter_keys()) == [upload.key]
+
+
 def test_stat_and_listing(store: Store) -> None:
     one = store.put_bytes("a", b"one", PDF)
     two = store.put_bytes("b/c", b"three", PDF)
