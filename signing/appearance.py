@@ -24,13 +24,15 @@ The signing time shown is the very time pyHanko puts in the signature (its ``%(t
 ``signingTime`` attribute), converted to Vietnam time: ``2026-03-02T08:00:00+07:00``, whatever the server's
 time zone (:class:`VietnamTimeStampStyle`).
 
-Speed — what is built once per process and reused for every document, through pyHanko's public API only
-(no patching of its private modules):
+Speed — what is built once per process and reused for every document, through pyHanko's public API (no
+patching of its modules; one subclass overrides one of its private methods, below):
 
 * the stamp font: Noto Serif is parsed and cut down once (fontTools) to Latin and Vietnamese letters, digits and
-  punctuation, without OpenType layout tables (720 of its 3 256 glyphs, 109 kB; :func:`warm_up`, ≈ 160 ms);
-  every stamp then parses and subsets that small font (:class:`VietnameseFontFactory`, ≈ 6 ms) instead of the
-  whole file (pyHanko's ``GlyphAccumulatorFactory``: ≈ 120 ms per stamp);
+  punctuation, without OpenType layout tables (720 of its 3 256 glyphs; :func:`warm_up`, ≈ 160 ms); every
+  stamp then parses that small font (:class:`VietnameseFontFactory`, ≈ 3 ms) instead of the whole file
+  (pyHanko's ``GlyphAccumulatorFactory``: ≈ 120 ms per stamp), and the subset it embeds is made once per set
+  of glyphs (:class:`_SubsetOnceAccumulator` overrides ``GlyphAccumulator._extract_subset`` of the pinned
+  pyHanko 0.38; ``tests/integration/test_lean_documents.py`` fails if that hook stops being called);
 * the images: each PNG is decoded once and its PDF image objects (colour data and soft mask, Flate-compressed)
   are encoded once (:class:`PngImage`); a document only gets a copy of the compressed bytes;
 * the stamp styles are immutable, cost ≈ 0.1 ms to build and may be built once and shared by any number of
@@ -71,7 +73,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageStat
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.content import PdfContent, PdfResources, ResourceType
 from pyhanko.pdf_utils.font.api import FontEngineFactory
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
@@ -112,8 +114,9 @@ Box = tuple[float, float, float, float]
 """``(x1, y1, x2, y2)`` in PDF points from the bottom-left corner of the page (pyHanko's ``SigFieldSpec.box``)."""
 
 MM = 72 / 25.4
-FONT_FILE = Path(documents.__file__).resolve().parent / "fonts" / "NotoSerif-Regular.ttf"
-BOLD_FONT_FILE = FONT_FILE.with_name("NotoSerif-Bold.ttf")
+FONT_FILE = Path(documents.__file__).resolve().parent / "fonts" / "NotoSerif-Regular-Unhinted.ttf"
+"""The stamps' font: the one the forms embed (``documents.layout.PDF_FONT_FILES``, no TrueType hinting)."""
+BOLD_FONT_FILE = FONT_FILE.with_name("NotoSerif-Bold.ttf")  # the development seal's ring, drawn by Pillow
 
 # Copy forms (Decree 30, Article 25): "sao y", "sao lục", "trích sao". A paper document turned electronic is a
 # "sao y" made by digitising it and signing it with the agency's key.
@@ -151,6 +154,7 @@ class AppearanceConfig:
 
 
 DEFAULT_CONFIG = AppearanceConfig()
+SEAL_POINTS = 100.0  # the seal's size when the configuration gives none: the leader's box height (35 mm)
 
 
 # ----------------------------------------------------------------------------------------------- time
@@ -268,6 +272,66 @@ def _reduced_font(path: Path, kerning: bool = False) -> bytes:
         return data
 
 
+_subsets: OrderedDict[tuple[Path, bool, frozenset[int]], bytes] = OrderedDict()
+_subsets_lock = threading.Lock()
+_SUBSET_CACHE_SIZE = 512
+
+
+class _CachedSubsetFont(CIDFontType2):
+    """pyHanko's TrueType CID font whose font program, once subset, comes from :data:`_subsets`."""
+
+    font_program: bytes | None = None  # the Flate-compressed subset, when the accumulator found or made it
+
+    def set_font_file(self, writer: BasePdfFileWriter) -> generic.IndirectObject:
+        if self.font_program is None:
+            return super().set_font_file(writer)  # type: ignore[no-any-return]
+        stream = generic.StreamObject(
+            generic.DictionaryObject({pdf_name("/Filter"): pdf_name("/FlateDecode")}),
+            encoded_data=self.font_program,
+        )
+        ref = writer.add_object(stream)
+        self._font_descriptor[pdf_name("/FontFile2")] = ref
+        return ref
+
+
+class _SubsetOnceAccumulator(GlyphAccumulator):
+    """A :class:`GlyphAccumulator` whose embedded subset is made once per process for each set of glyphs.
+
+    A stamp's glyphs are the agency's name, the words around it and the digits of the time: the same few sets
+    again and again. pyHanko subsets the font and writes the TrueType program again for every signature
+    (fontTools: ≈ 8 ms of a ≈ 26 ms seal); here the compressed program is kept, keyed by font file and glyph
+    set (the glyph ids are kept as they are, ``retain_gids``, so the program depends on nothing else). The
+    widths and the ToUnicode map are still written per document from the glyphs it uses."""
+
+    def __init__(self, *args: Any, font_key: tuple[Path, bool], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._font_key = font_key
+        if type(self.cidfont_obj) is CIDFontType2:
+            cached = _CachedSubsetFont(self.tt, self.cidfont_obj.name.split("+", 1)[1], self.subset_prefix)
+            self.cidfont_obj = cached
+
+    def _extract_subset(self, options: Any = None) -> None:
+        cidfont = self.cidfont_obj
+        if not isinstance(cidfont, _CachedSubsetFont):
+            super()._extract_subset(options)
+            return
+        key = (*self._font_key, frozenset(self._glyphs))
+        with _subsets_lock:
+            found = _subsets.get(key)
+            if found is not None:
+                _subsets.move_to_end(key)
+        if found is None:
+            super()._extract_subset(options)
+            out = io.BytesIO()
+            self.tt.save(out)
+            found = _flate(out.getvalue())
+            with _subsets_lock:
+                _subsets[key] = found
+                while len(_subsets) > _SUBSET_CACHE_SIZE:
+                    _subsets.popitem(last=False)
+        cidfont.font_program = found
+
+
 @dataclass(frozen=True)
 class VietnameseFontFactory(FontEngineFactory):
     """Creates pyHanko's :class:`~pyhanko.pdf_utils.font.opentype.GlyphAccumulator` (the engine behind
@@ -285,8 +349,9 @@ class VietnameseFontFactory(FontEngineFactory):
         data = _reduced_font(self.font_file, self.kerning)
         if obj_stream is None and writer.stream_xrefs:
             obj_stream = writer.prepare_object_stream()
-        return GlyphAccumulator(
+        return _SubsetOnceAccumulator(
             writer=writer,
+            font_key=(Path(self.font_file).resolve(), self.kerning),
             font_handle=io.BytesIO(data),
             font_size=self.font_size,
             ot_script_tag="latn",
@@ -328,9 +393,13 @@ def text_box_style(config: AppearanceConfig = DEFAULT_CONFIG, **overrides: Any) 
 class _EncodedImage:
     """A PNG decoded once and turned into the Flate-compressed streams of a PDF image and its soft mask."""
 
-    def __init__(self, png: bytes) -> None:
+    def __init__(self, png: bytes, max_side: int | None = None) -> None:
         with Image.open(io.BytesIO(png)) as opened:
             img = opened.convert("RGBA") if opened.mode not in ("RGB", "L", "RGBA", "LA") else opened.copy()
+        if max_side is not None and max(img.size) > max_side:
+            scale = max_side / max(img.size)
+            size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+            img = img.resize(size, Image.Resampling.LANCZOS)
         self.width, self.height = img.size
         alpha = img.getchannel("A") if img.mode.endswith("A") else None
         colour = img.convert(img.mode[:-1]) if alpha is not None else img
@@ -370,14 +439,24 @@ _images_lock = threading.Lock()
 _IMAGE_CACHE_SIZE = 256
 
 
-def _encoded(png: bytes) -> _EncodedImage:
-    key = hashlib.sha256(png).hexdigest()
+PRINT_PPI = 300
+"""A stamp image is embedded at no more than this resolution at its size on the page (a 35 mm seal: 413
+pixels): what a printer can put on paper; a 600-pixel seal's soft mask at 432 ppi was a third of a receipt."""
+
+
+def pixels_for(points: float, ppi: int = PRINT_PPI) -> int:
+    """How many pixels ``points`` take at ``ppi``, rounded up."""
+    return math.ceil(points / 72 * ppi)
+
+
+def _encoded(png: bytes, max_side: int | None = None) -> _EncodedImage:
+    key = f"{hashlib.sha256(png).hexdigest()}:{max_side}"
     with _images_lock:
         found = _images.get(key)
         if found is not None:
             _images.move_to_end(key)
             return found
-    encoded = _EncodedImage(png)
+    encoded = _EncodedImage(png, max_side)
     with _images_lock:
         _images[key] = encoded
         while len(_images) > _IMAGE_CACHE_SIZE:
@@ -396,8 +475,10 @@ class PngImage(PdfContent):
     concurrent signings in several threads.
     """
 
-    def __init__(self, png: bytes, *, width: float | None = None, height: float | None = None) -> None:
-        self._image = image = _encoded(png)
+    def __init__(
+        self, png: bytes, *, width: float | None = None, height: float | None = None, max_side: int | None = None
+    ) -> None:
+        self._image = image = _encoded(png, max_side)
         self._local = threading.local()
         if width is None and height is None:
             width, height = float(image.width), float(image.height)
@@ -532,7 +613,7 @@ def seal_style(seal_png: bytes, agency_name: str, config: AppearanceConfig = DEF
             inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT,
         ),
         text_band=(0.1, 0.4),
-        background=PngImage(seal_png),
+        background=PngImage(seal_png, max_side=pixels_for(config.seal_diameter or SEAL_POINTS)),
         background_opacity=1.0,
         background_layout=replace(_CENTRE, margins=layout.Margins.uniform(0)),
         border_width=0,
