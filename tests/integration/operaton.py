@@ -185,6 +185,16 @@ class OperatonServer:
                 time.sleep(0.5)
         self.started_in = time.monotonic() - began
 
+    def kill(self) -> None:
+        """SIGKILL the JVM's process group (a crash: no shutdown hook runs); ``start()`` brings it back on the
+        same port and database."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=STOP_SECONDS)
+
     def stop(self) -> None:
         """Always safe to call: SIGTERM to the process group, then SIGKILL."""
         proc, self.proc = self.proc, None
