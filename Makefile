@@ -8,6 +8,8 @@
 #   make lint         ruff check + ruff format --check + mypy (domain core) + import-linter + BPMN lint
 #   make bench        benchmarks: engine, signing, storage, the officials' task list (bench/*.py)
 #   make bench-audit  audit log: appends/s (4 writers on PostgreSQL, SQLite), verifying 1,000,000 entries
+#   make bench-scale  the scale benchmark: N dossiers built through the services, measured over HTTP
+#                     (make bench-scale N=500,2000 DB=postgresql; N is one size or sizes grown in one database)
 #   make clean-state  delete ./var (database, object store, keys of the local set-up)
 #   make operaton     build the Operaton engine (deploy/operaton) and start it locally (dev profile)
 #
@@ -36,7 +38,7 @@ TEST_PROCESSES ?= 2
 SYSTEM_COMMANDS := pdfsig pdftotext pdffonts pdftoppm certutil softhsm2-util openssl pg_ctlcluster chromium
 SYSTEM_PACKAGES := poppler-utils libnss3-tools softhsm2 openssl postgresql chromium
 
-.PHONY: install install-run system-deps run test lint bench bench-audit clean-state operaton
+.PHONY: install install-run system-deps run test lint bench bench-audit bench-scale clean-state operaton
 
 install: $(STAMP)
 
@@ -89,6 +91,11 @@ bench: install
 
 bench-audit: install
 	$(BIN)/python bench/audit.py
+
+N ?= 500
+DB ?= sqlite
+bench-scale: install
+	$(BIN)/python -m bench.scale --database $(DB) --sizes $(N)
 
 clean-state:
 	rm -rf var
