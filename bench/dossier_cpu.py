@@ -69,6 +69,9 @@ class Flow:
         self.identity = sample_pdf("Can cuoc cong dan", "Hồ sơ đo chi phí.")
         self.count = 0
         self.phases: dict[str, float] = {}  # CPU seconds per step of the flow, summed over the dossiers
+        self.statements = 0  # SQL statements so far (counted by run() while the dossiers are timed)
+        self.phase_statements: dict[str, int] = {}  # SQL statements per step of the flow, summed over the dossiers
+        self._statements_at = 0
 
     def _person(self, username: str) -> Person:
         found = self.runtime.accounts.get(username)
@@ -87,10 +90,13 @@ class Flow:
     def _phase(self, name: str, began: float) -> float:
         now = time.process_time()
         self.phases[name] = self.phases.get(name, 0.0) + now - began
+        self.phase_statements[name] = self.phase_statements.get(name, 0) + self.statements - self._statements_at
+        self._statements_at = self.statements
         return now
 
     def dossier(self) -> str:
         self.count += 1
+        self._statements_at = self.statements  # the previous dossier's final read is no step's
         began = time.process_time()
         uploads = [
             Upload("giay_de_nghi", "giay-de-nghi.pdf", "application/pdf", io.BytesIO(self.paper)),
@@ -172,6 +178,7 @@ def run(dossiers: int, profile: bool, top: int) -> dict[str, Any]:
             first = flow.dossier()  # warm-up: what a process does once
             documents = flow.documents(first)
             flow.phases.clear()
+            flow.phase_statements.clear()
             objects_before = _tree_bytes(settings.objects_dir)
             database = Path(str(settings.resolved_database_url).removeprefix("sqlite:///"))
             db_before = database.stat().st_size if database.exists() else 0
@@ -180,6 +187,7 @@ def run(dossiers: int, profile: bool, top: int) -> dict[str, Any]:
             def count(*_: Any) -> None:
                 nonlocal statements
                 statements += 1
+                flow.statements += 1
 
             event.listen(runtime.db, "before_cursor_execute", count)
             profiler = cProfile.Profile() if profile else None
@@ -211,6 +219,7 @@ def run(dossiers: int, profile: bool, top: int) -> dict[str, Any]:
         "receipt_bytes": documents.get("receipt"),
         "result_bytes": documents.get("result"),
         "cpu_ms_per_dossier_by_step": {k: round(v * 1000 / dossiers, 1) for k, v in flow.phases.items()},
+        "sql_statements_per_dossier_by_step": {k: round(v / dossiers, 1) for k, v in flow.phase_statements.items()},
     }
     if profiler is not None:
         out = io.StringIO()

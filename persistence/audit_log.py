@@ -80,6 +80,12 @@ READ_FLUSH_SECONDS = 0.5  # how long a read's entry may wait in the queue (what 
 READ_BUFFER_ENTRIES = 1_000  # a full queue is appended by the request that fills it
 
 logger = structlog.get_logger(__name__)
+# the append's statements, built once (SQLAlchemy's compiled cache then finds them without rebuilding them)
+_SELECT_HEAD = select(audit_head.c.seq, audit_head.c.entry_hash).where(audit_head.c.id == 1)
+_SELECT_HEAD_FOR_UPDATE = _SELECT_HEAD.with_for_update()
+_INSERT_ENTRY = insert(audit_log)
+_UPDATE_HEAD = update(audit_head).where(audit_head.c.id == 1)
+_HEAD_KEY = "motcua_audit_head"  # conn.info: (a weak reference to the transaction, seq, entry_hash) it last wrote
 _open_logs: weakref.WeakSet[SqlAuditLog] = weakref.WeakSet()
 
 
@@ -144,25 +150,14 @@ class SqlAuditLog:
             return []
         entries: list[AuditEntry] = []
         with transaction(self.db) as conn:
-            # the head row must exist before it can be locked: otherwise concurrent first appends on an empty
-            # PostgreSQL log would all take seq 1 (nothing to lock) and all but one fail
-            conn.execute(
-                upsert(conn, audit_head)
-                .values(id=1, seq=0, entry_hash=GENESIS_HASH)
-                .on_conflict_do_nothing(index_elements=["id"])
-            )
-            query = select(audit_head).where(audit_head.c.id == 1)
-            if not self._sqlite:
-                query = query.with_for_update()
-            head = conn.execute(query).one()
-            seq, prev = head.seq, head.entry_hash
+            seq, prev = self._lock_head(conn)
             for event in events:
                 seq += 1
                 entry_hash = chain_hash(prev, event, seq)
                 entries.append(AuditEntry(seq=seq, event=event, prev_hash=prev, entry_hash=entry_hash))
                 prev = entry_hash
             conn.execute(
-                insert(audit_log),
+                _INSERT_ENTRY,
                 [
                     {
                         "seq": e.seq,
@@ -177,8 +172,47 @@ class SqlAuditLog:
                     for e in entries
                 ],
             )
-            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, entry_hash=prev))
+            conn.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": prev})
+            self._remember_head(conn, seq, prev)
         return entries
+
+    def _lock_head(self, conn: Connection) -> tuple[int, str]:
+        """The chain head (seq, hash), locked for this transaction (``FOR UPDATE`` on PostgreSQL; on SQLite the
+        transaction holds the one writer lock). A second append in the same transaction already holds the lock
+        and knows the head it wrote (:meth:`_remember_head`): it reads nothing. The head row is created when
+        missing — only then, not at every append."""
+        known = conn.info.get(_HEAD_KEY)
+        transaction_now = conn.get_transaction()
+        if (
+            known is not None
+            and transaction_now is not None
+            and known[0]() is transaction_now
+            and conn.get_nested_transaction() is None
+        ):
+            return known[1], known[2]
+        lock = _SELECT_HEAD if self._sqlite else _SELECT_HEAD_FOR_UPDATE
+        head = conn.execute(lock).first()
+        if head is None:
+            # the head row must exist before it can be locked: otherwise concurrent first appends on an empty
+            # PostgreSQL log would all take seq 1 (nothing to lock) and all but one fail; a concurrent creator's
+            # insert makes this one wait for its commit, then do nothing
+            conn.execute(
+                upsert(conn, audit_head)
+                .values(id=1, seq=0, entry_hash=GENESIS_HASH)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            head = conn.execute(lock).one()
+        return int(head.seq), str(head.entry_hash)
+
+    @staticmethod
+    def _remember_head(conn: Connection, seq: int, entry_hash: str) -> None:
+        """The head this transaction wrote, for its next append (never across transactions: another writer may
+        append between them; not inside a savepoint, which could roll back alone)."""
+        root = conn.get_transaction()
+        if root is not None and conn.get_nested_transaction() is None:
+            conn.info[_HEAD_KEY] = (weakref.ref(root), seq, entry_hash)
+        else:
+            conn.info.pop(_HEAD_KEY, None)
 
     # ------------------------------------------------------------------ reads' entries, queued and batched
 

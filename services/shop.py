@@ -91,6 +91,7 @@ class OneStopShop:
         self.bpmn_dirs = [bpmn_dirs] if isinstance(bpmn_dirs, Path) else list(bpmn_dirs)
         self.max_file_bytes = max_file_bytes
         self.accounts = accounts
+        self._entries: dict[str, tuple[Any, CatalogueEntry]] = {}  # code → (the row's data, its parsed entry)
 
     # ------------------------------------------------------------------ look-ups
 
@@ -118,6 +119,9 @@ class OneStopShop:
         return [e.at(day) for e in self.catalogue() if e.version_at(day) is not None]
 
     def entry(self, code: str) -> CatalogueEntry:
+        """The catalogue entry of procedure ``code`` as the database holds it now. The row is read every time (a
+        catalogue update in another process shows at once); it is parsed and checked again only when its data
+        differ from what was parsed last for that code."""
         with transaction(self.db, read_only=True) as conn:
             row = records.find_procedure(conn, code)
         if row is None:
@@ -126,7 +130,12 @@ class OneStopShop:
                 f"Unknown procedure '{code}'.",
                 procedure_code=code,
             )
-        return catalogue_entry(row)
+        parsed = self._entries.get(code)
+        if parsed is not None and parsed[0] == row.data:
+            return parsed[1]
+        entry = catalogue_entry(row)
+        self._entries[code] = (row.data, entry)
+        return entry
 
     def procedure(self, code: str, on: dt.date | None = None) -> Procedure:
         """The procedure under the rule version in force on ``on`` (default: today)."""
@@ -217,8 +226,8 @@ class OneStopShop:
         return row
 
     def dossier_view(self, code: str) -> dict[str, Any]:
-        row = self.dossier_row(code)
-        with transaction(self.db, read_only=True) as conn:
+        with transaction(self.db, read_only=True) as conn:  # the row and its documents in one snapshot
+            row = self.dossier_row(code)
             docs = records.documents_of(conn, code)
         return {
             "code": row.code,
@@ -344,9 +353,8 @@ class OneStopShop:
                 target == DossierStatus.RETURNED and row.finished_at is None
             ):
                 values["finished_at"] = now
-            records.update_dossier(conn, code, **values)
+            fresh = records.update_and_load_dossier(conn, code, **values)
             self.record("dossier.status_changed", actor, code, status=target.value, previous=row.status, **details)
-            fresh = records.load_dossier(conn, code)
         return True, fresh
 
     def side_effect_result(self, key: str) -> dict[str, Any] | None:

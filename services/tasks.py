@@ -136,33 +136,36 @@ class TaskDesk:
         # enough for the page when every task is the person's department's; more pages only when some are not
         chunk = None if limit is None else max(offset + limit, 50)
         while True:
-            tasks = self.engine.user_tasks(
-                candidate_groups=[person.role.value], tenant=person.agency_code, offset=at, limit=chunk
-            )
+            # one snapshot for the page: the tasks, their dossiers and procedures (not a transaction each)
             with transaction(self.db, read_only=True) as conn:
+                tasks = self.engine.user_tasks(
+                    candidate_groups=[person.role.value], tenant=person.agency_code, offset=at, limit=chunk
+                )
                 rows = records.find_dossiers(conn, [t.business_key for t in tasks])
-            for task in tasks:
-                row = rows.get(task.business_key)
-                if row is None:
-                    log.warning("task.without_dossier", task=task.id, business_key=task.business_key)
-                    continue  # a task of another installation on a shared engine: not this desk's, and not a 404
-                key = (row.procedure_code, row.rule_version or row.received_at.isoformat())
-                proc = procedures.get(key)
-                if proc is None:
-                    proc = procedures[key] = self.desk.procedure_of(row)
-                agency = self._task_agency(task, row)
-                if agency.code in self.remote_agencies:
-                    continue  # the partner's officials work this step in their own system
-                if not can_act_on_task(person, agency, task.candidate_groups, proc.department_kinds(person.role.value)):
-                    continue
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                visible.append((self._task_view(task, row, proc), row, proc))
-                if limit is not None and len(visible) >= limit:
+                for task in tasks:
+                    row = rows.get(task.business_key)
+                    if row is None:
+                        log.warning("task.without_dossier", task=task.id, business_key=task.business_key)
+                        continue  # a task of another installation on a shared engine: not this desk's, and not a 404
+                    key = (row.procedure_code, row.rule_version or row.received_at.isoformat())
+                    proc = procedures.get(key)
+                    if proc is None:
+                        proc = procedures[key] = self.desk.procedure_of(row)
+                    agency = self._task_agency(task, row)
+                    if agency.code in self.remote_agencies:
+                        continue  # the partner's officials work this step in their own system
+                    if not can_act_on_task(
+                        person, agency, task.candidate_groups, proc.department_kinds(person.role.value)
+                    ):
+                        continue
+                    if skipped < offset:
+                        skipped += 1
+                        continue
+                    visible.append((self._task_view(task, row, proc), row, proc))
+                    if limit is not None and len(visible) >= limit:
+                        return visible
+                if chunk is None or len(tasks) < chunk:
                     return visible
-            if chunk is None or len(tasks) < chunk:
-                return visible
             at += chunk
 
     @staticmethod
@@ -215,15 +218,22 @@ class TaskDesk:
         return decision_choices(self.bpmn_dirs, process_key, activity_id)
 
     def _authorized_task(self, person: Person, task_id: str) -> UserTask:
-        task = self.engine.user_task(task_id)
-        if task is None:
-            raise NotFound(
-                "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
-                "Task not found or already completed.",
-                task_id=task_id,
-            )
-        row = self.desk.dossier_row(task.business_key)
-        kinds = self.desk.procedure_of(row).department_kinds(person.role.value)
+        return self._authorized(person, task_id)[0]
+
+    def _authorized(self, person: Person, task_id: str) -> tuple[UserTask, Any, Procedure]:
+        """The task the person may act on, with its dossier row and procedure (read once, in one snapshot, for
+        the caller to use again rather than read them a second time)."""
+        with transaction(self.db, read_only=True):
+            task = self.engine.user_task(task_id)
+            if task is None:
+                raise NotFound(
+                    "Nhiệm vụ không tồn tại hoặc đã hoàn thành.",
+                    "Task not found or already completed.",
+                    task_id=task_id,
+                )
+            row = self.desk.dossier_row(task.business_key)
+            proc = self.desk.procedure_of(row)
+        kinds = proc.department_kinds(person.role.value)
         acting = self._task_agency(task, row)
         if acting.code in self.remote_agencies:
             raise Forbidden(
@@ -237,7 +247,7 @@ class TaskDesk:
                 "This task belongs to another department or role.",
                 task_id=task_id,
             )
-        return task
+        return task, row, proc
 
     def claim(self, person: Person, task_id: str) -> dict[str, Any]:
         task = self._authorized_task(person, task_id)
@@ -262,7 +272,7 @@ class TaskDesk:
         return {"id": task_id, "assignee": None}
 
     def complete(self, person: Person, task_id: str, decision: str | None, comment: str | None) -> dict[str, Any]:
-        task = self._authorized_task(person, task_id)
+        task, row, proc = self._authorized(person, task_id)
         if task.assignee is not None and task.assignee != person.username:
             raise Conflict(f"Nhiệm vụ đang do {task.assignee} xử lý.", f"Task is claimed by {task.assignee}.")
         if task.activity_id in SIGNING_ACTIVITIES:
@@ -271,11 +281,10 @@ class TaskDesk:
                 "This step is completed by a signature from the signer's device (POST /api/signatures/{id}).",
                 task_id=task_id,
             )
-        row = self.desk.dossier_row(task.business_key)
         if task.activity_id == RETURN_ACTIVITY:
             # the fee before the result is handed over (409 motcua.fee_not_paid)
             require_paid(self.db, self.desk, task.business_key)
-        choices = self.decision_choices(self.desk.procedure_of(row).process_key, self._step_of(task))
+        choices = self.decision_choices(proc.process_key, self._step_of(task))
         variables: dict[str, Any] = {"last_actor": person.username, f"{task.activity_id}_by": person.username}
         allowed = choices.get("decision")
         if allowed:
@@ -296,7 +305,7 @@ class TaskDesk:
         if comment:
             variables["comment"] = comment
         if self.certificates is not None and signature_follows(
-            _bpmn_file(self.bpmn_dirs, self.desk.procedure_of(row).process_key),
+            _bpmn_file(self.bpmn_dirs, proc.process_key),
             self._step_of(task),
             {**task.variables, **variables},
         ):

@@ -70,7 +70,9 @@ def _rows(out: str, code: str) -> str:
 
 
 def _snapshot(runtime: Runtime, server: OperatonServer) -> tuple[Any, ...]:
-    """Both sides' state: the embedded instances, the Operaton instances, tasks and jobs, the audit log length."""
+    """Both sides' state: the embedded instances, the Operaton instances, tasks and jobs, the audit log length (the
+    reads' entries still queued are appended first: they belong to what happened before the snapshot)."""
+    runtime.audit.flush_reads()
     with runtime.db.connect() as conn:
         instances = sorted((r.business_key, r.status, r.revision) for r in conn.execute(select(wf_instance)).all())
         audit = conn.execute(select(audit_log.c.seq)).all()

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, and_, delete, false, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, false, func, insert, literal, or_, select, union_all, update
 from sqlalchemy import Engine as SqlEngine
 
 from dossiers.errors import Conflict, InvalidInput, NotFound
@@ -61,6 +61,75 @@ from workflows.refusals import (
 
 log = structlog.get_logger(__name__)
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+# An engine step's statements, built once: SQLAlchemy's compiled cache then serves them without building and
+# coercing the expression again at every step.
+_INSTANCE = select(wf_instance).where(wf_instance.c.id == bindparam("instance_id"))
+_INSTANCE_FOR_UPDATE = _INSTANCE.with_for_update()
+_SAVE_INSTANCE = update(wf_instance).where(wf_instance.c.id == bindparam("instance_id"))
+_MIRRORS = (wf_external_task, wf_user_task, wf_timer)  # the tables that mirror an instance's waiting tasks
+# the ids each mirror table holds for an instance, in one round trip instead of one per table
+_MIRRORED_IDS = union_all(
+    *(
+        select(literal(table.name).label("mirror"), table.c.id).where(table.c.instance_id == bindparam("instance_id"))
+        for table in _MIRRORS
+    )
+)
+_INSERT_MIRROR = {table.name: insert(table) for table in _MIRRORS}
+# a task's completion reads its instance row with the task, in one statement (both locked on PostgreSQL)
+_USER_TASK_INSTANCE = (
+    select(wf_instance)
+    .join_from(wf_user_task, wf_instance, wf_instance.c.id == wf_user_task.c.instance_id)
+    .where(wf_user_task.c.id == bindparam("task_id"))
+)
+_USER_TASK_INSTANCE_FOR_UPDATE = _USER_TASK_INSTANCE.with_for_update()
+_EXTERNAL_TASK_INSTANCE = (
+    select(wf_instance, wf_external_task.c.worker_id.label("task_worker_id"))
+    .join_from(wf_external_task, wf_instance, wf_instance.c.id == wf_external_task.c.instance_id)
+    .where(wf_external_task.c.id == bindparam("task_id"))
+)
+_EXTERNAL_TASK_INSTANCE_FOR_UPDATE = _EXTERNAL_TASK_INSTANCE.with_for_update()
+_EXTERNAL_TASK_LOCK = select(
+    wf_external_task.c.instance_id,
+    wf_external_task.c.business_key,
+    wf_external_task.c.activity_id,
+    wf_external_task.c.worker_id,
+).where(wf_external_task.c.id == bindparam("task_id"))
+_EXTERNAL_TASK_LOCK_FOR_UPDATE = _EXTERNAL_TASK_LOCK.with_for_update()
+# fetch-and-lock in one statement: the due tasks' ids (oldest first, at most max_tasks; on PostgreSQL skipping rows
+# another worker is locking) locked to the worker, their rows returned
+_FETCHABLE = (
+    select(wf_external_task.c.id)
+    .where(
+        wf_external_task.c.topic.in_(bindparam("topics", expanding=True)),
+        or_(wf_external_task.c.retries.is_(None), wf_external_task.c.retries > 0),
+        wf_external_task.c.available_at <= bindparam("now"),
+        or_(wf_external_task.c.worker_id.is_(None), wf_external_task.c.lock_expires_at <= bindparam("now")),
+    )
+    .order_by(wf_external_task.c.created_at, wf_external_task.c.id)
+    .limit(bindparam("max_tasks"))
+)
+_FETCH_COLUMNS = (
+    wf_external_task.c.id,
+    wf_external_task.c.topic,
+    wf_external_task.c.activity_id,
+    wf_external_task.c.instance_id,
+    wf_external_task.c.business_key,
+    wf_external_task.c.variables,
+    wf_external_task.c.retries,
+    wf_external_task.c.created_at,
+)
+_FETCH_AND_LOCK = update(wf_external_task).where(wf_external_task.c.id.in_(_FETCHABLE)).returning(*_FETCH_COLUMNS)
+_FETCH_AND_LOCK_SKIP_LOCKED = (
+    update(wf_external_task)
+    .where(wf_external_task.c.id.in_(_FETCHABLE.with_for_update(skip_locked=True)))
+    .returning(*_FETCH_COLUMNS)
+)
+_USER_TASK = select(wf_user_task).where(wf_user_task.c.id == bindparam("task_id"))
+_CLAIM = update(wf_user_task).where(
+    wf_user_task.c.id == bindparam("task_id"),
+    or_(wf_user_task.c.assignee.is_(None), wf_user_task.c.assignee == bindparam("user")),
+)
 
 
 class ProcessError(InvalidInput):
@@ -277,11 +346,12 @@ class EmbeddedEngine:
         instance_id: str,
         command: Callable[[Any], None],
         now: dt.datetime | None = None,
+        row: Any = None,
     ) -> None:
-        query = select(wf_instance).where(wf_instance.c.id == instance_id)
-        if not self._sqlite:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        """``row``: the instance's ``wf_instance`` row when the caller read (and locked) it already."""
+        if row is None:
+            query = _INSTANCE if self._sqlite else _INSTANCE_FOR_UPDATE
+            row = conn.execute(query, {"instance_id": instance_id}).first()
         if row is None:
             raise NotFound("Không tìm thấy quy trình.", "Process instance not found.", instance_id=instance_id)
         if row.status != "running":
@@ -303,15 +373,15 @@ class EmbeddedEngine:
         now = self.clock.now()
         completed = workflow.is_completed()
         conn.execute(
-            update(wf_instance)
-            .where(wf_instance.c.id == instance_id)
-            .values(
-                state=dump_instance(workflow),
-                status="completed" if completed else "running",
-                revision=revision,
-                updated_at=now,
-                finished_at=now if completed else None,
-            )
+            _SAVE_INSTANCE,
+            {
+                "instance_id": instance_id,
+                "state": dump_instance(workflow),
+                "status": "completed" if completed else "running",
+                "revision": revision,
+                "updated_at": now,
+                "finished_at": now if completed else None,
+            },
         )
         externals: dict[str, dict[str, Any]] = {}
         users: dict[str, dict[str, Any]] = {}
@@ -347,9 +417,13 @@ class EmbeddedEngine:
                 if value is not None and getattr(task.task_spec, "event_definition", None) is not None:
                     due = dt.datetime.fromisoformat(str(value))
                     timers[str(task.id)] = {"activity_id": task.task_spec.bpmn_id, "due_at": due}
+        mirrored: dict[str, set[str]] = {table.name: set() for table in _MIRRORS}
+        for mirror, task_id in conn.execute(_MIRRORED_IDS, {"instance_id": instance_id}):
+            mirrored[mirror].add(task_id)
         self._sync(
             conn,
             wf_external_task,
+            mirrored[wf_external_task.name],
             instance_id,
             externals,
             business_key=business_key,
@@ -357,8 +431,16 @@ class EmbeddedEngine:
             created_at=now,
             retries=None,
         )
-        self._sync(conn, wf_user_task, instance_id, users, business_key=business_key, created_at=now)
-        self._sync(conn, wf_timer, instance_id, timers)
+        self._sync(
+            conn,
+            wf_user_task,
+            mirrored[wf_user_task.name],
+            instance_id,
+            users,
+            business_key=business_key,
+            created_at=now,
+        )
+        self._sync(conn, wf_timer, mirrored[wf_timer.name], instance_id, timers)
         if completed:
             conn.execute(
                 update(wf_incident)
@@ -387,19 +469,24 @@ class EmbeddedEngine:
     def _sync(
         conn: Connection,
         table: Any,
+        existing: set[str],
         instance_id: str,
         wanted: Mapping[str, Mapping[str, Any]],
         **columns: Any,
     ) -> None:
-        """Make the instance's rows of a mirror table the ``wanted`` ones: rows no longer wanted go, new ones are
-        inserted with ``columns``; a row still wanted is left as it is (its lock, assignee or retries stay)."""
-        existing = {r.id for r in conn.execute(select(table.c.id).where(table.c.instance_id == instance_id))}
+        """Make the instance's rows of a mirror table (``existing``: the ids it holds) the ``wanted`` ones: rows no
+        longer wanted go, new ones are inserted with ``columns``; a row still wanted is left as it is (its lock,
+        assignee or retries stay). Nothing is written for a table whose rows are already the wanted ones."""
         gone = existing - wanted.keys()
         if gone:
-            conn.execute(delete(table).where(table.c.id.in_(gone)))
-        for task_id, info in wanted.items():
-            if task_id not in existing:
-                conn.execute(insert(table).values(id=task_id, instance_id=instance_id, **columns, **info))
+            conn.execute(delete(table).where(table.c.id.in_(sorted(gone))))
+        new = [
+            {"id": task_id, "instance_id": instance_id, **columns, **info}
+            for task_id, info in wanted.items()
+            if task_id not in existing
+        ]
+        if new:
+            conn.execute(_INSERT_MIRROR[table.name], new)
 
     # ------------------------------------------------------------------ pruning finished instances
 
@@ -454,28 +541,17 @@ class EmbeddedEngine:
     ) -> list[ExternalTask]:
         """No long polling here (``wait_seconds`` is ignored): idle workers sleep between fetches."""
         now = self.clock.now()
-        t = wf_external_task
+        until = now + dt.timedelta(seconds=lock_seconds)
         with transaction(self.db) as conn:
-            query = (
-                select(t)
-                .where(
-                    t.c.topic.in_(list(topics)),
-                    or_(t.c.retries.is_(None), t.c.retries > 0),
-                    t.c.available_at <= now,
-                    or_(t.c.worker_id.is_(None), t.c.lock_expires_at <= now),
-                )
-                .order_by(t.c.created_at, t.c.id)
-                .limit(max_tasks)
-            )
-            if not self._sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = conn.execute(query).all()
-            if not rows:
-                return []
-            until = now + dt.timedelta(seconds=lock_seconds)
-            conn.execute(
-                update(t).where(t.c.id.in_([r.id for r in rows])).values(worker_id=worker_id, lock_expires_at=until)
-            )
+            statement = _FETCH_AND_LOCK if self._sqlite else _FETCH_AND_LOCK_SKIP_LOCKED
+            parameters = {
+                "topics": list(topics),
+                "now": now,
+                "max_tasks": max_tasks,
+                "worker_id": worker_id,
+                "lock_expires_at": until,
+            }
+            rows = sorted(conn.execute(statement, parameters).all(), key=lambda r: (r.created_at, r.id))
             return [
                 ExternalTask(
                     id=r.id,
@@ -492,11 +568,10 @@ class EmbeddedEngine:
             ]
 
     def _locked_row(self, conn: Connection, task_id: str, worker_id: str) -> Any:
-        t = wf_external_task
-        query = select(t).where(t.c.id == task_id)
-        if not self._sqlite:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        """The external task's instance, business key, activity and worker, locked (a few columns: its variables
+        are not needed to complete, extend or fail it)."""
+        query = _EXTERNAL_TASK_LOCK if self._sqlite else _EXTERNAL_TASK_LOCK_FOR_UPDATE
+        row = conn.execute(query, {"task_id": task_id}).first()
         if row is None:
             raise external_task_gone(task_id)
         if row.worker_id != worker_id:
@@ -505,7 +580,13 @@ class EmbeddedEngine:
 
     def complete_external_task(self, task_id: str, worker_id: str, variables: Mapping[str, JsonValue]) -> None:
         with transaction(self.db) as conn:
-            row = self._locked_row(conn, task_id, worker_id)
+            # the task and its instance in one read, both locked (the task row first decides who may complete it)
+            query = _EXTERNAL_TASK_INSTANCE if self._sqlite else _EXTERNAL_TASK_INSTANCE_FOR_UPDATE
+            row = conn.execute(query, {"task_id": task_id}).first()
+            if row is None:
+                raise external_task_gone(task_id)
+            if row.task_worker_id != worker_id:
+                raise external_task_taken(row.task_worker_id, task_id)
             data = _jsonable(variables)
 
             def command(workflow: Any) -> None:
@@ -513,7 +594,7 @@ class EmbeddedEngine:
                 task.data.update(data)
                 task.run()
 
-            self._step(conn, row.instance_id, command)
+            self._step(conn, row.id, command, row=row)
 
     def extend_lock(self, task_id: str, worker_id: str, lock_seconds: float) -> None:
         with transaction(self.db) as conn:
@@ -661,19 +742,12 @@ class EmbeddedEngine:
 
     def user_task(self, task_id: str) -> UserTask | None:
         with transaction(self.db, read_only=True) as conn:
-            row = conn.execute(select(wf_user_task).where(wf_user_task.c.id == task_id)).first()
+            row = conn.execute(_USER_TASK, {"task_id": task_id}).first()
         return None if row is None else self._user_task(row)
 
     def claim(self, task_id: str, user: str) -> None:
         with transaction(self.db) as conn:
-            done = conn.execute(
-                update(wf_user_task)
-                .where(
-                    wf_user_task.c.id == task_id,
-                    or_(wf_user_task.c.assignee.is_(None), wf_user_task.c.assignee == user),
-                )
-                .values(assignee=user)
-            )
+            done = conn.execute(_CLAIM, {"task_id": task_id, "user": user, "assignee": user})
             if done.rowcount == 0:
                 self._raise_missing_or_taken(conn, task_id)
 
@@ -693,7 +767,8 @@ class EmbeddedEngine:
     def complete_user_task(self, task_id: str, variables: Mapping[str, JsonValue]) -> None:
         data = _jsonable(variables)
         with transaction(self.db) as conn:
-            row = conn.execute(select(wf_user_task).where(wf_user_task.c.id == task_id)).first()
+            query = _USER_TASK_INSTANCE if self._sqlite else _USER_TASK_INSTANCE_FOR_UPDATE
+            row = conn.execute(query, {"task_id": task_id}).first()  # the task's instance, read once
             if row is None:
                 self._raise_missing_or_taken(conn, task_id)
 
@@ -702,7 +777,7 @@ class EmbeddedEngine:
                 task.data.update(data)
                 task.run()
 
-            self._step(conn, row.instance_id, command)
+            self._step(conn, row.id, command, row=row)
 
     # ------------------------------------------------------------------ messages and timers
 
