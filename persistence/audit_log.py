@@ -70,7 +70,7 @@ from dossiers.ports import AuditEntry, AuditEvent
 from persistence import uow
 from persistence.counters import upsert
 from persistence.schema import audit_checkpoint, audit_head, audit_log
-from persistence.uow import is_sqlite, transaction
+from persistence.uow import after_rollback, is_sqlite, transaction
 
 if TYPE_CHECKING:
     pass
@@ -93,6 +93,12 @@ _open_logs: weakref.WeakSet[SqlAuditLog] = weakref.WeakSet()
 def _flush_at_exit() -> None:
     for audit in list(_open_logs):
         audit.close()
+
+
+def _canonical_event(e: AuditEvent) -> AuditEvent:
+    return AuditEvent(
+        kind=e.kind, actor=e.actor, at=e.at, dossier_code=e.dossier_code, details=_canonical_details(e.details)
+    )
 
 
 def _writing_unit_open() -> bool:
@@ -139,18 +145,29 @@ class SqlAuditLog:
         return self.append_many([event])[0]
 
     def append_many(self, events: Sequence[AuditEvent]) -> list[AuditEntry]:
-        """Append ``events`` in this order under one lock of the chain head: one short transaction for N entries."""
-        events = [
-            AuditEvent(
-                kind=e.kind, actor=e.actor, at=e.at, dossier_code=e.dossier_code, details=_canonical_details(e.details)
-            )
-            for e in events
-        ]
-        if not events:
-            return []
+        """Append ``events`` in this order under one lock of the chain head: one short transaction for N entries.
+        The reads still queued go first, in the same transaction, so the chain keeps the order things happened in
+        (a page read, then its export); if the transaction rolls back they are queued again. Returns the entries
+        of ``events``."""
+        return self._append(events)[0]
+
+    def _append(self, events: Sequence[AuditEvent]) -> tuple[list[AuditEntry], int]:
+        """:meth:`append_many`; also how many queued reads went in before ``events``."""
+        events = [_canonical_event(e) for e in events]
         entries: list[AuditEntry] = []
         with transaction(self.db) as conn:
+            with self._queue_lock:
+                waiting = bool(self._queued)
+            if not events and not waiting:
+                return [], 0
             seq, prev = self._lock_head(conn)
+            with self._queue_lock:
+                earlier, self._queued = self._queued, []
+            if earlier:
+                after_rollback(lambda: self._requeue(earlier))
+                events = [*map(_canonical_event, earlier), *events]
+            if not events:
+                return [], 0
             for event in events:
                 seq += 1
                 entry_hash = chain_hash(prev, event, seq)
@@ -174,7 +191,11 @@ class SqlAuditLog:
             )
             conn.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": prev})
             self._remember_head(conn, seq, prev)
-        return entries
+        return entries[len(earlier) :], len(earlier)
+
+    def _requeue(self, events: Sequence[AuditEvent]) -> None:
+        with self._queue_lock:
+            self._queued[:0] = events
 
     def _lock_head(self, conn: Connection) -> tuple[int, str]:
         """The chain head (seq, hash), locked for this transaction (``FOR UPDATE`` on PostgreSQL; on SQLite the
@@ -239,17 +260,12 @@ class SqlAuditLog:
             return 0
         with self._flush_lock:
             with self._queue_lock:
-                batch, self._queued = self._queued, []
-            if not batch:
-                return 0
-            try:
-                # a context of its own: not the caller's read-only unit, whatever this thread has open
-                contextvars.Context().run(self.append_many, batch)
-            except BaseException:
-                with self._queue_lock:
-                    self._queued[:0] = batch
-                raise
-        return len(batch)
+                if not self._queued:
+                    return 0
+            # a context of its own: not the caller's read-only unit, whatever this thread has open; append_many
+            # takes the queue under the head's lock and gives it back if its transaction fails
+            _entries, taken = contextvars.Context().run(self._append, [])
+        return taken
 
     def _flush_loop(self) -> None:
         """The flusher: a batch every ``read_flush_seconds``; it ends after a quiet interval (the next read starts

@@ -23,6 +23,7 @@ Database: TypeAlias = Engine
 _current: ContextVar[Connection | None] = ContextVar("motcua_current_connection", default=None)
 _read_only: ContextVar[bool] = ContextVar("motcua_read_only", default=False)
 _after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar("motcua_after_commit", default=None)
+_after_rollback: ContextVar[list[Callable[[], None]] | None] = ContextVar("motcua_after_rollback", default=None)
 log = structlog.get_logger(__name__)
 
 
@@ -51,7 +52,8 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Connecti
         return
     mode = _read_only.set(read_only)
     callbacks: list[Callable[[], None]] = []
-    hooks = _after_commit.set(callbacks)
+    undo: list[Callable[[], None]] = []
+    hooks, undo_hooks = _after_commit.set(callbacks), _after_rollback.set(undo)
     try:
         with engine.begin() as conn:
             token = _current.set(conn)
@@ -59,7 +61,12 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Connecti
                 yield conn
             finally:
                 _current.reset(token)
+    except BaseException:
+        for callback in undo:  # rolled back: give back what was taken for it
+            _run_after_commit(callback)
+        raise
     finally:
+        _after_rollback.reset(undo_hooks)
         _after_commit.reset(hooks)
         _read_only.reset(mode)
     for callback in callbacks:  # committed: run what waited for it
@@ -79,6 +86,14 @@ def after_commit(callback: Callable[[], None]) -> None:
     if pending is None:
         _run_after_commit(callback)
     else:
+        pending.append(callback)
+
+
+def after_rollback(callback: Callable[[], None]) -> None:
+    """Run ``callback`` if the current unit of work rolls back (nothing outside one: nothing to roll back). For
+    what a transaction took from memory and must give back when it does not commit (queued audit entries)."""
+    pending = _after_rollback.get() if _current.get() is not None else None
+    if pending is not None:
         pending.append(callback)
 
 

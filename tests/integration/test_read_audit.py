@@ -118,6 +118,27 @@ def test_one_transaction_appends_a_whole_batch(db: Engine) -> None:
     log.close()
 
 
+def test_a_change_after_a_read_comes_after_it_in_the_chain_and_a_rollback_gives_the_reads_back(db: Engine) -> None:
+    """A page read, then an export: the chain keeps that order (the queued reads go first, with the change); a
+    change that rolls back takes no read with it."""
+    log = SqlAuditLog(db, read_flush_seconds=60)
+    log.append_read(read(1))
+    with pytest.raises(RuntimeError), transaction(db):
+        log.append(AuditEvent("register.exported", "writer", AT, None, {}))
+        raise RuntimeError("the export failed")
+    assert committed(db) == []  # nothing of the failed change, and the read is still queued
+    log.append_read(read(2))
+    log.append(AuditEvent("register.exported", "writer", AT, None, {}))
+    assert committed(db) == [
+        (1, "dossier.read", "canbo1"),
+        (2, "dossier.read", "canbo2"),
+        (3, "register.exported", "writer"),
+    ]
+    assert log.flush_reads() == 0
+    assert log.verify() is None
+    log.close()
+
+
 def test_reading_the_log_shows_the_queued_reads_and_close_appends_the_rest(db: Engine) -> None:
     log = SqlAuditLog(db, read_flush_seconds=60)
     log.append_read(read(1, code="X-1"))
