@@ -7,13 +7,14 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Date, Integer, and_, case, exists, func, literal, not_, or_, select
+from sqlalchemy import Connection, Date, Integer, Select, Subquery, and_, case, func, literal, not_, or_, select, text
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, Exists, FunctionElement, ScalarSelect
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement, ScalarSelect
 
 from dossiers.calendar import VN_TZ
 from dossiers.model import DossierStatus, Role
 from dossiers.statistics import (
+    COUNT_FIELDS,
     DIGITISED_INPUT_KIND,
     ELECTRONIC_RESULT_KIND,
     RATING_LEVELS,
@@ -55,13 +56,17 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
 
 
-def _handling_department() -> ScalarSelect[Any]:
-    """:func:`dossiers.statistics.handling_department` as a correlated subquery: the department of the latest
-    claim or completion by a specialist (the department recorded with the event, else the official's current
-    one); among events at the same moment the first recorded, as the Python rule picked it."""
-    department = func.coalesce(
+def _department_of_handler() -> ColumnElement[Any]:
+    return func.coalesce(
         func.nullif(audit_log.c.details["department"].as_string(), ""), func.nullif(app_user.c.department_code, "")
     )
+
+
+def _handling_department_lookup() -> ScalarSelect[Any]:
+    """The same rule as :func:`_handling_departments` as a lookup per dossier, for SQLite: its probes of
+    ``ix_audit_log_dossier_code`` are cheap in process, while it plans the ranked derived table badly (measured at
+    20,000 dossiers: ≈ 1 s as a lookup, ≈ 40 s as the derived table)."""
+    department = _department_of_handler()
     return (
         select(department)
         .select_from(audit_log.join(app_user, app_user.c.username == audit_log.c.actor))
@@ -78,14 +83,35 @@ def _handling_department() -> ScalarSelect[Any]:
     )
 
 
-def statistics_report(
-    conn: Connection, period: Period, group_by: GroupBy, agency_codes: Collection[str] | None = None
-) -> Report:
-    """The QĐ 766 indicators of ``period`` per group, counted by the database: one query that reads the dossiers
-    that can count (received before the end and not finished before the start, or rated in the period; the
-    indexes on ``received_at`` and ``finished_at``), turns each into the 0/1 flags of
-    :func:`dossiers.statistics.indicators_of` and sums them per group. ``tests/integration/test_statistics_sql.py``
-    holds it to the Python definitions over the same rows."""
+def _handling_departments() -> Subquery:
+    """:func:`dossiers.statistics.handling_department` of every handled dossier, computed once per dossier (a
+    derived table joined by dossier, not a lookup per dossier): the department of the latest claim or completion
+    by a specialist (the department recorded with the event, else the official's current one); among events at the
+    same moment the first recorded, as the Python rule picked it (PostgreSQL: one sort of the handling events
+    instead of a lookup per dossier)."""
+    department = _department_of_handler()
+    latest_first = func.row_number().over(
+        partition_by=audit_log.c.dossier_code, order_by=(audit_log.c.at.desc(), audit_log.c.seq)
+    )
+    ranked = (
+        select(audit_log.c.dossier_code, department.label("department"), latest_first.label("rank"))
+        .select_from(audit_log.join(app_user, app_user.c.username == audit_log.c.actor))
+        .where(
+            audit_log.c.kind.in_(HANDLING_EVENTS),
+            audit_log.c.dossier_code.is_not(None),
+            app_user.c.role == Role.SPECIALIST.value,
+            department.is_not(None),
+        )
+        .subquery("ranked")
+    )
+    return select(ranked.c.dossier_code, ranked.c.department).where(ranked.c.rank == 1).subquery("handling")
+
+
+def statistics_query(
+    period: Period, group_by: GroupBy, agency_codes: Collection[str] | None = None, dialect: str = "postgresql"
+) -> Select[Any]:
+    """The one grouped query of :func:`statistics_report` for ``dialect`` (apart, so a bench can EXPLAIN it): one row
+    per group, ``key``, the sum of each count flag and ``rating_1`` … ``rating_5``."""
     start, end = period.start, period.end
     d = dossier.c
     rated_in_period = select(rating.c.dossier_code).where(rating.c.rated_at >= start, rating.c.rated_at < end)
@@ -97,22 +123,39 @@ def statistics_report(
     in_progress = and_(d.received_at < end, or_(d.finished_at.is_(None), d.finished_at >= end))
     # paused for a supplement before the end and still paused: overdue only if it already was when the clock stopped
     paused_in_time = and_(d.paused_at.is_not(None), d.paused_at <= end, d.due_at > d.paused_at)
-    paid_by_end = and_(
-        payment.c.dossier_code == d.code,
-        payment.c.status == "paid",
-        payment.c.paid_at.is_not(None),
-        payment.c.paid_at < end,
+    # payments and documents by the end, one row per dossier each (derived tables joined by dossier: one pass
+    # over each table instead of a lookup per dossier and flag)
+    paid = (
+        select(payment.c.dossier_code, func.max(_flag(payment.c.online.is_(True))).label("online"))
+        .where(payment.c.status == "paid", payment.c.paid_at.is_not(None), payment.c.paid_at < end)
+        .group_by(payment.c.dossier_code)
+        .subquery("paid")
     )
-
-    def document_by_end(kind: str) -> Exists:
-        return exists().where(document.c.dossier_code == d.code, document.c.kind == kind, document.c.created_at < end)
-
+    kinds = (DIGITISED_INPUT_KIND, ELECTRONIC_RESULT_KIND)
+    documents = (
+        select(
+            document.c.dossier_code,
+            *(func.max(_flag(document.c.kind == kind)).label(kind) for kind in kinds),
+        )
+        .where(document.c.kind.in_(kinds), document.c.created_at < end)
+        .group_by(document.c.dossier_code)
+        .subquery("documents")
+    )
+    joined = (
+        dossier.outerjoin(rating, rating.c.dossier_code == d.code)
+        .outerjoin(paid, paid.c.dossier_code == d.code)
+        .outerjoin(documents, documents.c.dossier_code == d.code)
+    )
     if group_by is GroupBy.AGENCY:
         key: ColumnElement[Any] = d.agency_code
     elif group_by is GroupBy.PROCEDURE:
         key = d.procedure_code
+    elif dialect == "sqlite":
+        key = func.coalesce(_handling_department_lookup(), UNASSIGNED)
     else:
-        key = func.coalesce(_handling_department(), UNASSIGNED)
+        handling = _handling_departments()
+        joined = joined.outerjoin(handling, handling.c.dossier_code == d.code)
+        key = func.coalesce(handling.c.department, UNASSIGNED)
     flags: dict[str, ColumnElement[bool]] = {
         "carried_over": and_(d.received_at < start, or_(d.finished_at.is_(None), d.finished_at >= start)),
         "received": received,
@@ -128,17 +171,17 @@ def statistics_report(
         "in_progress": in_progress,
         "overdue": and_(in_progress, d.due_at < end, not_(paused_in_time)),
         "returned_by_post": and_(resolved, d.return_channel == "postal"),
-        "paid": and_(received, exists().where(paid_by_end)),
-        "paid_online": and_(received, exists().where(paid_by_end, payment.c.online.is_(True))),
-        "digitised_inputs": and_(received, or_(d.channel == "online", document_by_end(DIGITISED_INPUT_KIND))),
-        "electronic_results": and_(resolved, document_by_end(ELECTRONIC_RESULT_KIND)),
+        "paid": and_(received, paid.c.dossier_code.is_not(None)),
+        "paid_online": and_(received, paid.c.online == 1),
+        "digitised_inputs": and_(received, or_(d.channel == "online", documents.c[DIGITISED_INPUT_KIND] == 1)),
+        "electronic_results": and_(resolved, documents.c[ELECTRONIC_RESULT_KIND] == 1),
     }
     rated_level = case(
         (and_(rating.c.rated_at >= start, rating.c.rated_at < end), rating.c.level), else_=literal(None, Integer)
     )
     rows = (
         select(key.label("key"), *(_flag(c).label(name) for name, c in flags.items()), rated_level.label("rated"))
-        .select_from(dossier.outerjoin(rating, rating.c.dossier_code == d.code))
+        .select_from(joined)
         .where(
             d.accepted_at.is_not(None),  # an online dossier counts once reception accepted it
             d.received_at < end,
@@ -153,10 +196,29 @@ def statistics_report(
         *(func.sum(one.c[name]).label(name) for name in flags),
         *(func.sum(_flag(one.c.rated == level)).label(f"rating_{level}") for level in RATING_LEVELS),
     ).group_by(one.c.key)
+    return sums
+
+
+def statistics_report(
+    conn: Connection, period: Period, group_by: GroupBy, agency_codes: Collection[str] | None = None
+) -> Report:
+    """The QĐ 766 indicators of ``period`` per group, counted by the database: one query that reads the dossiers
+    that can count (received before the end and not finished before the start, or rated in the period; the
+    indexes on ``received_at`` and ``finished_at``), turns each into the 0/1 flags of
+    :func:`dossiers.statistics.indicators_of` and sums them per group. ``tests/integration/test_statistics_sql.py``
+    holds it to the Python definitions over the same rows."""
+    if conn.dialect.name == "postgresql":
+        # for the rest of this (read-only) unit: measured at 1,000,000 dossiers (bench/statistics.py), compiling
+        # the plan's expressions (JIT) cost up to 2 s and saved less; the per-dossier derived tables spill to disk
+        # at the default 4 MB; parallel workers each rebuild every derived table's hash, which on two cores is
+        # slower than one process doing it once
+        for setting in ("jit = off", "work_mem = '64MB'", "max_parallel_workers_per_gather = 0"):
+            conn.execute(text(f"SET LOCAL {setting}"))
+    flags = COUNT_FIELDS
     groups = []
-    for r in conn.execute(sums):
+    for r in conn.execute(statistics_query(period, group_by, agency_codes, conn.dialect.name)):
         indicators = Indicators(
-            **{name: int(r._mapping[name] or 0) for name in flags},  # type: ignore[arg-type]
+            **{name: int(r._mapping[name] or 0) for name in flags},
             ratings=tuple(int(r._mapping[f"rating_{level}"] or 0) for level in RATING_LEVELS),  # type: ignore[arg-type]
         )
         if indicators != Indicators():  # a group where nothing happened in the period is left out
