@@ -46,7 +46,7 @@ from sqlalchemy import Engine, insert  # noqa: E402
 
 from dossiers.audit import GENESIS_HASH, chain_hash, checkpoint_statement, verify_chain  # noqa: E402
 from dossiers.ports import AuditEntry, AuditEvent  # noqa: E402
-from persistence.audit_log import SqlAuditLog  # noqa: E402
+from persistence.audit_log import SqlAuditLog, entry_row  # noqa: E402
 from persistence.schema import audit_head, audit_log, metadata  # noqa: E402
 from persistence.uow import make_engine, transaction  # noqa: E402
 
@@ -151,19 +151,7 @@ def bulk_insert(db: Engine, count: int) -> tuple[float, float]:
         generating += time.perf_counter() - t
         if not batch:
             break
-        rows = [
-            {
-                "seq": e.seq,
-                "kind": e.event.kind,
-                "actor": e.event.actor,
-                "at": e.event.at,
-                "dossier_code": e.event.dossier_code,
-                "details": dict(e.event.details),
-                "prev_hash": e.prev_hash,
-                "entry_hash": e.entry_hash,
-            }
-            for e in batch
-        ]
+        rows = [entry_row(e) for e in batch]
         with transaction(db) as conn:
             conn.execute(insert(audit_log), rows)
         last = batch[-1]

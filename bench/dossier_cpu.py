@@ -35,6 +35,7 @@ from typing import Any
 import structlog
 from sqlalchemy import event
 
+from bench.task_list import DETAILS, HOUSEHOLD
 from documents.samples import sample_pdf
 from dossiers.model import Person
 from motcua.app import build_runtime, init_state
@@ -42,17 +43,8 @@ from motcua.settings import Settings
 from services.intake import Applicant
 from services.uploads import Upload
 
-HOUSEHOLD = "2.000575"
 AGENCY = "000.00.31.H99"
 RECEPTION, SPECIALIST, LEADER, CLERK = "tiepnhan.xa1", "chuyenvien1.xa1", "lanhdao.xa1", "vanthu.xa1"
-DETAILS = {
-    "business_name": "Tạp hóa Bình An",
-    "business_address": "Thôn Đông, xã Hòa An, tỉnh Demo",
-    "business_lines": ["Bán lẻ lương thực, thực phẩm"],
-    "capital_vnd": 100_000_000,
-    "owner_birth_date": "1985-04-12",
-    "owner_address": "Xã Hòa An, tỉnh Demo",
-}
 
 
 class Flow:

@@ -95,6 +95,20 @@ def _flush_at_exit() -> None:
         audit.close()
 
 
+def entry_row(e: AuditEntry) -> dict[str, Any]:
+    """An entry as the ``audit_log`` row that keeps it."""
+    return {
+        "seq": e.seq,
+        "kind": e.event.kind,
+        "actor": e.event.actor,
+        "at": e.event.at,
+        "dossier_code": e.event.dossier_code,
+        "details": dict(e.event.details),
+        "prev_hash": e.prev_hash,
+        "entry_hash": e.entry_hash,
+    }
+
+
 def _canonical_event(e: AuditEvent) -> AuditEvent:
     return AuditEvent(
         kind=e.kind, actor=e.actor, at=e.at, dossier_code=e.dossier_code, details=_canonical_details(e.details)
@@ -173,22 +187,7 @@ class SqlAuditLog:
                 entry_hash = chain_hash(prev, event, seq)
                 entries.append(AuditEntry(seq=seq, event=event, prev_hash=prev, entry_hash=entry_hash))
                 prev = entry_hash
-            conn.execute(
-                _INSERT_ENTRY,
-                [
-                    {
-                        "seq": e.seq,
-                        "kind": e.event.kind,
-                        "actor": e.event.actor,
-                        "at": e.event.at,
-                        "dossier_code": e.event.dossier_code,
-                        "details": dict(e.event.details),
-                        "prev_hash": e.prev_hash,
-                        "entry_hash": e.entry_hash,
-                    }
-                    for e in entries
-                ],
-            )
+            conn.execute(_INSERT_ENTRY, [entry_row(e) for e in entries])
             conn.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": prev})
             self._remember_head(conn, seq, prev)
         return entries[len(earlier) :], len(earlier)

@@ -133,17 +133,8 @@ class LocalDocumentStore(BaseStore):
                     os.fchmod(out.fileno(), OBJECT_MODE)
                     os.fsync(out.fileno())
             obj = StoredObject(key=object_key(prefix, sha256), sha256=sha256, size=size, content_type=content_type)
-            target = self._path(obj.key)
             self._make_parents(prefix)
-            try:
-                os.link(tmp, target)  # atomic, and refuses an existing target: write-once
-            except FileExistsError:
-                return self._existing(obj)
-            except OSError as exc:
-                raise StorageError.io_failure("store object", obj.key, exc) from exc
-            with _io("sync directory", obj.key):
-                _fsync_dir(target.parent)
-            return obj
+            return self._link_into_place(tmp, obj)
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -273,9 +264,14 @@ class LocalDocumentStore(BaseStore):
         check_integrity(source, st.st_size)
         self._prepare_root(prefix)
         self._make_parents(prefix)
+        return self._link_into_place(origin, obj)
+
+    def _link_into_place(self, source: Path, obj: StoredObject) -> StoredObject:
+        """``source`` becomes ``obj``'s file: a hard link (atomic, and it refuses an existing target: write-once;
+        the same bytes there already are the same object), then the directory is synced."""
         target = self._path(obj.key)
         try:
-            os.link(origin, target)  # refuses an existing target: write-once
+            os.link(source, target)
         except FileExistsError:
             return self._existing(obj)
         except OSError as exc:

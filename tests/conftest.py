@@ -304,6 +304,22 @@ class Api:
         assert r.status_code == 200, r.text
         self.work()  # result.seal, dossier.result_ready
 
+    def received(self, as_user: str = "tiepnhan.xa1", **fields: Any) -> str:
+        """A dossier registered at the desk and accepted with its receipt: its review task is open."""
+        r = self.submit(as_user, **fields)
+        assert r.status_code == 201, r.text
+        self.work()  # accept, receipt: the review task opens
+        return str(r.json()["code"])
+
+    def resolve(self, code: str) -> None:
+        """From review to handed over: the specialist and the leader approve, the result is issued (signed,
+        numbered, sealed) and the desk hands it over."""
+        assert self.decide("chuyenvien1.xa1", code, "approve", "Hồ sơ hợp lệ").status_code == 200
+        assert self.decide("lanhdao.xa1", code, "approve").status_code == 200
+        self.issue_result(code)
+        assert self.decide("tiepnhan.xa1", code, None).status_code == 200
+        self.work()
+
     def decide(self, username: str, code: str, decision: str | None, comment: str | None = None) -> Any:
         task = self.task_for(username, code)
         return self.post(f"/api/tasks/{task['id']}/complete", username, json={"decision": decision, "comment": comment})

@@ -10,13 +10,6 @@ from motcua.app import DEMO_PASSWORD
 from tests.conftest import COMMUNE, OTHER_COMMUNE, Api
 
 
-def submitted(api: Api, as_user: str = "tiepnhan.xa1", **fields: str) -> str:
-    r = api.submit(as_user, **fields)
-    assert r.status_code == 201, r.text
-    api.work()  # accept, receipt: the review task opens
-    return str(r.json()["code"])
-
-
 def other_commune(api: Api) -> None:
     now = api.runtime.clock.now()
     api.runtime.accounts.add("tiepnhan.xa2", DEMO_PASSWORD, "Cán bộ xã 2", Role.RECEPTION, OTHER_COMMUNE, None, now)
@@ -33,8 +26,8 @@ def codes(api: Api, username: str, **params: Any) -> list[str]:
 
 def test_a_specialist_never_receives_another_agency_s_tasks(api: Api) -> None:
     other_commune(api)
-    mine = [submitted(api) for _ in range(2)]
-    theirs = [submitted(api, "tiepnhan.xa2", applicant_name="Người Xã Khác") for _ in range(2)]
+    mine = [api.received() for _ in range(2)]
+    theirs = [api.received("tiepnhan.xa2", applicant_name="Người Xã Khác") for _ in range(2)]
     assert sorted(codes(api, "chuyenvien1.xa1")) == sorted(mine)
     assert sorted(codes(api, "chuyenvien.xa2")) == sorted(theirs)
     # the engine itself returns only the agency's tasks: the desk never reads the other commune's
@@ -52,7 +45,7 @@ def test_a_specialist_never_receives_another_agency_s_tasks(api: Api) -> None:
 def test_pages_are_disjoint_slices_in_due_order(api: Api) -> None:
     made = []
     for _ in range(5):
-        made.append(submitted(api))
+        made.append(api.received())
         api.advance(hours=1)  # each received later: due later
     whole = api.get("/api/tasks", "chuyenvien1.xa1").json()
     assert [t["dossier_code"] for t in whole] == made

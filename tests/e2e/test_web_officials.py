@@ -38,13 +38,6 @@ def logged_in(api: Api, username: str) -> TestClient:
     return client
 
 
-def submitted(api: Api, as_user: str = "tiepnhan.xa1", **fields: str) -> str:
-    r = api.submit(as_user, **fields)
-    assert r.status_code == 201, r.text
-    api.work()  # accept, receipt: the review task opens
-    return str(r.json()["code"])
-
-
 def other_commune(api: Api) -> None:
     """A reception officer and a specialist of another commune (000.00.32.H99)."""
     rt = api.runtime
@@ -61,8 +54,8 @@ def task_id(api: Api, username: str, code: str) -> str:
 
 def test_the_list_shows_the_departments_tasks_and_not_another_communes(api: Api) -> None:
     other_commune(api)
-    mine = submitted(api)
-    theirs = submitted(api, "tiepnhan.xa2", applicant_name="Người Xã Khác")
+    mine = api.received()
+    theirs = api.received("tiepnhan.xa2", applicant_name="Người Xã Khác")
     page = logged_in(api, "chuyenvien1.xa1").get(LIST)
     assert page.status_code == 200
     assert mine in page.text and theirs not in page.text and "Người Xã Khác" not in page.text
@@ -78,9 +71,9 @@ def test_the_list_shows_the_departments_tasks_and_not_another_communes(api: Api)
 
 
 def test_tabs_filter_and_sort(api: Api) -> None:
-    first = submitted(api)
+    first = api.received()
     api.advance(hours=2)
-    second = submitted(api)
+    second = api.received()
     client = logged_in(api, "chuyenvien1.xa1")
     by_received = client.get(LIST, params={"sap_xep": "-nhan"}).text
     assert by_received.index(second) < by_received.index(first)
@@ -100,7 +93,7 @@ def test_tabs_filter_and_sort(api: Api) -> None:
 
 
 def test_claim_and_unclaim_with_the_forms_and_never_without_the_csrf_token(api: Api) -> None:
-    code = submitted(api)
+    code = api.received()
     task = task_id(api, "chuyenvien1.xa1", code)
     client = logged_in(api, "chuyenvien1.xa1")
     back = f"{LIST}?muc=chua-nhan&sap_xep=han"
@@ -125,7 +118,7 @@ def test_claim_and_unclaim_with_the_forms_and_never_without_the_csrf_token(api: 
 
 
 def test_the_task_page_shows_the_dossier_documents_history_and_decision_form(api: Api) -> None:
-    code = submitted(api)
+    code = api.received()
     task = task_id(api, "chuyenvien1.xa1", code)
     client = logged_in(api, "chuyenvien1.xa1")
     r = client.get(f"{LIST}/{task}")
@@ -157,7 +150,7 @@ def test_the_task_page_shows_the_dossier_documents_history_and_decision_form(api
 
 def test_the_inline_document_is_refused_to_another_agency(api: Api) -> None:
     other_commune(api)
-    code = submitted(api)
+    code = api.received()
     html = logged_in(api, "chuyenvien1.xa1").get(f"{LIST}/{task_id(api, 'chuyenvien1.xa1', code)}").text
     link = re.findall(r'href="(/can-bo/ho-so/[^"]+)" target="xem-truoc"', html)[0]
     assert logged_in(api, "chuyenvien.xa2").get(link).status_code == 403
@@ -166,7 +159,7 @@ def test_the_inline_document_is_refused_to_another_agency(api: Api) -> None:
 
 
 def test_approving_moves_the_dossier_on_and_errors_show_in_the_page(api: Api) -> None:
-    code = submitted(api)
+    code = api.received()
     task = task_id(api, "chuyenvien1.xa1", code)
     client = logged_in(api, "chuyenvien1.xa1")
     token = csrf(client, LIST)
@@ -186,7 +179,7 @@ def test_approving_moves_the_dossier_on_and_errors_show_in_the_page(api: Api) ->
 
 
 def test_applicant_name_and_comments_are_escaped(api: Api) -> None:
-    code = submitted(api, applicant_name="<script>alert('name')</script>")
+    code = api.received(applicant_name="<script>alert('name')</script>")
     r = api.decide("chuyenvien1.xa1", code, "approve", "<script>alert('comment')</script><b>ok</b>")
     assert r.status_code == 200, r.text
     leader = logged_in(api, "lanhdao.xa1")
@@ -199,7 +192,7 @@ def test_applicant_name_and_comments_are_escaped(api: Api) -> None:
 
 
 def _to_signing(api: Api) -> tuple[str, TestClient, str]:
-    code = submitted(api)
+    code = api.received()
     assert api.decide("chuyenvien1.xa1", code, "approve").status_code == 200
     assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
     api.work()  # the certificate is prepared and waits for the leader's signature

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,23 +20,8 @@ from persistence.uow import make_engine
 from workers.runtime import Complete, Failure, TaskContext, Worker
 from workflows.embedded.engine import EmbeddedEngine, ProcessError
 
+pytest_plugins = ["tests.integration.embedded_engine_fixtures"]  # clock, engine
 pytestmark = pytest.mark.integration
-START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(START)
-
-
-@pytest.fixture
-def engine(tmp_path: Path, clock: SimulatedClock) -> Iterator[EmbeddedEngine]:
-    db = make_engine(f"sqlite:///{tmp_path}/engine.sqlite3")
-    metadata.create_all(db)
-    eng = EmbeddedEngine(db, clock, [BENCH_BPMN])
-    eng.deploy()
-    yield eng
-    db.dispose()
 
 
 def _count(engine: EmbeddedEngine, table: object) -> int:

@@ -8,37 +8,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select, update
 
-from bench.engine import HERE as BENCH_BPMN
 from dossiers.clock import SimulatedClock
 from dossiers.ports import AuditEvent
 from motcua.app import Runtime
-from persistence.schema import metadata, procedure, wf_external_task, wf_timer, wf_user_task
-from persistence.uow import make_engine, transaction
+from persistence.schema import procedure, wf_external_task, wf_timer, wf_user_task
+from persistence.uow import transaction
 from workflows.embedded.engine import EmbeddedEngine
 
+pytest_plugins = ["tests.integration.embedded_engine_fixtures"]  # clock, engine
 pytestmark = pytest.mark.integration
-START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(START)
-
-
-@pytest.fixture
-def engine(tmp_path: Path, clock: SimulatedClock) -> Iterator[EmbeddedEngine]:
-    db = make_engine(f"sqlite:///{tmp_path}/engine.sqlite3")
-    metadata.create_all(db)
-    eng = EmbeddedEngine(db, clock, [BENCH_BPMN])
-    eng.deploy()
-    yield eng
-    db.dispose()
 
 
 @contextmanager
