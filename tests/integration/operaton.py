@@ -10,6 +10,7 @@ waits (bounded) for ``GET /engine-rest/engine`` with Basic auth, and always stop
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import secrets
@@ -74,6 +75,13 @@ def built_jar() -> Path:
     jar = CACHE / f"motcua-operaton-{source_hash()}.jar"
     if jar.exists():
         return jar
+    # test processes that need the engine at once build it once: the others wait here and find the jar
+    with (CACHE / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return jar if jar.exists() else _build(jar)
+
+
+def _build(jar: Path) -> Path:
     log = CACHE / "build.log"
     log.write_text("")
     base = ["-q", "-B", "-DskipTests", "package"]

@@ -226,10 +226,14 @@ def test_second_init_and_start_reuse_the_state(live_server: MotcuaServer, live_a
     codes = list(live_server.codes)
 
     def all_accepted() -> dict[str, dict[str, object]] | None:
+        """Accepted and given their receipt (the step after acceptance): nothing left moving before the stop."""
         views = {code: live_api.dossier(code) for code in codes}
-        return views if all(v["status"] == "in_progress" for v in views.values()) else None
+        settled = all(
+            v["status"] == "in_progress" and any(d["kind"] == "receipt" for d in v["documents"]) for v in views.values()
+        )
+        return views if settled else None
 
-    before = wait_for("the in-process workers to accept every dossier", all_accepted, timeout=20, every=0.2)
+    before = wait_for("the in-process workers to accept every dossier", all_accepted, timeout=30, every=0.2)
 
     exit_code, took, killed = live_server.stop() or (None, 0.0, False)
     # a graceful stop: uvicorn drains, then `serve` stops its workers and scheduler and returns
