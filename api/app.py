@@ -103,6 +103,7 @@ def procedure_json(p: Procedure) -> dict[str, Any]:
         "same_day": p.time_limit_days == 0,
         "levels": [lvl.value for lvl in p.levels],
         "fee_vnd": p.fee_vnd,
+        "fee_set_by": p.fee_set_by,  # province: the amount is the receiving agency's (fees.json), not fee_vnd
         "online_level": p.online_level,
         "channels": list(p.channels),
         "legal_source": p.legal_source,
@@ -118,7 +119,20 @@ def procedure_json(p: Procedure) -> dict[str, Any]:
             }
             for x in p.papers
         ],
-        "form_fields": [{"key": f.key, "name": f.name, "required": f.required, "kind": f.kind} for f in p.form_fields],
+        "form_fields": [
+            {
+                "key": f.key,
+                "name": f.name,
+                "name_en": f.name_en,
+                "required": f.required,
+                "kind": f.kind,
+                "widget": f.widget,
+                "group": f.group,
+            }
+            for f in p.form_fields
+        ],
+        # the application form as JSON Schema 2020-12 with its presentation hints (x-label, x-group, x-widget, …)
+        "form_schema": dict(p.form.schema) if p.form is not None else None,
     }
 
 
@@ -533,9 +547,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.public_results import public_results_router
     from api.reception import reception_router
     from api.scans import scans_router
+    from api.stopping import stopping_router
 
     app.include_router(late_notices_router(runtime))
     app.include_router(reception_router(runtime))
+    app.include_router(stopping_router(runtime))
     app.include_router(payments_router(runtime))
     app.include_router(scans_router(runtime))
     app.include_router(notifications_router(runtime))

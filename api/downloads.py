@@ -18,7 +18,9 @@ DOCUMENT_FILE_NAMES: Mapping[str, str] = {
     "receipt": "Mẫu 01 - Giấy tiếp nhận hồ sơ và hẹn trả kết quả",
     "supplement_request": "Mẫu 02 - Phiếu yêu cầu bổ sung hồ sơ",
     "refusal": "Mẫu 03 - Phiếu từ chối giải quyết hồ sơ",
-    "apology": "Mẫu 04 - Phiếu xin lỗi và hẹn lại ngày trả kết quả",
+    # Mẫu 04 in both sets, named differently (2018: phiếu xin lỗi và hẹn lại ngày trả kết quả; 2025: văn bản xin lỗi
+    # và đề nghị gia hạn thời gian giải quyết): a name true of both
+    "apology": "Mẫu 04 - Văn bản xin lỗi vì giải quyết quá hạn",
     "result": "Kết quả giải quyết",
     "result_draft": "Kết quả đã ký - chờ vào số",
     "scan_copy": "Bản sao điện tử",

@@ -1,4 +1,5 @@
-"""Control sheet (Mẫu 05) and tracking register (Mẫu 06) over HTTP, made on request and sealed by the agency.
+"""Control sheet and tracking register over HTTP, made on request and sealed by the agency; their form numbers
+those of the set in force (2018: Mẫu 05 and 06; from 15/9/2025: Mẫu 06 and 07).
 
 Mounted by ``create_app``: ``app.include_router(registers_router(runtime))``.
 """
@@ -12,10 +13,14 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import BearerPerson, Runtime
 from api.downloads import content_disposition
 from api.openapi import PDF, XLSX, problems
+from documents.templating import form_number
 from dossiers.errors import Forbidden, InvalidInput
 from dossiers.model import OFFICIAL_ROLES, Role
 
 MAX_PERIOD_DAYS = 366
+# the forms' numbers changed with the 2025 set (Circular 03/2025/TT-VPCP, from 15/9/2025)
+SHEET_DESCRIPTION = "Sealed by the agency: Mẫu 05 for a dossier received before 15/9/2025, Mẫu 06 from that day."
+REGISTER_DESCRIPTION = "PDF sealed by the agency: Mẫu 06 for a period ending before 15/9/2025, Mẫu 07 from that day."
 
 
 def registers_router(runtime: Runtime) -> APIRouter:
@@ -28,24 +33,26 @@ def registers_router(runtime: Runtime) -> APIRouter:
     @router.get(
         "/api/dossiers/{code}/control-sheet",
         response_class=Response,
-        responses={200: {"content": {PDF: {}}, "description": "Mẫu 05, sealed by the agency."}},
+        responses={200: {"content": {PDF: {}}, "description": SHEET_DESCRIPTION}},
     )
     def control_sheet(code: str, person: BearerPerson) -> Response:
-        """Mẫu 05, Phiếu kiểm soát quá trình giải quyết hồ sơ, as it stands now: every hand-over with its time
-        and early / on time / late. Officials of the dossier's agency and auditors."""
+        """Phiếu kiểm soát quá trình giải quyết hồ sơ (the form of the set in force when the dossier was received),
+        as it stands now: every hand-over with its time and early / on time / late. Officials of the dossier's
+        agency and auditors."""
         row = runtime.shop.dossier_row(code)
         if person.role != Role.AUDITOR and not (
             person.role in OFFICIAL_ROLES and person.agency_code == row.agency_code
         ):
             raise _forbidden("control sheet")
         pdf = paperwork.control_sheet(code, person.username)
-        return Response(pdf, media_type=PDF, headers=_attachment(f"{code}-mau-05-phieu-kiem-soat.pdf"))
+        number = (form_number("control_sheet", row.received_at) or ("",))[0]
+        return Response(pdf, media_type=PDF, headers=_attachment(f"{code}-mau-{number}-phieu-kiem-soat.pdf"))
 
     @router.get(
         "/api/registers/tracking",
         response_class=Response,
         responses={
-            200: {"content": {PDF: {}, XLSX: {}}, "description": "Mẫu 06 (PDF sealed by the agency)."},
+            200: {"content": {PDF: {}, XLSX: {}}, "description": REGISTER_DESCRIPTION},
             **problems(404),
         },
     )
@@ -56,8 +63,9 @@ def registers_router(runtime: Runtime) -> APIRouter:
         last_day: Annotated[dt.date | None, Query(alias="to", description="Last day received (incl.).")] = None,
         fmt: Annotated[Literal["pdf", "xlsx"], Query(alias="format")] = "pdf",
     ) -> Response:
-        """Mẫu 06, Sổ theo dõi hồ sơ: one row per dossier the agency received in the period (default: the
-        current month up to today). Officials of the agency, auditors and admins."""
+        """Sổ theo dõi hồ sơ (the form of the set in force on the period's last day): one row per dossier the
+        agency received in the period (default: the current month up to today). Officials of the agency, auditors
+        and admins."""
         agency_code = agency or person.agency_code
         if not agency_code:
             raise InvalidInput("Cần chọn cơ quan (agency).", "The query parameter 'agency' is required.")

@@ -108,7 +108,7 @@ class Flow:
         began = self._phase("accept and sealed receipt", began)
         self._decide(SPECIALIST, code, "approve")
         began = self._phase("specialist's review", began)
-        self._decide(LEADER, code, "approve")  # then result.prepare_certificate
+        self._decide(LEADER, code, "approve")  # then result.prepare
         began = self._phase("leader's approval, result prepared for signing", began)
         leader = self.people[LEADER]
         for pending in self.runtime.signatures.pending_for(leader):

@@ -46,7 +46,7 @@ from tests.integration.server import MotcuaServer, free_port  # noqa: E402
 
 COMMUNE = "000.00.31.H99"
 LAND_OFFICE = "000.40.00.H99"
-LAND = "1.012756"
+LAND = "1.013978"
 DETAILS = {
     "land_address": "Xóm Bãi, xã Hòa An, tỉnh Demo",
     "parcel_number": "215",

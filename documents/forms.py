@@ -1,4 +1,11 @@
-"""The forms of Circular 01/2018/TT-VPCP and the household business registration certificate, as PDF.
+"""The one-stop desk's forms and the household business registration certificate, as PDF.
+
+The desk's forms are those of the template set in force on the dossier's received date (Circular 01/2018/TT-VPCP,
+or Circular 03/2025/TT-VPCP from 15 September 2025: :mod:`documents.templating`); each renderer takes the set's
+:class:`~documents.templating.Templates` and asks it for the form serving its purpose (``receipt``, ``apology``,
+``stop_notice``, ``control_sheet``, …), so one renderer draws Mẫu 05 of 2018 and Mẫu 06 of 2025 alike. A field
+one set's form has and the other's lacks (the applicant's address on Mẫu 02, the coordinating agencies on the
+control sheet) is drawn when the template has it.
 
 Pure functions: a frozen dataclass in, the bytes of an A4 PDF out (no database, no storage, no signing), laid
 out by :mod:`documents.layout` (:func:`documents.layout.render_form`): one page, and an annex on the following
@@ -56,12 +63,14 @@ __all__ = [
     "ReceiptData",
     "ReceivedPaper",
     "RefusalData",
+    "StopNoticeData",
     "SupplementData",
     "render_apology",
     "render_control_sheet",
     "render_household_business_certificate",
     "render_receipt",
     "render_refusal",
+    "render_stop_notice",
     "render_supplement_request",
 ]
 
@@ -118,6 +127,9 @@ class ReceiptData:
     document_number: str | None = None  # "Số: …" under the agency name
     signer_title: str | None = None  # None: the template's (mau-01 texts.officer_signer)
     lookup_url: str | None = None  # the public lookup address; shown as a QR code and as text
+    return_channel: str | None = None  # how the result is returned: counter | postal | online (template labels)
+    register_book: str | None = None  # the tracking register's book ("2026"), 2025 set
+    register_number: int | None = None  # the dossier's entry in that book
 
     def __post_init__(self) -> None:
         check(self)
@@ -145,6 +157,8 @@ class SupplementData:
     parent_agency: str | None = None
     document_number: str | None = None
     signer_title: str | None = None  # None: the template's (mau-02 texts.signer)
+    applicant_address: str | None = None  # drawn when the template has the field (2025 set)
+    applicant_email: str | None = None
 
     def __post_init__(self) -> None:
         check(self)
@@ -168,6 +182,8 @@ class RefusalData:
     parent_agency: str | None = None
     document_number: str | None = None
     signer_title: str | None = None  # None: the template's (mau-03 texts.signer)
+    applicant_address: str | None = None  # drawn when the template has the field (2025 set)
+    applicant_email: str | None = None
 
     def __post_init__(self) -> None:
         check(self)
@@ -175,7 +191,8 @@ class RefusalData:
 
 @dataclass(frozen=True)
 class ApologyData:
-    """Mẫu 04: Phiếu xin lỗi và hẹn lại ngày trả kết quả."""
+    """Mẫu 04: Phiếu xin lỗi và hẹn lại ngày trả kết quả (2018); Văn bản xin lỗi và đề nghị gia hạn thời gian
+    giải quyết (2025)."""
 
     dossier_code: str
     agency_name: str  # the agency (or department) handling the dossier
@@ -191,11 +208,39 @@ class ApologyData:
     parent_agency: str | None = None
     document_number: str | None = None
     signer_title: str | None = None  # None: the template's (mau-04 texts.signer)
+    applicant_address: str | None = None  # drawn when the template has the field (2025 set)
+    applicant_email: str | None = None
 
     def __post_init__(self) -> None:
         check(self)
         if self.new_due_at <= self.old_due_at:
             raise ValueError("ApologyData.new_due_at is not after old_due_at")
+
+
+@dataclass(frozen=True)
+class StopNoticeData:
+    """Mẫu 05 of the 2025 set: Thông báo dừng giải quyết hồ sơ — the dossier stops, at the applicant's request
+    (``requested_at`` set: the day they asked) or by the agency (``requested_at`` None), for ``reason``."""
+
+    dossier_code: str
+    agency_name: str  # the agency handling the dossier
+    place_name: str
+    applicant_name: str
+    procedure_name: str
+    received_at: dt.datetime
+    reason: str
+    issued_at: dt.datetime
+    official_name: str | None = None  # the officer who signs (the head of the agency, or who acts for them)
+    requested_at: dt.datetime | None = None
+    return_channel: str | None = None  # how the papers go back: counter | postal | online (template labels)
+    applicant_address: str | None = None
+    applicant_email: str | None = None
+    parent_agency: str | None = None
+    document_number: str | None = None
+    signer_title: str | None = None  # None: the template's (texts.signer)
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 @dataclass(frozen=True)
@@ -235,6 +280,8 @@ class ControlSheetData:
     parent_agency: str | None = None
     document_number: str | None = None
     signer_title: str | None = None  # None: the template's (mau-05 texts.signer)
+    coordinating_agencies: tuple[str, ...] = ()  # other agencies the dossier went to (2025 set: its own line)
+    signer_name: str | None = None  # the officer who issued the sheet
 
     def __post_init__(self) -> None:
         check(self)
@@ -314,9 +361,25 @@ def _annex_lines(tpl: FormTemplate, code: str) -> tuple[str, ...]:
     return ("PHỤ LỤC", tpl.plain("annex_heading"), tpl.plain("annex_reference", dossier_code=code))
 
 
+def _contact(tpl: FormTemplate, address: str | None, email: str | None) -> list[Flowable]:
+    """The applicant's address and e-mail, on forms whose template has the fields and when they are known."""
+    out: list[Flowable] = []
+    if address and tpl.has("address"):
+        out.append(para(tpl.markup("address", applicant_address=address)))
+    if email and tpl.has("email"):
+        out.append(para(tpl.markup("email", applicant_email=email)))
+    return out
+
+
+def _return_method(tpl: FormTemplate, channel: str | None) -> str | None:
+    if not channel or not tpl.has_labels("returns"):
+        return None
+    return tpl.labels("returns").get(channel, channel)
+
+
 def _issued_form(
     tpl: FormTemplate,
-    data: SupplementData | RefusalData | ApologyData | ControlSheetData,
+    data: SupplementData | RefusalData | ApologyData | StopNoticeData | ControlSheetData,
     body: list[Flowable],
     signer_name: str | None,
     compact_body: list[Flowable] | None = None,
@@ -356,7 +419,7 @@ def render_receipt(data: ReceiptData, templates: Templates | None = None) -> byt
     A list of papers too long for page 1 moves to an annex on the following pages.
     """
     register_fonts()
-    tpl = _templates(templates).get("mau-01")
+    tpl = _templates(templates).form("receipt")
     channels = tpl.labels("channels")
     channel = channels.get("counter" if data.channel == "direct" else data.channel, data.channel)
     code = data.dossier_code
@@ -392,12 +455,18 @@ def render_receipt(data: ReceiptData, templates: Templates | None = None) -> byt
             items.append((tpl.markup("processing_time", processing_time=data.processing_time), None))
         items.append((tpl.markup("received", received_at=_moment(data.received_at)), None))
         items.append((tpl.markup("appointment", appointment_at=_moment(data.appointment_at)), None))
-        if data.result_delivery:
-            items.append((tpl.markup("result_delivery", result_delivery=data.result_delivery), None))
+        delivery = data.result_delivery or _return_method(tpl, data.return_channel)
+        if delivery:
+            items.append((tpl.markup("result_delivery", result_delivery=delivery), None))
         for number, (text, extra) in enumerate(items, start=1):
             out.append(para(f"{number}. {text}"))
             if extra is not None:
                 out += [Spacer(1, 3), extra, Spacer(1, 2)]
+        if data.register_number is not None and tpl.has("register_entry"):
+            entry = tpl.markup(
+                "register_entry", register_number=f"{data.register_number:02d}", register_book=data.register_book or ""
+            )
+            out.append(para(entry))
         out.append(
             para(
                 tpl.markup(
@@ -441,13 +510,14 @@ def render_supplement_request(data: SupplementData, templates: Templates | None 
     A list of contents too long for page 1 moves to an annex on the following pages.
     """
     register_fonts()
-    tpl = _templates(templates).get("mau-02")
+    tpl = _templates(templates).form("supplement_request")
     code = data.dossier_code
     items = [para(f"{i}. {escape_text(item)}", ITEM) for i, item in enumerate(data.items, start=1)]
 
     def body(compact: bool) -> list[Flowable]:
         out = [
             para(tpl.markup("applicant", applicant_name=data.applicant_name)),
+            *_contact(tpl, data.applicant_address, data.applicant_email),
             para(tpl.markup("procedure", procedure_name=data.procedure_name)),
         ]
         received = tpl.markup("received_on", received_date=short_date(data.received_at)) if data.received_at else ""
@@ -477,11 +547,12 @@ def render_supplement_request(data: SupplementData, templates: Templates | None 
 def render_refusal(data: RefusalData, templates: Templates | None = None) -> bytes:
     """Mẫu 03, Phiếu từ chối tiếp nhận giải quyết hồ sơ, as PDF bytes (texts from template ``mau-03``)."""
     register_fonts()
-    tpl = _templates(templates).get("mau-03")
+    tpl = _templates(templates).form("refusal")
     code = data.dossier_code
     received = tpl.markup("received_on", received_date=short_date(data.received_at)) if data.received_at else ""
     body = [
         para(tpl.markup("applicant", applicant_name=data.applicant_name)),
+        *_contact(tpl, data.applicant_address, data.applicant_email),
         para(tpl.markup("procedure", procedure_name=data.procedure_name)),
         para(tpl.markup("refusal", agency_name=data.agency_name, dossier_code=code, received_on=Markup(received))),
         para(escape_text(data.reason), ITEM),
@@ -491,10 +562,21 @@ def render_refusal(data: RefusalData, templates: Templates | None = None) -> byt
 
 
 def render_apology(data: ApologyData, templates: Templates | None = None) -> bytes:
-    """Mẫu 04, Phiếu xin lỗi và hẹn lại ngày trả kết quả, as PDF bytes (texts from template ``mau-04``)."""
+    """Mẫu 04 as PDF bytes: Phiếu xin lỗi và hẹn lại ngày trả kết quả (2018), or Văn bản xin lỗi và đề nghị gia
+    hạn thời gian giải quyết (2025: addressed to the applicant, the apology, then the request to extend)."""
     register_fonts()
-    tpl = _templates(templates).get("mau-04")
+    tpl = _templates(templates).form("apology")
     code = data.dossier_code
+    if tpl.has("extension"):
+        letter = [
+            *_letter_head(tpl, data, data.received_at),
+            para(tpl.markup("old_due", old_due_at=_moment(data.old_due_at))),
+            para(tpl.markup("reason", agency_name=data.agency_name, reason=data.reason)),
+            para(tpl.markup("apology", agency_name=data.agency_name)),
+            para(tpl.markup("extension", agency_name=data.agency_name, new_due_at=_moment(data.new_due_at))),
+            para(tpl.markup("closing")),
+        ]
+        return _issued_form(tpl, data, letter, data.official_name)
     body = [
         para(
             tpl.markup(
@@ -511,6 +593,42 @@ def render_apology(data: ApologyData, templates: Templates | None = None) -> byt
         para(tpl.markup("apology", agency_name=data.agency_name, new_due_at=_moment(data.new_due_at))),
         para(tpl.markup("closing")),
     ]
+    return _issued_form(tpl, data, body, data.official_name)
+
+
+def _letter_head(tpl: FormTemplate, data: ApologyData | StopNoticeData, received_at: dt.datetime) -> list[Flowable]:
+    """The opening of a 2025 letter to the applicant: to whom, where they are reached, which dossier."""
+    return [
+        para(tpl.markup("addressee", applicant_name=data.applicant_name)),
+        *_contact(tpl, data.applicant_address, data.applicant_email),
+        para(
+            tpl.markup(
+                "received",
+                received_date=short_date(received_at),
+                agency_name=data.agency_name,
+                dossier_code=data.dossier_code,
+            )
+        ),
+        para(tpl.markup("procedure", procedure_name=data.procedure_name)),
+    ]
+
+
+def render_stop_notice(data: StopNoticeData, templates: Templates | None = None) -> bytes:
+    """Mẫu 05 of the 2025 set, Thông báo dừng giải quyết hồ sơ, as PDF bytes: at the applicant's request or by
+    the agency, the reason, and how the papers go back. ``templates`` must be a set that has the form."""
+    register_fonts()
+    tpl = _templates(templates).form("stop_notice")
+    code = data.dossier_code
+    if data.requested_at is not None:
+        requested = short_date(data.requested_at)
+        grounds = tpl.markup("by_applicant", requested_date=requested, agency_name=data.agency_name, dossier_code=code)
+    else:
+        grounds = tpl.markup("by_agency", agency_name=data.agency_name, dossier_code=code)
+    body = [*_letter_head(tpl, data, data.received_at), para(grounds), para(tpl.markup("reason", reason=data.reason))]
+    back = _return_method(tpl, data.return_channel)
+    if back:
+        body.append(para(tpl.markup("papers_back", return_method=back)))
+    body.append(para(tpl.markup("closing")))
     return _issued_form(tpl, data, body, data.official_name)
 
 
@@ -539,20 +657,27 @@ def _hand_over_table(tpl: FormTemplate, data: ControlSheetData) -> Table:
 
 
 def render_control_sheet(data: ControlSheetData, templates: Templates | None = None) -> bytes:
-    """Mẫu 05, Phiếu kiểm soát quá trình giải quyết hồ sơ, as PDF bytes (texts from template ``mau-05``).
+    """Phiếu kiểm soát quá trình giải quyết hồ sơ (Mẫu 05 of 2018, Mẫu 06 of 2025), as PDF bytes; the 2025 form
+    also names the coordinating agencies.
 
     One table row per hand-over (who gave, who received, when, and whether the step was early, on time or
     late against the dossier's due date at that moment). Too many rows for page 1 move to an annex.
     """
     register_fonts()
-    tpl = _templates(templates).get("mau-05")
+    tpl = _templates(templates).form("control_sheet")
     code = data.dossier_code
+    coordinating: list[Flowable] = []
+    if tpl.has("coordinating"):
+        names = "; ".join(data.coordinating_agencies)
+        text = tpl.markup("coordinating", coordinating_agencies=names) if names else tpl.markup("no_coordinating")
+        coordinating.append(para(text))
 
     def body(compact: bool) -> list[Flowable]:
         out: list[Flowable] = [
             para(tpl.markup("applicant", applicant_name=data.applicant_name)),
             para(tpl.markup("procedure", procedure_name=data.procedure_name)),
             para(tpl.markup("handling", handling_agency=data.handling_agency)),
+            *coordinating,
             para(tpl.markup("received", received_at=_moment(data.received_at))),
             para(tpl.markup("due", due_at=_moment(data.due_at))),
             Spacer(1, 4),
@@ -567,7 +692,9 @@ def render_control_sheet(data: ControlSheetData, templates: Templates | None = N
 
     rows_annex = [_hand_over_table(tpl, data)] if data.rows else []
     attached = tpl.plain("attached", dossier_code=code)
-    return _issued_form(tpl, data, body(compact=False), None, body(compact=True), rows_annex, subtitles=(attached,))
+    return _issued_form(
+        tpl, data, body(compact=False), data.signer_name, body(compact=True), rows_annex, subtitles=(attached,)
+    )
 
 
 def render_household_business_certificate(data: CertificateData) -> bytes:

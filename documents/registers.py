@@ -1,9 +1,11 @@
-"""Mẫu 06, Sổ theo dõi hồ sơ (Circular 01/2018/TT-VPCP): one row per dossier of an agency in a period.
+"""Sổ theo dõi hồ sơ (Mẫu 06 of Circular 01/2018/TT-VPCP, Mẫu 07 of Circular 03/2025/TT-VPCP): one row per dossier
+of an agency in a period.
 
 Two renderings of the same :class:`TrackingRegisterData`: a landscape A4 PDF set in the embedded Noto Serif,
 with a blank area for the agency's seal after the table (where it falls is only known once the table has
 flowed, so :func:`render_tracking_register` returns it with the bytes), and an XLSX workbook with Vietnamese
-headers. Texts and headers come from template ``mau-06``.
+headers. Texts and headers come from the set's template for ``tracking_register`` (the 2025 one also names the
+register's book).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class TrackingRegisterData:
     rows: tuple[TrackingRow, ...] = ()
     parent_agency: str | None = None
     signer_title: str | None = None  # None: the template's (mau-06 texts.signer)
+    register_book: str | None = None  # the book (2025 set: "Quyển số"), e.g. the year
 
     def __post_init__(self) -> None:
         check(self)
@@ -118,7 +121,7 @@ def render_tracking_register(
 ) -> tuple[bytes, SignatureBox]:
     """Mẫu 06 as a landscape A4 PDF; returns the bytes and the blank box left for the agency's seal."""
     register_fonts()
-    tpl = (templates or default_templates()).get("mau-06")
+    tpl = (templates or default_templates()).form("tracking_register")
     size = tpl.layout("font_size")
     cell = style("reg-cell", fontSize=size, leading=size * 1.25, alignment=0)
     cell_c = style("reg-cellc", fontSize=size, leading=size * 1.25, alignment=TA_CENTER)
@@ -195,6 +198,11 @@ def render_tracking_register(
             ),
             centered,
         ),
+        *(
+            [Paragraph(escape_text(tpl.plain("book", register_book=data.register_book)), centered)]
+            if data.register_book and tpl.has("book")
+            else []
+        ),
         Spacer(1, 8),
         table if data.rows else Paragraph(tpl.markup("no_rows"), style("reg-none")),
         Spacer(1, 6),
@@ -234,7 +242,7 @@ def tracking_register_xlsx(data: TrackingRegisterData, templates: Templates | No
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
-    tpl = (templates or default_templates()).get("mau-06")
+    tpl = (templates or default_templates()).form("tracking_register")
     labels = tpl.labels("timeliness")
     in_progress, overdue = tpl.plain("in_progress"), tpl.plain("overdue")
     book = Workbook()
@@ -244,7 +252,9 @@ def tracking_register_xlsx(data: TrackingRegisterData, templates: Templates | No
     headers = tpl.list("headers")
     sheet.append([tpl.plain("title")])
     sheet.append([data.agency_name])
-    sheet.append([tpl.plain("period", from_date=short_date(data.period_from), to_date=short_date(data.period_to))])
+    period = tpl.plain("period", from_date=short_date(data.period_from), to_date=short_date(data.period_to))
+    volume = [tpl.plain("book", register_book=data.register_book)] if data.register_book and tpl.has("book") else []
+    sheet.append([period, *volume])  # the book beside the period: the headers stay on row 4
     sheet.append(headers)
     bold = Font(bold=True)
     for c in sheet[1] + sheet[4]:

@@ -1,6 +1,12 @@
-"""Form templates as data: the fixed texts, labels and layout numbers of Mẫu 01–06 (Circular 01/2018/TT-VPCP).
+"""Form templates as data: the fixed texts, labels and layout numbers of the one-stop desk's forms, in dated sets.
 
-Each form has one JSON file, ``documents/templates/<form>.json`` (``mau-01.json`` … ``mau-06.json``)::
+Two sets are shipped, listed with the day each comes into force in ``documents/templates/sets.json``: the forms of
+Circular 01/2018/TT-VPCP (Mẫu 01–06, ``documents/templates/mau-0N.json``) and those of Circular 03/2025/TT-VPCP
+(Mẫu 01–07, in force from 15 September 2025, ``documents/templates/2025/mau-0N.json``). A dossier keeps the set in
+force on the day it was received (:meth:`Templates.on`); the set also says which of its forms serves which
+purpose (``kinds``: the receipt is Mẫu 01 in both, the control sheet Mẫu 05 in 2018 and Mẫu 06 in 2025).
+
+Each form has one JSON file::
 
     {
       "form": "mau-01",
@@ -15,14 +21,16 @@ A text may use the placeholders :data:`SPEC` allows for it (``{dossier_code}``, 
 ``{{`` and ``}}`` for literal braces) and the tags ``<b>``, ``</b>``, ``<i>``, ``</i>``, ``<br/>``; every other
 character is shown as written. Placeholder values are the dossier's data, escaped before they are set.
 
-An agency edits the texts without code: it copies a file into its own templates directory (a setting), edits
-it, and passes the directory to :class:`Templates`; a form without a file there keeps the shipped one. An
+An agency edits the texts without code: it copies a file into its own templates directory (a setting; the 2025
+forms in its ``2025`` subdirectory, as shipped), edits it, and passes the directory to :class:`Templates`; a form
+without a file there keeps the shipped one. An
 override file must be complete — :func:`validate_templates` says precisely what is missing or wrong, and
 loading an invalid file raises :class:`TemplateError` with the same messages.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import string
@@ -34,18 +42,36 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from dossiers.calendar import VN_TZ
+
 __all__ = [
     "DEFAULT_DIR",
+    "KINDS",
+    "SETS",
     "SPEC",
+    "SPECS",
     "FormSpec",
     "FormTemplate",
     "TemplateError",
+    "TemplateSet",
     "Templates",
     "default_templates",
+    "template_sets",
     "validate_templates",
 ]
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "templates"
+SETS_FILE = "sets.json"
+KINDS = (
+    "receipt",
+    "supplement_request",
+    "refusal",
+    "apology",
+    "stop_notice",
+    "control_sheet",
+    "tracking_register",
+)
+"""What a form is for, whatever its number in a set (what the services and renderers ask for)."""
 _TAGS = ("<b>", "</b>", "<i>", "</i>", "<br/>")
 _TAG_PATTERN = re.compile(r"<[^<>]*>")
 
@@ -69,7 +95,7 @@ def _p(*names: str) -> frozenset[str]:
 _NONE = _p()
 _TIMELINESS = _p("early", "on_time", "late")
 
-SPEC: dict[str, FormSpec] = {
+SPEC: dict[str, FormSpec] = {  # Circular 01/2018/TT-VPCP
     "mau-01": FormSpec(
         name="Giấy tiếp nhận hồ sơ và hẹn trả kết quả",
         texts={
@@ -207,7 +233,97 @@ SPEC: dict[str, FormSpec] = {
         layout=_p("font_size"),
     ),
 }
-"""Every form's required fields and the placeholders each text may use."""
+"""Every form's required fields and the placeholders each text may use (the 2018 set)."""
+
+_CONTACT = {"address": _p("applicant_address"), "email": _p("applicant_email")}
+_RETURNS = _p("counter", "postal", "online")
+_LETTER = {
+    "title": _NONE,
+    "subtitle": _p("dossier_code"),
+    "addressee": _p("applicant_name"),
+    **_CONTACT,
+    "received": _p("received_date", "agency_name", "dossier_code"),
+    "procedure": _p("procedure_name"),
+}
+
+SPEC_2025: dict[str, FormSpec] = {  # Circular 03/2025/TT-VPCP
+    "mau-01": FormSpec(
+        name="Giấy tiếp nhận hồ sơ và hẹn trả kết quả",
+        texts={**SPEC["mau-01"].texts, "register_entry": _p("register_book", "register_number")},
+        lists=SPEC["mau-01"].lists,
+        labels={**SPEC["mau-01"].labels, "returns": _RETURNS},
+        layout=SPEC["mau-01"].layout,
+    ),
+    "mau-02": FormSpec(
+        name="Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ",
+        texts={**SPEC["mau-02"].texts, **_CONTACT},
+        lists={},
+        labels={},
+        layout=_NONE,
+    ),
+    "mau-03": FormSpec(
+        name="Phiếu từ chối tiếp nhận giải quyết hồ sơ",
+        texts={**SPEC["mau-03"].texts, **_CONTACT},
+        lists={},
+        labels={},
+        layout=_NONE,
+    ),
+    "mau-04": FormSpec(
+        name="Văn bản xin lỗi và đề nghị gia hạn thời gian giải quyết",
+        texts={
+            **_LETTER,
+            "old_due": _p("old_due_at"),
+            "reason": _p("agency_name", "reason"),
+            "apology": _p("agency_name"),
+            "extension": _p("agency_name", "new_due_at"),
+            "closing": _NONE,
+            "signer": _NONE,
+            "signature_note": _NONE,
+        },
+        lists={},
+        labels={},
+        layout=_NONE,
+    ),
+    "mau-05": FormSpec(
+        name="Thông báo dừng giải quyết hồ sơ",
+        texts={
+            **_LETTER,
+            "by_applicant": _p("requested_date", "agency_name", "dossier_code"),
+            "by_agency": _p("agency_name", "dossier_code"),
+            "reason": _p("reason"),
+            "papers_back": _p("return_method"),
+            "closing": _NONE,
+            "signer": _NONE,
+            "signature_note": _NONE,
+        },
+        lists={},
+        labels={"returns": _RETURNS},
+        layout=_NONE,
+    ),
+    "mau-06": FormSpec(
+        name="Phiếu kiểm soát quá trình giải quyết hồ sơ",
+        texts={
+            **SPEC["mau-05"].texts,
+            "coordinating": _p("coordinating_agencies"),
+            "no_coordinating": _NONE,
+        },
+        lists=SPEC["mau-05"].lists,
+        labels=SPEC["mau-05"].labels,
+        layout=SPEC["mau-05"].layout,
+    ),
+    "mau-07": FormSpec(
+        name="Sổ theo dõi hồ sơ",
+        texts={**SPEC["mau-06"].texts, "book": _p("register_book")},
+        lists=SPEC["mau-06"].lists,
+        labels=SPEC["mau-06"].labels,
+        layout=SPEC["mau-06"].layout,
+    ),
+}
+"""The 2025 set: the new Mẫu 04 (apology and request to extend the time) and 05 (notice that processing stops),
+the control sheet and the register renumbered 06 and 07, and the fields the 2018 forms lacked."""
+
+SPECS: dict[str, dict[str, FormSpec]] = {"2018": SPEC, "2025": SPEC_2025}
+"""Each set's forms (the set names of ``sets.json``)."""
 
 
 class TemplateError(ValueError):
@@ -269,16 +385,17 @@ def _section(data: Mapping[str, Any], name: str, problems: list[str], prefix: st
     return value
 
 
-def check_template(data: Any, form: str | None = None, where: str = "template") -> list[str]:
-    """Problems of one parsed template; ``form`` is the form the file must be (from its name)."""
+def check_template(data: Any, form: str | None = None, where: str = "template", *, edition: str = "2018") -> list[str]:
+    """Problems of one parsed template of set ``edition``; ``form`` is the form the file must be (from its name)."""
+    specs = SPECS[edition]
     if not isinstance(data, dict):
         return [f"{where}: the template must be a JSON object"]
     declared = data.get("form")
-    if not isinstance(declared, str) or declared not in SPEC:
-        return [f"{where}: field 'form' must be one of {', '.join(sorted(SPEC))} (found {declared!r})"]
+    if not isinstance(declared, str) or declared not in specs:
+        return [f"{where}: field 'form' must be one of {', '.join(sorted(specs))} (found {declared!r})"]
     if form is not None and declared != form:
         return [f"{where}: file is for form '{form}' but field 'form' says '{declared}'"]
-    spec = SPEC[declared]
+    spec = specs[declared]
     prefix = f"{where}: {declared}"
     problems: list[str] = []
     if not isinstance(data.get("name"), str) or not data["name"].strip():
@@ -347,30 +464,139 @@ def _read(path: Path) -> tuple[Any, list[str]]:
         return None, [f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
 
 
+@dataclass(frozen=True)
+class TemplateSet:
+    """One dated set of forms (an entry of ``sets.json``): in force from ``valid_from`` (Vietnam date) until the
+    next set's; its files in ``directory`` (relative to the templates directory); ``kinds`` maps each purpose
+    (:data:`KINDS`) to the set's form."""
+
+    name: str
+    valid_from: dt.date
+    directory: str
+    source: str
+    kinds: Mapping[str, str]
+
+    def folder(self, root: Path) -> Path:
+        return root if self.directory in ("", ".") else root / self.directory
+
+
+def _set_problems(raw: Any, where: str) -> tuple[list[TemplateSet], list[str]]:
+    """The sets a parsed ``sets.json`` lists, oldest first, and what is wrong with it."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("sets"), list) or not raw["sets"]:
+        return [], [f"{where}: must be an object with a non-empty list 'sets'"]
+    found: list[TemplateSet] = []
+    problems: list[str] = []
+    for i, entry in enumerate(raw["sets"]):
+        at = f"{where}: sets[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{at}: must be an object")
+            continue
+        name = entry.get("set")
+        if name not in SPECS:
+            problems.append(f"{at}: field 'set' must be one of {', '.join(sorted(SPECS))} (found {name!r})")
+            continue
+        try:
+            valid_from = dt.date.fromisoformat(str(entry.get("valid_from")))
+        except ValueError:
+            problems.append(f"{at}: valid_from must be a date YYYY-MM-DD (found {entry.get('valid_from')!r})")
+            continue
+        kinds = entry.get("kinds")
+        if not isinstance(kinds, dict):
+            problems.append(f"{at}: field 'kinds' must be an object")
+            continue
+        for kind, form in sorted(kinds.items()):
+            if kind not in KINDS:
+                problems.append(f"{at}: unknown kind '{kind}' (kinds: {', '.join(KINDS)})")
+            elif form not in SPECS[name]:
+                problems.append(f"{at}: kinds.{kind}: '{form}' is not a form of set {name}")
+        for form in sorted(set(SPECS[name]) - set(kinds.values())):
+            problems.append(f"{at}: form {form} of set {name} serves no kind")
+        directory = entry.get("directory", ".")
+        if not isinstance(directory, str) or ".." in Path(directory).parts or Path(directory).is_absolute():
+            problems.append(f"{at}: directory must be a relative path inside the templates directory")
+            continue
+        found.append(TemplateSet(name, valid_from, directory, str(entry.get("source", "")), dict(kinds)))
+    dates = [s.valid_from for s in found]
+    if dates != sorted(dates) or len(set(dates)) != len(dates):
+        problems.append(f"{where}: sets must be listed oldest first, each from a different day")
+    return found, problems
+
+
+def _load_sets() -> tuple[TemplateSet, ...]:
+    data, problems = _read(DEFAULT_DIR / SETS_FILE)
+    found, more = _set_problems(data, str(DEFAULT_DIR / SETS_FILE)) if not problems else ([], [])
+    if problems or more:
+        raise TemplateError(problems + more)
+    return tuple(found)
+
+
+SETS: tuple[TemplateSet, ...] = _load_sets()
+"""The shipped sets, oldest first (``documents/templates/sets.json``)."""
+
+
+def template_sets() -> tuple[TemplateSet, ...]:
+    return SETS
+
+
+def set_on(day: dt.date | dt.datetime) -> TemplateSet:
+    """The set in force on ``day`` (an aware moment is taken in Vietnam time): the newest set from that day or
+    before; the oldest also covers the days before it."""
+    if isinstance(day, dt.datetime):
+        day = day.astimezone(VN_TZ).date() if day.tzinfo is not None else day.date()
+    chosen = SETS[0]
+    for candidate in SETS:
+        if candidate.valid_from <= day:
+            chosen = candidate
+    return chosen
+
+
+def _set_named(name: str) -> TemplateSet:
+    for candidate in SETS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"unknown template set {name!r}")
+
+
 def validate_templates(directory: Path | str | None = None, *, complete: bool | None = None) -> list[str]:
     """Every problem of the templates in ``directory`` (default: the shipped ones), one message each, naming
     the file, the form and the field: invalid JSON, a missing required field, an unknown placeholder, a
-    wrong type. An empty list means every file is usable.
+    wrong type. An empty list means every file is usable. Each set is read from its own folder (the 2018 set
+    from ``directory`` itself, the 2025 set from ``directory/2025``).
 
     ``complete`` (default: True for the shipped directory, False for an agency's override directory) also
-    requires a file for every form. Files whose name is not ``<form>.json`` of a known form are reported."""
+    requires a file for every form of every set. Files whose name is not ``<form>.json`` of a known form are
+    reported."""
     folder = Path(directory) if directory is not None else DEFAULT_DIR
+    shipped = directory is None or folder.resolve() == DEFAULT_DIR
     if complete is None:
-        complete = directory is None or folder.resolve() == DEFAULT_DIR
+        complete = shipped
     if not folder.is_dir():
         return [f"{folder}: templates directory does not exist"]
     problems: list[str] = []
-    for path in sorted(folder.glob("*.json")):
-        form = path.stem
-        if form not in SPEC:
-            problems.append(f"{path}: unknown form '{form}' (files are named {', '.join(f'{f}.json' for f in SPEC)})")
+    if shipped:
+        data, errors = _read(DEFAULT_DIR / SETS_FILE)
+        problems += errors or _set_problems(data, str(DEFAULT_DIR / SETS_FILE))[1]
+    for template_set in SETS:
+        specs = SPECS[template_set.name]
+        where = template_set.folder(folder)
+        if not where.is_dir():
+            if complete:
+                problems.append(f"{where}: templates directory of set {template_set.name} does not exist")
             continue
-        data, errors = _read(path)
-        problems += errors or check_template(data, form, str(path))
-    if complete:
-        for form in SPEC:
-            if not (folder / f"{form}.json").is_file():
-                problems.append(f"{folder / f'{form}.json'}: missing template for {form} ({SPEC[form].name})")
+        for path in sorted(where.glob("*.json")):
+            form = path.stem
+            if path.name == SETS_FILE and where == folder:
+                continue
+            if form not in specs:
+                names = ", ".join(f"{f}.json" for f in specs)
+                problems.append(f"{path}: unknown form '{form}' (files are named {names})")
+                continue
+            data, errors = _read(path)
+            problems += errors or check_template(data, form, str(path), edition=template_set.name)
+        if complete:
+            for form in specs:
+                if not (where / f"{form}.json").is_file():
+                    problems.append(f"{where / f'{form}.json'}: missing template for {form} ({specs[form].name})")
     return problems
 
 
@@ -392,6 +618,13 @@ class FormTemplate:
 
     def raw(self, key: str) -> str:
         return str(self.data["texts"][key])
+
+    def has(self, key: str) -> bool:
+        """Whether the form has text ``key`` (a field one set's form has and the other's lacks)."""
+        return key in self.data.get("texts", {})
+
+    def has_labels(self, key: str) -> bool:
+        return key in self.data.get("labels", {})
 
     def markup(self, key: str, **values: Any) -> str:
         """Paragraph markup: the template's own text and tags, with every value escaped. Values given as
@@ -428,16 +661,45 @@ def _nfc(value: Any) -> str:
 
 
 class Templates:
-    """The templates in force: ``directory`` (an agency's overrides) first, then the shipped ones."""
+    """The templates of one set (default: the oldest, Circular 01/2018) in force: ``directory`` (an agency's
+    overrides) first, then the shipped ones. :meth:`on` gives the set in force on a day, sharing the overrides."""
 
-    def __init__(self, directory: Path | str | None = None) -> None:
+    def __init__(self, directory: Path | str | None = None, *, edition: str | None = None) -> None:
         self.directory = Path(directory) if directory is not None else None
+        self.set = _set_named(edition) if edition is not None else SETS[0]
         self._cache: dict[str, FormTemplate] = {}
         self._lock = threading.Lock()
+        self._editions: dict[str, Templates] = {self.set.name: self}
+
+    @property
+    def edition(self) -> str:
+        return self.set.name
+
+    def on(self, day: dt.date | dt.datetime) -> Templates:
+        """The templates of the set in force on ``day`` (a dossier's received date)."""
+        name = set_on(day).name
+        with self._lock:
+            found = self._editions.get(name)
+            if found is None:
+                found = Templates(self.directory, edition=name)
+                found._editions = self._editions
+                self._editions[name] = found
+            return found
+
+    def kind(self, kind: str) -> str | None:
+        """The form of this set that serves ``kind`` (None when the set has none)."""
+        return self.set.kinds.get(kind)
+
+    def form(self, kind: str) -> FormTemplate:
+        """The template of the form that serves ``kind`` in this set (``KeyError`` when the set has none)."""
+        form = self.kind(kind)
+        if form is None:
+            raise KeyError(f"set {self.set.name} has no form for {kind!r}")
+        return self.get(form)
 
     def get(self, form: str) -> FormTemplate:
-        if form not in SPEC:
-            raise KeyError(f"unknown form {form!r}")
+        if form not in SPECS[self.set.name]:
+            raise KeyError(f"unknown form {form!r} in set {self.set.name}")
         with self._lock:
             found = self._cache.get(form)
             if found is None:
@@ -446,11 +708,13 @@ class Templates:
             return found
 
     def _load(self, form: str) -> FormTemplate:
-        path = DEFAULT_DIR / f"{form}.json"
-        if self.directory is not None and (self.directory / f"{form}.json").is_file():
-            path = self.directory / f"{form}.json"
+        path = self.set.folder(DEFAULT_DIR) / f"{form}.json"
+        if self.directory is not None:
+            own = self.set.folder(self.directory) / f"{form}.json"
+            if own.is_file():
+                path = own
         data, problems = _read(path)
-        problems = problems or check_template(data, form, str(path))
+        problems = problems or check_template(data, form, str(path), edition=self.set.name)
         if problems:
             raise TemplateError(problems)
         return FormTemplate(form, data)
@@ -460,5 +724,15 @@ _default = Templates()
 
 
 def default_templates() -> Templates:
-    """The shipped templates (loaded once)."""
+    """The shipped templates of the oldest set (loaded once; ``.on(day)`` for the set in force on a day)."""
     return _default
+
+
+def form_number(kind: str, day: dt.date | dt.datetime) -> tuple[str, str] | None:
+    """The number (``"06"``) and name of the form that serves ``kind`` in the set in force on ``day`` — what a
+    page prints beside a paper, since the 2025 set renumbered the forms (the control sheet: Mẫu 05 → Mẫu 06);
+    None when that set has no such form."""
+    form = set_on(day).kinds.get(kind)
+    if form is None:
+        return None
+    return form.removeprefix("mau-"), _default.on(day).get(form).name

@@ -12,12 +12,18 @@ The file format (``motcua/data/procedures/<code>.json``)::
     {"code": "1.001193", "name": "…", "field": "…", "process_key": "birth_registration",
      "online_level": "full" | "partial", "channels": ["counter", "online", "postal"],
      "departments": {"specialist": ["TPHT", "TP"]},   # the kinds of department handling a role's steps
-     "form_fields": [{"key", "name", "required", "kind": "text|integer|date|list"}],
+     "form": "forms/1.001193.json",                     # the application form: a JSON Schema (dossiers.form_schema)
+     "result": {"template": "2.000575.json"} | {"renderer": "birth_certificate"},   # the result (services.results)
      "versions": [{"valid_from": "2025-07-01", "valid_to": null, "levels": ["commune"],
                    "time_limit": {"days": 0, "unit": "same_day|working_days|calendar_days"},
-                   "fee_vnd": 0, "legal_source": "…",
+                   "fee_vnd": 0, "fee_set_by": "national|province", "legal_source": "…",
                    "papers": [{"key", "name", "form": "original|copy|certified_copy|original_or_copy",
-                               "count": 1, "mandatory": true, "note": "…"}]}]}
+                               "count": 1, "mandatory": true, "note": "…"}]}],
+     "sources": [{"title": "…", "url": "…" | "reference": "…", "consulted": "2026-12-07",
+                  "facts": ["code", "name", "level", "time_limit", "fee", "legal_basis", "papers"]}]}
+
+``fee_set_by: province`` marks a fee the provincial People's Council sets: ``fee_vnd`` is then 0 and the amount is
+each agency's value in the fee table (:mod:`dossiers.fees`). ``sources`` names where each fact was checked.
 
 Parsing never stops at the first problem: :func:`check_entry` returns every problem with its JSON path, so an
 operator who edits the catalogue sees all mistakes at once (``motcua procedures validate``).
@@ -27,13 +33,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from dossiers import form_schema
 from dossiers.errors import InvalidInput, NotFound
-from dossiers.model import AgencyLevel, FormField, Procedure, RequiredPaper, Role
+from dossiers.model import AgencyLevel, FormField, FormSchema, Procedure, RequiredPaper, Role
 
 ROLE_NAMES = {r.value for r in Role}
 
@@ -42,6 +49,11 @@ class TimeUnit(StrEnum):
     SAME_DAY = "same_day"  # trong ngày; received after 15:00 → the next working day
     WORKING_DAYS = "working_days"
     CALENDAR_DAYS = "calendar_days"
+
+
+class FeeAuthority(StrEnum):
+    NATIONAL = "national"  # fee_vnd is the amount (or 0: no fee)
+    PROVINCE = "province"  # the People's Council sets it: fee_vnd 0, the amount is per agency (dossiers.fees)
 
 
 class OnlineLevel(StrEnum):
@@ -62,7 +74,6 @@ PAPER_FORM_NAMES = {
     "certified_copy": "Bản sao có chứng thực",
     "original_or_copy": "Bản chính hoặc bản sao",
 }
-FIELD_KINDS = ("text", "integer", "date", "list")
 ENTRY_KEYS = {
     "code",
     "name",
@@ -70,15 +81,31 @@ ENTRY_KEYS = {
     "process_key",
     "online_level",
     "channels",
-    "form_fields",
+    "form",
     "versions",
     "notes",
     "departments",
     "step_times",
+    "sources",
+    "result",
 }
-VERSION_KEYS = {"valid_from", "valid_to", "levels", "time_limit", "fee_vnd", "legal_source", "papers", "notes"}
+VERSION_KEYS = {
+    "valid_from",
+    "valid_to",
+    "levels",
+    "time_limit",
+    "fee_vnd",
+    "fee_set_by",
+    "legal_source",
+    "papers",
+    "notes",
+}
 PAPER_KEYS = {"key", "name", "form", "count", "mandatory", "note"}
-FORM_FIELD_KEYS = {"key", "name", "required", "kind"}
+SOURCE_KEYS = {"title", "url", "reference", "consulted", "facts"}
+SOURCE_FACTS = ("code", "name", "level", "time_limit", "fee", "legal_basis", "papers")
+FORM_FILE = re.compile(r"forms/[A-Za-z0-9][A-Za-z0-9._-]{0,79}\.json")
+FormLoader = Callable[[str], Any]
+"""Reads the form file an entry names (``forms/<code>.json``) as JSON; raises ``ValueError`` saying why it cannot."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,7 @@ class RuleVersion:
     fee_vnd: int
     legal_source: str
     papers: tuple[RequiredPaper, ...]
+    fee_set_by: FeeAuthority = FeeAuthority.NATIONAL
 
     @property
     def label(self) -> str:
@@ -101,6 +129,18 @@ class RuleVersion:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a fact of the entry was checked: a title, a URL or a reference (a file, a gazette), the day it was
+    consulted and which facts it supports."""
+
+    title: str
+    url: str
+    reference: str
+    consulted: dt.date
+    facts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CatalogueEntry:
     code: str
     name: str
@@ -108,13 +148,19 @@ class CatalogueEntry:
     process_key: str
     online_level: OnlineLevel
     channels: tuple[Channel, ...]
-    form_fields: tuple[FormField, ...]
+    form: FormSchema | None
     versions: tuple[RuleVersion, ...]  # ordered by valid_from
     departments: tuple[tuple[str, tuple[str, ...]], ...] = ()  # role → department kinds (code mnemonics)
     step_times: tuple[tuple[str, float], ...] = ()  # BPMN step id → working hours (the internal procedure)
+    sources: tuple[Source, ...] = ()
+    result: ResultSpec | None = None  # how the result document is made (services.results)
 
     def department_kinds(self, role: str) -> tuple[str, ...]:
         return next((kinds for r, kinds in self.departments if r == role), ())
+
+    @property
+    def form_fields(self) -> tuple[FormField, ...]:
+        return self.form.fields if self.form is not None else ()
 
     def version_at(self, day: dt.date) -> RuleVersion | None:
         for version in reversed(self.versions):
@@ -137,8 +183,10 @@ class CatalogueEntry:
             papers=version.papers,
             legal_source=version.legal_source,
             fee_vnd=version.fee_vnd,
+            fee_set_by=version.fee_set_by.value,
             rule_version=version.label,
             form_fields=self.form_fields,
+            form=self.form,
             field=self.field,
             online_level=self.online_level.value,
             channels=tuple(c.value for c in self.channels),
@@ -287,34 +335,42 @@ def _version(c: _Checker, data: Any, path: str) -> RuleVersion | None:
     if not isinstance(fee, int) or isinstance(fee, bool) or fee < 0:
         c.fail(f"{path}.fee_vnd", f"must be a whole number of đồng ≥ 0, got {fee!r}")
         fee = 0
+    authority = c.choice(data.get("fee_set_by", "national"), [a.value for a in FeeAuthority], f"{path}.fee_set_by")
+    fee_set_by = FeeAuthority(authority) if authority else FeeAuthority.NATIONAL
+    if fee_set_by is FeeAuthority.PROVINCE and fee:
+        c.fail(
+            f"{path}.fee_vnd",
+            "must be 0 when the province sets the fee: the amount is each agency's value in fees.json",
+        )
     legal_source = c.text(data, "legal_source", path)
     papers = _papers(c, data.get("papers"), f"{path}.papers")
     if len(c.problems) > before or valid_from is None:
         return None
-    return RuleVersion(valid_from, valid_to, tuple(levels), days, unit, fee, legal_source, papers)
+    return RuleVersion(valid_from, valid_to, tuple(levels), days, unit, fee, legal_source, papers, fee_set_by)
 
 
-def _form_fields(c: _Checker, items: Any, path: str) -> tuple[FormField, ...]:
-    if items is None:
-        return ()
-    if not isinstance(items, list):
-        c.fail(path, "must be a list")
-        return ()
-    fields: list[FormField] = []
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        p = f"{path}[{i}]"
-        if not isinstance(item, Mapping):
-            c.fail(p, "must be an object")
-            continue
-        c.unknown_keys(item, FORM_FIELD_KEYS, p)
-        key, name = c.text(item, "key", p), c.text(item, "name", p)
-        if key in seen:
-            c.fail(f"{p}.key", f"duplicate field {key!r}")
-        seen.add(key)
-        kind = c.choice(item.get("kind", "text"), FIELD_KINDS, f"{p}.kind") or "text"
-        fields.append(FormField(key, name, bool(item.get("required", True)), kind))
-    return tuple(fields)
+def _form(c: _Checker, ref: Any, path: str, load: FormLoader | None) -> FormSchema | None:
+    """The application form: a JSON Schema checked by :func:`dossiers.form_schema.parse`, named as a file
+    (``forms/<code>.json``, read by ``load``) or, as the catalogue's reader stores the entry, inline."""
+    if ref is None:
+        return None
+    if isinstance(ref, Mapping):
+        data, source = ref, path
+    elif not isinstance(ref, str) or not FORM_FILE.fullmatch(ref):
+        c.fail(path, f"must name a form schema file forms/<name>.json, got {ref!r}")
+        return None
+    elif load is None:
+        return None  # parsed without its form (a check of the entry alone); the catalogue's reader gives a loader
+    else:
+        try:
+            data, source = load(ref), ref
+        except ValueError as exc:
+            c.fail(path, f"{ref}: {exc}")
+            return None
+    form, problems = form_schema.parse(data, source)
+    for problem in problems:
+        c.fail(path, problem)
+    return form
 
 
 def _departments(c: _Checker, data: Any, path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -359,12 +415,76 @@ def _step_times(c: _Checker, data: Any, path: str) -> tuple[tuple[str, float], .
     return tuple(out)
 
 
-def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, list[str]]:
-    """Parse one catalogue entry; returns it (or None) and every problem found, each with its JSON path."""
+def _sources(c: _Checker, items: Any, path: str) -> tuple[Source, ...]:
+    """``[{"title", "url" or "reference", "consulted": "YYYY-MM-DD", "facts": ["code", …]}]``."""
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        c.fail(path, "must be a list of sources")
+        return ()
+    out: list[Source] = []
+    for i, item in enumerate(items):
+        p = f"{path}[{i}]"
+        if not isinstance(item, Mapping):
+            c.fail(p, "must be an object")
+            continue
+        c.unknown_keys(item, SOURCE_KEYS, p)
+        title = c.text(item, "title", p)
+        url = c.text(item, "url", p, required=False)
+        reference = c.text(item, "reference", p, required=False)
+        if not url and not reference:
+            c.fail(p, "needs a url or a reference")
+        consulted = c.date(item.get("consulted"), f"{p}.consulted")
+        facts = item.get("facts", [])
+        if not isinstance(facts, list):
+            c.fail(f"{p}.facts", f"must list facts among {', '.join(SOURCE_FACTS)}")
+            facts = []
+        for j, fact in enumerate(facts):
+            c.choice(fact, SOURCE_FACTS, f"{p}.facts[{j}]")
+        if consulted is not None:
+            out.append(Source(title, url, reference, consulted, tuple(str(f) for f in facts)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ResultSpec:
+    """What the procedure's result is: a template file (``documents.result_templates``, in the results
+    directories) or a built-in renderer registered by name (``services.results``)."""
+
+    template: str | None = None
+    renderer: str | None = None
+
+
+RESULT_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json")
+
+
+def _result(c: _Checker, data: Any, path: str) -> ResultSpec | None:
+    """``{"template": "2.000575.json"}`` or ``{"renderer": "birth_certificate"}``: one of the two."""
+    if data is None:
+        return None
+    if not isinstance(data, Mapping) or len(set(data) & {"template", "renderer"}) != 1:
+        c.fail(path, 'must be {"template": "<file>.json"} or {"renderer": "<name>"}')
+        return None
+    c.unknown_keys(data, {"template", "renderer"}, path)
+    template, renderer = data.get("template"), data.get("renderer")
+    if template is not None and (not isinstance(template, str) or not RESULT_FILE.fullmatch(template)):
+        c.fail(f"{path}.template", f"must be a file name ending in .json, got {template!r}")
+        return None
+    if renderer is not None and (not isinstance(renderer, str) or not STEP_ID.fullmatch(renderer)):
+        c.fail(f"{path}.renderer", f"must be the name of a built-in renderer, got {renderer!r}")
+        return None
+    return ResultSpec(template, renderer)
+
+
+def check_entry(
+    data: Any, where: str = "$", load_form: FormLoader | None = None
+) -> tuple[CatalogueEntry | None, list[str]]:
+    """Parse one catalogue entry; returns it (or None) and every problem found, each with its JSON path.
+    ``load_form`` reads the form file the entry names (the domain does no I/O); without it the form is not read."""
     c = _Checker()
     if not isinstance(data, Mapping):
         return None, [f"{where}: a catalogue entry must be a JSON object"]
-    c.unknown_keys(data, ENTRY_KEYS, where)
+    c.unknown_keys(data, ENTRY_KEYS | {"form_fields"}, where)  # form_fields: refused below, with what replaced it
     code = c.text(data, "code", where)
     name = c.text(data, "name", where)
     field = c.text(data, "field", where)
@@ -378,9 +498,13 @@ def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, lis
         for i, ch in enumerate(raw_channels):
             if c.choice(ch, [x.value for x in Channel], f"{where}.channels[{i}]"):
                 channels.append(Channel(ch))
-    form_fields = _form_fields(c, data.get("form_fields"), f"{where}.form_fields")
+    if "form_fields" in data:
+        c.fail(f"{where}.form_fields", 'replaced by a form schema file: "form": "forms/<code>.json"')
+    form = _form(c, data.get("form"), f"{where}.form", load_form)
     departments = _departments(c, data.get("departments"), f"{where}.departments")
     step_times = _step_times(c, data.get("step_times"), f"{where}.step_times")
+    result = _result(c, data.get("result"), f"{where}.result")
+    sources = _sources(c, data.get("sources"), f"{where}.sources")
     versions: list[RuleVersion] = []
     raw_versions = data.get("versions")
     if not isinstance(raw_versions, list) or not raw_versions:
@@ -406,16 +530,18 @@ def check_entry(data: Any, where: str = "$") -> tuple[CatalogueEntry | None, lis
         process_key,
         OnlineLevel(online),
         tuple(channels),
-        form_fields,
+        form,
         tuple(versions),
         departments,
         step_times,
+        sources,
+        result=result,
     )
     return entry, []
 
 
-def parse_entry(data: Any, where: str = "$") -> CatalogueEntry:
-    entry, problems = check_entry(data, where)
+def parse_entry(data: Any, where: str = "$", load_form: FormLoader | None = None) -> CatalogueEntry:
+    entry, problems = check_entry(data, where, load_form)
     if entry is None:
         raise CatalogueError(problems)
     return entry

@@ -12,16 +12,21 @@ from dossiers.model import DossierStatus, Procedure
 S = DossierStatus
 ALLOWED: dict[DossierStatus, frozenset[DossierStatus]] = {
     # an online dossier before reception accepts it: accepted, sent back for papers, refused or withdrawn
-    S.SUBMITTED: frozenset({S.RECEIVED, S.SUPPLEMENT_REQUESTED, S.REFUSED, S.WITHDRAWN}),
-    S.RECEIVED: frozenset({S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
-    S.IN_PROGRESS: frozenset({S.SUPPLEMENT_REQUESTED, S.RESULT_READY, S.REFUSED, S.WITHDRAWN}),
+    S.SUBMITTED: frozenset({S.RECEIVED, S.SUPPLEMENT_REQUESTED, S.REFUSED, S.WITHDRAWN, S.STOPPED}),
+    S.RECEIVED: frozenset({S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN, S.STOPPED}),
+    S.IN_PROGRESS: frozenset({S.SUPPLEMENT_REQUESTED, S.RESULT_READY, S.REFUSED, S.WITHDRAWN, S.STOPPED}),
     # back to processing, or (asked for at reception, before acceptance) back to the reception queue
-    S.SUPPLEMENT_REQUESTED: frozenset({S.IN_PROGRESS, S.SUBMITTED, S.REFUSED, S.WITHDRAWN}),
+    S.SUPPLEMENT_REQUESTED: frozenset({S.IN_PROGRESS, S.SUBMITTED, S.REFUSED, S.WITHDRAWN, S.STOPPED}),
     S.RESULT_READY: frozenset({S.RETURNED}),
     S.RETURNED: frozenset(),
     S.REFUSED: frozenset(),
     S.WITHDRAWN: frozenset(),
+    S.STOPPED: frozenset(),
 }
+
+# Where processing may stop (Mẫu 05 of 2025: withdrawn at the applicant's request, or stopped by the agency): any
+# open status; a dossier with its result ready, handed over, refused or stopped already is finished.
+STOPPABLE = frozenset(s for s, targets in ALLOWED.items() if S.STOPPED in targets)
 
 
 def check_transition(current: DossierStatus, target: DossierStatus) -> bool:

@@ -40,7 +40,8 @@ class DossierStatus(StrEnum):
     RESULT_READY = "result_ready"
     RETURNED = "returned"
     REFUSED = "refused"
-    WITHDRAWN = "withdrawn"
+    WITHDRAWN = "withdrawn"  # processing stopped at the applicant's request (Mẫu 05 of 2025)
+    STOPPED = "stopped"  # processing stopped by the agency, with its reason (Mẫu 05 of 2025)
 
 
 STATUS_LABELS_VI: Mapping[DossierStatus, str] = {
@@ -52,9 +53,14 @@ STATUS_LABELS_VI: Mapping[DossierStatus, str] = {
     DossierStatus.RETURNED: "Đã trả kết quả",
     DossierStatus.REFUSED: "Từ chối",
     DossierStatus.WITHDRAWN: "Rút hồ sơ",
+    DossierStatus.STOPPED: "Dừng giải quyết",
 }
 
-FINAL_STATUSES = frozenset({DossierStatus.RETURNED, DossierStatus.REFUSED, DossierStatus.WITHDRAWN})
+FINAL_STATUSES = frozenset(
+    {DossierStatus.RETURNED, DossierStatus.REFUSED, DossierStatus.WITHDRAWN, DossierStatus.STOPPED}
+)
+# processing stopped (Mẫu 05 of 2025): at the applicant's request or by the agency — finished without a result
+STOPPED_STATUSES = frozenset({DossierStatus.WITHDRAWN, DossierStatus.STOPPED})
 
 
 @dataclass(frozen=True)
@@ -132,12 +138,42 @@ class RequiredPaper:
 
 @dataclass(frozen=True)
 class FormField:
-    """A value the applicant declares on the application form (e.g. the household business name)."""
+    """A value the applicant declares on the application form (e.g. the household business name): a view of one
+    property of the procedure's form schema (:mod:`dossiers.form_schema`) for the pages and the bounds."""
 
     key: str
     name: str
     required: bool = True
-    kind: str = "text"  # text | integer | date | list
+    kind: str = "text"  # text | integer | date | list (texts) | rows (objects: ``columns``)
+    name_en: str = ""
+    widget: str = ""  # the schema's x-widget: date | id-number | money | address | rows | textarea | "" (plain)
+    group: str = ""  # the key of the group (fieldset) it is shown in
+    hint: tuple[str, str] = ("", "")  # Vietnamese, English: shown beside the input and with a pattern's error
+    choices: tuple[str, ...] = ()  # the schema's enum: a select
+    max_length: int = 0  # the schema's maxLength (0: the bounds' own)
+    columns: tuple[FormField, ...] = ()  # the cells of a row (kind rows)
+    rows: int = 0  # empty rows offered on the page (kind rows, list with the rows widget)
+
+
+@dataclass(frozen=True)
+class FormGroup:
+    """A group of the form's fields, shown as one fieldset under its legend."""
+
+    key: str
+    name: str
+    name_en: str
+    fields: tuple[FormField, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class FormSchema:
+    """The application form: its JSON Schema (draft 2020-12, checked by :mod:`dossiers.form_schema`) and the
+    fields and groups read from its presentation hints (``x-label``, ``x-order``, ``x-group``, ``x-widget``)."""
+
+    source: str  # the file it came from, e.g. forms/2.000575.json
+    schema: Mapping[str, object]
+    fields: tuple[FormField, ...]
+    groups: tuple[FormGroup, ...]
 
 
 @dataclass(frozen=True)
@@ -153,8 +189,11 @@ class Procedure:
     papers: tuple[RequiredPaper, ...]
     legal_source: str = ""
     fee_vnd: int = 0
+    fee_set_by: str = "national"  # national | province (the amount is a per-agency value: dossiers.fees)
     rule_version: str = ""
     form_fields: tuple[FormField, ...] = ()
+    # the form's schema (the fields above are its view); before ``field`` below, which shadows dataclasses.field
+    form: FormSchema | None = field(default=None, compare=False, repr=False)
     field: str = ""  # lĩnh vực
     online_level: str = "partial"  # full | partial (dịch vụ công trực tuyến toàn trình / một phần)
     channels: tuple[str, ...] = ("counter",)  # counter | online | postal

@@ -76,7 +76,7 @@ class ProcessInstance:
     id: str
     process_key: str
     business_key: str
-    state: str  # running | completed | failed
+    state: str  # running | completed | cancelled | failed
     variables: Mapping[str, JsonValue]
 
 
@@ -154,6 +154,12 @@ class Engine(Protocol):
 
     def set_retries(self, task_id: str, retries: int) -> None:
         """Give a failed external task new retries: its incident is resolved and workers fetch it again."""
+        ...
+
+    def cancel(self, business_key: str, reason: str) -> bool:
+        """End the running instance of ``business_key`` where it is (processing stopped: Mẫu 05): its user tasks,
+        service steps and timers go, so no list shows it and no worker or timer moves it again; its state becomes
+        ``cancelled``. False when no instance of that key is running (none, or ended already): safe to repeat."""
         ...
 
 

@@ -14,7 +14,8 @@ Progress (TT 01/2018 reporting shape: carried over + received = resolved + refus
     ``resolved``      *đã giải quyết*: a result was issued in the period — the dossier reached
                       ``result_ready``/``returned`` and its ``finished_at`` (the moment the result was ready,
                       not the hand-over) lies in the period. Refusals and withdrawals are not results: they
-                      are counted apart (``refused``, ``withdrawn``, by their ``finished_at``), so
+                      are counted apart (``refused``, ``withdrawn`` — which also counts a dossier the agency
+                      stopped, Mẫu 05 of 2025 —, by their ``finished_at``), so
                       ``early + on_time + late == resolved`` as in the reports the design quotes
                       ("8,315 resolved: 5,138 on time, 3,076 early, 101 late").
     ``early/on_time/late``  split of ``resolved`` by :func:`dossiers.lifecycle.timeliness` of
@@ -60,7 +61,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from dossiers.lifecycle import Timeliness, timeliness
-from dossiers.model import DossierStatus, Role
+from dossiers.model import STOPPED_STATUSES, DossierStatus, Role
 
 RESULT_STATUSES = frozenset({DossierStatus.RESULT_READY, DossierStatus.RETURNED})
 SATISFIED_LEVELS = frozenset({4, 5})
@@ -304,7 +305,7 @@ def indicators_of(record: DossierRecord, period: Period) -> Indicators:
                 one("electronic_results")
         elif record.status == DossierStatus.REFUSED:
             one("refused")
-        elif record.status == DossierStatus.WITHDRAWN:
+        elif record.status in STOPPED_STATUSES:  # no result: neither on time nor late, counted as withdrawn
             one("withdrawn")
     if record.received_at < end and not _finished_before(record, end):
         one("in_progress")

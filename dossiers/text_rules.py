@@ -23,7 +23,9 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from dossiers import form_schema
 from dossiers.errors import InvalidInput
+from dossiers.form_schema import FieldError
 from dossiers.model import FormField, Procedure
 
 NAME_MAX = 120
@@ -201,8 +203,10 @@ def clean_comment(
 
 
 def check_form(proc: Procedure, details: Mapping[str, Any]) -> dict[str, Any]:
-    """The application form's declared values: known keys only, required ones present, each value of its
-    field's kind and within bounds (:func:`form_value`)."""
+    """The application form's declared values: known keys only, each value within the bounds of its field's kind
+    (:func:`form_value`), then the form's JSON Schema (:func:`dossiers.form_schema.field_errors`). Every wrong
+    field is named at once: ``errors`` lists them (field, Vietnamese and English message), ``missing`` the
+    required ones left blank. Blank optional values are not stored."""
     fields = {f.key: f for f in proc.form_fields}
     unknown = sorted(set(details) - set(fields))
     if unknown:
@@ -213,22 +217,47 @@ def check_form(proc: Procedure, details: Mapping[str, Any]) -> dict[str, Any]:
             field="details",
             unknown=[k[:40] for k in unknown[:10]],
         )
-    missing = [f for f in proc.form_fields if f.required and _blank(details.get(f.key))]
-    if missing:
-        raise InvalidInput(
-            "Tờ khai còn thiếu: " + "; ".join(f.name for f in missing) + ".",
-            "Missing form fields: " + ", ".join(f.key for f in missing) + ".",
-            missing=[f.key for f in missing],
-        )
+    errors: dict[str, FieldError] = {}
+    bounds: dict[str, InvalidInput] = {}
     out: dict[str, Any] = {}
-    for key, value in details.items():
-        cleaned = form_value(fields[key], value)
-        if cleaned is None:
-            continue  # an optional item sent as null: not declared
-        if fields[key].required and _blank(cleaned):
-            raise InvalidInput(f"Tờ khai còn thiếu: {fields[key].name}.", f"Missing form fields: {key}.", missing=[key])
-        out[key] = cleaned
+    for f in proc.form_fields:
+        try:
+            cleaned = form_value(f, details.get(f.key))
+        except InvalidInput as exc:
+            errors[f.key] = FieldError(f.key, f.key, "bounds", exc.message_vi, exc.message_en)
+            bounds[f.key] = exc
+            continue
+        if _blank(cleaned):
+            if f.required:
+                errors[f.key] = FieldError(
+                    f.key, f.key, "required", f"Cần nhập mục “{f.name}”.", f"Form field '{f.key}' is required."
+                )
+            continue
+        out[f.key] = cleaned
+    if proc.form is not None:
+        for error in form_schema.field_errors(proc.form, out):
+            errors.setdefault(error.key, error)
+    if errors:
+        raise _form_refused([errors[f.key] for f in proc.form_fields if f.key in errors], bounds)
     return out
+
+
+def _form_refused(errors: list[FieldError], bounds: Mapping[str, InvalidInput]) -> InvalidInput:
+    """One refusal naming every wrong field; a single bound's own details (``limit``, …) are kept."""
+    missing = [e.key for e in errors if e.kind == "required"]
+    if len(errors) == 1:
+        title = errors[0].message_vi
+    elif len(missing) == len(errors):
+        title = "Tờ khai còn thiếu: " + "; ".join(e.message_vi.removeprefix("Cần nhập mục ")[:-1] for e in errors) + "."
+    else:
+        title = f"Tờ khai có {len(errors)} mục chưa hợp lệ: " + " ".join(e.message_vi for e in errors)
+    extra = dict(bounds[errors[0].key].details) if len(errors) == 1 and errors[0].key in bounds else {}
+    extra.update(field=f"details.{errors[0].where}", errors=[e.as_json() for e in errors])
+    if missing:
+        extra["missing"] = missing
+    return InvalidInput(
+        title, "Invalid form fields: " + "; ".join(f"{e.where}: {e.message_en}" for e in errors), **extra
+    )
 
 
 def _blank(value: Any) -> bool:
@@ -248,6 +277,8 @@ def form_value(field: FormField, value: Any) -> Any:
         return _form_integer(field, value)
     if field.kind == "date":
         return _form_date(field, value)
+    if field.kind == "rows":
+        return _form_rows(field, value)
     if field.kind == "list":
         if not isinstance(value, list):
             raise InvalidInput(f"{label} phải là một danh sách.", f"{label_en} must be a list of texts.", field=where)
@@ -270,6 +301,45 @@ def form_value(field: FormField, value: Any) -> Any:
             raise _not_a_number(field)
         value = str(value)
     return clean_text(value, field=where, label_vi=label, label_en=label_en, max_length=FORM_TEXT_MAX)
+
+
+def _form_rows(field: FormField, value: Any) -> list[dict[str, Any]]:
+    """A table's rows: at most :data:`LIST_ITEMS_MAX` objects of the row's cells, each cell within its kind's
+    bounds; rows left wholly blank are dropped."""
+    where, label = f"details.{field.key}", f"Mục “{field.name}”"
+    if not isinstance(value, list) or not all(isinstance(row, Mapping) for row in value):
+        raise InvalidInput(
+            f"{label} phải là một bảng.", f"Form field '{field.key}' must be a list of rows.", field=where
+        )
+    if len(value) > LIST_ITEMS_MAX:
+        raise InvalidInput(
+            f"{label} có quá nhiều dòng (tối đa {LIST_ITEMS_MAX}).",
+            f"Form field '{field.key}' has {len(value)} rows, at most {LIST_ITEMS_MAX}.",
+            field=where,
+            limit=LIST_ITEMS_MAX,
+        )
+    cells = {c.key: c for c in field.columns}
+    rows: list[dict[str, Any]] = []
+    for i, row in enumerate(value, start=1):
+        unknown = [str(k)[:40] for k in row if k not in cells]
+        if unknown:
+            raise InvalidInput(
+                f"{label}, dòng {i} có cột không thuộc bảng: {', '.join(unknown[:5])}.",
+                f"Form field '{field.key}' row {i} has unknown cells: {', '.join(unknown[:5])}.",
+                field=where,
+            )
+        cleaned = {}
+        for key, cell in row.items():
+            column = cells[key]
+            named = FormField(
+                f"{field.key}/{i - 1}/{key}", f"{field.name}, dòng {i}, cột {column.name}", kind=column.kind
+            )
+            checked = form_value(named, cell)
+            if not _blank(checked):
+                cleaned[key] = checked
+        if cleaned:
+            rows.append(cleaned)
+    return rows
 
 
 def _not_a_number(field: FormField) -> InvalidInput:

@@ -31,7 +31,7 @@ from persistence.migrate import upgrade
 from persistence.rate_limits import LoginThrottle, PublicLookups, RateLimiter
 from persistence.uow import Database, make_engine, transaction
 from services.accounts import Accounts, hash_password
-from services.catalogue import Problem, catalogue_dirs, read_catalogue
+from services.catalogue import FEE_TABLE, Problem, catalogue_dirs, fee_warnings, read_catalogue, read_fee_tables
 from services.catalogue import validate as validate_catalogue
 from services.certificates import SigningCertificates, signing_trust
 from services.exchange import EnvelopeExchange, InProcessExchange
@@ -42,9 +42,11 @@ from services.paperwork import Paperwork
 from services.receiving import EnvelopeReceiver
 from services.reception import Reception
 from services.result_drafts import ResultDrafts
+from services.results import BUILT_IN_RENDERERS, ResultRegistry, built_ins
 from services.search import DossierSearch
 from services.shop import OneStopShop
 from services.signatures import PersonalSignatures
+from services.stopping import Stopping
 from services.supplements import Supplements
 from services.tasks import TaskDesk
 from signing.api import KeyProvider
@@ -112,10 +114,22 @@ class Runtime:
         )
 
     @cached_property
+    def stopping(self) -> Stopping:
+        """Stopping a dossier's processing (Mẫu 05 of 2025): withdrawn at the applicant's request or by the agency."""
+        return Stopping(self.shop, self.db, self.engine, self.clock, self.paperwork, Outbox(self.db, self.clock))
+
+    @cached_property
     def drafts(self) -> ResultDrafts:
         """The result drafts the leader reads before approving, and the register number the clerk will give."""
+        return ResultDrafts(self.shop, self.results)
+
+    @cached_property
+    def results(self) -> ResultRegistry:
+        """The result registry the pages use: drafts for the leader, template previews for the administrator."""
         exchange = self.exchange or InProcessExchange(self.db, self.clock, self.shop)
-        return ResultDrafts(self.shop, self.paperwork, exchange, self.clock)
+        return result_registry(
+            self.settings, self.shop, self.paperwork, self.clock, self.store, exchange, "system:draft"
+        )
 
     @cached_property
     def login_throttle(self) -> LoginThrottle:
@@ -306,6 +320,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         bpmn_dirs(settings),
         max_file_bytes=settings.max_upload_bytes,
         accounts=accounts,
+        fees=read_fee_tables(fee_tables(settings))[0],
     )
     pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase)
     keys = load_key_provider(
@@ -352,9 +367,11 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         remote_agencies=exchange.partners.remote_agencies if exchange is not None else frozenset(),
         certificates=certificates,
     )
+    handing_off = exchange or InProcessExchange(db, clock, shop)
+    results = result_registry(settings, shop, paperwork, clock, store, handing_off)
     worker = Worker(
         engine,
-        handlers_for(shop, supplements, paperwork, exchange or InProcessExchange(db, clock, shop), clock, store),
+        handlers_for(shop, supplements, paperwork, handing_off, clock, results),
         "inproc",
         lock_seconds=settings.worker_lock_seconds,
         default_retries=settings.worker_retries,
@@ -468,6 +485,57 @@ def bpmn_dirs(settings: Settings) -> list[Path]:
     return [BPMN_DIR, *([Path(settings.catalogue_dir)] if settings.catalogue_dir else [])]
 
 
+def result_registry(
+    settings: Settings,
+    shop: OneStopShop,
+    paperwork: Paperwork,
+    clock: Clock,
+    store: DocumentStore,
+    exchange: Any,
+    actor: str = "system:worker",
+) -> ResultRegistry:
+    """The one result registry: templates from the agency's MOTCUA_CATALOGUE_DIR/results, then the shipped
+    motcua/data/results; the built-in renderers (civil status papers, permit, land certificate)."""
+    renderers = built_ins(shop, paperwork, clock, store, exchange, actor=actor)
+    return ResultRegistry(shop, paperwork, clock, result_template_dirs(settings), renderers, actor)
+
+
+def result_template_dirs(settings: Settings) -> list[Path]:
+    own = [Path(settings.catalogue_dir) / "results"] if settings.catalogue_dir else []
+    return [*own, Path(str(resources.files("motcua").joinpath("data", "results")))]
+
+
+def result_template_problems(settings: Settings) -> list[Problem]:
+    """Each catalogue entry's ``result``: its template found and valid against the procedure's form (every problem
+    with its line and field), or its built-in renderer known."""
+    from documents.result_templates import ResultTemplateError, load_template
+
+    entries, _ = read_catalogue(catalogue_dirs(settings.catalogue_dir))
+    dirs = result_template_dirs(settings)
+    problems: list[Problem] = []
+    for path, _, entry in entries:
+        spec = entry.result
+        if spec is None:
+            continue
+        if spec.renderer is not None:
+            if spec.renderer not in BUILT_IN_RENDERERS:
+                known = ", ".join(sorted(BUILT_IN_RENDERERS))
+                problems.append(
+                    Problem(str(path), f"result.renderer '{spec.renderer}' is not built in (known: {known})")
+                )
+            continue
+        found = next((d / str(spec.template) for d in dirs if (d / str(spec.template)).is_file()), None)
+        if found is None:
+            where = ", ".join(str(d) for d in dirs)
+            problems.append(Problem(str(path), f"result.template {spec.template} is in none of {where}"))
+            continue
+        try:
+            load_template(found, [f.key for f in entry.form_fields] or None)
+        except ResultTemplateError as exc:
+            problems += [Problem(str(found), f"procedure {entry.code}: {p}") for p in exc.problems]
+    return problems
+
+
 def check_catalogue(settings: Settings) -> list[Problem]:
     """Everything ``motcua procedures validate`` checks; ``init`` and ``serve`` refuse to go on if not empty."""
     return validate_catalogue(
@@ -476,7 +544,30 @@ def check_catalogue(settings: Settings) -> list[Problem]:
         parse_structures(load_data("agencies.json")),
         calendar_overrides=load_data("calendar_overrides.json"),
         templates_dir=settings.templates_dir,
-    )
+        fee_tables=fee_tables(settings),
+    ) + result_template_problems(settings)
+
+
+def fee_tables(settings: Settings) -> list[tuple[str, Any]]:
+    """The per-agency fees a province sets (dossiers.fees): the built-in fees.json, then the agency's own next to
+    its catalogue entries (MOTCUA_CATALOGUE_DIR/fees.json)."""
+    tables: list[tuple[str, Any]] = [("motcua/data/fees.json", load_data("fees.json"))]
+    own = Path(settings.catalogue_dir) / FEE_TABLE if settings.catalogue_dir else None
+    if own is not None and own.is_file():
+        try:
+            tables.append((str(own), json.loads(own.read_text(encoding="utf-8"))))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            tables.append((str(own), f"not readable JSON: {exc}"))  # reported by procedures validate
+    return tables
+
+
+def catalogue_warnings(settings: Settings, today: dt.date | None = None) -> list[Problem]:
+    """What ``procedures validate`` warns about without refusing: fees the province sets that an agency offering
+    the procedure has not configured."""
+    entries, _ = read_catalogue(catalogue_dirs(settings.catalogue_dir))
+    fees, _ = read_fee_tables(fee_tables(settings))
+    structures = parse_structures(load_data("agencies.json"))
+    return fee_warnings([e for _, _, e in entries], structures, fees, today or dt.date.today())
 
 
 def refuse_invalid_catalogue(settings: Settings) -> None:
@@ -487,6 +578,8 @@ def refuse_invalid_catalogue(settings: Settings) -> None:
             f"Danh mục thủ tục không hợp lệ ({len(problems)} lỗi):\n{listing}",
             f"The procedure catalogue is invalid ({len(problems)} problems):\n{listing}",
         )
+    for warning in catalogue_warnings(settings):
+        log.warning("catalogue.fee_not_configured", problem=str(warning))
 
 
 def _seed_reference_data(db: Database, settings: Settings) -> dict[str, Any]:

@@ -440,15 +440,62 @@ def procedures_show(
     typer.echo(f"Căn cứ pháp lý: {row['legal_source']}")
 
 
+@procedures_app.command("preview")
+def procedures_preview(
+    code: Annotated[str, typer.Argument(help="The procedure's code (its catalogue entry names the template).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+    template: Annotated[Path | None, typer.Option(help="Preview this template file instead (a draft).")] = None,
+) -> None:
+    """The procedure's result template filled with its sample data, as PDF: what an administrator checks before
+    publishing. A bad template is refused, each problem with its line and field (exit 1)."""
+    from documents.result_templates import ResultTemplateError, load_template, preview
+    from motcua.app import result_template_dirs
+
+    entries, _ = _catalogue_on(None)
+    entry = next((e for e in entries if e.code == code), None)
+    if entry is None:
+        typer.echo(f"lỗi / error: không có thủ tục mã {code} / unknown procedure {code}", err=True)
+        raise typer.Exit(code=2)
+    path = template
+    if path is None:
+        name = entry.result.template if entry.result is not None else None
+        dirs = result_template_dirs(Settings())
+        path = next((d / name for d in dirs if name and (d / name).is_file()), None)
+        if path is None:
+            typer.echo(
+                f"lỗi / error: thủ tục {code} không có mẫu văn bản kết quả / procedure {code} has no result template",
+                err=True,
+            )
+            raise typer.Exit(code=2)
+    fields = [f.key for f in entry.form_fields] or None
+    try:
+        pdf = preview(load_template(path, fields), procedure_code=entry.code, procedure_name=entry.name)
+    except ResultTemplateError as exc:
+        for problem in exc.problems:
+            typer.echo(f"{path}: {problem.vietnamese()} / {problem}", err=True)
+        typer.echo(f"{len(exc.problems)} lỗi / problems", err=True)
+        raise typer.Exit(code=1) from None
+    out.write_bytes(pdf)
+    typer.echo(f"Đã ghi / written: {out} ({len(pdf)} bytes)")
+
+
 @procedures_app.command("validate")
 def procedures_validate() -> None:
-    """Check the catalogue, its BPMN files, roles → departments, form templates and calendar overrides;
-    one line per problem, exit 1 if any."""
-    from motcua.app import check_catalogue
+    """Check the catalogue, its BPMN files, roles → departments, form templates, calendar overrides and the fee
+    table; one line per problem, exit 1 if any. Fees the province sets but an agency has not configured are
+    warnings (exit 0)."""
+    from motcua.app import catalogue_warnings, check_catalogue
 
-    problems = check_catalogue(Settings())
+    settings = Settings()
+    problems = check_catalogue(settings)
     for p in problems:
         typer.echo(str(p))
+    # a fee the province sets but an agency has not configured: warned, not refused (a new province must start)
+    warnings = catalogue_warnings(settings)
+    for w in warnings:
+        typer.echo(str(w))
+    if warnings:
+        typer.echo(f"{len(warnings)} cảnh báo / warnings", err=True)
     if problems:
         typer.echo(f"{len(problems)} lỗi / problems", err=True)
         raise typer.Exit(code=1)

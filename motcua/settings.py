@@ -75,7 +75,10 @@ class Settings(BaseSettings):
     )
     templates_dir: Path | None = Field(
         None,
-        description="An agency's edited form templates (`mau-0N.json`); forms without a file keep the shipped text.",
+        description=(
+            "An agency's edited form templates (`mau-0N.json` for the 2018 set, `2025/mau-0N.json` for the 2025 "
+            "set); forms without a file keep the shipped text."
+        ),
     )
     public_base_url: str | None = Field(
         None,

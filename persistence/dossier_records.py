@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from dossiers.model import STOPPED_STATUSES
 from dossiers.search_text import dossier_search_text
 from persistence.schema import document, dossier, procedure, side_effect
 
@@ -163,11 +164,15 @@ def set_process_instance(conn: Connection, code: str, instance_id: str) -> None:
 
 def codes_without_process(conn: Connection, limit: int) -> list[str]:
     """Codes of accepted dossiers whose process has not been started (the engine was unreachable), oldest first
-    (an online dossier waiting for reception has no process on purpose)."""
+    (an online dossier waiting for reception has no process on purpose; one stopped meanwhile needs none)."""
     return list(
         conn.execute(
             select(dossier.c.code)
-            .where(dossier.c.process_instance_id.is_(None), dossier.c.accepted_at.is_not(None))
+            .where(
+                dossier.c.process_instance_id.is_(None),
+                dossier.c.accepted_at.is_not(None),
+                dossier.c.status.not_in([s.value for s in STOPPED_STATUSES]),
+            )
             .order_by(dossier.c.received_at)
             .limit(limit)
         ).scalars()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement, ScalarSelect
 
 from dossiers.calendar import VN_TZ
-from dossiers.model import DossierStatus, Role
+from dossiers.model import STOPPED_STATUSES, DossierStatus, Role
 from dossiers.statistics import (
     COUNT_FIELDS,
     DIGITISED_INPUT_KIND,
@@ -167,7 +167,7 @@ def statistics_query(
         "on_time": and_(resolved, not_(late), not_(early_day)),
         "late": late,
         "refused": and_(finished_in, d.status == DossierStatus.REFUSED.value),
-        "withdrawn": and_(finished_in, d.status == DossierStatus.WITHDRAWN.value),
+        "withdrawn": and_(finished_in, d.status.in_([s.value for s in STOPPED_STATUSES])),
         "in_progress": in_progress,
         "overdue": and_(in_progress, d.due_at < end, not_(paused_in_time)),
         "returned_by_post": and_(resolved, d.return_channel == "postal"),

@@ -6,21 +6,27 @@ people, :func:`validate` checks everything a bad edit could break and reports ev
 is in: entries against the schema (:mod:`dossiers.catalogue`), duplicate codes, a process key without BPMN,
 BPMN that breaks the portable rules, roles a BPMN names that an agency carrying the procedure does not map to a
 department, roles it maps to several departments without the entry naming which kind handles them
-(``departments``), form templates with missing fields, and calendar overrides with invalid dates. ``motcua serve``
-and ``motcua init`` refuse to start on an invalid catalogue.
+(``departments``), form templates with missing fields, calendar overrides with invalid dates, and the per-agency
+fee table (``fees.json``: rows naming no known procedure or agency, or a procedure whose fee is national). ``motcua
+serve`` and ``motcua init`` refuse to start on an invalid catalogue.
+
+:func:`fee_warnings` is not a refusal: a procedure whose fee the province sets (``fee_set_by: province``) and that
+an agency offers without a configured amount is *warned about* — a new province must be able to start before its
+People's Council resolution is entered; until then the fee counts as 0.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dossiers.catalogue import CatalogueEntry, check_entry
+from dossiers.catalogue import CatalogueEntry, FeeAuthority, check_entry
+from dossiers.fees import FeeTable, check_fee_table, merge
 from dossiers.model import Agency, AgencyStructure, department_kind
 
 BUILT_IN = Path(str(resources.files("motcua").joinpath("data", "procedures")))
@@ -42,12 +48,33 @@ def catalogue_dirs(extra: str | Path | None = None) -> list[Path]:
     return dirs
 
 
+FEE_TABLE = "fees.json"  # an agency's per-agency fees beside its catalogue entries (dossiers.fees), not an entry
+
+
 def _files(dirs: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for d in dirs:
         if d.is_dir():
-            files.extend(sorted(d.glob("*.json")))
+            files.extend(sorted(p for p in d.glob("*.json") if p.name != FEE_TABLE))
     return files
+
+
+def form_loader(base: Path) -> Callable[[str], Any]:
+    """Reads an entry's form schema (``forms/<code>.json``) from beside its catalogue directory — the built-in
+    entries' from ``motcua/data/forms``, an agency's from ``forms/`` next to ``MOTCUA_CATALOGUE_DIR`` — or else
+    the shipped one of that name (an agency's entry may use a built-in form, as it may a built-in BPMN)."""
+
+    def load(ref: str) -> Any:
+        tried = list(dict.fromkeys([base / ref, BUILT_IN.parent / ref]))
+        path = next((p for p in tried if p.is_file()), None)
+        if path is None:
+            raise ValueError("no such file " + " or ".join(str(p) for p in tried))
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path} is not readable JSON: {exc}") from None
+
+    return load
 
 
 def read_catalogue(dirs: Iterable[Path]) -> tuple[list[tuple[Path, dict[str, Any], CatalogueEntry]], list[Problem]]:
@@ -61,10 +88,12 @@ def read_catalogue(dirs: Iterable[Path]) -> tuple[list[tuple[Path, dict[str, Any
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             problems.append(Problem(str(path), f"not readable JSON: {exc}"))
             continue
-        entry, found = check_entry(data, "$")
+        entry, found = check_entry(data, "$", form_loader(path.parent.parent))
         problems.extend(Problem(str(path), p) for p in found)
         if entry is None:
             continue
+        if entry.form is not None:
+            data = data | {"form": dict(entry.form.schema)}  # stored with the entry: a version keeps its form
         previous = by_code.get(entry.code)
         if previous is not None and previous[0].parent == path.parent:
             problems.append(Problem(str(path), f"procedure {entry.code} is also defined in {previous[0].name}"))
@@ -116,6 +145,7 @@ def validate(
     *,
     templates_dir: Path | None = None,
     calendar_overrides: Any = None,
+    fee_tables: Sequence[tuple[str, Any]] = (),
 ) -> list[Problem]:
     """Every problem of the catalogue and what it depends on (empty: all good)."""
     from workflows.lint import lint_paths
@@ -161,7 +191,80 @@ def validate(
     problems.extend(_template_problems(templates_dir))
     if calendar_overrides is not None:
         problems.extend(_calendar_problems(calendar_overrides))
+    problems.extend(_fee_table_problems([e for _, _, e in rows], structures, fee_tables))
     return problems
+
+
+def read_fee_tables(fee_tables: Sequence[tuple[str, Any]]) -> tuple[FeeTable, list[Problem]]:
+    """The fee tables (``(where, parsed JSON)``: the built-in one, then an agency's own) as one table."""
+    tables, problems = [], []
+    for where, data in fee_tables:
+        table, found = check_fee_table(data, where)
+        tables.append(table)
+        problems.extend(Problem(where, p.removeprefix(f"{where}: ")) for p in found)
+    return merge(tables), problems
+
+
+def _fee_table_problems(
+    entries: Sequence[CatalogueEntry], structures: Sequence[AgencyStructure], fee_tables: Sequence[tuple[str, Any]]
+) -> list[Problem]:
+    """A fee row for an unknown procedure or agency, or for a procedure whose fee is national (it would be
+    ignored): a bad edit of fees.json, refused like one of the catalogue."""
+    table, problems = read_fee_tables(fee_tables)
+    by_code = {e.code: e for e in entries}
+    known_agencies = {a.code for s in structures for a in s.agencies}
+    for row in table.rows:
+        where = f"fees.json ({row.procedure}, {row.valid_from.isoformat()})"
+        entry = by_code.get(row.procedure)
+        if entry is None:
+            problems.append(Problem(where, f"procedure {row.procedure} is not in the catalogue"))
+            continue
+        if not any(v.fee_set_by is FeeAuthority.PROVINCE for v in entry.versions):
+            problems.append(
+                Problem(
+                    where,
+                    f"procedure {row.procedure}'s fee is national (fee_vnd in its catalogue entry), not set by the "
+                    "province: this row would be ignored",
+                )
+            )
+        unknown = sorted(a for a in row.agencies if a != "*" and known_agencies and a not in known_agencies)
+        if unknown:
+            problems.append(Problem(where, f"unknown agency code(s) {', '.join(unknown)}"))
+    return problems
+
+
+def fee_warnings(
+    entries: Sequence[CatalogueEntry],
+    structures: Sequence[AgencyStructure],
+    fees: FeeTable,
+    today: dt.date,
+) -> list[Problem]:
+    """Each (procedure, agency) that must charge a fee the province sets but has none configured, for the rule
+    versions and agency structures in force today or later (history is not re-checked). Warnings, Vietnamese
+    first: the installation still serves and the fee counts as 0 until it is configured."""
+    found: list[Problem] = []
+    for entry in entries:
+        for version in entry.versions:
+            if version.fee_set_by is not FeeAuthority.PROVINCE:
+                continue
+            if version.valid_to is not None and version.valid_to < today:
+                continue
+            for structure in _structures_during(structures, max(version.valid_from, today), version.valid_to):
+                day = max(version.valid_from, structure.valid_from, today)
+                for agency in structure.agencies:
+                    if agency.level not in version.levels or fees.amount(entry.code, agency.code, day) is not None:
+                        continue
+                    found.append(
+                        Problem(
+                            f"thủ tục {entry.code}",
+                            f"cảnh báo: cơ quan {agency.code} ({agency.name}) chưa cấu hình lệ phí do Hội đồng nhân "
+                            f"dân cấp tỉnh quyết định cho thủ tục {entry.code} (phiên bản {version.label}); hệ thống "
+                            f"tính 0 đồng cho đến khi khai báo trong fees.json / warning: agency {agency.code} has "
+                            f"no configured fee for procedure {entry.code}, whose fee the province sets; it counts "
+                            "as 0 until fees.json gives it",
+                        )
+                    )
+    return found
 
 
 def _undecided_roles(entry: CatalogueEntry, roles: set[str], agency: Agency, structure: str, bpmn: str) -> list[str]:

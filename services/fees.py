@@ -2,14 +2,18 @@
 endpoints (authorisation, audit) over the adapters of :mod:`integrations.payments`.
 
 :func:`is_paid` / :func:`require_paid` — the rule "no result is handed over before the fee is paid": a
-procedure without fee is always paid; otherwise the paid payments must cover ``Procedure.fee_vnd``.
+procedure without fee is always paid; otherwise the paid payments must cover the fee — the catalogue's national
+``Procedure.fee_vnd``, or, where the province sets the fee (``fee_set_by: province``), the value configured for the
+agency that received the dossier (:mod:`dossiers.fees`; 0 while none is configured).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from dossiers.calendar import VN_TZ
 from dossiers.errors import Conflict, Forbidden, InvalidInput
+from dossiers.fees import fee_for
 from dossiers.model import FINAL_STATUSES, DossierStatus, Person, Role
 from dossiers.ports import Clock, PaymentRecord
 from integrations.payments import SIGNATURE_HEADER, CashPayment, TestGateway, payment_record
@@ -38,7 +42,15 @@ def record_view(record: PaymentRecord) -> dict[str, Any]:
 
 
 def fee_of(desk: DossierDesk, code: str) -> int:
-    return desk.procedure_of(desk.dossier_row(code)).fee_vnd
+    row = desk.dossier_row(code)
+    return dossier_fee(desk, row)
+
+
+def dossier_fee(desk: DossierDesk, row: Any) -> int:
+    """The fee of one dossier row: national, or its receiving agency's on the day it was received."""
+    procedure = desk.procedure_of(row)
+    day = row.received_at.astimezone(VN_TZ).date()
+    return fee_for(procedure, row.agency_code, day, desk.fees)
 
 
 def paid_amount(db: Database, code: str) -> int:
@@ -105,7 +117,7 @@ class Payments:
         row = self.desk.dossier_row(code)
         if DossierStatus(row.status) in FINAL_STATUSES:
             raise Conflict("Hồ sơ đã kết thúc.", f"Dossier {code} is closed (status {row.status}).")
-        fee = self.desk.procedure_of(row).fee_vnd
+        fee = dossier_fee(self.desk, row)
         if fee <= 0:
             raise InvalidInput("Thủ tục này không thu phí, lệ phí.", f"Dossier {code}'s procedure has no fee.")
         due = fee - paid_amount(self.db, code)

@@ -1,4 +1,5 @@
-"""Late dossiers (DESIGN §6 "Late"): find the dossiers at risk, and issue the apology letter (Mẫu 04).
+"""Late dossiers (DESIGN §6 "Late"): find the dossiers at risk, and issue the apology letter (Mẫu 04: of Circular
+01/2018 or, for dossiers received from 15 September 2025, of Circular 03/2025 — the apology and request to extend).
 
 :func:`find_late_risks` (run by the housekeeping thread, safe to run in several processes at once) opens a
 ``late_notice`` for each dossier in progress whose due date is near and that has none yet: the department
@@ -268,6 +269,7 @@ class LateNotices:
         document_id = str(apology(code, new_due_at, reason, person.username, f"{code}/apology"))
         agency = self.desk.agency(row.agency_code, on=row.received_at.date())
         proc = self.desk.procedure_of(row)
+        letter = self.paperwork.templates.on(row.received_at).form("apology").name  # the set's Mẫu 04
         with transaction(self.db) as conn:
             issued = late_notices.mark_issued(
                 conn,
@@ -300,7 +302,7 @@ class LateNotices:
                 f"đúng hẹn ({_vn(row.due_at)}).\n"
                 f"Lý do: {reason}\n"
                 f"Thời gian hẹn trả kết quả mới: {_vn(new_due_at)}.\n\n"
-                "Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04) có chữ ký số của cơ quan; "
+                f"{letter} (Mẫu 04) có chữ ký số của cơ quan; "
                 f"Ông/Bà có thể tra cứu hồ sơ bằng mã {code}.",
                 f"{code}/apology",
             )

@@ -5,7 +5,9 @@ seal); the result carries the approving leader's signature — certifying, so la
 signatures stay allowed — and then the agency seal. The control sheet (Mẫu 05) and the tracking register
 (Mẫu 06) are made on request from the audit history and the dossier rows, sealed by the agency, not stored.
 
-Texts come from the form templates (``documents/templates/*.json``, or an agency's override directory).
+Texts come from the form templates (``documents/templates/*.json``, or an agency's override directory), of the set
+in force on the dossier's received date: Circular 01/2018/TT-VPCP before 15 September 2025, Circular
+03/2025/TT-VPCP from then (:meth:`documents.templating.Templates.on`).
 """
 
 from __future__ import annotations
@@ -19,25 +21,26 @@ from documents.forms import (
     COPY,
     ELECTRONIC,
     ApologyData,
-    CertificateData,
     ControlSheetData,
     HandOver,
     ReceiptData,
     ReceivedPaper,
     RefusalData,
+    StopNoticeData,
     SupplementData,
     render_apology,
     render_control_sheet,
-    render_household_business_certificate,
     render_receipt,
     render_refusal,
+    render_stop_notice,
     render_supplement_request,
 )
-from documents.layout import SIGNATURE_BOX, long_date
+from documents.layout import SIGNATURE_BOX
 from documents.registers import TrackingRegisterData, TrackingRow, render_tracking_register, tracking_register_xlsx
 from documents.templating import Templates
 from dossiers.calendar import VN_TZ
 from dossiers.catalogue import PAPER_FORM_NAMES
+from dossiers.errors import NotFound
 from dossiers.lifecycle import timeliness
 from dossiers.model import FINAL_STATUSES, STATUS_LABELS_VI, Agency, DossierStatus, Role
 from dossiers.ports import AuditLog, Clock, SignatureRequest
@@ -49,15 +52,15 @@ from persistence.uow import Database, transaction
 from services.issuing import DocumentIssuer, IssueRequest
 from services.shop import OneStopShop
 from services.signatures import PersonalSignatures
-from signing.appearance import development_signature_png, leader_style, seal_box
-from signing.fields import LEADER_FIELD, SEAL_FIELD, fill_number_and_date, prepare_fields
+from signing.fields import SEAL_FIELD
 
 _PREFIX = re.compile(r"^(Ủy ban nhân dân|UBND)\s+(tỉnh|thành phố|xã|phường|đặc khu|thị trấn|huyện|quận|thị xã)\s+")
 AGENCY_FIELD = SEAL_FIELD
 # Where the clerk's number and date go on the certificate: the left column under the agency's name.
 NUMBER_BOX = (85, 738, 255, 752)
 DATE_BOX = (85, 722, 255, 736)
-RESULT_SERIES = "GCN-HKD"
+TRACKING_SERIES = "SO-THEO-DOI"  # the tracking register's entries (Mẫu 01 of 2025 names the dossier's)
+_ADDRESS_FIELDS = ("applicant_address", "owner_address", "address")  # where the form holds the applicant's address
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 _HANDLING_ROLES = (Role.RECEPTION, Role.SPECIALIST, Role.LEADER, Role.CLERK)
 _ROLE_DEFAULTS = {
@@ -118,6 +121,16 @@ def _duration(days: int, working: bool) -> str:
 
 
 VISIBLE_SEAL = {SEAL_FIELD: (SIGNATURE_BOX.page, SIGNATURE_BOX.box)}
+
+
+def _applicant_address(row: Any) -> str | None:
+    """The applicant's address as the application form gave it (the dossier row has no column for it)."""
+    details: Mapping[str, Any] = row.details or {}
+    for key in _ADDRESS_FIELDS:
+        value = details.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 class Paperwork:
@@ -210,6 +223,11 @@ class Paperwork:
             for d in self.desk.dossier_view(code)["documents"]
             if d["kind"] == "upload"
         )
+        templates = self.templates.on(row.received_at)
+        year = row.received_at.astimezone(VN_TZ).year
+        entry = None
+        if templates.form("receipt").has("register_entry"):
+            entry = self.tracking_entry(agency.code, year, code)
         data = ReceiptData(
             dossier_code=code,
             **_desk(agency),
@@ -225,13 +243,18 @@ class Paperwork:
             officer_name=self._full_name(row.received_by, row.received_by),
             channel=row.channel,
             lookup_url=self.lookup_url(code),
+            applicant_address=_applicant_address(row),
+            applicant_email=row.applicant_email,
+            return_channel=row.return_channel,
+            register_book=str(year) if entry is not None else None,
+            register_number=entry,
         )
         return self.issue_sealed_form(
             code,
             "receipt",
             f"{code}-mau-01-giay-tiep-nhan.pdf",
             f"{code}/receipt",
-            lambda: render_receipt(data, self.templates),
+            lambda: render_receipt(data, templates),
             agency,
             "Giấy tiếp nhận hồ sơ và hẹn trả kết quả",
             actor,
@@ -249,13 +272,15 @@ class Paperwork:
             official_name=self._full_name(official, official or "Cán bộ thụ lý"),
             issued_at=self.clock.now(),
             received_at=row.received_at,
+            applicant_address=_applicant_address(row),
+            applicant_email=row.applicant_email,
         )
         return self.issue_sealed_form(
             code,
             "supplement_request",
             f"{code}-mau-02-yeu-cau-bo-sung.pdf",
             key,
-            lambda: render_supplement_request(data, self.templates),
+            lambda: render_supplement_request(data, self.templates.on(row.received_at)),
             agency,
             "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ",
             actor,
@@ -272,20 +297,24 @@ class Paperwork:
             official_name=self._full_name(official, official or "Cán bộ thụ lý"),
             issued_at=self.clock.now(),
             received_at=row.received_at,
+            applicant_address=_applicant_address(row),
+            applicant_email=row.applicant_email,
         )
         return self.issue_sealed_form(
             code,
             "refusal",
             f"{code}-mau-03-tu-choi.pdf",
             f"{code}/refusal",
-            lambda: render_refusal(data, self.templates),
+            lambda: render_refusal(data, self.templates.on(row.received_at)),
             agency,
             "Phiếu từ chối tiếp nhận giải quyết hồ sơ",
             actor,
         )
 
     def apology(self, code: str, new_due_at: dt.datetime, reason: str, actor: str, idempotency_key: str) -> str:
-        """Mẫu 04 with the reason and the new date, sealed by the agency, stored; returns the document id.
+        """Mẫu 04 with the reason and the new date, sealed by the agency, stored; returns the document id. The set
+        in force on the received date decides the letter: 2018 apologises and sets a new date, 2025 apologises
+        and asks the applicant to agree to the extension.
 
         Only issues the letter: moving the dossier's due date and notifying the citizen are the caller's."""
         existing = self.issuer.existing(idempotency_key)
@@ -304,15 +333,19 @@ class Paperwork:
             reason=reason,
             issued_at=self.clock.now(),
             official_name=self._full_name(actor, "") or None,
+            applicant_address=_applicant_address(row),
+            applicant_email=row.applicant_email,
         )
+        templates = self.templates.on(row.received_at)
+        form = templates.form("apology")
         doc_id = self.issue_sealed_form(
             code,
             "apology",
-            f"{code}-mau-04-xin-loi-hen-lai.pdf",
+            f"{code}-mau-04-xin-loi-{'gia-han' if form.has('extension') else 'hen-lai'}.pdf",
             idempotency_key,
-            lambda: render_apology(data, self.templates),
+            lambda: render_apology(data, templates),
             agency,
-            "Phiếu xin lỗi và hẹn lại ngày trả kết quả",
+            form.name,
             actor,
         )
         self.desk.record(
@@ -326,6 +359,53 @@ class Paperwork:
         )
         return doc_id
 
+    def stop_notice(
+        self,
+        code: str,
+        reason: str,
+        actor: str,
+        idempotency_key: str,
+        *,
+        requested_at: dt.datetime | None = None,
+    ) -> str:
+        """Mẫu 05 of Circular 03/2025, Thông báo dừng giải quyết hồ sơ: at the applicant's request (``requested_at``:
+        when they asked) or by the agency, with the reason and how the papers go back (the dossier's return
+        channel); signed in the acting officer's name, sealed by the agency, stored; returns the document id.
+
+        Only issues the notice: stopping the process and the dossier's status are the caller's. A dossier
+        received before 15 September 2025 has no such form (its set is the 2018 one): ``KeyError``."""
+        existing = self.issuer.existing(idempotency_key)
+        if existing is not None:
+            return existing
+        row, agency, proc = self._context(code)
+        templates = self.templates.on(row.received_at)
+        form = templates.form("stop_notice")
+        data = StopNoticeData(
+            dossier_code=code,
+            agency_name=agency.name,
+            place_name=place_name(agency),
+            applicant_name=row.applicant_name,
+            procedure_name=proc.name,
+            received_at=row.received_at,
+            reason=reason,
+            issued_at=self.clock.now(),
+            official_name=self._full_name(actor, "") or None,
+            requested_at=requested_at,
+            return_channel=row.return_channel,
+            applicant_address=_applicant_address(row),
+            applicant_email=row.applicant_email,
+        )
+        return self.issue_sealed_form(
+            code,
+            "stop_notice",
+            f"{code}-mau-05-dung-giai-quyet.pdf",
+            idempotency_key,
+            lambda: render_stop_notice(data, templates),
+            agency,
+            form.name,
+            actor,
+        )
+
     # ------------------------------------------------------------------ Mẫu 05: control sheet
 
     def hand_overs(self, code: str) -> list[HandOver]:
@@ -338,7 +418,8 @@ class Paperwork:
         the status change), taken when the next holder claimed it (else at once), early / on time / late at
         the moment of giving against the due date then in force (which moves when a supplement resumes)."""
         row, agency, _ = self._context(code)
-        applicant = self.templates.get("mau-05").plain("applicant_party", applicant_name=row.applicant_name)
+        sheet = self.templates.on(row.received_at).form("control_sheet")
+        applicant = sheet.plain("applicant_party", applicant_name=row.applicant_name)
         roles: dict[str, Any] = {}
 
         def official(username: str) -> Any:
@@ -416,7 +497,25 @@ class Paperwork:
             last_work = event.at
         return rows
 
-    def control_sheet_data(self, code: str) -> ControlSheetData:
+    def coordinating_agencies(self, code: str, own: str) -> tuple[str, ...]:
+        """The other agencies the dossier went to or came back from (its envelopes' senders and receivers), in
+        the order they first appear in its history."""
+        names: dict[str, str] = {}
+        for entry in self.audit.for_dossier(code):
+            if entry.event.kind != "exchange.delivered":
+                continue
+            details = dict(entry.event.details)
+            for key in ("sender", "receiver"):
+                other = details.get(key)
+                if isinstance(other, str) and other and other != own and other not in names:
+                    try:
+                        names[other] = self.desk.agency(other).name
+                    except NotFound:
+                        names[other] = other  # a partner outside the structure: its public unit code
+        return tuple(names.values())
+
+    def control_sheet_data(self, code: str, actor: str | None = None) -> ControlSheetData:
+        """The control sheet's data; ``actor``: the officer issuing it (named under the signature)."""
         row, agency, proc = self._context(code)
         return ControlSheetData(
             dossier_code=code,
@@ -428,14 +527,18 @@ class Paperwork:
             due_at=row.due_at,
             issued_at=self.clock.now(),
             rows=tuple(self.hand_overs(code)),
+            coordinating_agencies=self.coordinating_agencies(code, agency.code),
+            signer_name=self._full_name(actor, "") or None if actor else None,
         )
 
     def control_sheet(self, code: str, actor: str) -> bytes:
-        """Mẫu 05 as it stands now, sealed by the agency (made on request, not stored)."""
-        data = self.control_sheet_data(code)
-        _, agency, _ = self._context(code)
+        """The control sheet (Mẫu 05 of 2018, Mẫu 06 of 2025) as it stands now, sealed by the agency (made on
+        request, not stored)."""
+        data = self.control_sheet_data(code, actor)
+        row, agency, _ = self._context(code)
+        templates = self.templates.on(row.received_at)
         pdf = self.issuer.sign(
-            self.issuer.render(lambda: render_control_sheet(data, self.templates), "control_sheet"),
+            self.issuer.render(lambda: render_control_sheet(data, templates), "control_sheet"),
             (self.agency_seal(agency, "Phiếu kiểm soát quá trình giải quyết hồ sơ"),),
             VISIBLE_SEAL,
         )
@@ -486,6 +589,7 @@ class Paperwork:
             period_to=last_day,
             issued_at=now,
             rows=tuple(out),
+            register_book=str(last_day.year),
         )
 
     def read_tracking_register(
@@ -507,10 +611,11 @@ class Paperwork:
     def tracking_register(self, agency_code: str, first_day: dt.date, last_day: dt.date, fmt: str, actor: str) -> bytes:
         """Mẫu 06 as a landscape PDF sealed by the agency (``fmt`` = ``pdf``) or as XLSX (``xlsx``)."""
         data = self.tracking_register_data(agency_code, first_day, last_day)
+        templates = self.templates.on(last_day)  # the register of a period: the forms in force at its end
         if fmt == "xlsx":
-            out = self.issuer.render(lambda: tracking_register_xlsx(data, self.templates), "tracking_register")
+            out = self.issuer.render(lambda: tracking_register_xlsx(data, templates), "tracking_register")
         else:
-            pdf, box = self.issuer.render(lambda: render_tracking_register(data, self.templates), "tracking_register")
+            pdf, box = self.issuer.render(lambda: render_tracking_register(data, templates), "tracking_register")
             agency = self.desk.agency(agency_code)
             out = self.issuer.sign(
                 pdf, (self.agency_seal(agency, "Sổ theo dõi hồ sơ"),), {SEAL_FIELD: (box.page, box.box)}
@@ -527,56 +632,6 @@ class Paperwork:
         )
         return out
 
-    def prepare_household_business_certificate(self, code: str, leader: str) -> str:
-        """Render the certificate, create every field (number, date, leader, seal) and prepare the leader's
-        signature for their device; returns the pending signature's id."""
-        row, agency, _ = self._context(code)
-        details: dict[str, Any] = row.details or {}
-        now = self.clock.now()
-        leader_name = self._full_name(leader, leader)
-        data = CertificateData(
-            parent_agency=agency.name,
-            issuing_authority=department_name(agency, "specialist", "Phòng Kinh tế"),
-            place_name=place_name(agency),
-            registration_number=f"HKD-{code}",
-            first_registered_on=now,
-            business_name=str(details.get("business_name", "")),
-            business_address=str(details.get("business_address", "")),
-            business_lines=tuple(details.get("business_lines", ())),
-            capital_vnd=int(details.get("capital_vnd", 0)),
-            owner_name=row.applicant_name,
-            owner_id_number=row.applicant_id_number,
-            owner_birth_date=dt.date.fromisoformat(str(details["owner_birth_date"])),
-            owner_address=details.get("owner_address"),
-            employees=details.get("employees"),
-            phone=row.applicant_phone,
-            issued_at=now,
-            signer_name=leader_name,
-            signer_title="TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH",
-        )
-        leader_box = SIGNATURE_BOX.box
-        pdf = prepare_fields(
-            self.issuer.render(lambda: render_household_business_certificate(data), "result"),
-            leader_box=leader_box,
-            number_box=NUMBER_BOX,
-            date_box=DATE_BOX,
-            seal_box=seal_box(leader_box),
-        )
-        return self.signatures.request(
-            code,
-            leader,
-            pdf,
-            SignatureRequest(
-                signer=f"person:{leader}",
-                field_name=LEADER_FIELD,
-                reason="Phê duyệt cấp Giấy chứng nhận đăng ký hộ kinh doanh",
-                certify=True,
-            ),
-            document_kind="result",
-            idempotency_key=f"{code}/result/leader",
-            appearance=leader_style(development_signature_png(leader_name, cache_dir=self.images_dir)),
-        )
-
     def leader_signed_result(self, code: str) -> bytes:
         """The result as the leader signed it on their device, before the clerk's number and the seal."""
         with transaction(self.db) as conn:
@@ -586,33 +641,17 @@ class Paperwork:
         _, signed = self.signatures.signed_document(pending_id)
         return bytes(signed)
 
-    def seal_household_business_certificate(self, code: str, clerk: str | None, actor: str) -> str:
-        """Fill the clerk's number and date into the leader-signed certificate, then apply the agency seal."""
-        existing = self.issuer.existing(f"{code}/result")
-        if existing is not None:
-            return existing
-        _, agency, _ = self._context(code)
-        signed = self.leader_signed_result(code)
-        now = self.clock.now()
-        number = self._register_number(agency.code, now.astimezone(VN_TZ).year)
-        filled = fill_number_and_date(signed, number, long_date(now.astimezone(VN_TZ).date()))
-        self.desk.record("document.numbered", clerk or actor, code, number=number, series=RESULT_SERIES)
-        return self.issuer.issue(
-            IssueRequest(
-                dossier_code=code,
-                kind="result",
-                filename=f"{code}-giay-chung-nhan-dang-ky-ho-kinh-doanh.pdf",
-                idempotency_key=f"{code}/result",
-                render=lambda: filled,
-                signatures=(self.agency_seal(agency, "Đóng dấu cơ quan"),),
-                fields_ready=True,
-            ),
-            actor,
-        )
-
-    def _register_number(self, agency_code: str, year: int) -> str:
-        number = self.register_number(agency_code, year, RESULT_SERIES)
-        return f"{number:02d}/{RESULT_SERIES}"
+    def tracking_entry(self, agency_code: str, year: int, code: str) -> int:
+        """The dossier's entry number in the agency's tracking register of ``year`` (gap-free, given once: a
+        receipt issued again shows the same number)."""
+        key = f"{code}/tracking-register/entry"
+        with transaction(self.db) as conn:
+            found = self.desk.side_effect_result(key)
+            if found is not None:
+                return int(found["number"])
+            number = next_register_number(conn, agency_code, year, TRACKING_SERIES)
+            self.desk.once(key, {"number": number, "series": TRACKING_SERIES, "year": year})
+        return number
 
     def register_number(self, agency_code: str, year: int, series: str, *, once_for: str | None = None) -> int:
         """The next number of the agency's register of ``series`` for ``year`` — the one register allocator of

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from dossiers.calendar import WorkingCalendar
+from dossiers.fees import FeeTable
 from dossiers.model import Agency, AgencyStructure, Person, Procedure
 from dossiers.ports import StoredObject
 
@@ -20,6 +21,7 @@ class DossierDesk(Protocol):
     calendar: WorkingCalendar  # the running working calendar (rebuilt when an override changes)
     accounts: Any  # services.accounts.Accounts, or None
     structures: tuple[AgencyStructure, ...]
+    fees: FeeTable  # the fees each agency charges where the province sets them
 
     def record(self, event_kind: str, actor: str, dossier_code: str | None = None, **details: Any) -> None: ...
 

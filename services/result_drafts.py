@@ -7,14 +7,14 @@
   one of the procedure's series for the year), and once numbered the number given (the ``document.numbered``
   entry).
 
-One table by process says how each result is prepared and numbered; issue 18 makes that table data (procedures
-as data, one result registry), this module then keeps only the draft run and the register's reading.
+How each result is prepared and numbered is the result registry's (:mod:`services.results`, from the procedure's
+data); this module keeps only the draft run and the register's reading.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,15 +22,9 @@ from dossiers.calendar import VN_TZ
 from dossiers.errors import Conflict, NotFound
 from persistence.counters import last_register_number
 from persistence.uow import transaction
-from services.civil_status import RESULTS as CIVIL_RESULTS
-from services.civil_status import CivilStatusPapers
-from services.exchange import PartnerDirectory
-from services.joint_work import LAND_SERIES, PERMIT_SERIES, JointProcedures
-from services.paperwork import RESULT_SERIES, Paperwork, approving_leader
+from services.results import ResultRegistry
 from services.shop import OneStopShop
 from services.signatures import DraftReady, drafting
-
-Prepare = Callable[[str, Mapping[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -43,53 +37,24 @@ class Numbering:
     given_at: dt.datetime | None
 
 
-def _plain(serial: int, series: str, year: int) -> str:
-    return f"{serial:02d}/{series}"
-
-
 class ResultDrafts:
-    def __init__(self, shop: OneStopShop, paperwork: Paperwork, exchange: Any, clock: Any) -> None:
+    def __init__(self, shop: OneStopShop, results: ResultRegistry) -> None:
         self.shop = shop
-        self.paperwork = paperwork
-        civil = CivilStatusPapers(shop, paperwork, clock, paperwork.issuer.store, "system:draft")
-        joint = JointProcedures(shop, paperwork, exchange, PartnerDirectory(), clock, "system:draft")
-
-        def household(code: str, variables: Mapping[str, Any]) -> str:
-            return paperwork.prepare_household_business_certificate(code, approving_leader(variables))
-
-        self.prepare: dict[str, Prepare] = {
-            "household_business_registration": household,
-            "birth_registration": civil.prepare_birth_certificate,
-            "marriage_registration": civil.prepare_marriage_certificate,
-            "certified_copy": civil.prepare_certified_copy,
-            "construction_permit": joint.prepare_permit,
-            "land_registration": joint.prepare_land_certificate,
-        }
-        civil_number: Callable[[int, str, int], str] = lambda serial, series, year: next(  # noqa: E731
-            k.number(serial, year) for k in CIVIL_RESULTS.values() if k.series == series
-        )
-        self.series: dict[str, tuple[str, Callable[[int, str, int], str]]] = {
-            "household_business_registration": (RESULT_SERIES, _plain),
-            "construction_permit": (PERMIT_SERIES, _plain),
-            "land_registration": (LAND_SERIES, _plain),
-            **{key: (kind.series, civil_number) for key, kind in CIVIL_RESULTS.items()},
-        }
+        self.results = results
 
     def has_draft(self, code: str) -> bool:
-        return self.shop.procedure_of(self.shop.dossier_row(code)).process_key in self.prepare
+        return self.results.result_of(code) is not None
 
     def draft(self, code: str, leader: str, variables: Mapping[str, Any]) -> bytes:
         """The result of dossier ``code`` as it would be prepared for ``leader`` now (nothing stored)."""
-        process_key = self.shop.procedure_of(self.shop.dossier_row(code)).process_key
-        prepare = self.prepare.get(process_key)
-        if prepare is None:
+        if not self.has_draft(code):
             raise NotFound(
                 "Thủ tục này không có văn bản kết quả để xem trước.",
-                f"Process {process_key} has no result document to preview.",
+                f"The procedure of dossier {code} has no result document to preview.",
             )
         with drafting() as sink:
             try:
-                prepare(code, {**variables, "approve_by": leader})
+                self.results.prepare(code, {**variables, "approve_by": leader})
             except DraftReady:
                 pass
             except ValueError as exc:  # the dossier lacks what the result needs (e.g. the inspection record)
@@ -104,7 +69,7 @@ class ResultDrafts:
     def numbering(self, code: str) -> Numbering | None:
         """The register number this dossier's result will get (or got); None when the process numbers nothing."""
         row = self.shop.dossier_row(code)
-        found = self.series.get(self.shop.procedure_of(row).process_key)
+        found = self.results.series_of(code)
         if found is None:
             return None
         series, shape = found
@@ -115,4 +80,4 @@ class ResultDrafts:
         year = self.shop.clock.now().astimezone(VN_TZ).year
         with transaction(self.shop.db) as conn:
             last_number = last_register_number(conn, row.agency_code, year, series)
-        return Numbering(series, shape(last_number + 1, series, year), None, None)
+        return Numbering(series, shape(last_number + 1, year), None, None)

@@ -21,6 +21,7 @@ import structlog
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalogue import CatalogueEntry, parse_entry
 from dossiers.errors import Forbidden, InvalidInput, NotFound
+from dossiers.fees import FeeTable
 from dossiers.lifecycle import check_transition, shifted_due
 from dossiers.model import (
     Agency,
@@ -80,6 +81,7 @@ class OneStopShop:
         bpmn_dirs: Path | Sequence[Path],
         max_file_bytes: int | None = None,
         accounts: Accounts | None = None,
+        fees: FeeTable | None = None,
     ) -> None:
         self.db = db
         self.engine = engine
@@ -91,6 +93,7 @@ class OneStopShop:
         self.bpmn_dirs = [bpmn_dirs] if isinstance(bpmn_dirs, Path) else list(bpmn_dirs)
         self.max_file_bytes = max_file_bytes
         self.accounts = accounts
+        self.fees = fees or FeeTable()  # per-agency fees the province sets (motcua/data/fees.json)
         self._entries: dict[str, tuple[Any, CatalogueEntry]] = {}  # code → (the row's data, its parsed entry)
 
     # ------------------------------------------------------------------ look-ups

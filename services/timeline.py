@@ -21,6 +21,7 @@ STATUS_STEPS: Mapping[str, str] = {
     DossierStatus.RETURNED.value: "Đã trả kết quả",
     DossierStatus.REFUSED.value: "Hồ sơ bị từ chối",
     DossierStatus.WITHDRAWN.value: "Hồ sơ được rút",
+    DossierStatus.STOPPED.value: "Cơ quan dừng giải quyết hồ sơ",
 }
 
 

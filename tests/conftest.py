@@ -297,7 +297,7 @@ class Api:
     def issue_result(self, code: str, leader: str = "lanhdao.xa1", clerk: str = "vanthu.xa1") -> None:
         """After the leader approved: the certificate is prepared, signed on the leader's device, numbered by the
         clerk and sealed by the agency."""
-        self.work()  # result.prepare_certificate
+        self.work()  # result.prepare
         r = self.sign_on_device(leader, code)
         assert r.status_code == 200, r.text
         r = self.decide(clerk, code, None)  # register_number

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dossiers.lifecycle import warning_at
 from dossiers.model import DossierStatus
-from dossiers.ports import Clock, DocumentStore, Exchange
-from services.paperwork import Paperwork, approving_leader
+from dossiers.ports import Clock, Exchange
+from services.paperwork import Paperwork
+from services.results import ResultRegistry
 from services.shop import OneStopShop
 from services.supplements import Supplements
-from workers.civil_status_handlers import civil_status_handlers
 from workers.joint_handlers import joint_handlers
+from workers.result_handlers import result_handlers
 from workers.runtime import Complete, Handler, Outcome, TaskContext
 
 WORKER_ACTOR = "system:worker"
@@ -34,7 +35,7 @@ def handlers_for(
     paperwork: Paperwork,
     exchange: Exchange,
     clock: Clock,
-    store: DocumentStore,
+    results: ResultRegistry,
 ) -> dict[str, Handler]:
     def move(target: DossierStatus) -> Handler:
         def handle(ctx: TaskContext) -> Outcome:
@@ -82,16 +83,6 @@ def handlers_for(
         shop.change_status(code, DossierStatus.REFUSED, WORKER_ACTOR, task=ctx.activity_id, reason=reason)
         return Complete({"refusal_document_id": doc_id})
 
-    def prepare_certificate(ctx: TaskContext) -> Outcome:
-        pending_id = paperwork.prepare_household_business_certificate(_code(ctx), approving_leader(ctx.variables))
-        return Complete({"leader_signature_id": pending_id})
-
-    def seal(ctx: TaskContext) -> Outcome:
-        doc_id = paperwork.seal_household_business_certificate(
-            _code(ctx), _text(ctx, "register_number_by"), WORKER_ACTOR
-        )
-        return Complete({"result_document_id": doc_id})
-
     def warn_due(ctx: TaskContext) -> Outcome:
         code = _code(ctx)
         shop.record_once(
@@ -110,11 +101,9 @@ def handlers_for(
         "dossier.request_supplement": request_supplement,
         "dossier.resume": resume,
         "dossier.refuse": refuse,
-        "result.prepare_certificate": prepare_certificate,
-        "result.seal": seal,
         "dossier.result_ready": move(DossierStatus.RESULT_READY),
         "dossier.close": move(DossierStatus.RETURNED),
         "dossier.warn_due": warn_due,
         **joint_handlers(shop, paperwork, exchange, clock),  # construction permit, joint land procedure (exchange)
-        **civil_status_handlers(shop, paperwork, clock, store),  # birth, marriage, certified copy results
+        **result_handlers(results),  # every procedure's result: result.prepare, result.seal (and old names)
     }

@@ -5,8 +5,8 @@
 - ``step.plan``, ``step.reschedule``, ``step.escalate`` — a step's own deadline, moved after a supplement, its
   timer fired;
 - ``documents.inspection_record``, ``documents.tax_notice`` — the site inspection record, the tax notice;
-- ``result.prepare_permit`` / ``result.seal_permit`` and ``result.prepare_land_certificate`` /
-  ``result.seal_land_certificate`` — the results, in the Decree 30 order of work.
+- the results (the permit, the land certificate) are the generic ``result.prepare`` / ``result.seal`` topics of
+  :mod:`workers.result_handlers` (their renderers are built-ins of :mod:`services.results`).
 """
 
 from __future__ import annotations
@@ -57,18 +57,6 @@ def joint_handlers(
     def tax_notice(ctx: TaskContext) -> Outcome:
         return Complete({"tax_notice_document_id": work.tax_notice(_code(ctx), ctx.variables)})
 
-    def prepare_permit(ctx: TaskContext) -> Outcome:
-        return Complete({"leader_signature_id": work.prepare_permit(_code(ctx), ctx.variables)})
-
-    def seal_permit(ctx: TaskContext) -> Outcome:
-        return Complete({"result_document_id": work.seal_permit(_code(ctx), ctx.variables)})
-
-    def prepare_land_certificate(ctx: TaskContext) -> Outcome:
-        return Complete({"leader_signature_id": work.prepare_land_certificate(_code(ctx), ctx.variables)})
-
-    def seal_land_certificate(ctx: TaskContext) -> Outcome:
-        return Complete({"result_document_id": work.seal_land_certificate(_code(ctx), ctx.variables)})
-
     return {
         "exchange.send": send,
         "exchange.reply": reply,
@@ -77,8 +65,4 @@ def joint_handlers(
         "step.escalate": escalate,
         "documents.inspection_record": inspection_record,
         "documents.tax_notice": tax_notice,
-        "result.prepare_permit": prepare_permit,
-        "result.seal_permit": seal_permit,
-        "result.prepare_land_certificate": prepare_land_certificate,
-        "result.seal_land_certificate": seal_land_certificate,
     }

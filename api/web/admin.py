@@ -27,6 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from api.downloads import content_disposition
 from api.web.labels import INCIDENT_ADVICE
 from api.web.render import page, parse_day
 from api.web.routes import form_of, signed_in
@@ -438,6 +439,18 @@ def admin_router(runtime: Any) -> APIRouter:
             day=day,
             problems=problems,
             levels=LEVEL_NAMES,
+            result_kinds={item["entry"].code: runtime.results.kind_name(item["entry"]) for item in entries},
+        )
+
+    @router.get("/quan-tri/thu-tuc/{code}/mau-ket-qua")
+    def result_preview(request: Request, code: str) -> Response:
+        """The procedure's result template filled with its sample data (services.results: a bad template is
+        refused with each problem's line and field)."""
+        admin(request)
+        pdf = runtime.results.preview(code)
+        disposition = content_disposition(f"xem-truoc-ket-qua-{code}.pdf", inline=True)
+        return Response(
+            pdf, media_type="application/pdf", headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
         )
 
     # ------------------------------------------------------------------ incidents

@@ -31,10 +31,12 @@ from api.web.routes import form_of, signed_in
 from dossiers import text_rules
 from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.errors import Forbidden, InvalidInput, MotcuaError, NotFound
-from dossiers.model import DossierStatus, Person, Procedure, Role
+from dossiers.lifecycle import STOPPABLE
+from dossiers.model import DossierStatus, FormField, Person, Procedure, Role
 from dossiers.search_text import fold
 from services.intake import Applicant
 from services.shop import set_applicant_email
+from services.stopping import StopRequest
 from services.timeline import applicant_timeline
 from services.uploads import Upload, check_upload
 
@@ -48,10 +50,12 @@ DOCUMENT_NAMES: Mapping[str, Message] = {
     "receipt": ("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)", "Receipt and appointment (form 01)"),
     "supplement_request": ("Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu 02)", "Supplement request (form 02)"),
     "refusal": ("Phiếu từ chối giải quyết hồ sơ (Mẫu 03)", "Refusal (form 03)"),
-    "apology": ("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)", "Apology and new date (form 04)"),
+    "apology": labels.document_kind("apology"),  # a name true of both sets' Mẫu 04
+    "stop_notice": labels.document_kind("stop_notice"),  # Mẫu 05 of 2025: processing stopped
     "result": ("Kết quả giải quyết (có chữ ký số)", "Signed result"),
 }
 RECEPTION_OUTCOMES = ("accept", "supplement", "refuse")
+STOP_KINDS = ("applicant", "agency")  # who stops the processing: the applicant asked, or the agency decides
 APPLICANT_INPUTS = frozenset({"applicant_name", "applicant_id_number", "applicant_phone", "applicant_email"})
 EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 WORD = re.compile(r"[\w.]+")
@@ -160,36 +164,91 @@ def read_applicant(form: Mapping[str, Any], app: Application) -> None:
 
 
 def read_details(proc: Procedure, form: Mapping[str, Any], app: Application) -> None:
-    """The procedure's form fields (``f.<key>``): text, integer (dots and spaces between thousands allowed),
-    date (ISO from a date input, or dd/mm/yyyy typed), list (one item per line)."""
+    """The procedure's form fields (``f.<key>``), read by widget: text, an address (its lines joined), integer and
+    money (dots and spaces between thousands allowed), date (ISO from a date input, or dd/mm/yyyy typed), a list
+    (one item per line, or one per row ``f.<key>.<i>``), a table (``f.<key>.<i>.<cell>``). Each value is then
+    checked by the bounds and the form's schema (:func:`dossiers.text_rules.check_form`): every wrong field gets
+    its own Vietnamese message beside its input."""
     for f in proc.form_fields:
-        raw = _text(form, f"f.{f.key}")
-        limit = text_rules.FORM_TEXT_MAX * (text_rules.LIST_ITEMS_MAX if f.kind == "list" else 1)
-        app.values[f"f.{f.key}"] = _refill(raw, limit)
         fid = field_id(f.key)
-        if not raw:
+        value = _field_value(f, form, app)
+        if fid in app.errors:
+            continue
+        if value in (None, "", []):
             if f.required:
                 app.errors[fid] = (f"Cần nhập mục “{f.name}”.", f"“{f.name}” is required.")
             continue
-        value: Any = raw
-        if f.kind == "list":
-            value = [line.strip() for line in raw.splitlines() if line.strip()]
-        elif f.kind == "integer":
-            value = re.sub(r"[\s.]", "", raw)  # dots or spaces between thousands
-        elif f.kind == "date":
-            day = _date(raw)
-            if day is None:
-                app.errors[fid] = (
-                    f"Mục “{f.name}” phải là một ngày, nhập theo dạng ngày/tháng/năm (ví dụ 25/12/1990).",
-                    f"“{f.name}” must be a date (day/month/year).",
-                )
-                continue
-            value = day.isoformat()
         checked = _checked(app, fid, lambda f=f, value=value: text_rules.form_value(f, value))
-        if checked == [] and f.required:
+        if checked in ("", []) and f.required:
             app.errors[fid] = (f"Cần nhập mục “{f.name}”.", f"“{f.name}” is required.")
-        elif checked is not None and fid not in app.errors:
+        elif checked not in (None, "", []) and fid not in app.errors:
             app.details[f.key] = checked
+    if proc.form is not None:
+        try:
+            text_rules.check_form(proc, app.details)
+        except InvalidInput as exc:
+            errors = exc.details.get("errors")
+            for error in errors if isinstance(errors, list) else []:
+                fid = field_id(str(error.get("key", "")))
+                if fid not in app.errors and error.get("kind") != "required":
+                    app.errors[fid] = (str(error.get("message", "")), str(error.get("message_en", "")))
+    # the page's list of errors follows the form's order
+    ordered = {fid: app.errors.pop(fid) for f in proc.form_fields if (fid := field_id(f.key)) in app.errors}
+    app.errors.update(ordered)
+
+
+def _field_value(f: FormField, form: Mapping[str, Any], app: Application) -> Any:
+    """One field's value as typed, converted for its kind; ``None`` when blank or (with an error set) unreadable."""
+    name = f"f.{f.key}"
+    if f.kind == "rows":
+        # rows left blank are dropped and the others numbered again, so an error's row is the row shown after it
+        rows: list[dict[str, Any]] = []
+        for i in range(_rows_sent(form, name)):
+            typed = {c.key: _text(form, f"{name}.{i}.{c.key}") for c in f.columns}
+            if not any(typed.values()):
+                continue
+            for key, raw in typed.items():
+                app.values[f"{name}.{len(rows)}.{key}"] = _refill(raw, text_rules.FORM_TEXT_MAX)
+            rows.append({c.key: _typed(c, typed[c.key], app, field_id(f.key)) for c in f.columns if typed[c.key]})
+        return rows
+    if f.kind == "list" and f.widget == "rows":
+        items = [raw for i in range(_rows_sent(form, name)) if (raw := _text(form, f"{name}.{i}"))]
+        for i, raw in enumerate(items):
+            app.values[f"{name}.{i}"] = _refill(raw, text_rules.FORM_TEXT_MAX)
+        return items
+    raw = _text(form, name)
+    limit = text_rules.FORM_TEXT_MAX * (text_rules.LIST_ITEMS_MAX if f.kind == "list" else 1)
+    app.values[name] = _refill(raw, limit)
+    if not raw:
+        return None
+    if f.kind == "list":
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+    if f.widget == "address":
+        return ", ".join(line.strip() for line in raw.splitlines() if line.strip())
+    return _typed(f, raw, app, field_id(f.key))
+
+
+def _typed(f: FormField, raw: str, app: Application, fid: str) -> Any:
+    if f.kind == "integer":
+        return re.sub(r"[\s.]", "", raw)  # dots or spaces between thousands
+    if f.kind == "date":
+        day = _date(raw)
+        if day is None:
+            app.errors[fid] = (
+                f"Mục “{f.name}” phải là một ngày, nhập theo dạng ngày/tháng/năm (ví dụ 25/12/1990).",
+                f"“{f.name}” must be a date (day/month/year).",
+            )
+            return None
+        return day.isoformat()
+    return raw
+
+
+def _rows_sent(form: Mapping[str, Any], name: str) -> int:
+    """How many rows of a table or list the page sent (``<name>.<i>…``), at most a list's bound."""
+    prefix = name + "."
+    indexes = {key[len(prefix) :].split(".", 1)[0] for key in form if isinstance(key, str) and key.startswith(prefix)}
+    sent = [int(i) + 1 for i in indexes if i.isdigit() and len(i) <= 3]
+    return min(max(sent, default=0), text_rules.LIST_ITEMS_MAX)
 
 
 def _date(raw: str) -> dt.date | None:
@@ -279,11 +338,15 @@ def problem_fields(proc: Procedure, exc: MotcuaError, app: Application) -> dict[
         found[named] = message
     elif isinstance(named, str) and named.startswith("details.") and named[len("details.") :] in fields:
         found[field_id(named[len("details.") :])] = message
+    errors = exc.details.get("errors")
+    for error in errors if isinstance(errors, list) else []:
+        if isinstance(error, Mapping) and error.get("key") in fields:
+            found[field_id(str(error["key"]))] = (str(error.get("message", "")), str(error.get("message_en", "")))
     missing = exc.details.get("missing")
     for key in missing if isinstance(missing, list) else []:
         if key in papers:
             found[paper_id(str(key))] = message
-        elif key in fields:
+        elif key in fields and field_id(str(key)) not in found:
             found[field_id(str(key))] = message
     filename = exc.details.get("filename")
     for upload in app.uploads:
@@ -329,8 +392,33 @@ def registered(request: Request, location: str, code: str) -> Response:
     return RedirectResponse(location, status_code=303)
 
 
+def detail_text(f: FormField | None, value: Any) -> str:
+    """A declared value as people read it (:func:`api.web.labels.value_text`); a table's rows as
+    "cell: value, …; …"."""
+    if f is not None and f.kind == "rows" and isinstance(value, list):
+        return "; ".join(
+            ", ".join(f"{c.name}: {labels.value_text(row[c.key])}" for c in f.columns if c.key in row)
+            for row in value
+            if isinstance(row, Mapping)
+        )
+    if f is not None and f.widget != "money" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if abs(value) < 10_000 else labels.value_text(value)  # a year is 1992, not 1.992
+    return labels.value_text(value)
+
+
+def rows_shown(f: FormField, values: Mapping[str, str]) -> int:
+    """The rows a table or a list of rows offers: its fixed number of empty rows, or one more than the last row
+    filled before an error, at most a list's bound."""
+    prefix = f"f.{f.key}."
+    filled = [key[len(prefix) :].split(".", 1)[0] for key, value in values.items() if key.startswith(prefix) and value]
+    last = max((int(i) + 1 for i in filled if i.isdigit()), default=0)
+    return min(max(f.rows or 1, last + 1 if last else 0), text_rules.LIST_ITEMS_MAX)
+
+
 def form_helpers() -> dict[str, Any]:
     return {
+        "rows_shown": rows_shown,
+        "detail_text": detail_text,
         "form_value": labels.value_text,
         "forms": PAPER_FORM_NAMES,
         "time_limit_text": time_limit_text,
@@ -440,6 +528,7 @@ def desk_router(runtime: Any) -> APIRouter:
         errors: dict[str, Message] | None = None,
         error: MotcuaError | None = None,
         values: Mapping[str, str] | None = None,
+        stop: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
         """A dossier at the desk: its receipt; the check of an online dossier waiting for reception (accept, ask
         for papers, refuse); the papers a walk-in applicant brings when asked for a supplement."""
@@ -466,6 +555,8 @@ def desk_router(runtime: Any) -> APIRouter:
             papers={x.key: x.name for x in proc.papers} | {"other": "Giấy tờ khác"},
             to_check=state == DossierStatus.SUBMITTED and not view["accepted_at"],
             takes_papers=state == DossierStatus.SUPPLEMENT_REQUESTED,
+            can_stop=state in STOPPABLE,
+            stop=stop or {},
             timeline=applicant_timeline(shop, person, code),
             errors=errors or {},
             error=error,
@@ -498,6 +589,37 @@ def desk_router(runtime: Any) -> APIRouter:
             fields = {"comment": (exc.message_vi, exc.message_en)} if exc.details.get("field") == "comment" else {}
             return dossier_page(request, person, code, status=status, errors=fields, error=exc, values=values)
         return RedirectResponse(f"/mot-cua/ho-so/{code}?xong={values['decision']}", status_code=303)
+
+    @router.post("/mot-cua/ho-so/{code}/dung-giai-quyet", response_class=HTMLResponse)
+    async def stop_dossier(request: Request, code: str) -> Response:
+        """Stop the dossier's processing (Mẫu 05), in two steps: the form is checked and shown back for
+        confirmation (nothing happens yet); the confirmed form stops it."""
+        person = signed_in(request, runtime, Role.RECEPTION)
+        form = await form_of(request, runtime)
+        stop = {name: _text(form, name)[:2000] for name in ("stop_by", "stop_reason", "stop_requested_at")}
+        errors: dict[str, Message] = {}
+        if stop["stop_by"] not in STOP_KINDS:
+            errors["stop_by"] = ("Hãy chọn: công dân đề nghị rút hồ sơ hay cơ quan dừng giải quyết.", "Choose who.")
+        by_applicant = stop["stop_by"] == "applicant"
+        day = parse_day(stop["stop_requested_at"]) if stop["stop_requested_at"] else None
+        if by_applicant and stop["stop_requested_at"] and day is None:
+            errors["stop_requested_at"] = ("Ngày đề nghị phải có dạng ngày/tháng/năm.", "Type the day as dd/mm/yyyy.")
+        if not by_applicant and stop["stop_by"] and not stop["stop_reason"].strip():
+            errors["stop_reason"] = (
+                "Hãy ghi rõ lý do dừng giải quyết: công dân đọc nội dung này trong thông báo (Mẫu 05).",
+                "The reason is required.",
+            )
+        if errors:
+            return dossier_page(request, person, code, status=422, errors=errors, stop=stop)
+        if _text(form, "confirm") != "1":
+            return dossier_page(request, person, code, stop=stop | {"confirming": "1"})
+        wanted = StopRequest(by_applicant, stop["stop_reason"], day if by_applicant else None)
+        try:
+            await run_in_threadpool(runtime.stopping.stop, person, code, wanted)
+        except MotcuaError as exc:
+            status = 409 if exc.kind == "conflict" else 403 if exc.kind == "forbidden" else 422
+            return dossier_page(request, person, code, status=status, error=exc, stop=stop)
+        return RedirectResponse(f"/mot-cua/ho-so/{code}?xong=dung", status_code=303)
 
     @router.post("/mot-cua/ho-so/{code}/bo-sung", response_class=HTMLResponse)
     async def take_supplement(request: Request, code: str) -> Response:

@@ -19,6 +19,7 @@ from typing import Any
 
 from lxml import etree
 
+from documents.templating import form_number
 from dossiers.calendar import VN_TZ
 from dossiers.model import STATUS_LABELS_VI, DossierStatus
 from workflows.introspect import BPMN_NS, bpmn_file_for
@@ -36,6 +37,7 @@ STATUS_EN: Mapping[str, str] = {
     "returned": "Result returned",
     "refused": "Refused",
     "withdrawn": "Withdrawn",
+    "stopped": "Processing stopped",
 }
 UNKNOWN_STATUS: Message = ("Trạng thái khác", "Other status")
 
@@ -47,7 +49,10 @@ DOCUMENT_KINDS: Mapping[str, Message] = {
     "receipt": ("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)", "Receipt and appointment (form 01)"),
     "supplement_request": ("Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu 02)", "Supplement request (form 02)"),
     "refusal": ("Phiếu từ chối giải quyết hồ sơ (Mẫu 03)", "Refusal (form 03)"),
-    "apology": ("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)", "Apology and new date (form 04)"),
+    # Mẫu 04 in both sets, named differently (2018: phiếu xin lỗi và hẹn lại ngày; 2025: văn bản xin lỗi và đề nghị
+    # gia hạn): a name true of both
+    "apology": ("Văn bản xin lỗi vì giải quyết quá hạn (Mẫu 04)", "Apology for the delay (form 04)"),
+    "stop_notice": ("Thông báo dừng giải quyết hồ sơ (Mẫu 05)", "Notice that processing stops (form 05)"),
     "result": ("Kết quả giải quyết (có chữ ký số)", "Signed result"),
     "result_draft": ("Kết quả đã ký, chờ vào số và đóng dấu", "Signed result, before numbering and seal"),
     "inspection_record": ("Biên bản kiểm tra hiện trạng", "Site inspection record"),
@@ -101,8 +106,9 @@ EVENTS: Mapping[str, Message] = {
     "dossier.rated": ("Đánh giá mức độ hài lòng", "Service rated"),
     "dossier.tracked": ("Tra cứu hồ sơ", "Dossier looked up"),
     "dossier.digitised": ("Số hóa giấy tờ tại Bộ phận Một cửa", "Papers digitised"),
-    "dossier.apology_issued": ("Lập phiếu xin lỗi (Mẫu 04)", "Apology issued"),
+    "dossier.apology_issued": ("Lập văn bản xin lỗi (Mẫu 04)", "Apology issued"),
     "dossier.due_extended": ("Hẹn lại ngày trả kết quả", "Due date moved"),
+    "dossier.stopped": ("Dừng giải quyết hồ sơ (Mẫu 05)", "Processing stopped"),
     "document.stored": ("Lưu tài liệu", "Document stored"),
     "document.read": ("Xem tài liệu", "Document read"),
     "result.draft_viewed": ("Xem dự thảo kết quả trước khi phê duyệt", "Draft result read before approval"),
@@ -313,6 +319,13 @@ def document_kind(kind: str | None) -> Message:
     return DOCUMENT_KINDS.get(kind or "", UNKNOWN_DOCUMENT)
 
 
+def form_no(kind: str, when: dt.date | dt.datetime | str) -> Message:
+    """``("Mẫu 06", "form 06")``: the number of the form serving ``kind`` in the set in force on ``when`` (a
+    dossier's received time, also as ISO text; a period's last day); empty when that set has no such form."""
+    found = form_number(kind, dt.datetime.fromisoformat(when) if isinstance(when, str) else when)
+    return (f"Mẫu {found[0]}", f"form {found[0]}") if found else ("", "")
+
+
 def event(kind: str | None) -> Message:
     return EVENTS.get(kind or "", UNKNOWN_EVENT)
 
@@ -436,6 +449,10 @@ class Labels:
 
     def day(self, value: Any) -> str:
         return day_text(value)
+
+    def form_no(self, kind: str, when: Any = None) -> str:
+        """``Mẫu 06``: the form number for ``kind`` of the set in force on ``when`` (default: today)."""
+        return self.t(form_no(kind, when or self.runtime.clock.now()))
 
     # people
     def person(self, actor: str | None) -> str:

@@ -36,6 +36,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from api.downloads import content_disposition, download_name, unsigned_name
 from api.problems import STATUS
 from api.web import labels
+from api.web.desk import detail_text
 from api.web.render import page
 from api.web.routes import form_of, signed_in
 from dossiers.errors import MotcuaError, NotFound
@@ -362,9 +363,11 @@ def officials_router(runtime: Any) -> APIRouter:
         dossier = shop.read_dossier(person, code)
         row = shop.dossier_row(code)
         proc = shop.procedure_of(row)
-        field_names = {f.key: f.name for f in proc.form_fields}
+        fields = {f.key: f for f in proc.form_fields}
         paper_names = {p.key: p.name for p in proc.papers}
-        details = [(field_names.get(k, k), labels.value_text(v)) for k, v in (dossier["details"] or {}).items()]
+        declared = dossier["details"] or {}
+        in_order = [k for k in fields if k in declared] + [k for k in declared if k not in fields]  # the form's order
+        details = [(fields[k].name if k in fields else k, detail_text(fields.get(k), declared[k])) for k in in_order]
         documents = [
             d
             | {

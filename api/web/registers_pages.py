@@ -1,5 +1,9 @@
-"""The two papers an office prints, as pages: the control sheet of a dossier (Mẫu 05, *phiếu kiểm soát quá trình
-giải quyết hồ sơ*) and the tracking register of a period (Mẫu 06, *sổ theo dõi hồ sơ*).
+"""The two papers an office prints, as pages: the control sheet of a dossier (*phiếu kiểm soát quá trình giải quyết
+hồ sơ*) and the tracking register of a period (*sổ theo dõi hồ sơ*).
+
+Their form numbers follow the set in force (Mẫu 05 and 06 of 2018, Mẫu 06 and 07 from 15/9/2025): the sheet's on
+the day the dossier was received, the register's on the period's last day — as ``services.paperwork`` chooses the
+forms of the PDF.
 
 Each page shows the same rows as the sealed PDF (``services.paperwork``: ``control_sheet_data``,
 ``read_tracking_register``), has a print button (``/static/js/print.js``; ``/static/css/registers.css`` hides the
@@ -24,6 +28,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.downloads import content_disposition
 from api.openapi import PDF, XLSX
+from api.web.labels import form_no
 from api.web.render import page, parse_day
 from api.web.routes import signed_in
 from dossiers.calendar import VN_TZ
@@ -86,7 +91,7 @@ def period(first_text: str, last_text: str, today: dt.date) -> tuple[dt.date, dt
 
 @dataclass(frozen=True)
 class Totals:
-    """The register's summary line: as Mẫu 06 counts it (resolved by timeliness, the rest in progress)."""
+    """The register's summary line: as the form counts it (resolved by timeliness, the rest in progress)."""
 
     total: int
     early: int
@@ -144,7 +149,7 @@ def registers_pages_router(runtime: Any) -> APIRouter:
             return f"/mot-cua/ho-so/{quote(code, safe='')}", ("Hồ sơ tại Bộ phận Một cửa", "Dossier at the desk")
         return "/can-bo/nhiem-vu", ("Danh sách nhiệm vụ", "Task list")
 
-    # ------------------------------------------------------------------ Mẫu 05: the control sheet of a dossier
+    # ------------------------------------------------------------------ the control sheet of a dossier
 
     @router.get("/can-bo/ho-so/{code}/phieu-kiem-soat", response_class=HTMLResponse)
     def control_sheet(request: Request, code: str) -> Response:
@@ -162,17 +167,19 @@ def registers_pages_router(runtime: Any) -> APIRouter:
             back=back,
             back_label=back_label,
             pdf_url=control_sheet_url(code) + ".pdf",
+            form_no=form_no("control_sheet", data.received_at),
         )
 
     @router.get("/can-bo/ho-so/{code}/phieu-kiem-soat.pdf")
     def control_sheet_pdf(request: Request, code: str) -> Response:
-        """The sealed Mẫu 05, as ``GET /api/dossiers/{code}/control-sheet`` makes it (recorded there)."""
+        """The sealed sheet, as ``GET /api/dossiers/{code}/control-sheet`` makes it (recorded there)."""
         person = readable_sheet(request, code)
         pdf = paperwork.control_sheet(code, person.username)
-        name = f"Mẫu 05 - Phiếu kiểm soát quá trình giải quyết hồ sơ - {code}.pdf"
+        number = form_no("control_sheet", shop.dossier_row(code).received_at)[0]
+        name = f"{number} - Phiếu kiểm soát quá trình giải quyết hồ sơ - {code}.pdf"
         return Response(pdf, media_type=PDF, headers=_download(name))
 
-    # ------------------------------------------------------------------ Mẫu 06: the tracking register of a period
+    # ------------------------------------------------------------------ the tracking register of a period
 
     def register_agencies(person: Person) -> list[Any]:
         if person.role == Role.AUDITOR:
@@ -221,6 +228,7 @@ def registers_pages_router(runtime: Any) -> APIRouter:
                 person=person,
                 error=(exc.message_vi, exc.message_en),
                 error_field=exc.details.get("field") or "from",
+                form_no=form_no("tracking_register", today()),  # no period: the set in force today
                 **context,
             )
         query = {"from": first.strftime("%d/%m/%Y"), "to": last.strftime("%d/%m/%Y")}
@@ -239,6 +247,7 @@ def registers_pages_router(runtime: Any) -> APIRouter:
             sheet_url=control_sheet_url,
             pdf_url=f"{REGISTER_PATH}.pdf?{urlencode(query)}",
             xlsx_url=f"{REGISTER_PATH}.xlsx?{urlencode(query)}",
+            form_no=form_no("tracking_register", last),
             **context,
         )
 
@@ -250,12 +259,13 @@ def registers_pages_router(runtime: Any) -> APIRouter:
             raise InvalidInput("Hãy chọn cơ quan.", "Choose an agency.", field="agency")
         first, last = period(asked["from"], asked["to"], today())
         body = paperwork.tracking_register(agency_code, first, last, fmt, person.username)
-        name = f"Mẫu 06 - Sổ theo dõi hồ sơ - {agency_code} - {first:%d.%m.%Y}-{last:%d.%m.%Y}.{fmt}"
+        number = form_no("tracking_register", last)[0]
+        name = f"{number} - Sổ theo dõi hồ sơ - {agency_code} - {first:%d.%m.%Y}-{last:%d.%m.%Y}.{fmt}"
         return Response(body, media_type=PDF if fmt == "pdf" else XLSX, headers=_download(name))
 
     @router.get(REGISTER_PATH + ".pdf")
     def tracking_register_pdf(request: Request) -> Response:
-        """The sealed Mẫu 06 of the period on the page (recorded as ``tracking_register.exported``)."""
+        """The sealed register of the period on the page (recorded as ``tracking_register.exported``)."""
         return register_file(request, "pdf")
 
     @router.get(REGISTER_PATH + ".xlsx")

@@ -120,5 +120,8 @@ def time_limit_text(p: Procedure) -> str:
     return f"{p.time_limit_days:02d} {unit} kể từ ngày nhận đủ hồ sơ hợp lệ"
 
 
-def fee_text(amount: int) -> str:
+def fee_text(amount: int, set_by: object = "national") -> str:
+    """A fee the provincial People's Council sets ships as 0 in the catalogue: it is not "no fee"."""
+    if set_by == "province":
+        return "Theo mức do Hội đồng nhân dân cấp tỉnh quyết định"
     return "Không thu" if amount == 0 else f"{amount:,}".replace(",", ".") + " đồng"

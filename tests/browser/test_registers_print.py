@@ -1,6 +1,7 @@
-"""The papers an office prints, in a browser: reception opens a dossier's control sheet (Mẫu 05) from the dossier
-page and the tracking register (Mẫu 06) from the desk, chooses the period, prints (on paper the navigation and the
-form are gone, the table stays) and downloads the sealed PDF; on a 375 px phone the register reads row by row."""
+"""The papers an office prints, in a browser: reception opens a dossier's control sheet from the dossier page and the
+tracking register from the desk, chooses the period, prints (on paper the navigation and the form are gone, the table
+stays) and downloads the sealed PDF; on a 375 px phone the register reads row by row. Both carry the number of the
+form set in force (2018: Mẫu 05 and 06; from 15/9/2025: Mẫu 06 and 07)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.browser.kit import RECEPTION, SPECIALIST, Visitor, scroll_width, unla
 from tests.integration.server import Api, MotcuaServer, wait_for
 
 APPLICANT = "Phan Thị Sổ Sách"
+SET_2025 = dt.date(2025, 9, 15)  # Circular 03/2025/TT-VPCP: the control sheet Mẫu 05 → 06, the register Mẫu 06 → 07
 PHONE = (375, 740)
 
 
@@ -88,14 +90,17 @@ def test_reception_prints_the_control_sheet_and_the_register(
     visit: Callable[..., Visitor], dossier: tuple[str, dt.date], web_server: MotcuaServer, tmp_path: Path
 ) -> None:
     code, received = dossier
+    sheet_no, register_no = ("06", "07") if received >= SET_2025 else ("05", "06")
     reception = visit(RECEPTION)
     page = reception.page
 
-    # Mẫu 05, from the dossier's page at the desk
+    # the control sheet, from the dossier's page at the desk, named by the set in force on the day received
     reception.goto(f"/mot-cua/ho-so/{code}", "dossier")
-    page.get_by_role("link", name=re.compile("^Xem, in phiếu kiểm soát")).click()
+    page.get_by_role("link", name=f"Xem, in phiếu kiểm soát quá trình giải quyết (Mẫu {sheet_no})").click()
     expect(page).to_have_url(re.compile(re.escape(f"/can-bo/ho-so/{code}/phieu-kiem-soat") + "$"))
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Phiếu kiểm soát quá trình giải quyết hồ sơ")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Phiếu kiểm soát quá trình giải quyết hồ sơ (Mẫu {sheet_no})"
+    )
     sheet = page.get_by_role("table", name=re.compile("^Các lần giao, nhận hồ sơ"))
     expect(sheet.get_by_role("columnheader", name="Hạn của bước")).to_be_visible()
     rows = sheet.locator("tbody tr")
@@ -106,9 +111,9 @@ def test_reception_prints_the_control_sheet_and_the_register(
     reception.shot("control-sheet")
     print_button_prints(page)
     printed(reception, "control-sheet-printed")
-    sealed_pdf(page, web_server, tmp_path, "05")
+    sealed_pdf(page, web_server, tmp_path, sheet_no)
 
-    # Mẫu 06, from the desk: the period typed as dd/mm/yyyy, kept in the URL
+    # the register, from the desk: the period typed as dd/mm/yyyy, kept in the URL
     reception.goto("/mot-cua")
     page.get_by_role("link", name=re.compile("^Sổ theo dõi hồ sơ")).click()
     expect(page).to_have_url(re.compile(r"/can-bo/so-theo-doi$"))
@@ -117,6 +122,7 @@ def test_reception_prints_the_control_sheet_and_the_register(
     page.get_by_label("Đến ngày").fill(day)
     page.get_by_role("button", name="Xem sổ").click()
     expect(page).to_have_url(re.compile(r"\?from=" + re.escape(day.replace("/", "%2F")) + "&to="))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Sổ theo dõi hồ sơ (Mẫu {register_no})")
     register = page.get_by_role("table", name=re.compile("^Sổ theo dõi hồ sơ của"))
     row = register.get_by_role("row").filter(has=page.get_by_role("link", name=code, exact=True))
     expect(row).to_have_count(1)
@@ -128,7 +134,7 @@ def test_reception_prints_the_control_sheet_and_the_register(
     print_button_prints(page)
     printed(reception, "register-printed", page.get_by_label("Từ ngày"), page.get_by_role("button", name="Xem sổ"))
     expect(page.get_by_label("Từ ngày")).to_be_visible()
-    sealed_pdf(page, web_server, tmp_path, "06")
+    sealed_pdf(page, web_server, tmp_path, register_no)
     with page.expect_download() as info:
         page.get_by_role("link", name="Tải Excel (XLSX)").click()
     assert info.value.suggested_filename.endswith(".xlsx")

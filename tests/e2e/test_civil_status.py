@@ -117,7 +117,7 @@ def _issue_and_return(api: Api, code: str) -> None:
     assert api.sign_on_device("lanhdao.xa1", code).status_code == 200
     assert api.task_for("vanthu.xa1", code)["activity_id"] == "register_number"
     assert api.decide("vanthu.xa1", code, None).status_code == 200
-    api.work()  # result.seal_civil_status, dossier.result_ready
+    api.work()  # result.seal, dossier.result_ready
     assert _view(api, code)["status"] == "result_ready"
 
 

@@ -104,7 +104,7 @@ def test_approved_registration_gets_a_receipt_and_a_certificate_signed_by_the_le
 
     assert api.decide("chuyenvien1.xa1", code, "approve", "Hồ sơ hợp lệ").status_code == 200
     assert api.decide("lanhdao.xa1", code, "approve").status_code == 200
-    assert api.work() == 1  # result.prepare_certificate: every field created, the leader's signature prepared
+    assert api.work() == 1  # result.prepare: every field created, the leader's signature prepared
 
     # Decree 30 order: the leader signs on their own device; a click cannot stand in for it
     sign_task = api.task_for("lanhdao.xa1", code)

@@ -26,7 +26,7 @@ from workers.runtime import Complete, TaskContext
 pytestmark = [ENGINES]
 
 CONSTRUCTION = "1.009994"
-LAND = "1.012756"
+LAND = "1.013978"
 COMMUNE = "000.00.31.H99"
 LAND_OFFICE = "000.40.00.H99"
 TAX_OFFICE = "000.50.00.H99"

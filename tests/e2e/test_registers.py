@@ -140,13 +140,16 @@ def test_apology_is_sealed_and_names_the_new_date(reg: Api, tmp_path: Path) -> N
         pdf,
         tmp_path,
         [
-            "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ",
+            # received in 2026: Mẫu 04 of Circular 03/2025 (the apology and the request to extend the time)
+            "VĂN BẢN XIN LỖI VÀ ĐỀ NGHỊ GIA HẠN THỜI GIAN GIẢI QUYẾT",
+            "Kính gửi: Ông/Bà Nguyễn Văn An",
             "Cần xác minh địa điểm kinh doanh",
-            "16 giờ 00 phút, ngày 09/3/2026",
+            "đồng ý gia hạn thời gian giải quyết hồ sơ và hẹn trả kết quả vào 16 giờ 00 phút, ngày 09/3/2026",
             "08 giờ 00 phút, ngày 05/3/2026",
             "Sự chậm trễ này đã gây phiền hà cho Ông/Bà",
         ],
     )
+    assert f"{code}-mau-04-xin-loi-gia-han.pdf" in str(reg.get(f"/api/dossiers/{code}", "tiepnhan.xa1").json())
 
 
 def test_tracking_register_as_pdf_and_xlsx(reg: Api, tmp_path: Path) -> None:

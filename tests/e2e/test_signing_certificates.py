@@ -234,7 +234,7 @@ def test_without_a_certificate_the_approval_waits_until_the_admin_registers_one(
         f"/can-bo/nhiem-vu/{task['id']}", data={"csrf_token": csrf(leader), "decision": "approve", "comment": ""}
     )
     assert done.status_code == 303, done.text
-    assert api.work() == 1  # result.prepare_certificate
+    assert api.work() == 1  # result.prepare
     assert api.runtime.engine.incidents() == []
     [pending] = api.get("/api/signatures/pending", NEW_LEADER).json()
     assert isinstance(key, ec.EllipticCurvePrivateKey)

@@ -1,5 +1,6 @@
-"""The papers an office prints, as pages: the control sheet of a dossier (Mẫu 05, /can-bo/ho-so/{code}/phieu-kiem-soat)
-and the tracking register of a period (Mẫu 06, /can-bo/so-theo-doi).
+"""The papers an office prints, as pages: the control sheet of a dossier (/can-bo/ho-so/{code}/phieu-kiem-soat) and
+the tracking register of a period (/can-bo/so-theo-doi), each named by the number of the form set in force (2018:
+Mẫu 05 and 06; from 15/9/2025, Circular 03/2025/TT-VPCP: Mẫu 06 and 07) — the dossier's received day, the period's end.
 
 The tables shown are read back from the HTML and compared with the service's data (services.paperwork); the
 period lives in the URL (opened again, by another person, the same table); a day that is not a day is answered
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.web.labels import local_time
+from api.web.labels import Labels, local_time
 from dossiers.model import Role
 from motcua.app import DEMO_PASSWORD
 from signing.validate import PadesValidator
@@ -124,7 +125,7 @@ def check_seal(api: Api, pdf: bytes) -> None:
     assert "Ủy ban nhân dân xã Hòa An" in report.signatures[0].signer_subject
 
 
-# ---------------------------------------------------------------------- Mẫu 05: the control sheet
+# ---------------------------------------------------------------------- the control sheet
 
 
 def test_control_sheet_page_shows_the_services_hand_overs_and_the_sealed_pdf(api: Api, tmp_path: Path) -> None:
@@ -139,6 +140,9 @@ def test_control_sheet_page_shows_the_services_hand_overs_and_the_sealed_pdf(api
     # the header facts
     for fact in (code, "Nguyễn Văn An", "Đăng ký thành lập hộ kinh doanh", local_time(data.received_at)):
         assert fact in text, fact
+    # received in March 2026: the 2025 set's number (Mẫu 05 there is the stop notice)
+    assert data.received_at.year == 2026
+    assert "Phiếu kiểm soát quá trình giải quyết hồ sơ (Mẫu 06)" in text and "Mẫu 05" not in text
     assert f"Hẹn trả kết quả {local_time(data.due_at)}" in text
 
     # one row per hand-over, as the service judges it: against the giver's step due date ("Hạn của bước")
@@ -170,9 +174,15 @@ def test_control_sheet_page_shows_the_services_hand_overs_and_the_sealed_pdf(api
     r = desk.get(pdf_url)
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert "attachment" in r.headers["content-disposition"]
+    assert (
+        f'filename="Mau 06 - Phieu kiem soat qua trinh giai quyet ho so - {code}.pdf"'
+        in r.headers["content-disposition"]
+    )
     flat = " ".join(pdftotext(r.content, tmp_path).split())
     assert "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ" in flat and code in flat
     check_seal(api, r.content)
+    r = api.get(f"/api/dossiers/{code}/control-sheet", "tiepnhan.xa1")  # the API's file: the same number
+    assert r.status_code == 200 and f'filename="{code}-mau-06-phieu-kiem-soat.pdf"' in r.headers["content-disposition"]
     kinds = [(e.event.kind, e.event.actor) for e in api.runtime.audit.for_dossier(code)]
     assert ("control_sheet.issued", "tiepnhan.xa1") in kinds
     assert kinds.count(("dossier.read", "tiepnhan.xa1")) >= 1  # the page's read of the applicant's data
@@ -190,14 +200,14 @@ def test_control_sheet_page_is_linked_from_the_desk_the_task_and_the_trail(api: 
     sheet = f"/can-bo/ho-so/{code}/phieu-kiem-soat"
 
     desk_links = Tables(page_of(logged_in(api, "tiepnhan.xa1"), f"/mot-cua/ho-so/{code}", ours=False)).links
-    assert desk_links["Xem, in phiếu kiểm soát quá trình giải quyết (Mẫu 05)"] == sheet
+    assert desk_links["Xem, in phiếu kiểm soát quá trình giải quyết (Mẫu 06)"] == sheet  # received in 2026
 
     task = api.task_for("chuyenvien1.xa1", code)
     task_links = Tables(page_of(logged_in(api, "chuyenvien1.xa1"), f"/can-bo/nhiem-vu/{task['id']}", ours=False)).links
-    assert task_links["Phiếu kiểm soát quá trình giải quyết (Mẫu 05)"] == sheet
+    assert task_links["Phiếu kiểm soát quá trình giải quyết (Mẫu 06)"] == sheet
 
     trail_links = Tables(page_of(logged_in(api, "thanhtra.tinh"), f"/thanh-tra/ho-so/{code}", ours=False)).links
-    assert trail_links["Phiếu kiểm soát quá trình giải quyết (Mẫu 05)"] == sheet
+    assert trail_links["Phiếu kiểm soát quá trình giải quyết (Mẫu 06)"] == sheet
 
     # a dossier still being handled: the hand-overs so far (none before the specialist takes it), as the service's
     assert "Chưa có lần giao, nhận hồ sơ nào." in visible(page_of(logged_in(api, "chuyenvien1.xa1"), sheet))
@@ -229,7 +239,23 @@ def test_control_sheet_page_refuses_other_agencies_with_a_page(api: Api) -> None
     assert r.status_code == 303 and r.headers["location"].startswith("/dang-nhap?next=")
 
 
-# ---------------------------------------------------------------------- Mẫu 06: the tracking register
+def test_the_control_sheets_number_follows_the_day_the_dossier_was_received(api: Api) -> None:
+    """Mẫu 05 for a dossier received up to 14/9/2025 (Vietnam time), Mẫu 06 from 15/9/2025, in both languages."""
+    vi, en = Labels(api.runtime, "vi"), Labels(api.runtime, "en")
+    last_2018, first_2025 = "2025-09-14T16:59:59+00:00", "2025-09-14T17:00:00+00:00"  # 23:59:59 and 00:00 in Vietnam
+    assert [vi.form_no("control_sheet", last_2018), vi.form_no("control_sheet", first_2025)] == ["Mẫu 05", "Mẫu 06"]
+    assert en.form_no("control_sheet", dt.datetime(2019, 3, 1, tzinfo=dt.UTC)) == "form 05"
+    assert [vi.form_no("tracking_register", d) for d in (dt.date(2025, 9, 14), dt.date(2025, 9, 15))] == [
+        "Mẫu 06",
+        "Mẫu 07",
+    ]
+    assert vi.form_no("apology", dt.date(2025, 9, 14)) == vi.form_no("apology", dt.date(2025, 9, 15)) == "Mẫu 04"
+    assert vi.form_no("control_sheet") == "Mẫu 06"  # no day: today's set (March 2026)
+    # the name of the apology shown on pages is true of both sets' Mẫu 04
+    assert vi.document("apology") == "Văn bản xin lỗi vì giải quyết quá hạn (Mẫu 04)"
+
+
+# ---------------------------------------------------------------------- the tracking register
 
 
 def register_rows(html: str) -> list[list[str]]:
@@ -282,6 +308,7 @@ def test_tracking_register_page_shows_the_period_in_the_url(api: Api, tmp_path: 
     assert by_code[open_one][3] == "Lê Thị Mai" and by_code[open_one][9] == "Đang giải quyết"
     text = visible(html)
     assert "Từ ngày 01/03/2026 đến ngày 31/03/2026" in text and "Ủy ban nhân dân xã Hòa An" in text
+    assert "Sổ theo dõi hồ sơ (Mẫu 07)" in text and "Mẫu 06" not in text  # the 2025 set, in force on 31/03/2026
     totals = dict(row for row in Tables(html).tables[0] if len(row) == 2)
     assert totals["Tổng số hồ sơ"] == "2" and totals["Giải quyết trước hạn"] == "1"
     assert totals["Đang giải quyết"] == "1 (trong đó quá hạn: 0)"
@@ -306,6 +333,7 @@ def test_tracking_register_page_shows_the_period_in_the_url(api: Api, tmp_path: 
     assert pdf_url == f"/can-bo/so-theo-doi.pdf?{MARCH}" and xlsx_url == f"/can-bo/so-theo-doi.xlsx?{MARCH}"
     r = desk.get(pdf_url)
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert 'filename="Mau 07 - So theo doi ho so - ' in r.headers["content-disposition"]
     flat = " ".join(pdftotext(r.content, tmp_path).split())
     assert "SỔ THEO DÕI HỒ SƠ" in flat and "Từ ngày 01/3/2026 đến ngày 31/3/2026" in flat
     assert done in flat and open_one in flat
@@ -324,6 +352,25 @@ def test_tracking_register_page_shows_the_period_in_the_url(api: Api, tmp_path: 
     ]
     reads = [e for e in entries if e.kind == "tracking_register.read"]
     assert reads and reads[0].actor == "tiepnhan.xa1" and reads[0].details["period_from"] == "2026-03-01"
+
+
+def test_tracking_registers_number_is_that_of_the_set_in_force_at_the_periods_end(api: Api) -> None:
+    """A period ending before 15/9/2025 is the 2018 set's Mẫu 06, on the page and in the file name; one ending on
+    15/9/2025 the 2025 set's Mẫu 07; a page without a valid period names today's set."""
+    desk = logged_in(api, "tiepnhan.xa1")
+    august = "from=01%2F08%2F2025&to=31%2F08%2F2025"
+    text = visible(page_of(desk, f"/can-bo/so-theo-doi?{august}"))
+    assert "Sổ theo dõi hồ sơ (Mẫu 06)" in text and "Mẫu 07" not in text
+    r = desk.get(f"/can-bo/so-theo-doi.xlsx?{august}")
+    assert r.status_code == 200
+    assert (
+        'filename="Mau 06 - So theo doi ho so - 000.00.31.H99 - 01.08.2025-31.08.2025.xlsx"'
+        in r.headers["content-disposition"]
+    )
+    text = visible(page_of(desk, "/can-bo/so-theo-doi?from=01%2F09%2F2025&to=15%2F09%2F2025"))
+    assert "Sổ theo dõi hồ sơ (Mẫu 07)" in text and "Mẫu 06" not in text
+    text = visible(page_of(desk, "/can-bo/so-theo-doi?from=31%2F08%2F2025&to=01%2F08%2F2025", 422))
+    assert "Sổ theo dõi hồ sơ (Mẫu 07)" in text  # no period to go by: the set in force today (March 2026)
 
 
 @pytest.mark.parametrize(
@@ -370,7 +417,9 @@ def test_tracking_register_page_for_auditors_and_not_for_other_agencies(api: Api
 
 
 def test_tracking_register_is_linked_from_the_desk_and_the_officials_navigation(api: Api) -> None:
-    assert 'href="/can-bo/so-theo-doi"' in page_of(logged_in(api, "tiepnhan.xa1"), "/mot-cua", ours=False)
+    desk_links = Tables(page_of(logged_in(api, "tiepnhan.xa1"), "/mot-cua", ours=False)).links
+    # a link to every period's register: no form number, which depends on the period
+    assert desk_links["Sổ theo dõi hồ sơ: xem, in, tải về"] == "/can-bo/so-theo-doi"
     leader = logged_in(api, "lanhdao.xa1")
     assert Tables(page_of(leader, "/can-bo/nhiem-vu", ours=False)).links["Sổ theo dõi hồ sơ"] == "/can-bo/so-theo-doi"
     assert 'href="/can-bo/so-theo-doi"' in page_of(leader, "/thanh-tra", ours=False)

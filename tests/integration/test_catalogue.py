@@ -28,6 +28,8 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
     catalogue, bpmn = tmp_path / "catalogue", tmp_path / "bpmn"
     shutil.copytree(BUILT_IN, catalogue)
     shutil.copytree(BPMN_DIR, bpmn)
+    if (BUILT_IN.parent / "forms").is_dir():  # the entries' application forms ("form": "forms/<file>")
+        shutil.copytree(BUILT_IN.parent / "forms", tmp_path / "forms")
     return catalogue, bpmn
 
 
@@ -62,6 +64,11 @@ def test_a_bpmn_that_breaks_the_portable_rules_is_reported(dirs: tuple[Path, Pat
     path = bpmn / "household_business_registration.bpmn"
     xml = path.read_text(encoding="utf-8")
     # a script task: runs on one engine only
+    start = xml.index('<bpmn:serviceTask id="close"')
+    end = xml.index(">", start)
+    if xml[end - 1] != "/":  # the element has children (incoming, outgoing): its closing tag changes too
+        closing = xml.index("</bpmn:serviceTask>", end)
+        xml = xml[:closing] + "</bpmn:scriptTask>" + xml[closing + len("</bpmn:serviceTask>") :]
     broken = xml.replace('<bpmn:serviceTask id="close"', '<bpmn:scriptTask id="close"', 1).replace(
         'camunda:topic="dossier.close"', 'scriptFormat="python"', 1
     )
@@ -129,3 +136,70 @@ def test_a_role_one_department_handles_needs_no_kind(dirs: tuple[Path, Path]) ->
     catalogue, bpmn = dirs
     _rewrite(catalogue, "1.001193", departments={"specialist": ["TPHT", "TP"]})
     assert _validate(catalogue, bpmn) == []
+
+
+# ---------------------------------------------------------------- fees the province sets (fees.json)
+
+
+def _fee_row(procedure: str, agencies: list[str], amount: int = 100000) -> dict[str, Any]:
+    return {
+        "procedure": procedure,
+        "agencies": agencies,
+        "amount_vnd": amount,
+        "valid_from": "2025-07-01",
+        "source": "Nghị quyết số 01/2025/NQ-HĐND (thử)",
+    }
+
+
+def test_the_shipped_fee_table_is_valid(dirs: tuple[Path, Path]) -> None:
+    assert _validate(*dirs, fee_tables=[("motcua/data/fees.json", load_data("fees.json"))]) == []
+
+
+def test_a_fee_row_the_catalogue_cannot_use_is_refused(dirs: tuple[Path, Path]) -> None:
+    rows = [
+        _fee_row("9.999999", ["*"]),  # no such procedure
+        _fee_row("2.000815", ["*"]),  # the certified copy's fee is national (Thông tư 226/2016/TT-BTC)
+        _fee_row("2.000575", ["000.99.99.H99"]),  # no such agency
+        _fee_row("2.000575", ["*"]) | {"amount_vnd": "một trăm nghìn"},
+    ]
+    problems = "\n".join(_validate(*dirs, fee_tables=[("fees.json", {"fees": rows})]))
+    assert "fees.json (9.999999, 2025-07-01): procedure 9.999999 is not in the catalogue" in problems
+    assert "fees.json (2.000815, 2025-07-01): procedure 2.000815's fee is national" in problems
+    assert "fees.json (2.000575, 2025-07-01): unknown agency code(s) 000.99.99.H99" in problems
+    assert "fees.json: $.fees[3].amount_vnd: must be a whole number of đồng ≥ 0, got 'một trăm nghìn'" in problems
+
+
+def test_procedures_validate_warns_about_unconfigured_province_fees(tmp_path: Path) -> None:
+    """The demo province has no resolution: every commune offering the three procedures is warned about, the
+    command still succeeds; the province's own fees.json (next to its catalogue entries) silences one of them."""
+    from typer.testing import CliRunner
+
+    from motcua.cli import app as cli
+
+    own = tmp_path / "catalogue"
+    own.mkdir()
+    env = {"MOTCUA_VAR_DIR": str(tmp_path / "var"), "MOTCUA_CATALOGUE_DIR": str(own)}
+    before = CliRunner().invoke(cli, ["procedures", "validate"], env=env)
+    assert before.exit_code == 0, before.output
+    warned = [line for line in before.output.splitlines() if ": cảnh báo: cơ quan " in line]
+    assert {line.split(":")[0] for line in warned} == {"thủ tục 2.000575", "thủ tục 1.009994", "thủ tục 1.013978"}
+    communes = {
+        a.code
+        for s in parse_structures(load_data("agencies.json"))
+        if s.valid_to is None
+        for a in s.agencies
+        if a.level.value == "commune"
+    }
+    assert {line.split("cơ quan ")[1].split(" ")[0] for line in warned} == communes
+    assert "Danh mục hợp lệ." in before.output
+
+    (own / "fees.json").write_text(json.dumps({"fees": [_fee_row("2.000575", ["*"])]}), encoding="utf-8")
+    after = CliRunner().invoke(cli, ["procedures", "validate"], env=env)
+    assert after.exit_code == 0, after.output
+    assert "thủ tục 2.000575: cảnh báo" not in after.output
+    assert "thủ tục 1.009994: cảnh báo" in after.output
+
+    (own / "fees.json").write_text('{"fees": [', encoding="utf-8")
+    broken = CliRunner().invoke(cli, ["procedures", "validate"], env=env)
+    assert broken.exit_code == 1
+    assert f"{own / 'fees.json'}: not readable JSON" in broken.output

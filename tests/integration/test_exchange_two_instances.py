@@ -43,7 +43,7 @@ COMMUNE = "000.00.31.H99"
 OTHER_COMMUNE = "000.00.32.H99"
 LAND_OFFICE = "000.40.00.H99"
 TAX_OFFICE = "000.50.00.H99"
-LAND = "1.012756"
+LAND = "1.013978"
 ENVELOPES = "/api/exchange/envelopes"
 LAND_DETAILS = {
     "land_address": "Xóm Bãi, xã Hòa An, tỉnh Demo",

@@ -103,3 +103,33 @@ def test_overlapping_versions_are_refused() -> None:
     first["valid_to"] = "2025-07-01"  # the day the next one starts
     with pytest.raises(CatalogueError, match="must end .* before version 2025-07-01 starts"):
         parse_entry(entry_data(versions=[first, second]))
+
+
+def test_every_built_in_entry_names_where_its_code_was_checked() -> None:
+    rows, problems = read_catalogue([BUILT_IN])
+    assert problems == []
+    for _, _, entry in rows:
+        assert any("code" in s.facts for s in entry.sources), entry.code
+        for source in entry.sources:
+            assert source.title and (source.url or source.reference), entry.code
+            assert source.consulted <= dt.date.today(), entry.code
+
+
+def test_source_problems_name_their_path() -> None:
+    good = {"title": "Nghị định 151/2025/NĐ-CP", "reference": "Công báo", "consulted": "2026-12-07", "facts": ["fee"]}
+    sources = [
+        good,
+        {"title": "Trang không có địa chỉ", "consulted": "2026-12-07"},
+        dict(good, consulted="07/12/2026", facts=["colour"]),
+        "not an object",
+    ]
+    _, problems = check_entry(entry_data(sources=sources))
+    text = "\n".join(problems)
+    for expected in (
+        "$.sources[1]: needs a url or a reference",
+        "$.sources[2].consulted: invalid date '07/12/2026'",
+        "$.sources[2].facts[0]: 'colour' is not one of code, name, level, time_limit, fee, legal_basis, papers",
+        "$.sources[3]: must be an object",
+    ):
+        assert expected in text, text
+    assert not any(p.startswith("$.sources[0]") for p in problems)

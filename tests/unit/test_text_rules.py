@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from dossiers.errors import InvalidInput
+from dossiers.form_schema import parse
 from dossiers.model import FormField, Procedure
 from dossiers.text_rules import (
     COMMENT_MAX,
@@ -28,8 +29,12 @@ from dossiers.text_rules import (
 from services.catalogue import BUILT_IN
 
 HOUSEHOLD = json.loads((BUILT_IN / "2.000575.json").read_text(encoding="utf-8"))
-FIELDS = tuple(FormField(f["key"], f["name"], f["required"], f["kind"]) for f in HOUSEHOLD["form_fields"])
-PROC = Procedure("2.000575", "Đăng ký thành lập hộ kinh doanh", "household", 3, True, (), (), form_fields=FIELDS)
+FORM, _ = parse(json.loads((BUILT_IN.parent / HOUSEHOLD["form"]).read_text(encoding="utf-8")), HOUSEHOLD["form"])
+assert FORM is not None
+FIELDS = FORM.fields
+PROC = Procedure(
+    "2.000575", "Đăng ký thành lập hộ kinh doanh", "household", 3, True, (), (), form_fields=FIELDS, form=FORM
+)
 DETAILS: dict[str, Any] = {
     "business_name": "Tạp hóa Bình An",
     "business_address": "Thôn Đông, xã Hòa An",

@@ -61,6 +61,8 @@ from workflows.refusals import (
 
 log = structlog.get_logger(__name__)
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+CANCELLED = "cancelled"  # wf_instance.status of an instance ended where it was (Engine.cancel)
+_PRUNABLE = ("completed", CANCELLED)  # the statuses of a finished instance whose state may be pruned
 
 # An engine step's statements, built once: SQLAlchemy's compiled cache then serves them without building and
 # coercing the expression again at every step.
@@ -300,10 +302,11 @@ class EmbeddedEngine:
             return ActivityStates(current=(), completed=tuple((pruned.summary or {}).get("completed") or ()))
         if found is None:
             return None
-        _row, workflow = found
+        row, workflow = found
         waiting = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
         return ActivityStates(
-            current=_activity_ids(waiting), completed=_activity_ids(workflow.get_tasks(state=TaskState.COMPLETED))
+            current=() if row.status == CANCELLED else _activity_ids(waiting),
+            completed=_activity_ids(workflow.get_tasks(state=TaskState.COMPLETED)),
         )
 
     def _by_business_key(self, conn: Connection, business_key: str) -> tuple[Any, Any] | None:
@@ -512,7 +515,7 @@ class EmbeddedEngine:
         with transaction(self.db, read_only=True) as conn:
             due = conn.execute(
                 select(t.c.id)
-                .where(t.c.pruned_at.is_(None), t.c.finished_at <= finished_before, t.c.status == "completed")
+                .where(t.c.pruned_at.is_(None), t.c.finished_at <= finished_before, t.c.status.in_(_PRUNABLE))
                 .order_by(t.c.finished_at)
                 .limit(batch)
             ).all()
@@ -520,7 +523,7 @@ class EmbeddedEngine:
         for (instance_id,) in due:
             with transaction(self.db) as conn:
                 row = conn.execute(select(t).where(t.c.id == instance_id, t.c.pruned_at.is_(None))).first()
-                if row is None or row.status != "completed":
+                if row is None or row.status not in _PRUNABLE:
                     continue  # another process pruned it meanwhile
                 _definition, workflow = self._restore(conn, row)
                 completed = _activity_ids(workflow.get_tasks(state=TaskState.COMPLETED))
@@ -650,6 +653,31 @@ class EmbeddedEngine:
                 .where(wf_incident.c.external_task_id == task_id, wf_incident.c.resolved_at.is_(None))
                 .values(resolved_at=now)
             )
+
+    def cancel(self, business_key: str, reason: str) -> bool:
+        """End a running instance where it is (processing stopped), in the caller's transaction: its state is kept
+        (the diagram shows where it stopped), its mirrored user tasks, service steps and timers go and its open
+        incidents are resolved, so no list, worker or timer sees it again."""
+        with transaction(self.db) as conn:
+            query = select(wf_instance).where(wf_instance.c.business_key == business_key)
+            row = conn.execute(query if self._sqlite else query.with_for_update()).first()
+            if row is None or row.status != "running":
+                return False
+            now = self.clock.now()
+            conn.execute(
+                update(wf_instance)
+                .where(wf_instance.c.id == row.id)
+                .values(status=CANCELLED, revision=row.revision + 1, updated_at=now, finished_at=now)
+            )
+            for table in _MIRRORS:
+                conn.execute(delete(table).where(table.c.instance_id == row.id))
+            conn.execute(
+                update(wf_incident)
+                .where(wf_incident.c.instance_id == row.id, wf_incident.c.resolved_at.is_(None))
+                .values(resolved_at=now)
+            )
+        log.info("process.cancelled", business_key=business_key, reason=reason[:200])
+        return True
 
     def pending_external_tasks(self) -> int:
         """External tasks a worker could fetch now (queue depth, for health checks and metrics)."""

@@ -267,7 +267,12 @@ class OperatonEngine:
             id=row["id"],
             process_key=row.get("processDefinitionKey") or "",
             business_key=business_key,
-            state={"ACTIVE": "running", "SUSPENDED": "running", "COMPLETED": "completed"}.get(state, "failed"),
+            state={
+                "ACTIVE": "running",
+                "SUSPENDED": "running",
+                "COMPLETED": "completed",
+                "EXTERNALLY_TERMINATED": "cancelled",  # Engine.cancel (or an operator's deletion)
+            }.get(state, "failed"),
             variables=variables,
         )
 
@@ -316,6 +321,25 @@ class OperatonEngine:
         if rows:
             log.info("process.forgotten", business_key=business_key, instances=len(rows))
         return len(rows or [])
+
+    def cancel(self, business_key: str, reason: str) -> bool:
+        """Delete the running instance of ``business_key`` (``DELETE /process-instance/{id}``) without running
+        listeners or I/O mappings; Operaton keeps it in history as externally terminated. A 404 (ended meanwhile,
+        e.g. by another node) is no error."""
+        running = self._running(business_key)
+        if running is None:
+            return False
+        response = self.request(
+            "DELETE",
+            f"/process-instance/{running['id']}",
+            params={"skipCustomListeners": "true", "skipIoMappings": "true"},
+        )
+        if response.status_code == 404:
+            return False
+        if response.status_code >= 400:
+            self._fail(response, f"the end of the process of {business_key}")
+        log.info("process.cancelled", business_key=business_key, reason=reason[:200])
+        return True
 
     def activity_states(self, business_key: str) -> ActivityStates | None:
         """From Operaton's activity history of the newest instance (an activity cancelled by a boundary event or
