@@ -25,6 +25,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
+BPMN_TOOLS := tools/bpmn/node_modules/.installed
 # when `make run` began (seconds since the epoch): `motcua serve` reports the time to the first page from it
 RUN_STARTED := $(shell date +%s.%N)
 PYTEST_ARGS ?=
@@ -42,7 +43,7 @@ SYSTEM_PACKAGES := poppler-utils libnss3-tools softhsm2 openssl postgresql chrom
 
 .PHONY: install install-run system-deps run test lint bench bench-audit bench-scale clean-state operaton
 
-install: $(STAMP)
+install: $(STAMP) $(BPMN_TOOLS)
 
 install-run: $(RUN_STAMP)
 
@@ -56,6 +57,11 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	@if [ $(STAMP) -nt pyproject.toml ]; then echo "$(VENV) has the dev install: it holds what running needs"; \
 	else echo "$(BIN)/python -m pip install --disable-pip-version-check -e ."; \
 		$(BIN)/python -m pip install --disable-pip-version-check -e .; fi
+	@touch $@
+
+# bpmn.io's layout and lint tools (tools/bpmn): installed again only when their lock file changes
+$(BPMN_TOOLS): tools/bpmn/package-lock.json
+	cd tools/bpmn && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(STAMP): pyproject.toml | $(BIN)/python
@@ -83,6 +89,7 @@ lint: install
 	$(BIN)/mypy dossiers
 	$(BIN)/lint-imports
 	$(BIN)/python -m workflows.lint workflows/bpmn
+	tools/bpmn/node_modules/.bin/bpmnlint --config tools/bpmn/.bpmnlintrc workflows/bpmn/*.bpmn
 
 bench: install
 	$(BIN)/python bench/engine.py

@@ -4,7 +4,9 @@ The embedded engine (SpiffWorkflow driven like a small Camunda) and Operaton mus
 way, so only a small, explicit subset of Camunda-flavoured BPMN is allowed: external service tasks by
 topic, user tasks by role, conditions in the grammar of :mod:`workflows.expressions`, ISO-8601 timers,
 messages by literal name, call activities passing all variables — and no scripts, listeners, I/O mappings
-or Java delegates. Diagram interchange (``bpmndi``) elements are ignored.
+or Java delegates. Every process carries its diagram (BPMN DI: a shape per flow node, an edge per sequence flow),
+so Camunda Modeler, Operaton Cockpit and the dossier's diagram page draw the file as it is; the layout is generated
+once with ``node tools/bpmn/layout.mjs FILE`` and kept in the file.
 
 Usage::
 
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 OPERATON_NS = "http://operaton.org/schema/1.0/bpmn"
+BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 
 KNOWN_ROLES: frozenset[str] = frozenset(role.value for role in Role)
 """Candidate groups name roles; each agency maps roles to its own departments (never department names)."""
@@ -62,6 +65,7 @@ RULES: dict[str, str] = {
     "timer": "timer texts are ISO-8601 literals (P3D, PT4H, 2026-01-01T00:00:00+07:00, R3/PT1H) or ${var}",
     "message": "message events and receive tasks reference a bpmn:message with a literal name",
     "call-activity": 'call activities have a literal calledElement and camunda:in/out variables="all"',
+    "diagram": "every process has a BPMNDiagram/BPMNPlane with a shape per flow node and an edge per sequence flow",
 }
 
 
@@ -86,6 +90,10 @@ def _b(tag: str) -> str:
 
 def _c(name: str) -> str:
     return f"{{{CAMUNDA_NS}}}{name}"
+
+
+def _di(tag: str) -> str:
+    return f"{{{BPMNDI_NS}}}{tag}"
 
 
 _SERVICE_LIKE = ("serviceTask", "sendTask", "businessRuleTask")
@@ -140,6 +148,7 @@ class _Linter:
         self.check_timers()
         self.check_messages()
         self.check_call_activities()
+        self.check_diagram()
         self.problems.sort(key=lambda p: (p.line or 0, p.rule))
         return self.problems
 
@@ -313,7 +322,58 @@ class _Linter:
                     ):
                         self.report(entry, "call-activity", f"camunda:{direction} must not use expressions")
 
+    def check_diagram(self) -> None:
+        """A shape for every flow node and an edge for every sequence flow, on the plane of its process."""
+        for process in self.iter_bpmn("process"):
+            process_id = process.get("id", "")
+            planes = [p for p in self.root.iter(_di("BPMNPlane")) if p.get("bpmnElement") == process_id]
+            if not planes:
+                self.report(
+                    process,
+                    "diagram",
+                    f"quy trình {process_id!r} không có sơ đồ (BPMNDiagram/BPMNPlane); tạo bằng "
+                    f"node tools/bpmn/layout.mjs / process {process_id!r} has no diagram (BPMNDiagram/BPMNPlane); "
+                    "generate it with node tools/bpmn/layout.mjs",
+                )
+                continue
+            shapes = {s.get("bpmnElement") for p in planes for s in p.iter(_di("BPMNShape"))}
+            edges = {e.get("bpmnElement") for p in planes for e in p.iter(_di("BPMNEdge"))}
+            for el in process:
+                if not isinstance(el.tag, str) or not el.get("id"):
+                    continue
+                kind = etree.QName(el).localname
+                if kind == "sequenceFlow":
+                    if el.get("id") not in edges:
+                        self.report(
+                            el,
+                            "diagram",
+                            f"luồng {el.get('id')!r} không có đường vẽ (BPMNEdge) trong sơ đồ / "
+                            f"sequence flow {el.get('id')!r} has no BPMNEdge in the diagram",
+                        )
+                elif kind not in _NOT_FLOW_NODES and el.get("id") not in shapes:
+                    self.report(
+                        el,
+                        "diagram",
+                        f"bước {el.get('id')!r} ({kind}) không có hình (BPMNShape) trong sơ đồ / "
+                        f"flow node {el.get('id')!r} ({kind}) has no BPMNShape in the diagram",
+                    )
 
+
+_NOT_FLOW_NODES = frozenset(
+    {
+        "sequenceFlow",
+        "laneSet",
+        "documentation",
+        "extensionElements",
+        "textAnnotation",
+        "association",
+        "dataObject",
+        "dataObjectReference",
+        "dataStoreReference",
+        "ioSpecification",
+        "property",
+    }
+)
 _TIMER_KINDS = frozenset({_b("timeDate"), _b("timeDuration"), _b("timeCycle")})
 
 

@@ -95,9 +95,8 @@ def test_an_agency_adds_a_procedure_with_a_bpmn_file_and_an_entry(tmp_path: Path
     own = tmp_path / "own"
     own.mkdir()
     bpmn = (BPMN_DIR / "generic_procedure.bpmn").read_text(encoding="utf-8")
-    (own / "local_permit.bpmn").write_text(
-        bpmn.replace('id="generic_procedure"', 'id="local_permit"'), encoding="utf-8"
-    )
+    # the process and the plane of its diagram are renamed together
+    (own / "local_permit.bpmn").write_text(bpmn.replace('"generic_procedure"', '"local_permit"'), encoding="utf-8")
     data = json.loads((BUILT_IN / "2.000815.json").read_text(encoding="utf-8"))
     data |= {"code": "9.000003", "name": "Cấp phép biển quảng cáo tạm thời", "process_key": "local_permit"}
     (own / "9.000003.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")

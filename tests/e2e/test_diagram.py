@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from api.diagram import STATIC_ROOT, _add_layout, _flow_nodes, _process, _static_path
+from api.diagram import STATIC_ROOT, _flow_nodes, _process, _static_path
 from dossiers.errors import NotFound
 from dossiers.model import Role
 from motcua.app import DEMO_PASSWORD, Runtime
@@ -57,9 +57,13 @@ def test_diagram_of_a_household_dossier_at_review(api: Api, client: TestClient) 
     assert not {"review", "approve", "near_due", "refuse"} & set(body["completed"])
     assert body["names"]["review"] == "Thẩm định hồ sơ đăng ký hộ kinh doanh"
 
-    # the XML is the process file's, with a layout for the viewer: a shape per flow node, an edge per flow
+    # the XML is the process file's with the file's own diagram (nothing generated): a shape per flow node where
+    # the file puts it, an edge per flow
     root = etree.fromstring(body["xml"].encode())
     process = _process(root, "household_business_registration")
+    assert _drawing(root) == _drawing(
+        etree.fromstring((BPMN_DIR / "household_business_registration.bpmn").read_bytes())
+    )
     shapes = {s.get("bpmnElement") for s in root.iter(f"{{{DI}}}BPMNShape")}
     edges = {e.get("bpmnElement") for e in root.iter(f"{{{DI}}}BPMNEdge")}
     assert shapes == set(_flow_nodes(process))
@@ -70,6 +74,14 @@ def test_diagram_of_a_household_dossier_at_review(api: Api, client: TestClient) 
     after = client.get(f"/api/dossiers/{code}/diagram", headers=_login(client, "thanhtra.tinh")).json()
     assert after["current"] == ["approve"]
     assert "review" in after["completed"] and "decision_gateway" in after["completed"]
+
+
+def _drawing(root: etree._Element) -> dict[str, list[tuple[str, ...]]]:
+    """element id → the bounds of its shape or the waypoints of its edge."""
+    return {
+        el.get("bpmnElement", ""): [tuple(child.attrib.values()) for child in el if isinstance(child.tag, str)]
+        for el in root.iter(f"{{{DI}}}BPMNShape", f"{{{DI}}}BPMNEdge")
+    }
 
 
 def test_diagram_is_read_like_the_dossier(api: Api, client: TestClient) -> None:
@@ -157,25 +169,32 @@ def test_static_route_does_not_follow_a_symlink_out(client: TestClient, tmp_path
 
 
 @pytest.mark.parametrize("bpmn", sorted(BPMN_DIR.glob("*.bpmn")), ids=lambda p: p.stem)
-def test_every_process_gets_a_complete_layout(bpmn: Path) -> None:
+def test_every_process_file_draws_itself(bpmn: Path) -> None:
+    """The file's own diagram (tools/bpmn/layout.mjs, kept in the file): every flow node has a shape on the
+    process's plane, every flow an edge of at least two points, and no two shapes cover each other."""
     root = etree.fromstring(bpmn.read_bytes())
     for process in root.iter(f"{{{BPMN_NS}}}process"):
-        _add_layout(root, process)
-        shapes = {s.get("bpmnElement"): s for s in root.iter(f"{{{DI}}}BPMNShape")}
-        assert set(_flow_nodes(process)) <= set(shapes)
+        [plane] = [p for p in root.iter(f"{{{DI}}}BPMNPlane") if p.get("bpmnElement") == process.get("id")]
+        shapes = {s.get("bpmnElement"): s for s in plane.iter(f"{{{DI}}}BPMNShape")}
+        nodes = _flow_nodes(process)
+        assert set(nodes) <= set(shapes)
         flows = {f.get("id") for f in process.iter(f"{{{BPMN_NS}}}sequenceFlow")}
-        edges = [e for e in root.iter(f"{{{DI}}}BPMNEdge") if e.get("bpmnElement") in flows]
+        edges = [e for e in plane.iter(f"{{{DI}}}BPMNEdge") if e.get("bpmnElement") in flows]
         assert {e.get("bpmnElement") for e in edges} == flows
         assert all(len(e) >= 2 for e in edges)
-        # no two shapes of the process on the same spot (boundary events sit on their host's border)
-        spots = [
-            (b.get("x"), b.get("y"))
-            for el, s in shapes.items()
-            if el in _flow_nodes(process)
-            for b in s
-            if etree.QName(process.find(f"*[@id='{el}']")).localname != "boundaryEvent"
+        boxes = []
+        for element, shape in shapes.items():
+            if element in nodes and nodes[element][0] != "boundaryEvent":  # those sit on their host's border
+                [bounds] = shape
+                x, y, w, h = (float(bounds.get(k, "")) for k in ("x", "y", "width", "height"))
+                boxes.append((element, x, y, x + w, y + h))
+        overlapping = [
+            (a[0], b[0])
+            for i, a in enumerate(boxes)
+            for b in boxes[i + 1 :]
+            if a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
         ]
-        assert len(spots) == len(set(spots))
+        assert overlapping == []
 
 
 @ENGINES

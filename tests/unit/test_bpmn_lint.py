@@ -3,6 +3,7 @@ and the condition language evaluates without ``eval``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
     xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
     xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+    xmlns:di="http://www.omg.org/spec/DD/20100524/DI"
     xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
     {camunda} id="Definitions_1" targetNamespace="http://motcua.example/bpmn">
 """
@@ -84,11 +86,31 @@ VALID_BODY = """
     <bpmn:endEvent id="end" />
 """
 
-DIAGRAM = """
+_ELEMENT = re.compile(r'<bpmn:(\w+) id="(\w+)"')
+
+
+def diagram(body: str, *, plane_of: str = "proc", leave_out: frozenset[str] = frozenset()) -> str:
+    """A BPMN DI for ``body``: a shape per flow node and an edge per sequence flow (except ``leave_out``)."""
+    parts = []
+    for index, (kind, element_id) in enumerate(_ELEMENT.findall(body)):
+        if element_id in leave_out:
+            continue
+        if kind == "sequenceFlow":
+            parts.append(
+                f'<bpmndi:BPMNEdge id="{element_id}_di" bpmnElement="{element_id}">'
+                f'<di:waypoint x="{index * 100}" y="40" /><di:waypoint x="{index * 100 + 50}" y="40" />'
+                "</bpmndi:BPMNEdge>"
+            )
+        else:
+            parts.append(
+                f'<bpmndi:BPMNShape id="{element_id}_di" bpmnElement="{element_id}">'
+                f'<dc:Bounds x="{index * 100}" y="20" width="36" height="36" /></bpmndi:BPMNShape>'
+            )
+    shapes = "\n      ".join(parts)
+    return f"""
   <bpmndi:BPMNDiagram id="diagram">
-    <bpmndi:BPMNPlane id="plane" bpmnElement="proc">
-      <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="1" y="2" width="36" height="36" />
-      </bpmndi:BPMNShape>
+    <bpmndi:BPMNPlane id="plane" bpmnElement="{plane_of}">
+      {shapes}
     </bpmndi:BPMNPlane>
   </bpmndi:BPMNDiagram>
 """
@@ -100,12 +122,13 @@ def bpmn(
     camunda: str = CAMUNDA,
     process_attrs: str = PROCESS_ATTRS,
     extra: str = '<bpmn:message id="Msg_answer" name="partner-answer" />',
+    di: str | None = None,
 ) -> bytes:
     text = (
         HEADER.format(camunda=camunda)
         + extra
         + f'\n  <bpmn:process id="proc" {process_attrs}>{body}  </bpmn:process>'
-        + DIAGRAM
+        + (diagram(body) if di is None else di)
         + "</bpmn:definitions>\n"
     )
     return text.encode()
@@ -263,6 +286,18 @@ BROKEN: dict[str, tuple[bytes, str, str]] = {
         "call-activity",
         "partner",
     ),
+    "no diagram": (bpmn(di=""), "diagram", "proc"),
+    "diagram of another process": (bpmn(di=diagram(VALID_BODY, plane_of="other")), "diagram", "proc"),
+    "flow node without a shape": (
+        bpmn(di=diagram(VALID_BODY, leave_out=frozenset({"review"}))),
+        "diagram",
+        "review",
+    ),
+    "sequence flow without an edge": (
+        bpmn(di=diagram(VALID_BODY, leave_out=frozenset({"f_ok"}))),
+        "diagram",
+        "f_ok",
+    ),
 }
 
 
@@ -316,6 +351,18 @@ def test_gateway_join_needs_no_condition() -> None:
         )
         == []
     )
+
+
+def test_diagram_problems_name_each_missing_element_in_vietnamese_first() -> None:
+    missing = frozenset({"gw", "wait", "f3"})
+    problems = lint_bpmn(bpmn(di=diagram(VALID_BODY, leave_out=missing)), name="x.bpmn")
+    assert {p.element_id for p in problems} == missing and rules_of(problems) == {"diagram"}
+    by_id = {p.element_id: p.message for p in problems}
+    assert by_id["gw"].startswith("bước 'gw' (exclusiveGateway) không có hình (BPMNShape) trong sơ đồ / ")
+    assert by_id["f3"].startswith("luồng 'f3' không có đường vẽ (BPMNEdge) trong sơ đồ / ")
+    [whole] = lint_bpmn(bpmn(di=""), name="x.bpmn")
+    assert whole.message.startswith("quy trình 'proc' không có sơ đồ (BPMNDiagram/BPMNPlane)")
+    assert "tools/bpmn/layout.mjs" in whole.message
 
 
 def test_problem_line_format() -> None:
