@@ -25,7 +25,7 @@ from lxml import etree
 from api.deps import CurrentPerson, Runtime
 from dossiers.errors import NotFound
 from services.operations import read_history
-from workflows.introspect import BPMN_NS
+from workflows.introspect import BPMN_NS, NOT_FLOW_NODES
 
 log = structlog.get_logger(__name__)
 
@@ -49,19 +49,6 @@ CONTENT_TYPES = {
 VENDOR_CACHE = "public, max-age=604800"  # a refresh (scripts/refresh-bpmn-js.sh) changes ETag; a week is fine
 OWN_CACHE = "public, max-age=300, must-revalidate"
 
-NOT_FLOW_NODES = {
-    "sequenceFlow",
-    "laneSet",
-    "documentation",
-    "extensionElements",
-    "textAnnotation",
-    "association",
-    "dataObject",
-    "dataObjectReference",
-    "dataStoreReference",
-    "ioSpecification",
-    "property",
-}
 # kinds shown as "current" when the engine is at them; a boundary event waits as long as its host is active
 WAITING_KINDS_EXCLUDED = {"boundaryEvent", "startEvent"}
 

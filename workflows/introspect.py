@@ -32,6 +32,22 @@ from workflows.expressions import (
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 _N = {"bpmn": BPMN_NS}
+NOT_FLOW_NODES = frozenset(
+    {
+        "sequenceFlow",
+        "laneSet",
+        "documentation",
+        "extensionElements",
+        "textAnnotation",
+        "association",
+        "dataObject",
+        "dataObjectReference",
+        "dataStoreReference",
+        "ioSpecification",
+        "property",
+    }
+)
+"""The children of a process that are not steps: no shape of their own on the diagram, never "where a dossier is"."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from lxml import etree
 
 from dossiers.model import Role
 from workflows.expressions import ConditionError, parse_condition
-from workflows.introspect import BPMN_NS, CAMUNDA_NS
+from workflows.introspect import BPMN_NS, CAMUNDA_NS, NOT_FLOW_NODES
 
 __all__ = [
     "KNOWN_ROLES",
@@ -350,7 +350,7 @@ class _Linter:
                             f"luồng {el.get('id')!r} không có đường vẽ (BPMNEdge) trong sơ đồ / "
                             f"sequence flow {el.get('id')!r} has no BPMNEdge in the diagram",
                         )
-                elif kind not in _NOT_FLOW_NODES and el.get("id") not in shapes:
+                elif kind not in NOT_FLOW_NODES and el.get("id") not in shapes:
                     self.report(
                         el,
                         "diagram",
@@ -359,21 +359,6 @@ class _Linter:
                     )
 
 
-_NOT_FLOW_NODES = frozenset(
-    {
-        "sequenceFlow",
-        "laneSet",
-        "documentation",
-        "extensionElements",
-        "textAnnotation",
-        "association",
-        "dataObject",
-        "dataObjectReference",
-        "dataStoreReference",
-        "ioSpecification",
-        "property",
-    }
-)
 _TIMER_KINDS = frozenset({_b("timeDate"), _b("timeDuration"), _b("timeCycle")})
 
 

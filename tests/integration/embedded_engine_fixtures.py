@@ -1,5 +1,6 @@
-"""The embedded engine over the bench's five-wait process (``bench/five_waits.bpmn``) on a fresh SQLite file and a
-simulated clock: the fixtures ``clock`` and ``engine`` for the engine's own tests (``pytest_plugins``)."""
+"""The embedded engine on a fresh SQLite file and a simulated clock: the fixtures ``clock`` and ``engine`` for the
+engine's own tests (``pytest_plugins``), over the bench's five-wait process (``bench/five_waits.bpmn``) unless a
+module gives its own ``bpmn_dirs``."""
 
 from __future__ import annotations
 
@@ -24,10 +25,15 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, clock: SimulatedClock) -> Iterator[EmbeddedEngine]:
+def bpmn_dirs() -> list[Path]:
+    return [BENCH_BPMN]
+
+
+@pytest.fixture
+def engine(tmp_path: Path, clock: SimulatedClock, bpmn_dirs: list[Path]) -> Iterator[EmbeddedEngine]:
     db = make_engine(f"sqlite:///{tmp_path}/engine.sqlite3")
     metadata.create_all(db)
-    eng = EmbeddedEngine(db, clock, [BENCH_BPMN])
+    eng = EmbeddedEngine(db, clock, bpmn_dirs)
     eng.deploy()
     yield eng
     db.dispose()

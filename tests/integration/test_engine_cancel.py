@@ -5,7 +5,6 @@ and a cancel of an unknown key do nothing. The Operaton side: tests/integration/
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,30 +12,21 @@ from sqlalchemy import func, select
 
 from dossiers.clock import SimulatedClock
 from dossiers.errors import Conflict, NotFound
-from persistence.schema import metadata, wf_external_task, wf_timer, wf_user_task
-from persistence.uow import make_engine
+from persistence.schema import wf_external_task, wf_timer, wf_user_task
 from workflows import BPMN_DIR
 from workflows.embedded.engine import EmbeddedEngine
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["tests.integration.embedded_engine_fixtures"]  # clock, engine
+
+START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # the plugin's clock starts here
 
 PROCESS = "household_business_registration"
-START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(START)
-
-
-@pytest.fixture
-def engine(tmp_path: Path, clock: SimulatedClock) -> Iterator[EmbeddedEngine]:
-    db = make_engine(f"sqlite:///{tmp_path}/engine.sqlite3")
-    metadata.create_all(db)
-    eng = EmbeddedEngine(db, clock, [BPMN_DIR])
-    eng.deploy()
-    yield eng
-    db.dispose()
+def bpmn_dirs() -> list[Path]:
+    return [BPMN_DIR]  # the shipped processes: a dossier's user task, service steps and timer
 
 
 def _rows(engine: EmbeddedEngine, table: object, key: str) -> int:
