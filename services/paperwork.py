@@ -80,6 +80,8 @@ _STATUS_HAND_OVERS = {
     DossierStatus.REFUSED.value: (_APPLICANT, "Từ chối giải quyết hồ sơ"),
     DossierStatus.RESULT_READY.value: (Role.RECEPTION.value, "Chuyển kết quả về Bộ phận Một cửa"),
     DossierStatus.RETURNED.value: (_APPLICANT, "Trả kết quả cho tổ chức, cá nhân"),
+    DossierStatus.WITHDRAWN.value: (_APPLICANT, "Dừng giải quyết theo đề nghị của tổ chức, cá nhân (rút hồ sơ)"),
+    DossierStatus.STOPPED.value: (_APPLICANT, "Dừng giải quyết hồ sơ"),
 }
 
 

@@ -19,6 +19,7 @@ from persistence.uow import transaction
 
 RESULT_KINDS = ("result",)
 REFUSAL_KINDS = ("refusal",)
+STOP_KINDS = ("stop_notice",)  # Mẫu 05 (2025): processing stopped, at the applicant's request or by the agency
 
 
 LINK_PURPOSE = "motcua/public-result-link/2"  # a new label: links of the old format (no document hash) are dead
@@ -52,7 +53,7 @@ def open_result_link(runtime: Any, token: str) -> Any:
         raise bad from None
     with transaction(runtime.db) as conn:
         # never a scan or an uploaded paper
-        row = find_document_of_kinds(conn, code, document_id, RESULT_KINDS + REFUSAL_KINDS)
+        row = find_document_of_kinds(conn, code, document_id, RESULT_KINDS + REFUSAL_KINDS + STOP_KINDS)
     if row is None or not hmac.compare_digest(signature, _link_mac(runtime, code, document_id, row.sha256, expires)):
         raise bad
     now = runtime.clock.now().timestamp()
@@ -85,6 +86,7 @@ def public_tracking(runtime: Any, code: str, id_number: str) -> dict[str, Any]:
     proc = shop.procedure_of(row)
     kinds = RESULT_KINDS if status in (DossierStatus.RESULT_READY, DossierStatus.RETURNED) else ()
     kinds = REFUSAL_KINDS if status == DossierStatus.REFUSED else kinds
+    kinds = STOP_KINDS if status in (DossierStatus.WITHDRAWN, DossierStatus.STOPPED) else kinds
     result = None
     if kinds:
         with transaction(runtime.db) as conn:

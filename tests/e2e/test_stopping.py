@@ -154,7 +154,7 @@ def test_the_desk_stops_a_dossier_after_confirming(api: Api) -> None:
     assert entry["details"]["requested_at"] == "2026-03-02"
 
 
-def test_the_applicant_reads_the_stop_on_their_page_and_in_the_public_lookup(api: Api) -> None:
+def test_the_applicant_reads_the_stop_on_their_page_and_in_the_public_lookup(api: Api, tmp_path: Path) -> None:
     from tests.e2e.test_web_citizens import submit_online
     from tests.e2e.test_web_desk import page_browser, signed_in_as
 
@@ -175,3 +175,15 @@ def test_the_applicant_reads_the_stop_on_their_page_and_in_the_public_lookup(api
     assert "stopped" not in mine.text and "stop_notice" not in mine.text  # no internal names on the page
     looked_up = page_browser(api).post("/tra-cuu", data={"ma": code, "so_dinh_danh": "001090012345"})
     assert looked_up.status_code == 200 and "Dừng giải quyết" in looked_up.text
+    # the public lookup hands out the notice itself, as it does a result or a refusal: the same bytes
+    tracked = api.client.get("/api/public/tracking", params={"code": code, "id_number": "001090012345"}).json()
+    assert tracked["result"]["kind"] == "stop_notice", tracked
+    assert "Tải thông báo dừng giải quyết hồ sơ" in looked_up.text
+    public = api.client.get(tracked["result"]["download_url"])
+    stored = api.get(f"/api/dossiers/{code}/documents/{notice['id']}", "tiepnhan.xa1")
+    assert public.status_code == 200 and public.content == stored.content
+    # the control sheet ends with the dossier handed back to the applicant: processing stopped
+    sheet = api.get(f"/api/dossiers/{code}/control-sheet", "tiepnhan.xa1")
+    assert sheet.status_code == 200
+    sheet_text = pdftotext(sheet.content, tmp_path)
+    assert "Nhận: Ông/Bà Nguyễn Văn" in sheet_text and "Dừng giải" in sheet_text, sheet_text  # the note wraps
