@@ -479,6 +479,53 @@ def procedures_preview(
     typer.echo(f"Đã ghi / written: {out} ({len(pdf)} bytes)")
 
 
+@procedures_app.command("export")
+def procedures_export(
+    code: Annotated[str, typer.Argument(help="The procedure's code.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the bundle (default: standard output).")
+    ] = None,
+) -> None:
+    """The procedure in one file (motcua-procedure/1): catalogue entry, application form, result template and
+    BPMN process, for another installation to import."""
+    from motcua.procedure_bundles import export_bundle
+
+    try:
+        bundle = export_bundle(Settings(), code)
+    except MotcuaError as exc:
+        raise _fail(exc) from None
+    text = json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"Đã ghi / written: {out}")
+
+
+@procedures_app.command("import")
+def procedures_import(
+    file: Annotated[Path, typer.Argument(help="A bundle written by `motcua procedures export`.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the agency's own entry of that code.")] = False,
+) -> None:
+    """Put a shared procedure into the agency's catalogue (MOTCUA_CATALOGUE_DIR), after checking it and the whole
+    catalogue as it would then be; nothing is written if anything is wrong (exit 1). `motcua init` then records it
+    and deploys its process."""
+    from motcua.procedure_bundles import import_bundle
+
+    try:
+        bundle = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        typer.echo(f"lỗi / error: không đọc được {file}: {exc} / cannot read the bundle", err=True)
+        raise typer.Exit(code=1) from None
+    try:
+        written = import_bundle(Settings(), bundle, replace=replace)
+    except MotcuaError as exc:
+        raise _fail(exc) from None
+    for path in written:
+        typer.echo(f"Đã ghi / written: {path}")
+    typer.echo("Chạy `motcua init` để ghi nhận thủ tục và triển khai quy trình. / Run `motcua init` to publish it.")
+
+
 @procedures_app.command("validate")
 def procedures_validate() -> None:
     """Check the catalogue, its BPMN files, roles → departments, form templates, calendar overrides and the fee
