@@ -91,6 +91,11 @@ def test_a_dossier_of_the_procedure_reaches_its_sealed_result(
     assert api.decide(specialist, code, "approve", "Hồ sơ hợp lệ").status_code == 200
     assert api.decide(LEADER, code, "approve").status_code == 200
     api.issue_result(code, leader=LEADER, clerk=CLERK)
+    fee = api.get(f"/api/dossiers/{code}/payments", RECEPTION).json()
+    assert fee["fee_vnd"] == _in_force(entry, today)["fee_vnd"]  # a province-set fee counts as 0 until configured
+    if fee["fee_vnd"]:  # the result is handed over only once the fee is paid: at the desk, in cash
+        paid = api.post(f"/api/dossiers/{code}/payments/cash", RECEPTION, json={"receipt_number": "BL-0001"})
+        assert paid.status_code == 201 and paid.json()["fee_paid"], paid.text
     assert api.decide(RECEPTION, code, None).status_code == 200
     api.work()
 
