@@ -142,7 +142,7 @@ def test_two_worker_processes_never_both_complete_a_task(stack: Stack) -> None:
 
 def test_a_worker_killed_holding_a_task_leaves_one_signed_result(stack: Stack) -> None:
     """The worker process dies (SIGKILL) right after it locked the agency seal of a result; after the lock
-    expires the second worker seals it. The handler may have run before the kill or not: either way the
+    expires the second worker seals it (unless the doomed one finished before the kill landed). Either way the
     dossier ends with exactly one sealed result, whose signatures all validate."""
     api = stack.api
     api.login_all([RECEPTION, SPECIALIST, LEADER, "vanthu.xa1", ADMIN])
@@ -173,8 +173,11 @@ def test_a_worker_killed_holding_a_task_leaves_one_signed_result(stack: Stack) -
         assert locked[0]["workerId"].startswith("worker-")
         rescuer = stack.worker("worker-rescuer")
         wait_for("result_ready", lambda: api.dossier(code)["status"] == "result_ready", timeout=60)
-        [log] = stack.operaton_log("seal_result", code)
-        assert log["workerId"] != locked[0]["workerId"], "the dead worker cannot have completed it"
+        [log] = stack.operaton_log("seal_result", code)  # one completion of the seal, whoever made it
+        if log["workerId"] == locked[0]["workerId"]:
+            # the doomed worker sealed and completed in the moment between its lock and the kill (a loaded machine
+            # sees the lock late): then the rescuer must have found nothing to do — one result, sealed once
+            assert rescuer.poll() is None  # alive, idle
     [ret] = wait_for("return_result", lambda: [t for t in api.tasks(RECEPTION) if t["dossier_code"] == code])
     assert api.complete(ret["id"], RECEPTION, None).status_code == 200
     wait_for("returned", lambda: api.dossier(code)["status"] == "returned", timeout=30)
