@@ -180,6 +180,19 @@ class Paperwork:
         """The agency's seal in its form field (every sealed paper of every procedure uses this one)."""
         return SignatureRequest(signer=f"agency:{agency.code}", field_name=AGENCY_FIELD, reason=reason)
 
+    def _letter(self, code: str, row: Any, proc: Any) -> dict[str, Any]:
+        """What every letter to the applicant carries: the dossier, its procedure, the addressee and how to reach
+        them (the 2025 forms), the day it was received and the day of the letter."""
+        return {
+            "dossier_code": code,
+            "applicant_name": row.applicant_name,
+            "procedure_name": proc.name,
+            "issued_at": self.clock.now(),
+            "received_at": row.received_at,
+            "applicant_address": _applicant_address(row),
+            "applicant_email": row.applicant_email,
+        }
+
     def issue_sealed_form(
         self,
         code: str,
@@ -265,17 +278,11 @@ class Paperwork:
     def supplement_request(self, code: str, key: str, official: str | None, comment: str | None, actor: str) -> str:
         row, agency, proc = self._context(code)
         data = SupplementData(
-            dossier_code=code,
+            **self._letter(code, row, proc),
             **_desk(agency),
-            applicant_name=row.applicant_name,
-            procedure_name=proc.name,
             items=(comment or "Bổ sung, hoàn thiện hồ sơ theo hướng dẫn của cán bộ thụ lý",),
             reason="Hồ sơ chưa đầy đủ, hợp lệ theo quy định.",
             official_name=self._full_name(official, official or "Cán bộ thụ lý"),
-            issued_at=self.clock.now(),
-            received_at=row.received_at,
-            applicant_address=_applicant_address(row),
-            applicant_email=row.applicant_email,
         )
         return self.issue_sealed_form(
             code,
@@ -291,16 +298,10 @@ class Paperwork:
     def refusal(self, code: str, official: str | None, comment: str | None, actor: str) -> str:
         row, agency, proc = self._context(code)
         data = RefusalData(
-            dossier_code=code,
+            **self._letter(code, row, proc),
             **_desk(agency),
-            applicant_name=row.applicant_name,
-            procedure_name=proc.name,
             reason=comment or "Hồ sơ không đủ điều kiện giải quyết theo quy định.",
             official_name=self._full_name(official, official or "Cán bộ thụ lý"),
-            issued_at=self.clock.now(),
-            received_at=row.received_at,
-            applicant_address=_applicant_address(row),
-            applicant_email=row.applicant_email,
         )
         return self.issue_sealed_form(
             code,
@@ -324,19 +325,13 @@ class Paperwork:
             return existing
         row, agency, proc = self._context(code)
         data = ApologyData(
-            dossier_code=code,
+            **self._letter(code, row, proc),
             agency_name=agency.name,
             place_name=place_name(agency),
-            applicant_name=row.applicant_name,
-            procedure_name=proc.name,
-            received_at=row.received_at,
             old_due_at=row.due_at,
             new_due_at=new_due_at,
             reason=reason,
-            issued_at=self.clock.now(),
             official_name=self._full_name(actor, "") or None,
-            applicant_address=_applicant_address(row),
-            applicant_email=row.applicant_email,
         )
         templates = self.templates.on(row.received_at)
         form = templates.form("apology")
@@ -383,19 +378,13 @@ class Paperwork:
         templates = self.templates.on(row.received_at)
         form = templates.form("stop_notice")
         data = StopNoticeData(
-            dossier_code=code,
+            **self._letter(code, row, proc),
             agency_name=agency.name,
             place_name=place_name(agency),
-            applicant_name=row.applicant_name,
-            procedure_name=proc.name,
-            received_at=row.received_at,
             reason=reason,
-            issued_at=self.clock.now(),
             official_name=self._full_name(actor, "") or None,
             requested_at=requested_at,
             return_channel=row.return_channel,
-            applicant_address=_applicant_address(row),
-            applicant_email=row.applicant_email,
         )
         return self.issue_sealed_form(
             code,

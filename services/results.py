@@ -151,12 +151,12 @@ class ResultRegistry:
             self._templates[path] = (mtime, template)
         return template
 
-    def kind_of(self, process_key: str, spec: Any) -> ResultTemplate | BuiltIn | None:
+    def kind_of(self, spec: Any) -> ResultTemplate | BuiltIn | None:
         """A procedure's result: its template, its built-in renderer, or None (no result document)."""
         if spec is not None and spec.template:
             return self.template(spec.template)
-        name = spec.renderer if spec is not None and spec.renderer else None
-        if name is None:
+        name = spec.renderer if spec is not None else None
+        if not name:
             return None
         found = self.renderers.get(name)
         if found is None:
@@ -173,13 +173,12 @@ class ResultRegistry:
         spec = entry.result
         if spec is not None and spec.template:
             return "template"
-        name = spec.renderer if spec is not None and spec.renderer else None
-        return "built_in" if name else None
+        return "built_in" if spec is not None and spec.renderer else None
 
     def result_of(self, code: str) -> ResultTemplate | BuiltIn | None:
         row = self.shop.dossier_row(code)
         entry = self.shop.entry(row.procedure_code)
-        return self.kind_of(entry.process_key, entry.result)
+        return self.kind_of(entry.result)
 
     def _required(self, code: str) -> ResultTemplate | BuiltIn:
         found = self.result_of(code)

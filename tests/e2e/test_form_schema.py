@@ -11,21 +11,12 @@ from typing import Any
 from dossiers.model import Role
 from motcua.app import DEMO_PASSWORD
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, Api, minimal_pdf
+from tests.e2e.test_civil_status import MARRIAGE_DETAILS
 from tests.e2e.test_web_desk import assert_labelled, dossier_count, signed_in_as
 from tests.web import csrf
 
 MARRIAGE = "1.000894"
 BIRTH = "1.001193"
-MARRIAGE_DETAILS = {
-    "husband_name": "Nguyễn Văn An",
-    "husband_birth_date": "1990-01-05",
-    "husband_id_number": "001090012345",
-    "husband_residence": "Thôn Đông, xã Hòa An, tỉnh Demo",
-    "wife_name": "Lê Thị Hồng Nhung",
-    "wife_birth_date": "1994-07-09",
-    "wife_id_number": "001194054321",
-    "wife_residence": "Thôn Tây, xã Phú Mỹ, tỉnh Demo",
-}
 MARRIAGE_FILES = {"paper.to_khai": ("to-khai.pdf", minimal_pdf("to khai ket hon"), "application/pdf")}
 
 
