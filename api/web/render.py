@@ -36,6 +36,7 @@ environment.globals["limits"] = {
     "form_text": text_rules.FORM_TEXT_MAX,
     "comment": text_rules.COMMENT_MAX,
     "reason": text_rules.REASON_MAX,
+    "list_items": text_rules.LIST_ITEMS_MAX,
 }
 
 

@@ -57,3 +57,33 @@ def test_the_schema_form_groups_its_fields_and_names_each_error(visit: Callable[
     reception.shot("marriage-errors")
 
     reception.assert_quiet()
+
+
+CHANGE = "2.000720"  # change of a household business registration: "what changes" is a table of rows
+
+
+def test_adding_a_row_gives_one_the_server_reads_back(visit: Callable[..., Any]) -> None:
+    """The table starts with its fixed rows; "Thêm dòng" adds a fourth, named like the server's rows, and what is
+    typed in it comes back after the server refuses the form for another reason (so the server read it; the rows
+    left empty are dropped, so it comes back as the first)."""
+    reception = visit(RECEPTION)
+    page = reception.goto(f"/mot-cua/tiep-nhan/{CHANGE}", "change-form")
+    table = page.get_by_role("group", name=starts("Nội dung đăng ký thay đổi"))
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(3)
+    table.get_by_role("button", name="Thêm dòng").click()
+    expect(rows).to_have_count(4)
+    fourth = rows.nth(3)
+    expect(fourth.locator("th")).to_have_text("4")
+    fourth.get_by_label("Nội dung, dòng 4").fill("Địa điểm kinh doanh")
+    fourth.get_by_label("Đăng ký thay đổi thành, dòng 4").fill("Số 5 đường Trần Phú")
+    expect(fourth.get_by_label("Nội dung, dòng 4")).to_have_attribute("name", "f.changes.3.item")
+    reception.shot("change-row-added")
+    page.get_by_role("button", name="Tiếp nhận hồ sơ và cấp giấy hẹn").click()  # no applicant: refused
+
+    expect(page.locator(".field-error").first).to_be_visible()
+    again = page.get_by_role("group", name=starts("Nội dung đăng ký thay đổi"))
+    # the server read the fourth row; empty rows are dropped, so it comes back first
+    expect(again.get_by_label("Nội dung, dòng 1")).to_have_value("Địa điểm kinh doanh")
+    expect(again.get_by_label("Đăng ký thay đổi thành, dòng 1")).to_have_value("Số 5 đường Trần Phú")
+    reception.assert_quiet()
