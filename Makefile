@@ -68,9 +68,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
 	@touch $@ $(RUN_STAMP)
 
+# the procedure designer publishes into the agency's catalogue: var/catalogue unless MOTCUA_CATALOGUE_DIR names one
 run: install-run
-	$(BIN)/motcua init
-	MOTCUA_RUN_STARTED=$(RUN_STARTED) $(BIN)/motcua serve
+	MOTCUA_CATALOGUE_DIR="$${MOTCUA_CATALOGUE_DIR:-var/catalogue}" $(BIN)/motcua init
+	MOTCUA_CATALOGUE_DIR="$${MOTCUA_CATALOGUE_DIR:-var/catalogue}" MOTCUA_RUN_STARTED=$(RUN_STARTED) $(BIN)/motcua serve
 
 system-deps:
 	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \

@@ -231,7 +231,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         tags=["dossiers"],
         openapi_extra=multipart(
             {
-                "procedure_code": {"type": "string", "maxLength": 40, "description": "Catalogue code, e.g. 2.000575."},
+                "procedure_code": {"type": "string", "maxLength": 40, "description": "Catalogue code, e.g. 1.001612."},
                 "applicant_name": {"type": "string", "maxLength": NAME_MAX},
                 "applicant_id_number": {"type": "string", "pattern": "^([0-9]{9}|[0-9]{12})$"},
                 "applicant_phone": {"type": "string", "maxLength": 40},
@@ -533,6 +533,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(audit_router(runtime))
     app.include_router(admin_router(runtime))
+    from api.web.designer import designer_router
+
+    app.include_router(designer_router(runtime))  # the procedure designer, /quan-tri/thu-tuc/{code}/thiet-ke
     from api.web.citizens import citizens_router
     from api.web.desk import desk_router
 

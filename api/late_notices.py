@@ -38,8 +38,10 @@ def late_notices_router(runtime: Any) -> APIRouter:
 
     @router.post("/api/late-notices/{notice_id}/issue", tags=["late"])
     def issue_apology(notice_id: str, body: IssueApology, person: BearerPerson) -> dict[str, Any]:
-        """Issue the apology letter (Mẫu 04), sealed by the agency; the dossier's due date moves to
-        `new_due_at` and the applicant is notified."""
+        """Issue the apology letter (Mẫu 04): the dossier's due date moves to `new_due_at` now; the letter is
+        prepared for the head of the agency's personal signature (`letter`: `awaiting_head_signature`, in the
+        leader's `/api/signatures/pending`) and, once signed, sealed by the agency, stored and sent to the applicant
+        (`letter`: `issued`, `document_id` set). A set whose Mẫu 04 the head does not sign is sealed at once."""
         return late.issue(person, notice_id, body.reason, body.new_due_at)
 
     return router

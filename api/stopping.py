@@ -34,8 +34,9 @@ def stopping_router(runtime: Any) -> APIRouter:
 
     @router.post("/api/dossiers/{code}/stop", tags=["dossiers"])
     def stop(code: str, body: StopDossier, person: CurrentPerson) -> dict[str, Any]:
-        """Stop the dossier's processing (the desk, clerk or leader of its agency, from an open status): Mẫu 05 is
-        issued and sealed, the applicant is told and the process ends; the dossier's view comes back."""
+        """Stop the dossier's processing (the desk, clerk or leader of its agency, from an open status): the status
+        changes and the process ends now; Mẫu 05 is prepared for the head of the agency's personal signature and,
+        once the leader signed it, sealed, stored and sent to the applicant. The dossier's view comes back."""
         request = StopRequest(body.requested_by_applicant, body.reason, body.requested_at)
         return dict(runtime.stopping.stop(person, code, request))
 

@@ -63,7 +63,7 @@ from services.intake import Applicant
 from services.uploads import Upload
 
 PROGRESS_FILE = "bench-scale.json"
-HOUSEHOLD, BIRTH = "2.000575", "1.001193"
+HOUSEHOLD, BIRTH = "1.001612", "1.001193"
 CITIZEN, ADMIN = "congdan1", "quantri.tinh"
 STEPS = ("accept", "review", "approve", "sign_result", "register_number", "return_result")
 END = len(STEPS)

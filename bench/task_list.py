@@ -42,7 +42,7 @@ from services.intake import Applicant
 from services.uploads import Upload
 from workers.runtime import Complete
 
-HOUSEHOLD = "2.000575"
+HOUSEHOLD = "1.001612"
 DETAILS = {
     "business_name": "Tạp hóa Bình An",
     "business_address": "Thôn Đông, xã Hòa An, tỉnh Demo",

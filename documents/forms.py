@@ -289,7 +289,7 @@ class ControlSheetData:
 
 @dataclass(frozen=True)
 class CertificateData:
-    """The result of procedure 2.000575: Giấy chứng nhận đăng ký hộ kinh doanh."""
+    """The result of procedure 1.001612: Giấy chứng nhận đăng ký hộ kinh doanh."""
 
     parent_agency: str  # the issuing commune: "Ủy ban nhân dân xã Tân Lập"
     issuing_authority: str  # "Phòng Kinh tế"
@@ -698,7 +698,7 @@ def render_control_sheet(data: ControlSheetData, templates: Templates | None = N
 
 
 def render_household_business_certificate(data: CertificateData) -> bytes:
-    """Giấy chứng nhận đăng ký hộ kinh doanh (the result of procedure 2.000575), as PDF bytes.
+    """Giấy chứng nhận đăng ký hộ kinh doanh (the result of procedure 1.001612), as PDF bytes.
 
     A list of business lines too long for page 1 moves to an annex on the following pages.
     """

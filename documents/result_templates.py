@@ -1,7 +1,7 @@
 """Result documents as data: a declarative template (JSON) rendered to a Decree 30/2020/NĐ-CP administrative paper.
 
 A procedure whose result is a document issued from a template needs no Python: its catalogue entry names the
-template (``"result": {"template": "2.000575.json"}``) and :mod:`services.results` renders it, prepares the
+template (``"result": {"template": "1.001612.json"}``) and :mod:`services.results` renders it, prepares the
 fields and the leader's personal signature, numbers it and seals it. The file (``motcua/data/results/``)::
 
     {

@@ -17,6 +17,10 @@ Each form has one JSON file::
       "layout": {"qr_size_mm": 26, ...}
     }
 
+A letter whose signer block is the head of the agency's (Mẫu 04 of both sets, Mẫu 05 of 2025) also says
+``"signed_by_head": true``: the head signs it personally, in two steps, before the agency seal
+(:meth:`services.paperwork.Paperwork.request_head_signature`).
+
 A text may use the placeholders :data:`SPEC` allows for it (``{dossier_code}``, ``{applicant_name}``, …;
 ``{{`` and ``}}`` for literal braces) and the tags ``<b>``, ``</b>``, ``<i>``, ``</i>``, ``<br/>``; every other
 character is shown as written. Placeholder values are the dossier's data, escaped before they are set.
@@ -400,8 +404,10 @@ def check_template(data: Any, form: str | None = None, where: str = "template", 
     problems: list[str] = []
     if not isinstance(data.get("name"), str) or not data["name"].strip():
         problems.append(f"{prefix}: missing required field 'name'")
-    known_top = {"form", "name", "source", "texts", "lists", "labels", "layout"}
+    known_top = {"form", "name", "source", "signed_by_head", "texts", "lists", "labels", "layout"}
     problems += [f"{prefix}: unknown field '{k}'" for k in sorted(set(data) - known_top)]
+    if "signed_by_head" in data and not isinstance(data["signed_by_head"], bool):
+        problems.append(f"{prefix}: signed_by_head: must be true or false, found {data['signed_by_head']!r}")
 
     texts = _section(data, "texts", problems, prefix)
     for key, allowed in spec.texts.items():
@@ -615,6 +621,13 @@ class FormTemplate:
     @property
     def name(self) -> str:
         return str(self.data["name"])
+
+    @property
+    def signed_by_head(self) -> bool:
+        """Whether the head of the agency signs the form personally before the seal (``"signed_by_head": true``:
+        the template's signer block is the head's, *Thủ trưởng cơ quan*); otherwise the agency seals it alone. An
+        agency whose leaders have no signing certificates yet turns it off in its override file."""
+        return bool(self.data.get("signed_by_head", False))
 
     def raw(self, key: str) -> str:
         return str(self.data["texts"][key])

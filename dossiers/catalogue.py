@@ -13,20 +13,27 @@ The file format (``motcua/data/procedures/<code>.json``)::
      "online_level": "full" | "partial", "channels": ["counter", "online", "postal"],
      "departments": {"specialist": ["TPHT", "TP"]},   # the kinds of department handling a role's steps
      "form": "forms/1.001193.json",                     # the application form: a JSON Schema (dossiers.form_schema)
-     "result": {"template": "2.000575.json"} | {"renderer": "birth_certificate"},   # the result (services.results)
+     "result": {"template": "1.001612.json"} | {"renderer": "birth_certificate"},   # the result (services.results)
      "versions": [{"valid_from": "2025-07-01", "valid_to": null, "levels": ["commune"],
                    "time_limit": {"days": 0, "unit": "same_day|working_days|calendar_days"},
                    "fee_vnd": 0, "fee_set_by": "national|province", "legal_source": "…",
                    "papers": [{"key", "name", "form": "original|copy|certified_copy|original_or_copy",
                                "count": 1, "mandatory": true, "note": "…"}]}],
      "sources": [{"title": "…", "url": "…" | "reference": "…", "consulted": "2026-12-07",
-                  "facts": ["code", "name", "level", "time_limit", "fee", "legal_basis", "papers"]}]}
+                  "facts": ["code", "name", "level", "time_limit", "fee", "legal_basis", "papers"]}],
+     "replaces": ["2.000575"],          # codes this procedure was catalogued under before (a corrected code)
+     "withdrawn_on": "2026-12-07", "replaced_by": "1.001612"}   # written by `motcua init`, see below
 
 ``fee_set_by: province`` marks a fee the provincial People's Council sets: ``fee_vnd`` is then 0 and the amount is
 each agency's value in the fee table (:mod:`dossiers.fees`). ``sources`` names where each fact was checked.
 
 Parsing never stops at the first problem: :func:`check_entry` returns every problem with its JSON path, so an
 operator who edits the catalogue sees all mistakes at once (``motcua procedures validate``).
+
+A procedure leaves the catalogue when its file goes (or its code is corrected): the installation keeps its row, since
+its dossiers point at it, and ``motcua init`` writes ``withdrawn_on`` (and ``replaced_by`` when an entry lists the old
+code in ``replaces``) into the row's data. From that day no version is in force: the procedure is not offered and
+intake refuses it, while each of its dossiers is still handled under the version it recorded.
 """
 
 from __future__ import annotations
@@ -88,6 +95,9 @@ ENTRY_KEYS = {
     "step_times",
     "sources",
     "result",
+    "replaces",
+    "withdrawn_on",
+    "replaced_by",
 }
 VERSION_KEYS = {
     "valid_from",
@@ -154,6 +164,13 @@ class CatalogueEntry:
     step_times: tuple[tuple[str, float], ...] = ()  # BPMN step id → working hours (the internal procedure)
     sources: tuple[Source, ...] = ()
     result: ResultSpec | None = None  # how the result document is made (services.results)
+    replaces: tuple[str, ...] = ()  # codes this procedure was catalogued under before
+    withdrawn_on: dt.date | None = None  # out of the catalogue from this day: not offered, its dossiers go on
+    replaced_by: str = ""  # the code that replaced a withdrawn procedure, if any
+
+    def offered_on(self, day: dt.date) -> bool:
+        """Whether new dossiers may be filed on ``day``: not once the procedure has left the catalogue."""
+        return self.withdrawn_on is None or day < self.withdrawn_on
 
     def department_kinds(self, role: str) -> tuple[str, ...]:
         return next((kinds for r, kinds in self.departments if r == role), ())
@@ -163,6 +180,8 @@ class CatalogueEntry:
         return self.form.fields if self.form is not None else ()
 
     def version_at(self, day: dt.date) -> RuleVersion | None:
+        if not self.offered_on(day):
+            return None
         for version in reversed(self.versions):
             if version.in_force(day):
                 return version
@@ -196,6 +215,8 @@ class CatalogueEntry:
 
     def at(self, day: dt.date) -> Procedure:
         """The procedure in force on ``day``; refused clearly when no version is."""
+        if not self.offered_on(day):
+            raise self.withdrawn_error()
         version = self.version_at(day)
         if version is None:
             raise InvalidInput(
@@ -204,6 +225,21 @@ class CatalogueEntry:
                 procedure_code=self.code,
             )
         return self.procedure(version)
+
+    def withdrawn_error(self) -> InvalidInput:
+        """Why no new dossier is taken: the procedure left the catalogue (and which code replaced it)."""
+        assert self.withdrawn_on is not None
+        day = self.withdrawn_on
+        instead_vi = f" Hãy nộp hồ sơ theo thủ tục {self.replaced_by}." if self.replaced_by else ""
+        instead_en = f" File under procedure {self.replaced_by} instead." if self.replaced_by else ""
+        return InvalidInput(
+            f"Thủ tục {self.code} ({self.name}) không còn trong danh mục thủ tục từ ngày {day:%d/%m/%Y}, "
+            f"không tiếp nhận hồ sơ mới.{instead_vi}",
+            f"Procedure {self.code} left the catalogue on {day.isoformat()}: no new dossiers.{instead_en}",
+            procedure_code=self.code,
+            withdrawn_on=day.isoformat(),
+            **({"replaced_by": self.replaced_by} if self.replaced_by else {}),
+        )
 
     def under(self, label: str) -> Procedure:
         """The procedure under the rule version a dossier recorded."""
@@ -459,7 +495,7 @@ RESULT_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json")
 
 
 def _result(c: _Checker, data: Any, path: str) -> ResultSpec | None:
-    """``{"template": "2.000575.json"}`` or ``{"renderer": "birth_certificate"}``: one of the two."""
+    """``{"template": "1.001612.json"}`` or ``{"renderer": "birth_certificate"}``: one of the two."""
     if data is None:
         return None
     if not isinstance(data, Mapping) or len(set(data) & {"template", "renderer"}) != 1:
@@ -474,6 +510,21 @@ def _result(c: _Checker, data: Any, path: str) -> ResultSpec | None:
         c.fail(f"{path}.renderer", f"must be the name of a built-in renderer, got {renderer!r}")
         return None
     return ResultSpec(template, renderer)
+
+
+CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.-]{0,39}")
+
+
+def _codes(c: _Checker, data: Any, path: str, own: str) -> tuple[str, ...]:
+    """``["2.000575"]``: the codes an entry was catalogued under before (not its own)."""
+    if data is None:
+        return ()
+    if not isinstance(data, list) or not all(isinstance(x, str) and CODE.fullmatch(x) for x in data):
+        c.fail(path, f"must list procedure codes, got {data!r}")
+        return ()
+    if own in data:
+        c.fail(path, f"lists the entry's own code {own}")
+    return tuple(data)
 
 
 def check_entry(
@@ -505,6 +556,9 @@ def check_entry(
     step_times = _step_times(c, data.get("step_times"), f"{where}.step_times")
     result = _result(c, data.get("result"), f"{where}.result")
     sources = _sources(c, data.get("sources"), f"{where}.sources")
+    replaces = _codes(c, data.get("replaces"), f"{where}.replaces", code)
+    withdrawn_on = None if data.get("withdrawn_on") is None else c.date(data["withdrawn_on"], f"{where}.withdrawn_on")
+    replaced_by = c.text(data, "replaced_by", where, required=False)
     versions: list[RuleVersion] = []
     raw_versions = data.get("versions")
     if not isinstance(raw_versions, list) or not raw_versions:
@@ -536,6 +590,9 @@ def check_entry(
         step_times,
         sources,
         result=result,
+        replaces=replaces,
+        withdrawn_on=withdrawn_on,
+        replaced_by=replaced_by,
     )
     return entry, []
 

@@ -9,7 +9,7 @@ starts (``motcua procedures validate`` warns; the fee counts as 0) rather than r
 
 The file format::
 
-    {"fees": [{"procedure": "2.000575", "agencies": ["*"], "amount_vnd": 100000,
+    {"fees": [{"procedure": "1.001612", "agencies": ["*"], "amount_vnd": 100000,
                "valid_from": "2025-07-01", "source": "Nghị quyết số …/NQ-HĐND …"}]}
 
 ``agencies`` lists agency codes; ``"*"`` is every agency of the installation (one province). An agency's own

@@ -170,7 +170,7 @@ class FormSchema:
     """The application form: its JSON Schema (draft 2020-12, checked by :mod:`dossiers.form_schema`) and the
     fields and groups read from its presentation hints (``x-label``, ``x-order``, ``x-group``, ``x-widget``)."""
 
-    source: str  # the file it came from, e.g. forms/2.000575.json
+    source: str  # the file it came from, e.g. forms/1.001612.json
     schema: Mapping[str, object]
     fields: tuple[FormField, ...]
     groups: tuple[FormGroup, ...]

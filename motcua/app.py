@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from dossiers.agencies import parse_demo_people, parse_structures
-from dossiers.calendar import CalendarOverrides, WorkingCalendar
+from dossiers.calendar import VN_TZ, CalendarOverrides, WorkingCalendar
 from dossiers.clock import SimulatedClock, SystemClock
 from dossiers.errors import InvalidInput
 from dossiers.ports import Clock, DocumentStore, Engine
@@ -39,6 +39,7 @@ from services.intake import Intake
 from services.issuing import DocumentIssuer
 from services.notifications import Outbox
 from services.paperwork import Paperwork
+from services.procedure_design import CatalogueFiles, ProcedureDesigner
 from services.receiving import EnvelopeReceiver
 from services.reception import Reception
 from services.result_drafts import ResultDrafts
@@ -129,6 +130,13 @@ class Runtime:
         exchange = self.exchange or InProcessExchange(self.db, self.clock, self.shop)
         return result_registry(
             self.settings, self.shop, self.paperwork, self.clock, self.store, exchange, "system:draft"
+        )
+
+    @cached_property
+    def designer(self) -> ProcedureDesigner:
+        """The procedure designer: drafts, check, publish into MOTCUA_CATALOGUE_DIR, export and import."""
+        return ProcedureDesigner(
+            self.db, self.clock, self.engine, self.shop, catalogue_files(self.settings), tuple(self.worker.handlers)
         )
 
     @cached_property
@@ -500,6 +508,17 @@ def result_registry(
     return ResultRegistry(shop, paperwork, clock, result_template_dirs(settings), renderers, actor)
 
 
+def catalogue_files(settings: Settings) -> CatalogueFiles:
+    """Where the catalogue is, for the designer and ``procedures export/import``: the agency's directory, the BPMN
+    and template directories, and ``procedures validate`` for a (staged) catalogue directory."""
+    return CatalogueFiles(
+        Path(settings.catalogue_dir) if settings.catalogue_dir else None,
+        bpmn_dirs(settings),
+        result_template_dirs(settings),
+        lambda directory: check_catalogue(settings.model_copy(update={"catalogue_dir": directory})),
+    )
+
+
 def result_template_dirs(settings: Settings) -> list[Path]:
     own = [Path(settings.catalogue_dir) / "results"] if settings.catalogue_dir else []
     return [*own, Path(str(resources.files("motcua").joinpath("data", "results")))]
@@ -588,9 +607,12 @@ def _seed_reference_data(db: Database, settings: Settings) -> dict[str, Any]:
     structures = parse_structures(agencies_data)  # validate before writing anything
     entries, _ = read_catalogue(catalogue_dirs(settings.catalogue_dir))
     added: dict[str, Any] = {"structures": [], "procedures": [], "calendar_days": 0}
+    today = make_clock(settings, db).now().astimezone(VN_TZ).date()
     with transaction(db) as conn:
         added["structures"] = reference_data.add_structures(conn, structures)
         added["procedures"] = reference_data.save_procedures(conn, entries)
+        # a procedure whose file left the catalogue: not offered from today, its dossiers still handled
+        added["withdrawn"] = reference_data.withdraw_procedures(conn, entries, today)
         overrides = CalendarOverrides.from_data(load_data("calendar_overrides.json"))
         added["calendar_days"] = calendar.add_missing_overrides(conn, overrides)
     return added

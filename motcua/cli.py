@@ -120,7 +120,7 @@ def init(
         typer.echo(f"objects:  {settings.storage_url.split('@')[-1]} (S3)")
     else:
         typer.echo(f"objects:  {settings.objects_dir.resolve()}")
-    for key in ("structures", "procedures", "deployed"):
+    for key in ("structures", "procedures", "withdrawn", "deployed"):  # withdrawn: left the catalogue
         typer.echo(f"{key}: {', '.join(report[key]) or 'unchanged'}")
     if report["demo_users"]:
         typer.echo(f"demo users (password '{DEMO_PASSWORD}'): {', '.join(report['demo_users'])}")

@@ -32,7 +32,7 @@ from workflows.operaton.engine import OperatonEngine
 if TYPE_CHECKING:
     from motcua.app import Runtime
 
-PROCEDURE = "2.000575"
+PROCEDURE = "1.001612"
 PASSWORD = "motcua-demo"
 RECEPTION, SPECIALISTS, LEADER, ADMIN = (
     "tiepnhan.xa1",

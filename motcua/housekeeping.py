@@ -1,6 +1,7 @@
 """The periodic jobs of a serve or worker process, wired from the runtime: each use case is given what it needs.
 
-:func:`operations_tick` runs late-notice detection, notification delivery, envelope delivery and the pruning of
+:func:`operations_tick` runs late-notice detection, the sealing of letters their head signed but a failure left
+unsealed, notification delivery, envelope delivery and the pruning of
 finished processes' engine state; each job is guarded on its own, so a failing one does not stop the others (the
 next tick retries).
 """
@@ -34,6 +35,10 @@ def operations_tick(runtime: Runtime) -> None:
         )
     except Exception:  # noqa: BLE001 - the next tick retries
         log.warning("late.find_failed", exc_info=True)
+    try:
+        runtime.paperwork.finish_signed_letters()  # before delivery: their messages go out in this round
+    except Exception:  # noqa: BLE001 - the next tick retries
+        log.warning("letter.finish_round_failed", exc_info=True)
     try:
         build_dispatcher(runtime.settings, runtime.db, runtime.clock, runtime.shop.record).dispatch()
     except Exception:  # noqa: BLE001 - the next tick retries

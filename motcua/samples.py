@@ -38,7 +38,7 @@ from services.intake import Applicant
 from services.uploads import Upload
 
 SAMPLES_FILE = "samples.json"  # under MOTCUA_VAR_DIR: what `motcua serve` says about the samples at start
-PROCEDURE = "2.000575"  # household business registration: reception, review, approval, signature, register, seal
+PROCEDURE = "1.001612"  # household business registration: reception, review, approval, signature, register, seal
 AGENCY = "000.00.31.H99"
 RECEPTION, SPECIALIST, LEADER, CLERK, CITIZEN = (
     "tiepnhan.xa1",

@@ -71,7 +71,13 @@ class Settings(BaseSettings):
     operaton_password: str | None = Field(None, description="Password of the Operaton REST user.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in `var/`.")
     catalogue_dir: Path | None = Field(
-        None, description="An agency's own procedure catalogue entries (`*.json`), added to the built-in ones."
+        None,
+        description=(
+            "An agency's own procedure catalogue: entries (`*.json`, an entry with a built-in code overrides it), "
+            "their BPMN files and `results/` templates, with their forms in `forms/` beside it. The procedure "
+            "designer publishes and `motcua procedures import` writes here; unset, both refuse. `make run` sets "
+            "`var/catalogue`."
+        ),
     )
     templates_dir: Path | None = Field(
         None,

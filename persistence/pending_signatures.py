@@ -4,9 +4,10 @@ signs which field, and, once done, the signed document."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from persistence.schema import document, pending_signature
 
@@ -80,3 +81,36 @@ def completed_id(conn: Connection, dossier_code: str, document_kind: str) -> str
         )
     ).first()
     return None if row is None else str(row.id)
+
+
+def waiting_for_dossier(conn: Connection, dossier_code: str) -> list[Any]:
+    """The dossier's signatures not made yet (whoever signs them), oldest first."""
+    return list(
+        conn.execute(
+            select(pending_signature.c.id, pending_signature.c.signer, pending_signature.c.document_kind)
+            .where(pending_signature.c.dossier_code == dossier_code, pending_signature.c.completed_at.is_(None))
+            .order_by(pending_signature.c.created_at)
+        ).all()
+    )
+
+
+def signed_without_document(conn: Connection, kinds: Sequence[str], key_suffix: str, since: dt.datetime) -> list[Any]:
+    """Signatures of ``kinds`` completed from ``since`` whose final document is not stored yet: no document carries
+    their idempotency key without ``key_suffix`` (a letter is stored under ``{key}`` once its head signed
+    ``{key}{key_suffix}``). What a crash between the signature and the seal left to finish; read through
+    ``ix_pending_signature_kind_completed`` and the documents' unique key."""
+    final = document.alias("final")
+    key = pending_signature.c.idempotency_key
+    stored_under = func.substr(key, 1, func.length(key) - len(key_suffix))
+    return list(
+        conn.execute(
+            select(pending_signature.c.id, pending_signature.c.dossier_code, pending_signature.c.document_kind)
+            .outerjoin(final, final.c.idempotency_key == stored_under)
+            .where(
+                pending_signature.c.document_kind.in_(list(kinds)),
+                pending_signature.c.completed_at >= since,
+                final.c.id.is_(None),
+            )
+            .order_by(pending_signature.c.completed_at)
+        ).all()
+    )

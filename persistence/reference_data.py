@@ -1,9 +1,11 @@
 """The reference data an installation is seeded with: agency structures (``agency_structure``, ``agency``,
 ``department``) and the procedure catalogue (``procedure``). ``motcua init`` adds what is missing and never removes
-anything: a dossier keeps the structure and the procedure version it was received under."""
+anything: a dossier keeps the structure and the procedure version it was received under. A procedure whose entry
+left the catalogue keeps its row (its dossiers point at it), marked withdrawn."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -109,3 +111,29 @@ def save_procedures(conn: Connection, entries: Iterable[tuple[Any, Mapping[str, 
             continue
         saved.append(entry.code)
     return saved
+
+
+def withdraw_procedures(
+    conn: Connection, entries: Iterable[tuple[Any, Mapping[str, Any], CatalogueEntry]], on: dt.date
+) -> list[str]:
+    """Mark the stored procedures that are no longer in the catalogue as withdrawn from ``on`` (kept if already
+    marked): from then on none is offered, while their dossiers are still handled under the version each recorded.
+    One that an entry lists in ``replaces`` (a corrected code) names it in ``replaced_by`` and takes that entry's
+    result, so its dossiers in progress end with the document the catalogue ships now. The codes marked."""
+    current = {entry.code: (data, entry) for _path, data, entry in entries}
+    replacing = {old: code for code, (_, entry) in current.items() for old in entry.replaces}
+    marked = []
+    for row in conn.execute(select(procedure.c.code, procedure.c.data)).all():
+        if row.code in current:
+            continue
+        data = dict(row.data)
+        data.setdefault("withdrawn_on", on.isoformat())
+        new_code = replacing.get(row.code)
+        if new_code is not None:
+            data["replaced_by"] = new_code
+            if "result" in current[new_code][0]:
+                data["result"] = current[new_code][0]["result"]
+        if data != row.data:
+            conn.execute(update(procedure).where(procedure.c.code == row.code).values(data=data))
+            marked.append(row.code)
+    return marked

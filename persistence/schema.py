@@ -131,6 +131,32 @@ procedure = Table(
     Column("data", JSON, nullable=False),
 )
 
+# the procedure designer (services.procedure_design): a procedure being authored, one draft per code, seen by every
+# API process; its parts (entry, form, result template, BPMN) as JSON until it is published into the catalogue
+procedure_draft = Table(
+    "procedure_draft",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("parts", JSON, nullable=False),
+    Column("origin", String(20), nullable=False),
+    Column("saved_by", String(80), nullable=False),
+    Column("saved_at", UTCDateTime, nullable=False),
+)
+
+# each publication of a designed procedure: the dated version it made and the engine definitions it deployed
+procedure_publication = Table(
+    "procedure_publication",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(40), nullable=False, index=True),
+    Column("valid_from", Date, nullable=False),
+    Column("published_by", String(80), nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("process_key", String(120), nullable=False),
+    Column("deployed", JSON, nullable=False),
+    Column("bpmn_sha256", String(64), nullable=False),
+)
+
 dossier = Table(
     "dossier",
     metadata,
@@ -368,6 +394,8 @@ pending_signature = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime),
     Column("document_id", String(36)),  # the signed document once the signature is embedded
+    # the letters the head signed of late, to seal those a failure left unsealed (services.paperwork)
+    Index("ix_pending_signature_kind_completed", "document_kind", "completed_at"),
 )
 
 document_register = Table(

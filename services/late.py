@@ -6,9 +6,12 @@
 responsible is the one handling the dossier's current user task (its candidate group → the agency's
 ``role_departments`` of the kind the procedure names; the assignee's department when several remain). The department's
 officials see their open notices and issue the apology with a reason and a new date
-(:meth:`LateNotices.issue`): the letter is issued and sealed by the agency, the dossier's ``due_at`` moves
-to the new date (the original stays in ``late_notice.old_due_at`` for statistics), the event is audited
-and the applicant is notified through the outbox — all in one unit of work after the letter is stored.
+(:meth:`LateNotices.issue`): the dossier's ``due_at`` moves to the new date at once (the original stays in
+``late_notice.old_due_at`` for statistics) and the event is audited. Mẫu 04's signer is the head of the agency
+(``signed_by_head`` in its template): the letter is prepared for the agency's leader to sign on their device, and
+once signed it is sealed, stored and the applicant is notified
+(:meth:`services.paperwork.Paperwork.finish_signed_letter`); a template without the head's signature is sealed by
+the agency at once and the applicant notified in the same unit of work.
 
 "Near": the working time left until the due date is at most ``window_hours`` working hours when
 configured (MOTCUA_LATE_NOTICE_WORKING_HOURS); by default at most one working day, and — so that a
@@ -166,6 +169,10 @@ class LateNotices:
     def view(self, notice: Any, row: Any | None = None) -> dict[str, Any]:
         row = row if row is not None else self.desk.dossier_row(notice.dossier_code)
         tasks = self.engine.user_tasks(business_key=notice.dossier_code)
+        document_id, letter = notice.document_id, "issued" if notice.document_id else None
+        if notice.status == "issued" and document_id is None:  # the head signs it: stored once signed and sealed
+            document_id = self.paperwork.issuer.existing(f"{notice.dossier_code}/apology")
+            letter = "issued" if document_id else "awaiting_head_signature"
         return {
             "id": notice.id,
             "dossier_code": notice.dossier_code,
@@ -182,7 +189,8 @@ class LateNotices:
             "created_at": notice.created_at.isoformat(),
             "issued_at": notice.issued_at.isoformat() if notice.issued_at else None,
             "issued_by": notice.issued_by,
-            "document_id": notice.document_id,
+            "document_id": document_id,
+            "letter": letter,  # issued | awaiting_head_signature (the head has not signed Mẫu 04 yet) | None
         }
 
     def list_for(self, person: Person, status: str | None = "open") -> list[dict[str, Any]]:
@@ -266,10 +274,19 @@ class LateNotices:
                 "The apology letter (Mẫu 04) cannot be issued: Paperwork.apology is missing.",
             )
         code = row.code
-        document_id = str(apology(code, new_due_at, reason, person.username, f"{code}/apology"))
+        key = f"{code}/apology"
+        # the head signs the set's Mẫu 04 personally: prepared for them now, sealed and sent once they signed
+        head_signs = self.paperwork.head_signs(code, "apology")
+        pending_id: str | None = None
+        document_id: str | None = None
+        if head_signs:
+            pending_id = self.paperwork.request_apology_signature(code, new_due_at, reason, key)
+        else:
+            document_id = str(apology(code, new_due_at, reason, person.username, key))
         agency = self.desk.agency(row.agency_code, on=row.received_at.date())
         proc = self.desk.procedure_of(row)
         letter = self.paperwork.templates.on(row.received_at).form("apology").name  # the set's Mẫu 04
+        signed = "có chữ ký số của lãnh đạo và của cơ quan" if head_signs else "có chữ ký số của cơ quan"
         with transaction(self.db) as conn:
             issued = late_notices.mark_issued(
                 conn,
@@ -289,22 +306,31 @@ class LateNotices:
                 code,
                 notice_id=notice_id,
                 document_id=document_id,
+                pending_signature=pending_id,
                 old_due_at=row.due_at.isoformat(),
                 new_due_at=new_due_at.isoformat(),
                 reason=reason[:2000],
             )
-            notify_applicant(
-                self.outbox,
-                row,
-                f"Hồ sơ {code}: xin lỗi và hẹn lại ngày trả kết quả",
+            subject = f"Hồ sơ {code}: xin lỗi và hẹn lại ngày trả kết quả"
+            body = (
                 f"Kính gửi Ông/Bà {row.applicant_name},\n\n"
                 f"{agency.name} thành thật xin lỗi vì hồ sơ {code} ({proc.name}) không được giải quyết "
                 f"đúng hẹn ({_vn(row.due_at)}).\n"
                 f"Lý do: {reason}\n"
                 f"Thời gian hẹn trả kết quả mới: {_vn(new_due_at)}.\n\n"
-                f"{letter} (Mẫu 04) có chữ ký số của cơ quan; "
-                f"Ông/Bà có thể tra cứu hồ sơ bằng mã {code}.",
-                f"{code}/apology",
+                f"{letter} (Mẫu 04) {signed}; "
+                f"Ông/Bà có thể tra cứu hồ sơ bằng mã {code}."
             )
+            if head_signs:  # told when the letter is signed and sealed, with it
+                self.paperwork.defer_message(
+                    key,
+                    subject,
+                    body,
+                    old_due_at=row.due_at.isoformat(),
+                    new_due_at=new_due_at.isoformat(),
+                    reason=reason[:2000],
+                )
+            else:
+                notify_applicant(self.outbox, row, subject, body, key)
         log.info("late.apology_issued", dossier=code, new_due_at=new_due_at.isoformat())
         return self.view(self._notice(notice_id))

@@ -1,8 +1,10 @@
 """The forms a dossier produces (Mẫu 01–06 and the result), built from its rows and history, and signed.
 
-Which key signs what: the receipt, supplement request, refusal and apology carry the agency's signature (its
-seal); the result carries the approving leader's signature — certifying, so later form filling and
-signatures stay allowed — and then the agency seal. The control sheet (Mẫu 05) and the tracking register
+Which key signs what: the receipt, supplement request and refusal carry the agency's signature (its seal); a
+letter whose template names the head of the agency as its signer (Mẫu 04, Mẫu 05 of 2025: ``signed_by_head``) is
+signed by the head personally on their device and then sealed (:meth:`Paperwork.finish_signed_letter`); the result
+carries the approving leader's signature — certifying, so later form filling and signatures stay allowed — and then
+the agency seal. The control sheet (Mẫu 05) and the tracking register
 (Mẫu 06) are made on request from the audit history and the dossier rows, sealed by the agency, not stored.
 
 Texts come from the form templates (``documents/templates/*.json``, or an agency's override directory), of the set
@@ -15,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from documents.forms import (
@@ -37,10 +40,10 @@ from documents.forms import (
 )
 from documents.layout import SIGNATURE_BOX
 from documents.registers import TrackingRegisterData, TrackingRow, render_tracking_register, tracking_register_xlsx
-from documents.templating import Templates
+from documents.templating import FormTemplate, Templates
 from dossiers.calendar import VN_TZ
 from dossiers.catalogue import PAPER_FORM_NAMES
-from dossiers.errors import NotFound
+from dossiers.errors import Conflict, NotFound
 from dossiers.lifecycle import timeliness
 from dossiers.model import FINAL_STATUSES, STATUS_LABELS_VI, Agency, DossierStatus, Role
 from dossiers.ports import AuditLog, Clock, SignatureRequest
@@ -50,9 +53,12 @@ from persistence import pending_signatures, reports
 from persistence.counters import next_register_number
 from persistence.uow import Database, transaction
 from services.issuing import DocumentIssuer, IssueRequest
+from services.notifications import Outbox, notify_applicant
 from services.shop import OneStopShop
-from services.signatures import PersonalSignatures
-from signing.fields import SEAL_FIELD
+from services.signatures import LETTER_KINDS, PersonalSignatures
+from signing.appearance import development_signature_png, leader_style, seal_box
+from signing.fields import LEADER_FIELD, SEAL_FIELD
+from signing.pades import create_signature_fields
 
 _PREFIX = re.compile(r"^(Ủy ban nhân dân|UBND)\s+(tỉnh|thành phố|xã|phường|đặc khu|thị trấn|huyện|quận|thị xã)\s+")
 AGENCY_FIELD = SEAL_FIELD
@@ -62,6 +68,10 @@ DATE_BOX = (85, 722, 255, 736)
 TRACKING_SERIES = "SO-THEO-DOI"  # the tracking register's entries (Mẫu 01 of 2025 names the dossier's)
 _ADDRESS_FIELDS = ("applicant_address", "owner_address", "address")  # where the form holds the applicant's address
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+HEAD_SIGNATURE_KEY = "/leader"  # a letter stored under {key} is signed by the head under {key}/leader
+LETTER_MESSAGE_KEY = "/message"  # the applicant's message about it, sent once it is sealed
+LETTER_ACTOR = "system:letters"  # who seals a letter the head signed
+LETTER_RETRY_WINDOW = dt.timedelta(days=30)  # how far back the housekeeping round looks for unsealed letters
 _HANDLING_ROLES = (Role.RECEPTION, Role.SPECIALIST, Role.LEADER, Role.CLERK)
 _ROLE_DEFAULTS = {
     Role.RECEPTION.value: "Bộ phận Một cửa",
@@ -83,6 +93,22 @@ _STATUS_HAND_OVERS = {
     DossierStatus.WITHDRAWN.value: (_APPLICANT, "Dừng giải quyết theo đề nghị của tổ chức, cá nhân (rút hồ sơ)"),
     DossierStatus.STOPPED.value: (_APPLICANT, "Dừng giải quyết hồ sơ"),
 }
+
+
+@dataclass(frozen=True)
+class _Letter:
+    """A letter to the applicant before it is signed: its kind, its form in the dossier's set, the agency that
+    issues it and how it is rendered."""
+
+    kind: str
+    form: FormTemplate
+    agency: Agency
+    render: Callable[[], bytes]
+
+    def filename(self, code: str) -> str:
+        if self.kind == "apology":
+            return f"{code}-mau-04-xin-loi-{'gia-han' if self.form.has('extension') else 'hen-lai'}.pdf"
+        return f"{code}-mau-05-dung-giai-quyet.pdf"
 
 
 def place_name(agency: Agency) -> str:
@@ -160,6 +186,7 @@ class Paperwork:
         self.images_dir = images_dir
         self.public_base_url = public_base_url.rstrip("/")
         self.templates = Templates(templates_dir)
+        signatures.on_letter_signed(self.finish_signed_letter)  # a letter the head signed is sealed at once
 
     def lookup_url(self, code: str) -> str:
         """The public lookup address of a dossier (printed on the receipt and encoded in its QR code)."""
@@ -314,15 +341,9 @@ class Paperwork:
             actor,
         )
 
-    def apology(self, code: str, new_due_at: dt.datetime, reason: str, actor: str, idempotency_key: str) -> str:
-        """Mẫu 04 with the reason and the new date, sealed by the agency, stored; returns the document id. The set
-        in force on the received date decides the letter: 2018 apologises and sets a new date, 2025 apologises
-        and asks the applicant to agree to the extension.
-
-        Only issues the letter: moving the dossier's due date and notifying the citizen are the caller's."""
-        existing = self.issuer.existing(idempotency_key)
-        if existing is not None:
-            return existing
+    def _apology(self, code: str, new_due_at: dt.datetime, reason: str, signer_name: str | None) -> _Letter:
+        """Mẫu 04 of the set in force on the received date: 2018 apologises and sets a new date, 2025 apologises
+        and asks the applicant to agree to the extension."""
         row, agency, proc = self._context(code)
         data = ApologyData(
             **self._letter(code, row, proc),
@@ -331,18 +352,30 @@ class Paperwork:
             old_due_at=row.due_at,
             new_due_at=new_due_at,
             reason=reason,
-            official_name=self._full_name(actor, "") or None,
+            official_name=signer_name,
         )
         templates = self.templates.on(row.received_at)
         form = templates.form("apology")
+        return _Letter("apology", form, agency, lambda: render_apology(data, templates))
+
+    def apology(self, code: str, new_due_at: dt.datetime, reason: str, actor: str, idempotency_key: str) -> str:
+        """Mẫu 04 with the reason and the new date, sealed by the agency at once, stored; returns the document id
+        (a set whose Mẫu 04 the head signs goes through :meth:`request_apology_signature` instead).
+
+        Only issues the letter: moving the dossier's due date and notifying the citizen are the caller's."""
+        existing = self.issuer.existing(idempotency_key)
+        if existing is not None:
+            return existing
+        row = self.desk.dossier_row(code)
+        letter = self._apology(code, new_due_at, reason, self._full_name(actor, "") or None)
         doc_id = self.issue_sealed_form(
             code,
             "apology",
-            f"{code}-mau-04-xin-loi-{'gia-han' if form.has('extension') else 'hen-lai'}.pdf",
+            letter.filename(code),
             idempotency_key,
-            lambda: render_apology(data, templates),
-            agency,
-            form.name,
+            letter.render,
+            letter.agency,
+            letter.form.name,
             actor,
         )
         self.desk.record(
@@ -356,6 +389,24 @@ class Paperwork:
         )
         return doc_id
 
+    def _stop_notice(
+        self, code: str, reason: str, signer_name: str | None, requested_at: dt.datetime | None
+    ) -> _Letter:
+        """Mẫu 05 of 2025 (``KeyError`` for a dossier under the 2018 set, which has no such form)."""
+        row, agency, proc = self._context(code)
+        templates = self.templates.on(row.received_at)
+        form = templates.form("stop_notice")
+        data = StopNoticeData(
+            **self._letter(code, row, proc),
+            agency_name=agency.name,
+            place_name=place_name(agency),
+            reason=reason,
+            official_name=signer_name,
+            requested_at=requested_at,
+            return_channel=row.return_channel,
+        )
+        return _Letter("stop_notice", form, agency, lambda: render_stop_notice(data, templates))
+
     def stop_notice(
         self,
         code: str,
@@ -367,35 +418,158 @@ class Paperwork:
     ) -> str:
         """Mẫu 05 of Circular 03/2025, Thông báo dừng giải quyết hồ sơ: at the applicant's request (``requested_at``:
         when they asked) or by the agency, with the reason and how the papers go back (the dossier's return
-        channel); signed in the acting officer's name, sealed by the agency, stored; returns the document id.
+        channel); signed in the acting officer's name, sealed by the agency at once, stored; returns the document
+        id (when the head signs it: :meth:`request_stop_notice_signature`).
 
         Only issues the notice: stopping the process and the dossier's status are the caller's. A dossier
         received before 15 September 2025 has no such form (its set is the 2018 one): ``KeyError``."""
         existing = self.issuer.existing(idempotency_key)
         if existing is not None:
             return existing
-        row, agency, proc = self._context(code)
-        templates = self.templates.on(row.received_at)
-        form = templates.form("stop_notice")
-        data = StopNoticeData(
-            **self._letter(code, row, proc),
-            agency_name=agency.name,
-            place_name=place_name(agency),
-            reason=reason,
-            official_name=self._full_name(actor, "") or None,
-            requested_at=requested_at,
-            return_channel=row.return_channel,
-        )
+        letter = self._stop_notice(code, reason, self._full_name(actor, "") or None, requested_at)
         return self.issue_sealed_form(
             code,
             "stop_notice",
-            f"{code}-mau-05-dung-giai-quyet.pdf",
+            letter.filename(code),
             idempotency_key,
-            lambda: render_stop_notice(data, templates),
-            agency,
-            form.name,
+            letter.render,
+            letter.agency,
+            letter.form.name,
             actor,
         )
+
+    # ------------------------------------------------------------------ letters the head signs (Mẫu 04, 05)
+
+    def head_signs(self, code: str, kind: str) -> bool:
+        """Whether the head of the agency signs the dossier's letter ``kind`` personally before the seal (the
+        template of the set in force on its received date says so); ``KeyError`` when the set has no such form."""
+        row = self.desk.dossier_row(code)
+        return self.templates.on(row.received_at).form(kind).signed_by_head
+
+    def agency_head(self, agency: Agency) -> str:
+        """Who signs for the head of ``agency``: its active leaders — those of the department the agency maps to
+        the leader's role first, then by user name — the first with a published certificate to prepare for."""
+        rows = self.desk.accounts.rows() if self.desk.accounts else []
+        leading = set(agency.departments_for_role(Role.LEADER.value))
+        leaders = sorted(
+            (r for r in rows if r.role == Role.LEADER.value and r.agency_code == agency.code and r.active),
+            key=lambda r: (r.department_code not in leading, r.username),
+        )
+        for leader in leaders:
+            try:
+                self.signatures.pki.public_chain(f"person:{leader.username}")
+            except NotFound:
+                continue
+            return str(leader.username)
+        raise Conflict(
+            f"{agency.name} chưa có lãnh đạo có chứng thư số để ký văn bản này: quản trị viên cần đăng ký chứng thư số "
+            "cho lãnh đạo (Quản trị → Chứng thư số).",
+            f"Agency {agency.code} has no leader with a signing certificate to sign this letter.",
+            agency_code=agency.code,
+        )
+
+    def request_apology_signature(self, code: str, new_due_at: dt.datetime, reason: str, key: str) -> str:
+        """Mẫu 04 prepared for the head's personal signature (the letter is stored under ``key`` once sealed);
+        returns the pending signature's id."""
+        found = self._requested(key)
+        if found is not None:
+            return found
+        leader = self.agency_head(self._context(code)[1])
+        letter = self._apology(code, new_due_at, reason, self._full_name(leader, leader))
+        return self._request_head_signature(code, letter, leader, key)
+
+    def request_stop_notice_signature(
+        self, code: str, reason: str, key: str, *, requested_at: dt.datetime | None = None
+    ) -> str:
+        """Mẫu 05 prepared for the head's personal signature; returns the pending signature's id (``KeyError``
+        under the 2018 set)."""
+        found = self._requested(key)
+        if found is not None:
+            return found
+        leader = self.agency_head(self._context(code)[1])
+        letter = self._stop_notice(code, reason, self._full_name(leader, leader), requested_at)
+        return self._request_head_signature(code, letter, leader, key)
+
+    def _requested(self, key: str) -> str | None:
+        with transaction(self.db) as conn:
+            return pending_signatures.id_for_key(conn, key + HEAD_SIGNATURE_KEY)
+
+    def _request_head_signature(self, code: str, letter: _Letter, leader: str, key: str) -> str:
+        """Decree 30 order: both fields — the head's, then the agency seal over its left third — before the first
+        signature; the head's is a certification (form filling and the seal stay allowed), made on their device."""
+        pdf = create_signature_fields(
+            self.issuer.render(letter.render, letter.kind),
+            [LEADER_FIELD, SEAL_FIELD],
+            boxes={
+                LEADER_FIELD: (SIGNATURE_BOX.page, SIGNATURE_BOX.box),
+                SEAL_FIELD: (SIGNATURE_BOX.page, seal_box(SIGNATURE_BOX.box)),
+            },
+        )
+        name = self._full_name(leader, leader)
+        return self.signatures.request(
+            code,
+            leader,
+            pdf,
+            SignatureRequest(signer=f"person:{leader}", field_name=LEADER_FIELD, reason=letter.form.name, certify=True),
+            document_kind=letter.kind,
+            idempotency_key=key + HEAD_SIGNATURE_KEY,
+            appearance=leader_style(development_signature_png(name, cache_dir=self.images_dir)),
+        )
+
+    def defer_message(self, key: str, subject: str, body: str, **details: Any) -> None:
+        """The applicant's message about the letter stored under ``key``, sent when the letter is sealed (in the
+        caller's unit of work, with the officer's decision); ``details`` go into the audit entry of the issue."""
+        self.desk.once(key + LETTER_MESSAGE_KEY, {"subject": subject, "body": body, "details": details})
+
+    def finish_signed_letter(self, pending_id: str) -> str:
+        """The head signed the letter: apply the agency seal to the signed PDF, store it as the dossier's Mẫu 04/05
+        and only then tell the applicant — the document and the message in one unit of work. Idempotent: a letter
+        already stored is neither sealed nor stored again; returns its document id."""
+        with transaction(self.db) as conn:
+            pending = pending_signatures.find(conn, pending_id)
+        if pending is None or pending.completed_at is None or pending.document_kind not in LETTER_KINDS:
+            raise ValueError(f"pending signature {pending_id} is not a signed letter")
+        code, kind = pending.dossier_code, pending.document_kind
+        key = str(pending.idempotency_key).removesuffix(HEAD_SIGNATURE_KEY)
+        existing = self.issuer.existing(key)
+        if existing is not None:
+            return existing
+        row, agency, _ = self._context(code)
+        form = self.templates.on(row.received_at).form(kind)
+        seal = self.agency_seal(agency, form.name)
+        _, signed = self.signatures.signed_document(pending_id)
+        sealed = self.issuer.sign(signed, (seal,), fields_ready=True)  # outside the unit of work: no lock held
+        letter = _Letter(kind, form, agency, lambda: sealed)
+        with transaction(self.db):
+            if self.issuer.existing(key) is not None:
+                return str(self.issuer.existing(key))
+            doc_id = self.issuer.issue(
+                IssueRequest(code, kind, letter.filename(code), key, letter.render, fields_ready=True), LETTER_ACTOR
+            )
+            self.desk.record(
+                "signature.applied", LETTER_ACTOR, code, document_id=doc_id, signer=seal.signer, field=seal.field_name
+            )
+            message = self.desk.side_effect_result(key + LETTER_MESSAGE_KEY) or {}
+            self.desk.record(
+                f"dossier.{kind}_issued",
+                LETTER_ACTOR,
+                code,
+                document_id=doc_id,
+                signed_by=pending.signer,
+                **dict(message.get("details") or {}),
+            )
+            if message:
+                notify_applicant(Outbox(self.db, self.clock), row, message["subject"], message["body"], key)
+        return doc_id
+
+    def finish_signed_letters(self, within: dt.timedelta = LETTER_RETRY_WINDOW) -> list[str]:
+        """Seal every letter whose head signed it ``within`` the last days and that is not stored yet (a crash or a
+        failure between the signature and the seal); returns the documents stored now. Run by the housekeeping
+        round (a letter still unsealed after the window needs an administrator: the signature is kept)."""
+        since = self.clock.now() - within
+        with transaction(self.db) as conn:
+            rows = pending_signatures.signed_without_document(conn, sorted(LETTER_KINDS), HEAD_SIGNATURE_KEY, since)
+        return [self.finish_signed_letter(r.id) for r in rows]
 
     # ------------------------------------------------------------------ Mẫu 05: control sheet
 
@@ -553,7 +727,7 @@ class Paperwork:
                 for e in reports.status_changes(conn, codes):
                     if (e.details or {}).get("status") == DossierStatus.RETURNED.value:
                         returned.setdefault(e.dossier_code, e.at)
-        names = {p.code: p.name for p in self.desk.procedures()}
+        names = self.desk.procedure_names()  # a withdrawn procedure's dossiers are named too
         now = self.clock.now()
         out = []
         for r in rows:

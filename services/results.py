@@ -3,7 +3,7 @@ approving leader's personal signature pending on their device) and sealed (numbe
 dated, the agency seal applied) — the Decree 30/2020 order of work.
 
 What a procedure's result is, is data: its catalogue entry's ``result`` key names either a template
-(``{"template": "2.000575.json"}``: a declarative template from the results directories, rendered by
+(``{"template": "1.001612.json"}``: a declarative template from the results directories, rendered by
 :mod:`documents.result_templates` — no Python for the procedure) or a built-in renderer
 (``{"renderer": "birth_certificate"}``: a paper with a layout of its own, registered here by name). An entry
 without the key issues no result document. The workers' generic topics ``result.prepare`` and ``result.seal``

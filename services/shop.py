@@ -117,9 +117,15 @@ class OneStopShop:
         return [catalogue_entry(r) for r in rows]
 
     def procedures(self, on: dt.date | None = None) -> list[Procedure]:
-        """The procedures in force on ``on`` (default: today), each under its version of that day."""
+        """The procedures offered on ``on`` (default: today), each under its version of that day: not one without
+        a version in force, nor one withdrawn from the catalogue (its dossiers go on, no new ones are filed)."""
         day = on or self.clock.now().astimezone(self.calendar_tz()).date()
-        return [e.at(day) for e in self.catalogue() if e.version_at(day) is not None]
+        return [e.at(day) for e in self.catalogue() if e.offered_on(day) and e.version_at(day) is not None]
+
+    def procedure_names(self) -> dict[str, str]:
+        """Every stored procedure's name by code, offered or not: a register or a list names the procedure of an
+        older dossier too."""
+        return {e.code: e.name for e in self.catalogue()}
 
     def entry(self, code: str) -> CatalogueEntry:
         """The catalogue entry of procedure ``code`` as the database holds it now. The row is read every time (a

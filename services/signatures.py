@@ -5,6 +5,11 @@ The server holds only the official's *public* certificate chain. It prepares the
 remote-signing service) returns the signature value, and the server checks that value against the
 certificate before embedding it. Completing a pending signature also completes the signing step of the
 process, in the same transaction.
+
+A letter the head of the agency signs (Mẫu 04, Mẫu 05: :data:`LETTER_KINDS`) has no step in the process: its
+signature completes none, and once it is made the letter's finisher (:meth:`PersonalSignatures.on_letter_signed`,
+set by :class:`services.paperwork.Paperwork`) seals it and tells the applicant. A finisher that fails leaves the
+signature made; the housekeeping round finishes the letter later.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import base64
 import io
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+
+import structlog
 
 from dossiers.errors import Conflict, Forbidden, NotFound
 from dossiers.model import Person
@@ -61,7 +68,15 @@ class PendingSignature:
     signer_certificate_sha256: str
 
 
-SIGNED_NAMES = {"result": "ket-qua-da-ky-cho-vao-so"}  # document kind → the signed file's name
+log = structlog.get_logger(__name__)
+
+LETTER_KINDS = frozenset({"apology", "stop_notice"})
+"""Letters the head signs personally: their signature completes no process step (the letter is sealed after it)."""
+SIGNED_NAMES = {  # document kind → the signed file's name
+    "result": "ket-qua-da-ky-cho-vao-so",
+    "apology": "mau-04-lanh-dao-da-ky-cho-dong-dau",
+    "stop_notice": "mau-05-lanh-dao-da-ky-cho-dong-dau",
+}
 SIGNING_STEP_WAIT_SECONDS = 10.0  # how long a signature waits for its signing step to appear (remote engine)
 
 
@@ -83,6 +98,11 @@ class PersonalSignatures:
         self.desk = desk
         self.pki = pki
         self.sign_activity = sign_activity
+        self._letter_finisher: Callable[[str], Any] | None = None
+
+    def on_letter_signed(self, finisher: Callable[[str], Any]) -> None:
+        """``finisher(pending_id)`` runs once a letter's signature is made (after its commit): it seals the letter."""
+        self._letter_finisher = finisher
 
     def request(
         self,
@@ -172,7 +192,8 @@ class PersonalSignatures:
         prepared = PreparedSignature.from_bytes(row.state.encode("ascii"))
         signed = finish(prepared, signature_value, now=self.clock.now())  # InvalidInput on a mismatch
         dossier_row = self.desk.dossier_row(row.dossier_code)
-        tasks = self._signing_step(row.dossier_code)
+        letter = row.document_kind in LETTER_KINDS
+        tasks = [] if letter else self._signing_step(row.dossier_code)  # a letter waits on no process step
         prefix = f"{dossier_row.agency_code}/dossiers/{row.dossier_code}/{row.document_kind}-signed"
         obj: StoredObject = self.store.put(prefix, io.BytesIO(signed), "application/pdf")
         with transaction(self.db) as conn:
@@ -197,7 +218,24 @@ class PersonalSignatures:
             for task in tasks:
                 self.engine.complete_user_task(task.id, {f"{self.sign_activity}_by": person.username})
                 self.desk.record("task.completed", person.username, row.dossier_code, task=task.activity_id)
+        if letter:
+            self._finish_letter(pending_id)
         return doc_id
+
+    def _finish_letter(self, pending_id: str) -> None:
+        """Seal the letter now; if that fails, the signature stays made and the housekeeping round retries."""
+        if self._letter_finisher is None:
+            return
+        try:
+            self._letter_finisher(pending_id)
+        except Exception:  # noqa: BLE001 - the signature is made; finishing is retried by housekeeping
+            log.warning("letter.finish_failed", pending_signature=pending_id, exc_info=True)
+
+    def waiting_for_dossier(self, code: str) -> list[tuple[str, str]]:
+        """The dossier's signatures not made yet: (document kind, signer) — what its page says is waiting."""
+        with transaction(self.db) as conn:
+            rows = store.waiting_for_dossier(conn, code)
+        return [(str(r.document_kind), str(r.signer)) for r in rows]
 
     def _signing_step(self, code: str) -> list[UserTask]:
         """The dossier's signing task, which this signature completes. On a remote engine (Operaton) the worker

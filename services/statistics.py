@@ -87,7 +87,7 @@ def group_names(desk: DossierDesk, group_by: GroupBy) -> dict[str, str]:
     and the catalogue."""
     names: dict[str, str] = {}
     if group_by is GroupBy.PROCEDURE:
-        return {p.code: p.name for p in desk.procedures()}
+        return desk.procedure_names()  # a withdrawn procedure's dossiers are named too
     for structure in sorted(desk.structures, key=lambda s: s.valid_from):  # the newest name wins
         for a in structure.agencies:
             if group_by is GroupBy.AGENCY:

@@ -3,7 +3,9 @@ at the applicant's request — they withdraw it, on the day they asked — or by
 reads. An official of the dossier's agency (the one-stop desk, the clerk or the leader) stops it from any open
 status; the dossier is then finished without a result.
 
-One unit of work: the notice (Mẫu 05, in the officer's name, sealed by the agency), the status (``withdrawn`` at the
+One unit of work: the notice (Mẫu 05: prepared for the head of the agency's personal signature when its template
+says the head signs it — sealed, stored and sent to the applicant once the leader signed; otherwise in the officer's
+name, sealed by the agency at once), the status (``withdrawn`` at the
 applicant's request, ``stopped`` by the agency: neither counts as on time or late — :mod:`dossiers.statistics`
 counts both apart from the results), the audit entry ``dossier.stopped``, the message to the applicant and the end of
 the process on the engine (its tasks leave every list, its timers and service steps go). The embedded engine ends it
@@ -85,7 +87,7 @@ class Stopping:
                 "The day the applicant asked cannot be before the dossier was filed.",
                 field="requested_at",
             )
-        document_id = self._notice(code, reason, official.username, requested_at)
+        document_id, pending_id = self._notice(code, reason, official.username, requested_at)
         now = self.clock.now()
         with transaction(self.db) as conn:
             locked = records.lock_dossier(conn, code)
@@ -112,8 +114,12 @@ class Stopping:
                 reason=reason,
                 previous=current.value,
                 document_id=document_id,
+                pending_signature=pending_id,
             )
-            self._notify(conn, code, reason, request.requested_by_applicant, document_id is not None)
+            with_notice = document_id is not None or pending_id is not None
+            self._notify(
+                conn, code, reason, request.requested_by_applicant, with_notice, deferred=pending_id is not None
+            )
             if self._engine_shares_db:
                 self.engine.cancel(code, reason)
         if not self._engine_shares_db:
@@ -167,26 +173,35 @@ class Stopping:
             )
         return row
 
-    def _notice(self, code: str, reason: str, actor: str, requested_at: dt.datetime | None) -> str | None:
-        """Mẫu 05 of 2025, once per dossier; a dossier received before 15 September 2025 is under the 2018 set,
-        which has no such form: it stops without one (the message and the audit entry say why)."""
+    def _notice(
+        self, code: str, reason: str, actor: str, requested_at: dt.datetime | None
+    ) -> tuple[str | None, str | None]:
+        """Mẫu 05 of 2025, once per dossier: (its document id, None) when the agency seals it at once, (None, the
+        pending signature's id) when the head signs it first. A dossier received before 15 September 2025 is
+        under the 2018 set, which has no such form: it stops without one (the message and the audit entry say
+        why)."""
+        key = f"{code}/stop"
         try:
-            return self.paperwork.stop_notice(code, reason, actor, f"{code}/stop", requested_at=requested_at)
+            if self.paperwork.head_signs(code, "stop_notice"):
+                return None, self.paperwork.request_stop_notice_signature(code, reason, key, requested_at=requested_at)
+            return self.paperwork.stop_notice(code, reason, actor, key, requested_at=requested_at), None
         except KeyError:
             log.info("dossier.stop_without_notice", dossier=code, reason="the 2018 form set has no Mẫu 05")
-            return None
+            return None, None
 
-    def _notify(self, conn: Any, code: str, reason: str, by_applicant: bool, with_notice: bool) -> None:
+    def _notify(
+        self, conn: Any, code: str, reason: str, by_applicant: bool, with_notice: bool, *, deferred: bool = False
+    ) -> None:
+        """Tell the applicant; ``deferred``: the head signs the notice first, the message goes with it once sealed."""
         row = records.load_dossier(conn, code)
         what = "theo đề nghị của Ông/Bà" if by_applicant else "theo quyết định của cơ quan giải quyết"
         notice = " Thông báo dừng giải quyết hồ sơ (Mẫu 05) có trên trang hồ sơ của bạn." if with_notice else ""
-        notify_applicant(
-            self.outbox,
-            row,
-            f"Hồ sơ dừng giải quyết — {code}",
-            f"Hồ sơ {code} đã dừng giải quyết {what}. Lý do: {reason}{notice}",
-            f"{code}/stop",
-        )
+        subject = f"Hồ sơ dừng giải quyết — {code}"
+        body = f"Hồ sơ {code} đã dừng giải quyết {what}. Lý do: {reason}{notice}"
+        if deferred:
+            self.paperwork.defer_message(f"{code}/stop", subject, body, by_applicant=by_applicant, reason=reason)
+        else:
+            notify_applicant(self.outbox, row, subject, body, f"{code}/stop")
 
     def _end_process_after_commit(self, code: str, reason: str) -> None:
         """A remote engine is not part of our transaction: end the process once the stop is committed."""

@@ -30,7 +30,7 @@ structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.
 
 COMMUNE = "000.00.31.H99"
 OTHER_COMMUNE = "000.00.32.H99"
-HOUSEHOLD_BUSINESS = "2.000575"
+HOUSEHOLD_BUSINESS = "1.001612"
 # What the household business application form declares (the procedure's form fields).
 HOUSEHOLD_DETAILS = {
     "business_name": "Tạp hóa Bình An",

@@ -440,6 +440,7 @@ def admin_router(runtime: Any) -> APIRouter:
             problems=problems,
             levels=LEVEL_NAMES,
             result_kinds={item["entry"].code: runtime.results.kind_name(item["entry"]) for item in entries},
+            drafts=[s for s in runtime.designer.summaries() if s.has_draft],  # the designer's unpublished work
         )
 
     @router.get("/quan-tri/thu-tuc/{code}/mau-ket-qua")

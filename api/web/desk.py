@@ -36,6 +36,7 @@ from dossiers.model import DossierStatus, FormField, Person, Procedure, Role
 from dossiers.search_text import fold
 from services.intake import Applicant
 from services.shop import set_applicant_email
+from services.signatures import LETTER_KINDS
 from services.stopping import StopRequest
 from services.timeline import applicant_timeline
 from services.uploads import Upload, check_upload
@@ -66,7 +67,7 @@ WORD = re.compile(r"[\w.]+")
 
 def matches(p: Procedure, query: str) -> bool:
     """Every word of the query starts a word of the procedure's name, or is part of its code: ``"dang ky ho
-    kinh doanh"`` finds *Đăng ký thành lập hộ kinh doanh*, ``"000575"`` finds 2.000575."""
+    kinh doanh"`` finds *Đăng ký thành lập hộ kinh doanh*, ``"001612"`` finds 1.001612."""
     words = WORD.findall(fold(p.name))
     code = p.code.casefold()
     return all(any(w.startswith(token) for w in words) or token in code for token in WORD.findall(fold(query)))
@@ -464,7 +465,7 @@ def desk_router(runtime: Any) -> APIRouter:
             person=person,
             queue=runtime.reception.queue(person),
             waiting=runtime.reception.waiting_for_papers(person),
-            procedure_names={p.code: p.name for p in shop.procedures()},
+            procedure_names=shop.procedure_names(),
             q=q or "",
             procedures=found,
             total=len(procedures),
@@ -558,6 +559,12 @@ def desk_router(runtime: Any) -> APIRouter:
             can_stop=state in STOPPABLE,
             stop=stop or {},
             timeline=applicant_timeline(shop, person, code),
+            # a Mẫu 04/05 the head has not signed yet is not among the papers: the desk is told why it is missing
+            waiting_letters=[
+                labels.document_kind(kind)
+                for kind, _ in runtime.signatures.waiting_for_dossier(code)
+                if kind in LETTER_KINDS
+            ],
             errors=errors or {},
             error=error,
             values=values or {},

@@ -53,6 +53,8 @@ DOCUMENT_KINDS: Mapping[str, Message] = {
     # gia hạn): a name true of both
     "apology": ("Văn bản xin lỗi vì giải quyết quá hạn (Mẫu 04)", "Apology for the delay (form 04)"),
     "stop_notice": ("Thông báo dừng giải quyết hồ sơ (Mẫu 05)", "Notice that processing stops (form 05)"),
+    "apology_draft": ("Mẫu 04 lãnh đạo đã ký, chờ đóng dấu", "Form 04 signed by the head, before the seal"),
+    "stop_notice_draft": ("Mẫu 05 lãnh đạo đã ký, chờ đóng dấu", "Form 05 signed by the head, before the seal"),
     "result": ("Kết quả giải quyết (có chữ ký số)", "Signed result"),
     "result_draft": ("Kết quả đã ký, chờ vào số và đóng dấu", "Signed result, before numbering and seal"),
     "inspection_record": ("Biên bản kiểm tra hiện trạng", "Site inspection record"),
@@ -109,6 +111,7 @@ EVENTS: Mapping[str, Message] = {
     "dossier.apology_issued": ("Lập văn bản xin lỗi (Mẫu 04)", "Apology issued"),
     "dossier.due_extended": ("Hẹn lại ngày trả kết quả", "Due date moved"),
     "dossier.stopped": ("Dừng giải quyết hồ sơ (Mẫu 05)", "Processing stopped"),
+    "dossier.stop_notice_issued": ("Ban hành thông báo dừng giải quyết (Mẫu 05)", "Stop notice issued"),
     "document.stored": ("Lưu tài liệu", "Document stored"),
     "document.read": ("Xem tài liệu", "Document read"),
     "result.draft_viewed": ("Xem dự thảo kết quả trước khi phê duyệt", "Draft result read before approval"),
@@ -152,6 +155,11 @@ EVENTS: Mapping[str, Message] = {
     "admin.user_saved": ("Lưu tài khoản người dùng", "Account saved"),
     "admin.user_deactivated": ("Khóa tài khoản người dùng", "Account deactivated"),
     "admin.user_reactivated": ("Mở lại tài khoản người dùng", "Account reactivated"),
+    "procedure.draft_created": ("Tạo bản nháp thủ tục hành chính", "Procedure draft created"),
+    "procedure.draft_saved": ("Lưu bản nháp thủ tục hành chính", "Procedure draft saved"),
+    "procedure.draft_discarded": ("Hủy bản nháp thủ tục hành chính", "Procedure draft discarded"),
+    "procedure.imported": ("Nhập thủ tục hành chính từ tệp", "Procedure imported"),
+    "procedure.published": ("Công bố phiên bản thủ tục hành chính", "Procedure version published"),
     "admin.calendar_override_added": ("Thêm ngày nghỉ, ngày làm bù", "Calendar override added"),
     "admin.calendar_override_removed": ("Xóa ngày nghỉ, ngày làm bù", "Calendar override removed"),
     "admin.certificate_registered": ("Đăng ký chứng thư số của cán bộ", "Official's certificate registered"),
@@ -209,6 +217,7 @@ SYSTEM_ACTORS: Mapping[str, Message] = {
     "system:worker": ("Hệ thống", "System"),
     "system:exchange": ("Hệ thống (liên thông)", "System (exchange)"),
     "system:late": ("Hệ thống (theo dõi thời hạn)", "System (due dates)"),
+    "system:letters": ("Hệ thống (đóng dấu văn bản lãnh đạo đã ký)", "System (seals letters the head signed)"),
     "system:notifier": ("Hệ thống (gửi thông báo)", "System (notifications)"),
     "system:payment-gateway": ("Cổng thanh toán", "Payment gateway"),
     "system:pki": ("Hệ thống (chứng thư số)", "System (certificates)"),
@@ -240,6 +249,38 @@ STEPS: Mapping[str, Message] = {
     "warn_due": ("Cảnh báo hồ sơ sắp đến hạn", "Due date warning"),
 }
 UNKNOWN_STEP: Message = ("Bước xử lý khác", "Other step")
+
+# External-task topics, as the procedure designer's side panel offers them (what the automatic step does).
+TOPICS: Mapping[str, Message] = {
+    "dossier.accept": ("Ghi nhận hồ sơ, tính hạn giải quyết", "Record the dossier, compute the due date"),
+    "documents.receipt": ("Lập Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)", "Issue the receipt (form 01)"),
+    "result.prepare": ("Lập văn bản kết quả theo mẫu, chuẩn bị chữ ký", "Prepare the result from its template"),
+    "result.seal": ("Điền số, ngày và đóng dấu điện tử của cơ quan", "Number, date and seal the result"),
+    "dossier.result_ready": ("Chuyển kết quả về Bộ phận Một cửa", "Result ready at the desk"),
+    "dossier.close": ("Kết thúc hồ sơ", "Close the dossier"),
+    "dossier.request_supplement": ("Lập Phiếu yêu cầu bổ sung (Mẫu 02), tạm dừng tính thời gian", "Ask for papers"),
+    "dossier.resume": ("Tiếp tục tính thời gian giải quyết", "Resume the clock"),
+    "dossier.refuse": ("Lập Phiếu từ chối giải quyết hồ sơ (Mẫu 03)", "Refuse (form 03)"),
+    "dossier.warn_due": ("Cảnh báo hồ sơ sắp đến hạn", "Due date warning"),
+    "exchange.send": ("Gửi hồ sơ sang cơ quan phối hợp (liên thông)", "Send to a partner agency"),
+    "exchange.reply": ("Trả lời cơ quan gửi hồ sơ liên thông", "Reply to the sending agency"),
+    "step.plan": ("Lập kế hoạch thời gian các bước", "Plan the steps' due dates"),
+    "step.reschedule": ("Tính lại hạn các bước", "Reschedule the steps"),
+    "step.escalate": ("Báo cáo bước quá hạn lên lãnh đạo", "Escalate a late step"),
+    "documents.tax_notice": ("Lập Thông báo nộp tiền (nghĩa vụ tài chính)", "Issue the tax notice"),
+    "documents.inspection_record": ("Lập Biên bản kiểm tra hiện trạng", "Record the site inspection"),
+}
+UNKNOWN_TOPIC: Message = ("Tác vụ tự động khác", "Other automatic step")
+
+
+def topic_label(topic: str) -> Message:
+    """A topic the table does not know is still told apart from the others (the designer's select lists them
+    all): the generic words, then the step's kind as the worker registry names it."""
+    known = TOPICS.get(topic)
+    if known:
+        return known
+    return (f"{UNKNOWN_TOPIC[0]} ({topic.split('.')[-1].replace('_', ' ')})", f"{UNKNOWN_TOPIC[1]} ({topic})")
+
 
 # ---------------------------------------------------------------------- incidents
 
@@ -324,6 +365,17 @@ def form_no(kind: str, when: dt.date | dt.datetime | str) -> Message:
     dossier's received time, also as ISO text; a period's last day); empty when that set has no such form."""
     found = form_number(kind, dt.datetime.fromisoformat(when) if isinstance(when, str) else when)
     return (f"Mẫu {found[0]}", f"form {found[0]}") if found else ("", "")
+
+
+LETTERS_TO_SIGN: Mapping[str, Message] = {  # a letter the head signs personally: what the leader's list says
+    "apology": ("Ký Phiếu xin lỗi và xin gia hạn (Mẫu 04)", "Sign the apology and extension request (form 04)"),
+    "stop_notice": ("Ký Thông báo dừng xử lý hồ sơ (Mẫu 05)", "Sign the notice that processing stops (form 05)"),
+}
+AWAITING_HEAD: Message = ("chờ lãnh đạo ký", "waiting for the head's signature")
+
+
+def letter_to_sign(kind: str) -> Message:
+    return LETTERS_TO_SIGN.get(kind, ("Ký văn bản", "Sign a document"))
 
 
 def event(kind: str | None) -> Message:

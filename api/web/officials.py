@@ -19,6 +19,9 @@
   inline, anything else is an attachment.
 - ``GET /can-bo/ky-so/{pending_id}/van-ban``: the prepared PDF of a pending personal signature, for its signer only
   (what the leader is about to sign).
+- ``GET /can-bo/ky-so/{pending_id}``: a letter the head of the agency signs personally (Mẫu 04, Mẫu 05), which is
+  no process step: listed for the leader above the tasks ("Văn bản chờ ký"), signed in the browser as a result is;
+  the server then seals it and tells the applicant.
 
 Mounted by ``create_app``: ``app.include_router(officials_router(runtime))``.
 """
@@ -42,6 +45,7 @@ from api.web.routes import form_of, signed_in
 from dossiers.errors import MotcuaError, NotFound
 from dossiers.model import STATUS_LABELS_VI, DossierStatus, Person, Role
 from dossiers.text_rules import COMMENT_MAX
+from services.signatures import LETTER_KINDS
 
 OFFICIALS = (Role.RECEPTION, Role.SPECIALIST, Role.LEADER, Role.CLERK)
 DOCUMENT_READERS = (*OFFICIALS, Role.AUDITOR, Role.ADMIN)
@@ -66,6 +70,10 @@ NOTICES: dict[str, tuple[str, str]] = {
     "da-xu-ly": (
         "Đã hoàn thành bước xử lý; hồ sơ được chuyển bước tiếp theo.",
         "Step completed; the dossier moved on.",
+    ),
+    "da-ky": (
+        "Đã ký văn bản; hệ thống đóng dấu của cơ quan và gửi văn bản cho công dân.",
+        "Signed; the agency's seal is applied and the letter sent to the applicant.",
     ),
 }
 ERRORS: dict[str, tuple[str, str]] = {
@@ -261,8 +269,19 @@ def officials_router(runtime: Any) -> APIRouter:
             decision_labels=DECISION_LABELS,
             # reception's first work is not a process task: the online dossiers waiting in its queue
             reception_queue=len(runtime.reception.queue(person)) if person.role == Role.RECEPTION else 0,
+            letters=letters_to_sign(person),  # the head's letters (Mẫu 04, 05): no process step, signed here
             **context,
         )
+
+    def letters_to_sign(person: Person) -> list[dict[str, Any]]:
+        """The letters waiting for this leader's personal signature, oldest first, with what to call them."""
+        if person.role != Role.LEADER:
+            return []
+        return [
+            {"id": p.id, "dossier_code": p.dossier_code, "label": labels.letter_to_sign(p.document_kind)}
+            for p in runtime.signatures.pending_for(person)
+            if p.document_kind in LETTER_KINDS
+        ]
 
     def _documents(code: str, documents: list[dict[str, Any]], paper_names: dict[str, str]) -> list[dict[str, Any]]:
         return [
@@ -314,7 +333,16 @@ def officials_router(runtime: Any) -> APIRouter:
             "documents": _documents(code, dossier["documents"], {p.key: p.name for p in proc.papers}),
             "tasks": [r for r in rows() if r["dossier_code"] == code],
             "numbering": runtime.drafts.numbering(code),  # the result's register number, once given
+            "waiting_letters": waiting_letters(code),
         }
+
+    def waiting_letters(code: str) -> list[labels.Message]:
+        """The dossier's letters the head has not signed yet: not among its documents, and the page says why."""
+        return [
+            labels.document_kind(kind)
+            for kind, _ in runtime.signatures.waiting_for_dossier(code)
+            if kind in LETTER_KINDS
+        ]
 
     async def claim_or_release(request: Request, task_id: str, claim: bool) -> Response:
         person = signed_in(request, runtime, *OFFICIALS)
@@ -415,6 +443,7 @@ def officials_router(runtime: Any) -> APIRouter:
             numbering=numbering,
             signed_url=signed_url,
             pending=pending,
+            waiting_letters=waiting_letters(code),
             certificate_notice=runtime.tasks.certificate_notice(person, task),  # no valid certificate to sign
             can_act=task["assignee"] in (None, person.username),
             error=error,
@@ -502,6 +531,29 @@ def officials_router(runtime: Any) -> APIRouter:
         shop.record("document.read", person.username, code, document="leader_signed_result")
         name = f"Kết quả đã ký - chờ vào số - {code}.pdf"
         return Response(pdf, media_type="application/pdf", headers=_document_headers(name, len(pdf), True))
+
+    @router.get("/can-bo/ky-so/{pending_id}", response_class=HTMLResponse)
+    def letter_to_sign(request: Request, pending_id: str) -> Response:
+        """A letter the head signs personally: what it is, the document to read, the signing form (signing.js)."""
+        person = signed_in(request, runtime, Role.LEADER)
+        try:
+            pending = runtime.signatures.get(person, pending_id)  # the signer only, only while pending
+            if pending.document_kind not in LETTER_KINDS:
+                raise NotFound("Không có văn bản chờ ký này.", "No such letter to sign.", pending_id=pending_id)
+        except MotcuaError as exc:
+            status = STATUS.get(exc.kind, 400)
+            return page(request, runtime, "officials/missing.html", status_code=status, person=person, error=exc)
+        dossier = shop.read_dossier(person, pending.dossier_code)
+        return page(
+            request,
+            runtime,
+            "officials/sign_letter.html",
+            person=person,
+            pending=pending,
+            dossier=dossier,
+            procedure_name=shop.procedure_of(shop.dossier_row(pending.dossier_code)).name,
+            title=labels.letter_to_sign(pending.document_kind),
+        )
 
     @router.get("/can-bo/ky-so/{pending_id}/van-ban")
     def document_to_sign(request: Request, pending_id: str) -> Response:

@@ -51,8 +51,8 @@ ADMIN = "quantri.tinh"
 APPLICANT_ID = "001090012345"
 XSS = "<img src=x onerror=alert(1)>"
 
-# The application form of the household business registration (2.000575): its fields' labels (the procedure's
-# field names in motcua/data/procedures/2.000575.json) and what is typed into them.
+# The application form of the household business registration (1.001612): its fields' labels (the procedure's
+# field names in motcua/data/procedures/1.001612.json) and what is typed into them.
 FORM_VALUES = {
     "Tên hộ kinh doanh": HOUSEHOLD_DETAILS["business_name"],
     "Địa chỉ trụ sở hộ kinh doanh": HOUSEHOLD_DETAILS["business_address"],

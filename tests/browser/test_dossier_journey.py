@@ -113,7 +113,7 @@ def test_2_citizen_submits_online(visit: Callable[..., Visitor], journey: Journe
     expect(page).to_have_url(re.compile(r"/cong-dan/nop-ho-so$"))
     citizen.shot("choose-procedure")
 
-    citizen.goto("/cong-dan/nop-ho-so?thu_tuc=2.000575", "application-form")
+    citizen.goto("/cong-dan/nop-ho-so?thu_tuc=1.001612", "application-form")
     fill_application(page, write_papers(tmp_path / "scans"), APPLICANT, online=True)
     citizen.shot("application-filled")
     page.get_by_role("button", name="Nộp hồ sơ", exact=True).click()

@@ -129,7 +129,7 @@ def test_a_citizen_reads_a_refusal_at_reception_on_a_phone(
     expect(page.get_by_text("Địa điểm kinh doanh nằm ngoài địa bàn xã.")).to_be_visible()
     expect(page.get_by_text(re.compile("Phiếu từ chối"))).to_be_visible()
     assert scroll_width(page) <= PHONE[0], "the dossier page scrolls sideways on a phone"
-    for path in ("/cong-dan", "/cong-dan/nop-ho-so?thu_tuc=2.000575", "/tra-cuu"):
+    for path in ("/cong-dan", "/cong-dan/nop-ho-so?thu_tuc=1.001612", "/tra-cuu"):
         citizen.goto(path, "phone" + path.replace("/", "-"))
         assert scroll_width(citizen.page) <= PHONE[0], f"{path} scrolls sideways at {PHONE[0]} px"
     citizen.logout()

@@ -54,7 +54,7 @@ def open_task(official: Visitor, code: str, step: str) -> Page:
 
 def test_7_markup_in_text_fields_is_inert(visit: Callable[..., Visitor], tmp_path: Path) -> None:
     citizen = visit(CITIZEN)
-    page = citizen.goto("/cong-dan/nop-ho-so?thu_tuc=2.000575")
+    page = citizen.goto("/cong-dan/nop-ho-so?thu_tuc=1.001612")
     fill_application(page, write_papers(tmp_path / "scans"), XSS, online=True)
     expect(page.get_by_label(re.compile("^Họ và tên"))).to_have_value(XSS)
     citizen.shot("application-filled")

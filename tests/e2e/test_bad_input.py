@@ -181,7 +181,7 @@ def test_unknown_paper_key_is_refused(api: Api) -> None:
     api.token("tiepnhan.xa1")
     before = snapshot(api.runtime)
     files = good_files() | pdf_files(giay_khai_sinh=minimal_pdf("extra"))
-    body = assert_problem(api.submit(files=files), 422, "Papers not part of procedure 2.000575: giay_khai_sinh")
+    body = assert_problem(api.submit(files=files), 422, "Papers not part of procedure 1.001612: giay_khai_sinh")
     assert body["unknown"] == ["giay_khai_sinh"]
     assert snapshot(api.runtime) == before
 

@@ -22,13 +22,13 @@ runner = CliRunner()
 
 def test_procedures_api_follows_the_day(api: Api) -> None:
     today = {p["code"]: p for p in api.client.get("/api/procedures").json()}
-    household = today["2.000575"]
+    household = today["1.001612"]
     assert household["levels"] == ["commune"] and household["rule_version"] == "2025-07-01"
     assert household["online_level"] == "partial" and "postal" in household["channels"]
     assert {p["key"]: p["form_name"] for p in household["papers"]}["giay_to_phap_ly"] == "Bản sao"
     before = {p["code"]: p for p in api.client.get("/api/procedures", params={"on": "2024-05-01"}).json()}
-    assert before["2.000575"]["levels"] == ["district"]
-    detail = api.client.get("/api/procedures/2.000575").json()
+    assert before["1.001612"]["levels"] == ["district"]
+    detail = api.client.get("/api/procedures/1.001612").json()
     assert detail["versions"] == ["2021-04-04", "2025-07-01"]
     r = api.client.get("/api/procedures/9.999999")
     assert r.status_code == 422 and "9.999999" in r.text
@@ -41,7 +41,7 @@ def test_public_catalogue_page_lists_papers_and_fees(api: Api) -> None:
     assert "Danh mục thủ tục hành chính" in page and "Đăng ký thành lập hộ kinh doanh" in page
     assert "03 ngày làm việc" in page and "2.000 đồng" in page  # the certified copy's fee per page
     assert "/static/fonts/NotoSerif-Regular.ttf" in page
-    detail = api.client.get("/thu-tuc/2.000575").text
+    detail = api.client.get("/thu-tuc/1.001612").text
     assert "Thành phần hồ sơ" in detail and "Giấy đề nghị đăng ký hộ kinh doanh" in detail
     assert "Bản sao" in detail and "Nghị định 168/2025/NĐ-CP" in detail
     font = api.client.get("/static/fonts/NotoSerif-Regular.ttf")
@@ -53,8 +53,8 @@ def test_cli_lists_shows_and_validates(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("MOTCUA_VAR_DIR", str(tmp_path / "var"))
     listed = runner.invoke(cli, ["procedures", "list", "--json"])
     assert listed.exit_code == 0, listed.output
-    assert {p["code"] for p in json.loads(listed.output)} >= {"2.000575", "2.000815"}
-    shown = runner.invoke(cli, ["procedures", "show", "2.000575", "--on", "2024-05-01"])
+    assert {p["code"] for p in json.loads(listed.output)} >= {"1.001612", "2.000815"}
+    shown = runner.invoke(cli, ["procedures", "show", "1.001612", "--on", "2024-05-01"])
     assert shown.exit_code == 0 and "district" in shown.output and "Nghị định 01/2021/NĐ-CP" in shown.output
     assert runner.invoke(cli, ["procedures", "show", "0.000000"]).exit_code == 2
     valid = runner.invoke(cli, ["procedures", "validate"])
@@ -62,7 +62,7 @@ def test_cli_lists_shows_and_validates(monkeypatch: pytest.MonkeyPatch, tmp_path
 
     own = tmp_path / "own"
     own.mkdir()
-    data = json.loads((BUILT_IN / "2.000575.json").read_text(encoding="utf-8"))
+    data = json.loads((BUILT_IN / "1.001612.json").read_text(encoding="utf-8"))
     data |= {"code": "9.000001", "process_key": "not_deployed"}
     (own / "9.000001.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     monkeypatch.setenv("MOTCUA_CATALOGUE_DIR", str(own))

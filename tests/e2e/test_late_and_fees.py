@@ -22,6 +22,7 @@ from services.fees import callback_secret, is_paid
 from services.late import find_late_risks
 from services.notifications import build_dispatcher, outbox_file
 from tests.conftest import COMMUNE, HOUSEHOLD_DETAILS, Api, minimal_pdf
+from tests.web import logged_in
 
 CERTIFICATION = "2.000815"  # same day, fee 2.000 VND, generic process (no result document)
 ID_NUMBER = "001090012345"
@@ -110,8 +111,22 @@ def test_late_notice_apology_moves_the_due_date_and_notifies(ops: Api) -> None:
     r = api.post(issue, "chuyenvien1.xa1", json={"reason": reason, "new_due_at": new_due.isoformat()})
     assert r.status_code == 409
 
+    # the new date holds from the officer's decision; Mẫu 04 waits for the head's personal signature, and the
+    # applicant hears nothing until it is signed and sealed
     view = api.get(f"/api/dossiers/{code}", "tiepnhan.xa1").json()
     assert dt.datetime.fromisoformat(view["due_at"]) == new_due
+    assert issued["document_id"] is None and issued["letter"] == "awaiting_head_signature"
+    assert [d for d in view["documents"] if d["kind"] == "apology"] == []
+    assert _row(api, notification, dossier_code=code) == []
+    task = api.task_for("chuyenvien1.xa1", code)
+    shown = logged_in(api, "chuyenvien1.xa1").get(f"/can-bo/nhiem-vu/{task['id']}")
+    assert "Văn bản xin lỗi vì giải quyết quá hạn (Mẫu 04): <strong>chờ lãnh đạo ký</strong>" in shown.text
+    assert "Ký Phiếu xin lỗi và xin gia hạn (Mẫu 04)" in logged_in(api, "lanhdao.xa1").get("/can-bo/nhiem-vu").text
+    signed = api.sign_on_device("lanhdao.xa1", code)
+    assert signed.status_code == 200, signed.text
+    [issued] = api.get("/api/late-notices?status=issued", "chuyenvien1.xa1").json()
+    assert issued["letter"] == "issued"
+    view = api.get(f"/api/dossiers/{code}", "tiepnhan.xa1").json()
     (apology,) = [d for d in view["documents"] if d["id"] == issued["document_id"]]
     assert apology["kind"] == "apology"
     (notice,) = _row(api, late_notice, dossier_code=code)
@@ -166,8 +181,27 @@ def test_the_housekeeping_tick_opens_notices_and_delivers(ops: Api) -> None:
         f"/api/late-notices/{notice.id}/issue", "lanhdao.xa1", json={"reason": "Chờ ý kiến", "new_due_at": new_due}
     )
     assert r.status_code == 200, r.text
-    assert {n.status for n in _row(api, notification, dossier_code=code)} == {"pending"}
+    # the leader signs Mẫu 04 but sealing it fails (the signing service is down): the signature is kept, the
+    # letter and the applicant's message wait for the next round, which seals the letter once and tells them
+    paperwork = api.runtime.paperwork
+    sign = paperwork.issuer.sign
+
+    def down(*args: Any, **kwargs: Any) -> bytes:
+        raise ConnectionError("the signing service is down")
+
+    paperwork.issuer.sign = down  # type: ignore[method-assign]
+    try:
+        assert api.sign_on_device("lanhdao.xa1", code).status_code == 200
+    finally:
+        paperwork.issuer.sign = sign  # type: ignore[method-assign]
+    kinds = [d["kind"] for d in api.get(f"/api/dossiers/{code}", "tiepnhan.xa1").json()["documents"]]
+    assert "apology" not in kinds and "apology_draft" in kinds
+    assert _row(api, notification, dossier_code=code) == []
+    assert api.get("/api/signatures/pending", "lanhdao.xa1").json() == []  # nothing left to sign
     operations_tick(api.runtime)  # no e-mail or SMS configured, no contact given: the outbox file
+    operations_tick(api.runtime)  # finished already: nothing sealed twice
+    kinds = [d["kind"] for d in api.get(f"/api/dossiers/{code}", "tiepnhan.xa1").json()["documents"]]
+    assert kinds.count("apology") == 1
     (sent,) = _row(api, notification, dossier_code=code)
     assert (sent.channel, sent.recipient, sent.status) == ("outbox", f"dossier:{code}", "sent")
     assert code in outbox_file(api.runtime.settings).read_text(encoding="utf-8")

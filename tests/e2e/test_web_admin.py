@@ -169,7 +169,7 @@ def test_calendar_overrides_are_listed_added_checked_and_removed(api: Api) -> No
 def test_the_catalogue_is_listed_and_checked(api: Api, tmp_path: Path) -> None:
     client, _ = admin_client(api)
     page = client.get("/quan-tri/thu-tuc")
-    assert page.status_code == 200 and "2.000575" in page.text and "Đăng ký thành lập hộ kinh doanh" in page.text
+    assert page.status_code == 200 and "1.001612" in page.text and "Đăng ký thành lập hộ kinh doanh" in page.text
     assert 'id="check-result"' not in page.text and ">Kiểm tra</button>" in page.text
     checked = client.get("/quan-tri/thu-tuc?kiem_tra=1")
     assert checked.status_code == 200 and "không phát hiện lỗi" in checked.text

@@ -57,7 +57,7 @@ def test_broken_json_and_duplicate_codes(dirs: tuple[Path, Path]) -> None:
     (catalogue / "copy.json").write_text(json.dumps(HOUSEHOLD, ensure_ascii=False), encoding="utf-8")
     problems = _validate(catalogue, bpmn)
     assert any("broken.json: not readable JSON" in p for p in problems), problems
-    assert any("2.000575 is also defined in" in p for p in problems), problems
+    assert any("1.001612 is also defined in" in p for p in problems), problems
 
 
 def test_a_bpmn_that_breaks_the_portable_rules_is_reported(dirs: tuple[Path, Path]) -> None:
@@ -86,7 +86,7 @@ def test_a_role_no_department_handles_is_reported(dirs: tuple[Path, Path]) -> No
             agency.get("role_departments", {}).pop("leader", None)
     structures = parse_structures(data)
     problems = [str(p) for p in validate([catalogue], [bpmn], structures)]
-    assert any("maps no department to the role(s) leader" in p and "2.000575" in p for p in problems), problems
+    assert any("maps no department to the role(s) leader" in p and "1.001612" in p for p in problems), problems
 
 
 def test_an_invalid_holiday_override_is_reported(dirs: tuple[Path, Path]) -> None:
@@ -160,13 +160,13 @@ def test_a_fee_row_the_catalogue_cannot_use_is_refused(dirs: tuple[Path, Path]) 
     rows = [
         _fee_row("9.999999", ["*"]),  # no such procedure
         _fee_row("2.000815", ["*"]),  # the certified copy's fee is national (Thông tư 226/2016/TT-BTC)
-        _fee_row("2.000575", ["000.99.99.H99"]),  # no such agency
-        _fee_row("2.000575", ["*"]) | {"amount_vnd": "một trăm nghìn"},
+        _fee_row("1.001612", ["000.99.99.H99"]),  # no such agency
+        _fee_row("1.001612", ["*"]) | {"amount_vnd": "một trăm nghìn"},
     ]
     problems = "\n".join(_validate(*dirs, fee_tables=[("fees.json", {"fees": rows})]))
     assert "fees.json (9.999999, 2025-07-01): procedure 9.999999 is not in the catalogue" in problems
     assert "fees.json (2.000815, 2025-07-01): procedure 2.000815's fee is national" in problems
-    assert "fees.json (2.000575, 2025-07-01): unknown agency code(s) 000.99.99.H99" in problems
+    assert "fees.json (1.001612, 2025-07-01): unknown agency code(s) 000.99.99.H99" in problems
     assert "fees.json: $.fees[3].amount_vnd: must be a whole number of đồng ≥ 0, got 'một trăm nghìn'" in problems
 
 
@@ -181,7 +181,7 @@ def _province_fee_codes() -> set[str]:
             in_force = version["valid_from"] <= today <= version.get("valid_to", "9999-12-31")
             if in_force and version.get("fee_set_by") == "province":
                 codes.add(entry["code"])
-    assert {"2.000575", "1.009994", "1.013978"} <= codes  # the first three, whose fee a resolution sets
+    assert {"1.001612", "1.009994", "1.013978"} <= codes  # the first three, whose fee a resolution sets
     return codes
 
 
@@ -209,10 +209,10 @@ def test_procedures_validate_warns_about_unconfigured_province_fees(tmp_path: Pa
     assert {line.split("cơ quan ")[1].split(" ")[0] for line in warned} == communes
     assert "Danh mục hợp lệ." in before.output
 
-    (own / "fees.json").write_text(json.dumps({"fees": [_fee_row("2.000575", ["*"])]}), encoding="utf-8")
+    (own / "fees.json").write_text(json.dumps({"fees": [_fee_row("1.001612", ["*"])]}), encoding="utf-8")
     after = CliRunner().invoke(cli, ["procedures", "validate"], env=env)
     assert after.exit_code == 0, after.output
-    assert "thủ tục 2.000575: cảnh báo" not in after.output
+    assert "thủ tục 1.001612: cảnh báo" not in after.output
     assert "thủ tục 1.009994: cảnh báo" in after.output
 
     (own / "fees.json").write_text('{"fees": [', encoding="utf-8")

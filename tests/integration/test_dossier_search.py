@@ -141,7 +141,7 @@ def test_results_come_a_page_at_a_time_newest_first(api: Api) -> None:
 def test_filters_by_procedure_and_status(api: Api) -> None:
     code = submitted(api, "Nguyễn Văn A")
     rt = api.runtime
-    assert codes(rt, "chuyenvien1.xa1", "", procedure_code="2.000575") == [code]
+    assert codes(rt, "chuyenvien1.xa1", "", procedure_code="1.001612") == [code]
     assert codes(rt, "chuyenvien1.xa1", "", procedure_code="1.001193") == []
     status = rt.shop.dossier_row(code).status
     assert codes(rt, "chuyenvien1.xa1", "", status=status) == [code]
@@ -224,7 +224,7 @@ def _old_dossiers(db: sa.Engine) -> None:
     ]
     dossier = sa.table("dossier", *(sa.column(c) for c in columns))
     common = {
-        "procedure_code": "2.000575",
+        "procedure_code": "1.001612",
         "agency_code": COMMUNE,
         "structure_version": "2025",
         "status": "received",
@@ -240,7 +240,7 @@ def _old_dossiers(db: sa.Engine) -> None:
     with db.begin() as conn:
         conn.execute(
             sa.insert(procedure).values(
-                code="2.000575",
+                code="1.001612",
                 name="Đăng ký hộ kinh doanh",
                 process_key="p",
                 time_limit_days=3,

@@ -40,28 +40,28 @@ def _edit_form(catalogue: Path, name: str, edit: dict[str, object]) -> None:
 def test_the_catalogue_as_read_carries_each_form_inline(catalogue: Path) -> None:
     rows, problems = read_catalogue([catalogue])
     assert problems == []
-    household = next((data, entry) for _, data, entry in rows if entry.code == "2.000575")
+    household = next((data, entry) for _, data, entry in rows if entry.code == "1.001612")
     data, entry = household
     assert data["form"]["$schema"] == "https://json-schema.org/draft/2020-12/schema"  # what the database stores
-    assert entry.form is not None and entry.form.source == "forms/2.000575.json"
+    assert entry.form is not None and entry.form.source == "forms/1.001612.json"
     assert "capital_vnd" in {f.key for f in entry.form_fields}
 
 
 def test_an_invalid_schema_is_refused_naming_the_entry_file_and_pointer(catalogue: Path) -> None:
-    _edit_form(catalogue, "2.000575.json", {"minimum": "zero"})
+    _edit_form(catalogue, "1.001612.json", {"minimum": "zero"})
     problems = _validate(catalogue)
     assert any(
-        "2.000575.json: $.form: forms/2.000575.json#/properties/capital_vnd/minimum: not a valid JSON Schema 2020-12"
+        "1.001612.json: $.form: forms/1.001612.json#/properties/capital_vnd/minimum: not a valid JSON Schema 2020-12"
         in p
         for p in problems
     ), problems
 
 
 def test_a_malformed_hint_is_refused_naming_the_pointer(catalogue: Path) -> None:
-    _edit_form(catalogue, "2.000575.json", {"x-widget": "date", "x-label": {"vi": "Vốn"}})
+    _edit_form(catalogue, "1.001612.json", {"x-widget": "date", "x-label": {"vi": "Vốn"}})
     problems = _validate(catalogue)
-    assert any("forms/2.000575.json#/properties/capital_vnd/x-widget: 'date' does not fit" in p for p in problems)
-    assert any("forms/2.000575.json#/properties/capital_vnd/x-label: must be" in p for p in problems), problems
+    assert any("forms/1.001612.json#/properties/capital_vnd/x-widget: 'date' does not fit" in p for p in problems)
+    assert any("forms/1.001612.json#/properties/capital_vnd/x-label: must be" in p for p in problems), problems
 
 
 def test_a_missing_form_file_or_the_old_form_fields_are_refused(catalogue: Path) -> None:
@@ -78,7 +78,7 @@ def test_a_missing_form_file_or_the_old_form_fields_are_refused(catalogue: Path)
 def test_an_agency_entry_uses_its_own_form_or_a_shipped_one(tmp_path: Path) -> None:
     own = tmp_path / "own"
     own.mkdir()
-    entry = json.loads((BUILT_IN / "2.000575.json").read_text(encoding="utf-8"))
+    entry = json.loads((BUILT_IN / "1.001612.json").read_text(encoding="utf-8"))
     (own / "9.000001.json").write_text(json.dumps(entry | {"code": "9.000001"}), encoding="utf-8")
     (own / "9.000002.json").write_text(
         json.dumps(entry | {"code": "9.000002", "form": "forms/9.000002.json"}), encoding="utf-8"
@@ -89,7 +89,7 @@ def test_an_agency_entry_uses_its_own_form_or_a_shipped_one(tmp_path: Path) -> N
     rows, problems = read_catalogue([own])
     assert problems == []
     forms = {entry.code: [f.key for f in entry.form_fields] for _, _, entry in rows}
-    assert "capital_vnd" in forms["9.000001"]  # the shipped form of 2.000575
+    assert "capital_vnd" in forms["9.000001"]  # the shipped form of 1.001612
     assert forms["9.000002"] == ["document_title"]  # its own
 
 

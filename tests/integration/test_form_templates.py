@@ -197,3 +197,20 @@ def test_tracking_register_pdf_and_xlsx(tmp_path: Path) -> None:
     assert values[3][9] == "Kết quả giải quyết (trước hạn/đúng hạn/quá hạn)"
     assert [v[1] for v in values[4:64]] == [r.dossier_code for r in rows]
     assert values[4][4] == dt.datetime(2026, 3, 2, 8, 0)  # Vietnam time
+
+
+def test_whether_the_head_signs_is_the_templates_data(tmp_path: Path) -> None:
+    """The head of the agency signs Mẫu 04 of both sets and Mẫu 05 of 2025 (their signer block is the head's); an
+    agency's override may turn it off, and a value that is not true or false is named."""
+    shipped = Templates()
+    for day, kind in ((T0, "apology"), (T0, "stop_notice"), (dt.date(2025, 9, 14), "apology")):
+        assert shipped.on(day).form(kind).signed_by_head, (day, kind)
+    assert not shipped.on(T0).form("refusal").signed_by_head  # the desk's papers: the agency seals them alone
+    folder = _copy(tmp_path)
+    _edit(folder / "2025" / "mau-05.json", lambda d: d.update(signed_by_head=False))
+    assert validate_templates(folder) == []
+    assert not Templates(folder).on(T0).form("stop_notice").signed_by_head
+    _edit(folder / "2025" / "mau-04.json", lambda d: d.update(signed_by_head="có"))
+    assert validate_templates(folder) == [
+        f"{folder / '2025' / 'mau-04.json'}: mau-04: signed_by_head: must be true or false, found 'có'"
+    ]

@@ -62,7 +62,7 @@ def _receipt(received_at: dt.datetime) -> ReceiptData:
         applicant_phone="0912 345 678",
         applicant_address=ADDRESS,
         applicant_email=EMAIL,
-        procedure_code="2.000575",
+        procedure_code="1.001612",
         parent_agency=COMMUNE,
         processing_time="03 ngày làm việc",
         return_channel="postal",

@@ -117,10 +117,10 @@ def test_entries_of_one_unit_read_the_head_once_and_a_rolled_back_unit_leaves_th
 
 
 def test_a_catalogue_change_is_seen_at_once(runtime: Runtime) -> None:
-    before = runtime.shop.entry("2.000575")
-    assert runtime.shop.entry("2.000575") == before
+    before = runtime.shop.entry("1.001612")
+    assert runtime.shop.entry("1.001612") == before
     with transaction(runtime.db) as conn:
-        data = dict(conn.execute(select(procedure.c.data).where(procedure.c.code == "2.000575")).scalar_one())
+        data = dict(conn.execute(select(procedure.c.data).where(procedure.c.code == "1.001612")).scalar_one())
         data["name"] = "Đăng ký thành lập hộ kinh doanh (sửa đổi)"
-        conn.execute(update(procedure).where(procedure.c.code == "2.000575").values(data=data))
-    assert runtime.shop.entry("2.000575").name == "Đăng ký thành lập hộ kinh doanh (sửa đổi)"
+        conn.execute(update(procedure).where(procedure.c.code == "1.001612").values(data=data))
+    assert runtime.shop.entry("1.001612").name == "Đăng ký thành lập hộ kinh doanh (sửa đổi)"

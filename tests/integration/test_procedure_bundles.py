@@ -27,7 +27,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {"MOTCUA_VAR_DIR": str(tmp_path / "var"), "MOTCUA_CATALOGUE_DIR": str(own)}
 
 
-def _exported(env: dict[str, str], tmp_path: Path, code: str = "2.000575") -> dict[str, Any]:
+def _exported(env: dict[str, str], tmp_path: Path, code: str = "1.001612") -> dict[str, Any]:
     out = tmp_path / f"{code}.motcua.json"
     run = _run(env, "procedures", "export", code, "--out", str(out))
     assert run.exit_code == 0, run.output
@@ -54,7 +54,7 @@ def _own_files(env: dict[str, str]) -> list[str]:
 
 def test_an_exported_procedure_carries_its_four_parts(env: dict[str, str], tmp_path: Path) -> None:
     bundle = _exported(env, tmp_path)
-    assert bundle["format"] == FORMAT and bundle["code"] == "2.000575"
+    assert bundle["format"] == FORMAT and bundle["code"] == "1.001612"
     assert bundle["entry"]["process_key"] == "household_business_registration"
     assert bundle["form"]["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert bundle["result_template"]["title"]

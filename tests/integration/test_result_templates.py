@@ -16,7 +16,7 @@ from signing.appearance import seal_box
 from signing.fields import prepare_fields
 from tests.pdftools import pdftotext
 
-SHIPPED = Path(__file__).resolve().parents[2] / "motcua" / "data" / "results" / "2.000575.json"
+SHIPPED = Path(__file__).resolve().parents[2] / "motcua" / "data" / "results" / "1.001612.json"
 
 
 def flat(text: str) -> str:
@@ -90,7 +90,7 @@ def test_the_signature_number_date_and_seal_fields_fit_the_result() -> None:
 
 def test_the_cli_previews_a_procedures_template_and_refuses_a_bad_one(tmp_path: Path) -> None:
     out = tmp_path / "preview.pdf"
-    run = CliRunner().invoke(cli, ["procedures", "preview", "2.000575", "--out", str(out)])
+    run = CliRunner().invoke(cli, ["procedures", "preview", "1.001612", "--out", str(out)])
     assert run.exit_code == 0, run.output
     text = flat(pdftotext(out.read_bytes(), tmp_path))
     assert "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH" in text and "TẠP HÓA BÌNH AN" in text
@@ -101,7 +101,7 @@ def test_the_cli_previews_a_procedures_template_and_refuses_a_bad_one(tmp_path: 
     draft.write_text(json.dumps(bad, ensure_ascii=False, indent=2), encoding="utf-8")
     line = next(i for i, t in enumerate(draft.read_text(encoding="utf-8").splitlines(), 1) if "business_adress" in t)
     run = CliRunner().invoke(
-        cli, ["procedures", "preview", "2.000575", "--out", str(tmp_path / "x.pdf"), "--template", str(draft)]
+        cli, ["procedures", "preview", "1.001612", "--out", str(tmp_path / "x.pdf"), "--template", str(draft)]
     )
     assert run.exit_code == 1
     assert f"dòng {line}, trường /paragraphs/1/text" in run.output
@@ -118,9 +118,9 @@ def test_procedures_validate_refuses_a_bad_result_template_of_an_agency(tmp_path
     bad = json.loads(SHIPPED.read_text(encoding="utf-8"))
     bad["paragraphs"][0]["text"] = "Tên: {ten_ho}"  # not a field of the procedure's form
     (tmp_path / "results").mkdir()
-    own = tmp_path / "results" / "2.000575.json"  # the agency's own template comes first
+    own = tmp_path / "results" / "1.001612.json"  # the agency's own template comes first
     own.write_text(json.dumps(bad, ensure_ascii=False, indent=2), encoding="utf-8")
     line = next(i for i, t in enumerate(own.read_text(encoding="utf-8").splitlines(), 1) if "{ten_ho}" in t)
     [problem] = result_template_problems(settings)
     assert problem.where == str(own)
-    assert f"procedure 2.000575: line {line}, /paragraphs/0/text: unknown placeholder {{ten_ho}}" in problem.message
+    assert f"procedure 1.001612: line {line}, /paragraphs/0/text: unknown placeholder {{ten_ho}}" in problem.message

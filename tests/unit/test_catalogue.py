@@ -15,7 +15,7 @@ from dossiers.errors import InvalidInput
 from dossiers.model import AgencyLevel
 from services.catalogue import BUILT_IN, read_catalogue
 
-HOUSEHOLD = json.loads((BUILT_IN / "2.000575.json").read_text(encoding="utf-8"))
+HOUSEHOLD = json.loads((BUILT_IN / "1.001612.json").read_text(encoding="utf-8"))
 
 
 def entry_data(**changes: Any) -> dict[str, Any]:
@@ -133,3 +133,32 @@ def test_source_problems_name_their_path() -> None:
     ):
         assert expected in text, text
     assert not any(p.startswith("$.sources[0]") for p in problems)
+
+
+def test_a_withdrawn_procedure_is_not_offered_but_its_versions_stay() -> None:
+    entry = parse_entry(entry_data(withdrawn_on="2026-12-07", replaced_by="1.009999"))
+    assert entry.offered_on(dt.date(2026, 12, 6)) and not entry.offered_on(dt.date(2026, 12, 7))
+    assert entry.at(dt.date(2026, 12, 6)).rule_version == "2025-07-01"  # the day before: as it was
+    assert entry.version_at(dt.date(2026, 12, 7)) is None
+    with pytest.raises(InvalidInput) as refused:
+        entry.at(dt.date(2027, 1, 4))
+    assert refused.value.message_vi == (
+        "Thủ tục 1.001612 (Đăng ký thành lập hộ kinh doanh) không còn trong danh mục thủ tục từ ngày 07/12/2026, "
+        "không tiếp nhận hồ sơ mới. Hãy nộp hồ sơ theo thủ tục 1.009999."
+    )
+    assert refused.value.details["withdrawn_on"] == "2026-12-07"
+    assert entry.under("2025-07-01").code == "1.001612"  # a dossier received before goes on under its version
+    assert parse_entry(HOUSEHOLD).replaces == ("2.000575",)  # the code it was shipped under before
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"withdrawn_on": "07/12/2026"}, "$.withdrawn_on: invalid date '07/12/2026'"),
+        ({"replaces": "2.000575"}, "$.replaces: must list procedure codes"),
+        ({"replaces": ["1.001612"]}, "$.replaces: lists the entry's own code 1.001612"),
+    ],
+)
+def test_withdrawal_problems_name_their_path(change: dict[str, Any], expected: str) -> None:
+    _, problems = check_entry(entry_data(**change))
+    assert any(p.startswith(expected) for p in problems), problems

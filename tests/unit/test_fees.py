@@ -28,7 +28,7 @@ def table(*rows: dict[str, Any]) -> FeeTable:
 
 
 def row(
-    amount: int, agencies: list[str], valid_from: str = "2025-07-01", procedure: str = "2.000575"
+    amount: int, agencies: list[str], valid_from: str = "2025-07-01", procedure: str = "1.001612"
 ) -> dict[str, Any]:
     return {
         "procedure": procedure,
@@ -54,7 +54,7 @@ def test_the_shipped_catalogue_marks_the_fees_provinces_set() -> None:
     rows, problems = read_catalogue([BUILT_IN])
     assert problems == []
     by_code = {e.code: e for _, _, e in rows}
-    for code in ("2.000575", "1.009994", "1.013978"):  # lệ phí set by the People's Council (TT 85/2019)
+    for code in ("1.001612", "1.009994", "1.013978"):  # lệ phí set by the People's Council (TT 85/2019)
         version = by_code[code].version_at(dt.date(2026, 3, 2))
         assert version is not None
         assert (version.fee_set_by, version.fee_vnd) == (FeeAuthority.PROVINCE, 0), code
@@ -78,10 +78,10 @@ def test_an_agency_row_beats_every_agency_and_the_latest_resolution_applies() ->
         row(50000, [COMMUNE_A]),
         row(120000, ["*"], valid_from="2026-01-01"),
     )
-    assert fees.amount("2.000575", COMMUNE_A, dt.date(2026, 3, 2)) == 50000
-    assert fees.amount("2.000575", COMMUNE_B, dt.date(2025, 12, 31)) == 100000
-    assert fees.amount("2.000575", COMMUNE_B, dt.date(2026, 1, 1)) == 120000
-    assert fees.amount("2.000575", COMMUNE_B, dt.date(2025, 6, 30)) is None  # before any resolution
+    assert fees.amount("1.001612", COMMUNE_A, dt.date(2026, 3, 2)) == 50000
+    assert fees.amount("1.001612", COMMUNE_B, dt.date(2025, 12, 31)) == 100000
+    assert fees.amount("1.001612", COMMUNE_B, dt.date(2026, 1, 1)) == 120000
+    assert fees.amount("1.001612", COMMUNE_B, dt.date(2025, 6, 30)) is None  # before any resolution
     assert fees.amount("1.009994", COMMUNE_A, dt.date(2026, 3, 2)) is None
 
 
@@ -118,17 +118,17 @@ class Desk:
 def test_the_fee_service_reads_the_receiving_agency_value_on_the_day_received() -> None:
     desk = Desk(table(row(100000, [COMMUNE_A]), row(150000, [COMMUNE_A], valid_from="2026-01-01")))
     # 31/12/2025 17:30 UTC is already 1 January 2026 in Vietnam
-    late = Row("2.000575", COMMUNE_A, dt.datetime(2025, 12, 31, 17, 30, tzinfo=dt.UTC))
-    early = Row("2.000575", COMMUNE_A, dt.datetime(2025, 12, 31, 16, 30, tzinfo=dt.UTC))
+    late = Row("1.001612", COMMUNE_A, dt.datetime(2025, 12, 31, 17, 30, tzinfo=dt.UTC))
+    early = Row("1.001612", COMMUNE_A, dt.datetime(2025, 12, 31, 16, 30, tzinfo=dt.UTC))
     assert dossier_fee(desk, late) == 150000  # type: ignore[arg-type]
     assert dossier_fee(desk, early) == 100000  # type: ignore[arg-type]
-    assert dossier_fee(desk, Row("2.000575", COMMUNE_B, early.received_at)) == 0  # type: ignore[arg-type]
+    assert dossier_fee(desk, Row("1.001612", COMMUNE_B, early.received_at)) == 0  # type: ignore[arg-type]
 
 
 def test_fee_table_problems_name_their_row() -> None:
     data = {
         "fees": [
-            {"procedure": "2.000575", "agencies": [], "amount_vnd": -5, "valid_from": "2025-13-01", "colour": 1},
+            {"procedure": "1.001612", "agencies": [], "amount_vnd": -5, "valid_from": "2025-13-01", "colour": 1},
             row(1000, ["*"]) | {"source": " "},
         ]
     }
@@ -162,7 +162,7 @@ def test_validate_warns_for_each_agency_without_a_configured_province_fee() -> N
     warnings = [str(w) for w in fee_warnings([household()], structures(), fees, dt.date(2026, 3, 2))]
     assert len(warnings) == 1, warnings
     [warning] = warnings
-    assert warning.startswith("thủ tục 2.000575: cảnh báo: cơ quan 000.31.02.H99 (Ủy ban nhân dân xã Bình)")
+    assert warning.startswith("thủ tục 1.001612: cảnh báo: cơ quan 000.31.02.H99 (Ủy ban nhân dân xã Bình)")
     assert "chưa cấu hình lệ phí do Hội đồng nhân dân cấp tỉnh quyết định" in warning
     assert warning.index("cảnh báo") < warning.index("warning")  # Vietnamese first
     # the ended district version and the three-tier structure are history: not re-checked

@@ -20,7 +20,7 @@ from documents.result_templates import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "motcua" / "data" / "results" / "2.000575.json"
+SHIPPED = ROOT / "motcua" / "data" / "results" / "1.001612.json"
 
 
 def minimal() -> dict[str, Any]:
@@ -63,7 +63,7 @@ def test_the_shipped_household_business_template_is_valid() -> None:
     template, problems = check_template_text(text, SHIPPED.name)
     assert problems == []
     assert template is not None and template.series == "GCN-HKD"
-    # the catalogue's form fields of 2.000575 are what its placeholders read
+    # the catalogue's form fields of 1.001612 are what its placeholders read
     fields = ["business_name", "business_address", "business_lines", "capital_vnd", "owner_birth_date"]
     fields += ["owner_address", "employees"]
     assert check_template_text(text, SHIPPED.name, fields)[1] == []
@@ -234,13 +234,13 @@ def test_values_are_escaped_and_formatted() -> None:
         fill("{born:money}", values)
 
 
-CATALOGUE_ENTRY = ROOT / "motcua" / "data" / "procedures" / "2.000575.json"
+CATALOGUE_ENTRY = ROOT / "motcua" / "data" / "procedures" / "1.001612.json"
 
 
 @pytest.mark.parametrize(
     ("result", "expected"),
     [
-        ({"template": "2.000575.json"}, None),
+        ({"template": "1.001612.json"}, None),
         ({"renderer": "birth_certificate"}, None),
         ({"template": "a.json", "renderer": "birth_certificate"}, "$.result: must be"),
         ({}, "$.result: must be"),

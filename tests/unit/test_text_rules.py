@@ -28,12 +28,12 @@ from dossiers.text_rules import (
 )
 from services.catalogue import BUILT_IN
 
-HOUSEHOLD = json.loads((BUILT_IN / "2.000575.json").read_text(encoding="utf-8"))
+HOUSEHOLD = json.loads((BUILT_IN / "1.001612.json").read_text(encoding="utf-8"))
 FORM, _ = parse(json.loads((BUILT_IN.parent / HOUSEHOLD["form"]).read_text(encoding="utf-8")), HOUSEHOLD["form"])
 assert FORM is not None
 FIELDS = FORM.fields
 PROC = Procedure(
-    "2.000575", "Đăng ký thành lập hộ kinh doanh", "household", 3, True, (), (), form_fields=FIELDS, form=FORM
+    "1.001612", "Đăng ký thành lập hộ kinh doanh", "household", 3, True, (), (), form_fields=FIELDS, form=FORM
 )
 DETAILS: dict[str, Any] = {
     "business_name": "Tạp hóa Bình An",
