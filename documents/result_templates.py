@@ -100,6 +100,7 @@ from documents.layout import (
 )
 from documents.templating import _TAGS, _tag_errors
 from dossiers.errors import InvalidInput
+from dossiers.problems import bilingual
 
 __all__ = [
     "AUTHORITIES",
@@ -177,6 +178,10 @@ class TemplateProblem:
     message_en: str
 
     def __str__(self) -> str:
+        """Vietnamese first, "<Vietnamese> / <English>" (:mod:`dossiers.problems`)."""
+        return bilingual(self.vietnamese(), self.english())
+
+    def english(self) -> str:
         where = f"line {self.line}, " if self.line is not None else ""
         return f"{where}{self.pointer or '/'}: {self.message_en}"
 
@@ -192,7 +197,7 @@ class ResultTemplateError(InvalidInput):
         self.problems = list(problems)
         super().__init__(
             f"Mẫu văn bản kết quả {where} không hợp lệ: " + "; ".join(p.vietnamese() for p in self.problems),
-            f"Result template {where} is invalid: " + "; ".join(str(p) for p in self.problems),
+            f"Result template {where} is invalid: " + "; ".join(p.english() for p in self.problems),
             template=where,
             problems=[str(p) for p in self.problems],
         )
@@ -325,8 +330,8 @@ class _Checker:
                 )
             if name not in allowed:
                 self.fail(where, *self.unknown(name, allowed))
-        for problem in _tag_errors(value):
-            self.fail(where, f"thẻ định dạng không hợp lệ: {problem}", problem)
+        for vi, en in _tag_errors(value):
+            self.fail(where, vi, en)
         return value
 
     def unknown(self, name: str, allowed: frozenset[str]) -> tuple[str, str]:

@@ -47,6 +47,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from dossiers.calendar import VN_TZ
+from dossiers.problems import bilingual
 
 __all__ = [
     "DEFAULT_DIR",
@@ -338,122 +339,199 @@ class TemplateError(ValueError):
         self.problems = problems
 
 
-def _placeholders(text: str) -> tuple[set[str], list[str]]:
-    """The placeholder names a text uses, and what is wrong with its braces."""
+def _problem(where: object, vi: str, en: str) -> str:
+    """One problem of a template file, "<where>: Vietnamese / English" (:mod:`dossiers.problems`)."""
+    return f"{where}: {bilingual(vi, en)}"
+
+
+def _placeholders(text: str) -> tuple[set[str], list[tuple[str, str]]]:
+    """The placeholder names a text uses, and what is wrong with its braces (in Vietnamese and in English)."""
     names: set[str] = set()
-    errors: list[str] = []
+    errors: list[tuple[str, str]] = []
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as exc:
-        return names, [f"broken braces ({exc}); write {{{{ and }}}} for literal braces"]
+        return names, [
+            (
+                "dấu ngoặc nhọn không khớp; viết {{ và }} cho ngoặc nhọn thường",
+                f"broken braces ({exc}); write {{{{ and }}}} for literal braces",
+            )
+        ]
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         if not name.isidentifier():
-            errors.append(f"placeholder {{{name}}} is not a plain name")
+            errors.append((f"{{{name}}} không phải là một tên đơn giản", f"placeholder {{{name}}} is not a plain name"))
             continue
         if spec or conversion:
-            errors.append(f"placeholder {{{name}}} has a format or conversion; write just {{{name}}}")
+            errors.append(
+                (
+                    f"{{{name}}} không được kèm định dạng hay chuyển đổi; chỉ ghi {{{name}}}",
+                    f"placeholder {{{name}}} has a format or conversion; write just {{{name}}}",
+                )
+            )
         names.add(name)
     return names, errors
 
 
-def _tag_errors(text: str) -> list[str]:
+def _tag_errors(text: str) -> list[tuple[str, str]]:
+    """What is wrong with a text's formatting tags, in Vietnamese and in English."""
+    tags = ", ".join(_TAGS)
     errors = [
-        f"tag {tag} is not allowed (only {', '.join(_TAGS)})" for tag in _TAG_PATTERN.findall(text) if tag not in _TAGS
+        (f"thẻ định dạng {tag} không được dùng (chỉ dùng: {tags})", f"tag {tag} is not allowed (only {tags})")
+        for tag in _TAG_PATTERN.findall(text)
+        if tag not in _TAGS
     ]
     for opening, closing in (("<b>", "</b>"), ("<i>", "</i>")):
         if text.count(opening) != text.count(closing):
-            errors.append(f"{opening} and {closing} do not pair up")
+            errors.append(
+                (
+                    f"thẻ mở {opening} và thẻ đóng {closing} không đi thành cặp",
+                    f"{opening} and {closing} do not pair up",
+                )
+            )
     return errors
 
 
 def _check_text(where: str, text: Any, allowed: frozenset[str]) -> list[str]:
     if not isinstance(text, str):
-        return [f"{where}: must be a string, not {type(text).__name__}"]
+        return [_problem(where, "phải là một chuỗi văn bản", f"must be a string, not {type(text).__name__}")]
     if not text.strip():
-        return [f"{where}: is empty"]
+        return [_problem(where, "không được để trống", "is empty")]
     used, errors = _placeholders(text)
-    problems = [f"{where}: {e}" for e in errors + _tag_errors(text)]
-    allowed_text = ", ".join(f"{{{n}}}" for n in sorted(allowed)) or "none"
+    problems = [_problem(where, vi, en) for vi, en in errors + _tag_errors(text)]
+    allowed_text = ", ".join(f"{{{n}}}" for n in sorted(allowed))
     for name in sorted(used - allowed):
-        problems.append(f"{where}: unknown placeholder {{{name}}} (allowed: {allowed_text})")
+        problems.append(
+            _problem(
+                where,
+                f"không có dữ liệu {{{name}}} cho nội dung này (được dùng: {allowed_text or 'không có'})",
+                f"unknown placeholder {{{name}}} (allowed: {allowed_text or 'none'})",
+            )
+        )
     return problems
 
 
 def _section(data: Mapping[str, Any], name: str, problems: list[str], prefix: str) -> Mapping[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, dict):
-        problems.append(f"{prefix}: field '{name}' must be an object")
+        problems.append(
+            _problem(prefix, f"trường '{name}' phải là một đối tượng JSON {{…}}", f"field '{name}' must be an object")
+        )
         return {}
     return value
+
+
+def _missing(prefix: str, name: str) -> str:
+    return _problem(prefix, f"thiếu trường bắt buộc '{name}'", f"missing required field '{name}'")
+
+
+def _unknown(prefix: str, name: str) -> str:
+    return _problem(prefix, f"trường '{name}' không có trong mẫu này, hãy xóa", f"unknown field '{name}'")
 
 
 def check_template(data: Any, form: str | None = None, where: str = "template", *, edition: str = "2018") -> list[str]:
     """Problems of one parsed template of set ``edition``; ``form`` is the form the file must be (from its name)."""
     specs = SPECS[edition]
     if not isinstance(data, dict):
-        return [f"{where}: the template must be a JSON object"]
+        return [_problem(where, "mẫu phải là một đối tượng JSON {…}", "the template must be a JSON object")]
     declared = data.get("form")
     if not isinstance(declared, str) or declared not in specs:
-        return [f"{where}: field 'form' must be one of {', '.join(sorted(specs))} (found {declared!r})"]
+        forms = ", ".join(sorted(specs))
+        return [
+            _problem(
+                where,
+                f"trường 'form' phải là một trong: {forms} (đang ghi {declared!r})",
+                f"field 'form' must be one of {forms} (found {declared!r})",
+            )
+        ]
     if form is not None and declared != form:
-        return [f"{where}: file is for form '{form}' but field 'form' says '{declared}'"]
+        return [
+            _problem(
+                where,
+                f"tệp dành cho mẫu '{form}' nhưng trường 'form' ghi '{declared}'",
+                f"file is for form '{form}' but field 'form' says '{declared}'",
+            )
+        ]
     spec = specs[declared]
     prefix = f"{where}: {declared}"
     problems: list[str] = []
     if not isinstance(data.get("name"), str) or not data["name"].strip():
-        problems.append(f"{prefix}: missing required field 'name'")
+        problems.append(_missing(prefix, "name"))
     known_top = {"form", "name", "source", "signed_by_head", "texts", "lists", "labels", "layout"}
-    problems += [f"{prefix}: unknown field '{k}'" for k in sorted(set(data) - known_top)]
+    problems += [_unknown(prefix, k) for k in sorted(set(data) - known_top)]
     if "signed_by_head" in data and not isinstance(data["signed_by_head"], bool):
-        problems.append(f"{prefix}: signed_by_head: must be true or false, found {data['signed_by_head']!r}")
+        problems.append(
+            _problem(
+                f"{prefix}: signed_by_head",
+                f"phải ghi true hoặc false, đang ghi {data['signed_by_head']!r}",
+                f"must be true or false, found {data['signed_by_head']!r}",
+            )
+        )
 
     texts = _section(data, "texts", problems, prefix)
     for key, allowed in spec.texts.items():
         if key not in texts:
-            problems.append(f"{prefix}: missing required field 'texts.{key}'")
+            problems.append(_missing(prefix, f"texts.{key}"))
         else:
             problems += _check_text(f"{prefix}: texts.{key}", texts[key], allowed)
-    problems += [f"{prefix}: unknown field 'texts.{k}'" for k in sorted(set(texts) - set(spec.texts))]
+    problems += [_unknown(prefix, f"texts.{k}") for k in sorted(set(texts) - set(spec.texts))]
 
     lists = _section(data, "lists", problems, prefix)
     for key, length in spec.lists.items():
         value = lists.get(key)
         if key not in lists:
-            problems.append(f"{prefix}: missing required field 'lists.{key}'")
+            problems.append(_missing(prefix, f"lists.{key}"))
         elif not isinstance(value, list) or not value:
-            problems.append(f"{prefix}: lists.{key}: must be a non-empty list of strings")
+            problems.append(
+                _problem(
+                    f"{prefix}: lists.{key}",
+                    "phải là danh sách các dòng văn bản, không để trống",
+                    "must be a non-empty list of strings",
+                )
+            )
         else:
             if length and len(value) != length:
-                problems.append(f"{prefix}: lists.{key}: needs {length} entries, found {len(value)}")
+                problems.append(
+                    _problem(
+                        f"{prefix}: lists.{key}",
+                        f"phải có đúng {length} dòng, đang có {len(value)}",
+                        f"needs {length} entries, found {len(value)}",
+                    )
+                )
             for i, item in enumerate(value):
                 problems += _check_text(f"{prefix}: lists.{key}[{i}]", item, _NONE)
-    problems += [f"{prefix}: unknown field 'lists.{k}'" for k in sorted(set(lists) - set(spec.lists))]
+    problems += [_unknown(prefix, f"lists.{k}") for k in sorted(set(lists) - set(spec.lists))]
 
     labels = _section(data, "labels", problems, prefix)
     for key, needed in spec.labels.items():
         value = labels.get(key)
         if key not in labels:
-            problems.append(f"{prefix}: missing required field 'labels.{key}'")
+            problems.append(_missing(prefix, f"labels.{key}"))
         elif not isinstance(value, dict):
-            problems.append(f"{prefix}: labels.{key}: must be an object")
+            problems.append(_problem(f"{prefix}: labels.{key}", "phải là một đối tượng JSON {…}", "must be an object"))
         else:
             for name in sorted(needed):
                 if name not in value:
-                    problems.append(f"{prefix}: missing required field 'labels.{key}.{name}'")
+                    problems.append(_missing(prefix, f"labels.{key}.{name}"))
                 else:
                     problems += _check_text(f"{prefix}: labels.{key}.{name}", value[name], _NONE)
-    problems += [f"{prefix}: unknown field 'labels.{k}'" for k in sorted(set(labels) - set(spec.labels))]
+    problems += [_unknown(prefix, f"labels.{k}") for k in sorted(set(labels) - set(spec.labels))]
 
     layout = _section(data, "layout", problems, prefix)
     for key in sorted(spec.layout):
         value = layout.get(key)
         if key not in layout:
-            problems.append(f"{prefix}: missing required field 'layout.{key}'")
+            problems.append(_missing(prefix, f"layout.{key}"))
         elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            problems.append(f"{prefix}: layout.{key}: must be a positive number, found {value!r}")
-    problems += [f"{prefix}: unknown field 'layout.{k}'" for k in sorted(set(layout) - spec.layout)]
+            problems.append(
+                _problem(
+                    f"{prefix}: layout.{key}",
+                    f"phải là một số lớn hơn 0, đang ghi {value!r}",
+                    f"must be a positive number, found {value!r}",
+                )
+            )
+    problems += [_unknown(prefix, f"layout.{k}") for k in sorted(set(layout) - spec.layout)]
     return problems
 
 
@@ -461,13 +539,25 @@ def _read(path: Path) -> tuple[Any, list[str]]:
     try:
         raw = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return None, [f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]
+        return None, [
+            _problem(
+                path,
+                f"tệp không phải văn bản mã hóa UTF-8 (byte {exc.start})",
+                f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+            )
+        ]
     except OSError as exc:
-        return None, [f"{path}: cannot be read ({exc.strerror})"]
+        return None, [_problem(path, "không đọc được tệp", f"cannot be read ({exc.strerror})")]
     try:
         return json.loads(raw), []
     except json.JSONDecodeError as exc:
-        return None, [f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        return None, [
+            _problem(
+                path,
+                f"tệp không đúng cú pháp JSON ở dòng {exc.lineno}, cột {exc.colno}",
+                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            )
+        ]
 
 
 @dataclass(frozen=True)
@@ -489,42 +579,94 @@ class TemplateSet:
 def _set_problems(raw: Any, where: str) -> tuple[list[TemplateSet], list[str]]:
     """The sets a parsed ``sets.json`` lists, oldest first, and what is wrong with it."""
     if not isinstance(raw, dict) or not isinstance(raw.get("sets"), list) or not raw["sets"]:
-        return [], [f"{where}: must be an object with a non-empty list 'sets'"]
+        return [], [
+            _problem(
+                where,
+                "phải là một đối tượng JSON có danh sách 'sets' không để trống",
+                "must be an object with a non-empty list 'sets'",
+            )
+        ]
     found: list[TemplateSet] = []
     problems: list[str] = []
     for i, entry in enumerate(raw["sets"]):
         at = f"{where}: sets[{i}]"
         if not isinstance(entry, dict):
-            problems.append(f"{at}: must be an object")
+            problems.append(_problem(at, "phải là một đối tượng JSON {…}", "must be an object"))
             continue
         name = entry.get("set")
         if name not in SPECS:
-            problems.append(f"{at}: field 'set' must be one of {', '.join(sorted(SPECS))} (found {name!r})")
+            sets = ", ".join(sorted(SPECS))
+            problems.append(
+                _problem(
+                    at,
+                    f"trường 'set' phải là một trong: {sets} (đang ghi {name!r})",
+                    f"field 'set' must be one of {sets} (found {name!r})",
+                )
+            )
             continue
         try:
             valid_from = dt.date.fromisoformat(str(entry.get("valid_from")))
         except ValueError:
-            problems.append(f"{at}: valid_from must be a date YYYY-MM-DD (found {entry.get('valid_from')!r})")
+            problems.append(
+                _problem(
+                    at,
+                    f"valid_from phải là một ngày dạng năm-tháng-ngày, ví dụ 2025-09-15 (đang ghi "
+                    f"{entry.get('valid_from')!r})",
+                    f"valid_from must be a date YYYY-MM-DD (found {entry.get('valid_from')!r})",
+                )
+            )
             continue
         kinds = entry.get("kinds")
         if not isinstance(kinds, dict):
-            problems.append(f"{at}: field 'kinds' must be an object")
+            problems.append(
+                _problem(at, "trường 'kinds' phải là một đối tượng JSON {…}", "field 'kinds' must be an object")
+            )
             continue
         for kind, form in sorted(kinds.items()):
             if kind not in KINDS:
-                problems.append(f"{at}: unknown kind '{kind}' (kinds: {', '.join(KINDS)})")
+                problems.append(
+                    _problem(
+                        at,
+                        f"không có loại giấy '{kind}' (các loại: {', '.join(KINDS)})",
+                        f"unknown kind '{kind}' (kinds: {', '.join(KINDS)})",
+                    )
+                )
             elif form not in SPECS[name]:
-                problems.append(f"{at}: kinds.{kind}: '{form}' is not a form of set {name}")
+                problems.append(
+                    _problem(
+                        f"{at}: kinds.{kind}",
+                        f"'{form}' không phải là mẫu của bộ {name}",
+                        f"'{form}' is not a form of set {name}",
+                    )
+                )
         for form in sorted(set(SPECS[name]) - set(kinds.values())):
-            problems.append(f"{at}: form {form} of set {name} serves no kind")
+            problems.append(
+                _problem(
+                    at,
+                    f"mẫu {form} của bộ {name} chưa được dùng cho loại giấy nào",
+                    f"form {form} of set {name} serves no kind",
+                )
+            )
         directory = entry.get("directory", ".")
         if not isinstance(directory, str) or ".." in Path(directory).parts or Path(directory).is_absolute():
-            problems.append(f"{at}: directory must be a relative path inside the templates directory")
+            problems.append(
+                _problem(
+                    at,
+                    "directory phải là một thư mục con nằm trong thư mục mẫu",
+                    "directory must be a relative path inside the templates directory",
+                )
+            )
             continue
         found.append(TemplateSet(name, valid_from, directory, str(entry.get("source", "")), dict(kinds)))
     dates = [s.valid_from for s in found]
     if dates != sorted(dates) or len(set(dates)) != len(dates):
-        problems.append(f"{where}: sets must be listed oldest first, each from a different day")
+        problems.append(
+            _problem(
+                where,
+                "các bộ mẫu phải xếp từ cũ đến mới, mỗi bộ bắt đầu từ một ngày khác nhau",
+                "sets must be listed oldest first, each from a different day",
+            )
+        )
     return found, problems
 
 
@@ -577,7 +719,7 @@ def validate_templates(directory: Path | str | None = None, *, complete: bool | 
     if complete is None:
         complete = shipped
     if not folder.is_dir():
-        return [f"{folder}: templates directory does not exist"]
+        return [_problem(folder, "thư mục mẫu không tồn tại", "templates directory does not exist")]
     problems: list[str] = []
     if shipped:
         data, errors = _read(DEFAULT_DIR / SETS_FILE)
@@ -587,7 +729,13 @@ def validate_templates(directory: Path | str | None = None, *, complete: bool | 
         where = template_set.folder(folder)
         if not where.is_dir():
             if complete:
-                problems.append(f"{where}: templates directory of set {template_set.name} does not exist")
+                problems.append(
+                    _problem(
+                        where,
+                        f"thư mục mẫu của bộ {template_set.name} không tồn tại",
+                        f"templates directory of set {template_set.name} does not exist",
+                    )
+                )
             continue
         for path in sorted(where.glob("*.json")):
             form = path.stem
@@ -595,14 +743,26 @@ def validate_templates(directory: Path | str | None = None, *, complete: bool | 
                 continue
             if form not in specs:
                 names = ", ".join(f"{f}.json" for f in specs)
-                problems.append(f"{path}: unknown form '{form}' (files are named {names})")
+                problems.append(
+                    _problem(
+                        path,
+                        f"không có mẫu '{form}' (các tệp được đặt tên: {names})",
+                        f"unknown form '{form}' (files are named {names})",
+                    )
+                )
                 continue
             data, errors = _read(path)
             problems += errors or check_template(data, form, str(path), edition=template_set.name)
         if complete:
             for form in specs:
                 if not (where / f"{form}.json").is_file():
-                    problems.append(f"{where / f'{form}.json'}: missing template for {form} ({specs[form].name})")
+                    problems.append(
+                        _problem(
+                            where / f"{form}.json",
+                            f"thiếu tệp mẫu {form} ({specs[form].name})",
+                            f"missing template for {form} ({specs[form].name})",
+                        )
+                    )
     return problems
 
 

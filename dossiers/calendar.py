@@ -41,6 +41,8 @@ from typing import Any
 
 import holidays as holidays_lib
 
+from dossiers.problems import bilingual, written
+
 __all__ = [
     "DEFAULT_HOURS",
     "VN_TZ",
@@ -125,27 +127,51 @@ _SECTIONS = ("holidays", "working_days")
 def _parse_day_table(raw: object, year: int, where: str, problems: list[str]) -> dict[dt.date, str]:
     """The valid entries of one ``{"YYYY-MM-DD": "reason"}`` table; each invalid one adds a problem."""
     if not isinstance(raw, Mapping):
-        problems.append(f"{where}: expected an object of 'YYYY-MM-DD': 'reason', got {type(raw).__name__}")
+        problems.append(
+            bilingual(
+                f'{where}: phải là một đối tượng {{"YYYY-MM-DD": "lý do"}}, đang ghi {written(raw)}',
+                f"{where}: expected an object of 'YYYY-MM-DD': 'reason', got {type(raw).__name__}",
+            )
+        )
         return {}
     days: dict[dt.date, str] = {}
     for key, reason in raw.items():
         entry = f"{where}[{key!r}]"
         if not isinstance(key, str):
-            problems.append(f"{entry}: date keys must be strings")
+            problems.append(
+                bilingual(f"{entry}: ngày phải viết thành chuỗi YYYY-MM-DD", f"{entry}: date keys must be strings")
+            )
             continue
         try:
             day = dt.date.fromisoformat(key)
         except ValueError as exc:
-            problems.append(f"{entry}: not an ISO date YYYY-MM-DD ({exc})")
+            problems.append(
+                bilingual(
+                    f"{entry}: không phải một ngày có thật viết theo dạng YYYY-MM-DD (năm-tháng-ngày)",
+                    f"{entry}: not an ISO date YYYY-MM-DD ({exc})",
+                )
+            )
             continue
         if len(key) != 10:
-            problems.append(f"{entry}: write the date as YYYY-MM-DD")
+            problems.append(
+                bilingual(f"{entry}: hãy viết ngày theo dạng YYYY-MM-DD", f"{entry}: write the date as YYYY-MM-DD")
+            )
             continue
         if day.year != year:
-            problems.append(f'{entry}: date is not in year {year}; file it under "{day.year}"')
+            problems.append(
+                bilingual(
+                    f'{entry}: ngày không thuộc năm {year}; hãy ghi vào mục "{day.year}"',
+                    f'{entry}: date is not in year {year}; file it under "{day.year}"',
+                )
+            )
             continue
         if not isinstance(reason, str) or not reason.strip():
-            problems.append(f"{entry}: the reason (naming its source) must be a non-empty string")
+            problems.append(
+                bilingual(
+                    f"{entry}: cần ghi lý do (nêu văn bản quyết định ngày này)",
+                    f"{entry}: the reason (naming its source) must be a non-empty string",
+                )
+            )
             continue
         days[day] = reason.strip()
     return days
@@ -157,21 +183,41 @@ def _parse_overrides(data: object) -> tuple[dict[dt.date, str], dict[dt.date, st
     holidays: dict[dt.date, str] = {}
     working_days: dict[dt.date, str] = {}
     if not isinstance(data, Mapping):
-        problems.append(f"calendar overrides: expected an object keyed by year, got {type(data).__name__}")
+        problems.append(
+            bilingual(
+                f"lịch điều chỉnh: phải là một đối tượng theo từng năm, đang ghi {written(data)}",
+                f"calendar overrides: expected an object keyed by year, got {type(data).__name__}",
+            )
+        )
         return holidays, working_days, problems
     for year_key, year_data in data.items():
         if not isinstance(year_key, str):
-            problems.append(f"calendar overrides: year keys must be strings, got {year_key!r}")
+            problems.append(
+                bilingual(
+                    f"lịch điều chỉnh: năm phải viết thành chuỗi bốn chữ số, đang ghi {written(year_key)}",
+                    f"calendar overrides: year keys must be strings, got {year_key!r}",
+                )
+            )
             continue
         if year_key.startswith("_"):
             continue
         if not _YEAR_KEY.match(year_key):
-            problems.append(f"calendar overrides: {year_key!r} is not a four-digit year")
+            problems.append(
+                bilingual(
+                    f"lịch điều chỉnh: {written(year_key)} không phải một năm bốn chữ số",
+                    f"calendar overrides: {year_key!r} is not a four-digit year",
+                )
+            )
             continue
         year = int(year_key)
         if not isinstance(year_data, Mapping):
             problems.append(
-                f"{year_key}: expected an object with 'holidays' and/or 'working_days', got {type(year_data).__name__}"
+                bilingual(
+                    f'{year_key}: phải là một đối tượng có mục "holidays" (ngày nghỉ) và/hoặc "working_days" (ngày '
+                    f"làm bù), đang ghi {written(year_data)}",
+                    f"{year_key}: expected an object with 'holidays' and/or 'working_days', got "
+                    f"{type(year_data).__name__}",
+                )
             )
             continue
         tables: dict[str, dict[dt.date, str]] = {}
@@ -180,16 +226,23 @@ def _parse_overrides(data: object) -> tuple[dict[dt.date, str], dict[dt.date, st
                 continue
             if section not in _SECTIONS:
                 problems.append(
-                    f"{year_key}: unknown section {section!r} (expected holidays, working_days; "
-                    "comments start with '_')"
+                    bilingual(
+                        f'{year_key}: không có mục {written(section)}; chỉ có "holidays" (ngày nghỉ) và "working_days" '
+                        '(ngày làm bù), ghi chú bắt đầu bằng "_"',
+                        f"{year_key}: unknown section {section!r} (expected holidays, working_days; "
+                        "comments start with '_')",
+                    )
                 )
                 continue
             tables[section] = _parse_day_table(raw, year, f"{year_key}.{section}", problems)
         year_holidays, year_working = tables.get("holidays", {}), tables.get("working_days", {})
         for day in sorted(set(year_holidays) & set(year_working)):
             problems.append(
-                f"{year_key}[{day.isoformat()!r}]: both holiday and working day "
-                f"(holidays: {year_holidays[day]!r}; working_days: {year_working[day]!r}); keep one"
+                bilingual(
+                    f"{year_key}[{day.isoformat()!r}]: vừa là ngày nghỉ vừa là ngày làm bù; chỉ giữ một",
+                    f"{year_key}[{day.isoformat()!r}]: both holiday and working day "
+                    f"(holidays: {year_holidays[day]!r}; working_days: {year_working[day]!r}); keep one",
+                )
             )
             del year_holidays[day], year_working[day]
         holidays.update(year_holidays)

@@ -48,6 +48,7 @@ from typing import Any
 from dossiers import form_schema
 from dossiers.errors import InvalidInput, NotFound
 from dossiers.model import AgencyLevel, FormField, FormSchema, Procedure, RequiredPaper, Role
+from dossiers.problems import bilingual, written
 
 ROLE_NAMES = {r.value for r in Role}
 
@@ -267,66 +268,98 @@ class _Checker:
     def __init__(self) -> None:
         self.problems: list[str] = []
 
-    def fail(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
+    def fail(self, path: str, vi: str, en: str) -> None:
+        """One problem at a JSON path, "Vietnamese / English" (:mod:`dossiers.problems`)."""
+        self.problems.append(f"{path}: {bilingual(vi, en)}")
 
     def text(self, data: Mapping[str, Any], key: str, path: str, required: bool = True) -> str:
         value = data.get(key)
         if value is None:
             if required:
-                self.fail(f"{path}.{key}", "missing")
+                self.fail(f"{path}.{key}", "thiếu mục bắt buộc này", "missing")
             return ""
         if not isinstance(value, str) or (required and not value.strip()):
-            self.fail(f"{path}.{key}", f"must be a non-empty text, got {value!r}")
+            self.fail(
+                f"{path}.{key}",
+                f"phải là một nội dung văn bản, không để trống, đang ghi {written(value)}",
+                f"must be a non-empty text, got {value!r}",
+            )
             return ""
         return value.strip()
 
     def date(self, value: Any, path: str) -> dt.date | None:
         if not isinstance(value, str):
-            self.fail(path, f"must be a date YYYY-MM-DD, got {value!r}")
+            self.fail(
+                path,
+                f"phải là một ngày viết theo dạng năm-tháng-ngày (ví dụ 2025-07-01), đang ghi {written(value)}",
+                f"must be a date YYYY-MM-DD, got {value!r}",
+            )
             return None
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
-            self.fail(path, f"invalid date {value!r} (YYYY-MM-DD)")
+            self.fail(
+                path,
+                f"ngày {written(value)} không có thật hoặc sai dạng năm-tháng-ngày (ví dụ 2025-07-01)",
+                f"invalid date {value!r} (YYYY-MM-DD)",
+            )
             return None
 
     def unknown_keys(self, data: Mapping[str, Any], allowed: set[str], path: str) -> None:
         for key in sorted(set(data) - allowed):
             if not key.startswith("_"):
-                self.fail(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                self.fail(
+                    f"{path}.{key}",
+                    f"mục này không có trong mẫu danh mục; chỉ dùng: {', '.join(sorted(allowed))}",
+                    f"unknown key (allowed: {', '.join(sorted(allowed))})",
+                )
 
     def choice(self, value: Any, allowed: Sequence[str], path: str) -> str | None:
         if value not in allowed:
-            self.fail(path, f"{value!r} is not one of {', '.join(allowed)}")
+            self.fail(
+                path,
+                ("chưa ghi" if value is None else f"giá trị {written(value)} không dùng được")
+                + f"; chọn một trong: {', '.join(allowed)}",
+                f"{value!r} is not one of {', '.join(allowed)}",
+            )
             return None
         return str(value)
 
 
 def _papers(c: _Checker, items: Any, path: str) -> tuple[RequiredPaper, ...]:
     if not isinstance(items, list) or not items:
-        c.fail(path, "must be a non-empty list of papers")
+        c.fail(path, "phải liệt kê ít nhất một thành phần hồ sơ (giấy tờ)", "must be a non-empty list of papers")
         return ()
     papers: list[RequiredPaper] = []
     seen: set[str] = set()
     for i, item in enumerate(items):
         p = f"{path}[{i}]"
         if not isinstance(item, Mapping):
-            c.fail(p, "must be an object")
+            c.fail(p, "phải là một đối tượng JSON {…}", "must be an object")
             continue
         c.unknown_keys(item, PAPER_KEYS, p)
         key, name = c.text(item, "key", p), c.text(item, "name", p)
         if key in seen:
-            c.fail(f"{p}.key", f"duplicate paper key {key!r}")
+            c.fail(
+                f"{p}.key", f"mã giấy tờ {written(key)} bị trùng với một giấy tờ khác", f"duplicate paper key {key!r}"
+            )
         seen.add(key)
         form = c.choice(item.get("form", "original_or_copy"), PAPER_FORMS, f"{p}.form") or "original_or_copy"
         count = item.get("count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            c.fail(f"{p}.count", f"must be a whole number ≥ 1, got {count!r}")
+            c.fail(
+                f"{p}.count",
+                f"phải là số nguyên từ 1 trở lên, đang ghi {written(count)}",
+                f"must be a whole number ≥ 1, got {count!r}",
+            )
             count = 1
         mandatory = item.get("mandatory", True)
         if not isinstance(mandatory, bool):
-            c.fail(f"{p}.mandatory", f"must be true or false, got {mandatory!r}")
+            c.fail(
+                f"{p}.mandatory",
+                f"phải ghi true (bắt buộc) hoặc false (không bắt buộc), đang ghi {written(mandatory)}",
+                f"must be true or false, got {mandatory!r}",
+            )
             mandatory = True
         note = item.get("note", "")
         papers.append(RequiredPaper(key, name, mandatory, form=form, count=count, note=str(note or "")))
@@ -335,18 +368,26 @@ def _papers(c: _Checker, items: Any, path: str) -> tuple[RequiredPaper, ...]:
 
 def _version(c: _Checker, data: Any, path: str) -> RuleVersion | None:
     if not isinstance(data, Mapping):
-        c.fail(path, "must be an object")
+        c.fail(path, "phải là một đối tượng JSON {…}", "must be an object")
         return None
     before = len(c.problems)
     c.unknown_keys(data, VERSION_KEYS, path)
     valid_from = c.date(data.get("valid_from"), f"{path}.valid_from")
     valid_to = None if data.get("valid_to") is None else c.date(data.get("valid_to"), f"{path}.valid_to")
     if valid_from and valid_to and valid_to < valid_from:
-        c.fail(f"{path}.valid_to", f"{valid_to} is before valid_from {valid_from}")
+        c.fail(
+            f"{path}.valid_to",
+            f"ngày hết hiệu lực {valid_to} ở trước ngày bắt đầu hiệu lực (valid_from) {valid_from}",
+            f"{valid_to} is before valid_from {valid_from}",
+        )
     levels_raw = data.get("levels")
     levels: list[AgencyLevel] = []
     if not isinstance(levels_raw, list) or not levels_raw:
-        c.fail(f"{path}.levels", "must list the agency levels (province, district, commune)")
+        c.fail(
+            f"{path}.levels",
+            "phải liệt kê cấp cơ quan thực hiện: province (tỉnh), district (huyện), commune (xã)",
+            "must list the agency levels (province, district, commune)",
+        )
     else:
         for j, level in enumerate(levels_raw):
             if c.choice(level, [lv.value for lv in AgencyLevel], f"{path}.levels[{j}]"):
@@ -354,28 +395,50 @@ def _version(c: _Checker, data: Any, path: str) -> RuleVersion | None:
     limit = data.get("time_limit")
     days, unit = 0, TimeUnit.WORKING_DAYS
     if not isinstance(limit, Mapping):
-        c.fail(f"{path}.time_limit", 'missing: {"days": N, "unit": "same_day|working_days|calendar_days"}')
+        c.fail(
+            f"{path}.time_limit",
+            'thiếu thời hạn giải quyết, hãy ghi {"days": N, "unit": "same_day|working_days|calendar_days"}',
+            'missing: {"days": N, "unit": "same_day|working_days|calendar_days"}',
+        )
     else:
         unit_text = c.choice(limit.get("unit"), [u.value for u in TimeUnit], f"{path}.time_limit.unit")
         unit = TimeUnit(unit_text) if unit_text else unit
         raw_days = limit.get("days", 0)
         if not isinstance(raw_days, int) or isinstance(raw_days, bool) or raw_days < 0:
-            c.fail(f"{path}.time_limit.days", f"must be a whole number ≥ 0, got {raw_days!r}")
+            c.fail(
+                f"{path}.time_limit.days",
+                f"phải là số nguyên từ 0 trở lên, đang ghi {written(raw_days)}",
+                f"must be a whole number ≥ 0, got {raw_days!r}",
+            )
         else:
             days = raw_days
         if unit is TimeUnit.SAME_DAY and days not in (0, 1):
-            c.fail(f"{path}.time_limit.days", "a same-day limit has 0 days")
+            c.fail(
+                f"{path}.time_limit.days",
+                "thủ tục giải quyết trong ngày (same_day) ghi số ngày là 0",
+                "a same-day limit has 0 days",
+            )
         if unit is not TimeUnit.SAME_DAY and days < 1:
-            c.fail(f"{path}.time_limit.days", f"{unit.value} needs at least 1 day (use unit same_day for 0)")
+            c.fail(
+                f"{path}.time_limit.days",
+                f"thời hạn theo {unit.value} phải có ít nhất 1 ngày (giải quyết trong ngày thì ghi unit same_day)",
+                f"{unit.value} needs at least 1 day (use unit same_day for 0)",
+            )
     fee = data.get("fee_vnd", 0)
     if not isinstance(fee, int) or isinstance(fee, bool) or fee < 0:
-        c.fail(f"{path}.fee_vnd", f"must be a whole number of đồng ≥ 0, got {fee!r}")
+        c.fail(
+            f"{path}.fee_vnd",
+            f"phải là số đồng, số nguyên từ 0 trở lên, đang ghi {written(fee)}",
+            f"must be a whole number of đồng ≥ 0, got {fee!r}",
+        )
         fee = 0
     authority = c.choice(data.get("fee_set_by", "national"), [a.value for a in FeeAuthority], f"{path}.fee_set_by")
     fee_set_by = FeeAuthority(authority) if authority else FeeAuthority.NATIONAL
     if fee_set_by is FeeAuthority.PROVINCE and fee:
         c.fail(
             f"{path}.fee_vnd",
+            "phải ghi 0 khi lệ phí do Hội đồng nhân dân cấp tỉnh quyết định: mức thu của từng cơ quan ghi trong "
+            "fees.json",
             "must be 0 when the province sets the fee: the amount is each agency's value in fees.json",
         )
     legal_source = c.text(data, "legal_source", path)
@@ -393,7 +456,11 @@ def _form(c: _Checker, ref: Any, path: str, load: FormLoader | None) -> FormSche
     if isinstance(ref, Mapping):
         data, source = ref, path
     elif not isinstance(ref, str) or not FORM_FILE.fullmatch(ref):
-        c.fail(path, f"must name a form schema file forms/<name>.json, got {ref!r}")
+        c.fail(
+            path,
+            f"phải ghi tên tệp biểu mẫu dạng forms/<tên>.json, đang ghi {written(ref)}",
+            f"must name a form schema file forms/<name>.json, got {ref!r}",
+        )
         return None
     elif load is None:
         return None  # parsed without its form (a check of the entry alone); the catalogue's reader gives a loader
@@ -401,11 +468,11 @@ def _form(c: _Checker, ref: Any, path: str, load: FormLoader | None) -> FormSche
         try:
             data, source = load(ref), ref
         except ValueError as exc:
-            c.fail(path, f"{ref}: {exc}")
+            c.problems.append(f"{path}: {ref}: {exc}")  # the loader's words, "Vietnamese / English" already
             return None
     form, problems = form_schema.parse(data, source)
     for problem in problems:
-        c.fail(path, problem)
+        c.problems.append(f"{path}: {problem}")  # form_schema's problems are "Vietnamese / English" already
     return form
 
 
@@ -414,15 +481,27 @@ def _departments(c: _Checker, data: Any, path: str) -> tuple[tuple[str, tuple[st
     if data is None:
         return ()
     if not isinstance(data, Mapping):
-        c.fail(path, 'must map a role to department mnemonics, e.g. {"specialist": ["TPHT"]}')
+        c.fail(
+            path,
+            'phải ghi mỗi vai trò kèm ký hiệu các loại phòng ban, ví dụ {"specialist": ["TPHT"]}',
+            'must map a role to department mnemonics, e.g. {"specialist": ["TPHT"]}',
+        )
         return ()
     out: list[tuple[str, tuple[str, ...]]] = []
     for role, kinds in data.items():
         if role not in ROLE_NAMES:
-            c.fail(f"{path}.{role}", f"unknown role (known: {', '.join(sorted(ROLE_NAMES))})")
+            c.fail(
+                f"{path}.{role}",
+                f"không có vai trò này; chỉ dùng: {', '.join(sorted(ROLE_NAMES))}",
+                f"unknown role (known: {', '.join(sorted(ROLE_NAMES))})",
+            )
             continue
         if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) and k.strip() for k in kinds):
-            c.fail(f"{path}.{role}", "must be a non-empty list of department mnemonics")
+            c.fail(
+                f"{path}.{role}",
+                "phải liệt kê ít nhất một ký hiệu loại phòng ban (ví dụ TPHT)",
+                "must be a non-empty list of department mnemonics",
+            )
             continue
         out.append((role, tuple(k.strip() for k in kinds)))
     return tuple(out)
@@ -437,15 +516,27 @@ def _step_times(c: _Checker, data: Any, path: str) -> tuple[tuple[str, float], .
     if data is None:
         return ()
     if not isinstance(data, Mapping):
-        c.fail(path, 'must map a BPMN step id to its working hours, e.g. {"review": 12}')
+        c.fail(
+            path,
+            'phải ghi mã từng bước BPMN kèm số giờ làm việc, ví dụ {"review": 12}',
+            'must map a BPMN step id to its working hours, e.g. {"review": 12}',
+        )
         return ()
     out: list[tuple[str, float]] = []
     for step, hours in data.items():
         if not isinstance(step, str) or not STEP_ID.fullmatch(step):
-            c.fail(f"{path}.{step}", "must be a BPMN step id (letters, digits, _ and -)")
+            c.fail(
+                f"{path}.{step}",
+                "phải là mã một bước của quy trình BPMN (chữ cái không dấu, chữ số, _ và -)",
+                "must be a BPMN step id (letters, digits, _ and -)",
+            )
             continue
         if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= MAX_STEP_HOURS:
-            c.fail(f"{path}.{step}", f"must be a number of working hours above 0 and at most {MAX_STEP_HOURS}")
+            c.fail(
+                f"{path}.{step}",
+                f"phải là số giờ làm việc lớn hơn 0 và không quá {MAX_STEP_HOURS}",
+                f"must be a number of working hours above 0 and at most {MAX_STEP_HOURS}",
+            )
             continue
         out.append((step, float(hours)))
     return tuple(out)
@@ -456,24 +547,28 @@ def _sources(c: _Checker, items: Any, path: str) -> tuple[Source, ...]:
     if items is None:
         return ()
     if not isinstance(items, list):
-        c.fail(path, "must be a list of sources")
+        c.fail(path, "phải là danh sách các nguồn tra cứu", "must be a list of sources")
         return ()
     out: list[Source] = []
     for i, item in enumerate(items):
         p = f"{path}[{i}]"
         if not isinstance(item, Mapping):
-            c.fail(p, "must be an object")
+            c.fail(p, "phải là một đối tượng JSON {…}", "must be an object")
             continue
         c.unknown_keys(item, SOURCE_KEYS, p)
         title = c.text(item, "title", p)
         url = c.text(item, "url", p, required=False)
         reference = c.text(item, "reference", p, required=False)
         if not url and not reference:
-            c.fail(p, "needs a url or a reference")
+            c.fail(p, "phải ghi địa chỉ trang (url) hoặc văn bản tham chiếu (reference)", "needs a url or a reference")
         consulted = c.date(item.get("consulted"), f"{p}.consulted")
         facts = item.get("facts", [])
         if not isinstance(facts, list):
-            c.fail(f"{p}.facts", f"must list facts among {', '.join(SOURCE_FACTS)}")
+            c.fail(
+                f"{p}.facts",
+                f"phải liệt kê các thông tin đã đối chiếu, chọn trong: {', '.join(SOURCE_FACTS)}",
+                f"must list facts among {', '.join(SOURCE_FACTS)}",
+            )
             facts = []
         for j, fact in enumerate(facts):
             c.choice(fact, SOURCE_FACTS, f"{p}.facts[{j}]")
@@ -499,15 +594,27 @@ def _result(c: _Checker, data: Any, path: str) -> ResultSpec | None:
     if data is None:
         return None
     if not isinstance(data, Mapping) or len(set(data) & {"template", "renderer"}) != 1:
-        c.fail(path, 'must be {"template": "<file>.json"} or {"renderer": "<name>"}')
+        c.fail(
+            path,
+            'phải ghi một trong hai: {"template": "<tệp>.json"} hoặc {"renderer": "<tên>"}',
+            'must be {"template": "<file>.json"} or {"renderer": "<name>"}',
+        )
         return None
     c.unknown_keys(data, {"template", "renderer"}, path)
     template, renderer = data.get("template"), data.get("renderer")
     if template is not None and (not isinstance(template, str) or not RESULT_FILE.fullmatch(template)):
-        c.fail(f"{path}.template", f"must be a file name ending in .json, got {template!r}")
+        c.fail(
+            f"{path}.template",
+            f"phải là tên tệp mẫu kết quả có đuôi .json, đang ghi {written(template)}",
+            f"must be a file name ending in .json, got {template!r}",
+        )
         return None
     if renderer is not None and (not isinstance(renderer, str) or not STEP_ID.fullmatch(renderer)):
-        c.fail(f"{path}.renderer", f"must be the name of a built-in renderer, got {renderer!r}")
+        c.fail(
+            f"{path}.renderer",
+            f"phải là tên một bộ tạo văn bản kết quả có sẵn, đang ghi {written(renderer)}",
+            f"must be the name of a built-in renderer, got {renderer!r}",
+        )
         return None
     return ResultSpec(template, renderer)
 
@@ -520,10 +627,12 @@ def _codes(c: _Checker, data: Any, path: str, own: str) -> tuple[str, ...]:
     if data is None:
         return ()
     if not isinstance(data, list) or not all(isinstance(x, str) and CODE.fullmatch(x) for x in data):
-        c.fail(path, f"must list procedure codes, got {data!r}")
+        c.fail(
+            path, f"phải liệt kê các mã thủ tục, đang ghi {written(data)}", f"must list procedure codes, got {data!r}"
+        )
         return ()
     if own in data:
-        c.fail(path, f"lists the entry's own code {own}")
+        c.fail(path, f"không được ghi chính mã của thủ tục này ({own})", f"lists the entry's own code {own}")
     return tuple(data)
 
 
@@ -534,7 +643,8 @@ def check_entry(
     ``load_form`` reads the form file the entry names (the domain does no I/O); without it the form is not read."""
     c = _Checker()
     if not isinstance(data, Mapping):
-        return None, [f"{where}: a catalogue entry must be a JSON object"]
+        not_object = bilingual("mục danh mục phải là một đối tượng JSON {…}", "a catalogue entry must be a JSON object")
+        return None, [f"{where}: {not_object}"]
     c.unknown_keys(data, ENTRY_KEYS | {"form_fields"}, where)  # form_fields: refused below, with what replaced it
     code = c.text(data, "code", where)
     name = c.text(data, "name", where)
@@ -544,13 +654,21 @@ def check_entry(
     channels: list[Channel] = []
     raw_channels = data.get("channels")
     if not isinstance(raw_channels, list) or not raw_channels:
-        c.fail(f"{where}.channels", "must list the intake channels (counter, online, postal)")
+        c.fail(
+            f"{where}.channels",
+            "phải liệt kê các cách nộp hồ sơ: counter (trực tiếp), online (trực tuyến), postal (bưu chính)",
+            "must list the intake channels (counter, online, postal)",
+        )
     else:
         for i, ch in enumerate(raw_channels):
             if c.choice(ch, [x.value for x in Channel], f"{where}.channels[{i}]"):
                 channels.append(Channel(ch))
     if "form_fields" in data:
-        c.fail(f"{where}.form_fields", 'replaced by a form schema file: "form": "forms/<code>.json"')
+        c.fail(
+            f"{where}.form_fields",
+            'không dùng nữa, thay bằng tệp biểu mẫu: "form": "forms/<mã thủ tục>.json"',
+            'replaced by a form schema file: "form": "forms/<code>.json"',
+        )
     form = _form(c, data.get("form"), f"{where}.form", load_form)
     departments = _departments(c, data.get("departments"), f"{where}.departments")
     step_times = _step_times(c, data.get("step_times"), f"{where}.step_times")
@@ -562,7 +680,7 @@ def check_entry(
     versions: list[RuleVersion] = []
     raw_versions = data.get("versions")
     if not isinstance(raw_versions, list) or not raw_versions:
-        c.fail(f"{where}.versions", "must list at least one rule version")
+        c.fail(f"{where}.versions", "phải có ít nhất một phiên bản quy định", "must list at least one rule version")
     else:
         for i, raw in enumerate(raw_versions):
             version = _version(c, raw, f"{where}.versions[{i}]")
@@ -573,6 +691,7 @@ def check_entry(
         if earlier.valid_to is None or earlier.valid_to >= later.valid_from:
             c.fail(
                 f"{where}.versions",
+                f"phiên bản {earlier.label} phải hết hiệu lực (valid_to) trước ngày phiên bản {later.label} bắt đầu",
                 f"version {earlier.label} must end (valid_to) before version {later.label} starts",
             )
     if c.problems or online is None:

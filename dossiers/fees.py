@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dossiers.model import Procedure
+from dossiers.problems import bilingual, written
 
 EVERY_AGENCY = "*"
 ROW_KEYS = {"procedure", "agencies", "amount_vnd", "valid_from", "source"}
@@ -74,39 +75,65 @@ def fee_for(procedure: Procedure, agency_code: str, day: dt.date, table: FeeTabl
 def check_fee_table(data: Any, where: str = "fees.json") -> tuple[FeeTable, list[str]]:
     """Parse the fee table; every problem with its JSON path (the good rows are kept)."""
     problems: list[str] = []
+
+    def fail(at: str, vi: str, en: str) -> None:
+        problems.append(f"{at}: {bilingual(vi, en)}")
+
     if data is None:
         return FeeTable(), []
     if isinstance(data, str):  # the reader's own complaint (e.g. not readable JSON)
-        return FeeTable(), [f"{where}: {data}"]
+        return FeeTable(), [f"{where}: {data}"]  # "Vietnamese / English" already
     if not isinstance(data, Mapping) or not isinstance(data.get("fees", []), list):
-        return FeeTable(), [f'{where}: must be an object {{"fees": [...]}}']
+        fail(where, 'bảng lệ phí phải có dạng {"fees": [...]}', 'must be an object {"fees": [...]}')
+        return FeeTable(), problems
     rows: list[AgencyFee] = []
     for i, raw in enumerate(data.get("fees", [])):
         path = f"{where}: $.fees[{i}]"
         before = len(problems)
         if not isinstance(raw, Mapping):
-            problems.append(f"{path}: must be an object")
+            fail(path, "phải là một đối tượng JSON {…}", "must be an object")
             continue
         for key in sorted(set(raw) - ROW_KEYS):
             if not key.startswith("_"):
-                problems.append(f"{path}.{key}: unknown key (allowed: {', '.join(sorted(ROW_KEYS))})")
+                fail(
+                    f"{path}.{key}",
+                    f"mục này không có trong mẫu bảng lệ phí; chỉ dùng: {', '.join(sorted(ROW_KEYS))}",
+                    f"unknown key (allowed: {', '.join(sorted(ROW_KEYS))})",
+                )
         procedure = raw.get("procedure")
         if not isinstance(procedure, str) or not procedure.strip():
-            problems.append(f"{path}.procedure: must be a procedure code")
+            fail(f"{path}.procedure", "phải ghi mã thủ tục (ví dụ 1.001612)", "must be a procedure code")
         agencies = raw.get("agencies")
         if not isinstance(agencies, list) or not agencies or not all(isinstance(a, str) and a for a in agencies):
-            problems.append(f'{path}.agencies: must list agency codes (or "*" for every agency)')
+            fail(
+                f"{path}.agencies",
+                'phải liệt kê mã các cơ quan áp dụng (hoặc "*" cho mọi cơ quan)',
+                'must list agency codes (or "*" for every agency)',
+            )
         amount = raw.get("amount_vnd")
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-            problems.append(f"{path}.amount_vnd: must be a whole number of đồng ≥ 0, got {amount!r}")
+            fail(
+                f"{path}.amount_vnd",
+                f"phải là số đồng, số nguyên từ 0 trở lên, đang ghi {written(amount)}",
+                f"must be a whole number of đồng ≥ 0, got {amount!r}",
+            )
         valid_from: dt.date | None = None
         try:
             valid_from = dt.date.fromisoformat(str(raw.get("valid_from")))
         except ValueError:
-            problems.append(f"{path}.valid_from: must be a date YYYY-MM-DD, got {raw.get('valid_from')!r}")
+            fail(
+                f"{path}.valid_from",
+                f"phải là một ngày viết theo dạng năm-tháng-ngày (ví dụ 2025-07-01), đang ghi "
+                f"{written(raw.get('valid_from'))}",
+                f"must be a date YYYY-MM-DD, got {raw.get('valid_from')!r}",
+            )
         source = raw.get("source")
         if not isinstance(source, str) or not source.strip():
-            problems.append(f"{path}.source: must name the resolution that sets the fee (Nghị quyết … HĐND)")
+            fail(
+                f"{path}.source",
+                "phải ghi nghị quyết của Hội đồng nhân dân cấp tỉnh quy định mức thu (Nghị quyết … HĐND)",
+                "must name the resolution that sets the fee (Nghị quyết … HĐND)",
+            )
         if len(problems) > before or valid_from is None:
             continue
         assert isinstance(agencies, list) and isinstance(amount, int)  # checked above

@@ -30,6 +30,7 @@ from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[impor
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 from dossiers.model import FormField, FormGroup, FormSchema
+from dossiers.problems import bilingual, written
 
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 HINTS = frozenset({"x-label", "x-order", "x-group", "x-widget", "x-hint", "x-rows"})
@@ -70,26 +71,40 @@ class _Problems:
         self.source = source
         self.found: list[str] = []
 
-    def add(self, parts: Sequence[object], message: str) -> None:
-        self.found.append(f"{self.source}#{pointer(parts)}: {message}")
+    def add(self, parts: Sequence[object], vi: str, en: str) -> None:
+        """One problem at a JSON pointer, "Vietnamese / English" (:mod:`dossiers.problems`)."""
+        self.found.append(f"{self.source}#{pointer(parts)}: {bilingual(vi, en)}")
 
 
 def _label(p: _Problems, node: Mapping[str, Any], key: str, at: list[object], required: bool) -> tuple[str, str]:
     value = node.get(key)
     if value is None:
         if required:
-            p.add([*at, key], 'missing: {"vi": "…", "en": "…"}')
+            p.add(
+                [*at, key],
+                'thiếu nhãn tiếng Việt và tiếng Anh, hãy ghi {"vi": "…", "en": "…"}',
+                'missing: {"vi": "…", "en": "…"}',
+            )
         return "", ""
     ok = isinstance(value, Mapping) and set(value) == {"vi", "en"}
     if not ok or not all(isinstance(v, str) and v.strip() for v in value.values()):
-        p.add([*at, key], f'must be {{"vi": "…", "en": "…"}} with two non-empty texts, got {value!r}')
+        p.add(
+            [*at, key],
+            f'phải ghi {{"vi": "…", "en": "…"}} với hai nội dung không để trống, đang ghi {written(value)}',
+            f'must be {{"vi": "…", "en": "…"}} with two non-empty texts, got {value!r}',
+        )
         return "", ""
     return value["vi"].strip(), value["en"].strip()
 
 
 def _hints(p: _Problems, node: Mapping[str, Any], at: list[object], allowed: frozenset[str]) -> None:
     for key in sorted(k for k in node if isinstance(k, str) and k.startswith("x-") and k not in allowed):
-        p.add([*at, key], f"unknown hint (known: {', '.join(sorted(allowed))})")
+        known = ", ".join(sorted(allowed)) or "không có"
+        p.add(
+            [*at, key],
+            f"chỉ dẫn hiển thị không có trong danh sách dùng được ({known})",
+            f"unknown hint (known: {', '.join(sorted(allowed))})",
+        )
 
 
 def _kind(p: _Problems, node: Mapping[str, Any], at: list[object], *, cell: bool) -> str | None:
@@ -105,10 +120,19 @@ def _kind(p: _Problems, node: Mapping[str, Any], at: list[object], *, cell: bool
             return "list"
         if isinstance(items, Mapping) and items.get("type") == "object":
             return "rows"
-        p.add([*at, "items"], 'a list holds texts ({"type": "string"}) or rows ({"type": "object", …})')
+        p.add(
+            [*at, "items"],
+            'danh sách chỉ chứa văn bản ({"type": "string"}) hoặc các dòng ({"type": "object", …})',
+            'a list holds texts ({"type": "string"}) or rows ({"type": "object", …})',
+        )
         return None
     shown = "string or integer" if cell else "string, integer or array"
-    p.add([*at, "type"], f"must be one of the types the pages show ({shown}), got {kind!r}")
+    shown_vi = "string hoặc integer" if cell else "string, integer hoặc array"
+    p.add(
+        [*at, "type"],
+        f"kiểu dữ liệu phải là một kiểu trang tờ khai hiển thị được ({shown_vi}), đang ghi {written(kind)}",
+        f"must be one of the types the pages show ({shown}), got {kind!r}",
+    )
     return None
 
 
@@ -116,10 +140,14 @@ def _field(
     p: _Problems, key: str, node: Any, at: list[object], required: bool, groups: Mapping[str, Any], *, cell: bool
 ) -> tuple[int | None, FormField] | None:
     if not KEY.fullmatch(key):
-        p.add(at, "a field key is a-z, 0-9 and _, starting with a letter, at most 40 characters")
+        p.add(
+            at,
+            "tên trường chỉ gồm chữ thường không dấu a-z, chữ số 0-9 và dấu _, bắt đầu bằng chữ, tối đa 40 ký tự",
+            "a field key is a-z, 0-9 and _, starting with a letter, at most 40 characters",
+        )
         return None
     if not isinstance(node, Mapping):
-        p.add(at, "must be an object")
+        p.add(at, "phải là một đối tượng JSON {…}", "must be an object")
         return None
     _hints(p, node, at, HINTS - {"x-group", "x-order", "x-rows"} if cell else HINTS)
     before = len(p.found)
@@ -128,21 +156,46 @@ def _field(
     kind = _kind(p, node, at, cell=cell)
     order = node.get("x-order")
     if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
-        p.add([*at, "x-order"], f"must be a whole number, got {order!r}")
+        p.add(
+            [*at, "x-order"],
+            f"phải là một số nguyên, đang ghi {written(order)}",
+            f"must be a whole number, got {order!r}",
+        )
     group = node.get("x-group", "")
     if group and group not in groups:
-        p.add([*at, "x-group"], f"{group!r} is not declared in /x-groups (declared: {', '.join(groups) or 'none'})")
+        p.add(
+            [*at, "x-group"],
+            f"nhóm {written(group)} chưa được khai báo trong /x-groups "
+            f"(đã khai báo: {', '.join(groups) or 'không có'})",
+            f"{group!r} is not declared in /x-groups (declared: {', '.join(groups) or 'none'})",
+        )
     widget = node.get("x-widget", "")
     if widget and widget not in WIDGETS:
-        p.add([*at, "x-widget"], f"{widget!r} is not one of {', '.join(WIDGETS)}")
+        p.add(
+            [*at, "x-widget"],
+            f"kiểu ô nhập {written(widget)} không có; chọn một trong: {', '.join(WIDGETS)}",
+            f"{widget!r} is not one of {', '.join(WIDGETS)}",
+        )
     elif widget and kind is not None and kind not in WIDGETS[widget]:
-        p.add([*at, "x-widget"], f"{widget!r} does not fit a field of kind {kind}")
+        p.add(
+            [*at, "x-widget"],
+            f"kiểu ô nhập {written(widget)} không dùng được cho trường loại {kind}",
+            f"{widget!r} does not fit a field of kind {kind}",
+        )
     rows = node.get("x-rows", DEFAULT_ROWS)
     if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= MAX_ROWS:
-        p.add([*at, "x-rows"], f"must be a whole number from 1 to {MAX_ROWS}, got {rows!r}")
+        p.add(
+            [*at, "x-rows"],
+            f"phải là một số nguyên từ 1 đến {MAX_ROWS}, đang ghi {written(rows)}",
+            f"must be a whole number from 1 to {MAX_ROWS}, got {rows!r}",
+        )
     choices = node.get("enum", ())
     if choices and (kind != "text" or not all(isinstance(c, str) and c for c in choices)):
-        p.add([*at, "enum"], "choices are non-empty texts of a text field")
+        p.add(
+            [*at, "enum"],
+            "các lựa chọn chỉ dùng cho trường văn bản và mỗi lựa chọn là một nội dung không để trống",
+            "choices are non-empty texts of a text field",
+        )
     columns: list[FormField] = []
     if kind == "rows":
         columns = _columns(p, node["items"], [*at, "items"])
@@ -168,10 +221,18 @@ def _field(
 def _columns(p: _Problems, items: Mapping[str, Any], at: list[object]) -> list[FormField]:
     props = items.get("properties")
     if not isinstance(props, Mapping) or not props:
-        p.add([*at, "properties"], "a row names its cells in properties")
+        p.add(
+            [*at, "properties"],
+            "mỗi dòng phải nêu các cột của nó trong properties",
+            "a row names its cells in properties",
+        )
         return []
     if items.get("additionalProperties") is not False:
-        p.add([*at, "additionalProperties"], "must be false: a row holds only its named cells")
+        p.add(
+            [*at, "additionalProperties"],
+            "phải ghi false: một dòng chỉ có các cột đã nêu",
+            "must be false: a row holds only its named cells",
+        )
     _hints(p, items, at, frozenset())
     required = set(items.get("required") or ())
     found = [_field(p, k, v, [*at, "properties", k], k in required, {}, cell=True) for k, v in props.items()]
@@ -182,33 +243,58 @@ def parse(schema: Any, source: str) -> tuple[FormSchema | None, list[str]]:
     """The form of a schema file, or None and every problem (``<source>#<JSON pointer>: message``)."""
     p = _Problems(source)
     if not isinstance(schema, Mapping):
-        p.add([], "a form schema must be a JSON object")
+        p.add([], "biểu mẫu phải là một đối tượng JSON {…}", "a form schema must be a JSON object")
         return None, p.found
     if schema.get("$schema") != SCHEMA_URI:
-        p.add(["$schema"], f"must be {SCHEMA_URI!r} (JSON Schema draft 2020-12), got {schema.get('$schema')!r}")
+        p.add(
+            ["$schema"],
+            f"phải ghi {written(SCHEMA_URI)} (JSON Schema 2020-12), đang ghi {written(schema.get('$schema'))}",
+            f"must be {SCHEMA_URI!r} (JSON Schema draft 2020-12), got {schema.get('$schema')!r}",
+        )
     for error in sorted(_META.iter_errors(schema), key=lambda e: pointer(e.absolute_path)):
-        p.add(list(error.absolute_path), f"not a valid JSON Schema 2020-12: {error.message}")
+        p.add(
+            list(error.absolute_path),
+            f"không đúng quy tắc JSON Schema 2020-12: giá trị {written(error.instance)} không dùng được ở đây "
+            f"(quy tắc {error.validator})",
+            f"not a valid JSON Schema 2020-12: {error.message}",
+        )
     if p.found:
         return None, p.found
     _hints(p, schema, [], TOP_HINTS)
     if schema.get("type") != "object":
-        p.add(["type"], 'the form is an object: "type": "object"')
+        p.add(
+            ["type"],
+            'tờ khai phải là một đối tượng, hãy ghi "type": "object"',
+            'the form is an object: "type": "object"',
+        )
     if schema.get("additionalProperties") is not False:
-        p.add(["additionalProperties"], "must be false: a form holds only the fields it names")
+        p.add(
+            ["additionalProperties"],
+            "phải ghi false: tờ khai chỉ có các trường đã nêu",
+            "must be false: a form holds only the fields it names",
+        )
     groups = schema.get("x-groups", {})
     if not isinstance(groups, Mapping):
-        p.add(["x-groups"], 'must map a group key to its legend, e.g. {"owner": {"vi": "…", "en": "…"}}')
+        p.add(
+            ["x-groups"],
+            'phải ghi mỗi nhóm kèm tiêu đề, ví dụ {"owner": {"vi": "…", "en": "…"}}',
+            'must map a group key to its legend, e.g. {"owner": {"vi": "…", "en": "…"}}',
+        )
         groups = {}
     legends = {key: _label(p, groups, key, ["x-groups"], required=True) for key in groups}
     title = _label(p, schema, "x-label", [], required=False)
     props = schema.get("properties")
     if not isinstance(props, Mapping) or not props:
-        p.add(["properties"], "a form names at least one field")
+        p.add(["properties"], "tờ khai phải có ít nhất một trường", "a form names at least one field")
         return None, p.found
     required = schema.get("required") or []
     for i, key in enumerate(required):
         if key not in props:
-            p.add(["required", i], f"{key!r} is not one of the properties")
+            p.add(
+                ["required", i],
+                f"trường bắt buộc {written(key)} không có trong properties",
+                f"{key!r} is not one of the properties",
+            )
     found = [_field(p, k, v, ["properties", k], k in required, groups, cell=False) for k, v in props.items()]
     if p.found:
         return None, p.found

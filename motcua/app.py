@@ -22,6 +22,7 @@ from dossiers.calendar import VN_TZ, CalendarOverrides, WorkingCalendar
 from dossiers.clock import SimulatedClock, SystemClock
 from dossiers.errors import InvalidInput
 from dossiers.ports import Clock, DocumentStore, Engine
+from dossiers.problems import bilingual
 from integrations.envelopes.partners import PartnerRegistry
 from motcua.housekeeping import operations_tick
 from motcua.settings import Settings, ensure_secret_file
@@ -31,7 +32,15 @@ from persistence.migrate import upgrade
 from persistence.rate_limits import LoginThrottle, PublicLookups, RateLimiter
 from persistence.uow import Database, make_engine, transaction
 from services.accounts import Accounts, hash_password
-from services.catalogue import FEE_TABLE, Problem, catalogue_dirs, fee_warnings, read_catalogue, read_fee_tables
+from services.catalogue import (
+    FEE_TABLE,
+    Problem,
+    catalogue_dirs,
+    fee_warnings,
+    read_catalogue,
+    read_fee_tables,
+    unreadable,
+)
 from services.catalogue import validate as validate_catalogue
 from services.certificates import SigningCertificates, signing_trust
 from services.exchange import EnvelopeExchange, InProcessExchange
@@ -540,18 +549,38 @@ def result_template_problems(settings: Settings) -> list[Problem]:
             if spec.renderer not in BUILT_IN_RENDERERS:
                 known = ", ".join(sorted(BUILT_IN_RENDERERS))
                 problems.append(
-                    Problem(str(path), f"result.renderer '{spec.renderer}' is not built in (known: {known})")
+                    Problem(
+                        str(path),
+                        bilingual(
+                            f"result.renderer: không có bộ tạo văn bản kết quả '{spec.renderer}' (có sẵn: {known})",
+                            f"result.renderer '{spec.renderer}' is not built in (known: {known})",
+                        ),
+                    )
                 )
             continue
         found = next((d / str(spec.template) for d in dirs if (d / str(spec.template)).is_file()), None)
         if found is None:
             where = ", ".join(str(d) for d in dirs)
-            problems.append(Problem(str(path), f"result.template {spec.template} is in none of {where}"))
+            problems.append(
+                Problem(
+                    str(path),
+                    bilingual(
+                        f"result.template: không tìm thấy tệp mẫu kết quả {spec.template} trong {where}",
+                        f"result.template {spec.template} is in none of {where}",
+                    ),
+                )
+            )
             continue
         try:
             load_template(found, [f.key for f in entry.form_fields] or None)
         except ResultTemplateError as exc:
-            problems += [Problem(str(found), f"procedure {entry.code}: {p}") for p in exc.problems]
+            problems += [
+                Problem(
+                    str(found),
+                    bilingual(f"thủ tục {entry.code}: {p.vietnamese()}", f"procedure {entry.code}: {p.english()}"),
+                )
+                for p in exc.problems
+            ]
     return problems
 
 
@@ -576,7 +605,7 @@ def fee_tables(settings: Settings) -> list[tuple[str, Any]]:
         try:
             tables.append((str(own), json.loads(own.read_text(encoding="utf-8"))))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            tables.append((str(own), f"not readable JSON: {exc}"))  # reported by procedures validate
+            tables.append((str(own), unreadable(exc)))  # reported by procedures validate
     return tables
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from dossiers.catalogue import CatalogueEntry, FeeAuthority, check_entry
 from dossiers.fees import FeeTable, check_fee_table, merge
 from dossiers.model import Agency, AgencyStructure, department_kind
+from dossiers.problems import bilingual
 
 BUILT_IN = Path(str(resources.files("motcua").joinpath("data", "procedures")))
 
@@ -39,6 +40,17 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
+
+
+def unreadable(exc: Exception) -> str:
+    """Why a JSON file cannot be read, "Vietnamese / English": the line and column of a syntax error."""
+    if isinstance(exc, json.JSONDecodeError):
+        return bilingual(
+            f"tệp không đúng cú pháp JSON ở dòng {exc.lineno}, cột {exc.colno}", f"not readable JSON: {exc}"
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return bilingual("tệp không phải văn bản mã hóa UTF-8", f"not readable JSON: {exc}")
+    return bilingual("không đọc được tệp", f"not readable JSON: {exc}")
 
 
 def catalogue_dirs(extra: str | Path | None = None) -> list[Path]:
@@ -68,11 +80,12 @@ def form_loader(base: Path) -> Callable[[str], Any]:
         tried = list(dict.fromkeys([base / ref, BUILT_IN.parent / ref]))
         path = next((p for p in tried if p.is_file()), None)
         if path is None:
-            raise ValueError("no such file " + " or ".join(str(p) for p in tried))
+            files = " hoặc ".join(str(p) for p in tried)
+            raise ValueError(bilingual(f"không có tệp {files}", "no such file " + " or ".join(str(p) for p in tried)))
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path} is not readable JSON: {exc}") from None
+            raise ValueError(f"{path}: {unreadable(exc)}") from None
 
     return load
 
@@ -86,7 +99,7 @@ def read_catalogue(dirs: Iterable[Path]) -> tuple[list[tuple[Path, dict[str, Any
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(Problem(str(path), f"not readable JSON: {exc}"))
+            problems.append(Problem(str(path), unreadable(exc)))
             continue
         entry, found = check_entry(data, "$", form_loader(path.parent.parent))
         problems.extend(Problem(str(path), p) for p in found)
@@ -96,7 +109,15 @@ def read_catalogue(dirs: Iterable[Path]) -> tuple[list[tuple[Path, dict[str, Any
             data = data | {"form": dict(entry.form.schema)}  # stored with the entry: a version keeps its form
         previous = by_code.get(entry.code)
         if previous is not None and previous[0].parent == path.parent:
-            problems.append(Problem(str(path), f"procedure {entry.code} is also defined in {previous[0].name}"))
+            problems.append(
+                Problem(
+                    str(path),
+                    bilingual(
+                        f"thủ tục {entry.code} đã được khai báo trong tệp {previous[0].name}",
+                        f"procedure {entry.code} is also defined in {previous[0].name}",
+                    ),
+                )
+            )
             continue
         if previous is not None:
             seen_in[entry.code] = (previous[0], path)
@@ -114,11 +135,26 @@ def _bpmn_index(bpmn_dirs: Sequence[Path]) -> tuple[dict[str, Path], list[Proble
             try:
                 ids = process_ids(path.read_bytes())
             except Exception as exc:  # noqa: BLE001 - any XML error is reported, not raised
-                problems.append(Problem(str(path), f"not a readable BPMN file: {exc}"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        bilingual(
+                            "tệp BPMN không đọc được (không phải XML hợp lệ)", f"not a readable BPMN file: {exc}"
+                        ),
+                    )
+                )
                 continue
             for pid in ids:
                 if pid in index:
-                    problems.append(Problem(str(path), f"process '{pid}' is also defined in {index[pid].name}"))
+                    problems.append(
+                        Problem(
+                            str(path),
+                            bilingual(
+                                f"quy trình '{pid}' đã có trong tệp {index[pid].name}",
+                                f"process '{pid}' is also defined in {index[pid].name}",
+                            ),
+                        )
+                    )
                 index[pid] = path
     return index, problems
 
@@ -157,11 +193,16 @@ def validate(
     for path, _data, entry in rows:
         bpmn = index.get(entry.process_key)
         if bpmn is None:
-            known = ", ".join(sorted(index)) or "none"
+            known = ", ".join(sorted(index))
             problems.append(
                 Problem(
                     str(path),
-                    f"procedure {entry.code}: process_key '{entry.process_key}' has no BPMN file (known: {known})",
+                    bilingual(
+                        f"thủ tục {entry.code}: chưa có tệp BPMN nào cho quy trình process_key '{entry.process_key}' "
+                        f"(các quy trình đang có: {known or 'không có'})",
+                        f"procedure {entry.code}: process_key '{entry.process_key}' has no BPMN file "
+                        f"(known: {known or 'none'})",
+                    ),
                 )
             )
             continue
@@ -177,14 +218,25 @@ def validate(
                         problems.append(
                             Problem(
                                 str(path),
-                                f"procedure {entry.code} (version {version.label}): agency {agency.code} "
-                                f"({structure.version}) maps no department to the role(s) {', '.join(missing)} "
-                                f"that {bpmn.name} assigns tasks to",
+                                bilingual(
+                                    f"thủ tục {entry.code} (phiên bản {version.label}): cơ quan {agency.code} "
+                                    f"({structure.version}) chưa giao phòng ban nào cho vai trò {', '.join(missing)} "
+                                    f"mà quy trình {bpmn.name} giao việc",
+                                    f"procedure {entry.code} (version {version.label}): agency {agency.code} "
+                                    f"({structure.version}) maps no department to the role(s) {', '.join(missing)} "
+                                    f"that {bpmn.name} assigns tasks to",
+                                ),
                             )
                         )
                     problems.extend(
-                        Problem(str(path), f"procedure {entry.code} (version {version.label}): {message}")
-                        for message in _undecided_roles(entry, roles, agency, structure.version, bpmn.name)
+                        Problem(
+                            str(path),
+                            bilingual(
+                                f"thủ tục {entry.code} (phiên bản {version.label}): {vi}",
+                                f"procedure {entry.code} (version {version.label}): {en}",
+                            ),
+                        )
+                        for vi, en in _undecided_roles(entry, roles, agency, structure.version, bpmn.name)
                     )
     for lint in lint_paths(sorted(used)):
         problems.append(Problem(str(lint.path) if hasattr(lint, "path") else "bpmn", str(lint)))
@@ -217,19 +269,39 @@ def _fee_table_problems(
         where = f"fees.json ({row.procedure}, {row.valid_from.isoformat()})"
         entry = by_code.get(row.procedure)
         if entry is None:
-            problems.append(Problem(where, f"procedure {row.procedure} is not in the catalogue"))
+            problems.append(
+                Problem(
+                    where,
+                    bilingual(
+                        f"thủ tục {row.procedure} không có trong danh mục thủ tục",
+                        f"procedure {row.procedure} is not in the catalogue",
+                    ),
+                )
+            )
             continue
         if not any(v.fee_set_by is FeeAuthority.PROVINCE for v in entry.versions):
             problems.append(
                 Problem(
                     where,
-                    f"procedure {row.procedure}'s fee is national (fee_vnd in its catalogue entry), not set by the "
-                    "province: this row would be ignored",
+                    bilingual(
+                        f"lệ phí của thủ tục {row.procedure} do trung ương quy định (fee_vnd trong mục danh mục), "
+                        "không do tỉnh quyết định: dòng này sẽ không được dùng, hãy xóa dòng này",
+                        f"procedure {row.procedure}'s fee is national (fee_vnd in its catalogue entry), not set by the "
+                        "province: this row would be ignored",
+                    ),
                 )
             )
         unknown = sorted(a for a in row.agencies if a != "*" and known_agencies and a not in known_agencies)
         if unknown:
-            problems.append(Problem(where, f"unknown agency code(s) {', '.join(unknown)}"))
+            problems.append(
+                Problem(
+                    where,
+                    bilingual(
+                        f"không có cơ quan mang mã {', '.join(unknown)}",
+                        f"unknown agency code(s) {', '.join(unknown)}",
+                    ),
+                )
+            )
     return problems
 
 
@@ -267,9 +339,12 @@ def fee_warnings(
     return found
 
 
-def _undecided_roles(entry: CatalogueEntry, roles: set[str], agency: Agency, structure: str, bpmn: str) -> list[str]:
+def _undecided_roles(
+    entry: CatalogueEntry, roles: set[str], agency: Agency, structure: str, bpmn: str
+) -> list[tuple[str, str]]:
     """Roles an agency maps to several departments whose kind the entry does not name (``departments``):
-    without it any of those departments could decide the steps — the economic department certifying copies."""
+    without it any of those departments could decide the steps — the economic department certifying copies.
+    Each problem in Vietnamese and in English."""
     found = []
     for role in sorted(roles):
         departments = agency.departments_for_role(role)
@@ -277,15 +352,25 @@ def _undecided_roles(entry: CatalogueEntry, roles: set[str], agency: Agency, str
             continue
         kinds = entry.department_kinds(role)
         if not kinds:
+            example = f'{{"{role}": ["{department_kind(departments[0])}"]}}'
             found.append(
-                f"agency {agency.code} ({structure}) maps several departments ({', '.join(departments)}) to the "
-                f"role {role} that {bpmn} assigns tasks to; name the kind of department that handles them in "
-                f'\'departments\' (e.g. {{"{role}": ["{department_kind(departments[0])}"]}})'
+                (
+                    f"cơ quan {agency.code} ({structure}) giao nhiều phòng ban ({', '.join(departments)}) cho vai "
+                    f"trò {role} mà quy trình {bpmn} giao việc; hãy ghi loại phòng ban xử lý trong 'departments' "
+                    f"(ví dụ {example})",
+                    f"agency {agency.code} ({structure}) maps several departments ({', '.join(departments)}) to the "
+                    f"role {role} that {bpmn} assigns tasks to; name the kind of department that handles them in "
+                    f"'departments' (e.g. {example})",
+                )
             )
         elif not any(department_kind(d) in kinds for d in departments):
             found.append(
-                f"agency {agency.code} ({structure}) has none of the departments {', '.join(kinds)} that "
-                f"'departments.{role}' names among those it maps to the role ({', '.join(departments)})"
+                (
+                    f"cơ quan {agency.code} ({structure}) không có phòng ban nào thuộc loại {', '.join(kinds)} mà "
+                    f"'departments.{role}' nêu, trong số các phòng ban giao cho vai trò này ({', '.join(departments)})",
+                    f"agency {agency.code} ({structure}) has none of the departments {', '.join(kinds)} that "
+                    f"'departments.{role}' names among those it maps to the role ({', '.join(departments)})",
+                )
             )
     return found
 

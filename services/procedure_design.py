@@ -51,11 +51,12 @@ from dossiers.errors import Conflict, InvalidInput, NotFound
 from dossiers.form_schema import parse as parse_form
 from dossiers.model import FormSchema
 from dossiers.ports import Clock, Engine
+from dossiers.problems import english, vietnamese
 from persistence import procedure_drafts, reference_data
 from persistence.uow import Database, transaction
 from services.catalogue import BUILT_IN, Problem, catalogue_dirs, read_catalogue
 from services.shop import OneStopShop
-from workflows.introspect import BPMN_NS, CAMUNDA_NS, process_ids, read_activity_attributes
+from workflows.introspect import BPMN_NS, CAMUNDA_NS, process_ids, read_activity_attributes, user_tasks_after
 from workflows.lint import lint_bpmn
 
 FORMAT = "motcua-procedure/1"
@@ -405,6 +406,52 @@ def desk_steps(xml: bytes, has_result: bool) -> list[str]:
     return found
 
 
+APPROVE_ACTIVITY = "approve"
+
+
+def approval_before_signature(xml: bytes) -> list[str]:
+    """The step right before the leader's signature must be the leader's approval ``approve``, as the desk has it:
+    whoever completes a user task whose next user task can be ``sign_result`` must hold a valid signing certificate
+    (services.tasks: ``signature_follows`` → ``certificates.require_valid``), and ``result.prepare`` prepares the
+    signature of the one who completed ``approve`` (process variable ``approve_by``: services.paperwork
+    ``approving_leader``) — with no such step the result cannot be prepared. A specialist's review leading straight
+    to the result would stop the specialist (no certificate) and leave no one to sign."""
+    tasks = read_activity_attributes(xml)
+    users = {tid: a for tid, a in tasks.items() if a.kind == "userTask"}
+    prepares = any(a.kind == "serviceTask" and a.topic == PREPARE_TOPIC for a in tasks.values())
+    if SIGN_ACTIVITY not in users or not prepares:
+        return []  # desk_steps says what is missing
+    leading = [tid for tid in sorted(users) if SIGN_ACTIVITY in user_tasks_after(xml, tid, {})]
+    advice_vi = (
+        "trước bước 'Lập văn bản kết quả' phải là bước 'Lãnh đạo phê duyệt' (mã bước 'approve', vai trò Lãnh đạo): "
+        "người phê duyệt là người ký văn bản kết quả và phải có chứng thư số"
+    )
+    labels = dict(ROLES)
+    advice_en = (
+        "a leader's approval step ('approve', candidate group 'leader') must come right before 'result.prepare': "
+        "the one who approves signs the result and must hold a signing certificate"
+    )
+    found = []
+    for tid in leading:
+        task = users[tid]
+        if tid == APPROVE_ACTIVITY and "leader" in task.candidate_groups:
+            continue
+        roles = ", ".join(labels.get(g, g) for g in task.candidate_groups) or "chưa chọn"
+        found.append(
+            _problem(
+                f"bước '{task.name or tid}' (mã bước '{tid}', vai trò {roles}) dẫn thẳng tới việc lập và ký văn bản "
+                f"kết quả nên người hoàn thành bước này bị yêu cầu có chứng thư số và không có người phê duyệt để ký; "
+                f"{advice_vi}",
+                f"step '{tid}' leads straight to the result and its signature: {advice_en}",
+            )
+        )
+    if not leading:
+        found.append(
+            _problem(f"không có bước nào do cán bộ thực hiện dẫn tới chữ ký văn bản kết quả; {advice_vi}", advice_en)
+        )
+    return found
+
+
 # ---------------------------------------------------------------------------------------------- export / import
 
 
@@ -439,8 +486,9 @@ def refusal(
     problems: list[str], vi: str = "Không nhập được thủ tục", en: str = "The procedure cannot be imported"
 ) -> InvalidInput:
     listing = "\n".join(f"  - {p}" for p in problems)
+    listing_vi = "\n".join(f"  - {vietnamese(p)}" for p in problems)  # a problem is "Vietnamese / English"
     return InvalidInput(
-        f"{vi} ({len(problems)} lỗi):\n{listing}",
+        f"{vi} ({len(problems)} lỗi):\n{listing_vi}",
         f"{en} ({len(problems)} problems):\n{listing}",
         problems=problems,
     )
@@ -847,9 +895,15 @@ class ProcedureDesigner:
                 )
             else:
                 form_schema, problems = parse_form(draft.form, "form")
-                found += [_problem(f"biểu mẫu không hợp lệ: {p}", "the form schema is invalid") for p in problems]
+                found += [
+                    _problem(f"biểu mẫu không hợp lệ: {vietnamese(p)}", f"the form schema is invalid: {english(p)}")
+                    for p in problems
+                ]
         parsed, problems = check_entry(entry, "entry", lambda _ref: draft.form)
-        found += [_problem(f"mục danh mục không hợp lệ: {p}", "the catalogue entry is invalid") for p in problems]
+        found += [
+            _problem(f"mục danh mục không hợp lệ: {vietnamese(p)}", f"the catalogue entry is invalid: {english(p)}")
+            for p in problems
+        ]
         found += self._versions_kept(draft, entry)
         result = entry.get("result") if isinstance(entry.get("result"), Mapping) else None
         template_name = result.get("template") if result else None
@@ -860,7 +914,7 @@ class ProcedureDesigner:
                 fields = [f.key for f in form_schema.fields] if form_schema is not None else None
                 _, template_problems = check_template_text(_json_text(draft.result_template), "template", fields)
                 found += [
-                    _problem(f"mẫu văn bản kết quả: {p.vietnamese()}", f"result template: {p}")
+                    _problem(f"mẫu văn bản kết quả: {p.vietnamese()}", f"result template: {p.english()}")
                     for p in template_problems
                 ]
         found += self._bpmn_problems(draft, parsed.process_key if parsed else entry.get("process_key"), result)
@@ -870,7 +924,7 @@ class ProcedureDesigner:
         if not own:
             return [_problem(*NO_CATALOGUE_DIR)]
         return [
-            _problem(f"danh mục sau khi công bố không hợp lệ: {p}", "procedures validate")
+            _problem(f"danh mục sau khi công bố không hợp lệ: {vietnamese(p)}", f"procedures validate: {english(p)}")
             for p in staged_problems(self.files, Path(own), self._written(draft, entry, Path(own)))
         ]
 
@@ -900,7 +954,8 @@ class ProcedureDesigner:
         try:
             pids = process_ids(xml)
         except etree.XMLSyntaxError as exc:
-            return [_problem(f"tệp BPMN không phải XML hợp lệ: {exc}", "the BPMN is not well-formed XML")]
+            at = f" (dòng {exc.lineno})" if exc.lineno else ""
+            return [_problem(f"tệp BPMN không phải XML hợp lệ{at}", f"the BPMN is not well-formed XML: {exc}")]
         found = []
         if pids != [key]:
             found.append(
@@ -915,7 +970,11 @@ class ProcedureDesigner:
         for lint in lint_bpmn(xml, name=draft.bpmn_name):
             at = f"dòng {lint.line}, " if lint.line else ""
             found.append(
-                f"quy trình BPMN chưa đạt quy tắc [{lint.rule}] ({at}phần tử {lint.element_id or '-'}) / {lint.message}"
+                _problem(
+                    f"quy trình BPMN chưa đạt quy tắc [{lint.rule}] ({at}phần tử {lint.element_id or '-'}): "
+                    f"{vietnamese(lint.message)}",
+                    english(lint.message),
+                )
             )
         topics = {a.topic for a in read_activity_attributes(xml).values() if a.kind == "serviceTask"}
         for topic in sorted(t or "" for t in topics - set(self.topics)) if self.topics else []:
@@ -931,6 +990,7 @@ class ProcedureDesigner:
                 _problem(f"nhóm xử lý '{group}' không phải vai trò của cơ quan", f"'{group}' is not an agency role")
             )
         found += desk_steps(xml, result is not None)
+        found += approval_before_signature(xml)
         if not found and isinstance(key, str):
             found += self._shared_process(draft, key)
         return found
@@ -1085,7 +1145,9 @@ class ProcedureDesigner:
             parsed, problems = parse_form(form, "form")
             if parsed is None:
                 raise InvalidInput(
-                    "Biểu mẫu không hợp lệ: " + "; ".join(problems), "The form is invalid.", problems=problems
+                    "Biểu mẫu không hợp lệ: " + "; ".join(vietnamese(p) for p in problems),
+                    "The form is invalid.",
+                    problems=problems,
                 )
             fields = [f.key for f in parsed.fields]
         if not isinstance(template, Mapping):

@@ -28,8 +28,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from api.downloads import content_disposition
-from api.web.labels import INCIDENT_ADVICE
-from api.web.render import page, parse_day
+from api.web.labels import INCIDENT_ADVICE, problems_read
+from api.web.render import language, page, parse_day
 from api.web.routes import form_of, signed_in
 from dossiers.calendar import VN_TZ, validate_overrides, vietnam_year_days
 from dossiers.errors import InvalidInput, MotcuaError
@@ -38,6 +38,7 @@ from services import calendar as overrides_calendar
 from services.accounts import save_user, set_user_active
 from services.certificates import MAX_CERTIFICATE_BYTES
 from services.operations import retry_incident
+from workflows.introspect import activity_name
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")  # as dossiers.agencies checks the demo people
 OVERRIDE_KINDS = {
@@ -386,7 +387,9 @@ def admin_router(runtime: Any) -> APIRouter:
         problems = validate_overrides(dict(data))
         if problems:
             return refuse(
-                "Ngày điều chỉnh không hợp lệ, chưa lưu:", "The override is invalid and was not saved:", problems
+                "Ngày điều chỉnh không hợp lệ, chưa lưu:",
+                "The override is invalid and was not saved:",
+                problems_read(problems, language(request)),
             )
         day = dt.date.fromisoformat(day_text)
         overrides_calendar.add_override(
@@ -426,10 +429,11 @@ def admin_router(runtime: Any) -> APIRouter:
         entries = []
         for entry in shop.catalogue():
             version = entry.version_at(day)
-            entries.append({"entry": entry, "version": version})
+            # withdrawn from the catalogue (its file gone or its code corrected): not offered, nothing to design
+            entries.append({"entry": entry, "version": version, "withdrawn": not entry.offered_on(day)})
         problems = None
         if kiem_tra:
-            problems = [str(p) for p in runtime.catalogue_problems()]
+            problems = problems_read((str(p) for p in runtime.catalogue_problems()), language(request))
         return page(
             request,
             runtime,
@@ -441,7 +445,16 @@ def admin_router(runtime: Any) -> APIRouter:
             levels=LEVEL_NAMES,
             result_kinds={item["entry"].code: runtime.results.kind_name(item["entry"]) for item in entries},
             drafts=[s for s in runtime.designer.summaries() if s.has_draft],  # the designer's unpublished work
+            process_names=process_names({item["entry"].process_key for item in entries}),
         )
+
+    def process_names(keys: set[str]) -> dict[str, str]:
+        """Each process by the name its deployed BPMN gives it (what the designer shows), not its identifier."""
+        names = {}
+        for key in keys:
+            xml = runtime.engine.definition_xml(key)
+            names[key] = (activity_name(xml, key) if xml else None) or "—"
+        return names
 
     @router.get("/quan-tri/thu-tuc/{code}/mau-ket-qua")
     def result_preview(request: Request, code: str) -> Response:

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -28,10 +29,11 @@ from api.web.desk import form_helpers
 from api.web.labels import ROLES, STEPS, topic_label
 from api.web.render import environment, language, page, parse_day
 from api.web.routes import form_of, signed_in
+from dossiers.agencies import TWO_TIER_FROM
 from dossiers.calendar import VN_TZ
 from dossiers.catalogue import PAPER_FORM_NAMES
 from dossiers.errors import InvalidInput, MotcuaError
-from dossiers.model import Person, Role
+from dossiers.model import AgencyLevel, AgencyStructure, Person, Role, structure_in_force
 
 MAX_JSON = 512 * 1024  # one form schema, result template or catalogue entry as text
 MAX_BPMN = 2 * 1024 * 1024
@@ -93,6 +95,27 @@ STEP_KIND_TITLES = {  # the name the appended element gets (what the officials' 
     "close": "Kết thúc hồ sơ",
     "end": "Đã trả kết quả",
 }
+
+
+def levels_on(structures: Sequence[AgencyStructure], day: dt.date) -> dict[str, str]:
+    """The levels of local government that exist on ``day`` (a rule version's first day): the structure in force
+    then says how many tiers; since 1 July 2025 there are two, no district. A day no structure covers: three
+    before :data:`TWO_TIER_FROM`, two from it."""
+    try:
+        tiers = structure_in_force(tuple(structures), day).tiers
+    except LookupError:
+        tiers = 3 if day < TWO_TIER_FROM else 2
+    return {k: v for k, v in LEVELS.items() if tiers == 3 or k != AgencyLevel.DISTRICT.value}
+
+
+def draft_version_day(entry: Mapping[str, Any], default: dt.date) -> dt.date:
+    """The first day of the draft version (the entry's last), ``default`` when it has none readable."""
+    versions = entry.get("versions")
+    last = versions[-1] if isinstance(versions, list) and versions and isinstance(versions[-1], dict) else {}
+    try:
+        return dt.date.fromisoformat(str(last.get("valid_from")))
+    except ValueError:
+        return default
 
 
 def _text(form: dict[str, Any], name: str, limit: int = 200) -> str:
@@ -159,9 +182,10 @@ def _slug(name: str, index: int) -> str:
     return key if key and key[0].isalpha() else f"giay_to_{index + 1}"
 
 
-def entry_from_form(entry: dict[str, Any], form: dict[str, Any]) -> dict[str, Any]:
+def entry_from_form(entry: dict[str, Any], form: dict[str, Any], offered: Mapping[str, str] = LEVELS) -> dict[str, Any]:
     """The draft's catalogue entry with the structured form's values written into it and into its LAST version
-    (the draft version); the published versions and every key the form does not show are kept."""
+    (the draft version); the published versions and every key the form does not show are kept. ``offered``: the
+    levels that exist on the draft version's first day (:func:`levels_on`)."""
     updated: dict[str, Any] = json.loads(json.dumps(entry))
     name = _text(form, "name", 500)
     if not name:
@@ -176,6 +200,13 @@ def entry_from_form(entry: dict[str, Any], form: dict[str, Any]) -> dict[str, An
     if not isinstance(versions, list) or not versions or not isinstance(versions[-1], dict):
         raise InvalidInput("Bản nháp không có phiên bản quy định để sửa.", "The draft has no rule version.")
     version = versions[-1]
+    gone = [LEVELS[level] for level in _values(form, "levels") if level in LEVELS and level not in offered]
+    if gone:
+        raise InvalidInput(
+            f"{gone[0]} không có trong chính quyền địa phương vào ngày hiệu lực của phiên bản; hãy chọn trong: "
+            f"{', '.join(offered.values())}.",
+            "That level does not exist on the version's first day.",
+        )
     levels = [level for level in _values(form, "levels") if level in LEVELS]
     if not levels:
         raise InvalidInput("Hãy chọn ít nhất một cấp thực hiện.", "Choose at least one level.")
@@ -283,6 +314,7 @@ def designer_router(runtime: Any) -> APIRouter:
         preview_form, preview_problems = (None, [])
         if draft.form:
             preview_form, preview_problems = runtime.designer.preview_form(draft.form)
+            preview_problems = shown(preview_problems, language(request)) or []
         return page(
             request,
             runtime,
@@ -299,7 +331,7 @@ def designer_router(runtime: Any) -> APIRouter:
             template_json=context.pop("template_text", None)
             or json.dumps(draft.result_template or {}, ensure_ascii=False, indent=2),
             check_problems=problems,
-            levels=LEVELS,
+            levels=levels_on(runtime.shop.structures, draft_version_day(entry, today())),
             units=UNITS,
             channels=CHANNELS,
             paper_forms=PAPER_FORM_NAMES,
@@ -420,7 +452,8 @@ def designer_router(runtime: Any) -> APIRouter:
         form = await form_of(request, runtime)
         try:
             draft = await run_in_threadpool(runtime.designer.draft, code)
-            entry = entry_from_form(draft.entry, form)
+            offered = levels_on(runtime.shop.structures, draft_version_day(draft.entry, today()))
+            entry = entry_from_form(draft.entry, form, offered)
             await run_in_threadpool(lambda: runtime.designer.save(code, person.username, entry=entry))
         except MotcuaError as exc:
             return refused(request, person, code, exc)
@@ -450,7 +483,7 @@ def designer_router(runtime: Any) -> APIRouter:
             schema = _json_field(form, "form_json", "biểu mẫu")
             await run_in_threadpool(lambda: runtime.designer.save(code, person.username, form=schema))
         except MotcuaError as exc:
-            return refused(request, person, code, exc, form_text=str(text)[: MAX_JSON + 20])
+            return refused(request, person, code, exc, form_text=str(text)[: MAX_JSON + 20], unsaved="bieu-mau")
         return back(code, "bieu-mau", "bieu-mau")
 
     @router.post("/quan-tri/thu-tuc/{code}/thiet-ke/mau-ket-qua", response_class=HTMLResponse)
@@ -462,7 +495,7 @@ def designer_router(runtime: Any) -> APIRouter:
             template = _json_field(form, "template_json", "mẫu kết quả")
             await run_in_threadpool(lambda: runtime.designer.save(code, person.username, result_template=template))
         except MotcuaError as exc:
-            return refused(request, person, code, exc, template_text=str(text)[: MAX_JSON + 20])
+            return refused(request, person, code, exc, template_text=str(text)[: MAX_JSON + 20], unsaved="mau-ket-qua")
         return back(code, "mau-ket-qua", "mau-ket-qua")
 
     # ------------------------------------------------------------------ previews
@@ -481,6 +514,7 @@ def designer_router(runtime: Any) -> APIRouter:
         try:
             schema = _json_field(form, "form_json", "biểu mẫu")
             parsed, problems = await run_in_threadpool(runtime.designer.preview_form, schema)
+            problems = shown(problems, lang) or []
         except MotcuaError as exc:
             problems = [exc.message_vi]
         html = environment.get_template("admin/designer_form_preview.html").render(
@@ -514,7 +548,7 @@ def designer_router(runtime: Any) -> APIRouter:
             pdf = await run_in_threadpool(runtime.designer.preview_result, code, template, schema)
         except MotcuaError as exc:
             listed = exc.details.get("problems")
-            problems = [str(p) for p in listed] if isinstance(listed, list) else []
+            problems = shown([str(p) for p in listed] if isinstance(listed, list) else [], "vi") or []
             html = environment.get_template("admin/designer_result_problems.html").render(
                 t=lambda vi, en=None: vi, message=exc.message_vi, problems=problems
             )

@@ -22,6 +22,7 @@ from lxml import etree
 from documents.templating import form_number
 from dossiers.calendar import VN_TZ
 from dossiers.model import STATUS_LABELS_VI, DossierStatus
+from dossiers.problems import vietnamese
 from workflows.introspect import BPMN_NS, bpmn_file_for
 
 Message = tuple[str, str]  # (Vietnamese, English)
@@ -641,3 +642,9 @@ def _moment_text(value: Any) -> str:
         return local_time(value)
     except (TypeError, ValueError, AttributeError):
         return str(value)
+
+
+def problems_read(problems: Iterable[str], lang: str) -> list[str]:
+    """The catalogue checks' problems are written "Vietnamese / English" (:mod:`dossiers.problems`): a Vietnamese
+    page shows the Vietnamese part, which says where the problem is; an English page shows both."""
+    return list(problems) if lang == "en" else [vietnamese(p) for p in problems]

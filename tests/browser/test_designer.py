@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -289,3 +290,93 @@ def run_a_dossier(visit: Callable[..., Visitor], server: MotcuaServer, api: Api,
     assert NAME.upper() in text, text
     specialist.assert_quiet()
     leader.assert_quiet()
+
+
+def test_unsaved_edits_in_another_section_are_not_lost_without_a_warning(
+    visit: Callable[..., Visitor], server: MotcuaServer
+) -> None:
+    """Each save posts one section and reloads the page: an edit in another section is announced first (confirm,
+    "Phần … có thay đổi chưa lưu"), leaving the page warns (beforeunload), and a page after a save starts clean."""
+    admin = visit(ADMIN, server=server, viewport=(1400, 1000))
+    page = admin.context.new_page()  # a page of the test's own: it answers the dialogs itself
+    dialogs: list[tuple[str, str]] = []
+    errors: list[str] = []
+    answer = {"accept": False}
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append((dialog.type, dialog.message))
+        dialog.accept() if answer["accept"] else dialog.dismiss()
+
+    def seen(count: int) -> None:
+        """Wait for the ``count``-th dialog (the page's events are delivered while Playwright waits)."""
+        for _ in range(100):
+            if len(dialogs) >= count:
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError(f"expected {count} dialogs, saw {dialogs}")
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/quan-tri/thu-tuc")
+    page.get_by_text("Thêm thủ tục mới").click()
+    page.get_by_label("Mã thủ tục").fill("9.999002")
+    page.get_by_label("Tên thủ tục").fill("Thủ tục thử thay đổi chưa lưu")
+    page.get_by_label("Bắt đầu từ").select_option("")
+    page.get_by_role("button", name="Tạo bản nháp và mở trang thiết kế").click()
+    saved = page.locator("#designer-saved")
+    expect(saved).to_have_text("Đã tạo bản nháp thủ tục mới.")
+    expect(page.locator("#modeler-status")).to_have_text("Chọn một bước để sửa.")
+    form_text = page.get_by_label("Biểu mẫu (JSON Schema)")
+    saved_form = form_text.input_value()
+
+    # the entry and the form edited; saving the entry asks about the form, and "no" stays on the page
+    field = page.locator("form.designer-entry").get_by_label("Lĩnh vực")
+    field.fill("Chứng thực")
+    form_text.fill(saved_form.replace("Tờ khai", "Tờ khai đã sửa"))
+    page.get_by_role("button", name="Lưu danh mục").click()
+    seen(1)
+    expect(page.locator("form#form-form[data-dirty]")).to_have_count(1)
+    assert dialogs == [
+        (
+            "confirm",
+            "Phần “Biểu mẫu” có thay đổi chưa lưu; tiếp tục thì các thay đổi đó sẽ mất khi trang tải lại. "
+            "Vẫn tiếp tục?",
+        )
+    ], dialogs
+    expect(saved).to_have_text("Đã tạo bản nháp thủ tục mới.")
+    assert field.input_value() == "Chứng thực" and "Tờ khai đã sửa" in form_text.input_value()
+
+    # a step appended in the modeler: leaving the page warns, and "stay" keeps every edit
+    page.get_by_label("Loại bước").select_option(label="Ghi nhận hồ sơ")
+    page.get_by_role("button", name="Thêm bước tiếp theo").click()
+    expect(page.locator("#modeler-status")).to_have_text("Đã thêm bước: Ghi nhận hồ sơ")
+    page.get_by_role("link", name="Người dùng").click(no_wait_after=True)
+    seen(2)
+    assert [kind for kind, _ in dialogs] == ["confirm", "beforeunload"], dialogs
+    assert page.url.endswith("/thiet-ke?da_luu=moi#danh-muc") and field.input_value() == "Chứng thực"
+
+    # "yes": the entry is saved, the two other sections named once, no second warning as the page unloads
+    answer["accept"] = True
+    page.get_by_role("button", name="Lưu danh mục").click()
+    expect(saved).to_have_text("Đã lưu thông tin danh mục của bản nháp.")
+    assert len(dialogs) == 3 and dialogs[2][0] == "confirm", dialogs
+    assert dialogs[2][1].startswith("Phần “Biểu mẫu”, “Quy trình” có thay đổi chưa lưu"), dialogs[2]
+    assert page.locator("form.designer-entry").get_by_label("Lĩnh vực").input_value() == "Chứng thực"
+    assert form_text.input_value() == saved_form  # the form's edit was given up, as the question said
+
+    # after a save the page is clean: saving a section alone asks nothing
+    form_text.fill(saved_form.replace("Tờ khai", "Tờ khai đã sửa"))
+    page.get_by_role("button", name="Lưu biểu mẫu").click()
+    expect(saved).to_have_text("Đã lưu biểu mẫu.")
+    assert len(dialogs) == 3, dialogs
+    # a save the server refuses comes back with the text typed, still unsaved
+    form_text.fill("{ không phải JSON")
+    page.get_by_role("button", name="Lưu biểu mẫu").click()
+    expect(page.get_by_role("alert").first).to_contain_text("Biểu mẫu không phải JSON hợp lệ")
+    expect(page.locator("form#form-form[data-dirty]")).to_have_count(1)
+    answer["accept"] = False
+    page.get_by_role("button", name="Kiểm tra", exact=True).click()
+    seen(4)
+    assert len(dialogs) == 4 and dialogs[3][1].startswith("Phần “Biểu mẫu” có thay đổi chưa lưu"), dialogs
+    assert errors == [], errors
+    admin.assert_quiet()

@@ -69,6 +69,7 @@ def test_cli_lists_shows_and_validates(monkeypatch: pytest.MonkeyPatch, tmp_path
     invalid = runner.invoke(cli, ["procedures", "validate"])
     assert invalid.exit_code == 1
     assert "9.000001.json" in invalid.output and "process_key 'not_deployed' has no BPMN file" in invalid.output
+    assert "thủ tục 9.000001: chưa có tệp BPMN nào cho quy trình process_key 'not_deployed'" in invalid.output
 
 
 def test_init_and_serve_refuse_an_invalid_catalogue(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -132,6 +133,7 @@ def test_validate_reports_an_agency_template_with_a_missing_field(
     result = runner.invoke(cli, ["procedures", "validate"])
     assert result.exit_code == 1
     assert "mau-04.json" in result.output and "missing required field 'texts." in result.output
+    assert "mau-04: thiếu trường bắt buộc 'texts." in result.output  # Vietnamese first
 
 
 def test_intake_only_through_the_procedures_channels(api: Api) -> None:

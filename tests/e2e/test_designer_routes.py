@@ -126,6 +126,9 @@ def test_a_new_draft_is_saved_part_by_part_and_bad_json_is_refused_in_vietnamese
         f"{DESIGN}/xem-truoc-bieu-mau", data={"csrf_token": token, "form_json": '{"type": "object", "properties": 3}'}
     )
     assert broken.status_code == 422 and "Biểu mẫu chưa hợp lệ" in broken.text
+    # each problem in Vietnamese, with its JSON pointer; the English after " / " is not shown
+    assert "form#/properties: không đúng quy tắc JSON Schema 2020-12: giá trị 3 không dùng được ở đây" in broken.text
+    assert "not a valid JSON Schema" not in broken.text
 
     saved = client.post(f"{DESIGN}/bieu-mau", data={"csrf_token": token, "form_json": text})
     assert saved.status_code == 303, saved.text
@@ -178,6 +181,7 @@ def test_a_new_draft_is_saved_part_by_part_and_bad_json_is_refused_in_vietnamese
     assert "frame-ancestors 'self'" in pdf.headers["content-security-policy"]
     bad_template = client.post(f"{DESIGN}/xem-truoc-ket-qua", data={"csrf_token": token, "template_json": "[1]"})
     assert bad_template.status_code == 422 and "phải là một đối tượng JSON" in bad_template.text
+    assert "must be a JSON object" not in bad_template.text  # the problems list shows the Vietnamese part
 
     discarded = client.post(f"{DESIGN}/huy", data={"csrf_token": token})
     assert discarded.status_code == 303
@@ -253,3 +257,44 @@ def test_a_draft_is_checked_published_exported_and_imported_back(api: Api, admin
     assert garbage.status_code == 422 and "Tệp không phải tệp thủ tục" in garbage.text
     missing = client.post("/quan-tri/thu-tuc/nhap", data={"csrf_token": token})
     assert missing.status_code == 422 and "Hãy chọn tệp thủ tục." in missing.text
+
+
+def _levels_offered(html: str) -> list[str]:
+    fieldset = html.split("<legend>Cấp thực hiện</legend>")[1].split("</fieldset>")[0]
+    return re.findall(r'name="levels" value="([a-z]+)"', fieldset)
+
+
+def test_the_entry_offers_only_the_levels_that_exist_on_the_versions_first_day(
+    api: Api, admin: tuple[TestClient, str]
+) -> None:
+    """Since 1 July 2025 local government has two tiers: a version starting then has no district level to choose;
+    one starting before it (an imported version of the old rules) keeps it."""
+    client, token = admin
+    assert new_draft(client, token).status_code == 303
+    page = client.get(DESIGN).text
+    assert _levels_offered(page) == ["province", "commune"] and "Cấp huyện" not in page
+    form = {"csrf_token": token, "name": "Thủ tục thử nghiệm", "levels": ["district"], "days": "5"}
+    form |= {"unit": "working_days", "channels": "counter"}
+    refused = client.post(f"{DESIGN}/danh-muc", data=form)
+    assert refused.status_code == 422
+    assert "Cấp huyện không có trong chính quyền địa phương vào ngày hiệu lực của phiên bản" in refused.text
+    assert api.runtime.designer.draft(CODE).entry["versions"][-1]["levels"] == ["commune"]  # unchanged
+
+    designer = api.runtime.designer
+    entry = designer.draft(CODE).entry
+    entry["versions"][-1]["valid_from"] = "2025-06-01"
+    designer.save(CODE, ADMIN, entry=entry)
+    assert _levels_offered(client.get(DESIGN).text) == ["province", "district", "commune"]
+    assert client.post(f"{DESIGN}/danh-muc", data=form).status_code == 303
+    assert designer.draft(CODE).entry["versions"][-1]["levels"] == ["district"]
+
+
+def test_a_refused_save_comes_back_marked_unsaved(admin: tuple[TestClient, str]) -> None:
+    """designer.js warns before the page is left while that text is not saved (data-unsaved marks it)."""
+    client, token = admin
+    assert new_draft(client, token).status_code == 303
+    assert "data-unsaved" not in client.get(DESIGN).text
+    bad = client.post(f"{DESIGN}/mau-ket-qua", data={"csrf_token": token, "template_json": "{"})
+    assert bad.status_code == 422
+    assert re.search(r'<form [^>]*id="template-form" data-unsaved>', bad.text), bad.text
+    assert 'id="form-form">' in bad.text

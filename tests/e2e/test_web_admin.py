@@ -14,7 +14,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from sqlalchemy import insert, select
 
+from persistence.schema import procedure
+from persistence.uow import transaction
 from tests.conftest import COMMUNE, Api
 from tests.e2e.test_web_audit import desk_client
 from tests.web import csrf, log_in
@@ -170,6 +173,9 @@ def test_the_catalogue_is_listed_and_checked(api: Api, tmp_path: Path) -> None:
     client, _ = admin_client(api)
     page = client.get("/quan-tri/thu-tuc")
     assert page.status_code == 200 and "1.001612" in page.text and "Đăng ký thành lập hộ kinh doanh" in page.text
+    # the process by its name and the time limit in words, not the code's identifiers
+    assert "Giải quyết thủ tục có văn bản kết quả (chung)" in page.text and "03 ngày làm việc" in page.text
+    assert "<td>issued_document" not in page.text and "working_days" not in page.text
     assert 'id="check-result"' not in page.text and ">Kiểm tra</button>" in page.text
     checked = client.get("/quan-tri/thu-tuc?kiem_tra=1")
     assert checked.status_code == 200 and "không phát hiện lỗi" in checked.text
@@ -179,6 +185,40 @@ def test_the_catalogue_is_listed_and_checked(api: Api, tmp_path: Path) -> None:
     broken = client.get("/quan-tri/thu-tuc?kiem_tra=1")
     assert broken.status_code == 200 and "9.999999.json" in broken.text and 'role="alert"' in broken.text
     assert XSS not in broken.text
+    # Vietnamese, with the JSON path that locates each problem; the English after " / " stays off the page
+    assert "9.999999.json: $.field: thiếu mục bắt buộc này</li>" in broken.text
+    assert "$.versions: phải có ít nhất một phiên bản quy định</li>" in broken.text
+    assert "missing" not in broken.text and "must list" not in broken.text
+
+
+def _row(html: str, code: str) -> str:
+    return next(r for r in html.split("<tr>") if r.lstrip().startswith(f"<td>{code}</td>"))
+
+
+def test_a_withdrawn_procedure_shows_since_when_and_its_replacement_and_is_not_designed(api: Api) -> None:
+    """A procedure that left the catalogue (``motcua init`` wrote ``withdrawn_on``, ``replaced_by``): its row stays,
+    since its dossiers point at it, and says so instead of "no version in force today"."""
+    with transaction(api.runtime.db) as conn:
+        data = dict(conn.execute(select(procedure.c.data).where(procedure.c.code == "1.001612")).scalar_one())
+        data.pop("replaces", None)
+        data |= {"code": "2.000575", "withdrawn_on": "2026-01-05", "replaced_by": "1.001612"}
+        conn.execute(
+            insert(procedure).values(
+                code="2.000575", name=data["name"], process_key=data["process_key"], time_limit_days=3,
+                working_days=True, data=data,
+            )
+        )  # fmt: skip
+    client, _ = admin_client(api)
+    page = client.get("/quan-tri/thu-tuc")
+    assert page.status_code == 200
+    withdrawn = _row(page.text, "2.000575")
+    assert re.search(
+        r"Đã bãi bỏ từ 05/01/2026, thay bằng thủ tục <a href=\"/thu-tuc/1.001612\">1.001612</a>", withdrawn
+    )
+    assert "Không có phiên bản có hiệu lực hôm nay" not in withdrawn
+    assert "/thiet-ke" not in withdrawn and "/tai-ve" not in withdrawn and "Thiết kế" not in withdrawn
+    offered = _row(page.text, "1.001612")
+    assert 'href="/quan-tri/thu-tuc/1.001612/thiet-ke"' in offered and "Đã bãi bỏ" not in offered
 
 
 def test_an_incident_is_shown_with_its_message_and_retried_from_the_page(api: Api) -> None:

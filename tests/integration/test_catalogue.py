@@ -48,7 +48,10 @@ def test_an_unknown_process_key_is_reported_with_its_file(dirs: tuple[Path, Path
     data = entry_data(code="9.999999", process_key="no_such_process")
     (catalogue / "9.999999.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     [problem] = _validate(catalogue, bpmn)
-    assert "9.999999.json" in problem and "process_key 'no_such_process' has no BPMN file" in problem
+    assert "9.999999.json: thủ tục 9.999999: chưa có tệp BPMN nào cho quy trình process_key 'no_such_process'" in (
+        problem
+    )
+    assert "process_key 'no_such_process' has no BPMN file" in problem  # the English, after " / "
 
 
 def test_broken_json_and_duplicate_codes(dirs: tuple[Path, Path]) -> None:
@@ -56,8 +59,8 @@ def test_broken_json_and_duplicate_codes(dirs: tuple[Path, Path]) -> None:
     (catalogue / "broken.json").write_text('{"code": "1.0",', encoding="utf-8")
     (catalogue / "copy.json").write_text(json.dumps(HOUSEHOLD, ensure_ascii=False), encoding="utf-8")
     problems = _validate(catalogue, bpmn)
-    assert any("broken.json: not readable JSON" in p for p in problems), problems
-    assert any("1.001612 is also defined in" in p for p in problems), problems
+    assert any("broken.json: tệp không đúng cú pháp JSON ở dòng 1, cột 16 / not readable JSON" in p for p in problems)
+    assert any("thủ tục 1.001612 đã được khai báo trong tệp" in p for p in problems), problems
 
 
 def test_a_bpmn_that_breaks_the_portable_rules_is_reported(dirs: tuple[Path, Path]) -> None:
@@ -86,7 +89,9 @@ def test_a_role_no_department_handles_is_reported(dirs: tuple[Path, Path]) -> No
             agency.get("role_departments", {}).pop("leader", None)
     structures = parse_structures(data)
     problems = [str(p) for p in validate([catalogue], [bpmn], structures)]
-    assert any("maps no department to the role(s) leader" in p and "1.001612" in p for p in problems), problems
+    assert any(
+        "thủ tục 1.001612 (phiên bản" in p and "chưa giao phòng ban nào cho vai trò leader" in p for p in problems
+    ), problems
 
 
 def test_an_invalid_holiday_override_is_reported(dirs: tuple[Path, Path]) -> None:
@@ -118,8 +123,8 @@ def test_a_role_several_departments_share_must_name_its_kind_of_department(dirs:
     assert any(
         "1.001193.json" in p
         and "000.00.31.H99" in p
-        and "several departments" in p
-        and "specialist" in p
+        and "giao nhiều phòng ban" in p
+        and "cho vai trò specialist" in p
         and "'departments'" in p
         for p in problems
     ), problems
@@ -129,7 +134,10 @@ def test_department_kinds_an_agency_does_not_have_are_reported(dirs: tuple[Path,
     catalogue, bpmn = dirs
     _rewrite(catalogue, "2.000815", departments={"specialist": ["XYZ"]})
     problems = _validate(catalogue, bpmn)
-    assert any("2.000815" in p and "000.00.31.H99" in p and "XYZ" in p for p in problems), problems
+    assert any(
+        "2.000815" in p and "cơ quan 000.00.31.H99" in p and "không có phòng ban nào thuộc loại XYZ" in p
+        for p in problems
+    ), problems
 
 
 def test_a_role_one_department_handles_needs_no_kind(dirs: tuple[Path, Path]) -> None:
@@ -164,10 +172,13 @@ def test_a_fee_row_the_catalogue_cannot_use_is_refused(dirs: tuple[Path, Path]) 
         _fee_row("1.001612", ["*"]) | {"amount_vnd": "một trăm nghìn"},
     ]
     problems = "\n".join(_validate(*dirs, fee_tables=[("fees.json", {"fees": rows})]))
-    assert "fees.json (9.999999, 2025-07-01): procedure 9.999999 is not in the catalogue" in problems
-    assert "fees.json (2.000815, 2025-07-01): procedure 2.000815's fee is national" in problems
-    assert "fees.json (1.001612, 2025-07-01): unknown agency code(s) 000.99.99.H99" in problems
-    assert "fees.json: $.fees[3].amount_vnd: must be a whole number of đồng ≥ 0, got 'một trăm nghìn'" in problems
+    assert "fees.json (9.999999, 2025-07-01): thủ tục 9.999999 không có trong danh mục thủ tục / " in problems
+    assert "fees.json (2.000815, 2025-07-01): lệ phí của thủ tục 2.000815 do trung ương quy định" in problems
+    assert "fees.json (1.001612, 2025-07-01): không có cơ quan mang mã 000.99.99.H99 / " in problems
+    assert 'fees.json: $.fees[3].amount_vnd: phải là số đồng, số nguyên từ 0 trở lên, đang ghi "một trăm nghìn"' in (
+        problems
+    )
+    assert "must be a whole number of đồng ≥ 0, got 'một trăm nghìn'" in problems  # the English, after " / "
 
 
 def _province_fee_codes() -> set[str]:
@@ -218,4 +229,4 @@ def test_procedures_validate_warns_about_unconfigured_province_fees(tmp_path: Pa
     (own / "fees.json").write_text('{"fees": [', encoding="utf-8")
     broken = CliRunner().invoke(cli, ["procedures", "validate"], env=env)
     assert broken.exit_code == 1
-    assert f"{own / 'fees.json'}: not readable JSON" in broken.output
+    assert f"{own / 'fees.json'}: tệp không đúng cú pháp JSON ở dòng 1, cột 11 / not readable JSON" in broken.output

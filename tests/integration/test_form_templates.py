@@ -39,7 +39,10 @@ def test_a_removed_required_field_is_named(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
     _edit(folder / "mau-04.json", lambda d: d["texts"].pop("apology"))
     problems = validate_templates(folder)
-    assert problems == [f"{folder / 'mau-04.json'}: mau-04: missing required field 'texts.apology'"]
+    assert problems == [
+        f"{folder / 'mau-04.json'}: mau-04: thiếu trường bắt buộc 'texts.apology' / "
+        "missing required field 'texts.apology'"
+    ]
 
 
 def test_an_unknown_placeholder_is_named_with_the_allowed_ones(tmp_path: Path) -> None:
@@ -48,6 +51,7 @@ def test_an_unknown_placeholder_is_named_with_the_allowed_ones(tmp_path: Path) -
     [problem] = validate_templates(folder)
     assert problem == (
         f"{folder / 'mau-01.json'}: mau-01: texts.subtitle: "
+        "không có dữ liệu {ma_ho_so} cho nội dung này (được dùng: {dossier_code}) / "
         "unknown placeholder {ma_ho_so} (allowed: {dossier_code})"
     )
 
@@ -56,7 +60,9 @@ def test_broken_json_gives_line_and_column(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
     (folder / "mau-02.json").write_text('{\n  "form": "mau-02",\n  "texts": {,}\n}\n', encoding="utf-8")
     [problem] = validate_templates(folder)
-    assert problem.startswith(f"{folder / 'mau-02.json'}: invalid JSON at line 3, column 13")
+    assert problem.startswith(
+        f"{folder / 'mau-02.json'}: tệp không đúng cú pháp JSON ở dòng 3, cột 13 / invalid JSON at line 3, column 13"
+    )
 
 
 def test_other_mistakes_are_reported(tmp_path: Path) -> None:
@@ -69,13 +75,15 @@ def test_other_mistakes_are_reported(tmp_path: Path) -> None:
     )
     (folder / "mau-99.json").write_text("{}", encoding="utf-8")
     problems = "\n".join(validate_templates(folder))
-    assert "mau-03: texts.closing: broken braces" in problems
-    assert "mau-03: texts.closing: tag <u> is not allowed" in problems
-    assert "mau-03: texts.signer: must be a string, not int" in problems
-    assert "mau-03: unknown field 'texts.extra'" in problems
-    assert "unknown form 'mau-99'" in problems
-    assert "missing template" not in problems  # an override directory need not hold every form
-    assert "missing template for mau-05" in "\n".join(validate_templates(folder, complete=True))
+    assert "mau-03: texts.closing: dấu ngoặc nhọn không khớp; viết {{ và }} cho ngoặc nhọn thường" in problems
+    assert (
+        "mau-03: texts.closing: thẻ định dạng <u> không được dùng (chỉ dùng: <b>, </b>, <i>, </i>, <br/>)" in problems
+    )
+    assert "mau-03: texts.signer: phải là một chuỗi văn bản / must be a string, not int" in problems
+    assert "mau-03: trường 'texts.extra' không có trong mẫu này, hãy xóa / unknown field 'texts.extra'" in problems
+    assert "không có mẫu 'mau-99'" in problems
+    assert "thiếu tệp mẫu" not in problems  # an override directory need not hold every form
+    assert "thiếu tệp mẫu mau-05" in "\n".join(validate_templates(folder, complete=True))
     with pytest.raises(TemplateError) as caught:
         Templates(folder).get("mau-03")
     assert any("texts.signer" in p for p in caught.value.problems)
@@ -212,5 +220,6 @@ def test_whether_the_head_signs_is_the_templates_data(tmp_path: Path) -> None:
     assert not Templates(folder).on(T0).form("stop_notice").signed_by_head
     _edit(folder / "2025" / "mau-04.json", lambda d: d.update(signed_by_head="có"))
     assert validate_templates(folder) == [
-        f"{folder / '2025' / 'mau-04.json'}: mau-04: signed_by_head: must be true or false, found 'có'"
+        f"{folder / '2025' / 'mau-04.json'}: mau-04: signed_by_head: phải ghi true hoặc false, đang ghi 'có' / "
+        "must be true or false, found 'có'"
     ]

@@ -275,7 +275,8 @@ def test_an_agency_overrides_a_2025_form_and_keeps_the_2018_one(tmp_path: Path) 
     del data["texts"]["register_entry"]
     (own / "2025" / "mau-01.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     assert validate_templates(own) == [
-        f"{own / '2025' / 'mau-01.json'}: mau-01: missing required field 'texts.register_entry'"
+        f"{own / '2025' / 'mau-01.json'}: mau-01: thiếu trường bắt buộc 'texts.register_entry' / "
+        "missing required field 'texts.register_entry'"
     ]
     (own / "2025" / "mau-08.json").write_text("{}", encoding="utf-8")
-    assert any("unknown form 'mau-08'" in p for p in validate_templates(own))
+    assert any("không có mẫu 'mau-08'" in p for p in validate_templates(own))

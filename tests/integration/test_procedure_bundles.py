@@ -103,7 +103,8 @@ def test_a_new_process_comes_with_its_bpmn_file(env: dict[str, str], tmp_path: P
         ),
         (  # the template names a field the form does not have: the staged catalogue check refuses it
             lambda b: b | {"result_template": b["result_template"] | {"title": "GIẤY {khong_co_truong}"}},
-            "results/9.000103.json: procedure 9.000103: line 8, /title: unknown placeholder {khong_co_truong}",
+            "results/9.000103.json: thủ tục 9.000103: dòng 8, trường /title: {khong_co_truong} không phải là dữ liệu "
+            "của hồ sơ hay của tờ khai",
         ),
         (lambda b: b | {"entry": b["entry"] | {"form": "../../etc/x.json"}}, "biểu mẫu phải nằm trong forms/"),
     ],

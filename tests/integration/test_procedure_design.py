@@ -126,7 +126,9 @@ def test_a_new_procedure_is_checked_published_offered_and_runs_to_a_sealed_resul
     problems = designer.check(CODE)
     text = "\n".join(problems)
     assert "userTask) có id 'sign_result' giao cho nhóm 'leader'" in text, text
-    assert "biểu mẫu không hợp lệ: form#/additionalProperties: must be false" in text, text
+    assert "biểu mẫu không hợp lệ: form#/additionalProperties: phải ghi false: tờ khai chỉ có các trường đã nêu / " in (
+        text
+    )  # its wording: dossiers.form_schema, Vietnamese first
     assert "mẫu văn bản kết quả: dòng 7, trường /title:" in text and "khong_co_truong" in text, text
     assert "legal_source" in text, text
     with _refused(InvalidInput, "Chưa công bố được thủ tục"):
@@ -144,7 +146,8 @@ def test_a_new_procedure_is_checked_published_offered_and_runs_to_a_sealed_resul
     )
     staged = designer.check(CODE)
     assert staged and all("danh mục sau khi công bố không hợp lệ" in p for p in staged), staged
-    assert any("name the kind of department" in p for p in staged), staged
+    shown = [p.rsplit(" / ", 1)[0] for p in staged]  # what the designer's page shows: the Vietnamese part
+    assert any("hãy ghi loại phòng ban xử lý trong 'departments'" in p for p in shown), staged
     designer.save(CODE, ADMIN, entry=_fixed_entry(draft.entry))
     assert designer.check(CODE) == []
 
@@ -295,3 +298,23 @@ def test_publishing_deploys_on_operaton(runtime: Runtime, engine_kind: str) -> N
     assert _holder_of_review(api, code)
     xml = (runtime.engine.definition_xml(KEY, code) or b"").decode("utf-8")
     assert f'id="{KEY}"' in xml
+
+
+def test_a_review_leading_straight_to_the_result_is_reported_before_publishing(runtime: Runtime) -> None:
+    """The desk would stop the specialist (no signing certificate) and have no approving leader to sign for."""
+    designer = runtime.designer
+    _authored(designer)
+    assert designer.check(CODE) == []
+    xml = designer.draft(CODE).bpmn_xml
+    skipped = xml.replace(
+        'sourceRef="decision_gateway" targetRef="approve"', 'sourceRef="decision_gateway" targetRef="prepare_result"'
+    )
+    assert skipped != xml
+    designer.save(CODE, ADMIN, bpmn_xml=skipped)
+    problems = designer.check(CODE)
+    [problem] = [p for p in problems if "dẫn thẳng tới việc lập và ký văn bản kết quả" in p]
+    assert problem.startswith("bước 'Thẩm định hồ sơ' (mã bước 'review', vai trò Chuyên viên)"), problem
+    assert "'Lãnh đạo phê duyệt'" in problem and "'Lập văn bản kết quả'" in problem, problem
+    with _refused(InvalidInput, "(mã bước 'review', vai trò Chuyên viên)"):
+        designer.publish(CODE, ADMIN, _today(runtime))
+    assert not (Path(str(runtime.settings.catalogue_dir)) / f"{CODE}.json").exists()

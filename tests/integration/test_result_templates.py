@@ -123,4 +123,6 @@ def test_procedures_validate_refuses_a_bad_result_template_of_an_agency(tmp_path
     line = next(i for i, t in enumerate(own.read_text(encoding="utf-8").splitlines(), 1) if "{ten_ho}" in t)
     [problem] = result_template_problems(settings)
     assert problem.where == str(own)
-    assert f"procedure 1.001612: line {line}, /paragraphs/0/text: unknown placeholder {{ten_ho}}" in problem.message
+    vi, en = problem.message.rsplit(" / ", 1)  # Vietnamese first: the catalogue page shows that part
+    assert vi.startswith(f"thủ tục 1.001612: dòng {line}, trường /paragraphs/0/text: {{ten_ho}} không phải là dữ liệu")
+    assert en.startswith(f"procedure 1.001612: line {line}, /paragraphs/0/text: unknown placeholder {{ten_ho}}")

@@ -369,6 +369,23 @@ def test_problem_line_format() -> None:
     problem = lint_bpmn(swap("PT4H", "soon"), name="x.bpmn")[0]
     assert str(problem).startswith("x.bpmn:")
     assert "wait: [timer]" in str(problem)
+    assert problem.message == (
+        "'soon' không phải khoảng thời gian theo ISO-8601, hãy ghi như P3D (3 ngày) hoặc PT4H (4 giờ) / "
+        "'soon' is not an ISO-8601 duration like P3D or PT4H"
+    )
+
+
+VIETNAMESE_LETTERS = re.compile(r"[ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ]")
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_each_problem_is_written_in_vietnamese_then_english(case: str) -> None:
+    """The designer and the catalogue page show the part before " / ": it must be Vietnamese."""
+    document, _, _ = BROKEN[case]
+    for problem in lint_bpmn(document, name=f"{case}.bpmn"):
+        vi, en = problem.message.rsplit(" / ", 1)
+        assert VIETNAMESE_LETTERS.search(vi), problem.message
+        assert not VIETNAMESE_LETTERS.search(en), problem.message
 
 
 # ------------------------------------------------------------------------------------------- expressions

@@ -19,6 +19,7 @@ from dossiers.calendar import (
     validate_overrides,
     vietnam_year_days,
 )
+from dossiers.problems import english, vietnamese
 
 DATA_FILE = Path(__file__).resolve().parents[2] / "motcua" / "data" / "calendar_overrides.json"
 HOUR = 3600
@@ -503,7 +504,7 @@ def test_from_data_names_the_year_and_entry(data: Any, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         CalendarOverrides.from_data(data)
     assert len(validate_overrides(data)) == 1
-    assert validate_overrides(data)[0].startswith(message)
+    assert english(validate_overrides(data)[0]).startswith(message)
 
 
 def test_validate_overrides_lists_every_problem() -> None:
@@ -525,7 +526,13 @@ def test_validate_overrides_lists_every_problem() -> None:
         "20x8": {},
     }
     problems = validate_overrides(data)
-    assert problems == [
+    # Vietnamese first for the administrator's pages, each with its place in the file
+    assert vietnamese(problems[0]) == (
+        "2026.holidays['2026-02-30']: không phải một ngày có thật viết theo dạng YYYY-MM-DD (năm-tháng-ngày)"
+    )
+    assert vietnamese(problems[1]) == "2026.holidays['2027-01-01']: ngày không thuộc năm 2026; hãy ghi vào mục \"2027\""
+    assert vietnamese(problems[6]) == 'lịch điều chỉnh: "20x8" không phải một năm bốn chữ số'
+    assert [english(p) for p in problems] == [
         "2026.holidays['2026-02-30']: not an ISO date YYYY-MM-DD (day is out of range for month)",
         "2026.holidays['2027-01-01']: date is not in year 2026; file it under \"2027\"",
         "2026.holidays['2026-03-03']: the reason (naming its source) must be a non-empty string",
@@ -544,7 +551,9 @@ def test_validate_overrides_lists_every_problem() -> None:
 def test_validate_overrides_accepts_the_data_file() -> None:
     assert validate_overrides(json.loads(DATA_FILE.read_text(encoding="utf-8"))) == []
     assert validate_overrides({}) == []
-    assert validate_overrides([]) == ["calendar overrides: expected an object keyed by year, got list"]
+    assert [english(p) for p in validate_overrides([])] == [
+        "calendar overrides: expected an object keyed by year, got list"
+    ]
 
 
 def test_overrides_are_immutable() -> None:

@@ -13,6 +13,7 @@ import pytest
 from dossiers.catalogue import CatalogueError, TimeUnit, check_entry, parse_entry
 from dossiers.errors import InvalidInput
 from dossiers.model import AgencyLevel
+from dossiers.problems import english, vietnamese
 from services.catalogue import BUILT_IN, read_catalogue
 
 HOUSEHOLD = json.loads((BUILT_IN / "1.001612.json").read_text(encoding="utf-8"))
@@ -60,17 +61,25 @@ def test_same_day_and_calendar_day_limits() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"code": ""}, "$.code: must be a non-empty text"),
-        ({"online_level": "sometimes"}, "$.online_level: 'sometimes' is not one of full, partial"),
-        ({"channels": ["fax"]}, "$.channels[0]: 'fax' is not one of counter, online, postal"),
-        ({"colour": "red"}, "$.colour: unknown key"),
-        ({"versions": []}, "$.versions: must list at least one rule version"),
+        ({"code": ""}, ("$.code: phải là một nội dung văn bản, không để trống", "must be a non-empty text")),
+        (
+            {"online_level": "sometimes"},
+            ('$.online_level: giá trị "sometimes" không dùng được; chọn một trong: full, partial', "is not one of"),
+        ),
+        (
+            {"channels": ["fax"]},
+            ('$.channels[0]: giá trị "fax" không dùng được; chọn một trong: counter, online, postal', "is not one"),
+        ),
+        ({"colour": "red"}, ("$.colour: mục này không có trong mẫu danh mục; chỉ dùng: channels,", "unknown key")),
+        ({"versions": []}, ("$.versions: phải có ít nhất một phiên bản quy định", "must list at least one")),
     ],
 )
-def test_entry_problems_name_their_path(change: dict[str, Any], expected: str) -> None:
+def test_entry_problems_name_their_path(change: dict[str, Any], expected: tuple[str, str]) -> None:
+    """Vietnamese first, with the path; the English after " / " (what a page shows is the Vietnamese part)."""
     entry, problems = check_entry(entry_data(**change))
     assert entry is None
-    assert any(p.startswith(expected) for p in problems), problems
+    vi, en = expected
+    assert any(vietnamese(p).startswith(vi) and en in english(p) for p in problems), problems
 
 
 def test_every_problem_of_a_version_is_reported_at_once() -> None:
@@ -87,21 +96,22 @@ def test_every_problem_of_a_version_is_reported_at_once() -> None:
     _, problems = check_entry(entry_data(versions=[version]))
     text = "\n".join(problems)
     for expected in (
-        "$.versions[0].valid_from: invalid date '2025-02-30'",
-        "$.versions[0].levels[0]: 'hamlet' is not one of",
-        "$.versions[0].time_limit.days: must be a whole number ≥ 0, got -1",
-        "$.versions[0].fee_vnd: must be a whole number of đồng",
-        "$.versions[0].papers[0].form: 'photocopy' is not one of",
-        "$.versions[0].papers[1].count: must be a whole number ≥ 1, got 0",
-        "$.versions[0].papers[3].key: duplicate paper key 'giay_de_nghi'",
+        '$.versions[0].valid_from: ngày "2025-02-30" không có thật hoặc sai dạng năm-tháng-ngày',
+        '$.versions[0].levels[0]: giá trị "hamlet" không dùng được; chọn một trong: province, district, commune',
+        "$.versions[0].time_limit.days: phải là số nguyên từ 0 trở lên, đang ghi -1",
+        '$.versions[0].fee_vnd: phải là số đồng, số nguyên từ 0 trở lên, đang ghi "free"',
+        '$.versions[0].papers[0].form: giá trị "photocopy" không dùng được',
+        "$.versions[0].papers[1].count: phải là số nguyên từ 1 trở lên, đang ghi 0",
+        '$.versions[0].papers[3].key: mã giấy tờ "giay_de_nghi" bị trùng với một giấy tờ khác',
     ):
         assert expected in text, text
+    assert "must be a whole number ≥ 0, got -1" in text  # the English stays, after " / "
 
 
 def test_overlapping_versions_are_refused() -> None:
     first, second = copy.deepcopy(HOUSEHOLD["versions"])
     first["valid_to"] = "2025-07-01"  # the day the next one starts
-    with pytest.raises(CatalogueError, match="must end .* before version 2025-07-01 starts"):
+    with pytest.raises(CatalogueError, match=r"phải hết hiệu lực \(valid_to\) trước ngày phiên bản 2025-07-01 bắt đầu"):
         parse_entry(entry_data(versions=[first, second]))
 
 
@@ -126,10 +136,10 @@ def test_source_problems_name_their_path() -> None:
     _, problems = check_entry(entry_data(sources=sources))
     text = "\n".join(problems)
     for expected in (
-        "$.sources[1]: needs a url or a reference",
-        "$.sources[2].consulted: invalid date '07/12/2026'",
-        "$.sources[2].facts[0]: 'colour' is not one of code, name, level, time_limit, fee, legal_basis, papers",
-        "$.sources[3]: must be an object",
+        "$.sources[1]: phải ghi địa chỉ trang (url) hoặc văn bản tham chiếu (reference)",
+        '$.sources[2].consulted: ngày "07/12/2026" không có thật',
+        '$.sources[2].facts[0]: giá trị "colour" không dùng được; chọn một trong: code, name, level, time_limit, fee,',
+        "$.sources[3]: phải là một đối tượng JSON {…} / must be an object",
     ):
         assert expected in text, text
     assert not any(p.startswith("$.sources[0]") for p in problems)
@@ -154,9 +164,9 @@ def test_a_withdrawn_procedure_is_not_offered_but_its_versions_stay() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"withdrawn_on": "07/12/2026"}, "$.withdrawn_on: invalid date '07/12/2026'"),
-        ({"replaces": "2.000575"}, "$.replaces: must list procedure codes"),
-        ({"replaces": ["1.001612"]}, "$.replaces: lists the entry's own code 1.001612"),
+        ({"withdrawn_on": "07/12/2026"}, '$.withdrawn_on: ngày "07/12/2026" không có thật'),
+        ({"replaces": "2.000575"}, '$.replaces: phải liệt kê các mã thủ tục, đang ghi "2.000575"'),
+        ({"replaces": ["1.001612"]}, "$.replaces: không được ghi chính mã của thủ tục này (1.001612)"),
     ],
 )
 def test_withdrawal_problems_name_their_path(change: dict[str, Any], expected: str) -> None:

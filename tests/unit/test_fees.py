@@ -66,10 +66,17 @@ def test_the_shipped_catalogue_marks_the_fees_provinces_set() -> None:
 def test_a_province_fee_ships_as_zero() -> None:
     version = dict(copy.deepcopy(HOUSEHOLD["versions"][1]), fee_vnd=50000, fee_set_by="province")
     _, problems = check_entry(entry_data(versions=[version]))
-    assert any(p.startswith("$.versions[0].fee_vnd: must be 0 when the province sets the fee") for p in problems)
+    assert any(
+        p.startswith("$.versions[0].fee_vnd: phải ghi 0 khi lệ phí do Hội đồng nhân dân cấp tỉnh quyết định")
+        and p.endswith("/ must be 0 when the province sets the fee: the amount is each agency's value in fees.json")
+        for p in problems
+    ), problems
     version["fee_set_by"] = "commune"
     _, problems = check_entry(entry_data(versions=[version]))
-    assert any(p.startswith("$.versions[0].fee_set_by: 'commune' is not one of national, province") for p in problems)
+    assert any(
+        p.startswith('$.versions[0].fee_set_by: giá trị "commune" không dùng được; chọn một trong: national, province')
+        for p in problems
+    ), problems
 
 
 def test_an_agency_row_beats_every_agency_and_the_latest_resolution_applies() -> None:
@@ -135,15 +142,19 @@ def test_fee_table_problems_name_their_row() -> None:
     fees, problems = check_fee_table(data)
     text = "\n".join(problems)
     for expected in (
-        "fees.json: $.fees[0].agencies: must list agency codes",
-        "fees.json: $.fees[0].amount_vnd: must be a whole number of đồng ≥ 0, got -5",
-        "fees.json: $.fees[0].valid_from: must be a date YYYY-MM-DD, got '2025-13-01'",
-        "fees.json: $.fees[0].colour: unknown key",
-        "fees.json: $.fees[1].source: must name the resolution",
+        'fees.json: $.fees[0].agencies: phải liệt kê mã các cơ quan áp dụng (hoặc "*" cho mọi cơ quan)',
+        "fees.json: $.fees[0].amount_vnd: phải là số đồng, số nguyên từ 0 trở lên, đang ghi -5 / "
+        "must be a whole number of đồng ≥ 0, got -5",
+        "fees.json: $.fees[0].valid_from: phải là một ngày viết theo dạng năm-tháng-ngày (ví dụ 2025-07-01), đang ghi "
+        '"2025-13-01"',
+        "fees.json: $.fees[0].colour: mục này không có trong mẫu bảng lệ phí",
+        "fees.json: $.fees[1].source: phải ghi nghị quyết của Hội đồng nhân dân cấp tỉnh quy định mức thu",
     ):
         assert expected in text, text
     assert fees.rows == ()
-    assert check_fee_table([1, 2])[1] == ['fees.json: must be an object {"fees": [...]}']
+    assert check_fee_table([1, 2])[1] == [
+        'fees.json: bảng lệ phí phải có dạng {"fees": [...]} / must be an object {"fees": [...]}'
+    ]
 
 
 def structures() -> list[AgencyStructure]:

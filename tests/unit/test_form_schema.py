@@ -13,6 +13,7 @@ import pytest
 from dossiers.errors import InvalidInput
 from dossiers.form_schema import MAX_ROWS, SCHEMA_URI, field_errors, parse
 from dossiers.model import FormSchema, Procedure
+from dossiers.problems import english, vietnamese
 from dossiers.text_rules import LIST_ITEMS_MAX, check_form
 from services.catalogue import BUILT_IN
 
@@ -166,37 +167,100 @@ def test_fields_follow_x_order_and_groups_their_first_field() -> None:
 @pytest.mark.parametrize(
     ("at", "change", "expected"),
     [
-        ("", {"$schema": "http://json-schema.org/draft-07/schema#"}, "forms/test.json#/$schema: must be"),
-        ("properties/name", {"minLength": -1}, "forms/test.json#/properties/name/minLength: not a valid JSON Schema"),
-        ("properties/name", {"type": "strin"}, "forms/test.json#/properties/name/type: not a valid JSON Schema"),
-        ("", {"required": "name"}, "forms/test.json#/required: not a valid JSON Schema"),
-        ("properties/name", {"x-label": None}, "forms/test.json#/properties/name/x-label: missing"),
-        ("properties/name", {"x-label": {"vi": "Tên"}}, "forms/test.json#/properties/name/x-label: must be"),
-        ("properties/name", {"x-label": {"vi": "", "en": "Name"}}, "#/properties/name/x-label: must be"),
-        ("properties/name", {"x-lable": {"vi": "a", "en": "b"}}, "#/properties/name/x-lable: unknown hint"),
-        ("properties/name", {"x-widget": "slider"}, "#/properties/name/x-widget: 'slider' is not one of"),
-        ("properties/name", {"x-widget": "money"}, "#/properties/name/x-widget: 'money' does not fit a field of kind"),
-        ("properties/name", {"x-group": "nowhere"}, "#/properties/name/x-group: 'nowhere' is not declared"),
-        ("properties/name", {"x-order": "1"}, "#/properties/name/x-order: must be a whole number"),
-        ("properties/members", {"x-rows": 99}, "#/properties/members/x-rows: must be a whole number from 1 to 30"),
-        ("properties/name", {"type": "boolean"}, "#/properties/name/type: must be one of the types the pages show"),
-        ("properties/lines", {"items": {"type": "integer"}}, "#/properties/lines/items: a list holds texts"),
-        ("", {"additionalProperties": None}, "forms/test.json#/additionalProperties: must be false"),
-        ("", {"type": "array"}, 'forms/test.json#/type: the form is an object: "type": "object"'),
-        ("", {"required": ["name", "nobody"]}, "forms/test.json#/required/1: 'nobody' is not one of the properties"),
-        ("", {"x-groups": {"owner": "Chủ hộ"}}, "forms/test.json#/x-groups/owner: must be"),
+        (
+            "",
+            {"$schema": "http://json-schema.org/draft-07/schema#"},
+            'forms/test.json#/$schema: phải ghi "https://json-schema.org/draft/2020-12/schema"',
+        ),
+        (
+            "properties/name",
+            {"minLength": -1},
+            "forms/test.json#/properties/name/minLength: không đúng quy tắc JSON Schema 2020-12: giá trị -1",
+        ),
+        (
+            "properties/name",
+            {"type": "strin"},
+            'forms/test.json#/properties/name/type: không đúng quy tắc JSON Schema 2020-12: giá trị "strin"',
+        ),
+        ("", {"required": "name"}, "forms/test.json#/required: không đúng quy tắc JSON Schema 2020-12"),
+        (
+            "properties/name",
+            {"x-label": None},
+            'forms/test.json#/properties/name/x-label: thiếu nhãn tiếng Việt và tiếng Anh, hãy ghi {"vi": "…", "en"',
+        ),
+        (
+            "properties/name",
+            {"x-label": {"vi": "Tên"}},
+            'forms/test.json#/properties/name/x-label: phải ghi {"vi": "…", "en": "…"} với hai nội dung',
+        ),
+        ("properties/name", {"x-label": {"vi": "", "en": "Name"}}, '#/properties/name/x-label: phải ghi {"vi"'),
+        (
+            "properties/name",
+            {"x-lable": {"vi": "a", "en": "b"}},
+            "#/properties/name/x-lable: chỉ dẫn hiển thị không có trong danh sách dùng được (x-group, x-hint,",
+        ),
+        (
+            "properties/name",
+            {"x-widget": "slider"},
+            '#/properties/name/x-widget: kiểu ô nhập "slider" không có; chọn một trong: date, id-number, money,',
+        ),
+        (
+            "properties/name",
+            {"x-widget": "money"},
+            '#/properties/name/x-widget: kiểu ô nhập "money" không dùng được cho trường loại text',
+        ),
+        (
+            "properties/name",
+            {"x-group": "nowhere"},
+            '#/properties/name/x-group: nhóm "nowhere" chưa được khai báo trong /x-groups (đã khai báo: owner, work)',
+        ),
+        ("properties/name", {"x-order": "1"}, '#/properties/name/x-order: phải là một số nguyên, đang ghi "1"'),
+        (
+            "properties/members",
+            {"x-rows": 99},
+            "#/properties/members/x-rows: phải là một số nguyên từ 1 đến 30, đang ghi 99",
+        ),
+        (
+            "properties/name",
+            {"type": "boolean"},
+            "#/properties/name/type: kiểu dữ liệu phải là một kiểu trang tờ khai hiển thị được",
+        ),
+        (
+            "properties/lines",
+            {"items": {"type": "integer"}},
+            '#/properties/lines/items: danh sách chỉ chứa văn bản ({"type": "string"}) hoặc các dòng',
+        ),
+        (
+            "",
+            {"additionalProperties": None},
+            "forms/test.json#/additionalProperties: phải ghi false: tờ khai chỉ có các trường đã nêu",
+        ),
+        ("", {"type": "array"}, 'forms/test.json#/type: tờ khai phải là một đối tượng, hãy ghi "type": "object"'),
+        (
+            "",
+            {"required": ["name", "nobody"]},
+            'forms/test.json#/required/1: trường bắt buộc "nobody" không có trong properties',
+        ),
+        ("", {"x-groups": {"owner": "Chủ hộ"}}, 'forms/test.json#/x-groups/owner: phải ghi {"vi": "…", "en": "…"}'),
         (
             "",
             {"properties": {"Ten": {"type": "string", "x-label": {"vi": "T", "en": "N"}}}},
-            "#/properties/Ten: a field",
+            "#/properties/Ten: tên trường chỉ gồm chữ thường không dấu a-z, chữ số 0-9 và dấu _",
         ),
     ],
 )
 def test_a_bad_schema_or_hint_is_refused_naming_the_file_and_pointer(
     at: str, change: dict[str, Any], expected: str
 ) -> None:
+    """Each problem names the file and the JSON pointer, says what is wrong in Vietnamese, then in English."""
     problems = problems_of(change, at)
-    assert any(expected in p for p in problems), problems
+    assert any(expected in vietnamese(p) and vietnamese(p) != p for p in problems), problems
+
+
+def test_the_english_follows_the_vietnamese() -> None:
+    (problem,) = problems_of({"x-order": "1"}, "properties/name")
+    assert vietnamese(problem) == 'forms/test.json#/properties/name/x-order: phải là một số nguyên, đang ghi "1"'
+    assert english(problem) == "must be a whole number, got '1'"
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -82,11 +82,12 @@ def test_the_2025_forms_have_the_fields_the_2018_ones_lacked() -> None:
 
 def test_a_2025_template_is_checked_against_its_own_set() -> None:
     data = {"form": "mau-07", "name": "Sổ theo dõi hồ sơ", "texts": {}}
-    assert check_template(data, "mau-07")[0].endswith(
-        "field 'form' must be one of mau-01, mau-02, mau-03, mau-04, mau-05, mau-06 (found 'mau-07')"
-    )
+    assert check_template(data, "mau-07") == [
+        "template: trường 'form' phải là một trong: mau-01, mau-02, mau-03, mau-04, mau-05, mau-06 (đang ghi "
+        "'mau-07') / field 'form' must be one of mau-01, mau-02, mau-03, mau-04, mau-05, mau-06 (found 'mau-07')"
+    ]
     problems = check_template(data, "mau-07", edition="2025")
-    assert "template: mau-07: missing required field 'texts.book'" in problems
+    assert "template: mau-07: thiếu trường bắt buộc 'texts.book' / missing required field 'texts.book'" in problems
 
 
 def _apology() -> ApologyData:

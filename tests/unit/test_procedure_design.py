@@ -11,6 +11,7 @@ from pathlib import Path
 from documents.result_templates import check_template_text
 from dossiers.form_schema import parse
 from services.procedure_design import (
+    approval_before_signature,
     dated,
     desk_steps,
     own_process_id,
@@ -19,7 +20,7 @@ from services.procedure_design import (
     skeleton_form,
     skeleton_template,
 )
-from workflows.introspect import process_ids
+from workflows.introspect import BPMN_NS, CAMUNDA_NS, process_ids
 from workflows.lint import lint_bpmn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +72,33 @@ def test_the_desk_needs_the_leaders_signing_step_the_clerks_number_and_the_hand_
     no_return = no_return.replace('sourceRef="return_result"', 'sourceRef="hand_over"')
     assert any("'return_result'" in p for p in desk_steps(no_return.encode(), has_result=True))
     assert any("không có văn bản kết quả" in p for p in desk_steps(ISSUED.encode(), has_result=False))
+
+
+def test_a_step_leading_straight_to_the_result_must_be_the_leaders_approval() -> None:
+    """The desk asks whoever completes a step before the signature for a certificate and signs for ``approve_by``."""
+    assert approval_before_signature(ISSUED.encode()) == []
+    skipped = ISSUED.replace(
+        'sourceRef="decision_gateway" targetRef="approve">', 'sourceRef="decision_gateway" targetRef="prepare_result">'
+    )
+    [problem] = approval_before_signature(skipped.encode())
+    vi, en = problem.split(" / ", 1)
+    assert "bước 'Thẩm định hồ sơ' (mã bước 'review', vai trò Chuyên viên)" in vi, vi
+    assert "'Lãnh đạo phê duyệt' (mã bước 'approve', vai trò Lãnh đạo)" in vi and "'Lập văn bản kết quả'" in vi
+    assert "step 'review'" in en
+    by_specialist = re.sub(r'(id="approve"[^>]*candidateGroups=")leader"', r'\1specialist"', ISSUED)
+    [problem] = approval_before_signature(by_specialist.encode())
+    assert "(mã bước 'approve', vai trò Chuyên viên)" in problem
+    # the result prepared with no step of a person before it: no one approved, no one to sign
+    straight = f"""<bpmn:definitions xmlns:bpmn="{BPMN_NS}" xmlns:camunda="{CAMUNDA_NS}" id="d">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="received" />
+    <bpmn:sequenceFlow id="f1" sourceRef="received" targetRef="prepare_result" />
+    <bpmn:serviceTask id="prepare_result" camunda:type="external" camunda:topic="result.prepare" />
+    <bpmn:sequenceFlow id="f2" sourceRef="prepare_result" targetRef="sign_result" />
+    <bpmn:userTask id="sign_result" camunda:candidateGroups="leader" />
+  </bpmn:process>
+</bpmn:definitions>"""
+    [problem] = approval_before_signature(straight.encode())
+    assert problem.startswith(
+        "không có bước nào do cán bộ thực hiện dẫn tới chữ ký văn bản kết quả; trước bước 'Lập văn"
+    )

@@ -82,7 +82,8 @@ def test_an_unknown_placeholder_is_refused_with_its_line_and_field() -> None:
     [(line, pointer, message)] = problems_of(data)
     assert pointer == "/paragraphs/1/text"
     assert line == line_of(text, "{adress}")
-    assert "unknown placeholder {adress}" in message
+    assert message.startswith(f"dòng {line}, trường /paragraphs/1/text: {{adress}} không phải là dữ liệu của hồ sơ")
+    assert message.split(" / ")[-1].startswith(f"line {line}, /paragraphs/1/text: unknown placeholder {{adress}}")
 
 
 def test_a_missing_field_names_the_line_of_its_parent() -> None:
@@ -91,7 +92,10 @@ def test_a_missing_field_names_the_line_of_its_parent() -> None:
     [(line, pointer, message)] = problems_of(data)
     assert pointer == "/document/sign_reason"
     assert line == line_of(text_of(data), '"document"')
-    assert "missing required field" in message
+    assert message == (
+        f"dòng {line}, trường /document/sign_reason: thiếu trường bắt buộc / "
+        f"line {line}, /document/sign_reason: missing required field"
+    )
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -109,7 +113,8 @@ def test_invalid_json_names_its_line() -> None:
     template, [problem] = check_template_text(text, "t.json")
     assert template is None
     assert problem.line == line_of(text, '"paragraphs"')
-    assert "invalid JSON" in str(problem)
+    assert str(problem).startswith(f"dòng {problem.line}, trường /: JSON không hợp lệ ở cột")
+    assert "invalid JSON" in problem.english()
 
 
 def test_a_format_outside_the_list_and_broken_braces_are_refused() -> None:
@@ -242,11 +247,17 @@ CATALOGUE_ENTRY = ROOT / "motcua" / "data" / "procedures" / "1.001612.json"
     [
         ({"template": "1.001612.json"}, None),
         ({"renderer": "birth_certificate"}, None),
-        ({"template": "a.json", "renderer": "birth_certificate"}, "$.result: must be"),
-        ({}, "$.result: must be"),
-        ({"template": "../etc/passwd"}, "$.result.template: must be a file name ending in .json"),
-        ({"renderer": "no such"}, "$.result.renderer: must be the name of a built-in renderer"),
-        ({"template": "a.json", "seal": True}, "$.result.seal: unknown key"),
+        (
+            {"template": "a.json", "renderer": "birth_certificate"},
+            '$.result: phải ghi một trong hai: {"template": "<tệp>.json"} hoặc {"renderer": "<tên>"} / must be',
+        ),
+        ({}, "$.result: phải ghi một trong hai"),
+        ({"template": "../etc/passwd"}, '$.result.template: phải là tên tệp mẫu kết quả có đuôi .json, đang ghi "../'),
+        (
+            {"renderer": "no such"},
+            '$.result.renderer: phải là tên một bộ tạo văn bản kết quả có sẵn, đang ghi "no such"',
+        ),
+        ({"template": "a.json", "seal": True}, "$.result.seal: mục này không có trong mẫu danh mục"),
     ],
 )
 def test_the_catalogue_entry_names_its_result(result: dict[str, Any], expected: str | None) -> None:

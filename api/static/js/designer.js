@@ -12,6 +12,10 @@
  * 2. The form: the JSON Schema textarea is previewed as the desk draws it (POST …/xem-truoc-bieu-mau, debounced);
  *    "Thêm trường" buttons insert a field skeleton.
  * 3. The papers of the catalogue entry: "Thêm giấy tờ" adds a row.
+ * 4. Unsaved edits: each save posts one section's form and reloads the page, so an edit in another section would be
+ *    lost. A section is marked dirty on input (or a change in the modeler); leaving the page warns (beforeunload),
+ *    and posting any form while ANOTHER section is dirty asks first ("Phần … có thay đổi chưa lưu"). The reload
+ *    after a save starts clean; a save the server refused comes back with its text marked unsaved (data-unsaved).
  *
  * The choices (roles, topics, standard steps, kinds of step) come from the page (#designer-palette, JSON made by
  * the server with their Vietnamese labels). The bpmn.io watermark the modeler draws stays visible (licence).
@@ -45,6 +49,11 @@
     badJson: EN ? "The form is not valid JSON yet: " : "Biểu mẫu chưa phải JSON hợp lệ: ",
     previewFailed: EN ? "The preview could not be loaded." : "Không tải được bản xem trước.",
     newField: EN ? "New field" : "Trường mới",
+    unsaved: function (names) {
+      return EN
+        ? "Unsaved changes in: " + names.join(", ") + ". They are lost when the page reloads. Continue?"
+        : "Phần " + names.join(", ") + " có thay đổi chưa lưu; tiếp tục thì các thay đổi đó sẽ mất khi trang tải lại. Vẫn tiếp tục?";
+    },
   };
 
   function $(id) {
@@ -196,6 +205,9 @@
       return true;
     }
 
+    eventBus.on("commandStack.changed", function () {
+      markDirty(form);
+    });
     eventBus.on("selection.changed", function (event) {
       show(event.newSelection && event.newSelection.length === 1 ? event.newSelection[0] : null);
     });
@@ -335,6 +347,7 @@
         field["x-order"] = n * 10;
         schema.properties[key] = field;
         textarea.value = JSON.stringify(schema, null, 2);
+        markDirty(textarea.form);
         refresh();
       });
     });
@@ -361,11 +374,70 @@
         else if (input.tagName === "INPUT") input.value = /count$/.test(input.name) ? "1" : "";
       });
       body.appendChild(copy);
+      markDirty(button.form);
       copy.querySelector('[name$=".name"]').focus();
     });
   }
 
+  // ------------------------------------------------------------------ unsaved edits
+
+  var SECTION_FORMS = ["form.designer-entry", "#process-form", "#form-form", "#template-form"];
+  var dirty = []; // the section forms with unsaved edits
+  var leaving = false; // a post the administrator agreed to: no second warning as the page unloads
+
+  function sectionName(form) {
+    var section = form && form.closest("section");
+    var heading = section && section.querySelector("h2");
+    var text = heading ? heading.textContent.replace(/^\s*\d+\.\s*/, "").trim() : "";
+    return "“" + text + "”";
+  }
+
+  function markDirty(form) {
+    if (!form || dirty.indexOf(form) >= 0 || !SECTION_FORMS.some(function (q) { return form.matches(q); })) return;
+    dirty.push(form);
+    form.setAttribute("data-dirty", "");
+  }
+
+  function trackUnsaved() {
+    SECTION_FORMS.forEach(function (query) {
+      var form = document.querySelector(query);
+      if (!form) return;
+      var mark = function () {
+        markDirty(form);
+      };
+      form.addEventListener("input", mark);
+      form.addEventListener("change", mark);
+      if (form.hasAttribute("data-unsaved")) markDirty(form);
+    });
+    // capture: runs before a form's own submit handler (the modeler's), which it may stop
+    document.addEventListener(
+      "submit",
+      function (event) {
+        var form = event.target;
+        var submitter = event.submitter;
+        if (submitter && submitter.getAttribute("formtarget")) return; // the PDF preview opens in the frame
+        var others = dirty.filter(function (f) {
+          return f !== form;
+        });
+        if (others.length && !window.confirm(TEXT.unsaved(others.map(sectionName)))) {
+          event.preventDefault();
+          event.stopImmediatePropagation();
+          return;
+        }
+        leaving = true; // the submit event comes after the browser's own checks: the page is left
+      },
+      true
+    );
+    window.addEventListener("beforeunload", function (event) {
+      if (leaving || !dirty.length) return;
+      event.preventDefault();
+      event.returnValue = TEXT.unsaved(dirty.map(sectionName));
+      return event.returnValue;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    trackUnsaved();
     startModeler(palette());
     formPreview();
     paperRows();
