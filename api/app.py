@@ -519,6 +519,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     from api.evidence_routes import evidence_router
 
     app.include_router(evidence_router(runtime))
+    from api.pki_routes import pki_router
+
+    app.include_router(pki_router(runtime))  # the development PKI's CRLs under /pki/ (MOTCUA_PKI_PUBLIC_URL)
     from api.diagram import diagram_router
 
     app.include_router(diagram_router(runtime))

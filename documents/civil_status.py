@@ -63,6 +63,7 @@ from documents.layout import (
     upper,
     wrapped_centered,
 )
+from documents.pdfa import ArchivalCanvas, mark_writer
 from dossiers.calendar import VN_TZ
 
 __all__ = [
@@ -417,8 +418,9 @@ def page_sizes(pdf: bytes) -> list[tuple[float, float]]:
 
 def certified_copy(original: bytes, certification_page: bytes) -> bytes:
     """A new PDF: every page of ``original`` (drawn as it looks, without its annotations, form fields or
-    signatures: a copy shows the content) followed by the certification page. Raises ``ValueError`` for a file
-    that is not a readable PDF."""
+    signatures: a copy shows the content) followed by the certification page, with the PDF/A-2b catalog and
+    metadata (:func:`documents.pdfa.mark_writer`; the copy is PDF/A when the original's pages are). Raises
+    ``ValueError`` for a file that is not a readable PDF."""
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.generic import pdf_name
     from pyhanko.pdf_utils.misc import PdfError
@@ -449,6 +451,15 @@ def certified_copy(original: bytes, certification_page: bytes) -> bytes:
                     }
                 )
                 writer.insert_page(page)
+        info = sources[1].trailer_view.get("/Info")
+        info = info.get_object() if info is not None else {}
+        mark_writer(
+            writer,
+            title=str(info.get("/Title", "")),
+            author=str(info.get("/Author", "")),
+            subject=str(info.get("/Subject", "")),
+            moment=dt.datetime.now(dt.UTC),
+        )
         out = io.BytesIO()
         writer.write(out)
     except (PdfError, KeyError, TypeError, IndexError) as exc:
@@ -467,7 +478,7 @@ def image_as_pdf(image: bytes) -> bytes:
     scale = min((PAGE_WIDTH - 2 * margin) / width, (PAGE_HEIGHT - 2 * margin) / height)
     w, h = width * scale, height * scale
     buffer = io.BytesIO()
-    c = Canvas(buffer, pagesize=A4, invariant=True)
+    c = ArchivalCanvas(buffer, pagesize=A4, invariant=True)
     c.drawImage(reader, (PAGE_WIDTH - w) / 2, (PAGE_HEIGHT - h) / 2, w, h)
     c.showPage()
     c.save()

@@ -16,6 +16,8 @@ below 10 and for months 1 and 2), ``17 giờ 00 phút``. Calendar dates (a date 
 :class:`datetime.date` values.
 
 Output is deterministic: the same data gives the same bytes (reportlab's *invariant* mode).
+
+Every canvas is a :class:`documents.pdfa.ArchivalCanvas`: the files are PDF/A-2b (archived for decades).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Frame, KeepInFrame, Paragraph, Table, TableStyle
 
+from documents.pdfa import ArchivalCanvas
 from dossiers.calendar import VN_TZ
 
 # --------------------------------------------------------------------------------------------------------------
@@ -390,8 +393,9 @@ def qr_block(url: str, caption: str, size: float) -> Table:
 
 
 def canvas(buffer: io.BytesIO, title: str, author: str, subject: str) -> Canvas:
-    """An A4 canvas writing to ``buffer`` in invariant mode (same data, same bytes), with its document info."""
-    c = Canvas(buffer, pagesize=A4, invariant=True, initialFontName=REGULAR, initialFontSize=12, lang="vi-VN")
+    """An A4 canvas writing to ``buffer`` in invariant mode (same data, same bytes), with its document info; the
+    file is PDF/A-2b (:mod:`documents.pdfa`)."""
+    c = ArchivalCanvas(buffer, pagesize=A4, invariant=True, initialFontName=REGULAR, initialFontSize=12, lang="vi-VN")
     c.setTitle(title)
     c.setAuthor(author)
     c.setSubject(subject)

@@ -32,6 +32,7 @@ from documents.layout import (
     style,
     upper,
 )
+from documents.pdfa import ArchivalCanvas
 from documents.templating import Templates, default_templates
 from dossiers.calendar import VN_TZ
 
@@ -231,7 +232,7 @@ def render_tracking_register(
         initialFontName=REGULAR,  # no base-14 font anywhere
         initialFontSize=10,
     )
-    doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
+    doc.build(story, onFirstPage=page_number, onLaterPages=page_number, canvasmaker=ArchivalCanvas)
     assert seal.placed is not None
     return out.getvalue(), seal.placed
 

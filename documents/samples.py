@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 
 from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen.canvas import Canvas
 
 from documents.layout import BOLD, REGULAR, register_fonts
+from documents.pdfa import ArchivalCanvas
 
 
 def sample_pdf(title: str, body: str = "Bản điện tử do chương trình mô phỏng tạo ra.") -> bytes:
     """A one-page A4 PDF with a title and a line of text, in the embedded Noto Serif."""
     register_fonts()
     out = io.BytesIO()
-    canvas = Canvas(out, pagesize=A4, invariant=True)
+    canvas = ArchivalCanvas(out, pagesize=A4, invariant=True)
     canvas.setFont(BOLD, 14)
     canvas.drawString(72, 770, title)
     canvas.setFont(REGULAR, 11)

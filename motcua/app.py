@@ -339,7 +339,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         accounts=accounts,
         fees=read_fee_tables(fee_tables(settings))[0],
     )
-    pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase)
+    pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase, public_url=settings.pki_public_url)
     keys = load_key_provider(
         pki=pki,
         module=settings.pkcs11_module,
@@ -348,8 +348,14 @@ def build_runtime(settings: Settings, clock: Clock | None = None, store: Documen
         keys=settings.pkcs11_keys,
     )
     images = settings.pki_dir / "images"
-    signer = PadesSigner(pki, keys=keys, styles=decree30_styles(shop, images), timestamper_url=settings.tsa_url)
-    signatures = PersonalSignatures(db, clock, store, engine, shop, pki)
+    signer = PadesSigner(
+        pki,
+        keys=keys,
+        styles=decree30_styles(shop, images),
+        timestamper_url=settings.tsa_url,
+        trust_roots=signing_trust(settings, pki)[0],  # the configured roots (the TSA's too)
+    )
+    signatures = PersonalSignatures(db, clock, store, engine, shop, pki, evidence=signer.evidence)
     paperwork = Paperwork(
         db,
         clock,

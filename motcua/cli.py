@@ -710,12 +710,18 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     trust: Annotated[
         list[Path] | None,
-        typer.Option(help="PEM file of a trusted root (repeatable); replaces the configured roots."),
+        typer.Option(
+            help="PEM file of a trusted root (repeatable; the TSA's root too). Only these roots and what the file "
+            "carries (chain and revocation data in its DSS) are used: nothing of this installation."
+        ),
     ] = None,
     fetch: Annotated[bool | None, typer.Option("--fetch/--no-fetch", help="Fetch OCSP/CRL online.")] = None,
 ) -> None:
     """Check every signature of a PDF (AdES): signer, chain, time, timestamp, revocation, coverage, DocMDP.
-    Exit 0 only when all pass (TOTAL-PASSED)."""
+    Exit 0 only when all pass (TOTAL-PASSED).
+
+    Without --trust the installation's trust is used: MOTCUA_TRUST_ROOTS and, outside production, the development
+    PKI's root and its CRLs as local revocation data. With --trust only the given roots and the file itself."""
     from services.verification import validator_for
     from signing.ades import format_report, report_to_dict
 

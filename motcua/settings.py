@@ -132,7 +132,19 @@ class Settings(BaseSettings):
     verify_allow_fetching: bool = Field(
         False, description="Let signature validation fetch OCSP/CRL online (otherwise embedded and local data only)."
     )
-    tsa_url: str | None = Field(None, description="RFC 3161 time-stamping service: agency seals become PAdES B-T.")
+    tsa_url: str | None = Field(
+        None,
+        description="RFC 3161 time-stamping service: seals become PAdES B-LT, issued results (a seal over the "
+        "leader's signature) B-LTA, and the leader's signature gets its signature timestamp. The TSA's root must be "
+        "among MOTCUA_TRUST_ROOTS. Unset: every signature is B-B with its chain and revocation data embedded.",
+    )
+    pki_public_url: str = Field(
+        "http://127.0.0.1:8000/pki/",
+        pattern=r"^https?://\S+$",
+        description="Public address under which `motcua serve` publishes the development PKI's CRLs (`/pki/root.crl`, "
+        "`/pki/agency-ca.crl`); certificates issued from then on name it as their CRL distribution point. "
+        "Certificates issued before keep the address they were issued with.",
+    )
     audit_agency: str = Field(
         "000.00.00.H99",
         description="Agency whose seal key signs the audit log's checkpoints (the agency operating this installation).",

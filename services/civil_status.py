@@ -113,7 +113,7 @@ def copy_signer(shop: OneStopShop, base: Signer) -> Signer:
             return copy_style(COPY_FORM, agency.name)
         return base.styles(request) if base.styles is not None else None
 
-    return PadesSigner(base.pki, keys=base.keys, styles=style_for, timestamper_url=base.timestamper_url)
+    return base.restyled(style_for)
 
 
 def civil_fields(pdf: bytes) -> bytes:

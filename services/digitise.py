@@ -42,7 +42,7 @@ def copy_signer(desk: DossierDesk, base: Signer) -> Signer:
         agency = desk.agency(request.signer.removeprefix("agency:"))
         return copy_style(SAO_Y, agency.name)
 
-    return PadesSigner(base.pki, keys=base.keys, styles=style_for, timestamper_url=base.timestamper_url)
+    return base.restyled(style_for)
 
 
 class Digitiser:

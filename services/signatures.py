@@ -33,6 +33,7 @@ from persistence import pending_signatures as store
 from persistence.uow import Database, transaction
 from services.ports import DossierDesk
 from services.shop import stored_object
+from signing.ltv import Evidence
 from signing.pki import DevelopmentPki
 from signing.two_step import PreparedSignature, finish, prepare
 
@@ -90,7 +91,11 @@ class PersonalSignatures:
         desk: DossierDesk,
         pki: DevelopmentPki,
         sign_activity: str = "sign_result",
+        *,
+        evidence: Callable[[], Evidence] | None = None,
     ) -> None:
+        """``evidence``: what a finished signature embeds (the TSA's timestamp, the chain and revocation data), the
+        same as the agency's seals (:meth:`signing.pades.PadesSigner.evidence`); None: a bare B-B signature."""
         self.db = db
         self.clock = clock
         self.store = store
@@ -98,6 +103,7 @@ class PersonalSignatures:
         self.desk = desk
         self.pki = pki
         self.sign_activity = sign_activity
+        self.evidence = evidence
         self._letter_finisher: Callable[[str], Any] | None = None
 
     def on_letter_signed(self, finisher: Callable[[str], Any]) -> None:
@@ -125,7 +131,10 @@ class PersonalSignatures:
             if existing is not None:
                 return existing
         chain = self.pki.public_chain(f"person:{username}")
-        prepared = prepare(pdf, chain, request, appearance=appearance, now=self.clock.now())
+        timestamp_room = self.evidence is not None and bool(self.evidence().timestamper_url)
+        prepared = prepare(
+            pdf, chain, request, appearance=appearance, now=self.clock.now(), timestamp_room=timestamp_room
+        )
         pending_id = str(uuid.uuid4())
         with transaction(self.db) as conn:
             store.add(
@@ -190,7 +199,8 @@ class PersonalSignatures:
         """Check the device's signature value, embed it, store the signed PDF and complete the signing task."""
         row = self._row_for(person, pending_id)
         prepared = PreparedSignature.from_bytes(row.state.encode("ascii"))
-        signed = finish(prepared, signature_value, now=self.clock.now())  # InvalidInput on a mismatch
+        evidence = self.evidence() if self.evidence is not None else None
+        signed = finish(prepared, signature_value, now=self.clock.now(), evidence=evidence)  # InvalidInput: mismatch
         dossier_row = self.desk.dossier_row(row.dossier_code)
         letter = row.document_kind in LETTER_KINDS
         tasks = [] if letter else self._signing_step(row.dossier_code)  # a letter waits on no process step

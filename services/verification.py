@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography import x509
 
-from dossiers.errors import InvalidInput, MotcuaError
+from dossiers.errors import InvalidInput, MotcuaError, NotFound
 from dossiers.model import Person
 from signing.ades import AdesValidator, report_to_dict
-from signing.pki import DevelopmentPki
+from signing.pki import CRL_NAMES, DevelopmentPki
 
 if TYPE_CHECKING:
     from services.shop import OneStopShop
@@ -46,16 +46,25 @@ def configured_roots(settings: TrustSettings | None, extra: list[Path] | None = 
 def validator_for(
     settings: TrustSettings, extra_roots: list[Path] | None = None, *, only_extra: bool = False
 ) -> AdesValidator:
-    """Trusted: the configured roots (or only ``extra_roots`` when ``only_extra``), plus the development PKI's root
-    outside production. The development PKI's CRLs are local revocation data."""
-    pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase)
+    """Trusted: the configured roots plus the development PKI's root outside production, whose CRLs are local
+    revocation data. ``only_extra``: only ``extra_roots`` and what the file carries (its DSS) — nothing of this
+    installation, so the result is what anyone holding the file and those roots gets (`motcua verify --trust`)."""
     if only_extra:
-        roots = configured_roots(None, extra_roots)
-    else:
-        roots = configured_roots(settings, extra_roots)
-        if settings.environment != "production":
-            roots += pki.trust_roots()
+        return AdesValidator(configured_roots(None, extra_roots), allow_fetching=settings.verify_allow_fetching)
+    pki = DevelopmentPki(settings.pki_dir, settings.key_passphrase)
+    roots = configured_roots(settings, extra_roots)
+    if settings.environment != "production":
+        roots += pki.trust_roots()
     return AdesValidator(roots, allow_fetching=settings.verify_allow_fetching, crls=pki.crls())
+
+
+def published_crl(pki: DevelopmentPki, name: str) -> bytes:
+    """The current CRL of the development PKI's CA ``name`` (``root`` or ``agency-ca``), DER, as `motcua serve`
+    publishes it at the address its certificates name; :class:`NotFound` for another name or a PKI without it."""
+    path = pki.crl_path(name) if name in CRL_NAMES else None
+    if path is None or not path.is_file():
+        raise NotFound("Không có danh sách thu hồi này.", "No such certificate revocation list.", name=name)
+    return path.read_bytes()
 
 
 class RecordedVerification:

@@ -25,18 +25,22 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, TypeVar, get_args
 
 import aiohttp
 from asn1crypto import x509 as asn1_x509
+from asn1crypto.crl import CertificateList
 from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.ades.api import CAdESSignedAttrSpec
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper, TimestampRequestError
+from pyhanko.sign.validation.dss import async_add_validation_info
 from pyhanko.stamp import BaseStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import (
@@ -84,6 +88,66 @@ def validation_context_for_signing(
     )
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What every signature the server makes carries beyond B-B, chosen in this one place from what is configured
+    (issue 19 point 1): the chain and its revocation data in the DSS always (B-B + revocation data is the floor,
+    so a file can be validated with nothing but itself and the trust root); with a TSA the signature timestamp
+    too (B-LT), and a document timestamp when a seal closes a document somebody already signed (an issued result
+    or a letter the head signed: B-LTA).
+
+    Revocation data comes from ``local_crls`` first (the development PKI's own CRLs: no network needed), then from
+    the CRL/OCSP addresses in the certificates (``allow_fetching``). Anchors for collecting it: ``trust_roots``
+    (the configured roots, which must include the TSA's) and the self-signed top of the signer's own chain — the
+    server's own key is not judged here, only documented."""
+
+    timestamper_url: str | None = None
+    trust_roots: tuple[TrustRoot, ...] = ()
+    local_crls: Callable[[], Iterable[bytes]] = field(default=lambda: ())
+    allow_fetching: bool = True
+
+    def level(self, *, closes_signed_document: bool) -> Level:
+        if not self.timestamper_url:
+            return "B-B"
+        return "B-LTA" if closes_signed_document else "B-LT"
+
+    def context(self, chain: Sequence[TrustRoot]) -> ValidationContext:
+        """A fresh validation context (it collects what it finds: one per signature) for the signer's ``chain``."""
+        certs = [to_asn1(cert) for cert in chain]
+        anchors = [to_asn1(cert) for cert in self.trust_roots] + [c for c in certs if c.self_signed != "no"]
+        return ValidationContext(
+            trust_roots=anchors,
+            other_certs=certs,
+            crls=[CertificateList.load(data) for data in self.local_crls()],
+            allow_fetching=self.allow_fetching,
+            # every address a certificate declares must answer; a chain that declares none has nothing to embed
+            revocation_mode="hard-fail",
+        )
+
+
+def add_revocation_data(pdf: bytes, field_name: str, validation_context: ValidationContext) -> bytes:
+    """Append the chain and revocation data of the signature in ``field_name`` (and of its timestamp) to the DSS,
+    with its VRI entry, in one incremental update (permitted after a DocMDP P=2 certification)."""
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        [signature] = [s for s in reader.embedded_signatures if s.field_name == field_name]
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput("Tệp PDF đã ký không đọc được.", f"The signed PDF cannot be read: {exc}") from exc
+    out = io.BytesIO()
+    try:
+        run_sync(
+            lambda: _releasing(
+                async_add_validation_info(signature, validation_context, output=out, force_write=True),
+                validation_context,
+            )
+        )
+    except MotcuaError:
+        raise
+    except (SigningError, PathValidationError, PathBuildingError, OSError, aiohttp.ClientError) as exc:
+        raise _signing_error(exc, field_name, None) from exc
+    return out.getvalue()
+
+
 def timestamper_for(
     url: str, *, timeout: int = TSA_TIMEOUT_SECONDS, headers: dict[str, str] | None = None
 ) -> TimeStamper:
@@ -117,6 +181,8 @@ def sign_pades(
     appearance_text_params: dict[str, str] | None = None,
     new_field_spec: fields.SigFieldSpec | None = None,
     now: dt.datetime | None = None,
+    revocation_data: bool = False,
+    bytes_reserved: int | None = None,
 ) -> bytes:
     """Return ``pdf`` with one more PAdES signature at ``level`` in field ``field_name`` (created invisible if absent).
 
@@ -129,6 +195,9 @@ def sign_pades(
     the local validity check of the signer's certificate (tests); pyHanko's own checks use the real time.
     ``stamp_style``, ``appearance_text_params`` and ``new_field_spec`` go to pyHanko's ``PdfSigner`` unchanged (the
     visible appearance; by default an existing field keeps its box and a new field is invisible).
+    ``revocation_data`` embeds the chain and revocation data (DSS) below B-LT too (B-B or B-T plus revocation
+    data; it needs a validation context like B-LT). ``bytes_reserved`` sizes ``/Contents`` (pyHanko measures a
+    dry run otherwise).
     """
     if level not in LEVELS:
         raise InvalidInput(
@@ -152,7 +221,8 @@ def sign_pades(
             "Dấu thời gian nội dung cần chữ ký mức B-T trở lên.",
             "A content timestamp needs level B-T or higher (the same TSA also timestamps the signature).",
         )
-    if level in LTV_LEVELS and validation_context is None:
+    embed = level in LTV_LEVELS or revocation_data
+    if embed and validation_context is None:
         raise InvalidInput(
             f"Chữ ký mức {level} cần cấu hình chứng thư gốc tin cậy để lấy thông tin thu hồi (OCSP/CRL).",
             f"A {level} signature needs a validation context (trust roots) to collect revocation data (OCSP/CRL).",
@@ -174,7 +244,7 @@ def sign_pades(
         location=location or None,
         certify=certify,
         docmdp_permissions=docmdp_permissions,
-        embed_validation_info=level in LTV_LEVELS,
+        embed_validation_info=embed,
         use_pades_lta=level == "B-LTA",
         timestamp_field_name=timestamp_field_name,
         validation_context=validation_context,
@@ -192,7 +262,9 @@ def sign_pades(
     try:
         run_sync(
             lambda: _releasing(
-                pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params=appearance_text_params),
+                pdf_signer.async_sign_pdf(
+                    writer, output=out, appearance_text_params=appearance_text_params, bytes_reserved=bytes_reserved
+                ),
                 validation_context,
             )
         )
@@ -342,6 +414,15 @@ def _signing_error(exc: BaseException, field_name: str, timestamper: TimeStamper
         )
     for cause in causes:
         if isinstance(cause, PathBuildingError):
+            if timestamper is not None:  # the TSA's chain is checked too: its root must be configured
+                return InvalidInput(
+                    "Chứng thư số của người ký hoặc của dịch vụ cấp dấu thời gian (TSA) không thuộc chứng thư gốc tin "
+                    "cậy nào (MOTCUA_TRUST_ROOTS phải có cả chứng thư gốc của TSA).",
+                    f"The signer's or the TSA's certificate does not chain to a configured trust root (the TSA's root "
+                    f"must be among MOTCUA_TRUST_ROOTS): {cause}",
+                    reason="certificate_untrusted",
+                    field=field_name,
+                )
             return InvalidInput(
                 "Chứng thư số của người ký không thuộc chứng thư gốc tin cậy nào.",
                 f"The signer's certificate does not chain to a configured trust root: {cause}",

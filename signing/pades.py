@@ -1,8 +1,10 @@
 """PAdES signatures by the server's own keys (agency seals), one incremental update per signature (DESIGN §7).
 
-:class:`PadesSigner` signs with a :class:`~signing.api.KeyProvider` (PKCS#12 files or a PKCS#11 token): PAdES B-B,
-or B-T through :mod:`signing.ltv` when a TSA is configured. Signatures are invisible unless the target field was
-created with a box; the Decree 30 appearances come from :mod:`signing.appearance` through ``styles``.
+:class:`PadesSigner` signs with a :class:`~signing.api.KeyProvider` (PKCS#12 files or a PKCS#11 token) at the level
+:class:`signing.ltv.Evidence` chooses from what is configured: B-B with the chain and revocation data embedded (no
+TSA), B-LT with a TSA, B-LTA when the seal closes a document a person already signed (results, letters).
+Signatures are invisible unless the target field was created with a box; the Decree 30 appearances come from
+:mod:`signing.appearance` through ``styles``.
 :func:`create_signature_fields` adds empty signature fields before the first signature.
 """
 
@@ -11,14 +13,15 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Mapping, Sequence
 
-from pyhanko.sign import fields, signers
+from pyhanko.sign import fields
 from pyhanko.stamp import BaseStampStyle as StampStyle
 
 from dossiers.errors import InvalidInput
 from dossiers.ports import SignatureRequest
 from signing.api import KeyProvider
+from signing.certs import TrustRoot
 from signing.keys.pkcs12 import Pkcs12Keys
-from signing.ltv import sign_pades
+from signing.ltv import Evidence, sign_pades
 from signing.pdf import (
     PLACEHOLDER_STAMP,
     bytes_reserved_for,
@@ -26,9 +29,7 @@ from signing.pdf import (
     open_for_signature,
     open_for_update,
     placeholder_text,
-    run_signing,
     signature_fields,
-    signature_metadata,
 )
 from signing.pki import DevelopmentPki
 
@@ -72,9 +73,12 @@ StyleFor = Callable[[SignatureRequest], StampStyle | None]
 
 
 class PadesSigner:
-    """:class:`~dossiers.ports.Signer` adapter for the server's own keys (agency seals): PAdES B-B
-    (ETSI.CAdES.detached, SHA-256) with a PKCS#12 file or a PKCS#11 token behind a :class:`KeyProvider`.
-    A person's key is refused here: personal signatures go through :mod:`signing.two_step`."""
+    """:class:`~dossiers.ports.Signer` adapter for the server's own keys (agency seals): PAdES (ETSI.CAdES.detached,
+    SHA-256) with a PKCS#12 file or a PKCS#11 token behind a :class:`KeyProvider`, at the level :meth:`evidence`
+    chooses. A person's key is refused here: personal signatures go through :mod:`signing.two_step`.
+
+    ``trust_roots``: the configured roots (the TSA's among them), anchors for collecting revocation data beside the
+    development PKI's root; the development PKI's CRLs are used without the network."""
 
     def __init__(
         self,
@@ -83,48 +87,57 @@ class PadesSigner:
         keys: KeyProvider | None = None,
         styles: StyleFor | None = None,
         timestamper_url: str | None = None,
+        trust_roots: Sequence[TrustRoot] = (),
     ) -> None:
         self.pki = pki
         self.keys: KeyProvider = keys or Pkcs12Keys(pki)
         self.styles = styles
-        self.timestamper_url = timestamper_url  # with a TSA the server's signatures are PAdES B-T
+        self.timestamper_url = timestamper_url
+        self.trust_roots = tuple(trust_roots)
+
+    def restyled(self, styles: StyleFor | None) -> PadesSigner:
+        """The same signer (keys, time-stamping, trust) drawing other appearances (copies, certified copies)."""
+        return PadesSigner(
+            self.pki, keys=self.keys, styles=styles, timestamper_url=self.timestamper_url, trust_roots=self.trust_roots
+        )
+
+    def evidence(self) -> Evidence:
+        """What this installation's signatures embed (see :class:`signing.ltv.Evidence`); CRLs are read afresh."""
+        return Evidence(
+            timestamper_url=self.timestamper_url,
+            trust_roots=(*self.trust_roots, *self.pki.trust_roots()),
+            local_crls=self.pki.crls,
+        )
 
     def sign(self, pdf: bytes, request: SignatureRequest) -> bytes:
         """Return ``pdf`` with one more signature in field ``request.field_name`` (created invisible if absent).
 
         ``request.certify`` makes it a certification signature (DocMDP P=2); it must be the first signature.
-        Raises :class:`~dossiers.errors.NotFound` for an unknown key id and
-        :class:`~dossiers.errors.InvalidInput` for a damaged PDF, a filled field or a forbidden certification.
+        Raises :class:`~dossiers.errors.NotFound` for an unknown key id,
+        :class:`~dossiers.errors.InvalidInput` for a damaged PDF, a filled field or a forbidden certification and
+        :class:`~dossiers.errors.Unavailable` when the TSA or a revocation service does not answer.
         """
         check_field_name(request.field_name)
         signer = self.keys.signer_for(request.signer)  # Forbidden for person keys, NotFound when unknown
         chain = self.keys.chain_for(request.signer)
-        writer, _ = open_for_signature(pdf, request.field_name, certify=request.certify)
+        _, existing = open_for_signature(pdf, request.field_name, certify=request.certify)
+        evidence = self.evidence()
+        level = evidence.level(closes_signed_document=any(existing.values()))
         style = self.styles(request) if self.styles is not None else None
-        if self.timestamper_url:
-            return sign_pades(
-                pdf,
-                signer,
-                request.field_name,
-                level="B-T",
-                timestamper_url=self.timestamper_url,
-                certify=request.certify,
-                reason=request.reason or None,
-                location=request.location or None,
-                stamp_style=style,
-            )
-        pdf_signer = signers.PdfSigner(
-            signature_metadata(request),
-            signer=signer,
-            stamp_style=style or PLACEHOLDER_STAMP,
-            new_field_spec=fields.SigFieldSpec(request.field_name),
-        )
-        out = io.BytesIO()
-        text_params = placeholder_text(chain[0], request.signer)
-        run_signing(
-            lambda: pdf_signer.async_sign_pdf(
-                writer, output=out, appearance_text_params=text_params, bytes_reserved=bytes_reserved_for(chain)
-            ),
+        return sign_pades(
+            pdf,
+            signer,
             request.field_name,
+            level=level,
+            timestamper_url=self.timestamper_url,
+            validation_context=evidence.context(chain),
+            revocation_data=True,
+            certify=request.certify,
+            reason=request.reason or None,
+            location=request.location or None,
+            signer_key_usage=("digital_signature",),
+            stamp_style=style or PLACEHOLDER_STAMP,
+            appearance_text_params=placeholder_text(chain[0], request.signer),
+            # B-B: sized from the chain (no dry run); with a TSA pyHanko measures the token once
+            bytes_reserved=None if self.timestamper_url else bytes_reserved_for(chain),
         )
-        return out.getvalue()

@@ -52,13 +52,18 @@ CRL_RENEW_BEFORE = dt.timedelta(days=30)
 LEAF_VALIDITY = dt.timedelta(days=5 * 365)
 BACKDATE = dt.timedelta(minutes=5)  # tolerate small clock differences between signer and verifier
 
-# Leaves name a CRL distribution point under a reserved, never-resolving domain (RFC 2606 ``.invalid``): no CRL is
-# published yet and no verifier in the project fetches one (pyHanko runs with ``allow_fetching=False``, pdfsig with
-# ``-no-ocsp``). Together with the extended key usage below it also works around poppler 22.12 (Debian 12), which
-# reads NSS's thread error code instead of CERT_PKIXVerifyCert's result: without both extensions a stale
-# SEC_ERROR_EXTENSION_NOT_FOUND from the last extension lookup makes ``pdfsig -no-ocsp`` print "Unknown issue with
-# Certificate or corrupted data." for a perfectly valid chain.
-CRL_BASE_URL = "http://crl.motcua.invalid/"
+# Certificates name a CRL distribution point under the installation's public PKI address (MOTCUA_PKI_PUBLIC_URL),
+# where `motcua serve` publishes the CRLs (api/pki_routes.py): leaves point to agency-ca.crl, the agency CA (created
+# since issue 19) to root.crl. The server's own signatures embed these CRLs (signing.ltv.Evidence), so no verifier
+# needs the address; an online one may fetch it. A PKI made before keeps the addresses its certificates carry (the
+# old, never-resolving http://crl.motcua.invalid/): its documents still validate from the embedded CRLs, and each
+# certificate issued from then on carries the configured address. Together with the extended key usage below the
+# distribution point also works around poppler 22.12 (Debian 12), which reads NSS's thread error code instead of
+# CERT_PKIXVerifyCert's result: without both extensions a stale SEC_ERROR_EXTENSION_NOT_FOUND from the last
+# extension lookup makes ``pdfsig -no-ocsp`` print "Unknown issue with Certificate or corrupted data." for a
+# perfectly valid chain.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/pki/"
+CRL_NAMES = ("root", "agency-ca")
 # RFC 9336 id-kp-documentSigning, plus emailProtection, which NSS (and so poppler) requires for signer certificates.
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
@@ -92,8 +97,11 @@ def open_pkcs12(
 class DevelopmentPki:
     """A file-based development PKI; see the module docstring for the layout."""
 
-    def __init__(self, root_dir: Path, passphrase: str | bytes = DEVELOPMENT_PASSPHRASE) -> None:
+    def __init__(
+        self, root_dir: Path, passphrase: str | bytes = DEVELOPMENT_PASSPHRASE, *, public_url: str = DEFAULT_PUBLIC_URL
+    ) -> None:
         self.root_dir = Path(root_dir)
+        self.public_url = public_url if public_url.endswith("/") else public_url + "/"
         self._passphrase = passphrase.encode() if isinstance(passphrase, str) else bytes(passphrase)
         if not self._passphrase:
             raise InvalidInput(
@@ -218,10 +226,12 @@ class DevelopmentPki:
                 key_id = f"{existing.parent.name}:{existing.stem}"
                 self._publish(existing.with_suffix(".pem"), self.certificate(key_id))
         agency_names = dict(agencies)
+        issued = False
         for code, name in agencies:
             path = self.root_dir / "agency" / f"{code}.p12"
             if not path.exists():
                 self._issue_leaf(path, _agency_subject(code, name), ca_key, chain, start, end + LEAF_VALIDITY)
+                issued = True
         for username, full_name, agency_code in officials:
             path = self.root_dir / "person" / f"{username}.p12"
             if path.exists() or path.with_suffix(".pem").exists():  # a certificate an administrator registered stays
@@ -236,6 +246,9 @@ class DevelopmentPki:
                 )
             subject = _person_subject(username, full_name, agency_name)
             self._issue_leaf(path, subject, ca_key, chain, start, end + LEAF_VALIDITY)
+            issued = True
+        if issued:  # a CRL issued after every certificate it covers (validators check that order), never in the future
+            self._ensure_crl("agency-ca", ca_key, ca_cert, min(start, dt.datetime.now(dt.UTC)), force=True)
 
     def issue(
         self,
@@ -266,7 +279,9 @@ class DevelopmentPki:
             subject = _agency_subject(name, display_name)
         else:
             subject = _person_subject(name, display_name, organization or display_name)
-        return self._issue_leaf(path, subject, ca_key, [ca_cert, root_cert], not_before, not_after, replace=replace)
+        cert = self._issue_leaf(path, subject, ca_key, [ca_cert, root_cert], not_before, not_after, replace=replace)
+        self._ensure_crl("agency-ca", ca_key, ca_cert, dt.datetime.now(dt.UTC), force=True)
+        return cert
 
     # ------------------------------------------------------------------ internals
 
@@ -301,7 +316,16 @@ class DevelopmentPki:
         key = ec.generate_private_key(ec.SECP256R1())
         not_after = min(end + ROOT_VALIDITY, root_cert.not_valid_after_utc)
         subject = _ca_name(AGENCY_CA_NAME)
-        cert = _ca_certificate(subject, key, root_cert.subject, root_key, start - BACKDATE, not_after, path_length=0)
+        cert = _ca_certificate(
+            subject,
+            key,
+            root_cert.subject,
+            root_key,
+            start - BACKDATE,
+            not_after,
+            path_length=0,
+            crl_url=self.crl_url("root"),
+        )
         self._save_ca("agency-ca", key, cert, self.agency_ca_cert_path)
         return key, cert
 
@@ -343,7 +367,7 @@ class DevelopmentPki:
                 x509.CRLDistributionPoints(
                     [
                         x509.DistributionPoint(
-                            [x509.UniformResourceIdentifier(f"{CRL_BASE_URL}agency-ca.crl")], None, None, None
+                            [x509.UniformResourceIdentifier(self.crl_url("agency-ca"))], None, None, None
                         )
                     ]
                 ),
@@ -363,15 +387,28 @@ class DevelopmentPki:
     def crl_path(self, ca_name: str) -> Path:
         return self.root_dir / "ca" / f"{ca_name}.crl"
 
+    def crl_url(self, ca_name: str) -> str:
+        """Where ``motcua serve`` publishes the CRL of ``ca_name`` (what new certificates name)."""
+        return f"{self.public_url}{ca_name}.crl"
+
     def crls(self) -> list[bytes]:
-        """DER CRLs of the root (covering the agency CA) and of the agency CA (covering every leaf). Validators
-        get them as local revocation data: the development CRL distribution point never resolves."""
+        """DER CRLs of the root (covering the agency CA) and of the agency CA (covering every leaf): what the
+        server's signatures embed, and what ``motcua serve`` publishes under :attr:`public_url`."""
         return [p.read_bytes() for p in (self.crl_path("root"), self.crl_path("agency-ca")) if p.exists()]
 
-    def _ensure_crl(self, name: str, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, now: dt.datetime) -> None:
-        """Issue (or renew when it expires within 30 days) an empty CRL; nothing is revoked in development."""
+    def _ensure_crl(
+        self,
+        name: str,
+        key: ec.EllipticCurvePrivateKey,
+        cert: x509.Certificate,
+        now: dt.datetime,
+        *,
+        force: bool = False,
+    ) -> None:
+        """Issue (or renew when it expires within 30 days, or when ``force``) an empty CRL; nothing is revoked in
+        development."""
         path = self.crl_path(name)
-        if path.exists():
+        if path.exists() and not force:
             crl = x509.load_der_x509_crl(path.read_bytes())
             next_update = crl.next_update_utc
             if next_update is not None and next_update - now > CRL_RENEW_BEFORE and crl.last_update_utc <= now:
@@ -551,15 +588,24 @@ def _ca_certificate(
     not_after: dt.datetime,
     *,
     path_length: int,
+    crl_url: str | None = None,
 ) -> x509.Certificate:
-    """A CA certificate for ``key``, signed by ``issuer_key`` (the key itself for the root)."""
-    return (
+    """A CA certificate for ``key``, signed by ``issuer_key`` (the key itself for the root); ``crl_url``: where the
+    issuer's CRL is published (none for the root)."""
+    builder = (
         _builder(subject, issuer, key.public_key(), not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_ca_key_usage(), critical=True)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
-        .sign(issuer_key, hashes.SHA256())
     )
+    if crl_url:
+        builder = builder.add_extension(
+            x509.CRLDistributionPoints(
+                [x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)]
+            ),
+            critical=False,
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
 
 
 def private_dir(path: Path) -> None:

@@ -30,8 +30,10 @@ What the device signs (ECDSA or RSA PKCS#1 v1.5, SHA-256 by default): the DER en
 SHA-256(data_to_sign)``. An ECDSA value may come back as DER (``ECDSA-Sig-Value``, what CMS stores) or as raw
 ``r‖s`` (PKCS#11 ``CKM_ECDSA``, WebCrypto); ``finish`` accepts both and embeds DER.
 
-Remote signing through a CSC API service (the key stays in the service) is :mod:`signing.keys.csc`. These produce
-PAdES B-B; timestamps and revocation data (B-T and above) come separately.
+Remote signing through a CSC API service (the key stays in the service) is :mod:`signing.keys.csc`. Given the
+installation's :class:`signing.ltv.Evidence`, :func:`finish` adds the signature timestamp when a TSA is configured
+(:func:`prepare` with ``timestamp_room`` reserves the space for it) and then the chain and revocation data in the
+DSS: B-B + revocation data without a TSA, B-LT with one.
 """
 
 from __future__ import annotations
@@ -54,14 +56,23 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
+from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.stamp import BaseStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from dossiers.errors import InvalidInput, MotcuaError
+from dossiers.errors import InvalidInput, MotcuaError, Unavailable
 from dossiers.ports import SignatureRequest
 from signing.certs import check_key_type, check_validity, load_certificate, to_asn1
 from signing.device import hash_algorithm
-from signing.pdf import PLACEHOLDER_STAMP, open_for_signature, placeholder_text, run_signing, signature_metadata
+from signing.ltv import Evidence, add_revocation_data, timestamper_for
+from signing.pdf import (
+    PLACEHOLDER_STAMP,
+    bytes_reserved_for,
+    open_for_signature,
+    placeholder_text,
+    run_signing,
+    signature_metadata,
+)
 
 STATE_FORMAT = "motcua.prepared-signature"
 STATE_VERSION = 1
@@ -70,6 +81,8 @@ SUPPORTED_DIGESTS = ("sha256", "sha384", "sha512")
 # Room for the raw signature value while pyHanko sizes the /Contents placeholder (it adds 50% on top):
 # ECDSA P-521 DER is at most 139 bytes, RSA is the modulus length.
 MIN_PLACEHOLDER_SIGNATURE = 512
+# Room for the signature timestamp finish() adds with a TSA: the token, its TSA certificates and their chain.
+TIMESTAMP_ROOM = 8192
 
 MISMATCH_VI = "Chữ ký số từ thiết bị không khớp với bản tóm lược."
 MISMATCH_EN = "The device's signature value does not match the digest."
@@ -176,12 +189,14 @@ def prepare(
     appearance: BaseStampStyle | None = None,
     md_algorithm: str = "sha256",
     now: dt.datetime | None = None,
+    timestamp_room: bool = False,
 ) -> PreparedSignature:
     """Reserve the signature in field ``request.field_name`` (created invisible if absent) for ``signer_chain[0]``.
 
     ``signer_chain`` is the signer's certificate followed by its issuers (embedded in the CMS). ``request.certify``
     makes it the certification signature (DocMDP P=2, form filling and further signatures allowed); it must then
     be the document's first signature. ``now`` (default: the current time) is when the certificate must be valid.
+    ``timestamp_room`` reserves space for the signature timestamp :func:`finish` adds when a TSA is configured.
 
     Raises :class:`~dossiers.errors.InvalidInput` for a PDF that is not one, is damaged or encrypted, a field that
     is already signed, a certification that is not first, a certificate that is expired or not yet valid, a key
@@ -213,7 +228,9 @@ def prepare(
 
     async def digest() -> tuple[PreparedByteRangeDigest, cms.CMSAttributes, bytes]:
         byte_range, tbs, output = await pdf_signer.async_digest_doc_for_signing(
-            writer, appearance_text_params=text_params
+            writer,
+            appearance_text_params=text_params,
+            bytes_reserved=bytes_reserved_for(signer_chain, extra=TIMESTAMP_ROOM) if timestamp_room else None,
         )
         if tbs.md_algorithm != md:  # e.g. a seed value dictionary in the field asked for another digest
             raise SigningError(f"the field requires digest {tbs.md_algorithm}, not {md}")
@@ -244,8 +261,19 @@ def prepare(
 # ---------------------------------------------------------------------- step 3: finish
 
 
-def finish(prepared: PreparedSignature, signature_value: bytes, *, now: dt.datetime | None = None) -> bytes:
+def finish(
+    prepared: PreparedSignature,
+    signature_value: bytes,
+    *,
+    now: dt.datetime | None = None,
+    evidence: Evidence | None = None,
+) -> bytes:
     """Embed the device's ``signature_value`` and return the signed PDF.
+
+    With ``evidence`` the signature gets its signature timestamp (a TSA configured and room reserved by
+    :func:`prepare`; a state prepared without room stays without it) and the chain and revocation data in the DSS
+    (an incremental update). :class:`~dossiers.errors.Unavailable` when the TSA or a revocation service does not
+    answer: nothing is returned, the signer may sign again.
 
     The value is checked against the signer certificate's public key over the signed attributes before anything
     is written; a value that does not match (another key, another document, truncated, garbage) raises
@@ -266,13 +294,35 @@ def finish(prepared: PreparedSignature, signature_value: bytes, *, now: dt.datet
         signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": prepared.signature_mechanism}),
     )
 
+    tsa_url = evidence.timestamper_url if evidence is not None else None
+    timestamper = timestamper_for(tsa_url) if tsa_url else None
+    room = (prepared.reserved_region_end - prepared.reserved_region_start - 2) // 2  # DER bytes in /Contents
+
     async def embed() -> bytes:
-        signature_cms = await external.async_sign_prescribed_attributes(md, signed_attrs)
+        signature_cms: cms.ContentInfo | None = None
+        if timestamper is not None:
+            try:
+                stamped = await external.async_sign_prescribed_attributes(md, signed_attrs, timestamper=timestamper)
+            except TimestampRequestError as exc:
+                raise Unavailable(
+                    f"Không kết nối được dịch vụ cấp dấu thời gian (TSA) {tsa_url}; chưa ký.",
+                    f"The time-stamping service (TSA) {tsa_url} cannot be reached; nothing was signed.",
+                    service="tsa",
+                    url=tsa_url,
+                ) from exc
+            if len(stamped.dump()) <= room:
+                signature_cms = stamped
+        if signature_cms is None:
+            signature_cms = await external.async_sign_prescribed_attributes(md, signed_attrs)
         output = io.BytesIO(prepared.prepared_pdf)
         await PdfTBSDocument.async_finish_signing(output, prepared.byte_range_digest, signature_cms)
         return output.getvalue()
 
-    return run_signing(embed, prepared.field_name)
+    signed = run_signing(embed, prepared.field_name)
+    if evidence is None:
+        return signed
+    chain = [load_certificate(prepared.signer_certificate), *(load_certificate(c) for c in prepared.chain)]
+    return add_revocation_data(signed, prepared.field_name, evidence.context(chain))
 
 
 def verify_signature_value(cert: x509.Certificate, data: bytes, signature_value: bytes, md_algorithm: str) -> bytes:

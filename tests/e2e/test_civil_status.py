@@ -155,7 +155,7 @@ def test_birth_registration_received_at_14h_is_due_at_17h_and_issues_a_signed_bi
     pdf = _document(api, code, "result")
     report = _validated(api, pdf, ["leader_signature", "agency_seal"], [LEADER_NAME, COMMUNE_NAME])
     assert report.signatures[0].modification_level == "FORM_FILLING"  # only the number and date after it
-    assert report.signatures[1].covers_whole_document
+    assert report.signatures[1].modification_level == "LTA_UPDATES"  # only its chain and revocation data follow
     text = _text(pdf, tmp_path)
     for expected in (
         "GIẤY KHAI SINH",
@@ -238,7 +238,7 @@ def test_certified_copy_is_the_original_with_the_statement_signed_numbered_and_s
     pdf = _document(api, code, "result")
     report = _validated(api, pdf, ["leader_signature", "certified_copy_seal"], [LEADER_NAME, COMMUNE_NAME])
     assert report.signatures[0].modification_level == "FORM_FILLING"
-    assert report.signatures[1].covers_whole_document
+    assert report.signatures[1].modification_level == "LTA_UPDATES"  # only its chain and revocation data follow
     text = _text(pdf, tmp_path)
     for expected in (
         "Bang tot nghiep trung hoc pho thong",  # page 1: the original's content

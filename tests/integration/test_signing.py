@@ -23,6 +23,7 @@ from pyhanko.sign.validation import read_certification_data
 from dossiers.errors import InvalidInput, NotFound
 from dossiers.ports import SignatureRequest
 from signing import DevelopmentPki, PadesSigner, PadesValidator, create_signature_fields, format_report, report_to_dict
+from signing.ltv import sign_pades
 from signing.pdf import ascii_fold
 from tests.conftest import DeviceKeys
 from tests.unit.test_signing import sample_pdf
@@ -187,8 +188,9 @@ def test_one_signature_passes(signer: PadesSigner, validator: PadesValidator) ->
     assert check.signing_time is not None and abs(check.signing_time - dt.datetime.now(dt.UTC)) < dt.timedelta(
         minutes=5
     )
-    assert check.intact and check.valid and check.trusted and check.covers_whole_document
-    assert check.modification_level == "NONE" and check.problems == () and check.passed
+    # the chain and revocation data (DSS) follow in a revision of their own: the only change after signing
+    assert check.intact and check.valid and check.trusted and not check.covers_whole_document
+    assert check.modification_level == "LTA_UPDATES" and check.problems == () and check.passed
 
     sig = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0].sig_object
     assert sig["/SubFilter"] == "/ETSI.CAdES.detached"
@@ -203,8 +205,8 @@ def test_decree30_order_two_signatures(decree30_pdf: bytes, validator: PadesVali
     assert (leader.field_name, seal.field_name) == ("LanhDao", "ConDau")
     assert leader.intact and leader.valid and leader.trusted and not leader.covers_whole_document
     assert leader.modification_level in ("LTA_UPDATES", "FORM_FILLING")
-    assert seal.intact and seal.valid and seal.trusted and seal.covers_whole_document
-    assert seal.modification_level == "NONE"
+    assert seal.intact and seal.valid and seal.trusted and not seal.covers_whole_document
+    assert seal.modification_level == "LTA_UPDATES"  # only its chain and revocation data follow
     assert COMMUNE_NAME in seal.signer_subject and f"serialNumber={COMMUNE}" in seal.signer_subject
     certification = read_certification_data(PdfFileReader(io.BytesIO(decree30_pdf)))
     assert certification is not None and certification.permission == MDPPerm.FILL_FORMS
@@ -305,8 +307,14 @@ def test_expired_certificate_does_not_pass(tmp_path: Path) -> None:
         not_before=NOW - dt.timedelta(days=2 * 365),
         not_after=NOW - dt.timedelta(days=1),
     )
-    pdf = PadesSigner(pki, keys=DeviceKeys(pki)).sign(
-        sample_pdf(), SignatureRequest("person:retired", "LanhDao", "Phê duyệt")
+    with pytest.raises(InvalidInput) as refused:  # the server does not sign with an expired certificate
+        PadesSigner(pki, keys=DeviceKeys(pki)).sign(
+            sample_pdf(), SignatureRequest("person:retired", "LanhDao", "Duyệt")
+        )
+    assert refused.value.details["reason"] == "certificate_expired"
+    # a signature made while the certificate was valid (B-B, as a signer's own software would make it)
+    pdf = sign_pades(
+        sample_pdf(), DeviceKeys(pki).signer_for("person:retired"), "LanhDao", now=NOW - dt.timedelta(days=30)
     )
     report = PadesValidator(pki.trust_roots()).validate(pdf)
     assert report.indication == "INDETERMINATE" and not report.passed
