@@ -13,27 +13,38 @@ Measures, in one warm process on one core (the issue's conditions; ``--all-cores
 * raw RSA-2048 (PKCS#1 v1.5, SHA-256) and ECDSA P-256 signatures with ``cryptography`` — the limit; each row
   shows how many raw signatures of its key type one document costs.
 
-Run: ``python bench/signing.py`` (``--quick`` for a short run). Every loop is bounded by a count and a time.
-No TSA, OCSP or CRL round trips are involved (B-B only, no revocation checking).
+The rows above involve no TSA, OCSP or CRL round trips (B-B only, no revocation checking). The LTV part that
+follows in the same run (:mod:`bench.signing_ltv`, issue 19 point 6) measures the B-B seal as the server makes it
+(DSS, no TSA), the B-LT seal and the B-LTA result (leader's signature finished by the server + seal + document
+timestamp) with a TSA and CRLs served locally, their ratios, and offline validations of a B-LTA result; it prints
+its own table and one JSON line.
+
+Run: ``python bench/signing.py`` (``--quick`` for a short run, ``--ltv`` for the LTV part alone). Every loop is
+bounded by a count and a time.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import io
-import os
-import statistics
 import sys
-import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python bench/signing.py` from the repository root
+if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "bench":
+    # `python bench/signing.py`: the script's folder comes first on the path, and its statistics.py would hide the
+    # standard library's module; the repository root takes its place
+    sys.path[0] = str(ROOT)
+if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import datetime as dt  # noqa: E402
+import io  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -303,8 +314,9 @@ def print_table(results: list[Result]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a short run (fewer iterations, ≈ 15 s)")
+    parser.add_argument("--quick", action="store_true", help="a short run (fewer iterations, ≈ 40 s with the LTV part)")
     parser.add_argument("--all-cores", action="store_true", help="do not pin the process to one CPU")
+    parser.add_argument("--ltv", action="store_true", help="only the LTV part (B-B/B-LT seal, B-LTA result)")
     args = parser.parse_args()
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -319,7 +331,45 @@ def main() -> None:
         f"signing benchmark, pyHanko {version('pyhanko')}, Python {sys.version.split()[0]}, {cores}, "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d}{' (quick)' if args.quick else ''}\n"
     )
-    print_table(run(budget, pdf_budget))
+    if not args.ltv:
+        print_table(run(budget, pdf_budget))
+        print()
+    if args.quick:  # a signature with a TSA takes ~50-100 times a B-B one: fewer runs, same time bound
+        ltv_budget = Budget(iterations=5, seconds=2.0, warmup=1)
+    else:
+        ltv_budget = Budget(iterations=40, seconds=10.0, warmup=2)
+    run_ltv(ltv_budget, quick=args.quick, cores=cores)
+
+
+def run_ltv(budget: Budget, *, quick: bool = False, cores: str = "", only: tuple[str, ...] | None = None) -> str:
+    """The LTV part (:mod:`bench.signing_ltv`): print its table and JSON line; return the JSON line."""
+    from importlib.metadata import version
+
+    from bench import signing_ltv
+
+    def timed(name: str, action: Callable[[], object]) -> tuple[int, float, float]:
+        result = measure(name, action, budget)
+        return result.runs, result.median_ms, result.p90_ms
+
+    results = signing_ltv.run(timed, only=only)
+    print("\n".join(signing_ltv.table(results)))
+    print(
+        "\nper s: from the median wall time; CPU ms: the process's CPU time per operation (the in-process TSA and "
+        "CRL server included); HTTP/op: requests to the local TSA (tsa) and CRL server (crls) per operation; "
+        "TSA CPU: the CPU ms that server spent answering them; "
+        "levels: what signing.ades finds offline with only the development root and the TSA's root."
+    )
+    line = signing_ltv.json_line(
+        results,
+        date=f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%MZ}",
+        pyhanko=version("pyhanko"),
+        python=sys.version.split()[0],
+        cores=cores,
+        quick=quick,
+        load_average=[round(x, 2) for x in os.getloadavg()],
+    )
+    print(line)
+    return line
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyhanko.pdf_utils import generic, layout
+from pyhanko.pdf_utils.content import RawContent
 from pyhanko.pdf_utils.form_tools import populate_static_text_field
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -115,8 +116,14 @@ def _check_box(name: str, box: Box) -> tuple[float, float, float, float]:
 def add_text_field(
     writer: IncrementalPdfFileWriter, page_ref: generic.IndirectObject, name: str, box: Box, tooltip: str
 ) -> None:
-    """An empty one-line text field merged with its widget, printed, without a value or an appearance yet."""
+    """An empty one-line text field merged with its widget, printed, without a value.
+
+    Its appearance is an empty Form XObject the size of the field (PDF/A, ISO 19005-2 §6.3.3: every widget has
+    one), as pyHanko gives an empty signature field: the page looks the same until
+    :func:`fill_number_and_date` replaces it with the text."""
     form = writer.root["/AcroForm"]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    empty = RawContent(b"", box=layout.BoxConstraints(width=x2 - x1, height=y2 - y1)).as_form_xobject()
     field = generic.DictionaryObject(
         {
             pdf_name("/FT"): pdf_name("/Tx"),
@@ -129,6 +136,7 @@ def add_text_field(
             pdf_name("/Rect"): generic.ArrayObject(generic.FloatObject(v) for v in box),
             pdf_name("/P"): page_ref,
             pdf_name("/DA"): pdf_string("/Helv 0 Tf 0 g"),
+            pdf_name("/AP"): generic.DictionaryObject({pdf_name("/N"): writer.add_object(empty)}),
         }
     )
     ref = writer.add_object(field)

@@ -30,6 +30,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from signing.ades import AdesReport
 from tests.services import service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,6 +237,28 @@ class DssValidator:
 
     def validate(self, pdf: bytes, trust: Sequence[Trust], *, offline: bool = True) -> DssReport:
         return self.validate_many({"document": pdf}, trust, offline=offline)["document"]
+
+
+# ---------------------------------------------------------------------- DSS's verdicts beside ours
+
+Verdict = tuple[str, str | None, str]  # indication (DSS's spelling), sub-indication, level (B-B … B-LTA; "" a DocTS)
+
+
+def dss_verdicts(report: DssReport) -> dict[str, Verdict]:
+    """Per signature field: DSS's verdict; document timestamps too (DSS says PASSED where a signature is
+    TOTAL_PASSED). Signature timestamps live inside their signature and have no field of their own."""
+    view: dict[str, Verdict] = {}
+    for s in report.signatures:
+        view[str(s.field)] = (s.indication, s.sub_indication, str(s.level).replace("PAdES_BASELINE_", "B-"))
+    for t in report.timestamps:
+        if t.level == "DOCUMENT_TIMESTAMP":
+            view[str(t.field)] = (TOTAL_PASSED if t.indication == "PASSED" else t.indication, t.sub_indication, "")
+    return view
+
+
+def our_verdicts(report: AdesReport) -> dict[str, Verdict]:
+    """Per signature field: ours (``motcua verify``), spelled as DSS spells it (``TOTAL-PASSED`` → ``TOTAL_PASSED``)."""
+    return {s.field_name: (s.indication.replace("-", "_"), s.sub_indication, s.level) for s in report.signatures}
 
 
 def dss_unavailable(reason: str) -> None:

@@ -40,7 +40,16 @@ from signing.ades import AdesReport, format_report
 from signing.ltv import sign_pades, validation_context_for_signing
 from tests.conftest import Api, minimal_pdf
 from tests.integration.certomancer_pki import TSA_NAME, LivePki
-from tests.integration.dss import INDETERMINATE, TOTAL_FAILED, TOTAL_PASSED, DssReport, DssValidator
+from tests.integration.dss import (
+    INDETERMINATE,
+    TOTAL_FAILED,
+    TOTAL_PASSED,
+    DssReport,
+    DssValidator,
+    Verdict,
+    dss_verdicts,
+    our_verdicts,
+)
 from tests.integration.dss import dss as dss  # the session fixture
 
 pytestmark = pytest.mark.integration
@@ -64,11 +73,6 @@ class Corpus:
     dss_seconds: float
     online_dss: dict[str, DssReport]  # the certomancer signers validated with fetching (its OCSP/CRL on 127.0.0.1)
     online_ours: dict[str, AdesReport]
-
-
-def _ours(indication: str) -> str:
-    """Our indications are spelled with a hyphen (``TOTAL-PASSED``), DSS's with an underscore."""
-    return indication.replace("-", "_")
 
 
 def _document(runtime: Runtime, code: str, kind: str) -> bytes:
@@ -162,26 +166,8 @@ def corpus(dss: DssValidator, live_pki: LivePki, tmp_path_factory: pytest.TempPa
     yield Corpus(pdfs, reports, ours_reports, dev_root, plain.var_dir, dss_seconds, online_dss, online_ours)
 
 
-Verdict = tuple[
-    str, str | None, str
-]  # indication (DSS's spelling), sub-indication, level (B-B … B-LTA, "" for a DocTS)
-
-
-def _dss_view(report: DssReport) -> dict[str, Verdict]:
-    """Per signature field: DSS's verdict; document timestamps too (DSS says PASSED where a signature is
-    TOTAL_PASSED). Signature timestamps live inside their signature and have no field of their own."""
-    view: dict[str, Verdict] = {}
-    for s in report.signatures:
-        view[str(s.field)] = (s.indication, s.sub_indication, str(s.level).replace("PAdES_BASELINE_", "B-"))
-    for t in report.timestamps:
-        if t.level == "DOCUMENT_TIMESTAMP":
-            view[str(t.field)] = (TOTAL_PASSED if t.indication == "PASSED" else t.indication, t.sub_indication, "")
-    return view
-
-
-def _our_view(report: AdesReport) -> dict[str, Verdict]:
-    """Per signature field: our verdict, spelled as DSS spells it."""
-    return {s.field_name: (_ours(s.indication), s.sub_indication, s.level) for s in report.signatures}
+_dss_view = dss_verdicts
+_our_view = our_verdicts
 
 
 def _explained(corpus: Corpus, name: str) -> str:
