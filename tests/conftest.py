@@ -90,6 +90,16 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         cluster.stop()
 
 
+@pytest.fixture
+def pg_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test; dropped afterwards."""
+    url = postgres_cluster.fresh_database()
+    try:
+        yield url
+    finally:
+        postgres_cluster.drop_database(url.rsplit("/", 1)[1])
+
+
 @pytest.fixture(scope="session")
 def operaton_server(postgres_cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One Operaton engine (deploy/operaton, built once and cached) on its own database of the suite's

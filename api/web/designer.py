@@ -474,29 +474,27 @@ def designer_router(runtime: Any) -> APIRouter:
             return refused(request, person, code, exc)
         return back(code, "quy-trinh", "quy-trinh")
 
-    @router.post("/quan-tri/thu-tuc/{code}/thiet-ke/bieu-mau", response_class=HTMLResponse)
-    async def save_form(request: Request, code: str) -> Response:
+    async def save_json_part(request: Request, code: str, field: str, what: str, part: str, anchor: str) -> Response:
+        """Save one JSON part of the draft (the form schema or the result template) from its editor; refused, the
+        page comes back with the text as typed and the section marked unsaved."""
         person = admin(request)
         form = await form_of(request, runtime)
-        text = form.get("form_json") if isinstance(form.get("form_json"), str) else ""
+        text = form.get(field) if isinstance(form.get(field), str) else ""
         try:
-            schema = _json_field(form, "form_json", "biểu mẫu")
-            await run_in_threadpool(lambda: runtime.designer.save(code, person.username, form=schema))
+            value = _json_field(form, field, what)
+            await run_in_threadpool(lambda: runtime.designer.save(code, person.username, **{part: value}))
         except MotcuaError as exc:
-            return refused(request, person, code, exc, form_text=str(text)[: MAX_JSON + 20], unsaved="bieu-mau")
-        return back(code, "bieu-mau", "bieu-mau")
+            typed = {("form_text" if part == "form" else "template_text"): str(text)[: MAX_JSON + 20]}
+            return refused(request, person, code, exc, unsaved=anchor, **typed)
+        return back(code, anchor, anchor)
+
+    @router.post("/quan-tri/thu-tuc/{code}/thiet-ke/bieu-mau", response_class=HTMLResponse)
+    async def save_form(request: Request, code: str) -> Response:
+        return await save_json_part(request, code, "form_json", "biểu mẫu", "form", "bieu-mau")
 
     @router.post("/quan-tri/thu-tuc/{code}/thiet-ke/mau-ket-qua", response_class=HTMLResponse)
     async def save_template(request: Request, code: str) -> Response:
-        person = admin(request)
-        form = await form_of(request, runtime)
-        text = form.get("template_json") if isinstance(form.get("template_json"), str) else ""
-        try:
-            template = _json_field(form, "template_json", "mẫu kết quả")
-            await run_in_threadpool(lambda: runtime.designer.save(code, person.username, result_template=template))
-        except MotcuaError as exc:
-            return refused(request, person, code, exc, template_text=str(text)[: MAX_JSON + 20], unsaved="mau-ket-qua")
-        return back(code, "mau-ket-qua", "mau-ket-qua")
+        return await save_json_part(request, code, "template_json", "mẫu kết quả", "result_template", "mau-ket-qua")
 
     # ------------------------------------------------------------------ previews
 

@@ -12,11 +12,8 @@ parallel test processes build it once. The session fixture ``dss`` gives a :clas
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -31,12 +28,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from signing.ades import AdesReport
+from tests.integration.maven_jar import MavenJar
 from tests.services import service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "tools" / "dss-validator"
 CACHE = Path(os.environ.get("MOTCUA_DSS_CACHE", Path.home() / ".cache" / "motcua" / "dss"))
-BUILD_SECONDS = 900
 VALIDATE_SECONDS = 300
 # a short-lived JVM: the C1 compiler only and the serial collector start fastest on 2 shared cores
 JAVA = ["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar"]
@@ -52,56 +49,12 @@ class DssUnavailable(RuntimeError):
     """Java/Maven missing or the build failed."""
 
 
-def source_hash() -> str:
-    """Hash of everything that goes into the jar: pom.xml and src/ (paths and contents)."""
-    h = hashlib.sha256()
-    files = [PROJECT / "pom.xml", *sorted(p for p in (PROJECT / "src").rglob("*") if p.is_file())]
-    for p in files:
-        h.update(str(p.relative_to(PROJECT)).encode())
-        h.update(b"\0")
-        h.update(p.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()[:20]
+JAR = MavenJar(PROJECT, CACHE, "dss-validator", "dss-validator.jar", DssUnavailable)
 
 
 def built_jar() -> Path:
-    """The validator jar for the current sources, built at most once per source hash."""
-    for tool in ("java", "mvn"):
-        if shutil.which(tool) is None:
-            raise DssUnavailable(f"{tool} is not installed (Java 17 and Maven are needed)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    jar = CACHE / f"dss-validator-{source_hash()}.jar"
-    if jar.exists():
-        return jar
-    with (CACHE / "build.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return jar if jar.exists() else _build(jar)
-
-
-def _mvn(args: list[str], log: Path) -> subprocess.CompletedProcess[str]:
-    with log.open("a") as out:
-        out.write(f"$ mvn {' '.join(args)}\n")
-        out.flush()
-        return subprocess.run(
-            ["mvn", *args], cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT, text=True, timeout=BUILD_SECONDS
-        )
-
-
-def _build(jar: Path) -> Path:
-    log = CACHE / "build.log"
-    log.write_text("")
-    base = ["-q", "-B", "-DskipTests", "package"]
-    # offline first (everything is in ~/.m2 after one online build), online when something is missing
-    done = _mvn(["-o", *base], log)
-    if done.returncode != 0:
-        done = _mvn(base, log)
-    built = PROJECT / "target" / "dss-validator.jar"
-    if done.returncode != 0 or not built.exists():
-        raise DssUnavailable(f"mvn package failed:\n{log.read_text(errors='replace')[-4000:]}")
-    tmp = jar.with_suffix(f".{os.getpid()}.tmp")
-    shutil.copy2(built, tmp)
-    tmp.replace(jar)
-    return jar
+    """The validator jar for the current sources, built once per source hash (tests/integration/maven_jar.py)."""
+    return JAR.built()
 
 
 # ---------------------------------------------------------------------- parsed results
@@ -270,7 +223,7 @@ def dss_unavailable(reason: str) -> None:
 def dss() -> Iterator[DssValidator]:
     """The DSS validator, built once (cached across sessions by source hash)."""
     began = time.monotonic()
-    cached = CACHE / f"dss-validator-{source_hash()}.jar"
+    cached = CACHE / f"dss-validator-{JAR.source_hash()}.jar"
     was_cached = cached.exists()
     try:
         jar = built_jar()

@@ -10,11 +10,8 @@ waits (bounded) for ``GET /engine-rest/engine`` with Basic auth, and always stop
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,12 +22,12 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from tests.integration.maven_jar import MavenJar
 from tests.services import service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "deploy" / "operaton"
 CACHE = Path(os.environ.get("MOTCUA_OPERATON_CACHE", Path.home() / ".cache" / "motcua" / "operaton"))
-BUILD_SECONDS = 900
 START_SECONDS = 180
 STOP_SECONDS = 20
 HOST = "127.0.0.1"
@@ -45,57 +42,12 @@ def unavailable(reason: str) -> None:
     service_missing(f"Operaton unavailable: {reason}")
 
 
-def source_hash() -> str:
-    """Hash of everything that goes into the jar: pom.xml and src/ (paths and contents)."""
-    h = hashlib.sha256()
-    files = [PROJECT / "pom.xml", *sorted(p for p in (PROJECT / "src").rglob("*") if p.is_file())]
-    for p in files:
-        h.update(str(p.relative_to(PROJECT)).encode())
-        h.update(b"\0")
-        h.update(p.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()[:20]
-
-
-def _mvn(args: list[str], log: Path) -> subprocess.CompletedProcess[str]:
-    with log.open("a") as out:
-        out.write(f"$ mvn {' '.join(args)}\n")
-        out.flush()
-        return subprocess.run(
-            ["mvn", *args], cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT, text=True, timeout=BUILD_SECONDS
-        )
+JAR = MavenJar(PROJECT, CACHE, "motcua-operaton", "motcua-operaton.jar", OperatonUnavailable)
 
 
 def built_jar() -> Path:
-    """The engine jar for the current sources, built at most once per source hash."""
-    for tool in ("java", "mvn"):
-        if shutil.which(tool) is None:
-            raise OperatonUnavailable(f"{tool} is not installed (Java 17 and Maven are needed)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    jar = CACHE / f"motcua-operaton-{source_hash()}.jar"
-    if jar.exists():
-        return jar
-    # test processes that need the engine at once build it once: the others wait here and find the jar
-    with (CACHE / "build.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return jar if jar.exists() else _build(jar)
-
-
-def _build(jar: Path) -> Path:
-    log = CACHE / "build.log"
-    log.write_text("")
-    base = ["-q", "-B", "-DskipTests", "package"]
-    # offline first (everything is in ~/.m2 after one online build), online when something is missing
-    done = _mvn(["-o", *base], log)
-    if done.returncode != 0:
-        done = _mvn(base, log)
-    built = PROJECT / "target" / "motcua-operaton.jar"
-    if done.returncode != 0 or not built.exists():
-        raise OperatonUnavailable(f"mvn package failed:\n{log.read_text(errors='replace')[-4000:]}")
-    tmp = jar.with_suffix(f".{os.getpid()}.tmp")
-    shutil.copy2(built, tmp)
-    tmp.replace(jar)
-    return jar
+    """The engine jar for the current sources, built at most once per source hash (tests/integration/maven_jar.py)."""
+    return JAR.built()
 
 
 def free_port() -> int:

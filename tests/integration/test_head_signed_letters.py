@@ -17,20 +17,9 @@ from motcua.housekeeping import operations_tick
 from motcua.settings import Settings
 from signing.validate import PadesValidator
 from tests.conftest import MONDAY_MORNING, Api
-from tests.integration.postgres import PostgresCluster
 
 pytestmark = pytest.mark.integration
 LEADER = "lanhdao.xa1"
-
-
-@pytest.fixture
-def pg_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test; dropped afterwards."""
-    url = postgres_cluster.fresh_database()
-    try:
-        yield url
-    finally:
-        postgres_cluster.drop_database(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture

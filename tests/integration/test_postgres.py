@@ -33,21 +33,10 @@ from services.intake import Applicant
 from services.uploads import Upload
 from signing.validate import PadesValidator
 from tests.conftest import COMMUNE, HOUSEHOLD_BUSINESS, HOUSEHOLD_DETAILS, MONDAY_MORNING, Api, minimal_pdf
-from tests.integration.postgres import PostgresCluster
 from workers.runtime import Complete, TaskContext, Worker
 from workflows.embedded.engine import EmbeddedEngine
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pg_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test; dropped afterwards."""
-    url = postgres_cluster.fresh_database()
-    try:
-        yield url
-    finally:
-        postgres_cluster.drop_database(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture

@@ -11,11 +11,8 @@ skips elsewhere (tests/services.py).
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.maven_jar import MavenJar
 from tests.services import service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "tools" / "verapdf"
 CACHE = Path(os.environ.get("MOTCUA_VERAPDF_CACHE", Path.home() / ".cache" / "motcua" / "verapdf"))
-BUILD_SECONDS = 900
 VALIDATE_SECONDS = 300
 
 
@@ -65,54 +62,12 @@ class Report:
         return f"{self.file}: PDF/A-{self.flavour} {'passed' if self.compliant else 'FAILED'}\n  {rules}"
 
 
-def source_hash() -> str:
-    """Hash of everything that goes into the jar: pom.xml and src/ (paths and contents)."""
-    h = hashlib.sha256()
-    for p in [PROJECT / "pom.xml", *sorted(p for p in (PROJECT / "src").rglob("*") if p.is_file())]:
-        h.update(str(p.relative_to(PROJECT)).encode())
-        h.update(b"\0")
-        h.update(p.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()[:20]
-
-
-def _mvn(args: list[str], log: Path) -> subprocess.CompletedProcess[str]:
-    with log.open("a") as out:
-        out.write(f"$ mvn {' '.join(args)}\n")
-        out.flush()
-        return subprocess.run(
-            ["mvn", *args], cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT, text=True, timeout=BUILD_SECONDS
-        )
+JAR = MavenJar(PROJECT, CACHE, "motcua-verapdf", "motcua-verapdf.jar", VeraPdfUnavailable)
 
 
 def built_jar() -> Path:
-    """The validator jar for the current sources, built at most once per source hash."""
-    for tool in ("java", "mvn"):
-        if shutil.which(tool) is None:
-            raise VeraPdfUnavailable(f"{tool} is not installed (Java 17 and Maven are needed)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    jar = CACHE / f"motcua-verapdf-{source_hash()}.jar"
-    if jar.exists():
-        return jar
-    with (CACHE / "build.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return jar if jar.exists() else _build(jar)
-
-
-def _build(jar: Path) -> Path:
-    log = CACHE / "build.log"
-    log.write_text("")
-    base = ["-q", "-B", "-DskipTests", "package"]
-    done = _mvn(["-o", *base], log)  # offline first: everything is in ~/.m2 after one online build
-    if done.returncode != 0:
-        done = _mvn(base, log)
-    built = PROJECT / "target" / "motcua-verapdf.jar"
-    if done.returncode != 0 or not built.exists():
-        raise VeraPdfUnavailable(f"mvn package failed:\n{log.read_text(errors='replace')[-4000:]}")
-    tmp = jar.with_suffix(f".{os.getpid()}.tmp")
-    shutil.copy2(built, tmp)
-    tmp.replace(jar)
-    return jar
+    """The validator jar for the current sources, built once per source hash (tests/integration/maven_jar.py)."""
+    return JAR.built()
 
 
 def _report(line: dict[str, object]) -> Report:
