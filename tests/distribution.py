@@ -30,6 +30,24 @@ def group_of(item: pytest.Item) -> str:
     return path
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def _name_group(item: pytest.Item, group: str) -> None:
+    """``<id>@<group>``: what xdist's ``loadgroup`` scheduler reads. xdist 3.8 writes it into ``item._nodeid``,
+    which pytest 9 no longer reads (the id is ``item._id``): every test became its own group, and a module's fixtures
+    were built once in every process that drew one of its tests. So the group is named here, for either pytest."""
+    suffixed = f"{item.nodeid}@{group}"
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import NodeId  # pytest 9
+
+        item._id = NodeId.parse(suffixed)
+    else:
+        item._nodeid = suffixed
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    grouping = config.getoption("dist", "no") == "loadgroup" or bool(getattr(config.option, "loadgroup", False))
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(group_of(item)))
+        group = group_of(item)
+        item.add_marker(pytest.mark.xdist_group(group))
+        if grouping:
+            _name_group(item, group)

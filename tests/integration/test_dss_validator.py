@@ -135,7 +135,7 @@ def _revoked_and_expired(pki: LivePki) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def corpus(dss: DssValidator, live_pki: LivePki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
     root = tmp_path_factory.mktemp("dss-corpus")
     tsa_root = live_pki.pem_file("root.pem", "root")  # certomancer's root: its TSA, and the B-LT/B-LTA signer

@@ -312,7 +312,7 @@ class Fresh:
     directory: Path  # the PDFs and the two roots
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fresh(dss: DssValidator, live_pki: LivePki, tmp_path_factory: pytest.TempPathFactory) -> Fresh:
     """Every kind made now, without and with a TSA, and judged."""
     tmp = tmp_path_factory.mktemp("corpus-fresh")
@@ -337,7 +337,7 @@ def _regenerate(fresh: Fresh) -> None:
     EXPECTED.write_text(json.dumps(table, ensure_ascii=False, indent=1) + "\n")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def committed(dss: DssValidator, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Judged:
     """The committed files judged now (rewritten first with ``MOTCUA_REGENERATE_CORPUS=1``)."""
     if REGENERATE:
@@ -345,7 +345,7 @@ def committed(dss: DssValidator, tmp_path_factory: pytest.TempPathFactory, reque
     return _judge(dss, CORPUS, tmp_path_factory.mktemp("corpus-judged"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def expected(committed: Judged) -> dict[str, Any]:
     """``expected.json`` (after the regeneration when asked for)."""
     table: dict[str, Any] = json.loads(EXPECTED.read_text())
