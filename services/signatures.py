@@ -247,6 +247,11 @@ class PersonalSignatures:
             rows = store.waiting_for_dossier(conn, code)
         return [(str(r.document_kind), str(r.signer)) for r in rows]
 
+    def letters_waiting(self, code: str) -> list[str]:
+        """The kinds of the dossier's letters (Mẫu 04/05) the head has not signed yet: not among its documents, so
+        the desk's and the officials' pages say why."""
+        return [kind for kind, _ in self.waiting_for_dossier(code) if kind in LETTER_KINDS]
+
     def _signing_step(self, code: str) -> list[UserTask]:
         """The dossier's signing task, which this signature completes. On a remote engine (Operaton) the worker
         that prepared the document commits the pending signature first and completes its own step after, so the

@@ -36,7 +36,6 @@ from dossiers.model import DossierStatus, FormField, Person, Procedure, Role
 from dossiers.search_text import fold
 from services.intake import Applicant
 from services.shop import set_applicant_email
-from services.signatures import LETTER_KINDS
 from services.stopping import StopRequest
 from services.timeline import applicant_timeline
 from services.uploads import Upload, check_upload
@@ -560,11 +559,7 @@ def desk_router(runtime: Any) -> APIRouter:
             stop=stop or {},
             timeline=applicant_timeline(shop, person, code),
             # a Mẫu 04/05 the head has not signed yet is not among the papers: the desk is told why it is missing
-            waiting_letters=[
-                labels.document_kind(kind)
-                for kind, _ in runtime.signatures.waiting_for_dossier(code)
-                if kind in LETTER_KINDS
-            ],
+            waiting_letters=[labels.document_kind(kind) for kind in runtime.signatures.letters_waiting(code)],
             errors=errors or {},
             error=error,
             values=values or {},

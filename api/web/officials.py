@@ -338,11 +338,7 @@ def officials_router(runtime: Any) -> APIRouter:
 
     def waiting_letters(code: str) -> list[labels.Message]:
         """The dossier's letters the head has not signed yet: not among its documents, and the page says why."""
-        return [
-            labels.document_kind(kind)
-            for kind, _ in runtime.signatures.waiting_for_dossier(code)
-            if kind in LETTER_KINDS
-        ]
+        return [labels.document_kind(kind) for kind in runtime.signatures.letters_waiting(code)]
 
     async def claim_or_release(request: Request, task_id: str, claim: bool) -> Response:
         person = signed_in(request, runtime, *OFFICIALS)
